@@ -1,0 +1,83 @@
+"""sdflow's engine: build or load a stock-and-flow model, compile it, run it.
+
+>>> import sd_engine as sd
+>>> model = sd.load("teacup")
+>>> ds = model.run()
+>>> round(float(ds["Teacup Temperature"].sel(time=30)), 4)
+75.0227
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .builder import Model
+from .compile import CompiledModel, compile_model
+from .errors import (
+    AlgebraicLoopError,
+    DimensionError,
+    EquationSyntaxError,
+    NonFiniteStateError,
+    SDError,
+    SimulationError,
+    SpecError,
+    UnknownVariableError,
+    UnsupportedError,
+)
+from .results import Results, RunStatus
+from .results import load as open_results
+from .results import save as save_results
+from .spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model",
+    "ModelSpec",
+    "Variable",
+    "Dimension",
+    "LookupTable",
+    "TimeSettings",
+    "CompiledModel",
+    "Results",
+    "RunStatus",
+    "compile_model",
+    "load",
+    "save_results",
+    "open_results",
+    "SDError",
+    "SpecError",
+    "EquationSyntaxError",
+    "UnknownVariableError",
+    "UnsupportedError",
+    "AlgebraicLoopError",
+    "DimensionError",
+    "SimulationError",
+    "NonFiniteStateError",
+    "__version__",
+]
+
+_MODEL_FILES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
+
+
+def load(source: str | Path | ModelSpec | Model) -> CompiledModel:
+    """Load and compile a model: a library name (``"teacup"``), a builder, or a spec.
+
+    Vensim and XMILE files are read by the importers (see the README's support matrix);
+    a name that is neither a file nor a library model raises with the closest names.
+    """
+    if isinstance(source, Model):
+        return source.compile()
+    if isinstance(source, ModelSpec):
+        return compile_model(source)
+    path = Path(source)
+    if path.suffix.lower() in _MODEL_FILES:
+        if not path.exists():
+            raise FileNotFoundError(f"No model file `{path}`.")
+        raise UnsupportedError(
+            f"Loading `{path.name}` needs the Vensim/XMILE importer, which this version does not include yet; "
+            "build the model with `sd_engine.Model` instead."
+        )
+    from models import build
+
+    return build(str(source)).compile()

@@ -1,0 +1,237 @@
+"""The Python builder: write a stock-and-flow model as code.
+
+Equations are strings in Python expression syntax, parsed with :mod:`ast` into the
+shared expression tree; display names may contain spaces and capitals, and
+equations refer to them in canonical form (lower case, underscores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import SpecError
+from .expr import canonical, parse_equation
+from .spec import Dimension, LookupMode, LookupTable, ModelSpec, TimeSettings, Variable
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from .compile import CompiledModel
+
+__all__ = ["Model"]
+
+
+class Model:
+    """Build a model by declaring its stocks, flows, auxiliaries, constants and lookups.
+
+    Parameters
+    ----------
+    name : str
+        The model's name.
+    time_units : str
+        Units of time ("day", "month", ...).
+    initial_time, final_time, dt : float
+        Simulation horizon and time step.
+    saveper : float, optional
+        Interval between saved times; every `dt` when omitted.
+    method : str
+        Default integration method ("euler", "rk2", "rk4", "rk45").
+
+    Examples
+    --------
+    >>> m = Model("acute flow", time_units="day", final_time=10)
+    >>> _ = m.constant("average los", 5, units="day")
+    >>> _ = m.stock("Patients in beds", initial=1600, inflows=["admissions"],
+    ...             outflows=["discharges"], units="people")
+    >>> _ = m.flow("admissions", "300", units="people/day")
+    >>> _ = m.flow("discharges", "patients_in_beds / average_los", units="people/day")
+    >>> ds = m.run()
+    >>> round(float(ds["Patients in beds"][-1]), 3)
+    1500.403
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        time_units: str = "time",
+        initial_time: float = 0.0,
+        final_time: float = 100.0,
+        dt: float = 1.0,
+        saveper: float | None = None,
+        method: str = "euler",
+        doc: str = "",
+    ) -> None:
+        self.name = name
+        self.doc = doc
+        self.time = TimeSettings(
+            initial_time=float(initial_time),
+            final_time=float(final_time),
+            dt=float(dt),
+            saveper=None if saveper is None else float(saveper),
+            units=time_units,
+            method=method,
+        )
+        self._variables: dict[str, Variable] = {}
+        self._dimensions: dict[str, Dimension] = {}
+        self._compiled: CompiledModel | None = None
+
+    # -- declarations ----------------------------------------------------------------
+    def dimension(self, name: str, elements: Iterable[str]) -> Dimension:
+        """Declare a subscript range, e.g. ``m.dimension("region", ["north", "south"])``."""
+        dim = Dimension(name, tuple(str(e) for e in elements))
+        self._dimensions[dim.canonical] = dim
+        self._compiled = None
+        return dim
+
+    def stock(
+        self,
+        name: str,
+        initial: str | float,
+        *,
+        inflows: Sequence[str] = (),
+        outflows: Sequence[str] = (),
+        units: str = "",
+        doc: str = "",
+        dims: Sequence[str] = (),
+        non_negative: bool = False,
+    ) -> Variable:
+        """Declare a stock with its initial value and the flows that fill and drain it."""
+        if isinstance(inflows, str) or isinstance(outflows, str):
+            raise SpecError(f"Stock `{name}`: give inflows and outflows as lists of flow names.")
+        return self._add(
+            Variable(
+                name,
+                "stock",
+                parse_equation(initial, variable=name),
+                text=str(initial),
+                dims=tuple(dims),
+                units=units,
+                doc=doc,
+                inflows=tuple(canonical(f) for f in inflows),
+                outflows=tuple(canonical(f) for f in outflows),
+                non_negative=non_negative,
+            )
+        )
+
+    def flow(
+        self,
+        name: str,
+        equation: str | float,
+        *,
+        units: str = "",
+        doc: str = "",
+        dims: Sequence[str] = (),
+        non_negative: bool = False,
+    ) -> Variable:
+        """Declare a flow (a rate, in stock units per time unit)."""
+        return self._equation_variable("flow", name, equation, units, doc, dims, non_negative)
+
+    def aux(
+        self, name: str, equation: str | float, *, units: str = "", doc: str = "", dims: Sequence[str] = ()
+    ) -> Variable:
+        """Declare an auxiliary computed from other variables at each time."""
+        return self._equation_variable("aux", name, equation, units, doc, dims, False)
+
+    def constant(
+        self, name: str, value: float | Sequence[float] | np.ndarray, *, units: str = "", doc: str = "",
+        dims: Sequence[str] = (),
+    ) -> Variable:
+        """Declare a constant: a number, or an array of numbers over `dims`."""
+        arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise SpecError(f"Constant `{name}` must be finite, not {value!r}.")
+        if arr.ndim == 0 and not dims:
+            return self._add(
+                Variable(name, "constant", parse_equation(float(arr), variable=name), text=repr(float(arr)),
+                         units=units, doc=doc)
+            )
+        if arr.ndim == 0:
+            shape = tuple(len(self._dim(d).elements) for d in dims)
+            arr = np.broadcast_to(arr, shape)
+        return self._add(
+            Variable(name, "constant", values=tuple(float(v) for v in arr.ravel()), dims=tuple(dims),
+                     units=units, doc=doc)
+        )
+
+    def lookup(
+        self,
+        name: str,
+        points: Sequence[tuple[float, float]] | tuple[Sequence[float], Sequence[float]],
+        *,
+        mode: LookupMode = "interpolate",
+        units: str = "",
+        doc: str = "",
+    ) -> Variable:
+        """Declare a graphical function, called in equations as ``name(x)``.
+
+        `points` is a sequence of ``(x, y)`` pairs or a pair ``(xs, ys)``.
+        """
+        arr = np.asarray(points, dtype=float)
+        if arr.ndim == 2 and arr.shape[1] == 2 and arr.shape[0] != 2:
+            xs, ys = arr[:, 0], arr[:, 1]
+        elif arr.ndim == 2 and arr.shape[0] == 2:
+            xs, ys = arr[0], arr[1]
+        else:
+            raise SpecError(f"Lookup `{name}` needs (x, y) pairs or a pair of x and y sequences.")
+        table = LookupTable(tuple(map(float, xs)), tuple(map(float, ys)), mode)
+        return self._add(Variable(name, "lookup", lookup=table, units=units, doc=doc))
+
+    # -- results -----------------------------------------------------------------------
+    def spec(self) -> ModelSpec:
+        """Return the validated, frozen specification of the model as declared so far."""
+        return ModelSpec(
+            name=self.name,
+            variables=tuple(self._variables.values()),
+            time=self.time,
+            dimensions=tuple(self._dimensions.values()),
+            doc=self.doc,
+            source="python builder",
+        )
+
+    def compile(self) -> CompiledModel:
+        """Compile the model (cached until the next declaration)."""
+        from .compile import compile_model
+
+        if self._compiled is None:
+            self._compiled = compile_model(self.spec())
+        return self._compiled
+
+    def run(self, **kwargs: Any) -> xr.Dataset:
+        """Compile and run; see :meth:`sd_engine.compile.CompiledModel.run`."""
+        return self.compile().run(**kwargs)
+
+    # -- internals ---------------------------------------------------------------------
+    def _equation_variable(
+        self, kind: str, name: str, equation: str | float, units: str, doc: str, dims: Sequence[str],
+        non_negative: bool,
+    ) -> Variable:
+        expr = parse_equation(equation, variable=name)
+        init = None
+        # ACTIVE INITIAL is a property of the whole equation, not a value inside it.
+        from .expr import Call
+
+        if isinstance(expr, Call) and expr.func == "active_initial":
+            if len(expr.args) != 2:
+                raise SpecError(f"`active_initial` in `{name}` takes (equation, initial value).")
+            expr, init = expr.args
+        return self._add(
+            Variable(name, kind, expr, text=str(equation), dims=tuple(dims), units=units, doc=doc,  # type: ignore[arg-type]
+                     non_negative=non_negative, init_equation=init)
+        )
+
+    def _dim(self, name: str) -> Dimension:
+        try:
+            return self._dimensions[canonical(name)]
+        except KeyError:
+            raise SpecError(f"Dimension `{name}` is not declared; call `dimension(...)` first.") from None
+
+    def _add(self, var: Variable) -> Variable:
+        if var.canonical in self._variables:
+            raise SpecError(f"`{var.name}` is already defined in model `{self.name}`; each name is defined once.")
+        self._variables[var.canonical] = var
+        self._compiled = None
+        return var

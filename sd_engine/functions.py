@@ -1,0 +1,218 @@
+"""Vectorised builtin functions with Vensim/XMILE semantics.
+
+Each function works on numpy arrays with a leading run axis (or plain floats) and is
+called from generated model code and from the reference interpreter alike. The
+table :data:`BUILTINS` maps a builder name to its implementation and signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy import special, stats
+
+__all__ = ["Builtin", "BUILTINS", "lookup"]
+
+Array = Any  # numpy array or float
+
+
+def if_then_else(condition: Array, a: Array, b: Array) -> Array:
+    return np.where(condition, a, b)
+
+
+def xidz(a: Array, b: Array, x: Array) -> Array:
+    """a / b, or x where b is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, x, np.divide(a, np.where(b == 0, 1.0, b)))
+
+
+def zidz(a: Array, b: Array) -> Array:
+    """a / b, or 0 where b is zero."""
+    return xidz(a, b, 0.0)
+
+
+def integer(x: Array) -> Array:
+    """Vensim INTEGER: the integer part, truncating toward zero."""
+    return np.trunc(x)
+
+
+def modulo(a: Array, b: Array) -> Array:
+    return np.mod(a, b)
+
+
+def quantum(a: Array, q: Array) -> Array:
+    """Vensim QUANTUM: q * INTEGER(a / q), or a itself where q <= 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q <= 0, a, q * np.trunc(a / np.where(q <= 0, 1.0, q)))
+
+
+def log(x: Array, base: Array) -> Array:
+    """Vensim LOG(x, base)."""
+    return np.log(x) / np.log(base)
+
+
+def minimum(*args: Array) -> Array:
+    out = args[0]
+    for a in args[1:]:
+        out = np.minimum(out, a)
+    return out
+
+
+def maximum(*args: Array) -> Array:
+    out = args[0]
+    for a in args[1:]:
+        out = np.maximum(out, a)
+    return out
+
+
+# Time functions. Vensim compares against TIME + TIME STEP/2 so that times that are
+# multiples of dt in theory but not quite in floating point still switch on time.
+def step(t: float, dt: float, height: Array, start: Array) -> Array:
+    """Vensim STEP: 0 before `start`, `height` from `start` on."""
+    return np.where(t + dt / 2 > start, height, 0.0)
+
+
+def pulse(t: float, dt: float, start: Array, width: Array) -> Array:
+    """Vensim PULSE: 1 from `start` for `width` (a width of 0 lasts one dt), else 0."""
+    width = np.where(width == 0, dt, width)
+    tt = t + dt / 2
+    return np.where((tt > start) & (tt < start + width), 1.0, 0.0)
+
+
+def pulse_train(t: float, dt: float, start: Array, width: Array, interval: Array, end: Array) -> Array:
+    """Vensim PULSE TRAIN: pulses of `width` every `interval` from `start` until `end`."""
+    tt = t + dt / 2
+    width = np.where(width == 0, dt, width)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phase = np.where(interval > 0, np.mod(t - start, np.where(interval > 0, interval, 1.0)), t - start)
+    on = (tt > start) & (t <= end + dt / 2) & (phase + dt / 2 < width)
+    return np.where(on, 1.0, 0.0)
+
+
+def ramp(t: float, slope: Array, start: Array, end: Array) -> Array:
+    """Vensim RAMP: 0 before `start`, rising by `slope` per time unit until `end`."""
+    return slope * (np.clip(t, start, end) - start)
+
+
+# Lookups (graphical functions). Tables are 1-D arrays shared by all runs.
+def lookup(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
+    """Piecewise-linear interpolation, holding the end values outside the table."""
+    return np.interp(x, xs, ys)
+
+
+def lookup_extrapolate(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
+    """Piecewise-linear interpolation, continuing the end segments outside the table."""
+    y = np.interp(x, xs, ys)
+    if len(xs) < 2:
+        return y
+    lo_slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+    hi_slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+    y = np.where(x < xs[0], ys[0] + (x - xs[0]) * lo_slope, y)
+    return np.where(x > xs[-1], ys[-1] + (x - xs[-1]) * hi_slope, y)
+
+
+def lookup_backward(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
+    """The y of the last point at or before x (the first point's y before the table)."""
+    i = np.searchsorted(xs, x, side="right") - 1
+    return ys[np.clip(i, 0, len(xs) - 1)]
+
+
+def lookup_forward(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
+    """The y of the first point at or after x (the last point's y past the table)."""
+    i = np.searchsorted(xs, x, side="left")
+    return ys[np.clip(i, 0, len(xs) - 1)]
+
+
+LOOKUP_MODES: dict[str, Callable[..., Array]] = {
+    "interpolate": lookup,
+    "extrapolate": lookup_extrapolate,
+    "hold_backward": lookup_backward,
+    "look_forward": lookup_forward,
+}
+
+
+# Random draws: the engine supplies one U(0, 1) number per run and time step, and these
+# turn it into the requested distribution truncated to [low, high] by inverting the CDF,
+# which keeps a run's stream independent of how many runs share the ensemble.
+def _truncated(u: Array, low: Array, high: Array, cdf: Callable[[Array], Array],
+               ppf: Callable[[Array], Array]) -> Array:
+    lo, hi = cdf(low), cdf(high)
+    return ppf(lo + u * (hi - lo))
+
+
+def truncated_normal(u: Array, low: Array, high: Array, mean: Array, sd: Array) -> Array:
+    """Vensim RANDOM NORMAL(min, max, mean, sd): a normal draw truncated to [min, max]."""
+    z = _truncated(u, (low - mean) / sd, (high - mean) / sd, special.ndtr, special.ndtri)
+    return np.clip(mean + sd * z, low, high)
+
+
+def truncated_exponential(u: Array, low: Array, high: Array, shift: Array, stretch: Array) -> Array:
+    """Vensim RANDOM EXPONENTIAL(min, max, shift, stretch): shift + stretch * Exp(1), truncated."""
+    cdf = lambda z: -np.expm1(-np.maximum(z, 0.0))  # noqa: E731
+    ppf = lambda p: -np.log1p(-p)  # noqa: E731
+    z = _truncated(u, (low - shift) / stretch, (high - shift) / stretch, cdf, ppf)
+    return np.clip(shift + stretch * z, low, high)
+
+
+def truncated_poisson(u: Array, low: Array, high: Array, mean: Array, shift: Array, stretch: Array) -> Array:
+    """Vensim RANDOM POISSON(min, max, mean, shift, stretch): shift + stretch * Poisson(mean), truncated."""
+    k_lo = np.ceil((low - shift) / stretch) - 1
+    k_hi = np.floor((high - shift) / stretch)
+    p_lo = np.where(k_lo >= 0, stats.poisson.cdf(k_lo, mean), 0.0)
+    p_hi = stats.poisson.cdf(k_hi, mean)
+    k = stats.poisson.ppf(p_lo + u * (p_hi - p_lo), mean)
+    return np.clip(shift + stretch * k, low, high)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A builtin function: its implementation, accepted argument counts, and whether the
+    generated call gets the current time (``t``) and time step (``dt``) first."""
+
+    impl: Callable[..., Array]
+    nargs: tuple[int, ...] | None  # None: any number >= 1
+    time: bool = False
+    dt: bool = False
+
+
+def _unary(f: Callable[..., Array]) -> Builtin:
+    return Builtin(f, (1,))
+
+
+BUILTINS: dict[str, Builtin] = {
+    "if_then_else": Builtin(if_then_else, (3,)),
+    "min": Builtin(minimum, None),
+    "max": Builtin(maximum, None),
+    "abs": _unary(np.abs),
+    "sqrt": _unary(np.sqrt),
+    "exp": _unary(np.exp),
+    "ln": _unary(np.log),
+    "log10": _unary(np.log10),
+    "log": Builtin(log, (2,)),
+    "sin": _unary(np.sin),
+    "cos": _unary(np.cos),
+    "tan": _unary(np.tan),
+    "arcsin": _unary(np.arcsin),
+    "arccos": _unary(np.arccos),
+    "arctan": _unary(np.arctan),
+    "sinh": _unary(np.sinh),
+    "cosh": _unary(np.cosh),
+    "tanh": _unary(np.tanh),
+    "integer": _unary(integer),
+    "modulo": Builtin(modulo, (2,)),
+    "quantum": Builtin(quantum, (2,)),
+    "xidz": Builtin(xidz, (3,)),
+    "zidz": Builtin(zidz, (2,)),
+    "step": Builtin(step, (2,), time=True, dt=True),
+    "pulse": Builtin(pulse, (2,), time=True, dt=True),
+    "pulse_train": Builtin(pulse_train, (4,), time=True, dt=True),
+    "ramp": Builtin(ramp, (3,), time=True),
+    "_truncated_normal": Builtin(truncated_normal, (5,)),
+    "_truncated_exponential": Builtin(truncated_exponential, (5,)),
+    "_truncated_poisson": Builtin(truncated_poisson, (6,)),
+}
+
+#: Aliases accepted for Vensim and XMILE spellings.
+ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "int": "integer", "mod": "modulo"}

@@ -1,0 +1,243 @@
+"""Lowering: replace stateful builtins by explicit internal stocks and flows.
+
+After :func:`lower`, no equation contains SMOOTH*, DELAY*, TREND, FORECAST,
+SAMPLE IF TRUE, INITIAL, DELAY FIXED or RANDOM* calls: each became internal
+variables (names starting with ``_``) whose structure is the textbook (and
+Vensim-documented) definition, so the compiler, the graph and the integrators
+only see stocks, flows and auxiliaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from .errors import SpecError, UnsupportedError
+from .expr import Binary, Call, Expr, Num, Ref, Unary, to_text
+from .spec import ModelSpec, Variable
+
+__all__ = ["STATEFUL", "lower"]
+
+#: Stateful builtins and their accepted argument counts.
+STATEFUL: dict[str, tuple[int, ...]] = {
+    "smooth": (2,),
+    "smoothi": (3,),
+    "smooth3": (2,),
+    "smooth3i": (3,),
+    "smooth_n": (4,),
+    "delay1": (2,),
+    "delay1i": (3,),
+    "delay3": (2,),
+    "delay3i": (3,),
+    "delay_n": (4,),
+    "delay_fixed": (3,),
+    "trend": (3,),
+    "forecast": (3,),
+    "sample_if_true": (3,),
+    "initial": (1,),
+    "random_uniform": (2, 3),
+    "random_normal": (4, 5),
+    "random_exponential": (4, 5),
+    "random_poisson": (5, 6),
+}
+
+
+def lower(spec: ModelSpec) -> ModelSpec:
+    """Return `spec` with every stateful builtin lowered to internal variables."""
+    lowering = _Lowering(spec)
+    new_vars: list[Variable] = []
+    for var in spec.variables:
+        changes: dict[str, Any] = {}
+        for field in ("equation", "init_equation"):
+            expr = getattr(var, field)
+            if expr is not None:
+                new = lowering.rewrite(expr, var)
+                if new is not expr:
+                    changes[field] = new
+        new_vars.append(dataclasses.replace(var, **changes) if changes else var)
+    if not lowering.added:
+        return spec
+    return dataclasses.replace(spec, variables=tuple(new_vars) + tuple(lowering.added))
+
+
+class _Lowering:
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.added: list[Variable] = []
+        self.counter: dict[str, int] = {}
+
+    # -- tree rewriting ----------------------------------------------------------------
+    def rewrite(self, expr: Expr, owner: Variable) -> Expr:
+        if isinstance(expr, Unary):
+            operand = self.rewrite(expr.operand, owner)
+            return expr if operand is expr.operand else Unary(expr.op, operand)
+        if isinstance(expr, Binary):
+            left, right = self.rewrite(expr.left, owner), self.rewrite(expr.right, owner)
+            if left is expr.left and right is expr.right:
+                return expr
+            return Binary(expr.op, left, right)
+        if isinstance(expr, Call):
+            args = tuple(self.rewrite(a, owner) for a in expr.args)
+            if expr.func == "active_initial":
+                raise SpecError(
+                    f"`active_initial` must be the whole equation of `{owner.name}`, not part of it."
+                )
+            if expr.func in STATEFUL:
+                counts = STATEFUL[expr.func]
+                if len(args) not in counts:
+                    raise SpecError(
+                        f"`{expr.func}` in the equation of `{owner.name}` takes "
+                        f"{' or '.join(map(str, counts))} arguments, not {len(args)}."
+                    )
+                builder: Callable[..., Expr] = getattr(self, "lower_" + expr.func)
+                return builder(owner, *args)
+            if any(a is not b for a, b in zip(args, expr.args)):
+                return Call(expr.func, args)
+        return expr
+
+    # -- helpers -------------------------------------------------------------------------
+    def name(self, owner: Variable, what: str) -> str:
+        key = f"{owner.canonical}:{what}"
+        self.counter[key] = self.counter.get(key, 0) + 1
+        return f"_{what}_{self.counter[key]} of {owner.name}"
+
+    def add(self, var: Variable) -> Ref:
+        self.added.append(var)
+        return Ref(var.canonical)
+
+    def internal(self, owner: Variable, name: str, kind: str, equation: Expr | None, **kw: Any) -> Ref:
+        return self.add(
+            Variable(name, kind, equation, dims=owner.dims, internal=True,  # type: ignore[arg-type]
+                     source=f"lowered from the equation of `{owner.name}`", **kw)
+        )
+
+    def order(self, owner: Variable, value: Expr, func: str) -> int:
+        """The order of SMOOTH N / DELAY N: a positive integer known before the run."""
+        number = value
+        if isinstance(value, Ref) and value.name in self.spec:
+            target = self.spec[value.name]
+            if target.kind == "constant" and target.equation is not None:
+                number = target.equation
+        if not isinstance(number, Num) or number.value != int(number.value) or number.value < 1:
+            raise UnsupportedError(
+                f"The order of `{func}` in `{owner.name}` must be a positive whole number fixed before "
+                f"the run, not `{to_text(value)}`; write the number or a scalar constant."
+            )
+        return int(number.value)
+
+    # -- smooths ---------------------------------------------------------------------------
+    def smooth_chain(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: int, what: str) -> Expr:
+        stage_time = time if n == 1 else Binary("/", time, Num(n))
+        base = self.name(owner, what)
+        upstream = x
+        stock_ref: Ref | None = None
+        for k in range(1, n + 1):
+            stock_name = f"{base} stage {k}" if n > 1 else base
+            flow_name = f"{stock_name} change"
+            stock_ref = Ref(Variable(stock_name, "stock", init).canonical)
+            self.internal(owner, flow_name, "flow",
+                          Binary("/", Binary("-", upstream, stock_ref), stage_time))
+            self.internal(owner, stock_name, "stock", init,
+                          inflows=(Variable(flow_name, "flow", Num(0)).canonical,))
+            upstream = stock_ref
+        assert stock_ref is not None
+        return stock_ref
+
+    def lower_smooth(self, owner: Variable, x: Expr, time: Expr) -> Expr:
+        return self.smooth_chain(owner, x, time, x, 1, "smooth")
+
+    def lower_smoothi(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
+        return self.smooth_chain(owner, x, time, init, 1, "smooth")
+
+    def lower_smooth3(self, owner: Variable, x: Expr, time: Expr) -> Expr:
+        return self.smooth_chain(owner, x, time, x, 3, "smooth3")
+
+    def lower_smooth3i(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
+        return self.smooth_chain(owner, x, time, init, 3, "smooth3")
+
+    def lower_smooth_n(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: Expr) -> Expr:
+        return self.smooth_chain(owner, x, time, init, self.order(owner, n, "smooth_n"), "smooth_n")
+
+    # -- material delays ---------------------------------------------------------------
+    def delay_chain(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: int, what: str) -> Expr:
+        stage_time = time if n == 1 else Binary("/", time, Num(n))
+        base = self.name(owner, what)
+        inflow = self.internal(owner, f"{base} inflow", "flow", x)
+        for k in range(1, n + 1):
+            stock_name = f"{base} stage {k}" if n > 1 else base
+            stock_ref = Ref(Variable(stock_name, "stock", init).canonical)
+            outflow = self.internal(owner, f"{stock_name} outflow", "flow", Binary("/", stock_ref, stage_time))
+            self.internal(owner, stock_name, "stock", Binary("*", init, stage_time),
+                          inflows=(inflow.name,), outflows=(outflow.name,))
+            inflow = outflow
+        return inflow
+
+    def lower_delay1(self, owner: Variable, x: Expr, time: Expr) -> Expr:
+        return self.delay_chain(owner, x, time, x, 1, "delay1")
+
+    def lower_delay1i(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
+        return self.delay_chain(owner, x, time, init, 1, "delay1")
+
+    def lower_delay3(self, owner: Variable, x: Expr, time: Expr) -> Expr:
+        return self.delay_chain(owner, x, time, x, 3, "delay3")
+
+    def lower_delay3i(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
+        return self.delay_chain(owner, x, time, init, 3, "delay3")
+
+    def lower_delay_n(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: Expr) -> Expr:
+        return self.delay_chain(owner, x, time, init, self.order(owner, n, "delay_n"), "delay_n")
+
+    def lower_delay_fixed(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
+        base = self.name(owner, "delay_fixed")
+        pushed = self.internal(owner, f"{base} input", "aux", x)
+        return self.internal(owner, base, "stock", init, inflows=(pushed.name,), update="pipeline",
+                             delay_time=time)
+
+    # -- trend and forecast (Vensim's definitions) -------------------------------------
+    def lower_trend(self, owner: Variable, x: Expr, time: Expr, initial_trend: Expr) -> Expr:
+        init = Binary("/", x, Binary("+", Num(1), Binary("*", initial_trend, time)))
+        average = self.smooth_chain(owner, x, time, init, 1, "trend")
+        return Call("zidz", (Binary("-", x, average), Binary("*", time, Call("abs", (average,)))))
+
+    def lower_forecast(self, owner: Variable, x: Expr, time: Expr, horizon: Expr) -> Expr:
+        average = self.smooth_chain(owner, x, time, x, 1, "forecast")
+        trend = Call("zidz", (Binary("-", x, average), Binary("*", time, Call("abs", (average,)))))
+        return Binary("*", x, Binary("+", Num(1), Binary("*", trend, horizon)))
+
+    # -- discrete states ---------------------------------------------------------------
+    def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:
+        base = self.name(owner, "sample_if_true")
+        state = Ref(Variable(base, "stock", init).canonical)
+        value = self.internal(owner, f"{base} value", "aux", Call("if_then_else", (condition, x, state)))
+        self.internal(owner, base, "stock", init, inflows=(value.name,), update="discrete")
+        return value
+
+    def lower_initial(self, owner: Variable, x: Expr) -> Expr:
+        # A discrete state with no inflow keeps its initial value for the whole run.
+        return self.internal(owner, self.name(owner, "initial"), "stock", x, update="discrete")
+
+    # -- random numbers: one uniform draw per run and time step, transformed ------------
+    def uniform(self, owner: Variable, seed: Expr | None) -> Ref:
+        if seed is not None and not isinstance(seed, Num):
+            raise UnsupportedError(
+                f"The seed of a random function in `{owner.name}` must be a number, not `{to_text(seed)}`."
+            )
+        return self.internal(owner, self.name(owner, "random"), "stock", seed or Num(0), update="random")
+
+    def lower_random_uniform(self, owner: Variable, low: Expr, high: Expr, seed: Expr | None = None) -> Expr:
+        u = self.uniform(owner, seed)
+        return Binary("+", low, Binary("*", Binary("-", high, low), u))
+
+    def lower_random_normal(self, owner: Variable, low: Expr, high: Expr, mean: Expr, sd: Expr,
+                            seed: Expr | None = None) -> Expr:
+        return Call("_truncated_normal", (self.uniform(owner, seed), low, high, mean, sd))
+
+    def lower_random_exponential(self, owner: Variable, low: Expr, high: Expr, shift: Expr, stretch: Expr,
+                                 seed: Expr | None = None) -> Expr:
+        return Call("_truncated_exponential", (self.uniform(owner, seed), low, high, shift, stretch))
+
+    def lower_random_poisson(self, owner: Variable, low: Expr, high: Expr, mean: Expr, shift: Expr,
+                             stretch: Expr, seed: Expr | None = None) -> Expr:
+        return Call("_truncated_poisson", (self.uniform(owner, seed), low, high, mean, shift, stretch))
+

@@ -1,0 +1,282 @@
+"""The model specification: frozen, validated data describing a stock-and-flow model.
+
+A :class:`ModelSpec` is what every front end produces (the Python builder, and the
+Vensim/XMILE importers) and what the compiler consumes. It holds data, not behaviour.
+Stateful builtins (SMOOTH, DELAY, TREND, SAMPLE IF TRUE, ...) are lowered into
+explicit internal stocks by :func:`sd_engine.lower.lower`, so the graph and the
+integrators only ever see stocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import SpecError, UnknownVariableError, did_you_mean
+from .expr import Expr, canonical, to_text
+
+__all__ = [
+    "Kind",
+    "LookupMode",
+    "StateUpdate",
+    "Dimension",
+    "LookupTable",
+    "Variable",
+    "TimeSettings",
+    "ModelSpec",
+    "RESERVED_NAMES",
+]
+
+Kind = Literal["stock", "flow", "aux", "constant", "lookup"]
+LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forward"]
+#: How a stock's value moves on: integrated from flows, replaced once per step by the
+#: value of its single inflow ("discrete", e.g. SAMPLE IF TRUE), a fixed-delay
+#: pipeline (DELAY FIXED), or a fresh uniform random draw each step ("random").
+StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
+
+#: Names the equations use for time and the time step; no variable may take them.
+RESERVED_NAMES = frozenset({"time", "t", "dt", "time_step"})
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A subscript range: a name and its ordered elements."""
+
+    name: str
+    elements: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.elements:
+            raise SpecError(f"Dimension `{self.name}` has no elements; give at least one.")
+        if len(set(self.elements)) != len(self.elements):
+            raise SpecError(f"Dimension `{self.name}` repeats an element; element names must be unique.")
+
+    @property
+    def canonical(self) -> str:
+        return canonical(self.name)
+
+    def index(self, element: str) -> int:
+        names = [canonical(e) for e in self.elements]
+        key = canonical(element)
+        if key not in names:
+            raise UnknownVariableError(
+                f"`{element}` is not an element of dimension `{self.name}`."
+                + did_you_mean(key, names)
+            )
+        return names.index(key)
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """A graphical function: points ``(xs, ys)`` and how to read between and beyond them.
+
+    ``interpolate`` holds the end values outside the table (Vensim's default),
+    ``extrapolate`` continues the end segments linearly, ``hold_backward`` keeps the
+    value of the last point at or before x (a step function) and ``look_forward``
+    takes the value of the next point at or after x.
+    """
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    mode: LookupMode = "interpolate"
+
+    def __post_init__(self) -> None:
+        if len(self.xs) != len(self.ys) or not self.xs:
+            raise SpecError("A lookup needs the same positive number of x and y values.")
+        if any(b < a for a, b in zip(self.xs, self.xs[1:])):
+            raise SpecError("Lookup x values must be in increasing order.")
+        if not all(math.isfinite(v) for v in self.xs + self.ys):
+            raise SpecError("Lookup points must be finite numbers.")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One model variable.
+
+    ``equation`` is the rate equation of a flow or aux, the initial value of a stock,
+    and the value of a scalar constant. Arrayed constants give ``values`` instead
+    (C order over ``dims``). Names in ``inflows``/``outflows`` are canonical.
+    """
+
+    name: str
+    kind: Kind
+    equation: Expr | None = None
+    text: str = ""
+    dims: tuple[str, ...] = ()
+    units: str = ""
+    doc: str = ""
+    inflows: tuple[str, ...] = ()
+    outflows: tuple[str, ...] = ()
+    non_negative: bool = False
+    values: tuple[float, ...] | None = None
+    lookup: LookupTable | None = None
+    init_equation: Expr | None = None
+    delay_time: Expr | None = None  # pipelines only: their delay, read once at the start
+    update: StateUpdate = "continuous"
+    internal: bool = False
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("stock", "flow", "aux", "constant", "lookup"):
+            raise SpecError(f"`{self.name}` has unknown kind {self.kind!r}.")
+        if not self.name.strip():
+            raise SpecError("A variable needs a non-empty name.")
+        if self.canonical in RESERVED_NAMES:
+            raise SpecError(
+                f"`{self.name}` is a reserved name (time and the time step); choose another name."
+            )
+        if self.kind == "lookup":
+            if self.lookup is None:
+                raise SpecError(f"Lookup `{self.name}` needs its table of points.")
+        elif self.kind == "constant":
+            if (self.equation is None) == (self.values is None):
+                raise SpecError(f"Constant `{self.name}` needs exactly one of a value or an array of values.")
+        elif self.equation is None:
+            what = "an initial value" if self.kind == "stock" else "an equation"
+            raise SpecError(f"{self.kind.capitalize()} `{self.name}` needs {what}.")
+        if (self.inflows or self.outflows) and self.kind != "stock":
+            raise SpecError(f"`{self.name}` is a {self.kind}; only stocks have inflows and outflows.")
+        if self.update != "continuous" and self.kind != "stock":
+            raise SpecError(f"`{self.name}`: only stocks have a state update rule.")
+
+    @property
+    def canonical(self) -> str:
+        return canonical(self.name)
+
+    @property
+    def equation_text(self) -> str:
+        """The equation as written, or rendered from the tree."""
+        if self.text:
+            return self.text
+        if self.equation is not None:
+            return to_text(self.equation)
+        return ""
+
+
+@dataclass(frozen=True)
+class TimeSettings:
+    """Simulation time: start, end, step, save interval, units and default method."""
+
+    initial_time: float = 0.0
+    final_time: float = 100.0
+    dt: float = 1.0
+    saveper: float | None = None  # None: every dt
+    units: str = "time"
+    method: str = "euler"
+
+    def __post_init__(self) -> None:
+        for name in ("initial_time", "final_time", "dt"):
+            if not math.isfinite(getattr(self, name)):
+                raise SpecError(f"Time setting `{name}` must be a finite number.")
+        if self.dt <= 0:
+            raise SpecError(f"The time step `dt` must be positive, not {self.dt}.")
+        if self.final_time < self.initial_time:
+            raise SpecError(
+                f"`final_time` ({self.final_time}) is before `initial_time` ({self.initial_time}); "
+                "swap them or fix the model's time settings."
+            )
+        if self.saveper is not None and not self.saveper > 0:
+            raise SpecError(f"The save interval `saveper` must be positive, not {self.saveper}.")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A whole model: variables, dimensions and time settings.
+
+    Examples
+    --------
+    >>> from sd_engine.builder import Model
+    >>> m = Model("decay")
+    >>> _ = m.stock("x", initial=1.0, outflows=["loss"])
+    >>> _ = m.flow("loss", "x / 2")
+    >>> spec = m.spec()
+    >>> spec["X"].kind
+    'stock'
+    """
+
+    name: str
+    variables: tuple[Variable, ...]
+    time: TimeSettings = TimeSettings()
+    dimensions: tuple[Dimension, ...] = ()
+    doc: str = ""
+    source: str = ""
+    _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, Variable] = {}
+        for var in self.variables:
+            key = var.canonical
+            if key in index:
+                raise SpecError(
+                    f"Two variables are named `{var.name}` (names ignore case, spaces and underscores); "
+                    "rename one."
+                )
+            index[key] = var
+        object.__setattr__(self, "_index", index)
+        dims = {d.canonical: d for d in self.dimensions}
+        if len(dims) != len(self.dimensions):
+            raise SpecError("Two dimensions share a name; rename one.")
+        for var in self.variables:
+            for d in var.dims:
+                if canonical(d) not in dims:
+                    raise SpecError(
+                        f"`{var.name}` uses dimension `{d}`, which the model does not define."
+                        + did_you_mean(canonical(d), dims)
+                    )
+            if var.values is not None:
+                size = math.prod(len(dims[canonical(d)].elements) for d in var.dims)
+                if len(var.values) != size:
+                    raise SpecError(
+                        f"Constant `{var.name}` has {len(var.values)} values but its dimensions "
+                        f"{var.dims} have {size} elements."
+                    )
+            if var.kind == "stock":
+                for flow_name in var.inflows + var.outflows:
+                    flow = index.get(flow_name)
+                    if flow is None:
+                        raise SpecError(
+                            f"Stock `{var.name}` lists flow `{flow_name}`, which is not defined."
+                            + did_you_mean(flow_name, index)
+                            + " Define it with `flow(...)` or remove it from the stock."
+                        )
+                    if flow.kind != "flow" and var.update == "continuous":
+                        raise SpecError(
+                            f"Stock `{var.name}` lists `{flow.name}` as a flow, but it is a {flow.kind}."
+                        )
+
+    # -- lookups -----------------------------------------------------------------
+    def __getitem__(self, name: str) -> Variable:
+        try:
+            return self._index[canonical(name)]
+        except KeyError:
+            raise UnknownVariableError(
+                f"Model `{self.name}` has no variable `{name}`."
+                + did_you_mean(canonical(name), self._index)
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical(name) in self._index
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Canonical names of all variables, in definition order."""
+        return tuple(self._index)
+
+    def dimension(self, name: str) -> Dimension:
+        for d in self.dimensions:
+            if d.canonical == canonical(name):
+                return d
+        raise UnknownVariableError(
+            f"Model `{self.name}` has no dimension `{name}`."
+            + did_you_mean(canonical(name), [d.canonical for d in self.dimensions])
+        )
+
+    def of_kind(self, kind: Kind) -> tuple[Variable, ...]:
+        return tuple(v for v in self.variables if v.kind == kind)
+
+    def hash(self) -> str:
+        """A stable content hash, recorded in results for provenance."""
+        return hashlib.sha256(repr((self.variables, self.time, self.dimensions)).encode()).hexdigest()[:16]
