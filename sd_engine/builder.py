@@ -149,9 +149,13 @@ class Model:
                 Variable(name, "constant", parse_equation(float(arr), variable=name), text=repr(float(arr)),
                          units=units, doc=doc)
             )
+        shape = tuple(len(self._dim(d).elements) for d in dims)
         if arr.ndim == 0:
-            shape = tuple(len(self._dim(d).elements) for d in dims)
             arr = np.broadcast_to(arr, shape)
+        elif arr.shape != shape and arr.size != np.prod(shape):
+            raise SpecError(
+                f"Constant `{name}` has shape {arr.shape} but its dimensions {tuple(dims)} have shape {shape}."
+            )
         return self._add(
             Variable(name, "constant", values=tuple(float(v) for v in arr.ravel()), dims=tuple(dims),
                      units=units, doc=doc)

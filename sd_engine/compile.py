@@ -248,7 +248,12 @@ class _Compiler:
                     dv = self.vars[dep]
                     if dv.kind != "lookup" and not self.is_parameter(dv):
                         graph.add_edge(dep, var.canonical)
-        return [self.vars[k] for k in self.topological(graph, "initial values")]
+        # Only what the initial values of stocks and states need is computed at the start;
+        # everything else is computed by `evaluate` at the first step anyway.
+        roots = [k for k in graph if self.vars[k].kind == "stock"]
+        needed = set(roots).union(*(nx.ancestors(graph, k) for k in roots))
+        order = self.topological(graph, "initial values")
+        return [self.vars[k] for k in order if k in needed]
 
     def topological(self, graph: nx.DiGraph, what: str) -> list[str]:
         try:
@@ -299,7 +304,7 @@ class _Compiler:
             if var.kind == "flow":
                 lines += self.limit_outflow(var)
         for slot in layout.stocks:
-            lines.append(self.write(slot, "dy", self.net_flow(self.vars[slot.key])))
+            lines.append(self.write(slot, "dy", self.net_flow(self.vars[slot.key]), full_shape=False))
         for slot in layout.states:
             var = self.vars[slot.key]
             if var.update in ("discrete", "pipeline") and var.inflows:
@@ -335,9 +340,12 @@ class _Compiler:
             return f"{buffer}[:, {slot.start}]"
         return f"{buffer}[:, {slot.start}:{slot.stop}].reshape((n,) + {slot.shape})"
 
-    def write(self, slot: Slot, buffer: str, code: str) -> str:
-        full = (f"np.broadcast_to({code}, (n,) + {slot.shape}).reshape(n, {slot.size})"
-                if slot.shape else code)
+    def write(self, slot: Slot, buffer: str, code: str, full_shape: bool = True) -> str:
+        """Store `code` into the slot's columns; `full_shape` says it is already (n, *shape)."""
+        if full_shape:
+            full = f"{code}.reshape(n, {slot.size})" if slot.shape else code
+        else:
+            full = f"np.broadcast_to({code}, (n,) + {slot.shape}).reshape(n, {slot.size})" if slot.shape else code
         if not slot.shape:
             return f"    {buffer}[:, {slot.start}] = {full}"
         return f"    {buffer}[:, {slot.start}:{slot.stop}] = {full}"
