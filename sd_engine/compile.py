@@ -230,7 +230,7 @@ class _Compiler:
                     for before in stock.inflows + stock.outflows[:i]:
                         if before != out:
                             graph.add_edge(before, out)
-        return [self.vars[k] for k in self.topological(graph, "rates")]
+        return [self.vars[k] for k in self.topological(graph, "equations")]
 
     def order_initial(self) -> list[Variable]:
         graph = nx.DiGraph()
@@ -265,7 +265,7 @@ class _Compiler:
             names = [self.vars[k].name for k in cycle]
             path = " -> ".join(f"`{n}`" for n in names + names[:1])
             raise AlgebraicLoopError(
-                f"Algebraic loop in the {what}: {path}. Break it with a stock (for example a "
+                f"Algebraic loop in the {what} (cause to effect): {path}. Break it with a stock (for example a "
                 "`smooth` or `delay1`), or give one variable an initial value with `active_initial`.",
                 cycle=names,
             ) from None
