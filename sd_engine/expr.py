@@ -52,6 +52,10 @@ def canonical(name: str) -> str:
 class Num:
     value: float
 
+    def __post_init__(self) -> None:
+        # Always a float, so equal numbers make equal (and equally hashed) trees.
+        object.__setattr__(self, "value", float(self.value))
+
 
 @dataclass(frozen=True)
 class Str:
