@@ -574,6 +574,12 @@ def _load_functions(source: str, filename: str, namespace: dict[str, Any]) -> di
     }
 
 
+# The `fn` namespace of generated code: builtins by their equation names, lookups by mode.
+_FUNCTIONS = types.SimpleNamespace(
+    **{name.lstrip("_"): builtin.impl for name, builtin in functions.BUILTINS.items()},
+    **{impl.__name__: impl for impl in functions.LOOKUP_MODES.values()},
+)
+
 # ---------------------------------------------------------------------------------------------
 ParamValue = float | Sequence[float] | np.ndarray
 
@@ -596,7 +602,7 @@ class CompiledModel:
 
     def __post_init__(self) -> None:
         filename = f"<sdflow model {self.spec.name!r} {self.spec.hash()}>"
-        namespace: dict[str, Any] = {"np": np, "fn": functions, "__name__": "sdflow_generated"}
+        namespace: dict[str, Any] = {"np": np, "fn": _FUNCTIONS, "__name__": "sdflow_generated"}
         for table, name in self.tables.items():
             namespace[name] = (np.array(table.xs), np.array(table.ys))
         object.__setattr__(self, "_functions", _load_functions(self.source, filename, namespace))
