@@ -500,8 +500,8 @@ class _Compiler:
         if func == "with_lookup":
             if len(call.args) != 2 or not isinstance(call.args[1], Table):
                 raise SpecError(f"`with_lookup` in `{var.name}` takes an input and a table of (x, y) points.")
-            table = call.args[1]
-            name = self.tables.setdefault(table, f"_table{len(self.tables)}")
+            literal = call.args[1]
+            name = self.tables.setdefault(literal, f"_table{len(self.tables)}")
             code, dims = self.emit(call.args[0], var)
             return f"fn.lookup({code}, {name}[0], {name}[1])", dims
         if func in LOOKUP_FUNCTIONS:
@@ -512,9 +512,9 @@ class _Compiler:
         if func in self.vars and self.vars[func].kind == "lookup":
             if len(call.args) != 1:
                 raise SpecError(f"Lookup `{self.vars[func].name}` takes one input, in `{var.name}`.")
-            table = self.vars[func].lookup
-            assert table is not None
-            return self.emit_lookup(func, call.args[0], var, table.mode)
+            lookup = self.vars[func].lookup
+            assert lookup is not None
+            return self.emit_lookup(func, call.args[0], var, lookup.mode)
         builtin = functions.BUILTINS[func]
         if builtin.nargs is not None and len(call.args) not in builtin.nargs:
             raise SpecError(
@@ -545,7 +545,8 @@ class _Compiler:
         if not dims:
             raise DimensionError(f"`{call.func}` in `{var.name}` needs an arrayed argument.")
         if len(call.args) == 2:
-            dim = canonical(call.args[1].value)  # type: ignore[union-attr]
+            assert isinstance(call.args[1], Str)
+            dim = canonical(call.args[1].value)
             if dim not in dims:
                 raise DimensionError(
                     f"`{call.func}` in `{var.name}` reduces over `{dim}`, but its argument has dimensions "
