@@ -19,6 +19,7 @@ text itself is never executed.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import linecache
 import math
@@ -276,7 +277,13 @@ class _Compiler:
         lines += ["def initialize(t, c, dt, y, z, delay):",
                   "    n = y.shape[0]"]
         lines += self.read_inputs(layout, read_states=False)
-        pipelines = [s for s in layout.states if s.update == "pipeline"]
+        # The integrator keeps one delay column per pipeline element, pipelines in state order.
+        delay_slots: dict[str, Slot] = {}
+        column = 0
+        for s in layout.states:
+            if s.update == "pipeline":
+                delay_slots[s.key] = dataclasses.replace(s, start=column)
+                column = delay_slots[s.key].stop
         slot_states = {s.key: s for s in layout.states}
         for var in init_order:
             expr = var.init_equation or var.equation
@@ -291,10 +298,9 @@ class _Compiler:
                 lines.append(self.write(slot, buffer, self.ident[var.canonical]))
             if var.update == "pipeline":
                 assert var.delay_time is not None
-                i = pipelines.index(next(s for s in pipelines if s.key == var.canonical))
                 code, dims = self.emit(var.delay_time, var)
-                lines.append(f"    delay[:, {i}] = np.broadcast_to({code}, (n,))  # delay time of "
-                             f"{var.name}")
+                code = self.fit(code, dims, self.var_dims(var), var, var.delay_time)
+                lines.append(self.write(delay_slots[var.canonical], "delay", code) + f"  # delay time of {var.name}")
         lines.append("")
         lines += ["def evaluate(t, y, z, c, dt, dy, zn, out):", "    n = y.shape[0]"]
         lines += self.read_inputs(layout, read_states=True)
@@ -398,10 +404,29 @@ class _Compiler:
             if stock.kind != "stock" or not stock.non_negative or flow.canonical not in stock.outflows:
                 continue
             i = stock.outflows.index(flow.canonical)
-            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {self.ident[f]}" for f in stock.inflows]
-            available += [f"- {self.ident[f]}" for f in stock.outflows[:i]]
+            # Add up what is available in the stock's dimensions, then line it up with the
+            # flow's: flows may list the same dimensions in another order.
+            target = self.var_dims(stock)
+            if set(self.var_dims(flow)) != set(target):
+                raise DimensionError(
+                    f"Flow `{flow.name}` drains non-negative stock `{stock.name}` but has dimensions "
+                    f"{list(self.var_dims(flow))}, not the stock's {list(target)}; give it the stock's dimensions."
+                )
+
+            def term(f: str) -> str:
+                dims = self.var_dims(self.vars[f])
+                if not set(dims) <= set(target):
+                    raise DimensionError(
+                        f"Flow `{self.vars[f].name}` has dimensions {list(dims)} that stock `{stock.name}` "
+                        f"({list(target)}) lacks; give them the same dimensions."
+                    )
+                return self.align(self.ident[f], dims, target)
+
+            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {term(f)}" for f in stock.inflows]
+            available += [f"- {term(f)}" for f in stock.outflows[:i]]
+            total = self.align(f"({' '.join(available)})", target, self.var_dims(flow))
             ident = self.ident[flow.canonical]
-            lines.append(f"    {ident} = np.minimum({ident}, np.maximum({' '.join(available)}, 0.0))"
+            lines.append(f"    {ident} = np.minimum({ident}, np.maximum({total}, 0.0))"
                          f"  # non-negative `{stock.name}`")
         return lines
 
@@ -434,7 +459,8 @@ class _Compiler:
         if isinstance(expr, Unary):
             code, dims = self.emit(expr.operand, var)
             if expr.op == "not":
-                return f"np.logical_not({code})", dims
+                # Logical results are numbers, as comparisons are, so `-(not x)` works too.
+                return f"(1.0 * np.logical_not({code}))", dims
             return f"(-{code})", dims
         if isinstance(expr, Binary):
             left, ldims = self.emit(expr.left, var)
@@ -443,7 +469,7 @@ class _Compiler:
             if dims is not None:
                 left, right = self.align(left, ldims, dims), self.align(right, rdims, dims)
             if expr.op in ("and", "or"):
-                return f"np.logical_{expr.op}({left}, {right})", dims
+                return f"(1.0 * np.logical_{expr.op}({left}, {right}))", dims
             if expr.op == "%":
                 return f"np.mod({left}, {right})", dims
             if expr.op in ("==", "!=", "<", "<=", ">", ">="):

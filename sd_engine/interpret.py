@@ -1,0 +1,377 @@
+"""The slow reference interpreter: the test oracle for the generated numpy code.
+
+:class:`InterpretedModel` evaluates the same lowered model as the code generator in
+:mod:`sd_engine.compile`, behind the same ``initialize``/``evaluate`` interface, but
+shares none of its code generation: it walks the expression tree recursively for every
+variable on every call, finds the evaluation order itself by recursion with
+memoisation, and aligns subscripts by *name* with :class:`xarray.DataArray` instead
+of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
+disagreement between the two backends points at the compiler (names, dimensions,
+order, buffers), not at a function's definition.
+
+It is slow on purpose -- many xarray operations per variable per call -- and meant
+for tests and for debugging a suspect generated model, never for production runs.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import functions
+from .compile import LOOKUP_FUNCTIONS, REDUCTIONS, CompiledModel, Layout, Slot
+from .errors import AlgebraicLoopError, DimensionError, SpecError, UnknownVariableError
+from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
+from .spec import ModelSpec, Variable
+
+__all__ = ["InterpretedModel"]
+
+# Reductions by their numpy function; the compiler maps the same names to source text.
+_REDUCERS: dict[str, Callable[..., Any]] = {
+    "sum": np.sum, "prod": np.prod, "vmin": np.min, "vmax": np.max, "mean": np.mean,
+}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
+    "%": np.mod,
+}
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge,
+}
+_LOGICAL: dict[str, Callable[[Any, Any], Any]] = {"and": np.logical_and, "or": np.logical_or}
+_TIME = {"t": "t", "time": "t", "dt": "dt", "time_step": "dt"}
+_RUN = "run"
+
+assert set(_REDUCERS) == set(REDUCTIONS), "reductions out of step with the compiler"
+
+
+def _apply(ufunc: Callable[..., Any], *args: Any) -> xr.DataArray:
+    """A numpy function of DataArrays, broadcast by dimension name."""
+    result: xr.DataArray = xr.apply_ufunc(ufunc, *args)
+    return result
+
+
+class InterpretedModel(CompiledModel):
+    """A compiled model whose equations are evaluated by a tree-walking interpreter.
+
+    The reference backend used as a test oracle: :attr:`initialize` and
+    :attr:`evaluate` have exactly the signatures and buffer semantics of the
+    generated functions, so every integrator runs it unchanged, but each call
+    walks the expression trees of the lowered model and aligns dimensions by name
+    with xarray. It is orders of magnitude slower than the generated code.
+
+    Build it from a compiled model with ``compiled.with_backend("interpreter")``.
+
+    Examples
+    --------
+    >>> import sd_engine as sd
+    >>> teacup = sd.load("teacup")
+    >>> slow = teacup.with_backend("interpreter")
+    >>> a = teacup.run(final_time=5)["Teacup Temperature"]
+    >>> b = slow.run(final_time=5)["Teacup Temperature"]
+    >>> bool(abs(a - b).max() < 1e-12)
+    True
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_interpreter", _Interpreter(self.lowered, self.layout))
+
+    @property
+    def initialize(self) -> Callable[[float, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray], None]:
+        """``initialize(t, c, dt, y, z, delay)``: fill stocks, discrete states and pipeline delays."""
+        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
+        return interpreter.initialize
+
+    @property
+    def evaluate(
+        self,
+    ) -> Callable[[float, np.ndarray, np.ndarray, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray | None],
+                  None]:
+        """``evaluate(t, y, z, c, dt, dy, zn, out)``: fill derivatives, next states and recorded series."""
+        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
+        return interpreter.evaluate
+
+
+class _Interpreter:
+    """What the interpreter knows about a model between calls: variables, dimensions, buffer slots."""
+
+    def __init__(self, lowered: ModelSpec, layout: Layout) -> None:
+        self.vars: dict[str, Variable] = {v.canonical: v for v in lowered.variables}
+        self.elements: dict[str, tuple[str, ...]] = {
+            d.canonical: tuple(canonical(e) for e in d.elements) for d in lowered.dimensions
+        }
+        # The layout only says where each variable lives in the buffers.
+        self.stocks: tuple[Slot, ...] = layout.stocks
+        self.states: tuple[Slot, ...] = layout.states
+        self.series: tuple[Slot, ...] = layout.series
+        self.slots: dict[str, tuple[str, Slot]] = {s.key: ("y", s) for s in layout.stocks}
+        self.slots.update({s.key: ("z", s) for s in layout.states})
+        self.parameters: dict[str, int] = {s.key: i for i, s in enumerate(layout.constants)}
+        self.tables: dict[str, int] = {k: len(layout.constants) + j for j, k in enumerate(layout.lookups)}
+        # The integrator keeps one delay column per pipeline element, in state order.
+        self.pipelines: dict[str, int] = {}
+        column = 0
+        for slot in layout.states:
+            if slot.update == "pipeline":
+                self.pipelines[slot.key] = column
+                column += slot.size
+
+    def dims(self, var: Variable) -> tuple[str, ...]:
+        return tuple(canonical(d) for d in var.dims)
+
+    def initialize(self, t: float, c: Sequence[Any], dt: float, y: np.ndarray, z: np.ndarray,
+                   delay: np.ndarray) -> None:
+        # Recursion from the stocks computes exactly what their initial values need.
+        frame = _Frame(self, "initial", t, dt, c, y, z)
+        for slot in self.stocks:
+            self.write(y, slot, frame.value(slot.key))
+        for slot in self.states:
+            if slot.update != "random":  # random columns hold the integrator's first draw
+                self.write(z, slot, frame.value(slot.key))
+        for key, column in self.pipelines.items():
+            var = self.vars[key]
+            assert var.delay_time is not None
+            length = frame.fit(frame.eval(var.delay_time, var), var)
+            size = math.prod(length.shape[1:])
+            delay[:, column:column + size] = length.data.reshape(length.shape[0], size)
+
+    def evaluate(self, t: float, y: np.ndarray, z: np.ndarray, c: Sequence[Any], dt: float, dy: np.ndarray,
+                 zn: np.ndarray, out: np.ndarray | None) -> None:
+        frame = _Frame(self, "rate", t, dt, c, y, z)
+        for key, var in self.vars.items():
+            if var.kind in ("aux", "flow") or (var.kind == "constant" and key not in self.parameters):
+                frame.value(key)
+        for slot in self.stocks:
+            self.write(dy, slot, frame.net_flow(self.vars[slot.key]))
+        for slot in self.states:
+            var = self.vars[slot.key]
+            # Samples and pipelines take their single inflow's value; INITIAL and random states
+            # keep their own (the integrator replaces random ones with fresh draws).
+            if var.update in ("discrete", "pipeline") and var.inflows:
+                self.write(zn, slot, frame.value(var.inflows[0]))
+            else:
+                self.write(zn, slot, frame.value(slot.key))
+        if out is not None:
+            for slot in self.series:
+                self.write(out, slot, frame.value(slot.key))
+
+    def write(self, buffer: np.ndarray, slot: Slot, value: xr.DataArray) -> None:
+        # Transposing by name fails loudly if the layout and the interpreter disagree on dimensions.
+        data = value.transpose(_RUN, *slot.dims).data
+        buffer[:, slot.start:slot.stop] = data.reshape(buffer.shape[0], slot.size)
+
+
+class _Frame:
+    """One call of ``initialize`` or ``evaluate``: the inputs and the values worked out so far."""
+
+    def __init__(self, model: _Interpreter, mode: str, t: float, dt: float, c: Sequence[Any], y: np.ndarray,
+                 z: np.ndarray) -> None:
+        self.model = model
+        self.mode = mode  # "initial": stocks from their initial equations; "rate": from y and z
+        self.t, self.dt = float(t), float(dt)
+        self.c, self.y, self.z = c, y, z
+        self.n = y.shape[0]
+        self.memo: dict[str, xr.DataArray] = {}
+        self.active: list[str] = []  # the chain of variables being evaluated, to report loops
+
+    # -- values of variables -----------------------------------------------------------------------
+    def labelled(self, data: np.ndarray, var: Variable) -> xr.DataArray:
+        # Dimension names, no coordinates: names are what broadcasting needs, and indexes
+        # would make every operation several times slower.
+        return xr.DataArray(np.asarray(data, dtype=float), dims=(_RUN,) + self.model.dims(var))
+
+    def value(self, key: str) -> xr.DataArray:
+        """The value of variable `key` in this frame, dims ``("run", *its dimensions)``."""
+        if key in self.memo:
+            return self.memo[key]
+        var = self.model.vars[key]
+        if key in self.active:
+            cycle = self.active[self.active.index(key):]
+            names = [self.model.vars[k].name for k in cycle]
+            raise AlgebraicLoopError(
+                "Algebraic loop: " + " -> ".join(f"`{name}`" for name in names + names[:1]) + ".", cycle=names
+            )
+        self.active.append(key)
+        try:
+            result = self.compute(var)
+        finally:
+            self.active.pop()
+        self.memo[key] = result
+        return result
+
+    def compute(self, var: Variable) -> xr.DataArray:
+        key = var.canonical
+        if key in self.model.parameters:
+            return self.labelled(self.c[self.model.parameters[key]], var)
+        if var.kind == "lookup":
+            raise SpecError(f"Lookup `{var.name}` is used as a value; call it with an input.")
+        if var.kind == "stock" and (self.mode == "rate" or var.update == "random"):
+            buffer, slot = self.model.slots[key]
+            data = (self.y if buffer == "y" else self.z)[:, slot.start:slot.stop]
+            return self.labelled(data.reshape((self.n,) + slot.shape), var)
+        expr = var.equation if self.mode == "rate" else (var.init_equation or var.equation)
+        assert expr is not None
+        value = self.fit(self.eval(expr, var), var)
+        if var.kind == "flow" and var.non_negative:
+            value = _apply(np.maximum, value, 0.0)
+        if var.kind == "flow" and self.mode == "rate":
+            value = self.limit_outflow(var, value)
+        return value
+
+    def fit(self, value: xr.DataArray, var: Variable) -> xr.DataArray:
+        """`value` broadcast to exactly ``("run", *var's dimensions)``."""
+        target = self.model.dims(var)
+        extra = [d for d in value.dims if d != _RUN and d not in target]
+        if extra:
+            raise DimensionError(
+                f"The equation of `{var.name}` varies over dimension `{extra[0]}`, which `{var.name}` does "
+                "not have."
+            )
+        sizes = {d: len(self.model.elements[d]) for d in target}
+        missing = {d: size for d, size in ({_RUN: self.n} | sizes).items() if d not in value.dims}
+        if missing:
+            value = value.expand_dims(missing)
+        return value.transpose(_RUN, *target).astype(float)
+
+    def limit_outflow(self, flow: Variable, value: xr.DataArray) -> xr.DataArray:
+        """Cap an outflow of a non-negative stock by what the stock and the flows before it hold."""
+        for stock in self.model.vars.values():
+            if stock.kind != "stock" or not stock.non_negative or flow.canonical not in stock.outflows:
+                continue
+            if set(self.model.dims(stock)) != set(self.model.dims(flow)):
+                raise DimensionError(
+                    f"Flow `{flow.name}` drains non-negative stock `{stock.name}` but does not have its "
+                    "dimensions."
+                )
+            available = self.value(stock.canonical) / self.dt
+            before = stock.outflows[: stock.outflows.index(flow.canonical)]
+            for name in stock.inflows:
+                # A flow that also fills the stock counts with its value before this cap.
+                available = available + (value if name == flow.canonical else self.value(name))
+            for name in before:
+                available = available - self.value(name)
+            value = _apply(np.minimum, value, _apply(np.maximum, available, 0.0))
+            value = value.transpose(_RUN, *self.model.dims(flow))
+        return value
+
+    def net_flow(self, stock: Variable) -> xr.DataArray:
+        total: xr.DataArray | None = None
+        for sign, names in ((1, stock.inflows), (-1, stock.outflows)):
+            for name in names:
+                flow = self.value(name)
+                if total is None:
+                    total = flow if sign > 0 else -flow
+                else:
+                    total = total + flow if sign > 0 else total - flow
+        if total is None:
+            return self.fit(xr.DataArray(0.0), stock)
+        return self.fit(total, stock)
+
+    # -- expressions ----------------------------------------------------------------------------
+    def eval(self, expr: Expr, var: Variable) -> xr.DataArray:
+        """The value of `expr` in the equation of `var`; 0-d when the same for every run."""
+        if isinstance(expr, Num):
+            return xr.DataArray(expr.value)
+        if isinstance(expr, Ref):
+            return self.reference(expr, var)
+        if isinstance(expr, Unary):
+            operand = self.eval(expr.operand, var)
+            if expr.op == "not":
+                return _apply(np.logical_not, operand).astype(float)
+            return -operand
+        if isinstance(expr, Binary):
+            left, right = self.eval(expr.left, var), self.eval(expr.right, var)
+            if expr.op in _ARITHMETIC:
+                return _ARITHMETIC[expr.op](left, right)
+            if expr.op in _COMPARISONS:
+                return _COMPARISONS[expr.op](left, right).astype(float)
+            return _LOGICAL[expr.op](left, right).astype(float)
+        if isinstance(expr, Call):
+            return self.call(expr, var)
+        raise SpecError(f"The equation of `{var.name}` uses `{to_text(expr)}` where a number is expected.")
+
+    def reference(self, ref: Ref, var: Variable) -> xr.DataArray:
+        if ref.name in _TIME and ref.name not in self.model.vars:
+            return xr.DataArray(self.t if _TIME[ref.name] == "t" else self.dt)
+        if ref.name not in self.model.vars:
+            raise UnknownVariableError(f"The equation of `{var.name}` refers to `{ref.name}`, which is not defined.")
+        target = self.model.vars[ref.name]
+        value = self.value(ref.name)
+        if not ref.subscripts:
+            return value
+        dims = self.model.dims(target)
+        if len(ref.subscripts) != len(dims):
+            raise DimensionError(
+                f"`{target.name}` has {len(dims)} dimension(s) but `{var.name}` gives {len(ref.subscripts)}."
+            )
+        selection = {}
+        for sub, dim in zip(ref.subscripts, dims):
+            key = canonical(sub)
+            if key == dim:
+                continue
+            if key not in self.model.elements[dim]:
+                raise DimensionError(f"`{sub}` in `{var.name}` is neither dimension `{dim}` nor one of its elements.")
+            selection[dim] = self.model.elements[dim].index(key)
+        return value.isel(selection) if selection else value
+
+    def call(self, call: Call, var: Variable) -> xr.DataArray:
+        func = functions.ALIASES.get(call.func, call.func)
+        if func == "time" and not call.args:
+            return xr.DataArray(self.t)
+        if func in _REDUCERS:
+            return self.reduce(func, call, var)
+        if func == "with_lookup":
+            table = call.args[-1] if call.args else None
+            if len(call.args) != 2 or not isinstance(table, Table):
+                raise SpecError(f"`with_lookup` in `{var.name}` takes an input and a table of (x, y) points.")
+            return self.look_up(self.eval(call.args[0], var), np.array(table.xs), np.array(table.ys),
+                                "interpolate")
+        if func in LOOKUP_FUNCTIONS:
+            name = call.args[0]
+            if len(call.args) != 2 or not isinstance(name, Ref) or name.name not in self.model.tables:
+                raise SpecError(f"`{func}` in `{var.name}` takes a lookup's name and an input.")
+            xs, ys = self.c[self.model.tables[name.name]]
+            return self.look_up(self.eval(call.args[1], var), xs, ys, LOOKUP_FUNCTIONS[func])
+        if func in self.model.tables:
+            if len(call.args) != 1:
+                raise SpecError(f"Lookup `{self.model.vars[func].name}` takes one input, in `{var.name}`.")
+            points = self.model.vars[func].lookup
+            assert points is not None
+            xs, ys = self.c[self.model.tables[func]]
+            return self.look_up(self.eval(call.args[0], var), xs, ys, points.mode)
+        if func not in functions.BUILTINS:
+            raise UnknownVariableError(f"The equation of `{var.name}` calls unknown function `{func}`.")
+        builtin = functions.BUILTINS[func]
+        if (builtin.nargs is not None and len(call.args) not in builtin.nargs) or not call.args:
+            raise SpecError(f"`{func}` in the equation of `{var.name}` has the wrong number of arguments.")
+        args = xr.broadcast(*(self.eval(a, var) for a in call.args))
+        prefix = ([self.t] if builtin.time else []) + ([self.dt] if builtin.dt else [])
+        result = np.asarray(builtin.impl(*prefix, *(a.data for a in args)), dtype=float)
+        if result.shape != args[0].shape:
+            raise DimensionError(f"`{func}` in `{var.name}` changed the shape of its arguments.")
+        return xr.DataArray(result, dims=args[0].dims)
+
+    def look_up(self, x: xr.DataArray, xs: np.ndarray, ys: np.ndarray, mode: str) -> xr.DataArray:
+        result = functions.LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))
+        return xr.DataArray(np.asarray(result, dtype=float), dims=x.dims)
+
+    def reduce(self, func: str, call: Call, var: Variable) -> xr.DataArray:
+        if not call.args or len(call.args) > 2 or (len(call.args) == 2 and not isinstance(call.args[1], Str)):
+            raise SpecError(f"`{func}` in `{var.name}` takes an array and optionally a dimension name.")
+        value = self.eval(call.args[0], var)
+        dims = [d for d in value.dims if d != _RUN]
+        if not dims:
+            raise DimensionError(f"`{func}` in `{var.name}` needs an arrayed argument.")
+        if len(call.args) == 2:
+            assert isinstance(call.args[1], Str)
+            dim = canonical(call.args[1].value)
+            if dim not in dims:
+                raise DimensionError(f"`{func}` in `{var.name}` reduces over `{dim}`, which its argument lacks.")
+            dims = [dim]
+        return value.reduce(_REDUCERS[func], dim=dims)
