@@ -25,7 +25,7 @@ def test_matches_vensim_canonical_output(name: str, backend: str, test_models: P
     if backend == "interpreter":
         model = model.with_backend("interpreter")
     ds = model.run()
-    np.testing.assert_allclose(ds["time"].values, expected.index.values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ds["time"].values, expected.index.values, rtol=1e-5)  # times printed to 6 digits
     for column in expected.columns:
         actual = np.broadcast_to(ds[column].values, expected[column].shape)
         # The conformance tolerance: |a - e| <= 1e-5 + 1e-5 |e| (Vensim writes 6 significant digits).
