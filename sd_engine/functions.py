@@ -39,7 +39,12 @@ def integer(x: Array) -> Array:
 
 
 def modulo(a: Array, b: Array) -> Array:
-    return np.mod(a, b)
+    """Vensim MODULO: a - b * INTEGER(a / b), so the result takes the sign of `a`.
+
+    Vensim gives MODULO(-8.9, 3) = -2.9 (SDXorg test-models ``tests/rounding``), not
+    Python's floored -8.9 % 3 = 0.1; ``fmod`` is exactly that truncated remainder.
+    """
+    return np.fmod(a, b)
 
 
 def quantum(a: Array, q: Array) -> Array:
@@ -85,15 +90,19 @@ def pulse_train(t: float, dt: float, start: Array, width: Array, interval: Array
     """Vensim PULSE TRAIN: pulses of `width` every `interval` from `start` until `end`."""
     tt = t + dt / 2
     width = np.where(width == 0, dt, width)
+    # The half-step tolerance goes inside the remainder: in floating point t - start is often
+    # a hair below a whole number of intervals (4.5 mod 0.9 is 0.8999999999999999), and
+    # mod(t - start, interval) would then be almost a whole interval and miss the pulse.
     with np.errstate(divide="ignore", invalid="ignore"):
-        phase = np.where(interval > 0, np.mod(t - start, np.where(interval > 0, interval, 1.0)), t - start)
-    on = (tt > start) & (t <= end + dt / 2) & (phase + dt / 2 < width)
+        phase = np.where(interval > 0, np.mod(tt - start, np.where(interval > 0, interval, 1.0)), tt - start)
+    on = (tt > start) & (t <= end + dt / 2) & (phase < width)
     return np.where(on, 1.0, 0.0)
 
 
 def ramp(t: float, slope: Array, start: Array, end: Array) -> Array:
     """Vensim RAMP: 0 before `start`, rising by `slope` per time unit until `end`."""
-    return slope * (np.clip(t, start, end) - start)
+    # Not np.clip(t, start, end): with end < start it gives slope * (end - start) before start.
+    return np.where(t < start, 0.0, slope * (np.minimum(t, end) - start))
 
 
 # Lookups (graphical functions). Tables are 1-D arrays shared by all runs.
