@@ -387,6 +387,13 @@ class _Compiler:
         if dims is None:
             return f"np.full((n,) + {shape}, {code}, dtype=float)" if shape else f"np.full(n, {code}, dtype=float)"
         extra = [d for d in dims if d not in target]
+        if extra and var.internal:
+            owner = var.source.split("`")[1]
+            raise DimensionError(
+                f"A stateful function in the equation of `{owner}` has an input that varies over dimension "
+                f"`{extra[0]}`, which `{owner}` does not have. Move the call into its own auxiliary with "
+                f"that dimension and reduce that auxiliary instead."
+            )
         if extra:
             raise DimensionError(
                 f"The equation of `{var.name}` varies over dimension `{extra[0]}`, which `{var.name}` does "

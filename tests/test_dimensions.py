@@ -134,3 +134,15 @@ def test_element_name_lookup_error_mentions_dimension() -> None:
     m = population_model()
     with pytest.raises(UnknownVariableError, match="not an element of dimension `age`"):
         m.spec().dimension("age").index("baby")
+
+
+def test_stateful_call_inside_a_reduction_gets_an_actionable_message() -> None:
+    m = population_model()
+    m.aux("smoothed total", "sum(smooth(pop, 3))")
+    with pytest.raises(DimensionError, match="A stateful function in the equation of `smoothed total`.*own auxiliary"):
+        m.compile()
+    m = population_model()
+    m.aux("smoothed pop", "smooth(pop, 3)", dims=("region", "age"))
+    m.aux("smoothed total", "sum(smoothed_pop)")
+    ds = m.run()
+    np.testing.assert_allclose(ds["smoothed total"].values[0], POP0.sum())
