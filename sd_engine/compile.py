@@ -460,7 +460,10 @@ class _Compiler:
         """Return numpy code for `expr` and its dimensions (None: the same for every run)."""
         if isinstance(expr, Num):
             v = expr.value
-            return (repr(v) if math.isfinite(v) else f"float({str(v)!r})"), None
+            if not math.isfinite(v):
+                return f"float({str(v)!r})", None
+            # Bracket negatives: `-2.0 ** 2` would mean -(2 ** 2) to Python.
+            return (repr(v) if v >= 0 else f"({v!r})"), None
         if isinstance(expr, Ref):
             return self.emit_ref(expr, var)
         if isinstance(expr, Unary):

@@ -143,12 +143,8 @@ class TestArithmetic:
     def test_literal_expressions(self, equation: str, expected: float) -> None:
         assert at_t0(equation)[0] == pytest.approx(expected, abs=1e-15)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="compile.py renders a negative literal as a bare `-2.0`, so `(-2) ** 2` becomes the "
-               "source `(-2.0 ** 2.0)`, which Python reads as -(2 ** 2): a silently wrong -4",
-    )
-    @pytest.mark.parametrize(("equation", "expected"), [("(-2) ** 2", 4.0), ("(-3) ** x", 9.0)])
+    # A folded negative literal must stay bracketed in generated code: `-2.0 ** 2.0` is -4.
+    @pytest.mark.parametrize(("equation", "expected"), [("(-2) ** 2", 4.0), ("(-3) ** x", 9.0), ("-2 ** 2", -4.0)])
     def test_negative_literal_base_of_a_power(self, equation: str, expected: float) -> None:
         assert at_t0(equation, x=[2.0])[0] == expected
 
