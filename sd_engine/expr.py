@@ -142,9 +142,12 @@ def parse_equation(text: str | float | int, *, variable: str = "?") -> Expr:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        col = exc.offset
+        col, msg = exc.offset, exc.msg
+        if not col or (exc.lineno or 1) > 1 or col > len(source) + 1:
+            # Python reports an equation that stops too early at column 0 of the next line.
+            col, msg = len(source) + 1, "the equation ends too early"
         raise EquationSyntaxError(
-            f"Syntax error in the equation of `{variable}` at column {col}: {exc.msg}.\n"
+            f"Syntax error in the equation of `{variable}` at column {col}: {msg}.\n"
             f"    {source}\n    {' ' * ((col or 1) - 1)}^",
             variable=variable,
             equation=source,

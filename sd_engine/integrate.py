@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import NonFiniteStateError, SpecError, UnknownVariableError, UnsupportedError, did_you_mean
+from .errors import (
+    NonFiniteStateError,
+    SimulationError,
+    SpecError,
+    UnknownVariableError,
+    UnsupportedError,
+    did_you_mean,
+)
 from .expr import canonical
 from .results import Results, RunStatus
 
@@ -117,16 +124,27 @@ def simulate_results(
     t1 = time.final_time if final_time is None else float(final_time)
     h = time.dt if dt is None else float(dt)
     save = (time.saveper or h) if saveper is None else float(saveper)
-    method = (method or time.method).lower()
-    if method not in METHODS:
-        raise SpecError(f"Unknown integration method `{method}`." + did_you_mean(method, METHODS)
+    method = method or time.method
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        method = str(method)
+        raise SpecError(f"Unknown integration method `{method}`." + did_you_mean(method.lower(), METHODS)
                         + f" Choose one of {', '.join(METHODS)}.")
+    method = method.lower()
+    if errors not in (None, "raise", "mark"):
+        raise SpecError(f"`errors` must be \"raise\" or \"mark\", not {errors!r}.")
     for label, value in (("dt", h), ("saveper", save)):
         if not (math.isfinite(value) and value > 0):
             raise SpecError(f"`{label}` must be a positive number, not {value}.")
-    if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0:
+    for label, value in (("initial_time", t0), ("final_time", t1)):
+        if not math.isfinite(value):
+            raise SpecError(f"`{label}` must be a finite number, not {value}.")
+    if t1 < t0:
         raise SpecError(f"`final_time` ({t1}) must not be before `initial_time` ({t0}).")
-    n_steps = int(math.floor((t1 - t0) / h + 1e-9))
+    # Vensim's semantics: steps of exactly `dt` from `initial_time`, the last one at or
+    # before `final_time` (a final time between two steps is not reached). The tolerance
+    # keeps a final time that is a multiple of dt in decimal but not in binary.
+    span = (t1 - t0) / h
+    n_steps = int(math.floor(span + 1e-9 * max(1.0, span)))
     ratio = save / h
     every = max(1, round(ratio))
     if abs(ratio - every) > 1e-9 * max(1.0, ratio):
@@ -138,26 +156,31 @@ def simulate_results(
     if errors is None:
         errors = "mark" if inputs.ensemble else "raise"
     seeds = _seeds(seed, n)
-    state = _State(model, inputs, seeds, t0, h, n_steps)
-
-    save_steps = np.arange(0, n_steps + 1, every)
-    times = t0 + save_steps * h
+    step_times = _tidy_times(t0, h, n_steps)
+    times = step_times[::every]
     layout = model.layout
     record = np.full((n, len(times), layout.n_series), np.nan)
 
+    # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
+        state = _State(model, inputs, seeds, t0, h, n_steps)
         if method in ADAPTIVE_METHODS:
             status = _run_adaptive(model, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
         else:
-            status = _run_fixed(model, state, SOLVERS[method](), n_steps, every, record, progress)
+            status = _run_fixed(model, state, SOLVERS[method](), step_times, every, record, progress)
     statuses = tuple(status)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
+                where = f"at time {st.time:g} in run {i}{_describe_run(inputs, i)}"
+                if st.reason:
+                    raise SimulationError(
+                        f"Stock `{st.variable}` {st.reason} {where}. Check the equations that feed it for "
+                        "division by zero or runaway growth, or use a fixed-step method."
+                    )
                 raise NonFiniteStateError(
-                    f"Stock `{st.variable}` became {st.value} at time {st.time:g} in run {i}"
-                    f"{_describe_run(inputs, i)}. Check the equations that feed it for division by "
-                    "zero or runaway growth, or reduce `dt`.",
+                    f"Stock `{st.variable}` became {st.value} {where}. Check the equations that feed it for "
+                    "division by zero or runaway growth, or reduce `dt`.",
                     variable=st.variable, run=i, time=st.time,
                 )
     return Results(
@@ -175,11 +198,36 @@ def simulate_results(
     )
 
 
+def _tidy_times(t0: float, h: float, n_steps: int) -> np.ndarray:
+    """The step times ``t0 + k * h``, snapped to the decimals they stand for.
+
+    In floating point ``3 * 0.1`` is ``0.30000000000000004`` and ``-5 + 49 * 0.1`` is
+    ``-0.0999999999999996``: the computed time is off by about one ulp of the largest term
+    (``|t0|`` or ``k * h``). A time within 2 such ulps of a decimal with 12 significant
+    digits at that scale becomes the decimal, so saved times are the times as written
+    (``ds.sel(time=0.3)`` works) and ``time`` in equations matches them. Other times
+    (``k / 3``) are almost never that close to such a decimal and stay as computed; either
+    way a time moves by at most 2 ulps of its scale.
+    """
+    k = np.arange(n_steps + 1, dtype=float)
+    t = t0 + k * h
+    scale = abs(t0) + k * abs(h)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(scale))
+    digits = np.where(np.isfinite(magnitude), 11 - magnitude, 0.0)
+    exact = (digits >= 0) & (digits <= 22)  # 10**digits is then an exact double
+    factor = 10.0 ** np.where(exact, digits, 0.0)
+    snapped = np.round(t * factor) / factor
+    close = exact & (np.abs(snapped - t) <= 2 * np.spacing(scale))
+    return np.where(close, snapped, t)
+
+
 def _describe_run(inputs: _Inputs, i: int) -> str:
     if not inputs.ensemble or not inputs.overridden:
         return ""
-    parts = [f"{k}={float(np.asarray(inputs.values[k])[i].ravel()[0]):g}" for k in inputs.overridden]
-    return " (" + ", ".join(parts[:4]) + ")"
+    parts = [f"{inputs.names[k]}={float(np.asarray(inputs.values[k])[i].ravel()[0]):g}"
+             for k in inputs.overridden if k in inputs.values and inputs.values[k][i].size == 1]
+    return " (" + ", ".join(parts[:4]) + ")" if parts else ""
 
 
 def _seeds(seed: int | Sequence[int] | None, n: int) -> np.ndarray:
@@ -201,6 +249,7 @@ class _Inputs:
                  tables: dict[str, tuple[np.ndarray, np.ndarray]], c: list[Any], overridden: tuple[str, ...]):
         self.n_runs, self.ensemble, self.values, self.tables, self.c = n_runs, ensemble, values, tables, c
         self.overridden = overridden
+        self.names: dict[str, str] = {}
 
     @classmethod
     def build(cls, model: CompiledModel, params: Mapping[str, Any]) -> _Inputs:
@@ -208,6 +257,7 @@ class _Inputs:
         constants = {s.key: s for s in layout.constants}
         overrides: dict[str, np.ndarray] = {}
         tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        given = {canonical(name) for name in params}
         for name, value in params.items():
             key = canonical(name)
             if key in constants:
@@ -216,30 +266,39 @@ class _Inputs:
                     raise SpecError(f"Parameter `{name}` must be finite; got {value!r}.")
             elif key in layout.lookups:
                 tables[key] = _table(name, value)
-            elif key in model.lowered:
-                var = model.lowered[key]
+            elif key in model.spec:
+                var = model.spec[key]
+                what = (f"a constant computed from other variables (`{var.equation_text}`)"
+                        if var.kind == "constant" else
+                        f"{'an' if var.kind == 'aux' else 'a'} {var.kind}, not a constant")
                 raise SpecError(
-                    f"`{var.name}` is a {var.kind}, not a constant, so it cannot be set; set the constants "
-                    "its equation uses instead."
+                    f"`{var.name}` is {what}, so it cannot be set; set the constants its equation uses "
+                    "instead."
                 )
             else:
-                candidates = [model.lowered[k].name for k in list(constants) + list(layout.lookups)]
-                raise UnknownVariableError(
-                    f"Model `{model.spec.name}` has no parameter `{name}`."
-                    + did_you_mean(name, candidates + list(constants))
-                )
+                settable = [k for k in list(constants) + list(layout.lookups) if not model.lowered[k].internal]
+                names = {model.lowered[k].name: k for k in settable}
+                # Match display names and canonical names, but suggest each parameter once.
+                suggestion = did_you_mean(canonical(name), list(names.values()))
+                for display, key_ in names.items():
+                    suggestion = suggestion.replace(f"`{key_}`", f"`{display}`")
+                raise UnknownVariableError(f"Model `{model.spec.name}` has no parameter `{name}`." + suggestion)
         # The run axis: one value per run for scalars given as 1-D arrays; arrayed constants
         # take an extra leading axis.
-        n_runs, ensemble = 1, False
+        n_runs, ensemble, first = 1, False, ""
         for key, value in overrides.items():
             shape = constants[key].shape
             if value.ndim == len(shape) + 1:
                 if ensemble and value.shape[0] != n_runs:
                     raise SpecError(
-                        f"Parameter arrays make runs of different lengths ({n_runs} and {value.shape[0]} for "
-                        f"`{model.lowered[key].name}`); give every array the same length."
+                        f"Parameter arrays make ensembles of different sizes: `{first}` has {n_runs} runs "
+                        f"and `{model.lowered[key].name}` has {value.shape[0]}; give every array the same "
+                        "length."
                     )
-                n_runs, ensemble = value.shape[0], True
+                if value.shape[0] == 0:
+                    raise SpecError(f"Parameter `{model.lowered[key].name}` is an empty array; give one "
+                                    "value per run.")
+                n_runs, ensemble, first = value.shape[0], True, first or model.lowered[key].name
             elif value.shape != shape and value.ndim != 0:
                 raise SpecError(
                     f"Parameter `{model.lowered[key].name}` has shape {value.shape}; expected a scalar, "
@@ -264,20 +323,15 @@ class _Inputs:
                 assert table is not None
                 tables[key] = (np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float))
             c.append(tables[key])
-        return cls(n_runs, ensemble, values, tables, c, tuple(overrides) + tuple(k for k in params if canonical(k) in tables))
+        inputs = cls(n_runs, ensemble, values, tables, c, tuple(overrides) + tuple(k for k in tables if k in given))
+        inputs.names = {k: model.lowered[k].name for k in inputs.overridden}
+        return inputs
 
 
 def _table(name: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 2 and arr.shape[1] == 2 and arr.shape[0] != 2:
-        xs, ys = arr[:, 0], arr[:, 1]
-    elif arr.ndim == 2 and arr.shape[0] == 2:
-        xs, ys = arr[0], arr[1]
-    else:
-        raise SpecError(f"Lookup `{name}` must be given as (xs, ys) or a sequence of (x, y) pairs.")
-    if np.any(np.diff(xs) < 0) or not np.all(np.isfinite(arr)):
-        raise SpecError(f"Lookup `{name}` needs finite points with increasing x.")
-    return np.ascontiguousarray(xs), np.ascontiguousarray(ys)
+    from .builder import table_points  # the same rules as declaring the lookup
+
+    return table_points(name, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,10 +372,19 @@ class _State:
                 self.keys = _mix(_mix(seeds_u[:, None] * _GOLDEN) ^ np.asarray(streams, dtype=np.uint64)[None, :])
             self.z[:, self.random] = self.draw(0)
         delay = np.zeros((n, len(self.pipes)))
-        model.initialize(t0, self.c, h, self.y, self.z, delay)
+        model.initialize(np.float64(t0), self.c, np.float64(h), self.y, self.z, delay)
         if len(self.pipes):
-            if np.any(~np.isfinite(delay)) or np.any(delay < 0):
-                raise SpecError("The delay time of a `delay_fixed` must be a finite, non-negative number.")
+            bad = ~np.isfinite(delay) | (delay < 0)
+            if bad.any():
+                run, col = (int(v[0]) for v in np.nonzero(bad))
+                pipes = [s for s in layout.states if s.update == "pipeline"]
+                slot = pipes[int(np.searchsorted(np.cumsum([s.size for s in pipes]), col, side="right"))]
+                owner = model.lowered[slot.key].source.split("`")[1]
+                where = f" in run {run}" if n > 1 else ""
+                raise SpecError(
+                    f"The delay time of `delay_fixed` in `{owner}` is {delay[run, col]:g}{where}; it must be a "
+                    "finite, non-negative number."
+                )
             self.length = np.maximum(1, np.rint(delay / h)).astype(np.intp)
             self.buffer = np.repeat(self.z[:, self.pipes][:, :, None], int(self.length.max()), axis=2)
             self.pointer = np.zeros_like(self.length)
@@ -356,17 +419,22 @@ def _first_failure(model: CompiledModel, y: np.ndarray, t: float, status: list[R
         alive[run] = False
 
 
-def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, n_steps: int, every: int,
-               record: np.ndarray, progress: bool) -> list[RunStatus]:
+def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step_times: np.ndarray,
+               every: int, record: np.ndarray, progress: bool) -> list[RunStatus]:
     evaluate = model.evaluate
     n = state.y.shape[0]
-    c, h, t0 = state.c, state.h, state.t0
+    n_steps = len(step_times) - 1
+    # Times as numpy scalars: an equation of time and numbers alone (`1 / (1 - time)`) then
+    # divides by zero into inf, marked as a failure, instead of raising ZeroDivisionError.
+    c, h = state.c, np.float64(state.h)
     y, z = state.y, state.z
     dy = np.empty_like(y)
     zn = np.empty_like(z)
     scratch_zn = np.empty_like(z)
     status = [RunStatus() for _ in range(n)]
     alive = np.ones(n, dtype=bool)
+    if not np.isfinite(y).all():  # an initial value is already NaN or infinite
+        _first_failure(model, y, float(step_times[0]), status, alive)
 
     def rhs(t: float, yy: np.ndarray) -> np.ndarray:
         out = np.empty_like(yy)
@@ -375,7 +443,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, n_st
 
     bar = _progress(n_steps, progress)
     for k in range(n_steps + 1):
-        t = t0 + k * h
+        t = step_times[k]
         out = record[:, k // every] if k % every == 0 else None
         evaluate(t, y, z, c, h, dy, zn, out)
         if k == n_steps:
@@ -383,7 +451,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, n_st
         y = solver.step(rhs, t, y, h, dy)
         state.advance_discrete(zn, k)
         if not np.isfinite(y).all():
-            _first_failure(model, y, t + h, status, alive)
+            _first_failure(model, y, float(step_times[k + 1]), status, alive)
         if bar is not None and k % 100 == 0:
             bar.update(min(100, n_steps - k))
     if bar is not None:
@@ -393,6 +461,13 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, n_st
 
 def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record: np.ndarray, scipy_method: str,
                   rtol: float, atol: float, h: float) -> list[RunStatus]:
+    """Integrate each run with scipy's embedded pair and record it at the saved `times`.
+
+    Runs are integrated one at a time, each with its own step-size control: solving the
+    stacked ensemble as one system would share one step sequence and one RMS error norm
+    across runs, so one hard run's error would be diluted by the easy ones (missing
+    `rtol`), one failing run would stop all, and an ensemble would not equal its runs.
+    """
     from scipy.integrate import solve_ivp
 
     if model.layout.n_states:
@@ -403,34 +478,57 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
         )
     evaluate = model.evaluate
     n, m = state.y.shape
-    c, z = state.c, state.z
-    zn = np.empty_like(z)
     status = [RunStatus() for _ in range(n)]
-
-    def fun(t: float, flat: np.ndarray) -> np.ndarray:
-        out = np.empty((n, m))
-        evaluate(t, flat.reshape(n, m), z, c, h, out, zn, None)
-        return out.ravel()
-
-    y0 = state.y.ravel()
-    if m == 0 or times[-1] == times[0]:
-        ys = np.repeat(y0[:, None], len(times), axis=1)
-    else:
-        sol = solve_ivp(fun, (times[0], times[-1]), y0, method=scipy_method, t_eval=times, rtol=rtol, atol=atol)
-        if sol.status < 0 or sol.y.shape[1] != len(times):
-            failed_at = float(sol.t[-1]) if len(sol.t) else float(times[0])
-            for i in range(n):
-                status[i] = RunStatus(failed=True, time=failed_at, variable="(solver)", value=sol.message)
-            ys = np.full((n * m, len(times)), np.nan)
-            ys[:, : sol.y.shape[1]] = sol.y
-        else:
-            ys = sol.y
-    dy = np.empty((n, m))
     alive = np.ones(n, dtype=bool)
+    if not np.isfinite(state.y).all():
+        _first_failure(model, state.y, float(times[0]), status, alive)
+    ys = np.full((n, len(times), m), np.nan)
+    for i in range(n):
+        # This run's inputs: constants keep a run axis of length one; lookups are shared.
+        c = [a[i:i + 1] if isinstance(a, np.ndarray) else a for a in state.c]
+        z = state.z[i:i + 1]
+        zn = np.empty_like(z)
+        y0 = state.y[i].copy()
+        if not alive[i]:
+            ys[i, 0] = y0
+            continue
+        if m == 0 or times[-1] == times[0]:
+            ys[i] = y0
+            continue
+
+        def fun(t: float, y: np.ndarray, c: list[Any] = c, z: np.ndarray = z, zn: np.ndarray = zn) -> np.ndarray:
+            out = np.empty((1, m))
+            evaluate(np.float64(t), y.reshape(1, m), z, c, np.float64(h), out, zn, None)
+            return out[0]
+
+        sol = solve_ivp(fun, (times[0], times[-1]), y0, method=scipy_method, dense_output=True,
+                        rtol=rtol, atol=atol)
+        if sol.sol is not None:
+            # The saved times the solver reached, read from its dense output (as t_eval would).
+            reached = int(np.searchsorted(times, sol.t[-1], side="right"))
+            ys[i, :reached] = sol.sol(times[:reached]).T
+            ys[i, 0] = y0
+        if sol.status < 0:
+            # The step size collapsed: a rate became NaN or infinite, or grew without bound.
+            t_fail, y_last = float(sol.t[-1]), sol.y[:, -1]
+            dy = fun(t_fail, y_last)
+            with np.errstate(all="ignore"):
+                steep = np.where(np.isfinite(dy), np.abs(dy) / (np.abs(y_last) + atol), np.inf)
+            col = int(np.argmax(steep))
+            slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
+            variable = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+            status[i] = RunStatus(
+                failed=True, time=t_fail, variable=variable, value=str(dy[col]),
+                reason=f"changed too fast for `{scipy_method.lower()}` (rate {dy[col]:g}; "
+                       f"{sol.message.rstrip('.')})",
+            )
+            alive[i] = False
+    dy_all = np.empty((n, m))
+    zn_all = np.empty_like(state.z)
     for j, t in enumerate(times):
-        y = ys[:, j].reshape(n, m)
-        evaluate(float(t), y, z, c, h, dy, zn, record[:, j])
-        if not np.isfinite(y).all():
+        y = np.ascontiguousarray(ys[:, j])
+        evaluate(t, y, state.z, state.c, np.float64(h), dy_all, zn_all, record[:, j])
+        if not np.isfinite(y[alive]).all():
             _first_failure(model, y, float(t), status, alive)
     return status
 
@@ -440,4 +538,5 @@ def _progress(total: int, enabled: bool) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="step", desc="simulating", leave=False)
+    # `delay`: short runs finish before a bar would appear, so only long runs show one.
+    return tqdm(total=total, unit="step", desc="simulating", leave=False, delay=0.5)

@@ -23,9 +23,11 @@ import xarray as xr
 from .errors import SpecError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .compile import CompiledModel, Slot
 
-__all__ = ["RunStatus", "Results", "save", "load"]
+__all__ = ["RunStatus", "Results", "save", "load", "to_table"]
 
 # HDF5 (under netCDF4) reserves "/" in names; model names may contain it.
 _SLASH = "\u2215"
@@ -33,18 +35,24 @@ _SLASH = "\u2215"
 
 @dataclass(frozen=True)
 class RunStatus:
-    """How one run ended: finished, or failed at `time` when stock `variable` became `value`."""
+    """How one run ended: finished, or failed at `time` when stock `variable` became `value`.
+
+    `reason`, when set, says what happened instead of "became `value`" (an adaptive
+    solver whose step size collapsed before any value became non-finite).
+    """
 
     failed: bool = False
     time: float = math.nan
     variable: str = ""
     value: str = ""
+    reason: str = ""
 
     @property
     def label(self) -> str:
         if not self.failed:
             return "ok"
-        return f"failed at t={self.time:g}: `{self.variable}` became {self.value}"
+        what = self.reason or f"became {self.value}"
+        return f"failed at t={self.time:g}: `{self.variable}` {what}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +132,12 @@ class Results:
             var = lowered[key]
             data_vars[var.name] = xr.Variable((f"{var.name} input",), ys, _attrs(var))
             coords[f"{var.name} input"] = xs
+        clash = sorted(set(data_vars) & set(coords))
+        if clash:
+            raise SpecError(
+                f"Variable `{clash[0]}` has the same name as a coordinate of the results (`time`, `run`, "
+                "`run_status`, `run_seed`, a dimension, or a lookup's `<name> input`); rename the variable."
+            )
         attrs = {
             "model": spec.name,
             "model_hash": spec.hash(),
@@ -135,9 +149,7 @@ class Results:
             "time_units": spec.time.units,
             "sdflow_version": __version__,
             "created": self.created,
-            "parameters": json.dumps(
-                {lowered[k].name: _jsonable(self.constants[k]) for k in self.overrides if k in self.constants}
-            ),
+            "parameters": json.dumps(self._overridden()),
         }
         if not self.ensemble:
             attrs["status"] = self.status[0].label
@@ -145,20 +157,42 @@ class Results:
                 attrs["seed"] = int(self.seeds[0])
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
+    def _overridden(self) -> dict[str, Any]:
+        """Parameter values set for this call, by display name (lookups as ``[xs, ys]``)."""
+        from .expr import canonical
+
+        lowered = self.model.lowered
+        out: dict[str, Any] = {}
+        for name in self.overrides:
+            key = canonical(name)
+            if key in self.constants:
+                out[lowered[key].name] = _jsonable(self.constants[key])
+            elif key in self.lookups:
+                xs, ys = self.lookups[key]
+                out[lowered[key].name] = [np.asarray(xs).tolist(), np.asarray(ys).tolist()]
+        return out
+
 
 def _attrs(var: Any) -> dict[str, str]:
     return {"kind": var.kind, "units": var.units, "doc": var.doc, "equation": var.equation_text}
 
 
 def _jsonable(a: np.ndarray) -> Any:
+    """A parameter's values (runs first) as JSON: one number, one array, or one per run."""
     a = np.asarray(a)
     if a.size and np.all(a == a.flat[0]):
         return float(a.flat[0])
+    if a.ndim > 1 and np.all(a == a[:1]):  # the same array in every run
+        return a[0].tolist()
     return a.tolist()
 
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
-    """Save a result dataset to ``.nc`` (netCDF4) or ``.csv`` (a table: time, run, variables).
+    """Save a result dataset to ``.nc`` (netCDF4) or ``.csv`` (a table, see :func:`to_table`).
+
+    netCDF keeps everything (ensembles, subscripts, attributes) and :func:`load` reads it
+    back unchanged; names containing ``/``, which HDF5 reserves, are stored with a
+    look-alike character and restored on load.
 
     Examples
     --------
@@ -171,28 +205,85 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     0.25
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        timed = [name for name, v in ds.data_vars.items() if "time" in v.dims]
-        frame = ds[timed].to_dataframe()
-        frame = frame[[c for c in frame.columns if c in timed]]
-        frame.to_csv(path)
-        return path
-    if suffix not in (".nc", ".nc4", ".netcdf"):
+    if suffix not in (".nc", ".nc4", ".netcdf", ".csv"):
         raise SpecError(f"Cannot save results as `{path.name}`; use a `.nc` or `.csv` file name.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        to_table(ds).to_csv(path)
+        return path
+    _require_h5py()
     renamed = {name: str(name).replace("/", _SLASH) for name in list(ds.variables) if "/" in str(name)}
     out = ds.rename(renamed) if renamed else ds
     out.to_netcdf(path, engine="h5netcdf")
     return path
 
 
+def to_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The time series of a result as a wide table, as Vensim and PySD write them.
+
+    One row per saved time (per run and time for an ensemble: a ``(run, time)`` index),
+    one column per variable, and one per element of an arrayed variable, named
+    ``"Population[north]"`` or ``"Flow[north,young]"``.
+
+    Examples
+    --------
+    >>> from sd_engine.builder import Model
+    >>> m = Model("decay", final_time=1, dt=0.5)
+    >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x / 2")
+    >>> to_table(m.run()).round(4).to_dict("list")
+    {'x': [1.0, 0.75, 0.5625], 'loss': [0.5, 0.375, 0.2812]}
+    """
+    import pandas as pd
+
+    lead = [d for d in ("run", "time") if d in ds.dims]
+    columns: dict[str, np.ndarray] = {}
+    for name, var in ds.data_vars.items():
+        if "time" not in var.dims:
+            continue
+        extra = [d for d in var.dims if d not in lead]
+        arr = var.transpose(*lead, *extra).values
+        flat = arr.reshape(arr.shape[: len(lead)] + (-1,)).reshape(-1, int(np.prod([ds.sizes[d] for d in extra])))
+        if not extra:
+            columns[str(name)] = flat[:, 0]
+            continue
+        labels = [",".join(str(e) for e in combo) for combo in _product([ds[d].values for d in extra])]
+        for j, label in enumerate(labels):
+            columns[f"{name}[{label}]"] = flat[:, j]
+    index = pd.MultiIndex.from_product([ds[d].values for d in lead], names=lead) if len(lead) > 1 \
+        else pd.Index(ds["time"].values, name="time")
+    return pd.DataFrame(columns, index=index)
+
+
+def _product(axes: list[np.ndarray]) -> list[tuple[Any, ...]]:
+    import itertools
+
+    return list(itertools.product(*(list(a) for a in axes)))
+
+
 def load(path: str | Path) -> xr.Dataset:
     """Load a result dataset saved by :func:`save` (netCDF)."""
     path = Path(path)
+    if path.suffix.lower() == ".csv":
+        raise SpecError(
+            f"`{path.name}` is a CSV table; read it with `pandas.read_csv`. Only netCDF results load back "
+            "as a dataset."
+        )
     if not path.exists():
         raise FileNotFoundError(f"No results file `{path}`.")
+    _require_h5py()
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         ds = ds.load()
     renamed = {name: str(name).replace(_SLASH, "/") for name in ds.variables if _SLASH in str(name)}
     return ds.rename(renamed) if renamed else ds
+
+
+def _require_h5py() -> None:
+    # h5netcdf >= 1.4 no longer installs h5py itself; say so instead of failing deep inside xarray.
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "Saving and loading netCDF results needs the `h5py` package: `pip install h5py` "
+            "(or save a `.csv` table instead)."
+        ) from None

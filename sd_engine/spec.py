@@ -239,12 +239,13 @@ class ModelSpec:
                     if flow is None:
                         raise SpecError(
                             f"Stock `{var.name}` lists flow `{flow_name}`, which is not defined."
-                            + did_you_mean(flow_name, index)
+                            + did_you_mean(flow_name, [k for k, v in index.items() if v.kind == "flow"])
                             + " Define it with `flow(...)` or remove it from the stock."
                         )
                     if flow.kind != "flow" and var.update == "continuous":
                         raise SpecError(
-                            f"Stock `{var.name}` lists `{flow.name}` as a flow, but it is a {flow.kind}."
+                            f"Stock `{var.name}` lists `{flow.name}` as a flow, but it is "
+                            f"{'an' if flow.kind == 'aux' else 'a'} {flow.kind}; declare it with `flow(...)`."
                         )
 
     # -- lookups -----------------------------------------------------------------
