@@ -466,6 +466,10 @@ class _Compiler:
             return (repr(v) if v >= 0 else f"({v!r})"), None
         if isinstance(expr, Ref):
             return self.emit_ref(expr, var)
+        if isinstance(expr, (Unary, Binary)):
+            folded = _fold(expr)
+            if isinstance(folded, Num):
+                return self.emit(folded, var)
         if isinstance(expr, Unary):
             code, dims = self.emit(expr.operand, var)
             if expr.op == "not":
@@ -594,6 +598,33 @@ class _Compiler:
             axes = tuple(range(1, 1 + len(dims)))
             kept = ()
         return f"{REDUCTIONS[call.func]}({code}, axis={axes})", kept
+
+
+_NUMPY_OPERATORS = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "%": np.mod,
+    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
+    ">=": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
+}
+
+
+def _fold(expr: Expr) -> Expr:
+    """Evaluate operators on numbers alone at compile time, with numpy's float semantics.
+
+    Left to Python, `1 / 0` would raise ZeroDivisionError from the generated code; numpy
+    gives inf, which the integrator reports as a non-finite run like any other.
+    """
+    if isinstance(expr, Unary):
+        operand = _fold(expr.operand)
+        if isinstance(operand, Num):
+            value = np.logical_not(operand.value) if expr.op == "not" else -np.float64(operand.value)
+            return Num(float(value))
+        return expr
+    if isinstance(expr, Binary):
+        left, right = _fold(expr.left), _fold(expr.right)
+        if isinstance(left, Num) and isinstance(right, Num):
+            with np.errstate(all="ignore"):
+                return Num(float(_NUMPY_OPERATORS[expr.op](np.float64(left.value), np.float64(right.value))))
+    return expr
 
 
 def _equation_hint(var: Variable) -> str:
