@@ -66,7 +66,9 @@ class Euler(AbstractSolver):
     name, order = "euler", 1
 
     def step(self, rhs: Rhs, t: float, y: np.ndarray, h: float, k1: np.ndarray) -> np.ndarray:
-        return y + h * k1
+        # In place: the integrator owns `y`, and the saved values were copied out already.
+        y += h * k1
+        return y
 
 
 class RK2(AbstractSolver):
@@ -159,7 +161,10 @@ def simulate_results(
     step_times = _tidy_times(t0, h, n_steps)
     times = step_times[::every]
     layout = model.layout
-    record = np.full((n, len(times), layout.n_series), np.nan)
+    # Time-major storage: each saved step writes one contiguous (runs, series) block; the
+    # Results see it as (runs, times, series) through a transposed view, without a copy.
+    by_time = np.full((len(times), n, layout.n_series), np.nan)
+    record = by_time.transpose(1, 0, 2)
 
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
@@ -424,6 +429,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     evaluate = model.evaluate
     n = state.y.shape[0]
     n_steps = len(step_times) - 1
+    by_time = record.transpose(1, 0, 2)  # a view of the time-major buffer
     # Times as numpy scalars: an equation of time and numbers alone (`1 / (1 - time)`) then
     # divides by zero into inf, marked as a failure, instead of raising ZeroDivisionError.
     c, h = state.c, np.float64(state.h)
@@ -431,7 +437,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     dy = np.empty_like(y)
     zn = np.empty_like(z)
     scratch_zn = np.empty_like(z)
-    status = [RunStatus() for _ in range(n)]
+    status = [RunStatus()] * n  # one shared (frozen) "ok"; failures replace their entry
     alive = np.ones(n, dtype=bool)
     if not np.isfinite(y).all():  # an initial value is already NaN or infinite
         _first_failure(model, y, float(step_times[0]), status, alive)
@@ -442,15 +448,20 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
         return out
 
     bar = _progress(n_steps, progress)
+    has_states = z.shape[1] > 0
+    add_reduce = np.add.reduce
     for k in range(n_steps + 1):
         t = step_times[k]
-        out = record[:, k // every] if k % every == 0 else None
+        out = by_time[k // every] if k % every == 0 else None
         evaluate(t, y, z, c, h, dy, zn, out)
         if k == n_steps:
             break
         y = solver.step(rhs, t, y, h, dy)
-        state.advance_discrete(zn, k)
-        if not np.isfinite(y).all():
+        if has_states:
+            state.advance_discrete(zn, k)
+        # One reduction instead of isfinite().all(): NaN and inf propagate through a sum. A sum
+        # that merely overflows is checked element by element and finds nothing.
+        if not math.isfinite(add_reduce(y, axis=None)) and alive.any():
             _first_failure(model, y, float(step_times[k + 1]), status, alive)
         if bar is not None and k % 100 == 0:
             bar.update(min(100, n_steps - k))
@@ -478,7 +489,7 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
         )
     evaluate = model.evaluate
     n, m = state.y.shape
-    status = [RunStatus() for _ in range(n)]
+    status = [RunStatus()] * n  # one shared (frozen) "ok"; failures replace their entry
     alive = np.ones(n, dtype=bool)
     if not np.isfinite(state.y).all():
         _first_failure(model, state.y, float(times[0]), status, alive)
