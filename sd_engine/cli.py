@@ -1,0 +1,253 @@
+"""The ``sdflow`` command line: run a model, list the model library.
+
+Examples
+--------
+.. code-block:: console
+
+    $ sdflow models
+    $ sdflow run teacup --set "Characteristic Time=12" --out teacup.nc
+    $ sdflow run sir --set "Contact Infectivity=0.2,0.3,0.4" --method rk4 --out sir.csv
+
+``--set NAME=VALUE`` may repeat. A comma-separated VALUE (``0.2,0.3,0.4``) makes an
+ensemble, one run per value; several lists must have the same length. The summary
+printed to stdout gives each stock's final value, or for an ensemble its mean and
+5-95 % range over the runs. Progress goes to stderr. Errors the user can fix
+(unknown model or parameter, bad values) are reported as ``sdflow: error: ...`` with
+exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import xarray as xr
+
+from .errors import SDError, SpecError
+
+__all__ = ["main", "parse_assignment"]
+
+_PROG = "sdflow"
+#: Kept in step with ``sd_engine.integrate.METHODS`` (checked in the tests); spelled out here
+#: so ``sdflow --help`` does not import the engine.
+_METHODS = ("euler", "rk2", "rk4", "rk45", "dop853")
+#: File types ``sd_engine.save_results`` writes.
+_OUT_SUFFIXES = (".nc", ".nc4", ".netcdf", ".csv")
+
+
+def parse_assignment(text: str) -> tuple[str, float | np.ndarray]:
+    """Parse one ``--set`` argument: ``NAME=VALUE`` or ``NAME=V1,V2,...`` (an ensemble).
+
+    Examples
+    --------
+    >>> parse_assignment("Characteristic Time=12")
+    ('Characteristic Time', 12.0)
+    >>> name, values = parse_assignment("beta = 0.1, 0.2")
+    >>> name, values.tolist()
+    ('beta', [0.1, 0.2])
+    """
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise SpecError(
+            f"`--set {text}` is not of the form NAME=VALUE; for example "
+            "`--set \"Characteristic Time=12\"` or `--set \"Characteristic Time=5,10,15\"` for an ensemble."
+        )
+    items = [item.strip() for item in value.split(",")]
+    numbers = []
+    for item in items:
+        try:
+            numbers.append(float(item))
+        except ValueError:
+            raise SpecError(
+                f"`--set {text}`: `{item}` is not a number; give a number or comma-separated numbers."
+            ) from None
+    if "," in value:
+        return name, np.asarray(numbers)
+    return name, numbers[0]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Run system-dynamics models with sdflow.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the sdflow version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="simulate a model and summarise its stocks",
+        description="Simulate MODEL (a library name such as `teacup`, or a model file) and print the final "
+                    "value of each stock -- or, for an ensemble, the mean and 5-95%% range over the runs.",
+    )
+    run.add_argument("model", metavar="MODEL", help="library model name (see `sdflow models`) or model file")
+    run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a constant; repeatable. A comma-separated list of numbers "
+                          "(e.g. 5,10,15) makes an ensemble with one run per value")
+    run.add_argument("--initial-time", type=float, metavar="T", help="start time (model's own by default)")
+    run.add_argument("--final-time", type=float, metavar="T", help="final time (model's own by default)")
+    run.add_argument("--dt", type=float, metavar="DT", help="time step")
+    run.add_argument("--saveper", type=float, metavar="S", help="save interval, a whole multiple of dt")
+    run.add_argument("--method", choices=_METHODS, help="integration method (model's own by default)")
+    run.add_argument("--seed", type=int, metavar="N", help="seed of random functions; run i uses N + i")
+    run.add_argument("--out", type=Path, metavar="FILE", help="write results to FILE (.nc or .csv)")
+    run.add_argument("--no-progress", action="store_true", help="do not show a progress bar on stderr")
+
+    commands.add_parser("models", help="list the library models", description="List the library models.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sdflow`` command line with `argv` (``sys.argv[1:]`` by default); return the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the message (or --help)
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.version:
+        from . import __version__
+
+        print(f"{_PROG} {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "models":
+            return _list_models(sys.stdout)
+        return _run(args, sys.stdout)
+    except (SDError, OSError) as exc:
+        # FileNotFoundError and the like are the user's to fix, as are SDErrors: no traceback.
+        print(f"{_PROG}: error: {_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, SDError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: `{exc.filename}`."
+    return str(exc)
+
+
+def _list_models(stream: TextIO) -> int:
+    from models import available, describe
+
+    names = available()
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        stream.write(f"{name:<{width}}  {describe(name)}\n")
+    return 0
+
+
+def _run(args: argparse.Namespace, stream: TextIO) -> int:
+    # Parse --set before loading, so a typo is reported without waiting for a compile.
+    from .expr import canonical
+
+    params: dict[str, float | np.ndarray] = {}
+    seen: dict[str, str] = {}
+    for text in args.assignments:
+        name, value = parse_assignment(text)
+        if canonical(name) in seen:
+            raise SpecError(f"`{name}` is set twice with --set (also as `{seen[canonical(name)]}`); give it once "
+                            "(a comma-separated list makes an ensemble).")
+        seen[canonical(name)] = name
+        params[name] = value
+    if args.out is not None and args.out.suffix.lower() not in _OUT_SUFFIXES:
+        # Checked before the run (sd_engine.save_results checks too) so a long run is not wasted.
+        raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc` or `.csv` file name.")
+
+    from . import load, save_results
+
+    model = load(args.model)
+    ds = model.run(
+        params=params,
+        initial_time=args.initial_time,
+        final_time=args.final_time,
+        dt=args.dt,
+        saveper=args.saveper,
+        method=args.method,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    stream.write(summarise(ds))
+    if args.out is not None:
+        path = save_results(ds, args.out)
+        print(f"{_PROG}: wrote {path}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def summarise(ds: xr.Dataset) -> str:
+    """A plain-text table of the stocks' final values (ensembles: mean and 5-95 % range)."""
+    ensemble = "run" in ds.dims
+    t_end = float(ds["time"].values[-1]) if ds.sizes.get("time") else math.nan
+    time_units = ds["time"].attrs.get("units", "")
+    header = f"{ds.attrs.get('model', 'model')}: {ds.attrs.get('method', '')}, dt={ds.attrs.get('dt', '')}"
+    if ensemble:
+        statuses = ds["run_status"].values if "run_status" in ds.coords else np.array(["ok"] * ds.sizes["run"])
+        n_failed = int(np.sum(statuses != "ok"))
+        header += f", {ds.sizes['run']} runs" + (f" ({n_failed} failed, excluded below)" if n_failed else "")
+    lines = [header, f"stocks at time {t_end:g}{' ' + time_units if time_units else ''}:"]
+
+    rows: list[list[str]] = []
+    for name, var in ds.data_vars.items():
+        if var.attrs.get("kind") != "stock" or "time" not in var.dims:
+            continue
+        final = var.isel(time=-1)
+        if ensemble and "run_status" in ds.coords:
+            final = final.where(ds["run_status"] == "ok")
+        sub_dims = [str(d) for d in final.dims if d != "run"]
+        for label, cell in _cells(str(name), final, sub_dims):
+            units = var.attrs.get("units", "")
+            if ensemble:
+                values = np.asarray(cell.values, dtype=float)
+                finite = values[np.isfinite(values)]
+                mean = p5 = p95 = math.nan
+                if finite.size:
+                    mean = float(finite.mean())
+                    p5, p95 = (float(v) for v in np.percentile(finite, [5, 95]))
+                rows.append([label, _fmt(mean), _fmt(p5), _fmt(p95), units])
+            else:
+                rows.append([label, _fmt(float(cell.values)), units])
+    if ensemble:
+        table = [["stock", "mean", "p5", "p95", "units"]] + rows
+    else:
+        table = [["stock", "final", "units"]] + rows
+    if not rows:
+        lines.append("  (the model has no stocks)")
+        return "\n".join(lines) + "\n"
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    numeric = [False] + [True] * (len(table[0]) - 2) + [False]
+    for row in table:
+        cells = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _cells(name: str, final: xr.DataArray, sub_dims: list[str]) -> list[tuple[str, xr.DataArray]]:
+    if not sub_dims:
+        return [(name, final)]
+    stacked = final.stack(_element=sub_dims)
+    out = []
+    for i in range(stacked.sizes["_element"]):
+        cell = stacked.isel(_element=i)
+        element = ",".join(str(cell[d].values) for d in sub_dims)
+        out.append((f"{name}[{element}]", cell))
+    return out
+
+
+def _fmt(value: float) -> str:
+    # Eight significant digits: enough to compare with a run, short enough to read.
+    return "nan" if math.isnan(value) else f"{value:.8g}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
