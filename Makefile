@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/sdflow run teacup --out demo-output/teacup.nc
-	$(VENV)/bin/sdflow run sir --set "contact rate=8" --set "infectivity=0.25" --method rk4 --out demo-output/sir.csv
+	$(VENV)/bin/sdflow run sir --set "Contact Infectivity=0.2,0.25,0.3,0.35" --method rk4 --out demo-output/sir.csv
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -163,8 +163,12 @@ def simulate_results(
     layout = model.layout
     # Time-major storage: each saved step writes one contiguous (runs, series) block; the
     # Results see it as (runs, times, series) through a transposed view, without a copy.
-    by_time = np.full((len(times), n, layout.n_series), np.nan)
-    record = by_time.transpose(1, 0, 2)
+    # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
+    # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
+    # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
+    shape = (layout.n_series, len(times), n)
+    buffer = np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)
+    record = buffer.transpose(2, 1, 0)
 
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
@@ -361,7 +365,8 @@ class _State:
         n = inputs.n_runs
         self.c = inputs.c
         self.t0, self.h = t0, h
-        self.y = np.zeros((n, layout.n_stocks))
+        # Column-major, so the generated code's per-stock views `y[:, j]` are contiguous.
+        self.y = np.zeros((n, layout.n_stocks), order="F")
         self.z = np.zeros((n, layout.n_states))
         cols = {u: np.concatenate([np.arange(s.start, s.stop) for s in layout.states if s.update == u] or
                                   [np.zeros(0, dtype=int)]) for u in ("discrete", "pipeline", "random")}
@@ -429,7 +434,6 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     evaluate = model.evaluate
     n = state.y.shape[0]
     n_steps = len(step_times) - 1
-    by_time = record.transpose(1, 0, 2)  # a view of the time-major buffer
     # Times as numpy scalars: an equation of time and numbers alone (`1 / (1 - time)`) then
     # divides by zero into inf, marked as a failure, instead of raising ZeroDivisionError.
     c, h = state.c, np.float64(state.h)
@@ -452,7 +456,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     add_reduce = np.add.reduce
     for k in range(n_steps + 1):
         t = step_times[k]
-        out = by_time[k // every] if k % every == 0 else None
+        out = record[:, k // every] if k % every == 0 else None
         evaluate(t, y, z, c, h, dy, zn, out)
         if k == n_steps:
             break
