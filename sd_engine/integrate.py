@@ -395,7 +395,8 @@ class _State:
                     f"The delay time of `delay_fixed` in `{owner}` is {delay[run, col]:g}{where}; it must be a "
                     "finite, non-negative number."
                 )
-            self.length = np.maximum(1, np.rint(delay / h)).astype(np.intp)
+            # Whole steps, halves rounded up as Vensim does (rint alone would round 2.5 to 2).
+            self.length = np.maximum(1, np.floor(delay / h + 0.5 + 1e-9)).astype(np.intp)
             self.buffer = np.repeat(self.z[:, self.pipes][:, :, None], int(self.length.max()), axis=2)
             self.pointer = np.zeros_like(self.length)
             self.rows = np.arange(n)[:, None]

@@ -950,3 +950,11 @@ class TestRandom:
         assert abs(x.var() - var) < 5 * math.sqrt((m4 - var**2) / n)
         counts = np.array([(x == v).sum() for v in values])
         assert stats.chisquare(counts, p * n).pvalue > 1e-3
+
+
+def test_delay_fixed_rounds_a_half_step_delay_up() -> None:
+    # 2.5 steps of dt = 1 become 3 whole steps (Vensim, and PySD's `round(order + 1e-6)`).
+    m = Model("half", final_time=6)
+    m.aux("input", "time")
+    m.aux("out", "delay_fixed(input, 2.5, -1)")
+    np.testing.assert_array_equal(m.run()["out"].values, [-1, -1, -1, 0, 1, 2, 3])
