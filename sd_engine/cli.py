@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import xarray as xr
@@ -100,7 +100,21 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="do not show a progress bar on stderr")
 
     commands.add_parser("models", help="list the library models", description="List the library models.")
+    for register in _plugins():
+        register(commands)
     return parser
+
+
+def _plugins() -> list[Callable[[Any], None]]:
+    """Subcommands other packages add through the ``sdflow.commands`` entry point group.
+
+    Each entry point names a ``register(subparsers)`` function that adds its subparser and
+    sets ``handler=`` (a function of ``args`` returning the exit status) as its default.
+    This is how ``calibration`` adds ``sdflow calibrate`` without sd_engine importing it.
+    """
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group="sdflow.commands"), key=lambda ep: ep.name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return _list_models(sys.stdout)
-        return _run(args, sys.stdout)
+        if args.command == "run":
+            return _run(args, sys.stdout)
+        return int(args.handler(args))
     except (SDError, OSError) as exc:
         # FileNotFoundError and the like are the user's to fix, as are SDErrors: no traceback.
         print(f"{_PROG}: error: {_message(exc)}", file=sys.stderr)
