@@ -161,8 +161,6 @@ def simulate_results(
     step_times = _tidy_times(t0, h, n_steps)
     times = step_times[::every]
     layout = model.layout
-    # Time-major storage: each saved step writes one contiguous (runs, series) block; the
-    # Results see it as (runs, times, series) through a transposed view, without a copy.
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
     # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
