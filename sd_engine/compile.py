@@ -758,3 +758,12 @@ class CompiledModel:
         from .interpret import InterpretedModel
 
         return InterpretedModel(self.spec, self.lowered, self.layout, self.source, self.tables, "interpreter")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Generated functions do not pickle; the spec does, and compiling is deterministic,
+        # so a copy sent to another process (a Dask worker) is rebuilt from the spec there.
+        return (_rebuild, (self.spec, self.backend))
+
+
+def _rebuild(spec: ModelSpec, backend: Literal["numpy", "interpreter"]) -> CompiledModel:
+    return compile_model(spec).with_backend(backend) if backend != "numpy" else compile_model(spec)
