@@ -114,7 +114,14 @@ def _plugins() -> list[Callable[[Any], None]]:
     """
     from importlib.metadata import entry_points
 
-    return [ep.load() for ep in sorted(entry_points(group="sdflow.commands"), key=lambda ep: ep.name)]
+    registrars = []
+    for ep in sorted(entry_points(group="sdflow.commands"), key=lambda ep: ep.name):
+        try:
+            registrars.append(ep.load())
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not take down `sdflow run`
+            print(f"{_PROG}: warning: command `{ep.name}` is unavailable ({type(exc).__name__}: {exc}).",
+                  file=sys.stderr)
+    return registrars
 
 
 def main(argv: Sequence[str] | None = None) -> int:
