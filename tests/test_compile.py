@@ -120,3 +120,42 @@ class TestNonNegative:
         m.stock("s", 1, outflows=["out"])
         m.flow("out", "2")
         np.testing.assert_array_equal(m.run()["s"].values, [1, -1, -3])
+
+
+class TestTimeSeriesOverrides:
+    def test_a_constant_given_as_a_series_is_interpolated_in_time(self) -> None:
+        import pandas as pd
+
+        m = Model("driven", final_time=4)
+        m.constant("arrivals", 10)
+        m.stock("s", 0, inflows=["f"])
+        m.flow("f", "arrivals")
+        model = m.compile()
+        ds = model.run(params={"arrivals": pd.Series([0.0, 4.0, 4.0], index=[0.0, 2.0, 10.0])})
+        np.testing.assert_allclose(ds["f"].values, [0, 2, 4, 4, 4])
+        np.testing.assert_allclose(ds["s"].values, [0, 0, 2, 6, 10])
+        # The compiled model itself is unchanged.
+        np.testing.assert_allclose(model.run()["f"].values, 10)
+
+    def test_series_with_an_ensemble_of_other_parameters(self) -> None:
+        import xarray as xr
+
+        m = Model("driven", final_time=2)
+        m.constant("arrivals", 10)
+        m.constant("share", 1)
+        m.aux("used", "arrivals * share")
+        series = xr.DataArray([1.0, 3.0], dims="time", coords={"time": [0.0, 2.0]})
+        ds = m.compile().run(params={"arrivals": series, "share": np.array([1.0, 2.0])})
+        np.testing.assert_allclose(ds["used"].values, [[1, 2, 3], [2, 4, 6]])
+
+    def test_bad_series_are_refused(self) -> None:
+        import pandas as pd
+
+        m = Model("driven", final_time=2)
+        m.constant("arrivals", 10)
+        m.stock("s", 0, inflows=["f"])
+        m.flow("f", "arrivals")
+        with pytest.raises(sd.SpecError, match="`s` is a stock; only scalar constants and auxiliaries"):
+            m.compile().run(params={"s": pd.Series([1.0], index=[0.0])})
+        with pytest.raises(sd.SpecError, match="needs finite values at increasing"):
+            m.compile().run(params={"arrivals": pd.Series([1.0, 2.0], index=[2.0, 0.0])})
