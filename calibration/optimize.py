@@ -1,0 +1,335 @@
+"""Maximum-likelihood optimisers, curvature and profile likelihood on a CalibrationProblem.
+
+Everything works in the unbounded space ``z`` of the parameter transforms. Each
+function/gradient evaluation is one ensemble simulation: the central finite differences of
+``k`` parameters are ``2k + 1`` runs of the same call; the Hessian's ``2k^2 + 1`` points
+are one call; differential evolution simulates its whole population per generation in
+one call (scipy's ``vectorized=True``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+from scipy.stats import qmc
+
+from .errors import CalibrationError
+from .problem import CalibrationProblem
+
+__all__ = ["LocalResult", "negloglik_z", "local_fit", "multistart", "differential_evolution", "least_squares_fit",
+           "hessian_z", "profile_parameter", "profile_function", "threshold"]
+
+_BAD = 1e100  # what optimisers see for a failed run: large but finite, so line searches back off
+_H_GRAD = 1e-5
+_H_HESS = 1e-3
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """The end of one local optimisation."""
+
+    z_start: np.ndarray
+    z: np.ndarray
+    loglik: float
+    converged: bool
+    iterations: int
+    message: str
+
+
+def threshold(level: float) -> float:
+    """Log-likelihood drop of a profile interval: ``chi2_1(level) / 2`` (1.92 at 95%)."""
+    return float(stats.chi2.ppf(level, 1) / 2)
+
+
+def negloglik_z(problem: CalibrationProblem, z: np.ndarray) -> np.ndarray:
+    """Negative log-likelihood of a batch in ``z`` space (failed runs -> a large number)."""
+    ll = problem.loglik(problem.to_natural(np.atleast_2d(z)))
+    return np.where(np.isfinite(ll), -ll, _BAD)
+
+
+def _value_and_grad(problem: CalibrationProblem, free: np.ndarray, fixed: np.ndarray | None = None,
+                    mask: np.ndarray | None = None) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """f and central-difference gradient of -loglik in one simulate call; `mask` selects moving coordinates."""
+    k = problem.start.size
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if mask is None:
+            z0 = np.asarray(x, float)
+        else:
+            z0 = np.array(fixed, dtype=float)
+            z0[mask] = x
+        idx = np.flatnonzero(mask) if mask is not None else np.arange(k)
+        pts = np.repeat(z0[None, :], 1 + 2 * len(idx), axis=0)
+        for j, i in enumerate(idx):
+            pts[1 + 2 * j, i] += _H_GRAD
+            pts[2 + 2 * j, i] -= _H_GRAD
+        f = negloglik_z(problem, pts)
+        grad = (f[1::2] - f[2::2]) / (2 * _H_GRAD)
+        if f[0] >= _BAD or not np.all(np.isfinite(grad)) or np.any(f[1:] >= _BAD):
+            return float(f[0]), np.zeros(len(idx))
+        return float(f[0]), grad
+
+    return fun
+
+
+def local_fit(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 200,
+              mask: np.ndarray | None = None) -> LocalResult:
+    """Quasi-Newton (L-BFGS-B) from `z0`, gradient by batched central differences."""
+    fun = _value_and_grad(problem, z0, fixed=z0, mask=mask)
+    x0 = z0 if mask is None else z0[mask]
+    res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
+                            options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-6})
+    z = np.array(z0, dtype=float)
+    if mask is None:
+        z = res.x
+    else:
+        z[mask] = res.x
+    return LocalResult(np.asarray(z0, float), z, -float(res.fun), bool(res.success), int(res.nit), str(res.message))
+
+
+def _candidates(problem: CalibrationProblem, n: int, seed: int) -> np.ndarray:
+    """Sobol points over the bounds (log-uniform over a decade around the start for open bounds), in z."""
+    k = len(problem.free)
+    u = qmc.Sobol(k, scramble=True, seed=seed).random(n)
+    theta = np.empty((n, k))
+    for j, p in enumerate(problem.free):
+        if math.isfinite(p.lower) and math.isfinite(p.upper):
+            theta[:, j] = p.lower + (p.upper - p.lower) * (0.02 + 0.96 * u[:, j])
+        else:
+            s = float(p.start)  # type: ignore[arg-type]
+            scale = abs(s - (p.lower if math.isfinite(p.lower) else p.upper)) or 1.0
+            offset = scale * 10.0 ** (2 * u[:, j] - 1)
+            theta[:, j] = (p.lower + offset if math.isfinite(p.lower) else
+                           p.upper - offset if math.isfinite(p.upper) else s + scale * (4 * u[:, j] - 2))
+    return problem.to_z(theta)
+
+
+def multistart(problem: CalibrationProblem, starts: int = 4, candidates: int = 64, seed: int = 0,
+               maxiter: int = 200) -> list[LocalResult]:
+    """Local fits from the model's values and the best of `candidates` Sobol points (screened in one call).
+
+    Returns the local results, best first.
+    """
+    z_model = problem.to_z(problem.start[None, :])
+    results = [local_fit(problem, z_model[0], maxiter)]
+    if starts > 1:
+        cand = _candidates(problem, candidates, seed)
+        f = negloglik_z(problem, cand)
+        for i in np.argsort(f)[: starts - 1]:
+            results.append(local_fit(problem, cand[i], maxiter))
+    return sorted(results, key=lambda r: -r.loglik)
+
+
+def differential_evolution(problem: CalibrationProblem, seed: int = 0, popsize: int = 15,
+                           maxiter: int = 200, tol: float = 1e-8) -> tuple[LocalResult, int]:
+    """scipy's differential evolution over the (finite) bounds, one simulate call per generation,
+    polished by :func:`local_fit`. Returns the polished result and the number of generations."""
+    bounds = [(p.lower, p.upper) for p in problem.free]
+    open_ = [p.name for p in problem.free if not (math.isfinite(p.lower) and math.isfinite(p.upper))]
+    if open_:
+        raise CalibrationError(
+            f"Differential evolution needs finite bounds; give bounds to {', '.join(f'`{n}`' for n in open_)} "
+            "(for example `(0, 10)`) or use method=\"multistart\"."
+        )
+
+    def func(x: np.ndarray) -> np.ndarray:
+        ll = problem.loglik(np.asarray(x, float).T)  # x is (k, S): the whole population
+        return np.where(np.isfinite(ll), -ll, _BAD)
+
+    res = optimize.differential_evolution(func, bounds, vectorized=True, updating="deferred", seed=seed,
+                                          popsize=popsize, maxiter=maxiter, tol=tol, polish=False,
+                                          x0=np.clip(problem.start, [b[0] for b in bounds], [b[1] for b in bounds]))
+    z0 = problem.to_z(np.asarray(res.x)[None, :])[0]
+    return local_fit(problem, z0), int(res.nit)
+
+
+def least_squares_fit(problem: CalibrationProblem, z0: np.ndarray) -> LocalResult:
+    """Trust-region least squares (scipy ``least_squares``) for the ``wsse`` likelihood.
+
+    Residuals are ``weight * (model - data)``; the Jacobian is one batched simulate call.
+    """
+    if any(lik.name != "wsse" for lik in problem.likelihoods):
+        raise CalibrationError("method=\"least_squares\" needs likelihood=\"wsse\" (weighted sum of squares); use "
+                               "method=\"multistart\" for the other likelihoods.")
+    k = len(z0)
+
+    def residuals_batch(z: np.ndarray) -> np.ndarray:
+        theta = problem.to_natural(z)
+        preds, ok = problem.predict(theta)
+        parts = [s.weight * (m[:, s.used] - s.y) for s, m in zip(problem.observations.series, preds)]
+        r = np.concatenate(parts, axis=1)
+        r[~ok] = 1e50
+        return np.where(np.isfinite(r), r, 1e50)
+
+    def fun(z: np.ndarray) -> np.ndarray:
+        return residuals_batch(z[None, :])[0]
+
+    def jac(z: np.ndarray) -> np.ndarray:
+        pts = np.repeat(z[None, :], 2 * k, axis=0)
+        for i in range(k):
+            pts[2 * i, i] += _H_GRAD
+            pts[2 * i + 1, i] -= _H_GRAD
+        r = residuals_batch(pts)
+        return ((r[0::2] - r[1::2]) / (2 * _H_GRAD)).T
+
+    res = optimize.least_squares(fun, z0, jac=jac, method="trf", xtol=1e-12, ftol=1e-12, gtol=1e-10)
+    ll = float(problem.loglik(problem.to_natural(res.x[None, :]))[0])
+    return LocalResult(np.asarray(z0, float), res.x, ll, bool(res.success), int(res.nfev), str(res.message))
+
+
+def hessian_z(problem: CalibrationProblem, z: np.ndarray, h: float = _H_HESS) -> np.ndarray:
+    """Hessian of -loglik at `z` by central differences: all ``2k^2 + 1`` points in one call."""
+    k = len(z)
+    pts = [z.copy()]
+    for i in range(k):
+        for s in (1, -1):
+            p = z.copy()
+            p[i] += s * h
+            pts.append(p)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    for i, j in pairs:
+        for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            p = z.copy()
+            p[i] += si * h
+            p[j] += sj * h
+            pts.append(p)
+    f = negloglik_z(problem, np.array(pts))
+    f0 = f[0]
+    H = np.empty((k, k))
+    for i in range(k):
+        H[i, i] = (f[1 + 2 * i] + f[2 + 2 * i] - 2 * f0) / (h * h)
+    base = 1 + 2 * k
+    for n, (i, j) in enumerate(pairs):
+        fpp, fpm, fmp, fmm = f[base + 4 * n: base + 4 * n + 4]
+        H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
+    return H
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile likelihood: grid of values, the maximised log-likelihood there, and the interval."""
+
+    name: str
+    values: np.ndarray
+    loglik: np.ndarray
+    lower: float
+    upper: float
+    lower_open: bool
+    upper_open: bool
+
+
+def _walk(f: Callable[[float], float], x0: float, step: float, target: float, limit: float,
+          grid: list[tuple[float, float]]) -> tuple[float, bool]:
+    """Move from x0 by `step` until f drops below `target`; refine the crossing with brentq."""
+    prev_x, prev_f = x0, f(x0)
+    grid.append((prev_x, prev_f))
+    x = x0
+    for _ in range(40):
+        x = prev_x + step
+        if abs(x - x0) > limit:
+            return prev_x, True
+        fx = f(x)
+        grid.append((x, fx))
+        if fx < target:
+            root = optimize.brentq(lambda v: f(v) - target, prev_x, x, xtol=1e-6 * max(1.0, abs(x)), maxiter=40)
+            return float(root), False
+        prev_x, prev_f = x, fx
+        step *= 1.5 if fx > target + 0.5 * (grid[0][1] - target) else 1.0
+    return prev_x, True
+
+
+def profile_parameter(problem: CalibrationProblem, z_hat: np.ndarray, ll_hat: float, j: int, se_z: float,
+                      level: float = 0.95, limit: float = 12.0) -> Profile:
+    """Profile likelihood of free parameter `j`: re-optimise the others along a walk out from the optimum.
+
+    The walk is in ``z`` space from the maximum both ways; the interval ends where the profile
+    drops by ``chi2_1(level)/2``. An end that is not reached within `limit` (in ``z``) or the
+    parameter's bound is "open": the data do not bound the parameter on that side.
+    """
+    target = ll_hat - threshold(level)
+    k = len(z_hat)
+    mask = np.ones(k, dtype=bool)
+    mask[j] = False
+    warm = {"z": z_hat.copy()}
+    cache: dict[float, float] = {}
+
+    def f(v: float) -> float:
+        if v in cache:
+            return cache[v]
+        z = warm["z"].copy()
+        z[j] = v
+        if k == 1:
+            ll = -float(negloglik_z(problem, z[None, :])[0])
+        else:
+            r = local_fit(problem, z, maxiter=100, mask=mask)
+            ll = r.loglik
+            if ll > -_BAD / 2:
+                warm["z"] = r.z
+        cache[v] = ll
+        return ll
+
+    step = se_z if math.isfinite(se_z) and se_z > 0 else 0.5
+    step = min(max(step, 1e-3), 2.0)
+    grid: list[tuple[float, float]] = []
+    lo, lo_open = _walk(f, float(z_hat[j]), -step, target, limit, grid)
+    warm["z"] = z_hat.copy()
+    hi, hi_open = _walk(f, float(z_hat[j]), step, target, limit, grid)
+    pts = sorted(set(grid))
+    p = problem.free[j]
+    zs = np.array([x for x, _ in pts])
+    return Profile(p.name, p.to_natural(zs), np.array([v for _, v in pts]),
+                   float(p.to_natural(np.array(lo))), float(p.to_natural(np.array(hi))), lo_open, hi_open)
+
+
+def profile_function(problem: CalibrationProblem, z_hat: np.ndarray, ll_hat: float, name: str,
+                     g: Callable[[np.ndarray], float], sd: float, level: float = 0.95) -> Profile:
+    """Profile likelihood of a derived quantity ``g(theta)`` (for example R0 = beta / gamma).
+
+    Each point maximises the log-likelihood subject to ``g(theta) = value`` (SLSQP, gradient
+    by batched differences).
+    """
+    target = ll_hat - threshold(level)
+    g_hat = g(problem.to_natural(z_hat[None, :])[0])
+    fun = _value_and_grad(problem, z_hat)
+    warm = {"z": z_hat.copy()}
+
+    def gz(z: np.ndarray) -> float:
+        return float(g(problem.to_natural(z[None, :])[0]))
+
+    def f(v: float) -> float:
+        cons = {"type": "eq", "fun": lambda z: gz(z) - v}
+        res = optimize.minimize(fun, warm["z"], jac=True, method="SLSQP", constraints=[cons],
+                                options={"maxiter": 100, "ftol": 1e-10})
+        if abs(gz(res.x) - v) > 1e-6 * max(1.0, abs(v)):
+            return -_BAD
+        warm["z"] = res.x
+        return -float(res.fun)
+
+    step = sd if math.isfinite(sd) and sd > 0 else 0.1 * max(abs(g_hat), 1e-3)
+    grid: list[tuple[float, float]] = []
+    limit = 50 * step
+    lo, lo_open = _walk(f, g_hat, -step, target, limit, grid)
+    warm["z"] = z_hat.copy()
+    hi, hi_open = _walk(f, g_hat, step, target, limit, grid)
+    pts = sorted(set(grid))
+    return Profile(name, np.array([x for x, _ in pts]), np.array([v for _, v in pts]), lo, hi, lo_open, hi_open)
+
+
+def derived_gradient(problem: CalibrationProblem, z: np.ndarray, g: Callable[[np.ndarray], float],
+                     h: float = 1e-6) -> np.ndarray:
+    """Gradient of ``g(theta(z))`` by central differences (no simulation)."""
+    out = np.empty(len(z))
+    for i in range(len(z)):
+        zp, zm = z.copy(), z.copy()
+        zp[i] += h
+        zm[i] -= h
+        out[i] = (g(problem.to_natural(zp[None, :])[0]) - g(problem.to_natural(zm[None, :])[0])) / (2 * h)
+    return out
+
+
+def as_names(values: Sequence[str] | None, problem: CalibrationProblem) -> list[str]:
+    return list(problem.names) if values is None else list(values)

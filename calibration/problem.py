@@ -1,0 +1,374 @@
+"""The calibration problem: parameters + observations + likelihood, evaluated in batches.
+
+:class:`CalibrationProblem` turns a batch of parameter vectors (``(n, k)``) into ``n``
+log-likelihoods with **one** ensemble simulation: the run axis of the engine carries the
+batch, so population optimisers (differential evolution), finite-difference gradients and
+ensemble samplers (emcee's walkers) cost one ``simulate`` call per step.
+
+The model is augmented, never mutated: for every series compared as a period total or
+mean, an accumulator stock ``C' = x`` is added (so the integral is exact for any
+integration method), and a stock whose initial value is calibrated gets its initial value
+from a new constant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import sd_engine as sd
+from sd_engine.compile import CompiledModel, compile_model
+from sd_engine.expr import Num, Ref, canonical
+from sd_engine.integrate import simulate_results
+from sd_engine.results import Results
+from sd_engine.spec import ModelSpec, Variable
+
+from .errors import CalibrationError, DataError
+from .likelihoods import Likelihood, get_likelihood
+from .observations import Observations, Series
+from .parameters import Parameter
+
+__all__ = ["CalibrationProblem", "as_spec"]
+
+_TOTAL = "_calibration total of "
+_RATE = "_calibration rate of "
+_INITIAL = "_calibration initial "
+
+
+def as_spec(model: Any) -> ModelSpec:
+    """The :class:`ModelSpec` of a library name, builder, spec or compiled model."""
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, CompiledModel):
+        return model.spec
+    if isinstance(model, sd.Model):
+        return model.spec()
+    if isinstance(model, str):
+        return sd.load(model).spec
+    raise CalibrationError(f"`model` must be a library name, an sd_engine Model, ModelSpec or compiled model, "
+                           f"not {type(model).__name__}.")
+
+
+class CalibrationProblem:
+    """Log-likelihood and log-prior of parameter batches for one model and data set.
+
+    Parameters
+    ----------
+    model : library name, Model, ModelSpec or CompiledModel
+    observations : Observations
+        From :func:`calibration.observations.make_observations`.
+    parameters : sequence of Parameter
+        Free and fixed parameters. Nuisance parameters of the likelihood (``sigma``,
+        ``phi_inv``) that are not listed are added as free parameters.
+    likelihood : str
+        The default observation model (see :mod:`calibration.likelihoods`).
+    run_options : mapping, optional
+        ``method`` and ``dt`` for the simulations (the model's own by default).
+
+    Attributes
+    ----------
+    n_simulations : int
+        Number of ensemble simulate calls made so far (a test of batching).
+
+    Examples
+    --------
+    >>> from calibration.examples import flu
+    >>> from calibration.observations import make_observations
+    >>> spec = flu.build().spec()
+    >>> obs = make_observations(spec, flu.data(), {"Infected": "in_bed"})
+    >>> prob = CalibrationProblem(spec, obs, [Parameter("beta", 0, 10), Parameter("gamma", 0, 5)], "negbin")
+    >>> prob.names
+    ('beta', 'gamma', 'phi_inv')
+    >>> ll = prob.loglik(np.array([[1.7, 0.5, 0.1], [2.0, 0.5, 0.1], [1.0, 0.2, 0.1]]))
+    >>> ll.shape, prob.n_simulations
+    ((3,), 1)
+    """
+
+    def __init__(self, model: Any, observations: Observations, parameters: Sequence[Parameter],
+                 likelihood: str = "normal", run_options: Mapping[str, Any] | None = None) -> None:
+        spec = as_spec(model)
+        self.spec = spec
+        self.observations = observations
+        self.likelihood_name = get_likelihood(likelihood).name
+        self.run_options = dict(run_options or {})
+        unknown = set(self.run_options) - {"method", "dt"}
+        if unknown:
+            raise CalibrationError(f"`run_options` takes `method` and `dt`, not {', '.join(sorted(unknown))}.")
+        self.n_simulations = 0
+        self.n_runs = 0
+
+        # Observation models and their nuisance parameters.
+        self.likelihoods: list[Likelihood] = [get_likelihood(s.likelihood or likelihood)
+                                              for s in observations.series]
+        with_nuisance = [(s, lik) for s, lik in zip(observations.series, self.likelihoods)
+                         if lik.nuisance and s.sigma is None]
+        self.nuisance_of: dict[int, str] = {}
+        for i, (s, lik) in enumerate(zip(observations.series, self.likelihoods)):
+            if lik.nuisance and s.sigma is None:
+                assert lik.nuisance is not None
+                self.nuisance_of[i] = lik.nuisance if len(with_nuisance) == 1 else f"{lik.nuisance}[{s.column}]"
+        self._check_data()
+
+        # Sort parameters into model constants, stock initial values and nuisance parameters.
+        given = {p.name: p for p in parameters}
+        if len(given) != len(parameters):
+            raise CalibrationError("A parameter is listed twice; give each once.")
+        nuisance_names = set(self.nuisance_of.values())
+        self._model_key: dict[str, str] = {}  # parameter name -> constant to set in the augmented model
+        initial_of: dict[str, str] = {}  # stock key -> new constant name
+        for name, p in given.items():
+            if name in nuisance_names:
+                continue
+            if name not in spec:
+                options = list(spec.names) + sorted(nuisance_names)
+                from sd_engine.errors import did_you_mean
+                raise CalibrationError(f"Model `{spec.name}` has no constant or stock `{name}` to calibrate."
+                                       + did_you_mean(canonical(name), options)
+                                       + (f" The likelihood's parameters are {', '.join(sorted(nuisance_names))}."
+                                          if nuisance_names else ""))
+            var = spec[name]
+            if var.kind == "stock":
+                initial_of[var.canonical] = _INITIAL + var.name
+                self._model_key[name] = canonical(_INITIAL + var.name)
+            elif var.kind == "constant" and var.values is None and isinstance(var.equation, Num):
+                self._model_key[name] = var.canonical
+            else:
+                what = ("an arrayed constant" if var.values is not None else
+                        f"computed from other variables (`{var.equation_text}`)" if var.kind == "constant" else
+                        f"{'an' if var.kind == 'aux' else 'a'} {var.kind}")
+                raise CalibrationError(f"`{var.name}` is {what}; calibrate a constant or a stock's initial value.")
+        self.compiled = compile_model(self._augment(spec, initial_of))
+        defaults = self._model_values(initial_of)
+        params: list[Parameter] = []
+        for name, p in given.items():
+            if p.start is None and p.fixed is None and name in self._model_key:
+                v = defaults[self._model_key[name]]
+                v = min(max(v, p.lower), p.upper)
+                if not (p.lower < v < p.upper) and math.isfinite(p.lower) and math.isfinite(p.upper):
+                    v = 0.5 * (p.lower + p.upper)  # the model's value is on a bound: start inside
+                p = dataclasses.replace(p, start=v)
+            params.append(p)
+        for i, nname in self.nuisance_of.items():
+            if nname not in given:
+                params.append(Parameter(nname, 0.0, math.inf, start=self._nuisance_start(i)))
+            elif given[nname].start is None and given[nname].fixed is None:
+                params[[p.name for p in params].index(nname)] = dataclasses.replace(
+                    given[nname], start=self._nuisance_start(i) if given[nname].lower <= 0 else None)
+        for p in params:
+            if p.free and p.start is None:
+                if math.isfinite(p.lower) and math.isfinite(p.upper):
+                    params[params.index(p)] = dataclasses.replace(p, start=0.5 * (p.lower + p.upper))
+                else:
+                    raise CalibrationError(f"`{p.name}` needs a starting value (`start=`) or finite bounds.")
+        self.parameters: tuple[Parameter, ...] = tuple(params)
+        self.free: tuple[Parameter, ...] = tuple(p for p in params if p.free)
+        if not self.free:
+            raise CalibrationError("Every parameter is fixed; free at least one to calibrate.")
+        n_used = observations.n_used
+        if n_used <= len(self.free):
+            raise DataError(
+                f"{n_used} observation(s) cannot determine {len(self.free)} free parameters "
+                f"({', '.join(p.name for p in self.free)}); give more data or fix some parameters."
+            )
+        self._prepare_extraction()
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _check_data(self) -> None:
+        for s, lik in zip(self.observations.series, self.likelihoods):
+            y = s.y
+            if lik.counts and (y < 0).any():
+                i = int(np.flatnonzero(s.used)[np.flatnonzero(y < 0)[0]])
+                raise DataError(
+                    f"Column `{s.column}` has a negative count ({s.values[i]:g} at {s.labels[i]!s}) but the "
+                    f"`{lik.name}` likelihood is for counts; fix the data or use likelihood=\"normal\"."
+                )
+            if lik.positive and (y <= 0).any():
+                i = int(np.flatnonzero(s.used)[np.flatnonzero(y <= 0)[0]])
+                raise DataError(
+                    f"Column `{s.column}` has a value {s.values[i]:g} at {s.labels[i]!s}, but the `{lik.name}` "
+                    "likelihood needs positive data; exclude it or use likelihood=\"normal\"."
+                )
+
+    def _nuisance_start(self, i: int) -> float:
+        s, lik = self.observations.series[i], self.likelihoods[i]
+        y = s.y
+        if lik.name == "negbin":
+            return 0.1
+        if lik.name == "lognormal":
+            return 0.1
+        return float(max(np.std(y) * 0.1, 1e-3 * max(np.mean(np.abs(y)), 1e-12), 1e-12))
+
+    def _augment(self, spec: ModelSpec, initial_of: Mapping[str, str]) -> ModelSpec:
+        variables = []
+        for v in spec.variables:
+            if v.canonical in initial_of:
+                v = dataclasses.replace(v, equation=Ref(canonical(initial_of[v.canonical])), text="")
+            variables.append(v)
+        extra: list[Variable] = []
+        for stock_key, const_name in initial_of.items():
+            extra.append(Variable(const_name, "constant", equation=Num(0.0),
+                                  doc=f"Initial value of `{spec[stock_key].name}`, set by calibration."))
+        done: set[str] = set()
+        for s in self.observations.series:
+            if s.aggregate != "point" and s.key not in done:
+                done.add(s.key)
+                if spec[s.key].dims:
+                    raise CalibrationError(f"`{s.variable}` is arrayed; observe a scalar variable.")
+                extra.append(Variable(_RATE + s.variable, "flow", equation=Ref(s.key),
+                                      doc="Accumulates the observed variable for period totals."))
+                extra.append(Variable(_TOTAL + s.variable, "stock", equation=Num(0.0),
+                                      inflows=(canonical(_RATE + s.variable),)))
+        for s in self.observations.series:
+            if spec[s.key].dims:
+                raise CalibrationError(f"`{s.variable}` is arrayed; observe a scalar variable.")
+        return dataclasses.replace(spec, variables=tuple(variables) + tuple(extra))
+
+    def _model_values(self, initial_of: Mapping[str, str]) -> dict[str, float]:
+        """Model values of the calibrated constants; a stock's initial value as the model computes it."""
+        t0 = self.spec.time.initial_time
+        plain = compile_model(self.spec)
+        res = simulate_results(plain, final_time=t0, dt=self.spec.time.dt, method="euler")
+        out = {k: float(np.asarray(v).ravel()[0]) for k, v in res.constants.items() if np.asarray(v).size == 1}
+        for stock_key, const_name in initial_of.items():
+            out[canonical(const_name)] = float(res.series(stock_key)[0, 0])
+        return out
+
+    def _prepare_extraction(self) -> None:
+        t0 = self.spec.time.initial_time
+        self.dt = float(self.run_options.get("dt", self.spec.time.dt))
+        self.method = str(self.run_options.get("method", self.spec.time.method))
+        last = self.observations.last_time
+        n_steps = int(math.ceil((last - t0) / self.dt - 1e-9))
+        self.final_time = t0 + n_steps * self.dt
+        if self.final_time > self.spec.time.final_time + 1e-9:
+            self.final_time = self.spec.time.final_time
+        self._reads: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for s in self.observations.series:
+            if s.aggregate == "point":
+                key = s.key
+                i0, w0 = self._grid(s.end, t0, n_steps)
+                i1, w1 = i0, w0
+            else:
+                key = canonical(_TOTAL + s.variable)
+                i0, w0 = self._grid(s.start, t0, n_steps)
+                i1, w1 = self._grid(s.end, t0, n_steps)
+            self._reads.append((key, i0, w0, i1, w1))
+
+    def _grid(self, times: np.ndarray, t0: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        pos = (times - t0) / self.dt
+        i = np.clip(np.floor(pos + 1e-9).astype(int), 0, max(n_steps - 1, 0))
+        w = np.clip(pos - i, 0.0, 1.0)
+        w[w < 1e-9] = 0.0
+        return i, w
+
+    # -- evaluation ----------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the free parameters, the columns of ``theta``."""
+        return tuple(p.name for p in self.free)
+
+    @property
+    def start(self) -> np.ndarray:
+        return np.array([p.start for p in self.free], dtype=float)
+
+    def values(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """All parameters (free and fixed) as ``(n,)`` arrays for a batch ``theta`` ``(n, k)``."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        if theta.shape[1] != len(self.free):
+            raise CalibrationError(f"Expected {len(self.free)} parameter values per row "
+                                   f"({', '.join(self.names)}), got {theta.shape[1]}.")
+        out = {p.name: theta[:, j] for j, p in enumerate(self.free)}
+        for p in self.parameters:
+            if not p.free:
+                out[p.name] = np.full(theta.shape[0], float(p.fixed))  # type: ignore[arg-type]
+        return out
+
+    def simulate(self, theta: np.ndarray, *, final_time: float | None = None,
+                 saveper: float | None = None) -> Results:
+        """One ensemble simulation of the batch ``theta`` (runs that fail are marked, not raised)."""
+        vals = self.values(theta)
+        params = {self._model_key[name]: v for name, v in vals.items() if name in self._model_key}
+        if not params:  # only nuisance parameters are free: still one run per row
+            n = len(next(iter(vals.values())))
+            first = self.compiled.layout.constants[0].key
+            base = self.compiled.lowered[first].equation
+            params = {first: np.full(n, float(base.value))}  # type: ignore[union-attr]
+        self.n_simulations += 1
+        self.n_runs += len(next(iter(params.values())))
+        return simulate_results(
+            self.compiled, params=params, final_time=self.final_time if final_time is None else final_time,
+            dt=self.dt, saveper=saveper or self.dt, method=self.method, errors="mark",
+        )
+
+    def extract(self, res: Results) -> list[np.ndarray]:
+        """Model values matched to every observation of each series, ``(n, n_obs)`` each."""
+        out = []
+        for (key, i0, w0, i1, w1), s in zip(self._reads, self.observations.series):
+            x = res.series(key)
+            a = x[:, i0] * (1 - w0) + x[:, np.minimum(i0 + 1, x.shape[1] - 1)] * w0
+            if s.aggregate == "point":
+                out.append(a)
+                continue
+            b = x[:, i1] * (1 - w1) + x[:, np.minimum(i1 + 1, x.shape[1] - 1)] * w1
+            total = b - a
+            out.append(total if s.aggregate == "total" else total / (s.end - s.start))
+        return out
+
+    def predict(self, theta: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Model values at every observation and the mask of runs that finished."""
+        res = self.simulate(theta)
+        return self.extract(res), res.ok
+
+    def nuisance(self, vals: Mapping[str, np.ndarray], i: int, n: int) -> np.ndarray:
+        s = self.observations.series[i]
+        if i in self.nuisance_of:
+            return vals[self.nuisance_of[i]]
+        return np.full(n, s.sigma if s.sigma is not None else 1.0)
+
+    def loglik_from(self, preds: Sequence[np.ndarray], ok: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        n = theta.shape[0]
+        vals = self.values(theta)
+        total = np.zeros(n)
+        with np.errstate(all="ignore"):
+            for i, (s, lik, m) in enumerate(zip(self.observations.series, self.likelihoods, preds)):
+                ll = lik.loglik(s.y, m[:, s.used], self.nuisance(vals, i, n), s.weight)
+                total += ll if lik.name == "wsse" else s.weight * ll
+        total[~ok | ~np.isfinite(total)] = -np.inf
+        return total
+
+    def loglik(self, theta: np.ndarray) -> np.ndarray:
+        """Log-likelihood of each row of ``theta`` (natural units), one simulate call in all."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        inside = self.in_bounds(theta)
+        out = np.full(theta.shape[0], -np.inf)
+        if inside.any():
+            preds, ok = self.predict(theta[inside])
+            out[inside] = self.loglik_from(preds, ok, theta[inside])
+        return out
+
+    def in_bounds(self, theta: np.ndarray) -> np.ndarray:
+        lo = np.array([p.lower for p in self.free])
+        hi = np.array([p.upper for p in self.free])
+        return np.all((theta >= lo) & (theta <= hi) & np.isfinite(theta), axis=1)
+
+    def log_prior(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        return np.sum([p.log_prior(theta[:, j]) for j, p in enumerate(self.free)], axis=0)
+
+    # -- the unbounded space of optimisers and samplers ----------------------------------------
+    def to_natural(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(z)
+        return np.column_stack([p.to_natural(z[:, j]) for j, p in enumerate(self.free)])
+
+    def to_z(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        return np.column_stack([p.to_z(theta[:, j]) for j, p in enumerate(self.free)])
+
+    def log_jacobian(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(z)
+        return np.sum([p.log_jacobian(z[:, j]) for j, p in enumerate(self.free)], axis=0)
