@@ -802,6 +802,64 @@ class CompiledModel:
         # so a copy sent to another process (a Dask worker) is rebuilt from the spec there.
         return (_rebuild, (self.spec, self.backend))
 
+    # -- feedback loops (sd_engine.graph, sd_engine.loops) ------------------------------------------
+    def graph(self, view: Literal["full", "stock_flow"] = "full",
+              internal: Literal["collapse", "expand"] = "collapse") -> Any:
+        """The causal graph: a :class:`networkx.DiGraph` of variables (display names) and links.
+
+        Nodes carry ``kind``, ``units``, ``doc``; edges carry ``polarity``. ``view="stock_flow"``
+        keeps stocks and flows only; ``internal="expand"`` shows the internal stocks of
+        SMOOTH/DELAY. See :func:`sd_engine.graph.causal_graph`.
+
+        Examples
+        --------
+        >>> from sd_engine.builder import Model
+        >>> m = Model("decay")
+        >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x / 2")
+        >>> sorted(m.compile().graph().edges)
+        [('loss', 'x'), ('x', 'loss')]
+        """
+        from .loops import model_graph
+
+        return model_graph(self, view, internal)
+
+    def loops(self, ds: xr.Dataset | None = None, **options: Any) -> Any:
+        """The feedback loops: a :class:`~sd_engine.loops.LoopSet` of :class:`~sd_engine.loops.Loop`.
+
+        Each loop has ``id``, ``variables`` (display names), ``polarity`` ("R", "B" or
+        "unknown"), ``length`` and ``name``. Options (``max_length``, ``cap``, ``internal``,
+        ``names``, ``numeric``) are those of :func:`sd_engine.loops.model_loops`.
+
+        Examples
+        --------
+        >>> from sd_engine.builder import Model
+        >>> m = Model("decay")
+        >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x / 2")
+        >>> [(loop.id, loop.polarity) for loop in m.compile().loops()]
+        [('B1', 'B')]
+        """
+        from .loops import model_loops
+
+        return model_loops(self, ds, **options)
+
+    def loop_dominance(self, ds: xr.Dataset | None = None, **options: Any) -> xr.DataArray:
+        """Relative loop scores (Loops that Matter) over time, dims ``("loop", "time"[, "run"])``.
+
+        The ``loop`` coordinate is ``Loop.id``. See :func:`sd_engine.loops.loop_dominance`.
+
+        Examples
+        --------
+        >>> from sd_engine.builder import Model
+        >>> m = Model("decay", final_time=2)
+        >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x / 2")
+        >>> model = m.compile()
+        >>> model.loop_dominance(model.run()).values.tolist()
+        [[-1.0, -1.0, nan]]
+        """
+        from .loops import loop_dominance
+
+        return loop_dominance(self, ds, **options)
+
 
 def _is_time_series(value: Any) -> bool:
     import pandas as pd

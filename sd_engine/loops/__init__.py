@@ -1,0 +1,64 @@
+"""Feedback loops: enumeration, polarity, Loops-that-Matter dominance, and views.
+
+>>> import sd_engine as sd
+>>> model = sd.load("teacup")
+>>> [loop.id for loop in model.loops()]
+['B1']
+"""
+
+from __future__ import annotations
+
+from .analysis import (
+    DOMINANCE_THRESHOLD,
+    DominancePhase,
+    dominance_phases,
+    dominance_probability,
+    dominant,
+    library_loop_names,
+    link_score_array,
+    loop_dominance,
+    model_graph,
+    model_loops,
+)
+from .scores import Trajectories, link_scores, loop_scores, numeric_polarities, relative_loop_scores, trajectories
+from .structure import (
+    DEFAULT_CAP,
+    Loop,
+    LoopSet,
+    TooManyLoopsWarning,
+    complete_digraph_cycle_count,
+    cycle_partitions,
+    cycle_rank,
+    find_loops,
+    independent_loops,
+    shortest_independent_loops,
+)
+
+__all__ = [
+    "Loop",
+    "LoopSet",
+    "TooManyLoopsWarning",
+    "DEFAULT_CAP",
+    "DOMINANCE_THRESHOLD",
+    "DominancePhase",
+    "Trajectories",
+    "find_loops",
+    "cycle_rank",
+    "cycle_partitions",
+    "shortest_independent_loops",
+    "independent_loops",
+    "complete_digraph_cycle_count",
+    "model_graph",
+    "model_loops",
+    "library_loop_names",
+    "trajectories",
+    "link_scores",
+    "loop_scores",
+    "relative_loop_scores",
+    "numeric_polarities",
+    "link_score_array",
+    "loop_dominance",
+    "dominant",
+    "dominance_probability",
+    "dominance_phases",
+]

@@ -1,0 +1,345 @@
+"""Feedback loops of a causal graph: enumeration with a cap, polarity, ids, names, independent sets.
+
+Loops are the elementary cycles of :func:`sd_engine.graph.causal_graph` (Johnson's
+algorithm through :func:`networkx.simple_cycles`, optionally bounded in length with
+the Gupta-Suzumura algorithm). Counting stops at a cap: a model with more loops than
+that gets its shortest independent loop set (Oliva 2004) instead, with a message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, overload
+
+import networkx as nx
+
+from ..errors import SpecError, UnknownVariableError, did_you_mean
+from ..expr import canonical
+from ..graph import combine_polarity
+
+__all__ = [
+    "Loop",
+    "LoopSet",
+    "LoopPolarity",
+    "TooManyLoopsWarning",
+    "DEFAULT_CAP",
+    "find_loops",
+    "cycle_rank",
+    "cycle_partitions",
+    "shortest_independent_loops",
+    "independent_loops",
+    "complete_digraph_cycle_count",
+]
+
+LoopPolarity = Literal["R", "B", "unknown"]
+
+#: Loops listed before falling back to an independent loop set.
+DEFAULT_CAP = 100_000
+
+if tuple(int(p) for p in nx.__version__.split(".")[:2]) < (3, 2):  # pragma: no cover - pinned in pyproject
+    raise ImportError("sdflow's loop analysis needs networkx >= 3.2 (simple_cycles with length_bound).")
+
+
+class TooManyLoopsWarning(UserWarning):
+    """The model has more feedback loops than the cap; an independent loop set is listed instead."""
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One feedback loop: an elementary cycle of the causal graph.
+
+    ``variables`` are display names in causal order, starting at the variable with the
+    smallest canonical name (so the same loop always reads the same way); the last
+    variable links back to the first. ``links`` are the polarities of those links.
+
+    Examples
+    --------
+    >>> import sd_engine as sd
+    >>> [(loop.id, loop.polarity, loop.variables) for loop in sd.load("teacup").loops()]
+    [('B1', 'B', ('Heat Loss to Room', 'Teacup Temperature'))]
+    """
+
+    id: str
+    variables: tuple[str, ...]
+    polarity: LoopPolarity
+    links: tuple[str, ...]
+    keys: tuple[str, ...]
+    partition: int
+    stocks: tuple[str, ...] = ()
+    name: str = ""
+
+    @property
+    def length(self) -> int:
+        """Number of links (and of variables) in the loop."""
+        return len(self.variables)
+
+    @property
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        """The links ``(cause, effect)`` around the loop, by display name."""
+        v = self.variables
+        return tuple((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
+
+    @property
+    def label(self) -> str:
+        """The name if the loop has one, else its id."""
+        return self.name or self.id
+
+    def __str__(self) -> str:
+        path = " -> ".join(self.variables + self.variables[:1])
+        return f"{self.id} ({self.polarity}{', ' + self.name if self.name else ''}): {path}"
+
+
+@dataclass(frozen=True)
+class LoopSet(Sequence[Loop]):
+    """The loops of a model: a sequence of :class:`Loop`, indexable by position, id or name.
+
+    ``complete`` is False when the model has more loops than the cap and only an
+    independent loop set is listed; ``message`` then says so. ``cycle_rank`` is the
+    dimension of the cycle space (the size of a maximal independent loop set).
+    """
+
+    loops: tuple[Loop, ...]
+    complete: bool = True
+    message: str = ""
+    cycle_rank: int = 0
+    graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.loops)
+
+    @overload
+    def __getitem__(self, item: int) -> Loop: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> Sequence[Loop]: ...
+
+    @overload
+    def __getitem__(self, item: str) -> Loop: ...
+
+    def __getitem__(self, item: int | slice | str) -> Loop | Sequence[Loop]:
+        if isinstance(item, str):
+            for loop in self.loops:
+                if item in (loop.id, loop.name):
+                    return loop
+            labels = [loop.id for loop in self.loops] + [loop.name for loop in self.loops if loop.name]
+            raise UnknownVariableError(f"There is no loop `{item}`." + did_you_mean(item, labels))
+        return self.loops[item]
+
+    def __iter__(self) -> Iterator[Loop]:
+        return iter(self.loops)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(loop.id for loop in self.loops)
+
+    def table(self) -> str:
+        """A plain-text listing, one loop per line (used by ``sdflow loops``)."""
+        lines = [str(loop) for loop in self.loops]
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)
+
+
+def complete_digraph_cycle_count(n: int) -> int:
+    """Elementary cycles of the complete digraph on `n` nodes: sum of C(n, k) (k - 1)!.
+
+    Examples
+    --------
+    >>> [complete_digraph_cycle_count(n) for n in (3, 5, 10)]
+    [5, 84, 1112073]
+    """
+    return sum(math.comb(n, k) * math.factorial(k - 1) for k in range(2, n + 1))
+
+
+def _key(g: nx.DiGraph, node: str) -> str:
+    return str(g.nodes[node].get("key", canonical(node)))
+
+
+def cycle_partitions(g: nx.DiGraph) -> list[set[str]]:
+    """Strongly connected components that contain a feedback loop, in a stable order."""
+    parts = [c for c in nx.strongly_connected_components(g)
+             if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
+    return sorted(parts, key=lambda c: min(_key(g, n) for n in c))
+
+
+def cycle_rank(g: nx.DiGraph) -> int:
+    """Dimension of the cycle space: the sum of E - N + 1 over the cycle partitions.
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")])
+    >>> cycle_rank(g)
+    2
+    """
+    total = 0
+    for part in cycle_partitions(g):
+        sub = g.subgraph(part)
+        total += sub.number_of_edges() - sub.number_of_nodes() + 1
+    return total
+
+
+def _rotate(g: nx.DiGraph, cycle: Sequence[str]) -> tuple[str, ...]:
+    keys = [_key(g, n) for n in cycle]
+    start = keys.index(min(keys))
+    return tuple(cycle[start:]) + tuple(cycle[:start])
+
+
+def _edges(cycle: Sequence[str]) -> list[tuple[str, str]]:
+    return [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
+
+
+def shortest_independent_loops(g: nx.DiGraph) -> list[tuple[str, ...]]:
+    """Oliva's shortest independent loop set (SILS), partition by partition.
+
+    For every link the geodetic loop through it (the link and a shortest path back) is
+    a candidate; candidates are taken in order of increasing length and kept when they
+    add a link not covered yet, until every link of the partition is covered. The cost
+    is one breadth-first search per link, whatever the number of loops.
+    """
+    result: list[tuple[str, ...]] = []
+    for part in cycle_partitions(g):
+        sub = g.subgraph(part)
+        candidates: dict[tuple[str, ...], None] = {}
+        for u, v in sorted(sub.edges, key=lambda e: (_key(g, e[0]), _key(g, e[1]))):
+            path = [u] if u == v else nx.shortest_path(sub, v, u)
+            cycle = _rotate(g, path if u == v else path)
+            candidates[cycle] = None
+        ordered = sorted(candidates, key=lambda c: (len(c), [_key(g, n) for n in c]))
+        covered: set[tuple[str, str]] = set()
+        needed = set(sub.edges)
+        for cycle in ordered:
+            new = set(_edges(cycle)) - covered
+            if new:
+                result.append(cycle)
+                covered |= new
+            if covered >= needed:
+                break
+    return result
+
+
+def independent_loops(loops: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Kampmann's greedy independent loop set: keep a loop when it uses a link no earlier loop used."""
+    covered: set[tuple[str, str]] = set()
+    kept = []
+    for cycle in loops:
+        new = set(_edges(cycle)) - covered
+        if new:
+            kept.append(tuple(cycle))
+            covered |= new
+    return kept
+
+
+def _name_loops(cycles: list[tuple[str, ...]], names: Mapping[str, Sequence[str]], g: nx.DiGraph,
+                model: str) -> dict[tuple[str, ...], str]:
+    """Match each named path to the shortest loop that runs through it in that order."""
+    by_key = {_key(g, n): n for n in g}
+    out: dict[tuple[str, ...], str] = {}
+    for name, path in names.items():
+        nodes = []
+        for v in path:
+            k = canonical(v)
+            if k not in by_key:
+                raise UnknownVariableError(
+                    f"Loop `{name}` names `{v}`, which is not a variable of the causal graph of `{model}`."
+                    + did_you_mean(k, by_key)
+                )
+            nodes.append(by_key[k])
+        matches = []
+        for cycle in cycles:
+            if not set(nodes) <= set(cycle):
+                continue
+            positions = [cycle.index(n) for n in nodes]
+            start = positions.index(min(positions))
+            rotated = positions[start:] + positions[:start]
+            if rotated == sorted(rotated):
+                matches.append(cycle)
+        if not matches:
+            path_text = " -> ".join(f"`{v}`" for v in path)
+            raise SpecError(f"Loop `{name}` ({path_text}) is not a feedback loop of `{model}`; check the "
+                            "variables and their causal order.")
+        out[min(matches, key=lambda c: (len(c), [_key(g, n) for n in c]))] = name
+    return out
+
+
+def find_loops(
+    g: nx.DiGraph,
+    *,
+    max_length: int | None = None,
+    cap: int = DEFAULT_CAP,
+    names: Mapping[str, Sequence[str]] | None = None,
+    polarity: Mapping[tuple[str, str], str] | None = None,
+) -> LoopSet:
+    """The feedback loops of causal graph `g`.
+
+    Parameters
+    ----------
+    g : networkx.DiGraph
+        A causal graph from :func:`sd_engine.graph.causal_graph`.
+    max_length : int, optional
+        List only loops of at most this many links.
+    cap : int
+        Stop counting after this many loops. A model with more gets its shortest
+        independent loop set instead (``complete=False``), with a
+        :class:`TooManyLoopsWarning` and the same text in ``LoopSet.message``.
+    names : mapping, optional
+        Loop name -> variables on the loop in causal order (enough of them to single it
+        out); the shortest matching loop gets the name.
+    polarity : mapping, optional
+        Link polarities that override the graph's ``polarity`` edge attribute (numerical
+        polarities from a run).
+
+    Examples
+    --------
+    >>> g = nx.DiGraph()
+    >>> g.add_edge("a", "b", polarity="+"); g.add_edge("b", "a", polarity="-")
+    >>> loops = find_loops(g)
+    >>> loops[0].polarity, loops[0].variables
+    ('B', ('a', 'b'))
+    """
+    if not isinstance(cap, int) or cap < 1:
+        raise SpecError(f"`cap` must be a positive whole number, not {cap!r}.")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise SpecError(f"`max_length` must be a positive whole number, not {max_length!r}.")
+    model = str(g.graph.get("model", "model"))
+    found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
+    rank = cycle_rank(g)
+    complete = len(found) <= cap
+    message = ""
+    if complete:
+        cycles = [_rotate(g, c) for c in found]
+    else:
+        cycles = shortest_independent_loops(g)
+        if max_length is not None:
+            cycles = [c for c in cycles if len(c) <= max_length]
+        message = (
+            f"Model `{model}` has more than {cap:,} feedback loops{' of up to ' + str(max_length) + ' links' if max_length else ''}, "
+            f"too many to list; showing its shortest independent loop set ({len(cycles)} loops, cycle rank {rank}) "
+            "instead. Raise `cap`, or set `max_length` to list the short loops."
+        )
+        warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
+    del found
+    cycles.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
+    named = _name_loops(cycles, names or {}, g, model)
+    part_index = {}
+    for i, part in enumerate(cycle_partitions(g)):
+        for n in part:
+            part_index[n] = i + 1
+    counters: dict[str, int] = {}
+    loops = []
+    for cycle in cycles:
+        links = tuple((polarity or {}).get(e, g.edges[e].get("polarity", "unknown")) for e in _edges(cycle))
+        sign = combine_polarity(links)
+        letter: LoopPolarity = "R" if sign == "+" else "B" if sign == "-" else "unknown"
+        prefix = letter if letter != "unknown" else "U"
+        counters[prefix] = counters.get(prefix, 0) + 1
+        loops.append(Loop(
+            id=f"{prefix}{counters[prefix]}", variables=cycle, polarity=letter, links=links,
+            keys=tuple(_key(g, n) for n in cycle), partition=part_index[cycle[0]],
+            stocks=tuple(n for n in cycle if g.nodes[n].get("kind") == "stock"), name=named.get(cycle, ""),
+        ))
+    return LoopSet(tuple(loops), complete=complete, message=message, cycle_rank=rank, graph=g)
+
