@@ -63,8 +63,10 @@ _MODEL_FILES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 def load(source: str | Path | ModelSpec | Model) -> CompiledModel:
     """Load and compile a model: a library name (``"teacup"``), a builder, or a spec.
 
-    Vensim and XMILE files are read by the importers (see the README's support matrix);
-    a name that is neither a file nor a library model raises with the closest names.
+    Vensim (``.mdl``) and XMILE (``.xmile``, ``.stmx``, ``.itmx``) files are read through
+    PySD's parsers into a spec (see the README's support matrix); constructs the engine
+    cannot run faithfully raise :class:`UnsupportedError` naming the variable. A name that
+    is neither a file nor a library model raises with the closest names.
     """
     if isinstance(source, Model):
         return source.compile()
@@ -74,10 +76,9 @@ def load(source: str | Path | ModelSpec | Model) -> CompiledModel:
     if path.suffix.lower() in _MODEL_FILES:
         if not path.exists():
             raise FileNotFoundError(f"No model file `{path}`.")
-        raise UnsupportedError(
-            f"Loading `{path.name}` needs the Vensim/XMILE importer, which this version does not include yet; "
-            "build the model with `sd_engine.Model` instead."
-        )
+        from .io.pysd_import import read_model
+
+        return compile_model(read_model(path))
     from models import build
 
     return build(str(source)).compile()

@@ -48,7 +48,8 @@ from .spec import ModelSpec, Variable
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS"]
+__all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS", "PIECES", "PIECE_AT",
+           "piece_blocks"]
 
 #: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
 REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
@@ -60,6 +61,11 @@ LOOKUP_FUNCTIONS = {
     "lookup_forward": "look_forward",
 }
 _TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
+#: An arrayed variable defined block by block: ``_pieces(_at("north"), eq1, _at("south"), eq2)``.
+#: Each ``_at`` gives, per dimension of the variable, the dimension itself, a subrange of it or
+#: one element; the blocks must cover every element exactly once.
+PIECES = "_pieces"
+PIECE_AT = "_at"
 # Names the generated functions use themselves; variables get a trailing "_" instead.
 _RESERVED_IDENTIFIERS = {"np", "fn", "t", "dt", "y", "z", "c", "dy", "zn", "out", "n"}
 
@@ -133,6 +139,14 @@ class _Compiler:
         self.dims: dict[str, tuple[str, ...]] = {
             d.canonical: tuple(canonical(e) for e in d.elements) for d in self.lowered.dimensions
         }
+        # Dimensions an equation may read in each other's place: Vensim mappings (either way)
+        # and ranges with the same elements.
+        self.mapped: dict[str, set[str]] = {d: set() for d in self.dims}
+        for d in self.lowered.dimensions:
+            for other in d.maps_to:
+                if canonical(other) in self.dims:
+                    self.mapped[d.canonical].add(canonical(other))
+                    self.mapped[canonical(other)].add(d.canonical)
         self.ident: dict[str, str] = {}
         used: set[str] = set()
         for key in self.vars:
@@ -190,7 +204,7 @@ class _Compiler:
     def check_references(self) -> None:
         known = set(self.vars) | set(_TIME_NAMES)
         callables = set(functions.BUILTINS) | set(functions.ALIASES) | set(REDUCTIONS) | set(LOOKUP_FUNCTIONS)
-        callables |= {"with_lookup", "time"} | {k for k, v in self.vars.items() if v.kind == "lookup"}
+        callables |= {"with_lookup", "time", PIECES, PIECE_AT} | {k for k, v in self.vars.items() if v.kind == "lookup"}
         for var in self.vars.values():
             for expr in self.equations(var):
                 for node in walk(expr):
@@ -320,6 +334,8 @@ class _Compiler:
         lines.append("    if out is not None:")
         for slot in layout.series:
             lines.append("    " + self.write(slot, "out", self.ident[slot.key]))
+        if not layout.series:
+            lines.append("        pass  # a model of constants only records nothing per step")
         lines.append("")
         return "\n".join(lines)
 
@@ -370,6 +386,8 @@ class _Compiler:
         return lines
 
     def assign(self, var: Variable, expr: Expr) -> str:
+        if isinstance(expr, Call) and expr.func == PIECES:
+            return self.assign_pieces(var, expr)
         code, dims = self.emit(expr, var)
         target = self.var_dims(var)
         code = self.fit(code, dims, target, var, expr)
@@ -379,6 +397,79 @@ class _Compiler:
         if len(comment) > 100:
             comment = comment[:97] + "..."
         return f"    {self.ident[var.canonical]} = {code}  # {comment}"
+
+    def assign_pieces(self, var: Variable, expr: Call) -> str:
+        """An arrayed variable assembled from blocks that each have their own equation."""
+        ident = self.ident[var.canonical]
+        target = self.var_dims(var)
+        shape = tuple(len(self.dims[d]) for d in target)
+        lines = [f"np.full((n,) + {shape}, np.nan)  # {var.name}: one equation per block"]
+        covered = np.zeros(shape, dtype=int)
+        for selector, piece in piece_blocks(expr, var):
+            labels, index = self.block(selector, target, var)
+            block_shape = tuple(len(i) for i in index)
+            covered[np.ix_(*index)] += 1
+            code, dims = self.emit(piece, var)
+            extra = [d for d in (dims or ()) if d not in labels]
+            if extra:
+                raise DimensionError(
+                    f"The equation of `{var.name}`[{', '.join(selector)}] varies over dimension `{extra[0]}`, "
+                    f"which that block does not have: `{to_text(piece)}`."
+                )
+            if dims is None:
+                value = f"{code}"
+            else:
+                value = f"np.broadcast_to({self.align(code, dims, labels)}, (n,) + {block_shape})"
+            comment = f"[{', '.join(selector)}] = {to_text(piece)}".replace("\n", " ")[:100]
+            lines.append(f"    {ident}[{self.block_index(index)}] = {value}  # {comment}")
+        if covered.min() == 0 or covered.max() > 1:
+            cell = np.argwhere(covered != 1)[0]
+            element = ", ".join(self.dims[d][k] for d, k in zip(target, cell))
+            what = "no equation" if covered[tuple(cell)] == 0 else "more than one equation"
+            raise SpecError(f"`{var.name}`[{element}] has {what}; give every element exactly one equation.")
+        if var.kind == "flow" and var.non_negative:
+            lines.append(f"    {ident} = np.maximum({ident}, 0.0)")
+        return f"    {ident} = " + "\n".join(lines)
+
+    def block(self, selector: tuple[str, ...], target: tuple[str, ...],
+              var: Variable) -> tuple[tuple[str, ...], list[list[int]]]:
+        """Dimension labels and element positions of one block of an arrayed variable."""
+        if len(selector) != len(target):
+            raise DimensionError(
+                f"A block of `{var.name}` gives {len(selector)} subscript(s) {list(selector)} for its "
+                f"{len(target)} dimension(s) {list(target)}."
+            )
+        labels: list[str] = []
+        index: list[list[int]] = []
+        for sub, dim in zip(selector, target):
+            key = canonical(sub)
+            elements = self.dims[dim]
+            if key == dim:
+                labels.append(dim)
+                index.append(list(range(len(elements))))
+            elif key in self.dims and set(self.dims[key]) <= set(elements):
+                labels.append(key)
+                index.append([elements.index(e) for e in self.dims[key]])
+            elif key in elements:
+                labels.append(f"{dim}={key}")  # a one-element block: no equation varies over it
+                index.append([elements.index(key)])
+            else:
+                raise DimensionError(
+                    f"`{sub}` in a block of `{var.name}` is neither dimension `{dim}`, a subrange of it, nor one "
+                    f"of its elements." + did_you_mean(key, elements)
+                )
+        return tuple(labels), index
+
+    @staticmethod
+    def block_index(index: list[list[int]]) -> str:
+        parts = []
+        for positions in index:
+            lo, hi = positions[0], positions[-1] + 1
+            parts.append(f"{lo}:{hi}" if positions == list(range(lo, hi)) else repr(positions))
+        if sum(p.startswith("[") for p in parts) > 1:
+            # Several element lists: an open mesh, so they do not pair up element by element.
+            return "(slice(None),) + np.ix_(" + ", ".join(repr(p) for p in index) + ")"
+        return ":, " + ", ".join(parts)
 
     def fit(self, code: str, dims: tuple[str, ...] | None, target: tuple[str, ...], var: Variable,
             expr: Expr) -> str:
@@ -517,11 +608,22 @@ class _Compiler:
                 f"{len(ref.subscripts)} subscript(s) {list(ref.subscripts)}."
             )
         index, kept = [], []
+        takes: list[tuple[int, list[int]]] = []  # (axis, positions) of subrange selections
         for sub, dim in zip(ref.subscripts, dims):
             key = canonical(sub)
-            if key == dim:
+            # `dim!` (Vensim) is the dimension a reduction runs over: its own label, so an
+            # equation over `dim` can also reduce a variable over `dim` x `dim`.
+            base = key[:-1] if key.endswith("!") else key
+            if base == dim or (base in self.mapped.get(dim, ()) and len(self.dims[base]) == len(self.dims[dim])) \
+                    or (base in self.dims and base != dim and self.dims[base] == self.dims[dim]):
                 index.append(":")
-                kept.append(dim)
+                kept.append(key)
+                self.dims.setdefault(key, self.dims[dim])
+            elif base in self.dims and set(self.dims[base]) < set(self.dims[dim]):
+                index.append(":")
+                takes.append((1 + len(kept), [self.dims[dim].index(e) for e in self.dims[base]]))
+                kept.append(key)
+                self.dims.setdefault(key, self.dims[base])
             elif key in self.dims[dim]:
                 index.append(str(self.dims[dim].index(key)))
             else:
@@ -529,12 +631,17 @@ class _Compiler:
                     f"`{sub}` in `{var.name}` is neither dimension `{dim}` nor one of its elements "
                     f"{list(self.dims[dim])}." + did_you_mean(key, self.dims[dim])
                 )
-        return f"{code}[:, {', '.join(index)}]", tuple(kept)
+        code = f"{code}[:, {', '.join(index)}]"
+        for axis, positions in takes:
+            code = f"np.take({code}, {positions}, axis={axis})"
+        return code, tuple(kept)
 
     def emit_call(self, call: Call, var: Variable) -> tuple[str, tuple[str, ...] | None]:
         func = functions.ALIASES.get(call.func, call.func)
         if func == "time" and not call.args:
             return "t", None
+        if func in (PIECES, PIECE_AT):
+            raise SpecError(f"`{func}` must be the whole equation of `{var.name}`, not part of it.")
         if func in REDUCTIONS:
             return self.emit_reduction(call, var)
         if func == "with_lookup":
@@ -625,6 +732,24 @@ def _fold(expr: Expr) -> Expr:
             with np.errstate(all="ignore"):
                 return Num(float(_NUMPY_OPERATORS[expr.op](np.float64(left.value), np.float64(right.value))))
     return expr
+
+
+def piece_blocks(expr: Call, var: Variable) -> list[tuple[tuple[str, ...], Expr]]:
+    """The ``(subscripts, equation)`` blocks of a ``_pieces(...)`` equation, checked."""
+    args = expr.args
+    ok = len(args) >= 2 and len(args) % 2 == 0
+    blocks: list[tuple[tuple[str, ...], Expr]] = []
+    for at, piece in zip(args[::2], args[1::2]):
+        if not (isinstance(at, Call) and at.func == PIECE_AT and all(isinstance(a, Str) for a in at.args)):
+            ok = False
+            break
+        blocks.append((tuple(a.value for a in at.args if isinstance(a, Str)), piece))
+    if not ok:
+        raise SpecError(
+            f"`{PIECES}` in `{var.name}` takes pairs of a block and its equation: "
+            f"`{PIECES}({PIECE_AT}(\"north\"), 1, {PIECE_AT}(\"south\"), 2)`."
+        )
+    return blocks
 
 
 def _equation_hint(var: Variable) -> str:
@@ -787,7 +912,6 @@ class CompiledModel:
         variables = tuple(replaced.get(v.canonical, v) for v in self.spec.variables)
         spec = dataclasses.replace(self.spec, variables=variables)
         return _rebuild(spec, self.backend), {k: v for k, v in params.items() if k not in series}
-
 
     def with_backend(self, backend: Literal["numpy", "interpreter"]) -> CompiledModel:
         """The same model evaluated by generated code or by the slow reference interpreter."""

@@ -99,6 +99,18 @@ def pulse_train(t: float, dt: float, start: Array, width: Array, interval: Array
     return np.where(on, 1.0, 0.0)
 
 
+def xmile_pulse_train(t: float, dt: float, start: Array, interval: Array) -> Array:
+    """1 for one step at `start` and every `interval` after it (XMILE PULSE with a repeat).
+
+    The caller multiplies by magnitude / DT, so each pulse moves `magnitude` into a stock.
+    An interval of 0 or less gives the single pulse at `start`.
+    """
+    tt = t + dt / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phase = np.where(interval > 0, np.mod(tt - start, np.where(interval > 0, interval, 1.0)), tt - start)
+    return np.where((tt > start) & (phase < dt), 1.0, 0.0)
+
+
 def ramp(t: float, slope: Array, start: Array, end: Array) -> Array:
     """Vensim RAMP: 0 before `start`, rising by `slope` per time unit until `end`."""
     # Not np.clip(t, start, end): with end < start it gives slope * (end - start) before start.
@@ -218,6 +230,7 @@ BUILTINS: dict[str, Builtin] = {
     "pulse": Builtin(pulse, (2,), time=True, dt=True),
     "pulse_train": Builtin(pulse_train, (4,), time=True, dt=True),
     "ramp": Builtin(ramp, (3,), time=True),
+    "_xmile_pulse_train": Builtin(xmile_pulse_train, (2,), time=True, dt=True),
     "_truncated_normal": Builtin(truncated_normal, (5,)),
     "_truncated_exponential": Builtin(truncated_exponential, (5,)),
     "_truncated_poisson": Builtin(truncated_poisson, (6,)),

@@ -43,10 +43,17 @@ RESERVED_NAMES = frozenset({"time", "t", "dt", "time_step"})
 
 @dataclass(frozen=True)
 class Dimension:
-    """A subscript range: a name and its ordered elements."""
+    """A subscript range: a name and its ordered elements.
+
+    ``maps_to`` names other dimensions of the same length that this one maps onto
+    element by element (Vensim's ``B: b1, b2 -> A``): an equation over ``A`` may read a
+    variable over ``B`` as ``x[A]``. A dimension whose elements are a subset of another's
+    is a subrange of it: ``x[sub]`` reads those elements of a variable over the parent.
+    """
 
     name: str
     elements: tuple[str, ...]
+    maps_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.elements:

@@ -1,0 +1,747 @@
+"""Vensim and XMILE models into a :class:`~sd_engine.spec.ModelSpec`, through PySD's parsers.
+
+PySD's translators turn a ``.mdl`` or XMILE file into an *abstract model*: sections of
+elements, each element a list of components (one per subscript block) whose ``ast`` is
+a tree of ``pysd.translators.structures.abstract_expressions`` nodes. This module walks
+that tree and builds sdflow's own expression tree and spec. PySD's code generator and
+runtime are never used here.
+
+Anything the engine cannot simulate faithfully is refused with
+:class:`~sd_engine.errors.UnsupportedError` naming the variable and the construct: an
+import that succeeds runs the model as written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError, UnsupportedError
+from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
+from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
+from .xml_safety import ModelFileError, check_xmile
+
+__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES"]
+
+VENSIM_SUFFIXES = (".mdl",)
+XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
+
+#: Control variables: Vensim names (canonical) -> TimeSettings fields.
+_CONTROL = {"initial_time": "initial_time", "final_time": "final_time", "time_step": "dt", "saveper": "saveper"}
+
+#: Builtins whose PySD name maps one-to-one to an engine builtin.
+_SAME = {
+    "abs", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "ln",
+    "log", "integer", "modulo", "quantum", "xidz", "zidz", "if_then_else", "step", "pulse", "ramp", "min",
+    "max", "random_uniform", "random_normal", "random_exponential", "random_poisson",
+}
+_REDUCERS = {"sum", "prod", "vmin", "vmax"}
+#: Functions we know and refuse, with the reason shown to the user.
+_REFUSED = {
+    "invert_matrix": "matrix inversion",
+    "vector_select": "VECTOR SELECT",
+    "vector_sort_order": "VECTOR SORT ORDER",
+    "vector_reorder": "VECTOR REORDER",
+    "vector_rank": "VECTOR RANK",
+    "get_time_value": "GET TIME VALUE",
+    "elmcount": "ELMCOUNT",
+}
+
+
+def read_model(path: str | Path) -> ModelSpec:
+    """Read a Vensim ``.mdl`` or XMILE ``.xmile``/``.stmx``/``.itmx`` file into a spec.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file. XMILE files are checked with defusedxml first, so entity
+        expansion ("billion laughs") and external entities are refused before PySD's
+        parser sees the file.
+
+    Returns
+    -------
+    ModelSpec
+        Variables named as in the file, with units and documentation; the file's time
+        settings and (XMILE) integration method.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> spec = read_model(Path(__file__).parents[2] / "tests" / "io" / "models" / "decay.mdl")
+    >>> spec["Remaining"].kind, spec.time.final_time
+    ('stock', 4.0)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No model file `{path}`.")
+    suffix = path.suffix.lower()
+    method = "euler"
+    if suffix in VENSIM_SUFFIXES:
+        from pysd.translators.vensim.vensim_file import VensimFile
+
+        try:
+            parsed = VensimFile(path)
+            parsed.parse()
+            abstract = parsed.get_abstract_model()
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            raise ModelFileError(_parse_failure(path, exc)) from exc
+    elif suffix in XMILE_SUFFIXES:
+        info = check_xmile(path)
+        method = info.method
+        expected = info.variables
+        from pysd.translators.xmile.xmile_file import XmileFile
+
+        try:
+            parsed_x = XmileFile(path)
+            parsed_x.parse()
+            abstract = parsed_x.get_abstract_model()
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            raise ModelFileError(_parse_failure(path, exc)) from exc
+        found = {canonical(e.name) for s in abstract.sections for e in s.elements}
+        missing = [n for n in expected if canonical(n) not in found]
+        if missing:
+            # Older isee files (XMILE drafts) are not read by PySD's parser: refuse rather
+            # than run a model with variables missing.
+            raise UnsupportedError(
+                f"PySD's XMILE parser did not read {len(missing)} variable(s) of `{path.name}` (first: "
+                f"`{missing[0]}`), as happens with legacy isee files; save the model as XMILE from a current "
+                "Stella version."
+            )
+    else:
+        raise ModelFileError(
+            f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
+        )
+    return _Converter(path, abstract, method).convert()
+
+
+def _parse_failure(path: Path, exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else type(exc).__name__
+    return f"PySD's parser could not read `{path.name}`: {detail}"
+
+
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class _Element:
+    """One model element while it is being converted."""
+
+    name: str
+    units: str
+    doc: str
+    dims: tuple[str, ...] = ()  # display names of its dimensions
+    pieces: list[tuple[tuple[str, ...], Any]] = field(default_factory=list)  # (subscripts, abstract ast)
+    kind: str = "aux"
+    lookup: LookupTable | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return canonical(self.name)
+
+
+class _Converter:
+    def __init__(self, path: Path, abstract: Any, method: str) -> None:
+        self.path = path
+        self.abstract = abstract
+        self.method = method
+        self.variables: list[Variable] = []
+        self.current = ""  # the element being converted, for messages
+
+    # -- top level ---------------------------------------------------------------------------
+    def convert(self) -> ModelSpec:
+        sections = list(self.abstract.sections)
+        main = [s for s in sections if s.type == "main"]
+        others = [s for s in sections if s.type != "main"]
+        if others:
+            kinds = sorted({s.type for s in others})
+            names = ", ".join(f"`{s.name}`" for s in others)
+            raise UnsupportedError(
+                f"`{self.path.name}` defines {' and '.join(kinds)} section(s) {names}; sdflow does not run "
+                "Vensim macros or XMILE modules yet. Expand the macro into plain equations."
+            )
+        section = main[0]
+        self.dimensions = self.read_dimensions(section.subscripts)
+        self.dim_elements = {d.canonical: tuple(d.elements) for d in self.dimensions}
+        self.element_dims: dict[str, list[str]] = {}
+        for d in self.dimensions:
+            for e in d.elements:
+                self.element_dims.setdefault(canonical(e), []).append(d.name)
+        elements = [self.read_element(e) for e in section.elements]
+        controls = {e.key: e for e in elements if e.key in _CONTROL}
+        model = [e for e in elements if e.key not in _CONTROL]
+        self.elements = {e.key: e for e in model}
+        time = self.time_settings(controls)
+        for element in model:
+            self.current = element.name
+            self.variables.extend(self.to_variables(element))
+        # The control variables other than TIME STEP stay readable by equations, as constants.
+        for key, element in controls.items():
+            if key == "time_step":
+                continue
+            value = getattr(time, _CONTROL[key])
+            value = time.dt if value is None else value
+            self.variables.append(Variable(element.name, "constant", Num(float(value)), units=element.units,
+                                           doc=element.doc, source=element.source))
+        self.mark_flows()
+        return ModelSpec(self.path.stem, tuple(self.variables), time, tuple(self.dimensions),
+                         source=str(self.path))
+
+    # -- dimensions ----------------------------------------------------------------------------
+    def read_dimensions(self, ranges: Sequence[Any]) -> list[Dimension]:
+        found: dict[str, Any] = {canonical(r.name): r for r in ranges}
+        out: list[Dimension] = []
+        resolving: set[str] = set()
+
+        def elements_of(key: str) -> tuple[str, ...]:
+            rng = found[key]
+            subs = rng.subscripts
+            if isinstance(subs, str):  # an equivalent range: the same elements as another
+                if key in resolving or canonical(subs) not in found:
+                    raise UnsupportedError(f"Subscript range `{rng.name}` copies unknown range `{subs}`.")
+                resolving.add(key)
+                return elements_of(canonical(subs))
+            if isinstance(subs, dict):
+                raise UnsupportedError(
+                    f"Subscript range `{rng.name}` is read from a spreadsheet (GET ... SUBSCRIPT); "
+                    "write its elements in the model."
+                )
+            result: list[str] = []
+            for s in subs:
+                # A range listed inside another range contributes its elements.
+                result.extend(elements_of(canonical(s)) if canonical(s) in found and canonical(s) != key else [s])
+            return tuple(result)
+
+        for key, rng in found.items():
+            maps = tuple(m if isinstance(m, str) else m[0] for m in (rng.mapping or []))
+            out.append(Dimension(rng.name, elements_of(key), maps_to=maps))
+        return out
+
+    # -- elements ------------------------------------------------------------------------------
+    def read_element(self, element: Any) -> _Element:
+        units = element.units or ""
+        if isinstance(units, (tuple, list)):
+            units = units[0] if units else ""
+        doc = (element.documentation or "").strip()
+        el = _Element(element.name, str(units).strip(), doc, source=f"{self.path.name}: {element.name}")
+        self.current = element.name
+        kinds = set()
+        for comp in element.components:
+            subs, excepts = comp.subscripts
+            ctype = type(comp).__name__
+            if ctype == "AbstractData" or comp.type == "Data":
+                raise UnsupportedError(
+                    f"`{element.name}` is a data variable; sdflow does not read Vensim data (.vdf) or "
+                    "GET XLS/DIRECT DATA yet. Give it an equation or a lookup of time."
+                )
+            if excepts:
+                blocks = self.except_blocks(tuple(subs), [tuple(e) for e in excepts])
+            else:
+                blocks = [tuple(subs)]
+            ast = comp.ast
+            if ctype == "AbstractLookup" or type(ast).__name__ in ("LookupsStructure", "GetLookupsStructure"):
+                kinds.add("lookup")
+            for block in blocks:
+                el.pieces.append((block, ast))
+        if "lookup" in kinds:
+            el.kind = "lookup"
+        el.dims = self.element_dimensions(el)
+        return el
+
+    def expand(self, sub: str) -> tuple[str, ...]:
+        """The elements a subscript stands for: a range's elements, or the element itself."""
+        key = canonical(sub)
+        if key in self.dim_elements:
+            return self.dim_elements[key]
+        if key in self.element_dims:
+            return (sub,)
+        raise UnsupportedError(f"`{self.current}` uses subscript `{sub}`, which no subscript range defines.")
+
+    def except_blocks(self, subs: tuple[str, ...], excepts: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """The element-by-element blocks of ``x[subs] :EXCEPT: excepts``."""
+        import itertools
+
+        excluded = set()
+        for exc in excepts:
+            for combo in itertools.product(*(self.expand(s) for s in exc)):
+                excluded.add(tuple(canonical(c) for c in combo))
+        blocks = []
+        for combo in itertools.product(*(self.expand(s) for s in subs)):
+            if tuple(canonical(c) for c in combo) not in excluded:
+                blocks.append(tuple(combo))
+        return blocks
+
+    def element_dimensions(self, el: _Element) -> tuple[str, ...]:
+        """The dimension at each subscript position: the range that covers every block there."""
+        if not el.pieces:
+            return ()
+        n = len(el.pieces[0][0])
+        if any(len(p[0]) != n for p in el.pieces):
+            raise SpecError(f"`{el.name}` is defined with different numbers of subscripts in its equations.")
+        dims = []
+        for i in range(n):
+            named = [p[0][i] for p in el.pieces if canonical(p[0][i]) in self.dim_elements]
+            used = {canonical(e) for p in el.pieces for e in self.expand(p[0][i])}
+            covering = [d for d in self.dimensions if used <= {canonical(e) for e in d.elements}]
+            if not covering:
+                raise UnsupportedError(
+                    f"The subscripts of `{el.name}` at position {i + 1} do not all belong to one range."
+                )
+            direct = [d for d in covering if d.name in named and len(d.elements) == len(used)]
+            if direct:
+                dims.append(direct[0].name)
+            else:
+                dims.append(min(covering, key=lambda d: len(d.elements)).name)
+        return tuple(dims)
+
+    # -- time settings -------------------------------------------------------------------------
+    def time_settings(self, controls: dict[str, _Element]) -> TimeSettings:
+        values: dict[str, float] = {}
+        pending = dict(controls)
+        units = ""
+        for _ in range(len(pending) + 1):
+            for key, element in list(pending.items()):
+                self.current = element.name
+                if len(element.pieces) != 1 or element.pieces[0][0]:
+                    raise UnsupportedError(f"Control variable `{element.name}` cannot be subscripted.")
+                expr = self.expr(element.pieces[0][1])
+                number = self.evaluate_constant(expr, values)
+                if number is not None:
+                    values[_CONTROL[key]] = number
+                    del pending[key]
+                    if key == "time_step" or not units:
+                        units = element.units or units
+        for key, element in pending.items():
+            raise UnsupportedError(
+                f"Control variable `{element.name}` has an equation that changes during the run or depends on "
+                "the model's variables; sdflow needs its value before the run. Write it as a number."
+            )
+        kwargs: dict[str, Any] = {}
+        for name in ("initial_time", "final_time", "dt", "saveper"):
+            if name in values:
+                kwargs[name] = values[name]
+        if "saveper" in kwargs and "dt" in kwargs and math.isclose(kwargs["saveper"], kwargs["dt"]):
+            kwargs["saveper"] = None
+        return TimeSettings(units=units or "time", method=self.method, **kwargs)
+
+    def evaluate_constant(self, expr: Expr, known: dict[str, float]) -> float | None:
+        """The value of an equation of numbers, other control variables and scalar constants."""
+        lookup = {"time_step": known.get("dt"), "dt": known.get("dt"), "initial_time": known.get("initial_time"),
+                  "final_time": known.get("final_time"), "saveper": known.get("saveper")}
+
+        def value(e: Expr) -> float | None:
+            if isinstance(e, Num):
+                return e.value
+            if isinstance(e, Ref) and not e.subscripts:
+                if e.name in lookup:
+                    return lookup[e.name]
+                target = self.elements.get(e.name) if hasattr(self, "elements") else None
+                if target is not None and len(target.pieces) == 1 and not target.dims:
+                    inner = target.pieces[0][1]
+                    if isinstance(inner, (int, float)):
+                        return float(inner)
+                return None
+            if isinstance(e, Unary) and e.op == "-":
+                v = value(e.operand)
+                return None if v is None else -v
+            if isinstance(e, Binary) and e.op in "+-*/**":
+                a, b = value(e.left), value(e.right)
+                if a is None or b is None:
+                    return None
+                with np.errstate(all="ignore"):
+                    return float({"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+                                  "**": np.power}[e.op](a, b))
+            return None
+
+        return value(expr)
+
+    # -- variables -----------------------------------------------------------------------------
+    def to_variables(self, el: _Element) -> list[Variable]:
+        common = dict(units=el.units, doc=el.doc, dims=el.dims, source=el.source)
+        if el.kind == "lookup":
+            if el.dims:
+                raise UnsupportedError(
+                    f"`{el.name}` is a subscripted lookup; sdflow supports lookups without subscripts only."
+                )
+            ast = el.pieces[0][1]
+            if type(ast).__name__ != "LookupsStructure":
+                raise UnsupportedError(
+                    f"Lookup `{el.name}` is read from a spreadsheet (GET XLS/DIRECT LOOKUPS); give its points "
+                    "in the model."
+                )
+            return [Variable(el.name, "lookup", lookup=self.table(ast), **common)]  # type: ignore[arg-type]
+        asts = [a for _, a in el.pieces]
+        integ = [type(a).__name__ == "IntegStructure" for a in asts]
+        if any(integ):
+            if not all(integ):
+                raise UnsupportedError(
+                    f"`{el.name}` is a stock for some subscripts and not for others; sdflow needs one kind."
+                )
+            return self.stock(el, common)
+        if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
+                and asts[0].function.reference == "active_initial":
+            self.current = el.name
+            args = asts[0].arguments
+            equation = self.piecewise(el, [(el.pieces[0][0], self.expr(args[0]))])
+            init = self.piecewise(el, [(el.pieces[0][0], self.expr(args[1]))])
+            return [Variable(el.name, "aux", equation, init_equation=init, **common)]  # type: ignore[arg-type]
+        # Constants: numbers and arrays of numbers for every block.
+        values = self.constant_values(el)
+        if values is not None:
+            if not el.dims:
+                return [Variable(el.name, "constant", Num(float(values)), **common)]  # type: ignore[arg-type]
+            return [Variable(el.name, "constant", values=tuple(float(v) for v in values.ravel()),
+                             **common)]  # type: ignore[arg-type]
+        equation = self.piecewise(el, [(subs, self.expr(a)) for subs, a in el.pieces])
+        kind = "aux"
+        if isinstance(equation, Num):
+            kind = "constant"
+        return [Variable(el.name, kind, equation, **common)]  # type: ignore[arg-type]
+
+    def constant_values(self, el: _Element) -> np.ndarray | None:
+        """A full array of numbers when every block is a number or an array of numbers, else None."""
+        asts = [a for _, a in el.pieces]
+        if not all(isinstance(a, (int, float, np.ndarray)) and not isinstance(a, bool) for a in asts):
+            return None
+        if not el.dims:
+            return np.asarray(float(asts[0]))
+        shape = tuple(len(self.dim_elements[canonical(d)]) for d in el.dims)
+        out = np.full(shape, np.nan)
+        for subs, ast in el.pieces:
+            index = self.block_index(el, subs)
+            block_shape = tuple(len(i) for i in index)
+            value = np.asarray(ast, dtype=float)
+            squeezed = tuple(s for s, sub in zip(block_shape, subs) if canonical(sub) in self.dim_elements)
+            try:
+                value = np.broadcast_to(value.reshape(squeezed) if value.size == math.prod(squeezed) else value,
+                                        squeezed).reshape(block_shape)
+            except ValueError:
+                raise SpecError(
+                    f"`{el.name}`{list(subs)} has {value.size} values for {math.prod(block_shape)} elements."
+                ) from None
+            out[np.ix_(*index)] = value
+        if np.isnan(out).any():
+            missing = [i for i in np.argwhere(np.isnan(out))[:1]]
+            names = [self.dim_elements[canonical(d)][k] for d, k in zip(el.dims, missing[0])]
+            raise SpecError(f"`{el.name}` has no value for element [{', '.join(names)}]; define every element.")
+        return out
+
+    def block_index(self, el: _Element, subs: tuple[str, ...]) -> list[list[int]]:
+        index = []
+        for dim, sub in zip(el.dims, subs):
+            names = [canonical(e) for e in self.dim_elements[canonical(dim)]]
+            index.append([names.index(canonical(e)) for e in self.expand(sub)])
+        return index
+
+    def piecewise(self, el: _Element, pieces: list[tuple[tuple[str, ...], Expr]]) -> Expr:
+        """One equation, or ``_pieces(_at(...), eq, ...)`` when blocks have their own equations."""
+        if len(pieces) == 1 and [canonical(s) for s in pieces[0][0]] == [canonical(d) for d in el.dims]:
+            return pieces[0][1]
+        if not el.dims:
+            return pieces[0][1]
+        args: list[Expr] = []
+        for subs, expr in pieces:
+            # Inside a block, the variable's own dimension stands for the block's element or subrange.
+            swap = {canonical(d): s for d, s in zip(el.dims, subs) if canonical(d) != canonical(s)}
+            args += [Call("_at", tuple(Str(s) for s in subs)), _substitute(expr, swap)]
+        return Call("_pieces", tuple(args))
+
+    def stock(self, el: _Element, common: dict[str, Any]) -> list[Variable]:
+        flows = [(subs, self.expr(a.flow)) for subs, a in el.pieces]
+        inits = [(subs, self.expr(a.initial)) for subs, a in el.pieces]
+        non_negative = any(bool(getattr(a, "non_negative", False)) for _, a in el.pieces)
+        init = self.piecewise(el, inits)
+        flow = self.piecewise(el, flows)
+        inflows: list[str] = []
+        outflows: list[str] = []
+        rest: list[tuple[str, Expr]] = []
+        for sign, term in _terms(flow):
+            if isinstance(term, Ref) and self.can_be_flow(term, el):
+                (inflows if sign == "+" else outflows).append(term.name)
+            else:
+                rest.append((sign, term))
+        if len(set(inflows + outflows)) != len(inflows + outflows):
+            inflows, outflows, rest = [], [], [("+", flow)]
+        extra: list[Variable] = []
+        if rest:
+            net: Expr | None = None
+            for sign, term in rest:
+                if net is None:
+                    net = term if sign == "+" else Unary("-", term)
+                else:
+                    net = Binary(sign, net, term)
+            assert net is not None
+            name = f"{el.name} net flow"
+            extra.append(Variable(name, "flow", net, dims=el.dims, units="", internal=True,
+                                  source=f"the rate of stock `{el.name}` in {self.path.name}"))
+            inflows.append(canonical(name))
+        stock = Variable(el.name, "stock", init, inflows=tuple(inflows), outflows=tuple(outflows),
+                         non_negative=non_negative, **common)
+        return [stock, *extra]
+
+    def can_be_flow(self, ref: Ref, stock: _Element) -> bool:
+        target = self.elements.get(ref.name)
+        if target is None or target.kind != "aux":
+            return False
+        asts = [a for _, a in target.pieces]
+        if any(isinstance(a, (int, float, np.ndarray)) for a in asts):
+            return False
+        if len(asts) == 1 and type(asts[0]).__name__ == "GameStructure" \
+                and isinstance(asts[0].expression, (int, float)):
+            return False
+        if any(type(a).__name__ == "IntegStructure" for a in asts):
+            return False
+        if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
+                and asts[0].function.reference == "active_initial":
+            return False
+        if [canonical(d) for d in target.dims] != [canonical(d) for d in stock.dims]:
+            return False
+        return not ref.subscripts or [canonical(s) for s in ref.subscripts] == [canonical(d) for d in stock.dims]
+
+    def mark_flows(self) -> None:
+        """Variables listed as a stock's inflow or outflow become flows."""
+        names = {f for v in self.variables if v.kind == "stock" for f in v.inflows + v.outflows}
+        import dataclasses
+
+        self.variables = [dataclasses.replace(v, kind="flow") if v.canonical in names and v.kind == "aux" else v
+                          for v in self.variables]
+
+    def table(self, ast: Any) -> LookupTable:
+        kind = getattr(ast, "type", "interpolate") or "interpolate"
+        modes = {"interpolate": "interpolate", "extrapolate": "extrapolate", "hold_backward": "hold_backward",
+                 "look_forward": "look_forward"}
+        if kind not in modes:
+            raise UnsupportedError(f"Lookup `{self.current}` reads its table as `{kind}`, which sdflow lacks.")
+        xs = tuple(float(x) for x in ast.x)
+        ys = tuple(float(y) for y in ast.y)
+        order = np.argsort(xs, kind="stable")
+        return LookupTable(tuple(xs[i] for i in order), tuple(ys[i] for i in order), modes[kind])  # type: ignore[arg-type]
+
+    # -- expressions ---------------------------------------------------------------------------
+    def expr(self, node: Any) -> Expr:
+        kind = type(node).__name__
+        if isinstance(node, bool):
+            return Num(float(node))
+        if isinstance(node, (int, float, np.integer, np.floating)):
+            return Num(float(node))
+        if isinstance(node, np.ndarray):
+            raise UnsupportedError(f"`{self.current}` uses an array of numbers inside an equation.")
+        if isinstance(node, str):
+            return self.string(node)
+        method = getattr(self, "ast_" + kind, None)
+        if method is None:
+            raise UnsupportedError(f"`{self.current}` uses {_describe(kind)}, which sdflow does not support.")
+        result: Expr = method(node)
+        return result
+
+    def string(self, text: str) -> Expr:
+        low = text.strip().lower()
+        if low in ("inf", "+inf", "np.inf"):
+            return Num(math.inf)
+        if low in ("-inf", "-np.inf"):
+            return Num(-math.inf)
+        if low in ("nan", "np.nan", ":na:", "na"):
+            return Num(-1e38)  # Vensim's :NA: is the number -1e38
+        try:
+            return Num(float(text))
+        except ValueError:
+            raise UnsupportedError(f"`{self.current}` has a text value `{text}` where a number is expected.") \
+                from None
+
+    def ast_ArithmeticStructure(self, node: Any) -> Expr:
+        args = [self.expr(a) for a in node.arguments]
+        ops = list(node.operators)
+        if ops == ["negative"]:
+            return _negate(args[0])
+        result = args[0]
+        for op, arg in zip(ops, args[1:]):
+            if op == "negative":
+                result = _negate(result)
+                continue
+            result = Binary({"^": "**"}.get(op, op), result, arg)
+        return result
+
+    def ast_LogicStructure(self, node: Any) -> Expr:
+        args = [self.expr(a) for a in node.arguments]
+        ops = [o.lower().strip(":") for o in node.operators]
+        if ops == ["not"]:
+            return Unary("not", args[0])
+        result = args[0]
+        names = {"=": "==", "<>": "!=", "and": "and", "or": "or"}
+        for op, arg in zip(ops, args[1:]):
+            result = Binary(names.get(op, op), result, arg)
+        return result
+
+    def ast_ReferenceStructure(self, node: Any) -> Expr:
+        name = canonical(node.reference)
+        subs = tuple(node.subscripts.subscripts) if node.subscripts is not None else ()
+        if name in ("time", "time_step") and not subs:
+            return Ref("dt" if name == "time_step" else "time")
+        return Ref(name, subs)
+
+    def ast_CallStructure(self, node: Any) -> Expr:
+        func = node.function.reference if hasattr(node.function, "reference") else str(node.function)
+        key = canonical(func)
+        raw = list(node.arguments)
+        if key in self.elements and self.elements[key].kind == "lookup":
+            if len(raw) != 1:
+                raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
+                                f"`{self.current}`; a lookup takes one.")
+            return Call(key, (self.expr(raw[0]),))
+        if key in _REFUSED:
+            raise UnsupportedError(f"`{self.current}` uses {_REFUSED[key]}, which sdflow does not support yet.")
+        if key in ("active_initial",):
+            raise UnsupportedError(
+                f"ACTIVE INITIAL in `{self.current}` must be the whole equation; sdflow does not support it "
+                "inside a larger expression."
+            )
+        args = [self.expr(a) for a in raw]
+        if key in _SAME:
+            if key == "pulse" and len(args) == 2:
+                return Call("pulse", tuple(args))
+            return Call(key, tuple(args))
+        if key == "power":
+            return Binary("**", args[0], args[1])
+        if key == "pi":
+            return Num(math.pi)
+        if key == "pulse_train":  # PySD passes (start, interval, width, end)
+            start, interval, width, end = args
+            return Call("pulse_train", (start, width, interval, end))
+        if key == "xramp":  # XMILE RAMP(slope, start): no end
+            return Call("ramp", (args[0], args[1], Num(math.inf)))
+        if key == "xpulse":  # XMILE PULSE(magnitude, first): magnitude / DT for one step
+            start, magnitude = args
+            return Binary("*", Binary("/", magnitude, Ref("dt")),
+                          Call("pulse", (start, Num(0.0))))
+        if key == "xpulse_train":  # XMILE PULSE(magnitude, first, interval)
+            start, interval, magnitude = args
+            return Binary("*", Binary("/", magnitude, Ref("dt")),
+                          Call("_xmile_pulse_train", (start, interval)))
+        if key in _REDUCERS or key in ("vmax_xmile", "vmin_xmile"):
+            return self.reduction({"vmax_xmile": "vmax", "vmin_xmile": "vmin"}.get(key, key), args)
+        raise UnsupportedError(f"`{self.current}` calls `{func}`, which sdflow does not support.")
+
+    def reduction(self, func: str, args: list[Expr]) -> Expr:
+        if len(args) != 1:
+            if func in ("vmax", "vmin") and len(args) > 1:
+                return Call({"vmax": "max", "vmin": "min"}[func], tuple(args))
+            raise SpecError(f"`{func}` in `{self.current}` takes one argument.")
+        arg = args[0]
+        bang = []
+        for node in walk(arg):
+            if isinstance(node, Ref):
+                for s in node.subscripts:
+                    if s.endswith("!") and canonical(s) not in bang:
+                        bang.append(canonical(s))
+        if not bang:
+            # XMILE MAX(array) and Vensim SUM over a whole array: reduce over everything.
+            return Call(func, (arg,))
+        result = arg
+        for dim in bang:
+            result = Call(func, (result, Str(dim)))
+        return result
+
+    def ast_InlineLookupsStructure(self, node: Any) -> Expr:
+        table = self.table(node.lookups)
+        if table.mode != "interpolate":
+            raise UnsupportedError(f"`{self.current}` has an inline lookup read as `{table.mode}`.")
+        return Call("with_lookup", (self.expr(node.argument), Table(table.xs, table.ys)))
+
+    def ast_LookupsStructure(self, node: Any) -> Expr:
+        raise UnsupportedError(f"`{self.current}` uses a table of points where a number is expected.")
+
+    def ast_GameStructure(self, node: Any) -> Expr:
+        return self.expr(node.expression)
+
+    def ast_InitialStructure(self, node: Any) -> Expr:
+        return Call("initial", (self.expr(node.initial),))
+
+    def ast_IntegStructure(self, node: Any) -> Expr:
+        raise UnsupportedError(f"INTEG in `{self.current}` must be the whole equation of a stock.")
+
+    def ast_DelayStructure(self, node: Any) -> Expr:
+        order = int(node.order)
+        func = {1: "delay1i", 3: "delay3i"}.get(order)
+        if func is None:
+            return Call("delay_n", tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial))
+                        + (Num(order),))
+        return Call(func, tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial)))
+
+    def ast_DelayNStructure(self, node: Any) -> Expr:
+        return Call("delay_n", tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial, node.order)))
+
+    def ast_DelayFixedStructure(self, node: Any) -> Expr:
+        return Call("delay_fixed", tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial)))
+
+    def ast_SmoothStructure(self, node: Any) -> Expr:
+        order = int(node.order)
+        func = {1: "smoothi", 3: "smooth3i"}.get(order)
+        args = tuple(self.expr(a) for a in (node.input, node.smooth_time, node.initial))
+        if func is None:
+            return Call("smooth_n", args + (Num(order),))
+        return Call(func, args)
+
+    def ast_SmoothNStructure(self, node: Any) -> Expr:
+        return Call("smooth_n", tuple(self.expr(a) for a in (node.input, node.smooth_time, node.initial, node.order)))
+
+    def ast_TrendStructure(self, node: Any) -> Expr:
+        return Call("trend", tuple(self.expr(a) for a in (node.input, node.average_time, node.initial_trend)))
+
+    def ast_ForecastStructure(self, node: Any) -> Expr:
+        initial_trend = self.expr(node.initial_trend)
+        if not (isinstance(initial_trend, Num) and initial_trend.value == 0):
+            raise UnsupportedError(f"FORECAST in `{self.current}` has an initial trend; sdflow supports 0 only.")
+        return Call("forecast", tuple(self.expr(a) for a in (node.input, node.average_time, node.horizon)))
+
+    def ast_SampleIfTrueStructure(self, node: Any) -> Expr:
+        return Call("sample_if_true", tuple(self.expr(a) for a in (node.condition, node.input, node.initial)))
+
+
+def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:
+    """`expr` with subscripts naming a key of `swap` replaced by its value."""
+    if not swap:
+        return expr
+    if isinstance(expr, Ref):
+        return Ref(expr.name, tuple(swap.get(canonical(s), s) for s in expr.subscripts))
+    if isinstance(expr, Unary):
+        return Unary(expr.op, _substitute(expr.operand, swap))
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _substitute(expr.left, swap), _substitute(expr.right, swap))
+    if isinstance(expr, Call):
+        return Call(expr.func, tuple(_substitute(a, swap) for a in expr.args))
+    return expr
+
+
+def _negate(e: Expr) -> Expr:
+    return Num(-e.value) if isinstance(e, Num) else Unary("-", e)
+
+
+def _terms(expr: Expr, sign: str = "+") -> Iterable[tuple[str, Expr]]:
+    """The top-level terms of a sum, with their signs."""
+    flip = {"+": "-", "-": "+"}
+    if isinstance(expr, Binary) and expr.op in ("+", "-"):
+        yield from _terms(expr.left, sign)
+        yield from _terms(expr.right, sign if expr.op == "+" else flip[sign])
+    elif isinstance(expr, Unary) and expr.op == "-":
+        yield from _terms(expr.operand, flip[sign])
+    else:
+        yield sign, expr
+
+
+def _describe(kind: str) -> str:
+    names = {
+        "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+        "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
+        "DataStructure": "a data variable",
+        "GetDataStructure": "GET XLS/DIRECT DATA",
+        "GetConstantsStructure": "GET XLS/DIRECT CONSTANTS",
+        "GetLookupsStructure": "GET XLS/DIRECT LOOKUPS",
+    }
+    return names.get(kind, kind.replace("Structure", "").upper())
+
+

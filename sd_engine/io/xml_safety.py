@@ -1,0 +1,166 @@
+"""XMILE files are untrusted input: check them with defusedxml before any other parser.
+
+PySD parses XMILE with lxml, which expands internal entities and may resolve external
+ones. :func:`check_xmile` reads the file first with :mod:`defusedxml`, which refuses
+entity declarations ("billion laughs"), external entities and DTD tricks as soon as it
+meets them, and reports a malformed file with its line, column and the element that was
+open. It also reads what PySD's abstract model leaves out (the integration method) and
+refuses the Stella constructs sdflow cannot run faithfully (conveyors, queues, ovens).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xml.sax import SAXParseException
+from xml.sax.handler import ContentHandler
+
+import defusedxml
+import defusedxml.sax
+
+from ..errors import SDError, UnsupportedError
+
+__all__ = ["ModelFileError", "XmileInfo", "check_xmile", "METHODS"]
+
+#: XMILE ``sim_specs/@method`` values and the engine's methods.
+METHODS = {"euler": "euler", "rk4": "rk4", "rk2": "rk2", "rk45": "rk45", "rk2 (heun)": "rk2"}
+
+
+class ModelFileError(SDError, ValueError):
+    """A model file that cannot be read: malformed, unsafe, or not a model."""
+
+
+@dataclass(frozen=True)
+class XmileInfo:
+    """What sdflow reads from an XMILE file itself: the integration method and variable names."""
+
+    method: str
+    variables: tuple[str, ...] = ()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def check_xmile(path: str | Path) -> XmileInfo:
+    """Check an XMILE file for safety and for constructs sdflow refuses; return its settings.
+
+    Raises
+    ------
+    ModelFileError
+        Entity declarations, external references or a malformed file (the message names
+        the file, the line and the element).
+    UnsupportedError
+        Conveyors, queues and ovens, macros and modules, or an integration method the
+        engine lacks.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aa">]><x>&a;</x>'
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".xmile", delete=False) as f:
+    ...     _ = f.write(bomb)
+    >>> try:
+    ...     check_xmile(f.name)
+    ... except ModelFileError as e:
+    ...     print(str(e).split(";")[0])
+    XMILE file `...` declares entity `a`
+    >>> os.unlink(f.name)
+    """
+    path = Path(path)
+    handler = _Handler()
+    try:
+        # SAX without namespace processing: Stella writes `isee:` attributes without declaring
+        # the prefix, which a namespace-aware parser rejects but lxml (PySD) reads.
+        defusedxml.sax.parse(str(path), handler, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except defusedxml.EntitiesForbidden as exc:
+        raise ModelFileError(
+            f"XMILE file `{path.name}` declares entity `{exc.name}`; entity declarations are refused because they "
+            "can expand without bound. Remove the DOCTYPE from the file."
+        ) from None
+    except (defusedxml.ExternalReferenceForbidden, defusedxml.DTDForbidden) as exc:
+        raise ModelFileError(
+            f"XMILE file `{path.name}` refers to an external resource ({exc.sysid or exc.pubid}); external "
+            "entities are refused. Remove the DOCTYPE from the file."
+        ) from None
+    except SAXParseException as exc:
+        where = _describe(handler.stack[-1]) if handler.stack else "the start of the file"
+        raise ModelFileError(
+            f"XMILE file `{path.name}` is malformed at line {exc.getLineNumber()}, column "
+            f"{exc.getColumnNumber() + 1}, inside {where}: {exc.getMessage()}. Fix the XML there or export the "
+            "model again."
+        ) from None
+    root = handler.root
+    assert root is not None
+    if _local(root.tag) != "xmile":
+        raise ModelFileError(f"`{path.name}` is XML but not XMILE: its root element is <{_local(root.tag)}>.")
+    method = "euler"
+    names: list[str] = []
+    parents = {child: node for node in root.iter() for child in node}
+    for node in root.iter():
+        tag = _local(node.tag)
+        parent = _local(parents[node].tag) if node in parents else ""
+        if tag in ("stock", "flow", "aux") and parent in ("variables", "model") and node.get("name"):
+            names.append(node.get("name") or "")
+        if tag == "module" and parent != "variables":
+            continue  # display styles of module icons, not a module
+        if tag in ("conveyor", "queue", "oven"):
+            owner = _owner(root, node)
+            raise UnsupportedError(
+                f"`{owner}` in `{path.name}` is a Stella {tag}; sdflow does not simulate {tag}s and will not run "
+                "it as a plain stock. Replace it with a stock and explicit delay flows."
+            )
+        if tag == "macro":
+            raise UnsupportedError(
+                f"`{path.name}` defines macro `{node.get('name', '?')}`; sdflow does not run XMILE macros yet. "
+                "Expand the macro into plain equations."
+            )
+        if tag == "module":
+            raise UnsupportedError(
+                f"`{path.name}` uses module `{node.get('name', '?')}`; sdflow does not run XMILE modules yet. "
+                "Flatten the modules into one model."
+            )
+        if tag == "sim_specs" and node.get("method"):
+            raw = (node.get("method") or "euler").strip().lower()
+            if raw not in METHODS:
+                raise UnsupportedError(
+                    f"`{path.name}` asks for integration method `{node.get('method')}`; sdflow offers Euler, "
+                    "RK2, RK4 and RK45."
+                )
+            method = METHODS[raw]
+    return XmileInfo(method, tuple(names))
+
+
+class _Handler(ContentHandler):
+    """Builds a light element tree and keeps the open elements, to name where an error is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[ET.Element] = []
+        self.root: ET.Element | None = None
+
+    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 -- SAX's name
+        node = ET.Element(name, {k: attrs[k] for k in attrs.getNames()})
+        if self.stack:
+            self.stack[-1].append(node)
+        else:
+            self.root = node
+        self.stack.append(node)
+
+    def endElement(self, name: str) -> None:  # noqa: N802 -- SAX's name
+        self.stack.pop()
+
+
+def _describe(node: ET.Element) -> str:
+    name = node.get("name")
+    return f"<{_local(node.tag)} name=\"{name}\">" if name else f"<{_local(node.tag)}>"
+
+
+def _owner(root: ET.Element, target: ET.Element) -> str:
+    for node in root.iter():
+        if target in list(node):
+            return node.get("name") or _local(node.tag)
+    return _local(target.tag)
