@@ -1,0 +1,243 @@
+"""The importer: safety of XMILE input, error messages, same results across formats,
+ensembles by Vensim names, units and docs, and the compiler's block-by-block arrays."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sd_engine as sd
+from sd_engine.errors import SpecError, UnsupportedError
+from sd_engine.expr import canonical
+from sd_engine.io.xml_safety import ModelFileError, check_xmile
+
+HERE = Path(__file__).parent / "models"
+
+XMILE_HEAD = '<?xml version="1.0"?>\n'
+XMILE_BODY = (
+    '<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">\n'
+    '<sim_specs method="{method}"><start>0</start><stop>2</stop><dt>0.5</dt></sim_specs>\n'
+    "<model><variables>\n"
+    '<stock name="x"><eqn>1</eqn><outflow>loss</outflow>{extra}</stock>\n'
+    '<flow name="loss"><eqn>x</eqn></flow>\n'
+    "</variables></model></xmile>\n"
+)
+
+
+def write(tmp_path: Path, text: str, name: str = "m.xmile") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- untrusted XML -------------------------------------------------------------------------------
+def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    path = write(tmp_path, f'<?xml version="1.0"?><!DOCTYPE xmile [{entities}]><xmile>&lol9;</xmile>')
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError, match="declares entity `lol`.*Remove the DOCTYPE"):
+        sd.load(path)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_external_entity_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read")
+    path = write(tmp_path, f'<?xml version="1.0"?><!DOCTYPE xmile [<!ENTITY e SYSTEM "file://{secret}">]>'
+                           "<xmile>&e;</xmile>")
+    with pytest.raises(ModelFileError, match="entit"):
+        sd.load(path)
+
+
+def test_malformed_file_names_file_line_and_element(tmp_path: Path) -> None:
+    text = XMILE_HEAD + XMILE_BODY.format(method="Euler", extra="").replace("</flow>", "")
+    path = write(tmp_path, text, "broken.xmile")
+    with pytest.raises(ModelFileError, match=r"`broken.xmile` is malformed at line 7, column \d+, inside "
+                                             r'<flow name="loss">'):
+        sd.load(path)
+
+
+def test_truncated_file_names_the_place(tmp_path: Path) -> None:
+    text = XMILE_HEAD + XMILE_BODY.format(method="Euler", extra="")
+    path = write(tmp_path, text[: len(text) // 2], "cut.xmile")
+    with pytest.raises(ModelFileError, match="`cut.xmile` is malformed at line"):
+        sd.load(path)
+
+
+@pytest.mark.parametrize("tag", ["conveyor", "queue"])
+def test_stella_conveyors_and_queues_are_refused_by_name(tmp_path: Path, tag: str) -> None:
+    path = write(tmp_path, XMILE_HEAD + XMILE_BODY.format(method="Euler", extra=f"<{tag}><len>3</len></{tag}>"))
+    with pytest.raises(UnsupportedError, match=f"`x` in `m.xmile` is a Stella {tag}"):
+        sd.load(path)
+
+
+def test_not_xmile_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '<?xml version="1.0"?><svg/>')
+    with pytest.raises(ModelFileError, match="root element is <svg>"):
+        check_xmile(path)
+
+
+# -- XMILE integration method --------------------------------------------------------------------
+def test_xmile_rk4_is_honoured(tmp_path: Path) -> None:
+    # dx/dt = -x from 1: RK4 with h = 0.5 gives (1 - h + h^2/2 - h^3/6 + h^4/24)^k, Euler 0.5^k.
+    rk4 = sd.load(write(tmp_path, XMILE_HEAD + XMILE_BODY.format(method="RK4", extra=""), "rk4.xmile"))
+    euler = sd.load(write(tmp_path, XMILE_HEAD + XMILE_BODY.format(method="Euler", extra=""), "eu.xmile"))
+    assert rk4.spec.time.method == "rk4"
+    g = 1 - 0.5 + 0.5**2 / 2 - 0.5**3 / 6 + 0.5**4 / 24
+    np.testing.assert_allclose(rk4.run()["x"].values, g ** np.arange(5), rtol=1e-12)
+    np.testing.assert_allclose(euler.run()["x"].values, 0.5 ** np.arange(5), rtol=1e-12)
+
+
+def test_unknown_integration_method_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, XMILE_HEAD + XMILE_BODY.format(method="Gear", extra=""))
+    with pytest.raises(UnsupportedError, match="integration method `Gear`"):
+        sd.load(path)
+
+
+# -- formats agree ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("folder, mdl, xmile", [
+    ("samples/teacup", "teacup.mdl", "teacup.xmile"),
+    ("samples/SIR", "SIR.mdl", "SIR.xmile"),
+])
+def test_mdl_and_xmile_give_the_same_results(test_models: Path, folder: str, mdl: str, xmile: str) -> None:
+    a = sd.load(test_models / folder / mdl).run()
+    b = sd.load(test_models / folder / xmile).run()
+    np.testing.assert_allclose(a["time"], b["time"])
+    # XMILE writes names with underscores: match them in canonical form.
+    by_key = {canonical(str(v)): v for v in b.data_vars}
+    shared = [v for v in a.data_vars if canonical(str(v)) in by_key and a[v].attrs.get("kind") != "constant"]
+    assert len(shared) >= 3
+    for name in shared:
+        np.testing.assert_allclose(a[name].values, b[by_key[canonical(str(name))]].values, rtol=1e-12,
+                                   err_msg=str(name))
+
+
+def test_library_and_imported_teacup_agree(test_models: Path) -> None:
+    imported = sd.load(test_models / "samples/teacup/teacup.mdl").run()
+    library = sd.load("teacup").run()
+    np.testing.assert_allclose(imported["Teacup Temperature"], library["Teacup Temperature"], rtol=1e-12)
+
+
+# -- spec contents ---------------------------------------------------------------------------------
+def test_units_and_documentation_are_carried(test_models: Path) -> None:
+    model = sd.load(HERE / "decay.mdl")
+    var = model.spec["Decay Time"]
+    assert (var.units, var.doc) == ("Month", "The average wait.")
+    assert model.spec["Remaining"].outflows == ("decay",)
+    assert model.spec["Decay"].kind == "flow"
+    assert model.spec.time.units == "Month"
+    ds = model.run()
+    assert ds["Remaining"].attrs["units"] == "people"
+    assert ds["Remaining"].attrs["doc"] == "People still waiting."
+    # Euler: 100 * (1 - 0.5 / 2)^k
+    np.testing.assert_allclose(ds["Remaining"].values, 100 * 0.75 ** np.arange(9))
+
+
+def test_ensemble_by_vensim_names(test_models: Path) -> None:
+    model = sd.load(test_models / "samples/teacup/teacup.mdl")
+    times = np.array([5.0, 10.0, 20.0])
+    ens = model.run(params={"Characteristic Time": times})
+    assert ens["Teacup Temperature"].dims == ("run", "time")
+    for i, tau in enumerate(times):
+        single = model.run(params={"characteristic_time": tau})
+        np.testing.assert_allclose(ens["Teacup Temperature"].isel(run=i), single["Teacup Temperature"])
+
+
+def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No model file"):
+        sd.load(tmp_path / "nothing.mdl")
+    from sd_engine.io.pysd_import import read_model
+
+    other = write(tmp_path, "x", "model.txt")
+    with pytest.raises(ModelFileError, match="not a model file"):
+        read_model(other)
+
+
+def test_macros_are_refused_by_name(test_models: Path) -> None:
+    with pytest.raises(UnsupportedError, match="macro section.*`expression_macro`"):
+        sd.load(test_models / "tests/macro_stock/test_macro_stock.mdl")
+
+
+def test_dynamic_final_time_is_refused(test_models: Path) -> None:
+    with pytest.raises(UnsupportedError, match="Control variable `FINAL TIME`"):
+        sd.load(test_models / "tests/dynamic_final_time/test_dynamic_final_time.mdl")
+
+
+# -- engine extensions, through the builder --------------------------------------------------------
+def arrayed() -> sd.Model:
+    m = sd.Model("blocks", final_time=1)
+    m.dimension("region", ["north", "east", "south", "west"])
+    m.dimension("coast", ["east", "west"])
+    m.constant("base", [1.0, 2.0, 3.0, 4.0], dims=["region"])
+    return m
+
+
+def test_block_definitions_subranges_and_elements() -> None:
+    m = arrayed()
+    m.aux("x", "_pieces(_at('north'), base['north'] * 10, _at('coast'), base['coast'] + 100, _at('south'), -1)",
+          dims=["region"])
+    m.aux("total", "sum(x['coast'], 'coast')")
+    ds = m.compile().run()
+    np.testing.assert_allclose(ds["x"].isel(time=0).values, [10.0, 102.0, -1.0, 104.0])
+    np.testing.assert_allclose(ds["total"].isel(time=0), 206.0)
+    interpreted = m.compile()
+    assert "np.take" in interpreted.source
+
+
+def test_block_that_leaves_an_element_undefined_is_refused() -> None:
+    m = arrayed()
+    m.aux("x", "_pieces(_at('north'), 1, _at('coast'), 2)", dims=["region"])
+    with pytest.raises(SpecError, match=r"`x`\[south\] has no equation; give every element exactly one"):
+        m.compile()
+
+
+def test_block_defined_twice_is_refused() -> None:
+    m = arrayed()
+    m.aux("x", "_pieces(_at('region'), 1, _at('coast'), 2)", dims=["region"])
+    with pytest.raises(SpecError, match=r"`x`\[east\] has more than one equation"):
+        m.compile()
+
+
+def test_pieces_must_be_the_whole_equation() -> None:
+    m = arrayed()
+    m.aux("x", "1 + _pieces(_at('region'), 1)", dims=["region"])
+    with pytest.raises(SpecError, match="must be the whole equation of `x`"):
+        m.compile()
+
+
+def test_mapped_dimension_reads_in_place_of_another() -> None:
+    m = sd.Model("mapped", final_time=1)
+    m.dimension("a", ["a1", "a2"])
+    from dataclasses import replace  # the builder has no mapping argument: set it on the spec
+
+    m.dimension("b", ["b1", "b2"])
+    m.constant("vb", [1.0, 2.0], dims=["b"])
+    m.aux("va", "vb['a'] * 3", dims=["a"])
+    spec = m.spec()
+    dims = tuple(replace(d, maps_to=("a",)) if d.name == "b" else d for d in spec.dimensions)
+    ds = sd.compile_model(replace(spec, dimensions=dims)).run()
+    np.testing.assert_allclose(ds["va"].isel(time=0).values, [3.0, 6.0])
+
+
+# -- command line ----------------------------------------------------------------------------------
+def test_conformance_command_prints_the_table(test_models: Path) -> None:
+    folder = test_models / "samples" / "teacup"
+    out = subprocess.run([sys.executable, "-m", "sd_engine.cli", "conformance", str(folder)],
+                         capture_output=True, text=True, timeout=120)
+    assert "teacup.mdl" in out.stdout and "pass" in out.stdout
+    assert "teacup_legacy.stmx" in out.stdout and "refused" in out.stdout
+    assert out.returncode == 0
+
+
+def test_conformance_command_on_missing_folder(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "sd_engine.cli", "conformance", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "no folder" in out.stdout
