@@ -191,6 +191,7 @@ def _check_same_run(model: CompiledModel, ds: xr.Dataset, res: Results) -> None:
                                                                    times, rtol=1e-9, atol=1e-9)
     if not ok:
         raise SpecError("The times of `ds` are not steps of its own `dt`; pass the dataset returned by `model.run()`.")
+    recorded = {slot.key: slot for slot in res.model.layout.series}
     for slot in model.layout.stocks:
         var = model.lowered[slot.key]
         if var.internal:
@@ -198,7 +199,7 @@ def _check_same_run(model: CompiledModel, ds: xr.Dataset, res: Results) -> None:
         if var.name not in ds.data_vars:
             raise SpecError(f"`ds` has no values of stock `{var.name}`; pass the dataset returned by this model's "
                             "`run()`.")
-        ours = res._block(slot)[:, index]
+        ours = res._block(recorded[slot.key])[:, index]
         theirs = np.asarray(ds[var.name].values, dtype=float).reshape(ours.shape)
         if not np.allclose(ours, theirs, rtol=1e-7, atol=1e-9, equal_nan=True):
             raise SpecError(

@@ -156,7 +156,7 @@ def complete_digraph_cycle_count(n: int) -> int:
 
 
 def _key(g: nx.DiGraph, node: str) -> str:
-    return str(g.nodes[node].get("key", canonical(node)))
+    return str(g.nodes[node].get("key", canonical(str(node))))
 
 
 def cycle_partitions(g: nx.DiGraph) -> list[set[str]]:
