@@ -149,7 +149,8 @@ class Parameter:
 def as_parameter(name: str, value: Any) -> Parameter:
     """A :class:`Parameter` from the shorthand of the ``params=`` and ``priors=`` mappings.
 
-    ``(lo, hi)`` bounds, ``(lo, hi, start)``, a number (fixed), a frozen scipy.stats
+    ``(lo, hi)`` bounds, ``(lo, hi, start)``, ``(lo, hi, prior)`` (the prior truncated to the
+    bounds; ``None`` is an open bound), a number (fixed), a frozen scipy.stats
     distribution (a prior, bounded by its support), a mapping of Parameter fields, or a
     Parameter.
 
@@ -172,6 +173,8 @@ def as_parameter(name: str, value: Any) -> Parameter:
     if isinstance(value, (tuple, list)) and len(value) in (2, 3):
         lo = -math.inf if value[0] is None else float(value[0])
         hi = math.inf if value[1] is None else float(value[1])
+        if len(value) == 3 and hasattr(value[2], "logpdf"):
+            return Parameter(name, lo, hi, prior=value[2])
         start = float(value[2]) if len(value) == 3 and value[2] is not None else None
         return Parameter(name, lo, hi, start=start)
     raise CalibrationError(

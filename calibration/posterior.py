@@ -1,0 +1,346 @@
+"""Bayesian calibration: emcee's affine-invariant ensemble sampler with vectorised walkers.
+
+:func:`sample` returns an :class:`arviz.InferenceData` with the groups ``posterior``
+(walkers as chains; free parameters in natural units and derived quantities),
+``sample_stats`` (log posterior, log likelihood), ``observed_data``,
+``posterior_predictive`` (simulated observations, including the observation noise) and
+``predictions`` (the model's mean at each observation, for the same draws).
+
+Batching: emcee's stretch move updates the ensemble in two halves, each proposed as one
+batch, and :class:`~calibration.problem.CalibrationProblem` simulates a batch with one
+ensemble call, so a step costs two simulate calls whatever the number of walkers.
+
+Checkpoints: every ``checkpoint_every`` steps the chain so far, the walkers' last
+positions and log-probabilities, and the sampler's random state are written to a ``.npz``
+file atomically (written to a temporary file, then renamed), so a run killed at any
+moment -- even during a write -- leaves the previous complete checkpoint. ``sample`` with
+the same ``checkpoint`` path resumes from it: the result has the same number of draws as
+an uninterrupted run and, because the random state is restored, the same draws.
+(emcee's own HDF5 backend writes in place every step, and an HDF5 file killed mid-write
+may be unreadable; hence the atomic snapshots.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .derived import Derived, make_derived
+from .errors import CalibrationError, CalibrationWarning
+from .observations import Observe
+from .problem import CalibrationProblem
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from .fit import FitResult
+
+__all__ = ["sample", "diagnostics", "log_posterior_z"]
+
+
+def _moves(name: str) -> Any:
+    import emcee
+
+    if name == "de":
+        return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+    if name == "stretch":
+        return emcee.moves.StretchMove()
+    raise CalibrationError(f"`moves` must be \"de\" or \"stretch\", not {name!r}.")
+
+
+def log_posterior_z(problem: CalibrationProblem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log posterior density in the unbounded space (prior + likelihood + log Jacobian) and the log-likelihood."""
+    z = np.atleast_2d(z)
+    theta = problem.to_natural(z)
+    lp = problem.log_prior(theta) + problem.log_jacobian(z)
+    ll = np.full(len(z), -np.inf)
+    ok = np.isfinite(lp)
+    if ok.any():
+        ll[ok] = problem.loglik(theta[ok])
+    out = lp + ll
+    return np.where(np.isfinite(out), out, -np.inf), ll
+
+
+def sample(
+    model: Any,
+    data: Any,
+    priors: Mapping[str, Any],
+    observe: Mapping[str, str | Observe],
+    likelihood: str = "normal",
+    *,
+    draws: int = 20_000,
+    walkers: int = 32,
+    tune: int = 500,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 50,
+    start: FitResult | None = None,
+    derived: Mapping[str, str | Derived] | None = None,
+    predictive: int = 400,
+    moves: Literal["de", "stretch"] = "de",
+    progress: bool = False,
+    time: str | None = None,
+    origin: Any = None,
+    period: float | str | None = None,
+    label: Literal["start", "end"] = "start",
+    window: tuple[Any, Any] | None = None,
+    exclude: Iterable[tuple[Any, Any]] = (),
+    run_options: Mapping[str, Any] | None = None,
+    _stop_after: int | None = None,
+) -> az.InferenceData:
+    """Sample the posterior of model parameters with emcee.
+
+    Parameters
+    ----------
+    model, data, observe, likelihood
+        As for :func:`calibration.fit`.
+    priors : mapping
+        Parameter -> a frozen scipy.stats distribution (bounded by its support),
+        ``(lo, hi)`` (uniform), ``(lo, hi, distribution)`` (the distribution truncated to
+        the bounds: ``(0, None, scipy.stats.norm(2, 1))`` is Normal(2, 1) truncated at 0), a
+        fixed number or a :class:`~calibration.parameters.Parameter`. The likelihood's
+        nuisance parameter (``phi_inv``, ``sigma``) needs a proper prior.
+    draws : int
+        Posterior draws kept after tuning, over all walkers (rounded up to a multiple of
+        `walkers`).
+    walkers : int
+        Number of walkers (at least twice the number of free parameters).
+    tune : int
+        Steps discarded at the start.
+    seed : int
+        Seed of the sampler and of the posterior-predictive noise.
+    checkpoint : path, optional
+        ``.npz`` file to checkpoint to every `checkpoint_every` steps; an existing file of the
+        same set-up is resumed.
+    start : FitResult, optional
+        A maximum-likelihood fit to start the walkers from (computed when omitted): walkers
+        start from its Laplace approximation (normal with the inverse Hessian) in the
+        unbounded space.
+    derived : mapping, optional
+        Derived quantities added to the posterior (``{"R0": "beta / gamma"}``).
+    predictive : int
+        Number of posterior draws simulated for the posterior-predictive groups.
+    moves : {"de", "stretch"}
+        emcee's differential-evolution moves (80% ``DEMove``, 20% ``DESnookerMove``, as emcee's
+        documentation suggests for better mixing), or the classic stretch move.
+
+    Returns
+    -------
+    arviz.InferenceData
+    """
+    import arviz as az
+    import emcee
+
+    from .fit import build_problem, fit
+
+    problem = build_problem(model, data, priors, observe, likelihood, time=time, origin=origin, period=period,
+                            label=label, window=window, exclude=exclude, run_options=run_options)
+    improper = [p.name for p in problem.free
+                if p.prior is None and not (math.isfinite(p.lower) and math.isfinite(p.upper))]
+    if improper:
+        raise CalibrationError(
+            "A posterior needs a proper prior for every free parameter; give a scipy.stats prior or finite bounds "
+            "for " + ", ".join(f"`{n}`" for n in improper) + " (for example priors={\"phi_inv\": scipy.stats.expon("
+            "scale=0.2)})."
+        )
+    k = len(problem.free)
+    if walkers < 2 * k or walkers % 2:
+        raise CalibrationError(f"`walkers` must be even and at least twice the number of free parameters ({2 * k}); "
+                               f"got {walkers}.")
+    if draws < 1 or tune < 0:
+        raise CalibrationError("`draws` must be positive and `tune` non-negative.")
+    kept = int(math.ceil(draws / walkers))
+    total = tune + kept
+    funcs = {name: make_derived(name, how) for name, how in (derived or {}).items()}
+    names = list(problem.names)
+    setup = {"names": names, "walkers": walkers, "total": total, "tune": tune, "seed": seed, "moves": moves,
+             "likelihood": problem.likelihood_name, "model": problem.spec.hash()}
+
+    # Resume or start.
+    chain_parts: list[np.ndarray] = []
+    lp_parts: list[np.ndarray] = []
+    ll_parts: list[np.ndarray] = []
+    accepted = np.zeros(walkers)
+    state: Any
+    done = 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+    if path is not None and path.exists():
+        snap = np.load(path, allow_pickle=False)
+        saved = json.loads(str(snap["setup"]))
+        if saved != setup:
+            diff = [key for key in setup if saved.get(key) != setup[key]]
+            raise CalibrationError(
+                f"Checkpoint `{path}` belongs to a different run ({', '.join(diff)} differ); delete it or choose "
+                "another `checkpoint` path."
+            )
+        done = int(snap["done"])
+        chain_parts, lp_parts, ll_parts = [snap["chain"]], [snap["lp"]], [snap["ll"]]
+        accepted = snap["accepted"]
+        rs = np.random.RandomState()
+        rs.set_state(tuple(json.loads(str(snap["random_state"]))))  # type: ignore[arg-type]
+        state = emcee.State(snap["position"], log_prob=snap["position_lp"], blobs=snap["position_ll"],
+                            random_state=rs.get_state())
+    else:
+        if start is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                start = fit(model, data, priors, observe, likelihood, starts=2, time=time, origin=origin,
+                            period=period, label=label, window=window, exclude=exclude, run_options=run_options,
+                            warn=False)
+        rng = np.random.default_rng(seed)
+        z_hat = problem.to_z(np.array([start.params[n] for n in names])[None, :])[0]
+        cov = np.linalg.pinv(start.hessian) if np.all(np.isfinite(start.hessian)) else np.eye(k) * 1e-4
+        cov = 0.5 * (cov + cov.T)
+        w, v = np.linalg.eigh(cov)
+        cov = (v * np.clip(w, 1e-10, 1.0)) @ v.T  # positive definite, and no wilder than unit variance in z
+        p0 = rng.multivariate_normal(z_hat, cov, size=walkers)
+        lp0, ll0 = log_posterior_z(problem, p0)
+        for _ in range(20):  # redraw walkers that start where the posterior is zero
+            bad = ~np.isfinite(lp0)
+            if not bad.any():
+                break
+            p0[bad] = z_hat + 0.1 * (p0[bad] - z_hat)
+            lp0[bad], ll0[bad] = log_posterior_z(problem, p0[bad])
+        if not np.all(np.isfinite(lp0)):
+            raise CalibrationError("No starting position of the walkers has a finite posterior; check the priors "
+                                   "against the fitted values.")
+        rs = np.random.RandomState(seed)
+        state = emcee.State(p0, log_prob=lp0, blobs=ll0, random_state=rs.get_state())
+
+    def log_prob(z: np.ndarray) -> np.ndarray:
+        # emcee's vectorised form with a blob: one row per walker, (log posterior, log likelihood)
+        return np.column_stack(log_posterior_z(problem, z))
+
+    sampler = emcee.EnsembleSampler(walkers, k, log_prob, vectorize=True, moves=_moves(moves))
+    remaining = total - done
+    bar = None
+    if progress and remaining > 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=done, unit="step", desc="sampling")
+    new_chain = np.empty((remaining, walkers, k))
+    new_lp = np.empty((remaining, walkers))
+    new_ll = np.empty((remaining, walkers))
+    step = 0
+    previous = np.array(state.coords, copy=True)
+    if remaining > 0:
+        for st in sampler.sample(state, iterations=remaining, store=False, skip_initial_state_check=True):
+            # A walker moved when its proposal was accepted (store=False keeps no backend counts).
+            accepted = accepted + np.any(st.coords != previous, axis=1)
+            previous = st.coords.copy()  # emcee updates its state in place
+            new_chain[step], new_lp[step], new_ll[step] = st.coords, st.log_prob, np.ravel(st.blobs)
+            step += 1
+            state = st
+            if bar is not None:
+                bar.update(1)
+            if path is not None and (step % checkpoint_every == 0 or step == remaining):
+                _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
+                      ll_parts + [new_ll[:step]], accepted, st)
+            if _stop_after is not None and done + step >= _stop_after:
+                raise KeyboardInterrupt(f"stopped after {done + step} steps (test hook)")
+    if bar is not None:
+        bar.close()
+    chain = np.concatenate(chain_parts + [new_chain[:step]], axis=0)  # (steps, walkers, k)
+    lp = np.concatenate(lp_parts + [new_lp[:step]], axis=0)
+    ll = np.concatenate(ll_parts + [new_ll[:step]], axis=0)
+    return _inference_data(problem, chain, lp, ll, accepted, tune, total, funcs, predictive, seed, moves)
+
+
+def _save(path: Path, setup: dict[str, Any], done: int, chain: list[np.ndarray], lp: list[np.ndarray],
+          ll: list[np.ndarray], accepted: np.ndarray, state: Any) -> None:
+    rs = state.random_state
+    rs_json = json.dumps([rs[0], np.asarray(rs[1]).tolist(), int(rs[2]), int(rs[3]), float(rs[4])])
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, setup=json.dumps(setup), done=done, chain=np.concatenate(chain, axis=0),
+             lp=np.concatenate(lp, axis=0), ll=np.concatenate(ll, axis=0), accepted=accepted,
+             position=state.coords, position_lp=state.log_prob, position_ll=np.asarray(state.blobs),
+             random_state=rs_json)
+    os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
+
+
+def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarray, ll: np.ndarray,
+                    accepted: np.ndarray, tune: int, total: int, funcs: Mapping[str, Derived], predictive: int,
+                    seed: int, moves: str) -> az.InferenceData:
+    import arviz as az
+    import emcee
+
+    names = list(problem.names)
+    post_z = chain[tune:]  # (draws, walkers, k)
+    n_draw, n_walk, k = post_z.shape
+    theta = problem.to_natural(post_z.reshape(-1, k)).reshape(n_draw, n_walk, k)
+    posterior: dict[str, np.ndarray] = {n: theta[:, :, j].T for j, n in enumerate(names)}  # (chain, draw)
+    full = problem.values(theta.reshape(-1, k))
+    for dname, g in funcs.items():
+        posterior[dname] = np.asarray(g(full), dtype=float).reshape(n_draw, n_walk).T
+    sample_stats = {"lp": lp[tune:].T, "log_likelihood": ll[tune:].T}
+    obs = problem.observations
+    observed = {s.column: s.y for s in obs.series}
+    dims = {s.column: [f"{s.column}_obs"] for s in obs.series}
+    coords = {f"{s.column}_obs": [str(v) for v in s.labels[s.used]] for s in obs.series}
+    # Posterior predictive: a thinned set of draws simulated in one call, with observation noise.
+    rng = np.random.default_rng(seed + 1)
+    flat = theta.reshape(-1, k)
+    pick = rng.choice(len(flat), size=min(predictive, len(flat)), replace=False) if predictive > 0 else np.arange(0)
+    pp: dict[str, np.ndarray] = {}
+    means: dict[str, np.ndarray] = {}
+    if len(pick):
+        preds, ok = problem.predict(flat[pick])
+        vals = problem.values(flat[pick])
+        for i, (s, lik, m) in enumerate(zip(obs.series, problem.likelihoods, preds)):
+            mu = m[:, s.used]
+            nuis = problem.nuisance(vals, i, len(pick))
+            pp[s.column] = lik.draw(rng, mu, nuis, s.weight)[None, ...]
+            means[s.column] = mu[None, ...]
+    idata = az.from_dict(
+        posterior=posterior, sample_stats=sample_stats, observed_data=observed,
+        posterior_predictive=pp or None, predictions=means or None, dims=dims, coords=coords,
+        pred_dims=dims, pred_coords=coords,
+    )
+    try:
+        tau = emcee.autocorr.integrated_time(post_z, quiet=True)
+    except Exception:  # too short a chain for any estimate at all
+        tau = np.full(k, np.nan)
+    idata.posterior.attrs.update({
+        "sampler": f"emcee.EnsembleSampler ({moves} moves), walkers as chains",
+        "walkers": n_walk, "tune": tune, "steps": int(chain.shape[0]), "planned_steps": total,
+        "acceptance_fraction": float(np.mean(accepted / max(chain.shape[0], 1))),
+        "autocorr_time": json.dumps(dict(zip(names, map(float, tau)))),
+        "likelihood": problem.likelihood_name, "model": problem.spec.name,
+        "simulate_calls": problem.n_simulations,
+    })
+    return idata
+
+
+def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
+    """Convergence diagnostics per parameter: R-hat, bulk/tail ESS (arviz) and emcee's autocorrelation time.
+
+    ``ok`` is True when R-hat < 1.05, the bulk ESS exceeds 400 and the chain is longer than
+    50 autocorrelation times (emcee's rule of thumb). The R-hat threshold is looser than the
+    1.01 recommended for independent chains because emcee's walkers are not independent:
+    they move together, so R-hat over walkers is a rougher check than over separate runs. A :class:`CalibrationWarning` names any
+    parameter that fails.
+    """
+    import arviz as az
+
+    summary = az.summary(idata, kind="diagnostics")
+    tau = json.loads(idata.posterior.attrs.get("autocorr_time", "{}"))
+    steps = int(idata.posterior.sizes["draw"])
+    summary["autocorr_time"] = [tau.get(str(n), np.nan) for n in summary.index]
+    summary["ok"] = ((summary["r_hat"] < 1.05) & (summary["ess_bulk"] > 400)
+                     & ~(summary["autocorr_time"] * 50 > steps))
+    bad = [str(n) for n, ok in summary["ok"].items() if not ok and str(n) in tau]
+    if bad:
+        warnings.warn("The posterior of " + ", ".join(f"`{b}`" for b in bad) + " has not converged (R-hat, ESS "
+                      "or autocorrelation time); sample more draws or tune longer.", CalibrationWarning,
+                      stacklevel=2)
+    return summary
