@@ -135,9 +135,9 @@ class _SignAnalysis:
             # assumption only if every inflow is then non-negative too.
             snapshot = dict(self.memo)
             self.memo[var.canonical] = 1
-            signs = [self.value_sign(f) for f in var.inflows]
-            if all(s is not None and s >= 0 for s in signs):
-                return 1 if start > 0 or any(signs) else 0
+            inflow_signs = [self.value_sign(f) for f in var.inflows]
+            if all(s is not None and s >= 0 for s in inflow_signs):
+                return 1 if start > 0 or any(inflow_signs) else 0
             self.memo = snapshot
             return None
         if var.kind == "flow" and var.non_negative:

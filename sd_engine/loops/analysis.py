@@ -87,7 +87,7 @@ def model_loops(
     their scores keep over the whole run; a link whose sign changes stays ``"unknown"``.
     """
     g = model_graph(model, "full", internal)
-    given = dict(library_loop_names(model))
+    given: dict[str, Sequence[str]] = dict(library_loop_names(model))
     given.update(names or {})
     loops = find_loops(g, max_length=max_length, cap=cap, names=given)
     if not numeric or all(loop.polarity != "unknown" for loop in loops):

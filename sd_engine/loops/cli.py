@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..graph import InternalMode
+
 __all__ = ["register"]
 
 
@@ -36,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     from .views import loops_html
 
     model = sd.load(args.model)
-    internal = "expand" if args.expand else "collapse"
+    internal: InternalMode = "expand" if args.expand else "collapse"
     ds = model.run() if args.dominance else None
     loops = model_loops(model, ds, max_length=args.max_length, cap=args.cap or DEFAULT_CAP, internal=internal)
     print(f"{model.spec.name}: {len(loops)} feedback loop(s), cycle rank {loops.cycle_rank}")
