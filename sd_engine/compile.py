@@ -884,7 +884,9 @@ class CompiledModel:
         variable's equation ``with_lookup(time, series)``: interpolated between its points and
         held beyond them. The result is a recompiled copy; this model is not changed.
         """
-        series = {k: v for k, v in params.items() if _is_time_series(v)}
+        # A series given for a lookup is that lookup's new table, handled with the other inputs.
+        series = {k: v for k, v in params.items()
+                  if _is_time_series(v) and not (k in self.spec and self.spec[k].kind == "lookup")}
         if not series:
             return self, dict(params)
         import dataclasses
