@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from . import functions
-from .compile import LOOKUP_FUNCTIONS, REDUCTIONS, CompiledModel, Layout, Slot
+from .compile import LOOKUP_FUNCTIONS, PIECES, REDUCTIONS, CompiledModel, Layout, Slot, piece_blocks
 from .errors import AlgebraicLoopError, DimensionError, SpecError, UnknownVariableError
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
 from .spec import ModelSpec, Variable
@@ -106,6 +106,13 @@ class _Interpreter:
         self.elements: dict[str, tuple[str, ...]] = {
             d.canonical: tuple(canonical(e) for e in d.elements) for d in lowered.dimensions
         }
+        # Dimensions read in each other's place (Vensim mappings, either way).
+        self.mapped: dict[str, set[str]] = {d: set() for d in self.elements}
+        for d in lowered.dimensions:
+            for other in d.maps_to:
+                if canonical(other) in self.elements:
+                    self.mapped[d.canonical].add(canonical(other))
+                    self.mapped[canonical(other)].add(d.canonical)
         # The layout only says where each variable lives in the buffers.
         self.stocks: tuple[Slot, ...] = layout.stocks
         self.states: tuple[Slot, ...] = layout.states
@@ -217,12 +224,48 @@ class _Frame:
             return self.labelled(data.reshape((self.n,) + slot.shape), var)
         expr = var.equation if self.mode == "rate" else (var.init_equation or var.equation)
         assert expr is not None
-        value = self.fit(self.eval(expr, var), var)
+        if isinstance(expr, Call) and expr.func == PIECES:
+            value = self.pieces(expr, var)
+        else:
+            value = self.fit(self.eval(expr, var), var)
         if var.kind == "flow" and var.non_negative:
             value = _apply(np.maximum, value, 0.0)
         if var.kind == "flow" and self.mode == "rate":
             value = self.limit_outflow(var, value)
         return value
+
+    def pieces(self, expr: Call, var: Variable) -> xr.DataArray:
+        """An arrayed variable filled block by block, each block from its own equation."""
+        target = self.model.dims(var)
+        out = np.full((self.n,) + tuple(len(self.model.elements[d]) for d in target), np.nan)
+        filled = np.zeros(out.shape[1:], dtype=int)
+        for selector, piece in piece_blocks(expr, var):
+            labels, positions = [], []
+            for sub, dim in zip(selector, target):
+                key, elements = canonical(sub), self.model.elements[dim]
+                if key == dim:
+                    labels.append(dim)
+                    positions.append(list(range(len(elements))))
+                elif key in self.model.elements and set(self.model.elements[key]) <= set(elements):
+                    labels.append(key)
+                    positions.append([elements.index(e) for e in self.model.elements[key]])
+                elif key in elements:
+                    labels.append(f"{dim}={key}")
+                    positions.append([elements.index(key)])
+                else:
+                    raise DimensionError(f"`{sub}` in a block of `{var.name}` does not belong to `{dim}`.")
+            value = self.eval(piece, var)
+            extra = [d for d in value.dims if d != _RUN and d not in labels]
+            if extra:
+                raise DimensionError(f"A block of `{var.name}` varies over `{extra[0]}`, which it does not have.")
+            sizes = {_RUN: self.n} | {label: len(p) for label, p in zip(labels, positions)}
+            value = value.expand_dims({d: k for d, k in sizes.items() if d not in value.dims})
+            block = np.ix_(*positions)
+            out[(slice(None),) + block] = value.transpose(_RUN, *labels).data
+            filled[block] += 1
+        if (filled != 1).any():
+            raise SpecError(f"`{var.name}` does not give every element exactly one equation.")
+        return xr.DataArray(out, dims=(_RUN,) + target)
 
     def fit(self, value: xr.DataArray, var: Variable) -> xr.DataArray:
         """`value` broadcast to exactly ``("run", *var's dimensions)``."""
@@ -310,15 +353,27 @@ class _Frame:
             raise DimensionError(
                 f"`{target.name}` has {len(dims)} dimension(s) but `{var.name}` gives {len(ref.subscripts)}."
             )
-        selection = {}
+        selection: dict[str, Any] = {}
+        renames: dict[str, str] = {}
         for sub, dim in zip(ref.subscripts, dims):
             key = canonical(sub)
-            if key == dim:
+            base = key[:-1] if key.endswith("!") else key  # `dim!`: the dimension a reduction runs over
+            elements = self.model.elements[dim]
+            if base == dim or (base in self.model.mapped[dim] and len(self.model.elements[base]) == len(elements)) \
+                    or self.model.elements.get(base) == elements:
+                pass
+            elif base in self.model.elements and set(self.model.elements[base]) < set(elements):
+                selection[dim] = [elements.index(e) for e in self.model.elements[base]]
+            elif key in elements:
+                selection[dim] = elements.index(key)
                 continue
-            if key not in self.model.elements[dim]:
+            else:
                 raise DimensionError(f"`{sub}` in `{var.name}` is neither dimension `{dim}` nor one of its elements.")
-            selection[dim] = self.model.elements[dim].index(key)
-        return value.isel(selection) if selection else value
+            if key != dim:
+                renames[dim] = key
+        if selection:
+            value = value.isel(selection)
+        return value.rename(renames) if renames else value
 
     def call(self, call: Call, var: Variable) -> xr.DataArray:
         func = functions.ALIASES.get(call.func, call.func)

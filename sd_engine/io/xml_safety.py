@@ -90,7 +90,7 @@ def check_xmile(path: str | Path) -> XmileInfo:
         where = _describe(handler.stack[-1]) if handler.stack else "the start of the file"
         raise ModelFileError(
             f"XMILE file `{path.name}` is malformed at line {exc.getLineNumber()}, column "
-            f"{exc.getColumnNumber() + 1}, inside {where}: {exc.getMessage()}. Fix the XML there or export the "
+            f"{(exc.getColumnNumber() or 0) + 1}, inside {where}: {exc.getMessage()}. Fix the XML there or export the "
             "model again."
         ) from None
     root = handler.root
