@@ -19,6 +19,14 @@ __all__ = ["available", "build", "describe"]
 _REGISTRY = {
     "teacup": "models.teacup",
     "sir": "models.sir",
+    "two_stage_delayed_discharge": "models.two_stage_delayed_discharge",
+    "acute_flow_coping": "models.acute_flow_coping",
+    "nurse_workforce_burnout": "models.nurse_workforce_burnout",
+    "capability_trap_savings_vs_redesign": "models.capability_trap_savings_vs_redesign",
+    "trust_collaboration_two_agencies": "models.trust_collaboration_two_agencies",
+    "interruptions_tipping_point": "models.interruptions_tipping_point",
+    "ageing_chain_demand": "models.ageing_chain_demand",
+    "whole_system_flow": "models.whole_system_flow",
 }
 
 
@@ -41,7 +49,10 @@ def build(name: str) -> Model:
 
 
 def describe(name: str) -> str:
-    """The first line of the model's documentation."""
-    key = name.strip().lower()
-    module = importlib.import_module(_REGISTRY[key])
+    """The first line of the model's documentation.
+
+    >>> describe("whole system flow").split(":")[0]
+    'Whole-system flow'
+    """
+    module = importlib.import_module(_builder(name).__module__)
     return (module.__doc__ or "").strip().splitlines()[0]
