@@ -410,7 +410,7 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
         sd_derived[dname] = sd
         rows[dname] = {"estimate": est, "lower": est - zq * sd, "upper": est + zq * sd, "se": sd,
                        "method": "curvature (delta)"}
-    preds, _ = problem.predict(theta[None, :])
+    preds, _ = problem.predict(theta[None, :], full=True)
     predictions = tuple(m[0] for m in preds)
     stats_rows = {s.column: fit_statistics(s.y, m[s.used], s.weight)
                   for s, m in zip(problem.observations.series, predictions)}

@@ -140,7 +140,13 @@ class Observations:
 
     @property
     def last_time(self) -> float:
-        return max(float(s.end.max()) for s in self.series)
+        """The last model time any observation needs."""
+        return max(float(s.end.max()) for s in self.series if len(s.end))
+
+    @property
+    def last_used_time(self) -> float:
+        """The last model time an observation used in the fit needs."""
+        return max(float(s.end[s.used].max()) for s in self.series if s.used.any())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,9 +378,10 @@ def make_observations(
             return np.asarray(d, dtype=float)
 
         at = np.asarray(labels, dtype=float)
-    used_rows = np.ones(len(labels), dtype=bool)
+    in_window = np.ones(len(labels), dtype=bool)
     if window is not None:
-        used_rows &= _in_ranges(labels, dates, [window])
+        in_window = _in_ranges(labels, dates, [window])
+    used_rows = in_window.copy()
     excluded = _in_ranges(labels, dates, exclude)
     used_rows &= ~excluded
 
@@ -411,7 +418,10 @@ def make_observations(
             length = _periods(labels, dates, period, to_model)
             start, end = (at, at + length) if label == "start" else (at - length, at)
         present = ~np.isnan(values)
-        outside = present & ((start < t0 - 1e-9) | (end > t1 + 1e-9))
+        beyond = (start < t0 - 1e-9) | (end > t1 + 1e-9)
+        # Rows outside the calibration window may lie beyond the model's time: they are dropped.
+        keep = ~beyond | in_window
+        outside = present & beyond & in_window
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise DataError(
@@ -420,9 +430,9 @@ def make_observations(
                 "the model's time range."
             )
         series.append(Series(
-            variable=var.name, key=var.canonical, column=obs.column, labels=np.asarray(labels),
-            start=np.asarray(start, dtype=float), end=np.asarray(end, dtype=float), values=values,
-            used=used_rows & present, aggregate=aggregate, weight=obs.weight, likelihood=obs.likelihood,
+            variable=var.name, key=var.canonical, column=obs.column, labels=np.asarray(labels)[keep],
+            start=np.asarray(start, dtype=float)[keep], end=np.asarray(end, dtype=float)[keep], values=values[keep],
+            used=(used_rows & present)[keep], aggregate=aggregate, weight=obs.weight, likelihood=obs.likelihood,
             sigma=obs.sigma,
         ))
     return Observations(series=tuple(series), time_units=spec.time.units,

@@ -294,7 +294,7 @@ def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarr
     pp: dict[str, np.ndarray] = {}
     means: dict[str, np.ndarray] = {}
     if len(pick):
-        preds, ok = problem.predict(flat[pick])
+        preds, ok = problem.predict(flat[pick], full=True)
         vals = problem.values(flat[pick])
         for i, (s, lik, m) in enumerate(zip(obs.series, problem.likelihoods, preds)):
             mu = m[:, s.used]

@@ -241,11 +241,10 @@ class CalibrationProblem:
         t0 = self.spec.time.initial_time
         self.dt = float(self.run_options.get("dt", self.spec.time.dt))
         self.method = str(self.run_options.get("method", self.spec.time.method))
-        last = self.observations.last_time
-        n_steps = int(math.ceil((last - t0) / self.dt - 1e-9))
-        self.final_time = t0 + n_steps * self.dt
-        if self.final_time > self.spec.time.final_time + 1e-9:
-            self.final_time = self.spec.time.final_time
+        # Fitting simulates only as far as the data it uses; predictions go to the last observation.
+        self.full_time = self._horizon(self.observations.last_time)
+        self.final_time = self._horizon(self.observations.last_used_time)
+        n_steps = int(round((self.full_time - t0) / self.dt))
         self._reads: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for s in self.observations.series:
             if s.aggregate == "point":
@@ -257,6 +256,11 @@ class CalibrationProblem:
                 i0, w0 = self._grid(s.start, t0, n_steps)
                 i1, w1 = self._grid(s.end, t0, n_steps)
             self._reads.append((key, i0, w0, i1, w1))
+
+    def _horizon(self, last: float) -> float:
+        t0 = self.spec.time.initial_time
+        n = int(math.ceil((last - t0) / self.dt - 1e-9))
+        return min(t0 + n * self.dt, self.spec.time.final_time)
 
     def _grid(self, times: np.ndarray, t0: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         pos = (times - t0) / self.dt
@@ -287,9 +291,12 @@ class CalibrationProblem:
                 out[p.name] = np.full(theta.shape[0], float(p.fixed))  # type: ignore[arg-type]
         return out
 
-    def simulate(self, theta: np.ndarray, *, final_time: float | None = None,
-                 saveper: float | None = None) -> Results:
-        """One ensemble simulation of the batch ``theta`` (runs that fail are marked, not raised)."""
+    def simulate(self, theta: np.ndarray, *, full: bool = False) -> Results:
+        """One ensemble simulation of the batch ``theta`` (runs that fail are marked, not raised).
+
+        The simulation ends at the last observation used in the fit, or at the last
+        observation of all when `full` (for predictions out of sample).
+        """
         vals = self.values(theta)
         params = {self._model_key[name]: v for name, v in vals.items() if name in self._model_key}
         if not params:  # only nuisance parameters are free: still one run per row
@@ -300,27 +307,32 @@ class CalibrationProblem:
         self.n_simulations += 1
         self.n_runs += len(next(iter(params.values())))
         return simulate_results(
-            self.compiled, params=params, final_time=self.final_time if final_time is None else final_time,
-            dt=self.dt, saveper=saveper or self.dt, method=self.method, errors="mark",
+            self.compiled, params=params, final_time=self.full_time if full else self.final_time,
+            dt=self.dt, saveper=self.dt, method=self.method, errors="mark",
         )
 
     def extract(self, res: Results) -> list[np.ndarray]:
         """Model values matched to every observation of each series, ``(n, n_obs)`` each."""
         out = []
+        n_times = len(res.times)
         for (key, i0, w0, i1, w1), s in zip(self._reads, self.observations.series):
             x = res.series(key)
-            a = x[:, i0] * (1 - w0) + x[:, np.minimum(i0 + 1, x.shape[1] - 1)] * w0
+            last = x.shape[1] - 1
+            a = x[:, np.minimum(i0, last)] * (1 - w0) + x[:, np.minimum(i0 + 1, last)] * w0
             if s.aggregate == "point":
-                out.append(a)
-                continue
-            b = x[:, i1] * (1 - w1) + x[:, np.minimum(i1 + 1, x.shape[1] - 1)] * w1
-            total = b - a
-            out.append(total if s.aggregate == "total" else total / (s.end - s.start))
+                value = a
+                needs = i0 + (w0 > 0)
+            else:
+                b = x[:, np.minimum(i1, last)] * (1 - w1) + x[:, np.minimum(i1 + 1, last)] * w1
+                value = b - a if s.aggregate == "total" else (b - a) / (s.end - s.start)
+                needs = i1 + (w1 > 0)
+            # Observations beyond a shortened (fitting) horizon have no model value.
+            out.append(np.where(needs < n_times, value, np.nan))
         return out
 
-    def predict(self, theta: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Model values at every observation and the mask of runs that finished."""
-        res = self.simulate(theta)
+    def predict(self, theta: np.ndarray, full: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+        """Model values at the observations and the mask of runs that finished (see :meth:`simulate`)."""
+        res = self.simulate(theta, full=full)
         return self.extract(res), res.ok
 
     def nuisance(self, vals: Mapping[str, np.ndarray], i: int, n: int) -> np.ndarray:
