@@ -97,6 +97,15 @@ def build() -> Model:
     c("reference population", 1_000_000, units="person", doc="Population the per-1 m defaults refer to.")
     c("days per year", 365, units="day/year", doc="Calendar conversion.")
     m.aux("scale", "population / reference_population", units="dimensionless", doc="Population relative to 1 m.")
+    c("initial awaiting", 10, units="person", doc="Initial value per 1 m. Domain C2 (assumed — calibrate).")
+    c("initial emergency inpatients", 1270, units="person", doc="Initial value per 1 m. Domain C3 (derived).")
+    c("initial waiting list", 80000, units="person", doc="Initial value per 1 m. Domain C6: 4.5 m / 56.")
+    c("initial elective inpatients", 300, units="person", doc="Initial value per 1 m. Domain C4 (assumed — calibrate).")
+    c("initial DToC", 53, units="person", doc="Initial value per 1 m. Domain C5: 2,973 / 55.98.")
+    c("initial IC clients", 60, units="person", doc="Initial value per 1 m. p2 x complex discharges x IC LoS.")
+    c("initial home care clients", 10000, units="person", doc="Initial value per 1 m. Domain C9 (assumed — calibrate).")
+    c("initial care home residents", 7300, units="person", doc="Initial value per 1 m. Domain C10: 8,150 x 0.9.")
+    c("initial social care workers", 28000, units="FTE", doc="Initial value per 1 m. Domain W4: ≈1.57 m jobs / 56 as FTE (assumed).")
     m.aux("years", "time / days_per_year", units="year", doc="Years since the start.")
 
     # -- demand ------------------------------------------------------------------------------
@@ -234,7 +243,7 @@ def build() -> Model:
           doc="Share of departures within 4 hours (exponential time in ED).")
     m.aux("emergency bed demand", "overnight_fraction * conversion * ed_attendances * (1 + direct_admissions_multiplier)",
           units="person/day", doc="Overnight emergency admissions via A&E and direct.")
-    m.stock("Awaiting a bed", initial="10 * scale", inflows=["bed requests", "readmissions", "urgent conversions"],
+    m.stock("Awaiting a bed", initial="initial_awaiting * scale", inflows=["bed requests", "readmissions", "urgent conversions"],
             outflows=["admissions"], units="person", non_negative=True, doc="Domain C2.")
     m.flow("bed requests", "emergency_bed_demand", units="person/day", doc="Decisions to admit overnight.")
     m.aux("beds", "base_beds * scale * (1 + bed_change) * savings_index", units="bed", doc="Core G&A beds (C11).")
@@ -246,7 +255,7 @@ def build() -> Model:
     m.aux("free beds", "max(0, beds + escalation_beds - occupied_beds + beds_freed * admit_time)", units="bed",
           doc="Beds empty now or vacated within the admission window (one time step).")
     m.flow("admissions", "min(awaiting_a_bed, free_beds) / admit_time", units="person/day", doc="Emergency admissions (L1).")
-    m.stock("Emergency inpatients", initial="1270 * scale", inflows=["admissions"],
+    m.stock("Emergency inpatients", initial="initial_emergency_inpatients * scale", inflows=["admissions"],
             outflows=["completions"], units="person",
             doc="Domain C3. Its outflow (stock / LoS, LoS >> dt) cannot empty it, so no outflow limit is needed; "
                 "one would read the admissions and close an algebraic loop through the beds freed.")
@@ -260,7 +269,7 @@ def build() -> Model:
     m.flow("readmissions", "delay1(discharges_home * readmission_fraction * capability_failure_effect "
            "* (1 + early_discharge_on * (f_premature(occupancy) - 1)), readmission_delay)", units="person/day",
            doc="Failure demand: readmissions (L4).")
-    m.stock("Elective waiting list", initial="80000 * scale", inflows=["referrals to treatment"],
+    m.stock("Elective waiting list", initial="initial_waiting_list * scale", inflows=["referrals to treatment"],
             outflows=["elective admissions", "urgent conversions"], units="person", non_negative=True,
             doc="Domain C6: 4.5 m (Oct 2019) / 56.")
     m.flow("referrals to treatment", "planned_electives * scale + initial(urgent_conversions)", units="person/day",
@@ -272,11 +281,11 @@ def build() -> Model:
            units="person/day", doc="Electives admitted after emergencies are placed (L2).")
     m.aux("elective cancellations", "planned_elective_admissions - elective_admissions", units="person/day",
           doc="Cancellations (Lane et al. 2000).")
-    m.stock("Elective inpatients", initial="300 * scale", inflows=["elective admissions"],
+    m.stock("Elective inpatients", initial="initial_elective_inpatients * scale", inflows=["elective admissions"],
             outflows=["elective discharges"], units="person", doc="Domain C4 (no outflow limit, as for C3).")
     m.flow("elective discharges", "elective_inpatients / elective_los", units="person/day", doc="Elective discharges.")
 
-    m.stock("Acute DToC", initial="53 * scale", inflows=["becoming fit"],
+    m.stock("Acute DToC", initial="initial_dtoc * scale", inflows=["becoming fit"],
             outflows=["simple transfers", "home care transfers", "IC transfers", "care home transfers", "spot purchases"],
             units="person", non_negative=True, doc="Domain C5: 2,973 delayed a day (FY2018/19) / 55.98.")
     m.flow("becoming fit", "completions * complex_share", units="person/day", doc="Complex discharges.")
@@ -309,7 +318,7 @@ def build() -> Model:
     m.aux("IC capacity", "base_ic_places * scale * (1 + ic_change) * la_funding_index", units="place",
           doc="Intermediate care places (C14).")
     m.aux("free IC", "max(0, ic_capacity - intermediate_care_clients)", units="place", doc="Free IC places.")
-    m.stock("Intermediate care clients", initial="60 * scale", inflows=["IC transfers"],
+    m.stock("Intermediate care clients", initial="initial_ic_clients * scale", inflows=["IC transfers"],
             outflows=["IC home", "IC to home care", "IC to care home"], units="person", non_negative=True,
             doc="Step-down intermediate care (domain C7 without step-up care from the community: "
                 "p2 x complex discharges x IC LoS ≈ 60 per 1 m).")
@@ -319,14 +328,14 @@ def build() -> Model:
     m.aux("home care capacity", "social_care_workers * home_care_workforce_share * home_care_per_fte", units="place",
           doc="Home care capacity from the workforce.")
     m.aux("free home care", "max(0, home_care_capacity - home_care_clients)", units="place", doc="Free home care.")
-    m.stock("Home care clients", initial="10000 * scale", inflows=["home care transfers", "IC to home care",
+    m.stock("Home care clients", initial="initial_home_care_clients * scale", inflows=["home care transfers", "IC to home care",
             "community home care starts"], outflows=["home care ends"], units="person", non_negative=True,
             doc="Domain C9.")
     m.flow("home care ends", "home_care_clients / home_care_duration", units="person/day", doc="Packages ending.")
     m.aux("care home places", "base_care_home_places * scale * (1 + care_home_change)", units="place",
           doc="Domain C13.")
     m.aux("free care home places", "max(0, care_home_places - care_home_residents)", units="place", doc="Free places.")
-    m.stock("Care home residents", initial="7300 * scale", inflows=["care home transfers", "IC to care home",
+    m.stock("Care home residents", initial="initial_care_home_residents * scale", inflows=["care home transfers", "IC to care home",
             "community care home entries"], outflows=["care home exits"], units="person", non_negative=True,
             doc="Domain C10.")
     m.flow("care home exits", "care_home_residents / care_home_residence", units="person/day", doc="Deaths and moves.")
@@ -410,7 +419,7 @@ def build() -> Model:
     m.flow("fatigue recovery", "nurse_fatigue / recovery_time", units="1/day", doc="Domain §4.2.")
     m.aux("nurse leaver rate", "nurse_leavers * days_per_year / nurses", units="1/year", doc="Leavers per nurse per year.")
 
-    m.stock("Social care workers", initial="28000 * scale", inflows=["social care hires"],
+    m.stock("Social care workers", initial="initial_social_care_workers * scale", inflows=["social care hires"],
             outflows=["social care leavers"], units="FTE", non_negative=True, doc="Domain W4.")
     m.aux("social care establishment", "base_social_care_establishment * scale * la_funding_index", units="FTE",
           doc="Funded social care posts.")
