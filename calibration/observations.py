@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +269,9 @@ def _periods(labels: pd.Index, dates: pd.DatetimeIndex | None, period: float | s
         if isinstance(period, str):
             offset = pd.tseries.frequencies.to_offset(period)
         else:
-            freq = pd.infer_freq(dates) if n >= 3 else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas 3 announces a change of return type we do not depend on
+                freq = pd.infer_freq(dates) if n >= 3 else None
             offset = pd.tseries.frequencies.to_offset(freq) if freq else None
         if offset is not None:
             ends = pd.DatetimeIndex([ts + offset for ts in dates])

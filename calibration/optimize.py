@@ -127,9 +127,20 @@ def multistart(problem: CalibrationProblem, starts: int = 4, candidates: int = 6
 def differential_evolution(problem: CalibrationProblem, seed: int = 0, popsize: int = 15,
                            maxiter: int = 200, tol: float = 1e-8) -> tuple[LocalResult, int]:
     """scipy's differential evolution over the (finite) bounds, one simulate call per generation,
-    polished by :func:`local_fit`. Returns the polished result and the number of generations."""
-    bounds = [(p.lower, p.upper) for p in problem.free]
-    open_ = [p.name for p in problem.free if not (math.isfinite(p.lower) and math.isfinite(p.upper))]
+    polished by :func:`local_fit`. Returns the polished result and the number of generations.
+
+    Estimated nuisance parameters without an upper bound are searched over three decades
+    either side of their starting value."""
+    nuisance = set(problem.nuisance_of.values())
+    bounds = []
+    for p in problem.free:
+        if p.name in nuisance and not math.isfinite(p.upper):
+            # an estimated scale or dispersion: search three decades either side of its start
+            s = float(p.start)  # type: ignore[arg-type]
+            bounds.append((max(p.lower, s * 1e-3), s * 1e3))
+        else:
+            bounds.append((p.lower, p.upper))
+    open_ = [p.name for p, b in zip(problem.free, bounds) if not (math.isfinite(b[0]) and math.isfinite(b[1]))]
     if open_:
         raise CalibrationError(
             f"Differential evolution needs finite bounds; give bounds to {', '.join(f'`{n}`' for n in open_)} "
