@@ -355,7 +355,13 @@ class _Compiler:
         if not terms:
             return "0.0"
         text = " ".join(terms)
-        return text[2:] if text.startswith("+ ") else "-" + text[2:]
+        text = text[2:] if text.startswith("+ ") else "-" + text[2:]
+        if stock.non_negative and stock.update == "continuous":
+            # Outflows are capped already; a negative inflow (an XMILE biflow) must not drain
+            # the stock below zero either, nor drain one that already is.
+            ident = self.ident[stock.canonical]
+            text = f"np.maximum({text}, np.minimum(-{ident} / dt, 0.0))"
+        return text
 
     def read(self, slot: Slot, buffer: str) -> str:
         if not slot.shape:

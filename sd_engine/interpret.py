@@ -314,6 +314,10 @@ class _Frame:
                     total = total + flow if sign > 0 else total - flow
         if total is None:
             return self.fit(xr.DataArray(0.0), stock)
+        if stock.non_negative:
+            # No flow, not even a negative inflow, drains a non-negative stock below zero.
+            floor = _apply(np.minimum, -self.value(stock.canonical) / self.dt, 0.0)
+            total = _apply(np.maximum, total, floor)
         return self.fit(total, stock)
 
     # -- expressions ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from parsimonious.exceptions import ParsimoniousError
+
 from ..errors import SpecError, UnsupportedError
 from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
@@ -89,7 +91,7 @@ def read_model(path: str | Path) -> ModelSpec:
             parsed = VensimFile(path)
             parsed.parse()
             abstract = parsed.get_abstract_model()
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
             raise ModelFileError(_parse_failure(path, exc)) from exc
     elif suffix in XMILE_SUFFIXES:
         info = check_xmile(path)
@@ -101,7 +103,7 @@ def read_model(path: str | Path) -> ModelSpec:
             parsed_x = XmileFile(path)
             parsed_x.parse()
             abstract = parsed_x.get_abstract_model()
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
             raise ModelFileError(_parse_failure(path, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
         missing = [n for n in expected if canonical(n) not in found]
@@ -123,7 +125,26 @@ def read_model(path: str | Path) -> ModelSpec:
 def _parse_failure(path: Path, exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     detail = text[0] if text else type(exc).__name__
-    return f"PySD's parser could not read `{path.name}`: {detail}"
+    place = ""
+    found = re.search(r"at '([^']{1,40})", detail)
+    if found:
+        # Point at the line of the file and the variable whose equation holds the failing text.
+        fragment = " ".join(found.group(1).split())[:20]
+        lines = path.read_text(errors="replace").splitlines()
+        for number, line in enumerate(lines, 1):
+            if fragment and fragment in " ".join(line.split()):
+                owner = ""
+                for previous in reversed(lines[:number]):
+                    named = re.search(r'name="([^"]+)"', previous)
+                    if named:
+                        owner = named.group(1)
+                        break
+                    if previous and not previous[0].isspace() and "=" in previous:
+                        owner = previous.split("=")[0].strip()
+                        break
+                place = f" at line {number}" + (f", in the equation of `{owner}`" if owner else "")
+                break
+    return f"PySD's parser could not read `{path.name}`{place}: {detail}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -168,6 +189,12 @@ class _Converter:
         section = main[0]
         self.dimensions = self.read_dimensions(section.subscripts)
         self.dim_elements = {d.canonical: tuple(d.elements) for d in self.dimensions}
+        self.mapped: dict[str, set[str]] = {d.canonical: set() for d in self.dimensions}
+        for d in self.dimensions:
+            for other in d.maps_to:
+                if canonical(other) in self.mapped:
+                    self.mapped[d.canonical].add(canonical(other))
+                    self.mapped[canonical(other)].add(d.canonical)
         self.element_dims: dict[str, list[str]] = {}
         for d in self.dimensions:
             for e in d.elements:
@@ -177,9 +204,27 @@ class _Converter:
         model = [e for e in elements if e.key not in _CONTROL]
         self.elements = {e.key: e for e in model}
         time = self.time_settings(controls)
+        self.positions: dict[str, str] = {}  # dimensions used as numbers -> their position variable
+        self.views: dict[str, Variable] = {}  # mapped subranges read from a parent range
+        self.context: tuple[str, ...] = ()
         for element in model:
             self.current = element.name
+            self.context = tuple(canonical(d) for d in element.dims)
             self.variables.extend(self.to_variables(element))
+        self.variables.extend(self.views.values())
+        for dim_key, name in self.positions.items():
+            dim = next(d for d in self.dimensions if d.canonical == dim_key)
+            # An element's number is its position in the widest range holding it (Vensim numbers
+            # `C` alike whether read through `A, B, C` or through its reordering `A, C, B`).
+            members = {canonical(e) for e in dim.elements}
+            family = max((d for d in self.dimensions if members <= {canonical(e) for e in d.elements}),
+                         key=lambda d: len(d.elements))
+            order = [canonical(e) for e in family.elements]
+            self.variables.append(Variable(
+                name, "constant", values=tuple(float(order.index(canonical(e)) + 1) for e in dim.elements),
+                dims=(dim.name,),
+                internal=True, doc=f"The position of each element of `{dim.name}`, from 1.",
+                source=f"`{dim.name}` used as a number in {self.path.name}"))
         # The control variables other than TIME STEP stay readable by equations, as constants.
         for key, element in controls.items():
             if key == "time_step":
@@ -440,16 +485,84 @@ class _Converter:
 
     def piecewise(self, el: _Element, pieces: list[tuple[tuple[str, ...], Expr]]) -> Expr:
         """One equation, or ``_pieces(_at(...), eq, ...)`` when blocks have their own equations."""
-        if len(pieces) == 1 and [canonical(s) for s in pieces[0][0]] == [canonical(d) for d in el.dims]:
-            return pieces[0][1]
         if not el.dims:
             return pieces[0][1]
+        if len(pieces) == 1 and [canonical(s) for s in pieces[0][0]] == [canonical(d) for d in el.dims]:
+            return self.contextualize(pieces[0][1], pieces[0][0])
         args: list[Expr] = []
         for subs, expr in pieces:
-            # Inside a block, the variable's own dimension stands for the block's element or subrange.
-            swap = {canonical(d): s for d, s in zip(el.dims, subs) if canonical(d) != canonical(s)}
-            args += [Call("_at", tuple(Str(s) for s in subs)), _substitute(expr, swap)]
+            args += [Call("_at", tuple(Str(s) for s in subs)), self.contextualize(expr, subs)]
         return Call("_pieces", tuple(args))
+
+    def contextualize(self, expr: Expr, labels: Sequence[str]) -> Expr:
+        """Read each subscript of `expr` in the block `labels` (a dimension, subrange or element
+        per position), as Vensim does: a range the block does not have stands for the block's
+        subrange or element inside it, or for the range mapped onto it."""
+        keys = [canonical(label) for label in labels]
+        swap: dict[str, str] = {}
+        for node in walk(expr):
+            if not isinstance(node, Ref):
+                continue
+            for sub in node.subscripts:
+                key = canonical(sub)
+                if key in keys or key.endswith("!") or key not in self.dim_elements or key in swap:
+                    continue
+                members = {canonical(e) for e in self.dim_elements[key]}
+                for label, lkey in zip(labels, keys):
+                    if lkey in self.dim_elements:
+                        fits = {canonical(e) for e in self.dim_elements[lkey]} <= members \
+                            or lkey in self.mapped.get(key, ())
+                    else:
+                        fits = lkey in members
+                    if fits:
+                        swap[key] = label
+                        break
+        remapped = {k: v for k, v in swap.items() if canonical(v) in self.mapped.get(k, ())}
+        if not remapped:
+            return _substitute(expr, swap)
+        return self.remap(expr, swap, remapped)
+
+    def mapped_view(self, target: _Element, position: int, source: str, dest: str) -> str:
+        """An internal auxiliary: `target` with the elements of subrange `source` at `position`
+        laid out, one by one, along range `dest` (Vensim's ``source: ... -> dest``)."""
+        name = f"_{target.name} from {source} as {dest}"
+        key = canonical(name)
+        if key not in self.views:
+            sources = self.dim_elements[canonical(source)]
+            dests = self.dim_elements[canonical(dest)]
+            if len(sources) != len(dests):
+                raise UnsupportedError(
+                    f"`{self.current}` maps `{source}` onto `{dest}`, which have different numbers of elements."
+                )
+            dims = tuple(dest if k == position else d for k, d in enumerate(target.dims))
+            args: list[Expr] = []
+            for s_el, d_el in zip(sources, dests):
+                args.append(Call("_at", tuple(Str(d_el if k == position else d) for k, d in enumerate(target.dims))))
+                args.append(Ref(target.key, tuple(s_el if k == position else d for k, d in enumerate(target.dims))))
+            self.views[key] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=dims, internal=True,
+                                       source=f"`{source}` read as `{dest}` in {self.path.name}")
+        return key
+
+    def remap(self, expr: Expr, swap: dict[str, str], remapped: dict[str, str]) -> Expr:
+        """Swap subscripts; where a mapped subrange reads a variable over its parent range, read
+        through an auxiliary that lays those elements out along the mapped-to range."""
+        if isinstance(expr, Ref):
+            target = self.elements.get(expr.name)
+            subs = tuple(swap.get(canonical(s), s) for s in expr.subscripts)
+            if target is not None and len(target.dims) == len(expr.subscripts):
+                for i, sub in enumerate(expr.subscripts):
+                    key = canonical(sub)
+                    if key in remapped and canonical(target.dims[i]) != key:
+                        view = self.mapped_view(target, i, sub, remapped[key])
+                        return Ref(view, subs)
+            return Ref(expr.name, subs)
+        if isinstance(expr, Unary):
+            return Unary(expr.op, self.remap(expr.operand, swap, remapped))
+        if isinstance(expr, Binary):
+            return Binary(expr.op, self.remap(expr.left, swap, remapped), self.remap(expr.right, swap, remapped))
+        if isinstance(expr, Call):
+            return Call(expr.func, tuple(self.remap(a, swap, remapped) for a in expr.args))
+        return expr
 
     def stock(self, el: _Element, common: dict[str, Any]) -> list[Variable]:
         flows = [(subs, self.expr(a.flow)) for subs, a in el.pieces]
@@ -558,13 +671,33 @@ class _Converter:
         ops = list(node.operators)
         if ops == ["negative"]:
             return _negate(args[0])
+        for base in (args[i] for i, op in enumerate(ops) if op == "^"):
+            if isinstance(base, Num) and base.value < 0 and not self.odd_power(args, ops):
+                # PySD folds the minus of `-2^2` into the number, so the tree cannot tell
+                # -(2^2) (Vensim: -4) from (-2)^2: refuse rather than guess.
+                raise UnsupportedError(
+                    f"`{self.current}` raises the negative number {base.value:g} to a power; PySD's parser "
+                    f"cannot tell `-{-base.value:g}^x` from `(-{-base.value:g})^x`. Write `-({-base.value:g}^x)` "
+                    "or `(0 - " f"{-base.value:g})^x`."
+                )
+        if ops and all(op == "^" for op in ops):
+            # A chain of powers as PySD's own code generator reads it (Python's right-to-left **).
+            result = args[-1]
+            for arg in reversed(args[:-1]):
+                result = Binary("**", arg, result)
+            return result
         result = args[0]
         for op, arg in zip(ops, args[1:]):
-            if op == "negative":
-                result = _negate(result)
-                continue
             result = Binary({"^": "**"}.get(op, op), result, arg)
         return result
+
+    @staticmethod
+    def odd_power(args: list[Expr], ops: list[str]) -> bool:
+        """Whether a one-power chain has an odd whole exponent, where -(a^n) == (-a)^n."""
+        if len(ops) != 1 or not isinstance(args[1], Num):
+            return False
+        n = args[1].value
+        return n == int(n) and int(n) % 2 == 1
 
     def ast_LogicStructure(self, node: Any) -> Expr:
         args = [self.expr(a) for a in node.arguments]
@@ -582,6 +715,24 @@ class _Converter:
         subs = tuple(node.subscripts.subscripts) if node.subscripts is not None else ()
         if name in ("time", "time_step") and not subs:
             return Ref("dt" if name == "time_step" else "time")
+        if not subs and name not in self.elements and name in self.dim_elements:
+            # A dimension read as a number is the position of the element, from 1 (Vensim).
+            position = self.positions.setdefault(name, f"_position in {name}")
+            return Ref(canonical(position), (name,))
+        target = self.elements.get(name)
+        if not subs and target is not None and target.dims and self.context:
+            # An arrayed variable read without subscripts follows the equation's dimensions,
+            # through a mapping where it is over another range.
+            dims = [canonical(d) for d in target.dims]
+            if any(d not in self.context for d in dims):
+                filled = []
+                for d in dims:
+                    if d in self.context:
+                        filled.append(d)
+                        continue
+                    mapped = [c for c in self.context if c in self.mapped.get(d, ()) and c not in dims]
+                    filled.append(mapped[0] if mapped else d)
+                return Ref(name, tuple(filled))
         return Ref(name, subs)
 
     def ast_CallStructure(self, node: Any) -> Expr:
