@@ -48,6 +48,7 @@ __all__ = ["fit", "FitResult", "build_problem"]
 Method = Literal["multistart", "de", "least_squares"]
 CIMethod = Literal["curvature", "profile", "none"]
 _CORRELATED = 0.95
+_UNIDENTIFIED = 0.995  # |r| beyond this: only a combination is determined
 
 
 def build_problem(model: Any, data: Any, params: Mapping[str, Any], observe: Mapping[str, str | Observe],
@@ -385,7 +386,11 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
         corr = cov / np.outer(se, se)
     for i in range(k):
         for j in range(i + 1, k):
-            if abs(corr[i, j]) > _CORRELATED:
+            if abs(corr[i, j]) > _UNIDENTIFIED:
+                identifiable[names[i]] = identifiable[names[j]] = False
+                messages.append(f"`{names[i]}` and `{names[j]}` are not identifiable separately (r = {corr[i, j]:.4f}); "
+                                "the data constrain only a combination of them. Fix one or add data.")
+            elif abs(corr[i, j]) > _CORRELATED:
                 messages.append(f"`{names[i]}` and `{names[j]}` are strongly correlated (r = {corr[i, j]:.3f}); "
                                 "the data constrain mainly a combination of them.")
     zq = float(_norm_ppf(0.5 + level / 2))
@@ -445,8 +450,10 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
     object.__setattr__(result, "elapsed", _time.perf_counter() - t_start)
     if warn:
         for msg in messages:
-            cls = CalibrationWarning if msg.startswith("The optimiser") else NotIdentifiableWarning
-            warnings.warn(msg, cls, stacklevel=3)
+            # Not identifiable: singular curvature, |r| near 1, open profiles; the rest (a strong but
+            # finite correlation, an optimiser stopping early) deserve attention without that verdict.
+            plain = msg.startswith("The optimiser") or "strongly correlated" in msg
+            warnings.warn(msg, CalibrationWarning if plain else NotIdentifiableWarning, stacklevel=3)
     return result
 
 
