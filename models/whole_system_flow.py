@@ -102,7 +102,7 @@ def build() -> Model:
     c("initial waiting list", 80000, units="person", doc="Initial value per 1 m. Domain C6: 4.5 m / 56.")
     c("initial elective inpatients", 300, units="person", doc="Initial value per 1 m. Domain C4 (assumed — calibrate).")
     c("initial DToC", 53, units="person", doc="Initial value per 1 m. Domain C5: 2,973 / 55.98.")
-    c("initial IC clients", 60, units="person", doc="Initial value per 1 m. p2 x complex discharges x IC LoS.")
+    c("initial IC clients", 500, units="person", doc="Initial value per 1 m. Domain C7 (assumed — calibrate).")
     c("initial home care clients", 10000, units="person", doc="Initial value per 1 m. Domain C9 (assumed — calibrate).")
     c("initial care home residents", 7300, units="person", doc="Initial value per 1 m. Domain C10: 8,150 x 0.9.")
     c("initial social care workers", 28000, units="FTE", doc="Initial value per 1 m. Domain W4: ≈1.57 m jobs / 56 as FTE (assumed).")
@@ -129,8 +129,9 @@ def build() -> Model:
     c("initial unmet need", 5000, units="person", doc="Domain D4 per 1 m. Assumed — calibrate.")
     c("crisis time", 180, units="day", doc="Mean time before unmet need becomes a crisis (domain τ_crisis).")
     c("assessment time", 60, units="day", doc="Time to assess and resolve a need. Assumed — calibrate.")
-    c("home care need share", 0.05, units="dimensionless", doc="Share of needs met by home care. Assumed.")
+    c("home care need share", 0.02, units="dimensionless", doc="Share of needs met by home care. Assumed.")
     c("care home need share", 0.095, units="dimensionless", doc="Share of needs met by a care home. Assumed.")
+    c("IC need share", 0.2, units="dimensionless", doc="Share of needs met by step-up IC / reablement. Assumed.")
     c("k unmet", 0.05, units="dimensionless", doc="ED demand rise per unit relative unmet need. Assumed — calibrate.")
     c("re attendance fraction", 0.086, units="dimensionless", doc="Re-attend within 7 days (NHS Digital 2017/18).")
     c("gp elasticity", 0.5, units="dimensionless", doc="ED demand rise per unit GP shortfall (Brailsford 2004). Assumed.")
@@ -153,7 +154,8 @@ def build() -> Model:
           doc="Everyone.")
 
     m.stock("Unmet need", initial="initial_unmet_need * scale", inflows=["need onset"],
-            outflows=["crises", "community home care starts", "community care home entries", "needs resolved"],
+            outflows=["crises", "community home care starts", "community care home entries", "step up IC",
+                      "needs resolved"],
             units="person", non_negative=True, doc="People with unmet or unmanaged care need (domain D4).")
     m.flow("need onset", "(onset_under_65 * population_under_65 + onset_65_to_84 * population_65_to_84 "
            "+ onset_85_plus * population_85_plus) / days_per_year", units="person/day", doc="New care needs.")
@@ -162,7 +164,10 @@ def build() -> Model:
            "free_home_care / placement_time_home_care)", units="person/day", doc="Home care from the community.")
     m.flow("community care home entries", "min(unmet_need * care_home_need_share / assessment_time, "
            "free_care_home_places / placement_time_care_home)", units="person/day", doc="Care home entries from home.")
-    m.flow("needs resolved", "unmet_need * (1 - home_care_need_share - care_home_need_share) / assessment_time",
+    m.flow("step up IC", "min(unmet_need * ic_need_share / assessment_time, free_ic / placement_time_ic)",
+           units="person/day", doc="Step-up intermediate care and reablement from the community.")
+    m.flow("needs resolved", "unmet_need * (1 - home_care_need_share - care_home_need_share - ic_need_share) "
+           "/ assessment_time",
            units="person/day", doc="Needs met by other means (reablement at home, family, signposting).")
 
     c("base GPs", 489, units="FTE", doc="27,381 FTE GPs (March 2019, NHS Digital) / 56.")
@@ -206,7 +211,8 @@ def build() -> Model:
     c("deconditioning", 0.05, units="1/day", doc="Rise in care needs per day of delay beyond normal (L5). Assumed.")
     c("normal delay", 2, units="day", doc="Mean DToC delay at baseline. Assumed.")
     c("IC LoS", 28, units="day", doc="Domain §4.3.")
-    c("home care duration", 730, units="day", doc="Domain §4.3 (Symmetric: 24 months).")
+    c("home care duration", 480, units="day",
+      doc="Domain §4.3 range 365–1,095 (Symmetric: 730); assumed — calibrate: balances the inflows at 10,000 clients.")
     c("care home residence", 913, units="day", doc="Domain §4.3 (2.5 years).")
     c("base beds", 1800, units="bed", doc="≈101,000 G&A beds (KH03) / 56.")
     c("base IC places", 600, units="place", doc="Domain C14 (assumed — calibrate).")
@@ -222,7 +228,7 @@ def build() -> Model:
     c("spot purchase on", 1, units="dimensionless", doc="Coping switch (L6).")
     c("spot purchase time", 7, units="day", doc="Time to spot-purchase care. Assumed.")
     c("spot cost", 2000, units="GBP/person", doc="Premium cost of a spot purchase. Assumed — calibrate.")
-    c("home care per FTE", 0.9, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed.")
+    c("home care per FTE", 0.95, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed — calibrate.")
     c("home care workforce share", 0.4, units="dimensionless", doc="Share of social care FTE in home care. Assumed.")
     m.lookup("f crowd", [(0.80, 1.0), (0.85, 1.0), (0.92, 1.3), (0.96, 2.0), (1.00, 3.0)], units="dimensionless",
              doc="ED time multiplier against occupancy (domain §4.4).")
@@ -318,10 +324,10 @@ def build() -> Model:
     m.aux("IC capacity", "base_ic_places * scale * (1 + ic_change) * la_funding_index", units="place",
           doc="Intermediate care places (C14).")
     m.aux("free IC", "max(0, ic_capacity - intermediate_care_clients)", units="place", doc="Free IC places.")
-    m.stock("Intermediate care clients", initial="initial_ic_clients * scale", inflows=["IC transfers"],
+    m.stock("Intermediate care clients", initial="initial_ic_clients * scale", inflows=["IC transfers", "step up IC"],
             outflows=["IC home", "IC to home care", "IC to care home"], units="person", non_negative=True,
-            doc="Step-down intermediate care (domain C7 without step-up care from the community: "
-                "p2 x complex discharges x IC LoS ≈ 60 per 1 m).")
+            doc="Intermediate care and reablement, step-down from hospital and step-up from the community "
+                "(domain C7).")
     m.flow("IC home", "intermediate_care_clients * 0.6 / ic_los", units="person/day", doc="60% home (assumed).")
     m.flow("IC to home care", "intermediate_care_clients * 0.3 / ic_los", units="person/day", doc="30% (assumed).")
     m.flow("IC to care home", "intermediate_care_clients * 0.1 / ic_los", units="person/day", doc="10% (assumed).")
@@ -355,6 +361,9 @@ def build() -> Model:
     c("leave rate", 0.107, units="1/year", doc="Nurse leaver rate 2017/18 (Health Foundation).")
     c("retention gain", 0, units="dimensionless", doc="Fractional cut in the leave rate (lever; 0 to 0.3).")
     c("international recruits", 60, units="FTE/year", doc="Per 1 m per year (lever; domain §4.6, assumed).")
+    c("returners and other joiners", 210, units="FTE/year",
+      doc="Derived: 540 leavers - 270 graduates - 60 international recruits a year per 1 m, so that joiners "
+          "equal leavers at baseline (domain §4.2 nurse equilibrium note).")
     c("recruitment response", 600, units="FTE/year", doc="Extra recruits per unit vacancy rate above normal. Assumed.")
     c("normal nurse vacancy rate", 0.12, units="dimensionless", doc="≈12% in Q1 2019/20 (Health Foundation).")
     c("nurses per occupied bed", 1.6, units="FTE/bed", doc="Domain §4.3 (assumed — calibrate).")
@@ -392,11 +401,9 @@ def build() -> Model:
           units="FTE", doc="Funded posts, following demand for nurses.")
     m.aux("nurse vacancy rate", "max(0, nurse_establishment - nurses) / nurse_establishment", units="dimensionless",
           doc="Vacancies / establishment.")
-    m.flow("nurse recruitment", "(international_recruits + recruitment_response * max(0, smooth(nurse_vacancy_rate, 180) "
-           "- normal_nurse_vacancy_rate)) * scale / days_per_year + initial(nurse_leavers + nurse_post_cuts - graduation) "
-           "- initial(international_recruits * scale / days_per_year)", units="FTE/day",
-           doc="International recruits (responding to vacancies, L9) plus returners and other joiners, the "
-               "latter set so that joiners equal leavers at the start (domain §4.2 note).")
+    m.flow("nurse recruitment", "(international_recruits + returners_and_other_joiners + recruitment_response "
+           "* max(0, smooth(nurse_vacancy_rate, 180) - normal_nurse_vacancy_rate)) * scale / days_per_year",
+           units="FTE/day", doc="International recruits (responding to vacancies, L9), returners and other joiners.")
     m.flow("nurse leavers", "nurses * (leave_rate * (1 - retention_gain) * f_fatigue(nurse_fatigue) "
            "* f_pay(1 + 0 * social_care_pay_index)) / days_per_year", units="FTE/day", doc="Leavers (L8).")
     m.flow("nurse post cuts", "nurses * savings_rate_now / days_per_year", units="FTE/day",
