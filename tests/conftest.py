@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-#: The shared conformance models (../shared/test-models from the project root).
-TEST_MODELS = Path(__file__).resolve().parents[2] / "shared" / "test-models"
+from paths import TEST_MODELS
 
 
 @pytest.fixture
