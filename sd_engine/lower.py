@@ -186,7 +186,34 @@ class _Lowering:
         return self.delay_chain(owner, x, time, init, 3, "delay3")
 
     def lower_delay_n(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: Expr) -> Expr:
-        return self.delay_chain(owner, x, time, init, self.order(owner, n, "delay_n"), "delay_n")
+        """Vensim's DELAY N: each stage drains with the delay time in force when its contents
+        entered the pipeline (stage k sees the delay time of k steps ago), and the output reads
+        the last stage with the delay time of the step before. With a constant delay time this is the
+        DELAY3-style chain; when the delay time changes, Vensim's results differ from that
+        chain (SDXorg test-models ``tests/delays``), and this reproduces them."""
+        order = self.order(owner, n, "delay_n")
+        base = self.name(owner, "delay_n")
+        # The delay time k steps back, as discrete states shifted once per step.
+        current = self.internal(owner, f"{base} time", "aux", time)
+        times: list[Expr] = [current]
+        for k in range(1, max(order, 2)):
+            times.append(self.internal(owner, f"{base} time lag {k}", "stock", time,
+                                       inflows=(Ref(times[-1].name).name,), update="discrete"))
+        # Stage contents are kept as value x delay time, as Vensim does.
+        upstream: Expr = x
+        stage_ref: Ref | None = None
+        for k in range(order):
+            stage_name = f"{base} stage {k + 1}"
+            stage_ref = Ref(Variable(stage_name, "stock", init).canonical)
+            inflow = self.internal(owner, f"{stage_name} inflow", "flow", Binary("*", Num(order), upstream))
+            outflow_rate = Binary("/", stage_ref, times[k])
+            outflow = self.internal(owner, f"{stage_name} outflow", "flow", Binary("*", Num(order), outflow_rate))
+            self.internal(owner, stage_name, "stock", Binary("*", init, time),
+                          inflows=(inflow.name,), outflows=(outflow.name,))
+            upstream = outflow_rate
+        assert stage_ref is not None
+        # Vensim reads the output before the step's delay time takes effect: the time of one step back.
+        return Binary("/", stage_ref, times[1])
 
     def lower_delay_fixed(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
         base = self.name(owner, "delay_fixed")

@@ -52,7 +52,6 @@ _REFUSED = {
     "vector_reorder": "VECTOR REORDER",
     "vector_rank": "VECTOR RANK",
     "get_time_value": "GET TIME VALUE",
-    "elmcount": "ELMCOUNT",
 }
 
 
@@ -204,6 +203,7 @@ class _Converter:
         model = [e for e in elements if e.key not in _CONTROL]
         self.elements = {e.key: e for e in model}
         time = self.time_settings(controls)
+        self.time = time
         self.positions: dict[str, str] = {}  # dimensions used as numbers -> their position variable
         self.views: dict[str, Variable] = {}  # mapped subranges read from a parent range
         self.context: tuple[str, ...] = ()
@@ -340,8 +340,32 @@ class _Converter:
             direct = [d for d in covering if d.name in named and len(d.elements) == len(used)]
             if direct:
                 dims.append(direct[0].name)
-            else:
-                dims.append(min(covering, key=lambda d: len(d.elements)).name)
+                continue
+            smallest = min(covering, key=lambda d: len(d.elements))
+            if len(smallest.elements) == len(used):
+                dims.append(smallest.name)
+                continue
+            # Only some elements of a range are defined (Vensim runs it and reports only those):
+            # the variable gets a range of exactly those elements, so reading an undefined one
+            # is an error instead of a silent number.
+            elements = tuple(e for e in smallest.elements if canonical(e) in used)
+            name = f"{smallest.name} of {el.name}"
+            implicit = Dimension(name, elements)
+            self.dimensions.append(implicit)
+            self.dim_elements[implicit.canonical] = elements
+            self.mapped[implicit.canonical] = set()
+            dims.append(name)
+        for i, name in enumerate(dims):
+            if name in dims[:i]:
+                # The same range twice (x[Dims, Dims]): the second position gets a copy of it.
+                copy = f"{name} ({i + 1})"
+                if canonical(copy) not in self.dim_elements:
+                    elements = self.dim_elements[canonical(name)]
+                    self.dimensions.append(Dimension(copy, elements, maps_to=(name,)))
+                    self.dim_elements[canonical(copy)] = elements
+                    self.mapped[canonical(copy)] = {canonical(name)}
+                    self.mapped[canonical(name)].add(canonical(copy))
+                dims[i] = copy
         return tuple(dims)
 
     # -- time settings -------------------------------------------------------------------------
@@ -442,7 +466,7 @@ class _Converter:
                 return [Variable(el.name, "constant", Num(float(values)), **common)]  # type: ignore[arg-type]
             return [Variable(el.name, "constant", values=tuple(float(v) for v in values.ravel()),
                              **common)]  # type: ignore[arg-type]
-        equation = self.piecewise(el, [(subs, self.expr(a)) for subs, a in el.pieces])
+        equation = self.piecewise(el, [(subs, self.expr(a)) for subs, a in self.split_arrays(el)])
         kind = "aux"
         if isinstance(equation, Num):
             kind = "constant"
@@ -474,6 +498,29 @@ class _Converter:
             missing = [i for i in np.argwhere(np.isnan(out))[:1]]
             names = [self.dim_elements[canonical(d)][k] for d, k in zip(el.dims, missing[0])]
             raise SpecError(f"`{el.name}` has no value for element [{', '.join(names)}]; define every element.")
+        return out
+
+    def split_arrays(self, el: _Element) -> list[tuple[tuple[str, ...], Any]]:
+        """Blocks given as arrays of numbers, split into one block per element, so they can sit
+        beside blocks defined by equations."""
+        import itertools
+
+        out: list[tuple[tuple[str, ...], Any]] = []
+        for subs, ast in el.pieces:
+            if not isinstance(ast, np.ndarray):
+                out.append((subs, ast))
+                continue
+            ranges = [i for i, sub in enumerate(subs) if canonical(sub) in self.dim_elements]
+            values = np.asarray(ast, dtype=float)
+            sizes = [len(self.dim_elements[canonical(subs[i])]) for i in ranges]
+            if values.size != math.prod(sizes):
+                raise SpecError(f"`{el.name}`{list(subs)} has {values.size} values for {math.prod(sizes)} elements.")
+            values = values.reshape(sizes)
+            for combo in itertools.product(*(range(k) for k in sizes)):
+                block = list(subs)
+                for i, k in zip(ranges, combo):
+                    block[i] = self.dim_elements[canonical(subs[i])][k]
+                out.append((tuple(block), float(values[combo])))
         return out
 
     def block_index(self, el: _Element, subs: tuple[str, ...]) -> list[list[int]]:
@@ -744,6 +791,11 @@ class _Converter:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
                                 f"`{self.current}`; a lookup takes one.")
             return Call(key, (self.expr(raw[0]),))
+        if key == "elmcount":
+            dim = canonical(raw[0].reference) if raw and hasattr(raw[0], "reference") else ""
+            if dim not in self.dim_elements:
+                raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
+            return Num(float(len(self.dim_elements[dim])))
         if key in _REFUSED:
             raise UnsupportedError(f"`{self.current}` uses {_REFUSED[key]}, which sdflow does not support yet.")
         if key in ("active_initial",):
@@ -824,7 +876,43 @@ class _Converter:
         return Call(func, tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial)))
 
     def ast_DelayNStructure(self, node: Any) -> Expr:
-        return Call("delay_n", tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial, node.order)))
+        args = tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial))
+        return Call("delay_n", args + (self.order(node.order),))
+
+    def order(self, node: Any) -> Expr:
+        """The order of DELAY N / SMOOTH N: Vensim reads it once, at the initial time."""
+        expr = self.expr(node)
+        value = self.initial_value(expr, set())
+        return expr if value is None else Num(value)
+
+    def initial_value(self, expr: Expr, seen: set[str]) -> float | None:
+        """The value of `expr` at the initial time, from numbers, scalar variables and STEP."""
+        if isinstance(expr, Num):
+            return expr.value
+        if isinstance(expr, Ref) and not expr.subscripts:
+            if expr.name == "time":
+                return self.time.initial_time
+            target = self.elements.get(expr.name)
+            if target is None or target.dims or len(target.pieces) != 1 or expr.name in seen:
+                return None
+            ast = target.pieces[0][1]
+            if type(ast).__name__ in ("IntegStructure", "LookupsStructure"):
+                return None
+            return self.initial_value(self.expr(ast), seen | {expr.name})
+        if isinstance(expr, Unary) and expr.op == "-":
+            v = self.initial_value(expr.operand, seen)
+            return None if v is None else -v
+        if isinstance(expr, Binary) and expr.op in ("+", "-", "*", "/"):
+            a, b = self.initial_value(expr.left, seen), self.initial_value(expr.right, seen)
+            if a is None or b is None or (expr.op == "/" and b == 0):
+                return None
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[expr.op]
+        if isinstance(expr, Call) and expr.func == "step" and len(expr.args) == 2:
+            height, start = (self.initial_value(a, seen) for a in expr.args)
+            if height is None or start is None:
+                return None
+            return height if self.time.initial_time + self.time.dt / 2 > start else 0.0
+        return None
 
     def ast_DelayFixedStructure(self, node: Any) -> Expr:
         return Call("delay_fixed", tuple(self.expr(a) for a in (node.input, node.delay_time, node.initial)))
@@ -838,7 +926,8 @@ class _Converter:
         return Call(func, args)
 
     def ast_SmoothNStructure(self, node: Any) -> Expr:
-        return Call("smooth_n", tuple(self.expr(a) for a in (node.input, node.smooth_time, node.initial, node.order)))
+        args = tuple(self.expr(a) for a in (node.input, node.smooth_time, node.initial))
+        return Call("smooth_n", args + (self.order(node.order),))
 
     def ast_TrendStructure(self, node: Any) -> Expr:
         return Call("trend", tuple(self.expr(a) for a in (node.input, node.average_time, node.initial_trend)))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import sd_engine as sd
-from conftest import TEST_MODELS
+from paths import TEST_MODELS
 from sd_engine.expr import canonical
 from sd_engine.io.conformance import ENGINE_GAPS, KNOWN_FAILURES, compare, find_cases, read_canonical, run_case
 
