@@ -17,6 +17,9 @@ they are written as equivalent XMILE structure:
 * ``with_lookup(x, table)`` becomes a graphical function of its own (``<var> lookup N``);
 * ``xidz`` / ``zidz`` become ``SAFEDIV``; ``log(x, b)`` becomes ``LN(x) / LN(b)``.
 
+XMILE 1.0 has no save interval, so a model's ``saveper`` is not written: tools that open
+the file save every ``dt``.
+
 What XMILE cannot express faithfully is refused with
 :class:`~sd_engine.errors.UnsupportedError` naming the variable: the random functions
 (another random stream), ``active_initial``, and ``look_forward`` lookups.
