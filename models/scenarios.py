@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sd_engine.errors import SpecError, UnknownVariableError, did_you_mean
 from sd_engine.expr import canonical, parse_equation
+from sd_engine.spec import ModelSpec
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -257,7 +258,7 @@ def apply(scenario: Scenario, model: Any = None) -> tuple[CompiledModel, dict[st
     from models import build
 
     builder = build(scenario.model) if model is None else model
-    spec = builder.spec() if callable(getattr(builder, "spec", None)) else builder.spec
+    spec: ModelSpec = builder.spec() if callable(getattr(builder, "spec", None)) else builder.spec  # type: ignore[assignment]
     replaced: dict[str, Any] = {}
     for name, text in scenario.equations.items():
         replaced[name] = (parse_equation(text, variable=name), text)

@@ -256,7 +256,7 @@ class _Writer:
         self.dims(el, var)
         if var.values is not None:
             shapes = [self.spec.dimension(d).elements for d in var.dims]
-            index = [()]  # the C-order product of the elements
+            index: list[tuple[str, ...]] = [()]  # the C-order product of the elements
             for elements in shapes:
                 index = [i + (e,) for i in index for e in elements]
             for subs, value in zip(index, var.values):
