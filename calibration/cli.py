@@ -56,6 +56,7 @@ def register(subparsers: Any) -> None:
                         "gamma=uniform:0:2 (default: uniform over the bounds)")
     p.add_argument("--draws", type=int, default=4000, help="posterior draws kept (default 4000)")
     p.add_argument("--walkers", type=int, default=32)
+    p.add_argument("--tune", type=int, default=500, help="steps discarded at the start (default 500)")
     p.add_argument("--checkpoint", help="HDF5 file to checkpoint the sampler to (an existing one is resumed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the fit (or the posterior) to this netCDF file")
@@ -195,12 +196,17 @@ def run(args: argparse.Namespace) -> int:
         if args.posterior:
             from .posterior import sample
 
-            priors = dict(params)
-            priors.update(dict(parse_prior(p) for p in args.prior))
+            priors: dict[str, Any] = dict(params)
+            for name, dist in (parse_prior(p) for p in args.prior):
+                bounds = params.get(name)
+                # a prior on a bounded parameter is truncated to its bounds
+                priors[name] = (bounds[0], bounds[1], dist) if isinstance(bounds, tuple) else dist
             idata = sample(model, args.data, priors=priors, observe=observe, likelihood=args.likelihood,
-                           draws=args.draws, walkers=args.walkers, checkpoint=args.checkpoint, seed=args.seed,
+                           draws=args.draws, walkers=args.walkers, tune=args.tune, checkpoint=args.checkpoint, seed=args.seed,
                            derived=derived, start=result, progress=True, **options)
-            import arviz as az
+            from .posterior import _arviz
+
+            az = _arviz()
 
             print()
             print(az.summary(idata, kind="all", round_to=4).to_string())

@@ -2,7 +2,7 @@
 
 :func:`sample` returns an :class:`arviz.InferenceData` with the groups ``posterior``
 (walkers as chains; free parameters in natural units and derived quantities),
-``sample_stats`` (log posterior, log likelihood), ``observed_data``,
+``sample_stats`` (``lp``, the log posterior, and ``loglik``, the total log-likelihood), ``observed_data``,
 ``posterior_predictive`` (simulated observations, including the observation noise) and
 ``predictions`` (the model's mean at each observation, for the same draws).
 
@@ -44,6 +44,14 @@ if TYPE_CHECKING:
     from .fit import FitResult
 
 __all__ = ["sample", "diagnostics", "log_posterior_z"]
+
+
+def _arviz() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # arviz announces its 1.0 refactor on import
+        import arviz
+
+    return arviz
 
 
 def _moves(name: str) -> Any:
@@ -139,7 +147,7 @@ def sample(
     -------
     arviz.InferenceData
     """
-    import arviz as az
+    az = _arviz()
     import emcee
 
     from .fit import build_problem, fit
@@ -201,8 +209,16 @@ def sample(
                             period=period, label=label, window=window, exclude=exclude, run_options=run_options,
                             warn=False)
         rng = np.random.default_rng(seed)
+        missing = [n for n in names if n not in start.params]
+        if missing:
+            raise CalibrationError(f"The starting fit has no value for {', '.join(f'`{n}`' for n in missing)}; "
+                                   "fit the same parameters, or leave `start` out.")
         z_hat = problem.to_z(np.array([start.params[n] for n in names])[None, :])[0]
-        cov = np.linalg.pinv(start.hessian) if np.all(np.isfinite(start.hessian)) else np.eye(k) * 1e-4
+        order = [list(start.problem.names).index(n) if n in start.problem.names else -1 for n in names]
+        if -1 not in order and np.all(np.isfinite(start.hessian)):
+            cov = np.linalg.pinv(start.hessian)[np.ix_(order, order)]
+        else:  # the fit held some of these parameters fixed: start from a small ball
+            cov = np.eye(k) * 1e-4
         cov = 0.5 * (cov + cov.T)
         w, v = np.linalg.eigh(cov)
         cov = (v * np.clip(w, 1e-10, 1.0)) @ v.T  # positive definite, and no wilder than unit variance in z
@@ -274,7 +290,7 @@ def _save(path: Path, setup: dict[str, Any], done: int, chain: list[np.ndarray],
 def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarray, ll: np.ndarray,
                     accepted: np.ndarray, tune: int, total: int, funcs: Mapping[str, Derived], predictive: int,
                     seed: int, moves: str) -> az.InferenceData:
-    import arviz as az
+    az = _arviz()
     import emcee
 
     names = list(problem.names)
@@ -285,7 +301,8 @@ def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarr
     full = problem.values(theta.reshape(-1, k))
     for dname, g in funcs.items():
         posterior[dname] = np.asarray(g(full), dtype=float).reshape(n_draw, n_walk).T
-    sample_stats = {"lp": lp[tune:].T, "log_likelihood": ll[tune:].T}
+    # "loglik" is the total over the data; arviz reserves "log_likelihood" for pointwise values.
+    sample_stats = {"lp": lp[tune:].T, "loglik": ll[tune:].T}
     obs = problem.observations
     observed = {s.column: s.y for s in obs.series}
     dims = {s.column: [f"{s.column}_obs"] for s in obs.series}
@@ -333,7 +350,7 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     they move together, so R-hat over walkers is a rougher check than over separate runs. A :class:`CalibrationWarning` names any
     parameter that fails.
     """
-    import arviz as az
+    az = _arviz()
 
     summary = az.summary(idata, kind="diagnostics")
     tau = json.loads(idata.posterior.attrs.get("autocorr_time", "{}"))

@@ -39,7 +39,7 @@ def test_inference_data_layout(idata):
     assert set(post.data_vars) == {"beta", "gamma", "phi_inv", "R0"}
     assert post.sizes == {"chain": 16, "draw": 250}
     np.testing.assert_allclose(post["R0"], post["beta"] / post["gamma"])
-    assert {"lp", "log_likelihood"} <= set(idata.sample_stats.data_vars)
+    assert {"lp", "loglik"} <= set(idata.sample_stats.data_vars)
     np.testing.assert_array_equal(idata.observed_data["in_bed"], flu.IN_BED)
     assert idata.posterior_predictive["in_bed"].shape == (1, 200, 14)
     assert 0.15 < post.attrs["acceptance_fraction"] < 0.9
