@@ -5,7 +5,7 @@
 >>> result = cal.fit(flu.build(), flu.data(), params={"beta": (0.1, 5.0), "gamma": (0.05, 2.0)},
 ...                  observe={"Infected": "in_bed"}, likelihood="negbin", derived={"R0": "beta / gamma"})
 >>> round(result.derived["R0"], 1)
-3.4
+3.2
 
 The main entry points are :func:`fit` (maximum likelihood, intervals from curvature or
 profile likelihood) and :func:`sample` (emcee posterior as arviz InferenceData). Both

@@ -347,14 +347,15 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     ``ok`` is True when R-hat < 1.05, the bulk ESS exceeds 400 and the chain is longer than
     50 autocorrelation times (emcee's rule of thumb). The R-hat threshold is looser than the
     1.01 recommended for independent chains because emcee's walkers are not independent:
-    they move together, so R-hat over walkers is a rougher check than over separate runs. A :class:`CalibrationWarning` names any
-    parameter that fails.
+    they move together, so R-hat over walkers is a rougher check than over separate runs.
+    A :class:`CalibrationWarning` names any parameter that fails.
     """
     az = _arviz()
 
     summary = az.summary(idata, kind="diagnostics")
-    tau = json.loads(idata.posterior.attrs.get("autocorr_time", "{}"))
-    steps = int(idata.posterior.sizes["draw"])
+    posterior = idata["posterior"]
+    tau = json.loads(posterior.attrs.get("autocorr_time", "{}"))
+    steps = int(posterior.sizes["draw"])
     summary["autocorr_time"] = [tau.get(str(n), np.nan) for n in summary.index]
     summary["ok"] = ((summary["r_hat"] < 1.05) & (summary["ess_bulk"] > 400)
                      & ~(summary["autocorr_time"] * 50 > steps))
