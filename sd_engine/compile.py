@@ -839,6 +839,7 @@ class CompiledModel:
         progress: bool = False,
         rtol: float = 1e-6,
         atol: float = 1e-9,
+        backend: Literal["sdflow", "pysd"] = "sdflow",
     ) -> xr.Dataset:
         """Simulate and return an :class:`xarray.Dataset`.
 
@@ -862,6 +863,9 @@ class CompiledModel:
             default, ensembles mark.
         progress : bool
             Show a progress bar.
+        backend : {"sdflow", "pysd"}
+            ``"pysd"`` runs an imported model's own file through PySD's runtime instead, as a
+            cross-check (Euler only, much slower); see :mod:`sd_engine.io.pysd_runtime`.
 
         Examples
         --------
@@ -875,6 +879,15 @@ class CompiledModel:
         >>> ds["x"].sel(time=2).values.tolist()
         [0.25, 0.5625]
         """
+        if backend == "pysd":
+            # A cross-check only: the model's own file through PySD's runtime (Euler, slow).
+            from .io.pysd_runtime import run_pysd
+
+            if initial_time is not None or seed is not None:
+                raise UnsupportedError("`backend=\"pysd\"` takes params, final_time, dt, saveper and method only.")
+            return run_pysd(self, params, final_time=final_time, dt=dt, saveper=saveper, method=method)
+        if backend != "sdflow":
+            raise SpecError(f"Unknown backend `{backend}`; use \"sdflow\" or \"pysd\".")
         from .integrate import simulate
 
         model, params = self._with_time_series(params or {})

@@ -297,3 +297,29 @@ def test_delay_n_with_a_changing_delay_time_follows_vensim(order: int) -> None:
     x = -1 + np.where(t + 0.25 > 5, 5.0, 0.0) + 0.1 * t
     delay = 4 + np.where(t + 0.25 > 15, 2.0, 0.0) - np.where(t + 0.25 > 22, 3.0, 0.0)
     np.testing.assert_allclose(ds["out"].values, vensim_delay_n_varying(x, delay, 6.0, order, 0.5), rtol=1e-12)
+
+
+# -- PySD's runtime as a cross-check -------------------------------------------------------------
+def test_pysd_backend_agrees_on_an_ensemble(test_models: Path) -> None:
+    model = sd.load(test_models / "samples/SIR/SIR.mdl")
+    values = np.array([3.0, 4.0])
+    ours = model.run(params={"Contact Infectivity": values}, final_time=20)
+    theirs = model.run(params={"Contact Infectivity": values}, final_time=20, backend="pysd")
+    assert theirs["Infectious"].dims == ("run", "time")
+    np.testing.assert_allclose(ours["Infectious"].values, theirs["Infectious"].values, rtol=1e-9)
+
+
+def test_pysd_backend_needs_a_model_file() -> None:
+    with pytest.raises(UnsupportedError, match="was not loaded from one; use the default backend"):
+        sd.load("teacup").run(backend="pysd")
+
+
+def test_pysd_backend_is_euler_only(test_models: Path) -> None:
+    model = sd.load(test_models / "samples/teacup/teacup.mdl")
+    with pytest.raises(UnsupportedError, match="Euler only, not `rk4`"):
+        model.run(method="rk4", backend="pysd")
+
+
+def test_unknown_backend(test_models: Path) -> None:
+    with pytest.raises(SpecError, match="Unknown backend `jax`"):
+        sd.load("teacup").run(backend="jax")  # type: ignore[arg-type]
