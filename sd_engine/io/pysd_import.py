@@ -13,6 +13,7 @@ import that succeeds runs the model as written.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -177,7 +178,12 @@ class _Converter:
     def convert(self) -> ModelSpec:
         sections = list(self.abstract.sections)
         main = [s for s in sections if s.type == "main"]
-        others = [s for s in sections if s.type != "main"]
+        # Vensim macros are expanded at each call: one copy of their variables per call.
+        self.macros = {canonical(s.name): s for s in sections if s.type == "macro"}
+        self.macro_calls: dict[str, int] = {}
+        self.scope: dict[str, Expr] = {}
+        self.expanding: list[str] = []
+        others = [s for s in sections if s.type not in ("main", "macro")]
         if others:
             kinds = sorted({s.type for s in others})
             names = ", ".join(f"`{s.name}`" for s in others)
@@ -760,6 +766,17 @@ class _Converter:
     def ast_ReferenceStructure(self, node: Any) -> Expr:
         name = canonical(node.reference)
         subs = tuple(node.subscripts.subscripts) if node.subscripts is not None else ()
+        if name in self.scope:
+            # Inside a macro: a parameter is the caller's argument, a macro variable its copy.
+            bound = self.scope[name]
+            if subs:
+                if not isinstance(bound, Ref) or bound.subscripts:
+                    raise UnsupportedError(
+                        f"Macro variable `{node.reference}` is subscripted inside the macro called by "
+                        f"`{self.current}`; sdflow expands macros without subscripts only."
+                    )
+                return Ref(bound.name, subs)
+            return bound
         if name in ("time", "time_step") and not subs:
             return Ref("dt" if name == "time_step" else "time")
         if not subs and name not in self.elements and name in self.dim_elements:
@@ -791,6 +808,8 @@ class _Converter:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
                                 f"`{self.current}`; a lookup takes one.")
             return Call(key, (self.expr(raw[0]),))
+        if key in self.macros:
+            return self.expand_macro(key, [self.expr(a) for a in raw])
         if key == "elmcount":
             dim = canonical(raw[0].reference) if raw and hasattr(raw[0], "reference") else ""
             if dim not in self.dim_elements:
@@ -828,6 +847,49 @@ class _Converter:
         if key in _REDUCERS or key in ("vmax_xmile", "vmin_xmile"):
             return self.reduction({"vmax_xmile": "vmax", "vmin_xmile": "vmin"}.get(key, key), args)
         raise UnsupportedError(f"`{self.current}` calls `{func}`, which sdflow does not support.")
+
+    def expand_macro(self, key: str, args: list[Expr]) -> Expr:
+        """Copy a Vensim macro's variables for one call; the call becomes its output variable."""
+        macro = self.macros[key]
+        if macro.returns:
+            raise UnsupportedError(
+                f"`{self.current}` calls macro `{macro.name}`, which has extra outputs "
+                f"({', '.join(macro.returns)}); sdflow expands macros with one output only."
+            )
+        if len(args) != len(macro.params):
+            raise SpecError(
+                f"`{self.current}` calls macro `{macro.name}` with {len(args)} argument(s); it takes "
+                f"{len(macro.params)} ({', '.join(macro.params)})."
+            )
+        if key in self.expanding:
+            raise UnsupportedError(f"Macro `{macro.name}` calls itself; sdflow cannot expand recursive macros.")
+        count = self.macro_calls[key] = self.macro_calls.get(key, 0) + 1
+        caller = self.current
+        prefix = f"_{macro.name} {count} in {caller}"
+        scope = {canonical(p): a for p, a in zip(macro.params, args)}
+        names = {canonical(e.name): f"{prefix}: {e.name}" for e in macro.elements}
+        scope.update({k: Ref(canonical(v)) for k, v in names.items()})
+        outer, outer_context = self.scope, self.context
+        self.scope, self.context = scope, ()
+        self.expanding.append(key)
+        try:
+            for element in macro.elements:
+                el = self.read_element(element)
+                el.name = names[canonical(element.name)]
+                el.source = f"{self.path.name}: macro `{macro.name}` called by `{caller}`"
+                el.dims = ()
+                if any(subs for subs, _ in el.pieces):
+                    raise UnsupportedError(f"Macro `{macro.name}` has subscripted variables; sdflow expands "
+                                           "macros without subscripts only.")
+                self.current = el.name
+                for var in self.to_variables(el):
+                    self.variables.append(dataclasses.replace(var, internal=True))
+        finally:
+            self.expanding.pop()
+            self.scope, self.context, self.current = outer, outer_context, caller
+        if key not in names:
+            raise SpecError(f"Macro `{macro.name}` has no variable named after it to give its output.")
+        return Ref(canonical(names[key]))
 
     def reduction(self, func: str, args: list[Expr]) -> Expr:
         if len(args) != 1:

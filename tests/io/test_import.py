@@ -160,9 +160,11 @@ def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
         read_model(other)
 
 
-def test_macros_are_refused_by_name(test_models: Path) -> None:
-    with pytest.raises(UnsupportedError, match="macro section.*`expression_macro`"):
-        sd.load(test_models / "tests/macro_stock/test_macro_stock.mdl")
+def test_xmile_macros_are_refused_by_name(tmp_path: Path) -> None:
+    text = XMILE_HEAD + XMILE_BODY.format(method="Euler", extra="").replace(
+        "<model>", '<macro name="twice"><parm>x</parm><eqn>2 * x</eqn></macro><model>')
+    with pytest.raises(UnsupportedError, match="defines macro `twice`; sdflow does not run XMILE macros"):
+        sd.load(write(tmp_path, text))
 
 
 def test_dynamic_final_time_is_refused(test_models: Path) -> None:
@@ -323,3 +325,18 @@ def test_pysd_backend_is_euler_only(test_models: Path) -> None:
 def test_unknown_backend(test_models: Path) -> None:
     with pytest.raises(SpecError, match="Unknown backend `jax`"):
         sd.load("teacup").run(backend="jax")  # type: ignore[arg-type]
+
+
+# -- macros ----------------------------------------------------------------------------------------
+def test_macro_with_a_stock_is_expanded_per_call(test_models: Path) -> None:
+    model = sd.load(test_models / "tests/macro_stock/test_macro_stock.mdl")
+    # EXPRESSION MACRO = INTEG(input, parameter): 1.1 + 5 t under Euler.
+    ds = model.run()
+    np.testing.assert_allclose(ds["macro output"].values, 1.1 + 5 * ds["time"].values)
+    internal = [v for v in model.spec.variables if v.internal]
+    assert any("expression_macro" in v.canonical for v in internal)
+
+
+def test_recursive_macro_is_refused() -> None:
+    with pytest.raises(UnsupportedError, match="Macro `looping` calls itself"):
+        sd.load(HERE / "recursive_macro.mdl")
