@@ -195,10 +195,10 @@ class _Lowering:
         base = self.name(owner, "delay_n")
         # The delay time k steps back, as discrete states shifted once per step.
         current = self.internal(owner, f"{base} time", "aux", time)
-        times: list[Expr] = [current]
+        times: list[Ref] = [current]
         for k in range(1, max(order, 2)):
             times.append(self.internal(owner, f"{base} time lag {k}", "stock", time,
-                                       inflows=(Ref(times[-1].name).name,), update="discrete"))
+                                       inflows=(times[-1].name,), update="discrete"))
         # Stage contents are kept as value x delay time, as Vensim does.
         upstream: Expr = x
         stage_ref: Ref | None = None

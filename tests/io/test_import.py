@@ -340,3 +340,36 @@ def test_macro_with_a_stock_is_expanded_per_call(test_models: Path) -> None:
 def test_recursive_macro_is_refused() -> None:
     with pytest.raises(UnsupportedError, match="Macro `looping` calls itself"):
         sd.load(HERE / "recursive_macro.mdl")
+
+
+def xmile_model(equations: dict[str, str], stop: float = 6, dt: float = 0.5) -> str:
+    auxes = "".join(f'<aux name="{k}"><eqn>{v}</eqn></aux>\n' for k, v in equations.items())
+    return (XMILE_HEAD + '<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">\n'
+            f"<sim_specs><start>0</start><stop>{stop}</stop><dt>{dt}</dt></sim_specs>\n"
+            f'<model><variables>\n{auxes}<stock name="total"><eqn>0</eqn><inflow>inflow</inflow></stock>\n'
+            "</variables></model></xmile>\n")
+
+
+def test_xmile_pulse_moves_its_volume_once(tmp_path: Path) -> None:
+    # Stella's PULSE(volume, first): volume / DT for one step at `first`, so a stock gains `volume`.
+    text = xmile_model({"inflow": "PULSE(10, 2)"}).replace('<aux name="inflow">', '<flow name="inflow">')
+    text = text.replace("</eqn></aux>\n<stock", "</eqn></flow>\n<stock")
+    ds = sd.load(write(tmp_path, text)).run()
+    total = ds["total"].values
+    np.testing.assert_allclose(total, np.where(ds["time"].values > 2, 10.0, 0.0))
+
+
+def test_xmile_pulse_train_repeats(tmp_path: Path) -> None:
+    text = xmile_model({"inflow": "PULSE(10, 1, 2)"}).replace('<aux name="inflow">', '<flow name="inflow">')
+    text = text.replace("</eqn></aux>\n<stock", "</eqn></flow>\n<stock")
+    ds = sd.load(write(tmp_path, text)).run()
+    t = ds["time"].values
+    # Pulses at 1, 3 and 5: the stock steps up by 10 one step after each.
+    np.testing.assert_allclose(ds["total"].values, 10.0 * ((t > 1).astype(float) + (t > 3) + (t > 5)))
+
+
+def test_xmile_ramp_without_end(tmp_path: Path) -> None:
+    text = xmile_model({"inflow": "0", "r": "RAMP(2, 1)"})
+    ds = sd.load(write(tmp_path, text)).run()
+    t = ds["time"].values
+    np.testing.assert_allclose(ds["r"].values, np.where(t < 1, 0.0, 2 * (t - 1)))
