@@ -128,12 +128,16 @@ def bench_naive(result: cal.FitResult) -> float:
         t = time.perf_counter()
         single = [nll(np.array([1.7, 0.5, 0.1])) for _ in range(5)]
         per_run = (time.perf_counter() - t) / 5
-        t = time.perf_counter()
-        res = optimize.minimize(nll, np.array([2.0, 0.5, 0.1]), method="L-BFGS-B",
-                                bounds=[(0.1, 5.0), (0.05, 2.0), (1e-6, 10.0)])
-        elapsed = time.perf_counter() - t
+        runs = []
+        for _ in range(2):  # best of two: the machine is shared
+            calls[0] = 5
+            t = time.perf_counter()
+            res = optimize.minimize(nll, np.array([2.0, 0.5, 0.1]), method="L-BFGS-B",
+                                    bounds=[(0.1, 5.0), (0.05, 2.0), (1e-6, 10.0)])
+            runs.append(time.perf_counter() - t)
+        elapsed = min(runs)
         del single
-    print(f"naive (scipy L-BFGS-B on PySD runs, one start, no intervals): {elapsed:.2f} s, {calls[0] - 5} PySD runs "
+    print(f"naive (scipy L-BFGS-B on PySD runs, one start, no intervals): best {elapsed:.2f} s of 2, {calls[0] - 5} PySD runs "
           f"({per_run * 1000:.1f} ms each); estimates beta {res.x[0]:.4f}, gamma {res.x[1]:.4f}, "
           f"phi_inv {res.x[2]:.4f}, log-likelihood {-res.fun:.4f}")
     return elapsed

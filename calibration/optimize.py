@@ -143,7 +143,7 @@ def _derivatives(f: np.ndarray, k: int, h: float) -> tuple[float, np.ndarray, np
 
 
 def newton_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 100,
-                    h: float = _H_HESS) -> list[LocalResult]:
+                    h: float = _H_HESS, mask: np.ndarray | None = None) -> list[LocalResult]:
     """Damped Newton (Levenberg-Marquardt) from every row of `z0` at once.
 
     Each iteration simulates the finite-difference stencils of all starts -- value, gradient
@@ -151,9 +151,19 @@ def newton_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 
     about as much as one. A step solves ``(H + lambda I) p = -g``; it is kept when the value
     falls (then lambda shrinks) and retried with a larger lambda otherwise. A start stops when
     the Newton decrement ``g' (H + lambda I)^-1 g / 2`` falls below 1e-10 (the log-likelihood
-    cannot rise by more than that) or after `maxiter` iterations.
+    cannot rise by more than that) or after `maxiter` iterations. With `mask`, only the
+    coordinates where it is True move (the others stay as in `z0`: profile likelihoods).
     """
-    z = np.array(z0, dtype=float, copy=True)
+    full0 = np.array(z0, dtype=float, copy=True)
+    free = np.ones(full0.shape[1], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+    def embed(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        out = np.repeat(full0[rows][:, None, :], x.shape[1], axis=1)
+        out[:, :, free] = x
+        return out
+
+    z = full0[:, free].copy()
+    z0 = z.copy()
     n, k = z.shape
     lam = np.full(n, 1e-3)
     best_f = np.full(n, np.inf)
@@ -168,8 +178,8 @@ def newton_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 
         idx = np.flatnonzero(active)
         if not len(idx):
             break
-        pts = _stencil(trial[idx], h)
-        vals = negloglik_z(problem, pts.reshape(-1, k)).reshape(len(idx), -1)
+        pts = embed(_stencil(trial[idx], h), idx)
+        vals = negloglik_z(problem, pts.reshape(-1, full0.shape[1])).reshape(len(idx), -1)
         for row, i in enumerate(idx):
             iterations[i] += 1
             f0, g, H = _derivatives(vals[row], k, h)
@@ -200,7 +210,9 @@ def newton_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 
                 converged[i], active[i] = True, False
                 continue
             trial[i] = best_z[i] + step
-    return sorted((LocalResult(z0[i], best_z[i], -float(best_f[i]), bool(converged[i]), int(iterations[i]),
+    ends = full0.copy()
+    ends[:, free] = best_z
+    return sorted((LocalResult(full0[i], ends[i], -float(best_f[i]), bool(converged[i]), int(iterations[i]),
                                "converged" if converged[i] else "iteration limit or no descent")
                    for i in range(n)), key=lambda r: -r.loglik)
 
@@ -382,7 +394,9 @@ def profile_parameter(problem: CalibrationProblem, z_hat: np.ndarray, ll_hat: fl
         if k == 1:
             ll = -float(negloglik_z(problem, z[None, :])[0])
         else:
-            r = local_fit(problem, z, maxiter=100, mask=mask)
+            r = newton_lockstep(problem, z[None, :], maxiter=50, mask=mask)[0]
+            if not r.converged:
+                r = local_fit(problem, r.z, maxiter=100, mask=mask)
             ll = r.loglik
             if ll > -_BAD / 2:
                 warm["z"] = r.z
