@@ -14,6 +14,7 @@ import that succeeds runs the model as written.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -211,8 +212,17 @@ class _Converter:
         time = self.time_settings(controls)
         self.time = time
         self.positions: dict[str, str] = {}  # dimensions used as numbers -> their position variable
-        self.views: dict[str, Variable] = {}  # mapped subranges read from a parent range
+        self.views: dict[str, Variable] = {}  # mapped subranges read from a parent range, lookup reads
+        self.element_tables: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.lookup_calls = 0
+        self.block: tuple[str, ...] = ()
         self.context: tuple[str, ...] = ()
+        for element in model:  # subscripted lookups first: equations anywhere may read them
+            if element.kind == "lookup" and element.dims:
+                for subs, _ in element.pieces:
+                    for combo in itertools.product(*(self.expand(sub) for sub in subs)):
+                        self.element_tables[(element.key, tuple(canonical(c) for c in combo))] = canonical(
+                            f"{element.name}[{', '.join(combo)}]")
         for element in model:
             self.current = element.name
             self.context = tuple(canonical(d) for d in element.dims)
@@ -315,8 +325,6 @@ class _Converter:
 
     def except_blocks(self, subs: tuple[str, ...], excepts: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """The element-by-element blocks of ``x[subs] :EXCEPT: excepts``."""
-        import itertools
-
         excluded = set()
         for exc in excepts:
             for combo in itertools.product(*(self.expand(s) for s in exc)):
@@ -439,17 +447,22 @@ class _Converter:
     def to_variables(self, el: _Element) -> list[Variable]:
         common = dict(units=el.units, doc=el.doc, dims=el.dims, source=el.source)
         if el.kind == "lookup":
-            if el.dims:
-                raise UnsupportedError(
-                    f"`{el.name}` is a subscripted lookup; sdflow supports lookups without subscripts only."
-                )
-            ast = el.pieces[0][1]
-            if type(ast).__name__ != "LookupsStructure":
-                raise UnsupportedError(
-                    f"Lookup `{el.name}` is read from a spreadsheet (GET XLS/DIRECT LOOKUPS); give its points "
-                    "in the model."
-                )
-            return [Variable(el.name, "lookup", lookup=self.table(ast), **common)]  # type: ignore[arg-type]
+            for _, ast in el.pieces:
+                if type(ast).__name__ != "LookupsStructure":
+                    raise UnsupportedError(
+                        f"Lookup `{el.name}` is read from a spreadsheet (GET XLS/DIRECT LOOKUPS); give its points "
+                        "in the model."
+                    )
+            if not el.dims:
+                return [Variable(el.name, "lookup", lookup=self.table(el.pieces[0][1]), **common)]  # type: ignore[arg-type]
+            # A subscripted lookup: one table per element, each its own internal lookup.
+            tables = []
+            for subs, ast in el.pieces:
+                for combo in itertools.product(*(self.expand(sub) for sub in subs)):
+                    name = f"{el.name}[{', '.join(combo)}]"
+                    tables.append(Variable(name, "lookup", lookup=self.table(ast), units=el.units, doc=el.doc,
+                                           internal=True, source=el.source))
+            return tables
         asts = [a for _, a in el.pieces]
         integ = [type(a).__name__ == "IntegStructure" for a in asts]
         if any(integ):
@@ -472,7 +485,12 @@ class _Converter:
                 return [Variable(el.name, "constant", Num(float(values)), **common)]  # type: ignore[arg-type]
             return [Variable(el.name, "constant", values=tuple(float(v) for v in values.ravel()),
                              **common)]  # type: ignore[arg-type]
-        equation = self.piecewise(el, [(subs, self.expr(a)) for subs, a in self.split_arrays(el)])
+        converted = []
+        for subs, ast in self.split_arrays(el):
+            self.block = subs  # what a subscripted lookup call inside is evaluated over
+            converted.append((subs, self.expr(ast)))
+        self.block = ()
+        equation = self.piecewise(el, converted)
         kind = "aux"
         if isinstance(equation, Num):
             kind = "constant"
@@ -509,8 +527,6 @@ class _Converter:
     def split_arrays(self, el: _Element) -> list[tuple[tuple[str, ...], Any]]:
         """Blocks given as arrays of numbers, split into one block per element, so they can sit
         beside blocks defined by equations."""
-        import itertools
-
         out: list[tuple[tuple[str, ...], Any]] = []
         for subs, ast in el.pieces:
             if not isinstance(ast, np.ndarray):
@@ -672,8 +688,6 @@ class _Converter:
     def mark_flows(self) -> None:
         """Variables listed as a stock's inflow or outflow become flows."""
         names = {f for v in self.variables if v.kind == "stock" for f in v.inflows + v.outflows}
-        import dataclasses
-
         self.variables = [dataclasses.replace(v, kind="flow") if v.canonical in names and v.kind == "aux" else v
                           for v in self.variables]
 
@@ -803,6 +817,11 @@ class _Converter:
         func = node.function.reference if hasattr(node.function, "reference") else str(node.function)
         key = canonical(func)
         raw = list(node.arguments)
+        if key in self.elements and self.elements[key].kind == "lookup" and self.elements[key].dims:
+            subs = tuple(node.function.subscripts.subscripts) if node.function.subscripts is not None else ()
+            if len(raw) != 1:
+                raise SpecError(f"Lookup `{self.elements[key].name}` takes one input, in `{self.current}`.")
+            return self.arrayed_lookup_call(key, subs, self.expr(raw[0]))
         if key in self.elements and self.elements[key].kind == "lookup":
             if len(raw) != 1:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
@@ -847,6 +866,44 @@ class _Converter:
         if key in _REDUCERS or key in ("vmax_xmile", "vmin_xmile"):
             return self.reduction({"vmax_xmile": "vmax", "vmin_xmile": "vmin"}.get(key, key), args)
         raise UnsupportedError(f"`{self.current}` calls `{func}`, which sdflow does not support.")
+
+    def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
+        """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's
+        block, each element reading its own table at its own input."""
+        lookup = self.elements[key]
+        if len(subs) != len(lookup.dims):
+            raise SpecError(
+                f"Lookup `{lookup.name}` has {len(lookup.dims)} subscript(s) but `{self.current}` calls it with "
+                f"{len(subs)}."
+            )
+        labels = self.block
+        ranges = [label for label in labels if canonical(label) in self.dim_elements]
+        args: list[Expr] = []
+        for combo in itertools.product(*(self.expand(label) for label in labels)):
+            swap = {canonical(label): element for label, element in zip(labels, combo)}
+            for label, element in zip(labels, combo):
+                # A range of the call named through a range the block is over.
+                for sub in subs:
+                    key_sub = canonical(sub)
+                    if key_sub in self.dim_elements and key_sub not in swap \
+                            and canonical(element) in {canonical(e) for e in self.dim_elements[key_sub]}:
+                        swap[key_sub] = element
+            chosen = tuple(canonical(swap.get(canonical(sub), sub)) for sub in subs)
+            table = self.element_tables.get((key, chosen))
+            if table is None:
+                raise UnsupportedError(
+                    f"`{self.current}` reads lookup `{lookup.name}` at [{', '.join(chosen)}], which has no table."
+                )
+            block = tuple(element for label, element in zip(labels, combo) if label in ranges)
+            args += [Call("_at", tuple(Str(e) for e in block)), Call(table, (_substitute(arg, swap),))]
+        if not ranges:
+            assert isinstance(args[1], Expr)
+            return args[1]
+        self.lookup_calls += 1
+        name = f"_{lookup.name} read in {self.current} {self.lookup_calls}"
+        self.views[canonical(name)] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=tuple(ranges),
+                                               internal=True, source=f"lookup `{lookup.name}` in {self.path.name}")
+        return Ref(canonical(name), tuple(ranges))
 
     def expand_macro(self, key: str, args: list[Expr]) -> Expr:
         """Copy a Vensim macro's variables for one call; the call becomes its output variable."""

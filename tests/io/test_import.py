@@ -258,6 +258,9 @@ ARRAYED = [
     "tests/subscript_multiples/test_multiple_subscripts.mdl",
     "tests/subscripted_logicals/test_subscripted_logicals.mdl",
     "tests/subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.xmile",
+    "tests/subscripted_lookups/test_subscripted_lookups.mdl",
+    "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
+    "tests/smaller_range/test_smaller_range.mdl",
 ]
 
 
