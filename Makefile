@@ -12,9 +12,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# demo: two library models from the command line, then the policy lab: baseline and the shipped
+# policy scenarios of the whole-system model over 15 years, 200 parameter draws each, Morris and
+# Sobol sensitivity and loop dominance -> demo-output/lab/report.html and results.nc (a few minutes).
 demo: $(STAMP)
 	$(VENV)/bin/sdflow run teacup --out demo-output/teacup.nc
 	$(VENV)/bin/sdflow run sir --set "Contact Infectivity=0.2,0.25,0.3,0.35" --method rk4 --out demo-output/sir.csv
+	$(VENV)/bin/sdflow lab whole_system_flow --samples 200 --morris 10 --sobol 64 --out demo-output/lab
 
 test: $(STAMP)
 	$(PY) -m pytest -q

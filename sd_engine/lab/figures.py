@@ -1,0 +1,216 @@
+"""Pictures and tables of an experiment: fan charts, scenario comparison, tornado, Sobol, loop dominance.
+
+Every function takes the dataset of :func:`~sd_engine.lab.run_experiment` (or the result of
+an analysis) and returns a matplotlib Figure or a pandas DataFrame; nothing is shown or
+saved, so the same pictures serve notebooks and the HTML report.
+
+Examples
+--------
+>>> import numpy as np, xarray as xr
+>>> ds = xr.Dataset({"Stock": (("scenario", "run", "time"), np.ones((2, 3, 4)))},
+...                 coords={"scenario": ["baseline", "cuts"], "time": [0, 1, 2, 3]})
+>>> fig = fan_chart(ds, "Stock")
+>>> len(fig.axes)
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import SpecError, UnknownVariableError, did_you_mean
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["fan_chart", "comparison_table", "tornado", "sobol_plot", "dominance_heatmap", "SCENARIO_COLOURS"]
+
+#: Colour-blind-safe palette (Okabe & Ito, with Tol's wine for the too-pale yellow), baseline in black.
+SCENARIO_COLOURS = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#882255",
+                    "#999999")
+
+
+def _figure(width: float, height: float) -> Figure:
+    # Figure objects without pyplot: no global state, no GUI backend, safe in worker threads.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _time_axis(ds: xr.Dataset, year: float | None) -> tuple[np.ndarray, str]:
+    t = np.asarray(ds["time"].values, dtype=float)
+    if year:
+        return t / year, "years"
+    return t, str(ds["time"].attrs.get("units", "time"))
+
+
+def fan_chart(ds: xr.Dataset, variable: str, *, scenarios: Sequence[str] | None = None, year: float | None = None,
+              bands: Sequence[float] = (0.05, 0.25, 0.75, 0.95), scale: float = 1.0, units: str | None = None,
+              ncols: int = 4) -> Figure:
+    """One panel per scenario: the median of `variable` over the runs and shaded quantile bands.
+
+    The baseline (first scenario) median is repeated as a dashed grey line in every panel,
+    so each panel reads as "this scenario against doing nothing".
+    """
+    if variable not in ds.data_vars:
+        raise UnknownVariableError(f"The experiment did not keep `{variable}`."
+                                   + did_you_mean(variable, [str(v) for v in ds.data_vars]))
+    x = ds[variable] * scale
+    names = list(ds["scenario"].values) if scenarios is None else list(scenarios)
+    t, t_label = _time_axis(ds, year)
+    ncols = min(ncols, len(names))
+    nrows = int(np.ceil(len(names) / ncols))
+    fig = _figure(3.1 * ncols, 2.3 * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    has_runs = "run" in x.dims and x.sizes["run"] > 1
+    base = x.sel(scenario=names[0]).median("run") if "run" in x.dims else x.sel(scenario=names[0])
+    lo, hi = sorted(bands)[0], sorted(bands)[-1]
+    for i, (ax, name) in enumerate(zip(axes, names)):
+        xs = x.sel(scenario=name)
+        colour = SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)]
+        if has_runs:
+            q = xs.quantile(sorted(bands), dim="run").values
+            half = len(bands) // 2
+            for k in range(half):
+                ax.fill_between(t, q[k], q[-1 - k], color=colour, alpha=0.18 + 0.17 * k, lw=0)
+        median = xs.median("run") if "run" in xs.dims else xs
+        ax.plot(t, median.values, color=colour, lw=1.6)
+        if i:
+            ax.plot(t, base.values, color="#666666", lw=1, ls="--")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    unit = units if units is not None else str(ds[variable].attrs.get("units", ""))
+    fig.supxlabel(t_label, fontsize=9)
+    fig.supylabel(f"{variable} ({unit})" if unit else variable, fontsize=9)
+    if has_runs:
+        fig.suptitle(f"{variable}: median, {round(100 * (hi - lo))}% and 50% ranges of {x.sizes['run']} runs; "
+                     "dashed = baseline median", fontsize=10)
+    return fig
+
+
+def comparison_table(ds: xr.Dataset, *, quantiles: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
+    """Each metric by scenario: median and range over the runs, paired change from the baseline.
+
+    Because every scenario uses the same parameter draws, the change in run ``r`` is the
+    effect of the levers alone; the table gives its median and the share of runs in which
+    the scenario is better than the baseline.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``(scenario, metric)``; columns ``median``, ``low``, ``high``, ``change``
+        (median paired difference from the first scenario), ``p_better``, ``units``,
+        ``better``, ``label``.
+    """
+    if "outcome" not in ds:
+        raise SpecError("The dataset has no `outcome` metrics; run the experiment on a model with a lab profile.")
+    o = ds["outcome"]
+    if "run" not in o.dims:
+        o = o.expand_dims(run=[0])
+    ok = ds["run_status"] == "ok" if "run_status" in ds else xr.full_like(o.isel(metric=0), True, dtype=bool)
+    base = o.isel(scenario=0)
+    rows = []
+    for s in o["scenario"].values:
+        for m in o["metric"].values:
+            values = o.sel(scenario=s, metric=m).where(ok.sel(scenario=s))
+            diff = (o.sel(scenario=s, metric=m) - base.sel(metric=m)).where(ok.sel(scenario=s) & ok.isel(scenario=0))
+            better = str(o["better"].sel(metric=m).values)
+            sign = 1.0 if better == "higher" else -1.0
+            valid = diff.notnull()
+            p_better = float(((sign * diff) > 1e-12 * (1 + abs(base.sel(metric=m)))).where(valid).mean())
+            rows.append({
+                "scenario": str(s), "metric": str(m), "label": str(o["metric_label"].sel(metric=m).values),
+                "units": str(o["metric_units"].sel(metric=m).values), "better": better,
+                "median": float(values.median()), "low": float(values.quantile(quantiles[0])),
+                "high": float(values.quantile(quantiles[1])), "change": float(diff.median()),
+                "p_better": p_better if int(valid.sum()) else np.nan,
+            })
+    return pd.DataFrame(rows).set_index(["scenario", "metric"])
+
+
+def tornado(indices: xr.Dataset, metric: str, *, top: int = 12) -> Figure:
+    """Morris screening of one metric: bars of mu* (mean absolute elementary effect) with sigma.
+
+    Parameters are sorted by mu*; sigma (the spread of the effects) large against mu*
+    means the parameter acts non-linearly or through interactions.
+    """
+    if "mu_star" not in indices:
+        raise SpecError("A tornado needs Morris indices (`mu_star`); run `sensitivity(..., method=\"morris\")`.")
+    d = indices.sel(metric=metric)
+    order = np.argsort(-np.nan_to_num(d["mu_star"].values), kind="stable")[:top][::-1]
+    names = [str(p) for p in d["parameter"].values[order]]
+    fig = _figure(6.2, 0.32 * len(names) + 1.2)
+    ax = fig.subplots()
+    y = np.arange(len(names))
+    ax.barh(y, d["mu_star"].values[order], xerr=d["mu_star_conf"].values[order], color="#0072B2",
+            height=0.6, label="μ* (mean |effect|)", error_kw={"lw": 0.8})
+    ax.plot(d["sigma"].values[order], y, "o", color="#D55E00", ms=4, label="σ (spread of effects)")
+    ax.set_yticks(y, names, fontsize=8)
+    label = str(d["metric_label"].values) if "metric_label" in d.coords else metric
+    units = str(d["metric_units"].values) if "metric_units" in d.coords else ""
+    ax.set_xlabel(f"effect on {label} ({units})", fontsize=9)
+    ax.set_title(f"Morris screening: {label}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def sobol_plot(indices: xr.Dataset, metrics: Sequence[str] | None = None) -> Figure:
+    """First-order (S1) and total (ST) Sobol indices with confidence bars, one panel per metric."""
+    if "ST" not in indices:
+        raise SpecError("A Sobol plot needs Sobol indices (`S1`, `ST`); run `sensitivity(..., method=\"sobol\")`.")
+    keys = list(indices["metric"].values) if metrics is None else list(metrics)
+    ncols = min(3, len(keys))
+    nrows = int(np.ceil(len(keys) / ncols))
+    params = [str(p) for p in indices["parameter"].values]
+    fig = _figure(3.3 * ncols, 0.28 * len(params) * nrows + 1.2 * nrows + 0.3)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    y = np.arange(len(params))
+    for ax, key in zip(axes, keys):
+        d = indices.sel(metric=key)
+        ax.barh(y + 0.2, d["S1"].values, 0.4, xerr=d["S1_conf"].values, color="#56B4E9", label="S1 first order",
+                error_kw={"lw": 0.7})
+        ax.barh(y - 0.2, d["ST"].values, 0.4, xerr=d["ST_conf"].values, color="#E69F00", label="ST total",
+                error_kw={"lw": 0.7})
+        ax.set_yticks(y, params, fontsize=8)
+        label = str(d["metric_label"].values) if "metric_label" in d.coords else str(key)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlim(-0.05, 1.05)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Sobol indices: share of the outcome's variance due to each parameter", fontsize=10)
+    return fig
+
+
+def dominance_heatmap(share: xr.DataArray, *, top: int = 12, labels: Sequence[str] | None = None) -> Figure:
+    """Loops (rows) by scenario (columns): the share of the run each loop dominates its partition."""
+    from matplotlib import colormaps
+
+    values = share.transpose("loop", "scenario").values
+    order = np.argsort(-np.nanmax(values, axis=1), kind="stable")[:top]
+    names = [str(x) for x in (labels if labels is not None else share["loop"].values)]
+    rows = [names[k] if len(names[k]) <= 70 else names[k][:67] + "..." for k in order]
+    scen = [str(s) for s in share["scenario"].values]
+    fig = _figure(1.0 * len(scen) + 5.2, 0.34 * len(rows) + 2.3)
+    ax = fig.subplots()
+    im = ax.imshow(values[order], aspect="auto", vmin=0, vmax=1, cmap=colormaps["viridis"])
+    ax.set_yticks(np.arange(len(rows)), rows, fontsize=7)
+    ax.set_xticks(np.arange(len(scen)), scen, rotation=35, ha="right", fontsize=8)
+    for i in range(len(rows)):
+        for j in range(len(scen)):
+            v = values[order][i, j]
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5, color="white" if v < 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="share of time dominant")
+    ax.set_title("Which feedback loops dominate, by scenario", fontsize=10)
+    return fig
