@@ -30,6 +30,7 @@ from .errors import (
 )
 from .expr import canonical
 from .results import Results, RunStatus
+from .scalar import scalar_path
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -449,6 +450,17 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
         out = np.empty_like(yy)
         evaluate(t, yy, z, c, h, out, scratch_zn, None)
         return out
+
+    # One run of a model without subscripts: equations over Python floats (sd_engine.scalar),
+    # falling back to the array code for any step that needs numpy's inf/NaN semantics.
+    scalar = scalar_path(model) if n == 1 else None
+    if scalar is not None:
+        array_evaluate, fast, cs = evaluate, scalar.evaluate, scalar.inputs(c)
+
+        def evaluate(t: Any, y: np.ndarray, z: np.ndarray, c: Any, dt: Any, dy: np.ndarray, zn: np.ndarray,
+                     out: np.ndarray | None) -> None:
+            if not fast(t, y, z, cs, dt, dy, zn, out):
+                array_evaluate(t, y, z, c, dt, dy, zn, out)
 
     bar = _progress(n_steps, progress)
     has_states = z.shape[1] > 0

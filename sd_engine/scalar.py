@@ -1,0 +1,320 @@
+"""A scalar fast path for single runs of models without subscripts.
+
+numpy pays about a microsecond per operation whatever the array size, so a single run of a
+large model (hundreds of equations, thousands of steps) spends its time in that overhead.
+For one run without subscripts, the compiler's code generator is reused to write the same
+equations over plain Python floats: ``evaluate_scalar`` has the signature of the generated
+``evaluate`` and fills the same buffers.
+
+The two paths agree bit for bit: + - * / and comparisons are IEEE operations either way,
+the few builtins written here (min, max, abs, conditionals, STEP, PULSE, PULSE TRAIN, RAMP,
+XIDZ, ZIDZ and linear lookups) follow numpy's arithmetic exactly, and every other builtin calls the same
+numpy implementation. Where Python floats would raise instead of giving numpy's inf or NaN
+(division by zero, ``math.pow`` out of its domain, overflow), ``evaluate_scalar`` returns
+False and the integrator evaluates that step with the array code, so the result is the
+array path's result.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import functions
+from .compile import _FUNCTIONS, PIECES, Layout, _Compiler, _fold, _load_functions
+from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, to_text
+from .spec import Variable
+
+if TYPE_CHECKING:
+    from .compile import CompiledModel
+
+__all__ = ["ScalarPath", "scalar_path"]
+
+_NAN = float("nan")
+
+
+class _NotScalar(Exception):
+    """The model uses something the scalar path does not cover (subscripts)."""
+
+
+# -- scalar builtins, with numpy's semantics --------------------------------------------------
+def minimum(*args: float) -> float:
+    out = args[0]
+    for a in args[1:]:
+        if a < out or a != a:  # NaN propagates, as in np.minimum
+            out = a
+    return out
+
+
+def maximum(*args: float) -> float:
+    out = args[0]
+    for a in args[1:]:
+        if a > out or a != a:
+            out = a
+    return out
+
+
+def power(a: float, b: float) -> float:
+    # math.pow raises where numpy returns NaN or inf (negative base, 0 ** -1): the step is
+    # then recomputed by the array code. Python's ** would return a complex number instead.
+    return math.pow(a, b)
+
+
+def xidz(a: float, b: float, x: float) -> float:
+    return x if b == 0 else a / b
+
+
+def zidz(a: float, b: float) -> float:
+    return 0.0 if b == 0 else a / b
+
+
+def step(t: float, dt: float, height: float, start: float) -> float:
+    return height if t + dt / 2 > start else 0.0
+
+
+def pulse(t: float, dt: float, start: float, width: float) -> float:
+    tt = t + dt / 2
+    return 1.0 if tt > start and tt < start + (dt if width == 0 else width) else 0.0
+
+
+def pulse_train(t: float, dt: float, start: float, width: float, interval: float, end: float) -> float:
+    tt = t + dt / 2
+    width = dt if width == 0 else width
+    # Python's float % is numpy's np.mod (a floored remainder); the tolerance sits inside it.
+    phase = (tt - start) % interval if interval > 0 else tt - start
+    return 1.0 if tt > start and t <= end + dt / 2 and phase < width else 0.0
+
+
+def ramp(t: float, slope: float, start: float, end: float) -> float:
+    return 0.0 if t < start else slope * ((t if t < end else end) - start)
+
+
+def lookup(x: float, xs: list[float], ys: list[float]) -> float:
+    """np.interp for one point, with numpy's formula so the result is the same double."""
+    if x != x:
+        return _NAN
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    j = bisect_right(xs, x) - 1
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    return slope * (x - xs[j]) + ys[j]
+
+
+_NATIVE = {"min": "minimum", "max": "maximum", "abs": "abs", "xidz": "xidz", "zidz": "zidz",
+           "step": "step", "pulse": "pulse", "pulse_train": "pulse_train", "ramp": "ramp"}
+_SCALAR = types.SimpleNamespace(minimum=minimum, maximum=maximum, abs=abs, xidz=xidz, zidz=zidz, step=step,
+                                pulse=pulse, pulse_train=pulse_train, ramp=ramp, lookup=lookup, power=power)
+
+
+class _ScalarCompiler(_Compiler):
+    """The code generator, writing equations over Python floats for one run."""
+
+    def build_scalar(self) -> str:
+        # The same layout and order as the array code, recomputed the same way.
+        layout = self.layout_only()
+        if self.dims or any(v.dims for v in self.vars.values()):
+            raise _NotScalar
+        computed = [v for v in self.vars.values()
+                    if v.kind in ("aux", "flow") or (v.kind == "constant" and not self.is_parameter(v))]
+        order = self.order_rates(computed)
+        return self.generate_scalar(layout, order)
+
+    def layout_only(self) -> Layout:
+        variables = list(self.vars.values())
+        stocks = [v for v in variables if v.kind == "stock" and v.update == "continuous"]
+        states = [v for v in variables if v.kind == "stock" and v.update != "continuous"]
+        constants = [v for v in variables if self.is_parameter(v)]
+        lookups = [v.canonical for v in variables if v.kind == "lookup"]
+        computed = [v for v in variables if v.kind in ("aux", "flow") or (v.kind == "constant" and not self.is_parameter(v))]
+        series = [v for v in variables if not v.internal and v.kind in ("stock", "flow", "aux")]
+        series += [v for v in computed if v.kind == "constant" and not v.internal]
+        layout = Layout(self.slots(stocks), self.slots(states), self.slots(constants), tuple(lookups),
+                        self.slots(series))
+        self.layout = layout
+        return layout
+
+    def generate_scalar(self, layout: Layout, order: list[Variable]) -> str:
+        ident = self.ident
+        lines = [f"# Generated by sdflow from model {self.spec.name!r}: the scalar path for single runs.", "",
+                 "def evaluate_scalar(t, y, z, cs, dt, dy, zn, out):",
+                 "    t = float(t)", "    dt = float(dt)", "    yv = y[0].tolist()", "    zv = z[0].tolist()",
+                 "    try:"]
+        body = []
+        for slot in layout.stocks:
+            body.append(f"{ident[slot.key]} = yv[{slot.start}]")
+        for slot in layout.states:
+            body.append(f"{ident[slot.key]} = zv[{slot.start}]")
+        for i, slot in enumerate(layout.constants):
+            body.append(f"{ident[slot.key]} = cs[{i}]")
+        for j, key in enumerate(layout.lookups):
+            body.append(f"{ident[key]} = cs[{len(layout.constants) + j}]")
+        for var in order:
+            assert var.equation is not None
+            if isinstance(var.equation, Call) and var.equation.func == PIECES:
+                raise _NotScalar
+            code = self.scalar(var.equation, var)
+            if var.kind == "flow" and var.non_negative:
+                code = f"sf.maximum({code}, 0.0)"
+            comment = f"{var.name} = {to_text(var.equation)}".replace("\n", " ")[:100]
+            body.append(f"{ident[var.canonical]} = {code}  # {comment}")
+            if var.kind == "flow":
+                body += self.scalar_limits(var)
+        rates = [self.scalar_net_flow(self.vars[s.key]) for s in layout.stocks]
+        body.append(f"rates = ({', '.join(rates)}{',' if len(rates) == 1 else ''})")
+        lines += ["        " + b for b in body]
+        lines += ["    except (ArithmeticError, ValueError):",
+                  "        return False  # numpy's inf/NaN semantics needed: the array code takes this step"]
+        lines.append("    dy[0] = rates")
+        nexts = []
+        for slot in layout.states:
+            var = self.vars[slot.key]
+            source = var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else slot.key
+            nexts.append(ident[source])
+        if nexts:
+            lines.append(f"    zn[0] = ({', '.join(nexts)},)")
+        lines.append("    if out is not None:")
+        values = [ident[s.key] for s in layout.series]
+        lines.append(f"        out[0] = ({', '.join(values)},)" if values else "        pass")
+        lines += ["    return True", ""]
+        return "\n".join(lines)
+
+    def scalar_net_flow(self, stock: Variable) -> str:
+        terms = [f"+ {self.ident[f]}" for f in stock.inflows] + [f"- {self.ident[f]}" for f in stock.outflows]
+        if not terms:
+            return "0.0"
+        text = " ".join(terms)
+        text = text[2:] if text.startswith("+ ") else "-" + text[2:]
+        if stock.non_negative and stock.update == "continuous":
+            ident = self.ident[stock.canonical]
+            text = f"sf.maximum({text}, sf.minimum(-{ident} / dt, 0.0))"
+        return text
+
+    def scalar_limits(self, flow: Variable) -> list[str]:
+        lines = []
+        for stock in self.vars.values():
+            if stock.kind != "stock" or not stock.non_negative or flow.canonical not in stock.outflows:
+                continue
+            i = stock.outflows.index(flow.canonical)
+            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {self.ident[f]}" for f in stock.inflows]
+            available += [f"- {self.ident[f]}" for f in stock.outflows[:i]]
+            ident = self.ident[flow.canonical]
+            lines.append(f"{ident} = sf.minimum({ident}, sf.maximum(({' '.join(available)}), 0.0))")
+        return lines
+
+    def scalar(self, expr: Expr, var: Variable) -> str:
+        if isinstance(expr, Num):
+            v = expr.value
+            if not math.isfinite(v):
+                return f"float({str(v)!r})"
+            return repr(v) if v >= 0 else f"({v!r})"
+        if isinstance(expr, Ref):
+            if expr.subscripts:
+                raise _NotScalar
+            code, _ = self.emit_ref(expr, var)
+            return code
+        if isinstance(expr, (Unary, Binary)):
+            folded = _fold(expr)
+            if isinstance(folded, Num):
+                return self.scalar(folded, var)
+        if isinstance(expr, Unary):
+            operand = self.scalar(expr.operand, var)
+            return f"(0.0 if {operand} else 1.0)" if expr.op == "not" else f"(-{operand})"
+        if isinstance(expr, Binary):
+            left, right = self.scalar(expr.left, var), self.scalar(expr.right, var)
+            if expr.op in ("and", "or"):
+                return f"(1.0 if ({left} {expr.op} {right}) else 0.0)"
+            if expr.op in ("==", "!=", "<", "<=", ">", ">="):
+                return f"(1.0 if {left} {expr.op} {right} else 0.0)"
+            if expr.op == "**":
+                return f"sf.power({left}, {right})"
+            return f"({left} {expr.op} {right})"
+        if isinstance(expr, Call):
+            return self.scalar_call(expr, var)
+        if isinstance(expr, (Str, Table)):
+            raise _NotScalar
+        raise TypeError(expr)
+
+    def scalar_call(self, call: Call, var: Variable) -> str:
+        func = functions.ALIASES.get(call.func, call.func)
+        if func == "time" and not call.args:
+            return "t"
+        if func == "with_lookup" and len(call.args) == 2 and isinstance(call.args[1], Table):
+            name = self.tables.setdefault(call.args[1], f"_table{len(self.tables)}")
+            return f"sf.lookup({self.scalar(call.args[0], var)}, {name}_x, {name}_y)"
+        if func in self.vars and self.vars[func].kind == "lookup" and len(call.args) == 1:
+            table = self.vars[func].lookup
+            assert table is not None
+            return self.scalar_lookup(func, call.args[0], var, table.mode)
+        if func in ("lookup", "lookup_extrapolate", "lookup_backward", "lookup_forward"):
+            if len(call.args) == 2 and isinstance(call.args[0], Ref) and call.args[0].name in self.vars:
+                from .compile import LOOKUP_FUNCTIONS
+
+                return self.scalar_lookup(call.args[0].name, call.args[1], var, LOOKUP_FUNCTIONS[func])
+            raise _NotScalar
+        if func not in functions.BUILTINS:
+            raise _NotScalar  # reductions and block equations need arrays
+        builtin = functions.BUILTINS[func]
+        if builtin.nargs is not None and len(call.args) not in builtin.nargs:
+            raise _NotScalar  # the array compiler reports the error
+        args = [self.scalar(a, var) for a in call.args]
+        if func == "if_then_else":
+            return f"({args[1]} if {args[0]} else {args[2]})"
+        prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
+        if func in _NATIVE:
+            return f"sf.{_NATIVE[func]}({', '.join(prefix + args)})"
+        # Everything else: the array implementation itself, on floats.
+        return f"float(fn.{func.lstrip('_')}({', '.join(prefix + args)}))"
+
+    def scalar_lookup(self, key: str, arg: Expr, var: Variable, mode: str) -> str:
+        x = self.scalar(arg, var)
+        ident = self.ident[key]
+        if mode == "interpolate":
+            return f"sf.lookup({x}, {ident}[0], {ident}[1])"
+        impl = functions.LOOKUP_MODES[mode].__name__
+        return f"float(fn.{impl}({x}, {ident}[2], {ident}[3]))"
+
+
+class ScalarPath:
+    """The scalar ``evaluate`` of one compiled model and the conversion of its inputs."""
+
+    def __init__(self, model: CompiledModel, source: str, tables: dict[Table, str]) -> None:
+        self.source = source
+        self.n_constants = len(model.layout.constants)
+        namespace: dict[str, Any] = {"sf": _SCALAR, "fn": _FUNCTIONS, "np": np, "__name__": "sdflow_scalar"}
+        for table, name in tables.items():
+            namespace[f"{name}_x"] = list(table.xs)
+            namespace[f"{name}_y"] = list(table.ys)
+        filename = f"<sdflow scalar model {model.spec.name!r} {model.spec.hash()}>"
+        self.evaluate = _load_functions(source, filename, namespace)["evaluate_scalar"]
+
+    def inputs(self, c: list[Any]) -> list[Any]:
+        """Constants as floats; lookup tables as lists (for bisect) and arrays (for numpy)."""
+        out: list[Any] = [float(a.reshape(-1)[0]) for a in c[: self.n_constants]]
+        for xs, ys in c[self.n_constants:]:
+            out.append((np.asarray(xs).tolist(), np.asarray(ys).tolist(), xs, ys))
+        return out
+
+
+def scalar_path(model: CompiledModel) -> ScalarPath | None:
+    """The scalar path of `model` (built once, then kept on the model), or None when the model
+    has subscripts or is not evaluated by generated code (the reference interpreter)."""
+    if "_scalar_path" in model.__dict__:
+        cached: ScalarPath | None = model.__dict__["_scalar_path"]
+        return cached
+    path = None
+    if model.backend == "numpy":
+        compiler = _ScalarCompiler(model.spec)
+        try:
+            path = ScalarPath(model, compiler.build_scalar(), dict(compiler.tables))
+        except _NotScalar:
+            path = None
+    # A cache of derived code, not a change of the model: frozen dataclasses allow this route.
+    object.__setattr__(model, "_scalar_path", path)
+    return path
+
