@@ -73,6 +73,12 @@ Analytic checks
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'L15 overwhelm tipping': ['patients_in_ed', 'ed_time', 'ed_departures'],
+    'L6 spot-purchase fix': ['delayed_transfers', 'spot_purchases', 'community_budget_index', 'community_capacity', 'transfers'],
+}
+
 def build() -> Model:
     m = Model("acute flow coping", time_units="day", final_time=365, dt=0.03125, saveper=1, doc=__doc__ or "")
     c = m.constant

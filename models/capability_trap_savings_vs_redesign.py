@@ -62,6 +62,11 @@ Reference behaviour
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'L11 capability trap': ['perceived_pressure', 'improvement_time', 'capability_investment', 'process_capability', 'failure_demand', 'work_backlog', 'pressure_change'],
+}
+
 def build() -> Model:
     m = Model("capability trap savings vs redesign", time_units="day", final_time=3650, dt=1, doc=__doc__ or "")
     c = m.constant

@@ -43,6 +43,11 @@ Analytic checks
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'L15 overwhelm tipping': ['pending_interruptions', 'load_ratio', 'resolution'],
+}
+
 def build() -> Model:
     m = Model("interruptions tipping point", time_units="day", final_time=60, dt=0.0625, doc=__doc__ or "")
     m.constant("base arrival rate", 22, units="task/day", doc="Interruptions arriving per day. Assumed — calibrate.")

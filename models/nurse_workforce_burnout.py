@@ -59,6 +59,11 @@ Analytic checks
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'L8 burnout-attrition': ['nurses', 'workload_ratio', 'effort', 'fatigue_build_up', 'fatigue', 'leavers', 'experienced_nurses'],
+}
+
 def build() -> Model:
     m = Model("nurse workforce burnout", time_units="day", final_time=5475, dt=1, doc=__doc__ or "")
     c = m.constant

@@ -10,6 +10,13 @@ The total population is conserved.
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'contagion': ['infectious', 'succumbing'],
+    'depletion': ['susceptible', 'succumbing'],
+    'recovery': ['infectious', 'recovering'],
+}
+
 def build() -> Model:
     m = Model("SIR", time_units="Day", initial_time=0, final_time=100, dt=0.03125, doc=__doc__ or "")
     m.constant("Contact Infectivity", 0.3, units="Persons/Persons/Day",

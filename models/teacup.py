@@ -9,6 +9,11 @@ Analytic solution: T(t) = room + (T0 - room) * exp(-t / characteristic time).
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'cooling': ['teacup_temperature', 'heat_loss_to_room'],
+}
+
 def build() -> Model:
     m = Model("teacup", time_units="Minute", initial_time=0, final_time=30, dt=0.125,
               doc=__doc__ or "")

@@ -62,6 +62,11 @@ Analytic checks
 from sd_engine.builder import Model
 
 
+#: Named feedback loops (variables on each loop, in causal order); `model.loops()` uses the names.
+LOOPS = {
+    'L13 trust-collaboration': ['nhs_trust_in_la', 'collaboration', 'placement_time', 'placements', 'delayed_patients', 'joint_success', 'positive_experience', 'nhs_trust_building'],
+}
+
 def build() -> Model:
     m = Model("trust collaboration two agencies", time_units="day", final_time=3650, dt=1, doc=__doc__ or "")
     c = m.constant

@@ -115,29 +115,15 @@ _SCALAR = types.SimpleNamespace(minimum=minimum, maximum=maximum, abs=abs, xidz=
 class _ScalarCompiler(_Compiler):
     """The code generator, writing equations over Python floats for one run."""
 
-    def build_scalar(self) -> str:
-        # The same layout and order as the array code, recomputed the same way.
-        layout = self.layout_only()
+    def build_scalar(self, layout: Layout) -> str:
+        # The compiled model's own buffers (a model may record more than the default series).
+        self.layout = layout
         if self.dims or any(v.dims for v in self.vars.values()):
             raise _NotScalar
         computed = [v for v in self.vars.values()
                     if v.kind in ("aux", "flow") or (v.kind == "constant" and not self.is_parameter(v))]
         order = self.order_rates(computed)
         return self.generate_scalar(layout, order)
-
-    def layout_only(self) -> Layout:
-        variables = list(self.vars.values())
-        stocks = [v for v in variables if v.kind == "stock" and v.update == "continuous"]
-        states = [v for v in variables if v.kind == "stock" and v.update != "continuous"]
-        constants = [v for v in variables if self.is_parameter(v)]
-        lookups = [v.canonical for v in variables if v.kind == "lookup"]
-        computed = [v for v in variables if v.kind in ("aux", "flow") or (v.kind == "constant" and not self.is_parameter(v))]
-        series = [v for v in variables if not v.internal and v.kind in ("stock", "flow", "aux")]
-        series += [v for v in computed if v.kind == "constant" and not v.internal]
-        layout = Layout(self.slots(stocks), self.slots(states), self.slots(constants), tuple(lookups),
-                        self.slots(series))
-        self.layout = layout
-        return layout
 
     def generate_scalar(self, layout: Layout, order: list[Variable]) -> str:
         ident = self.ident
@@ -311,7 +297,7 @@ def scalar_path(model: CompiledModel) -> ScalarPath | None:
     if model.backend == "numpy":
         compiler = _ScalarCompiler(model.spec)
         try:
-            path = ScalarPath(model, compiler.build_scalar(), dict(compiler.tables))
+            path = ScalarPath(model, compiler.build_scalar(model.layout), dict(compiler.tables))
         except _NotScalar:
             path = None
     # A cache of derived code, not a change of the model: frozen dataclasses allow this route.

@@ -234,8 +234,12 @@ def independent_loops(loops: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
 
 
 def _name_loops(cycles: list[tuple[str, ...]], names: Mapping[str, Sequence[str]], g: nx.DiGraph,
-                model: str) -> dict[tuple[str, ...], str]:
-    """Match each named path to the shortest loop that runs through it in that order."""
+                model: str, complete: bool = True) -> dict[tuple[str, ...], str]:
+    """Match each named path to the shortest loop that runs through it in that order.
+
+    When `cycles` is not the complete list, a named loop missing from it is built from
+    shortest paths between its named variables and added to `cycles`.
+    """
     by_key = {_key(g, n): n for n in g}
     out: dict[tuple[str, ...], str] = {}
     for name, path in names.items():
@@ -257,12 +261,34 @@ def _name_loops(cycles: list[tuple[str, ...]], names: Mapping[str, Sequence[str]
             rotated = positions[start:] + positions[:start]
             if rotated == sorted(rotated):
                 matches.append(cycle)
+        if not matches and not complete:
+            # The listed loops are only an independent set; a named loop may lie outside it.
+            through = _loop_through(g, nodes)
+            if through is not None:
+                cycles.append(through)
+                matches.append(through)
         if not matches:
             path_text = " -> ".join(f"`{v}`" for v in path)
             raise SpecError(f"Loop `{name}` ({path_text}) is not a feedback loop of `{model}`; check the "
                             "variables and their causal order.")
         out[min(matches, key=lambda c: (len(c), [_key(g, n) for n in c]))] = name
     return out
+
+
+def _loop_through(g: nx.DiGraph, nodes: Sequence[str]) -> tuple[str, ...] | None:
+    """A loop through the named nodes in order: shortest paths from each to the next that
+    avoid the variables already on the loop (greedy, so it may miss a loop that exists)."""
+    walk: list[str] = []
+    for a, b in zip(nodes, list(nodes[1:]) + [nodes[0]]):
+        used = set(walk) - {a, b}
+        try:
+            path = nx.shortest_path(nx.restricted_view(g, used, []), a, b)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None
+        walk += path[:-1]
+    if len(walk) != len(set(walk)):
+        return None
+    return _rotate(g, walk)
 
 
 def find_loops(
@@ -323,7 +349,7 @@ def find_loops(
         warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
     del found
     cycles.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
-    named = _name_loops(cycles, names or {}, g, model)
+    named = _name_loops(cycles, names or {}, g, model, complete)
     part_index = {}
     for i, part in enumerate(cycle_partitions(g)):
         for n in part:

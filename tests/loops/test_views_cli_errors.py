@@ -23,7 +23,7 @@ def test_diagram_highlights_loop_edges():
     loops = model.loops()
     ax = plot_loops(model.graph(), loops, highlight=["R1"])
     texts = [t.get_text() for t in ax.texts]
-    assert "Infectious" in texts and "R\nR1" in texts
+    assert "Infectious" in texts and "R\ncontagion" in texts  # loops carry the names the model gives them
     # Structurally undetermined polarities (they depend on the sign of the stocks) show as "?".
     assert texts.count("+") + texts.count("\u2212") + texts.count("?") == model.graph().number_of_edges()
     assert texts.count("?") == 5
@@ -48,8 +48,8 @@ def test_cli_loops(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sd_engine.cli", "loops", "sir", "--dominance", "--html", str(out)],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert "R1 (R): Infectious -> Succumbing -> Infectious" in result.stdout
-    assert "0 - 30.1562: R1" in result.stdout
+    assert "R1 (R, contagion): Infectious -> Succumbing -> Infectious" in result.stdout
+    assert "0 - 30.1562: contagion" in result.stdout
     assert out.read_text(encoding="utf-8").count("<li ") == 3
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import sd_engine as sd
 from sd_engine.expr import canonical, references
+from models.whole_system_flow import LOOPS
 
 # name -> (parameter changes). Run 0 is the baseline; every lever is one more run of a
 # single ensemble call, so the whole table costs about one simulation.
@@ -182,45 +183,7 @@ def dependency_graph(compiled) -> nx.DiGraph:
     return g
 
 
-WSF_LOOPS = {
-    "L1 admission throttle": ["emergency_inpatients", "occupied_beds", "free_beds", "admissions"],
-    "L2 elective buffer": ["occupied_beds", "free_beds", "elective_admissions", "elective_inpatients"],
-    "L2 tail": ["elective_waiting_list", "urgent_conversions", "awaiting_a_bed", "admissions",
-                "emergency_inpatients", "occupied_beds", "free_beds", "elective_admissions"],
-    "L3 outlier congestion": ["occupancy", "los_multiplier", "completions", "emergency_inpatients", "occupied_beds"],
-    "L4 premature discharge": ["occupancy", "readmissions", "awaiting_a_bed", "admissions", "emergency_inpatients",
-                               "occupied_beds"],
-    "L5 downstream blockage": ["acute_dtoc", "mean_delay", "care_need_shift", "care_home_share",
-                               "care_home_transfers", "care_home_residents", "free_care_home_places"],
-    "L6 spot purchase": ["acute_dtoc", "spot_purchases", "la_funding_index", "social_care_establishment",
-                         "social_care_workers", "home_care_capacity", "free_home_care", "home_care_transfers"],
-    "L7 escalation beds": ["occupancy", "escalation_opening", "escalation_beds"],
-    "L7 side effect": ["escalation_beds", "nurse_demand", "workload_ratio", "effort", "nurse_fatigue",
-                       "nurse_leavers", "nurses", "nurse_supply", "staffing_adequacy", "los_multiplier",
-                       "emergency_inpatients", "occupied_beds", "occupancy"],
-    "L8 burnout": ["nurses", "nurse_supply", "workload_ratio", "effort", "fatigue_build_up", "nurse_fatigue",
-                   "nurse_leavers"],
-    "L8 sickness": ["nurse_fatigue", "sickness", "nurse_supply", "workload_ratio", "effort", "fatigue_build_up"],
-    "L9 recruitment": ["nurses", "nurse_vacancy_rate", "nurse_recruitment"],
-    "L10 work harder": ["occupied_beds", "nurse_demand", "workload_ratio", "effort", "staffing_adequacy",
-                        "staffing_los_effect", "los_multiplier", "completions", "emergency_inpatients"],
-    "L11 capability trap": ["perceived_pressure", "improvement_time_now", "capability_investment",
-                            "improvement_capability", "capability_los_effect", "los_multiplier", "completions",
-                            "emergency_inpatients", "occupied_beds", "occupancy", "pressure_gap"],
-    "L12 savings spiral": ["financial_position", "savings_rate_now", "savings_cuts", "savings_index", "beds",
-                           "occupancy", "escalation_opening", "escalation_beds", "nhs_spending", "nhs_costs"],
-    "L13 trust-collaboration": ["trust", "placement_time_home_care", "home_care_transfers", "acute_dtoc",
-                                "joint_success", "trust_building"],
-    "L13 knowledge": ["collaboration", "knowledge_gain", "shared_knowledge"],
-    "L14 blame": ["acute_dtoc", "blame", "trust_erosion", "trust", "placement_time_home_care",
-                  "home_care_transfers"],
-    "L15 breaches and pressure": ["occupancy", "ed_time", "four_hour_performance", "pressure_gap",
-                                  "perceived_pressure", "improvement_time_now", "improvement_capability",
-                                  "capability_los_effect", "los_multiplier", "emergency_inpatients",
-                                  "occupied_beds"],
-    "L16 policy churn": ["improvement_capability", "no_results", "abandoned", "restructuring",
-                         "capability_restructuring_loss"],
-}
+WSF_LOOPS = LOOPS
 
 
 def has_cycle_through(g: nx.DiGraph, nodes: list[str]) -> bool:
