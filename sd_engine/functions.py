@@ -111,6 +111,20 @@ def xmile_pulse_train(t: float, dt: float, start: Array, interval: Array) -> Arr
     return np.where((tt > start) & (phase < dt), 1.0, 0.0)
 
 
+def invert_matrix(x: Array, size: Array) -> Array:
+    """Vensim INVERT MATRIX(m, n): the inverse over the last two dimensions of `m` (n x n).
+
+    A singular matrix gives NaN (which the integrator reports as a non-finite run) rather
+    than an exception from inside the step loop.
+    """
+    x = np.asarray(x, dtype=float)
+    det = np.linalg.det(x)
+    singular = (det == 0) | ~np.isfinite(det)
+    eye = np.broadcast_to(np.eye(x.shape[-1]), x.shape)
+    inverse = np.linalg.inv(np.where(singular[..., None, None], eye, x))
+    return np.where(singular[..., None, None], np.nan, inverse)
+
+
 def ramp(t: float, slope: Array, start: Array, end: Array) -> Array:
     """Vensim RAMP: 0 before `start`, rising by `slope` per time unit until `end`."""
     # Not np.clip(t, start, end): with end < start it gives slope * (end - start) before start.
@@ -231,6 +245,7 @@ BUILTINS: dict[str, Builtin] = {
     "pulse_train": Builtin(pulse_train, (4,), time=True, dt=True),
     "ramp": Builtin(ramp, (3,), time=True),
     "_xmile_pulse_train": Builtin(xmile_pulse_train, (2,), time=True, dt=True),
+    "invert_matrix": Builtin(invert_matrix, (2,)),
     "_truncated_normal": Builtin(truncated_normal, (5,)),
     "_truncated_exponential": Builtin(truncated_exponential, (5,)),
     "_truncated_poisson": Builtin(truncated_poisson, (6,)),

@@ -43,12 +43,11 @@ _CONTROL = {"initial_time": "initial_time", "final_time": "final_time", "time_st
 _SAME = {
     "abs", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "ln",
     "log", "integer", "modulo", "quantum", "xidz", "zidz", "if_then_else", "step", "pulse", "ramp", "min",
-    "max", "random_uniform", "random_normal", "random_exponential", "random_poisson",
+    "max", "invert_matrix", "random_uniform", "random_normal", "random_exponential", "random_poisson",
 }
 _REDUCERS = {"sum", "prod", "vmin", "vmax"}
 #: Functions we know and refuse, with the reason shown to the user.
 _REFUSED = {
-    "invert_matrix": "matrix inversion",
     "vector_select": "VECTOR SELECT",
     "vector_sort_order": "VECTOR SORT ORDER",
     "vector_reorder": "VECTOR REORDER",

@@ -261,6 +261,7 @@ ARRAYED = [
     "tests/subscripted_lookups/test_subscripted_lookups.mdl",
     "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
     "tests/smaller_range/test_smaller_range.mdl",
+    "tests/invert_matrix/test_invert_matrix.mdl",
 ]
 
 
@@ -376,3 +377,20 @@ def test_xmile_ramp_without_end(tmp_path: Path) -> None:
     ds = sd.load(write(tmp_path, text)).run()
     t = ds["time"].values
     np.testing.assert_allclose(ds["r"].values, np.where(t < 1, 0.0, 2 * (t - 1)))
+
+
+def test_invert_matrix_inverts_the_last_two_dimensions(test_models: Path) -> None:
+    ds = sd.load(test_models / "tests/invert_matrix/test_invert_matrix.mdl").run()
+    m = ds["matrix 2"].isel(time=0).values
+    inv = ds["matrix 2i"].isel(time=0).values
+    for k in range(m.shape[0]):
+        np.testing.assert_allclose(inv[k] @ m[k], np.eye(m.shape[-1]), atol=1e-12)
+
+
+def test_invert_matrix_of_a_singular_matrix_is_nan() -> None:
+    from sd_engine.functions import invert_matrix
+
+    stack = np.array([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 0.0], [0.0, 4.0]]])
+    out = invert_matrix(stack, 2)
+    assert np.isnan(out[0]).all()
+    np.testing.assert_allclose(out[1], [[0.5, 0.0], [0.0, 0.25]])
