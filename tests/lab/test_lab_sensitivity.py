@@ -23,10 +23,11 @@ def test_morris_on_the_whole_system_model_follows_its_structure() -> None:
         assert los > 0 and float(mu.sel(metric=metric, parameter="nurse cost")) < 1e-5 * los, metric
     # ...while length of stay moves occupancy.
     assert float(mu.sel(metric="occupancy", parameter="active LoS")) > 0
-    # Cost per head is linear in nurse pay: every elementary effect is the same, so sigma vanishes.
-    m, s = float(mu.sel(metric="cost_per_head", parameter="nurse cost")), float(sigma.sel(metric="cost_per_head",
-                                                                                              parameter="nurse cost"))
-    assert m > 0 and s <= 1e-9 * m
+    # Cost per head is nurse pay times the nurses paid plus other costs: its elementary effects
+    # differ only as the nurses paid change with length of stay, little over 60 days.
+    m = float(mu.sel(metric="cost_per_head", parameter="nurse cost"))
+    s = float(sigma.sel(metric="cost_per_head", parameter="nurse cost"))
+    assert m > 0 and s < 1e-3 * m
     # The analysis used the experiment's own outcome values.
     outcome = res.results["outcome"].isel(scenario=0).sel(metric="occupancy").values
     assert np.all(np.isfinite(outcome)) and outcome.shape == (12,)
