@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--window", metavar="FIRST:LAST", help="calibrate on rows labelled in this range")
     p.add_argument("--exclude", action="append", default=[], metavar="FIRST:LAST",
                    help="leave rows labelled in this range out of the fit (repeatable)")
+    p.add_argument("--score", metavar="FIRST:LAST",
+                   help="print fit statistics for the rows labelled in this range (an out-of-sample score)")
     p.add_argument("--method", default="multistart", choices=["multistart", "de", "least_squares"])
     p.add_argument("--ci", default="curvature", choices=["curvature", "profile", "none"])
     p.add_argument("--derived", action="append", default=[], metavar="NAME=EXPR",
@@ -190,6 +192,10 @@ def run(args: argparse.Namespace) -> int:
             result = fit(model, args.data, params, observe, args.likelihood, method=args.method, ci=args.ci,
                          derived=derived, seed=args.seed, **options)
         print(result.report())
+        if args.score:
+            print()
+            print(f"Score on {args.score}")
+            print(result.score(_range(args.score)).to_string(float_format=lambda v: f"{v:.4g}"))
         if args.plot:
             result.plot().savefig(args.plot, dpi=120, bbox_inches="tight")
             print(f"wrote {args.plot}", file=sys.stderr)

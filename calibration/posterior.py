@@ -23,6 +23,7 @@ may be unreadable; hence the atomic snapshots.)
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import warnings
@@ -326,10 +327,17 @@ def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarr
         posterior_predictive=pp or None, predictions=means or None, dims=dims, coords=coords,
         pred_dims=dims, pred_coords=coords,
     )
+    # emcee logs (and numpy warns about) chains too short for the estimate; diagnostics() reports it.
+    autocorr_log = logging.getLogger("emcee.autocorr")
+    level = autocorr_log.level
+    autocorr_log.setLevel(logging.ERROR)
     try:
-        tau = emcee.autocorr.integrated_time(post_z, quiet=True)
+        with np.errstate(all="ignore"):
+            tau = emcee.autocorr.integrated_time(post_z, quiet=True)
     except Exception:  # too short a chain for any estimate at all
         tau = np.full(k, np.nan)
+    finally:
+        autocorr_log.setLevel(level)
     idata.posterior.attrs.update({
         "sampler": f"emcee.EnsembleSampler ({moves} moves), walkers as chains",
         "walkers": n_walk, "tune": tune, "steps": int(chain.shape[0]), "planned_steps": total,

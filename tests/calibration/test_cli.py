@@ -107,3 +107,14 @@ def test_parsers():
     assert name == "phi_inv" and dist.mean() == pytest.approx(0.2)
     with pytest.raises(cal.CalibrationError, match="use normal:MU:SD"):
         parse_prior("beta=cauchy:0:1")
+
+
+def test_calibrate_on_a_window_and_score_the_rest(flu_csv, capsys):
+    status = main(["calibrate", "flu", "--data", str(flu_csv), "--observe", "Infected=in_bed",
+                   "--param", "beta=0.1:5", "--param", "gamma=0.05:2", "--likelihood", "poisson",
+                   "--window", "1:10", "--score", "11:14"])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "10 observations" in text and "Score on 11:14" in text
+    score = text.split("Score on 11:14")[1]
+    assert " 4 " in score.splitlines()[2]  # n = 4 rows scored

@@ -45,6 +45,7 @@ def test_inference_data_layout(idata):
     assert 0.15 < post.attrs["acceptance_fraction"] < 0.9
 
 
+@pytest.mark.filterwarnings("ignore:More chains")  # ten draws per walker on purpose
 def test_one_simulation_per_half_ensemble(flu_negbin):
     result = run(start=flu_negbin, draws=16 * 10, tune=5, predictive=50)
     steps = 15
