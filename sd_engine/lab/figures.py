@@ -194,11 +194,16 @@ def sobol_plot(indices: xr.Dataset, metrics: Sequence[str] | None = None) -> Fig
 
 
 def dominance_heatmap(share: xr.DataArray, *, top: int = 12, labels: Sequence[str] | None = None) -> Figure:
-    """Loops (rows) by scenario (columns): the share of the run each loop dominates its partition."""
+    """Loops (rows) by scenario (columns): the share of the run each loop dominates its partition.
+
+    Shows the `top` loops whose share differs most between scenarios (then the largest shares).
+    """
     from matplotlib import colormaps
 
     values = share.transpose("loop", "scenario").values
-    order = np.argsort(-np.nanmax(values, axis=1), kind="stable")[:top]
+    # Loops whose dominance the policies change most first, then the loops that dominate most.
+    spread = np.nanmax(values, axis=1) - np.nanmin(values, axis=1)
+    order = np.lexsort((-np.nanmax(values, axis=1), -np.round(spread, 2)))[:top]
     names = [str(x) for x in (labels if labels is not None else share["loop"].values)]
     rows = [names[k] if len(names[k]) <= 70 else names[k][:67] + "..." for k in order]
     scen = [str(s) for s in share["scenario"].values]
