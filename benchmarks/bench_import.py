@@ -45,10 +45,11 @@ MODELS = [
     "Lotka_Volterra/Lotka_Volterra.mdl",
     "Population/Subscripted Population Model.mdl",
     "Workforce/workforce.mdl",
-    "pendulum/Single_Pendulum.mdl",
 ]
+# Not timed: pendulum/Single_Pendulum.mdl saves every 0.1 with a time step of 1/128, which sdflow
+# refuses (SAVEPER must be a whole number of steps); Query_file and Roessler are known failures.
 ENSEMBLE = 1_000
-PYSD_SUBSET = 20
+PYSD_SUBSET = 10
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -109,20 +110,20 @@ def main() -> int:
                                        rtol=1e-6, atol=1e-9, err_msg=f"{name}: {stock.name}")
 
         load_ours = best(lambda: sd.load(path), 3)
-        load_pysd = best(lambda: pysd_load(path), 2)
-        run_ours = best(lambda: model.run(), 20)
+        load_pysd = best(lambda: pysd_load(path), 1)
+        run_ours = best(lambda: model.run(), 10)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            run_pysd = best(lambda: pysd_model.run(), 5)  # type: ignore[attr-defined]
+            run_pysd = best(lambda: pysd_model.run(), 3)  # type: ignore[attr-defined]
             ens_ours = best(lambda: model.run(params={param.name: values}), 3)
 
             def pysd_subset() -> None:
                 for v in values[:PYSD_SUBSET]:
                     pysd_model.run(params={param.name: float(v)})  # type: ignore[attr-defined]
 
-            ens_pysd = best(pysd_subset, 2) * ENSEMBLE / PYSD_SUBSET
+            ens_pysd = best(pysd_subset, 1) * ENSEMBLE / PYSD_SUBSET
         rows.append((name, param.name, load_ours, load_pysd, run_ours, run_pysd, ens_ours, ens_pysd))
-        print(f"{name}: run {run_pysd / run_ours:.1f}x, ensemble {ens_pysd / ens_ours:.0f}x")
+        print(f"{name}: run {run_pysd / run_ours:.1f}x, ensemble {ens_pysd / ens_ours:.0f}x", flush=True)
 
     lines = [
         f"# Imported models: sdflow vs PySD ({dt.date.today()}, {platform.processor() or platform.machine()}, "
