@@ -394,3 +394,58 @@ def test_invert_matrix_of_a_singular_matrix_is_nan() -> None:
     out = invert_matrix(stack, 2)
     assert np.isnan(out[0]).all()
     np.testing.assert_allclose(out[1], [[0.5, 0.0], [0.0, 0.25]])
+
+
+#: Refusals: each names the variable (or file) and the construct.
+REFUSALS = {
+    "samples/teacup/teacup_legacy.stmx": r"did not read 4 variable\(s\) of `teacup_legacy.stmx` \(first: "
+                                         r"`teacup_temperature`\).*current Stella",
+    "samples/bpowers-hares_and_lynxes_modules/model.xmile": r"uses module `hares`; .*Flatten the modules",
+    "tests/allocate_available/test_allocate_available.mdl": r"`allocation mixed` uses ALLOCATE AVAILABLE",
+    "tests/exponentiation/exponentiation.mdl": r"`associativity` raises the negative number -2 to a power",
+    "tests/control_vars/test_control_vars.mdl": r"Control variable `FINAL TIME` .*Write it as a number",
+    "tests/get_xls_cellrange/test_get_xls_cellrange.mdl": r"`data1` is a data variable",
+    "tests/get_constants_subranges/test_get_constants_subranges.mdl": r"`constant` uses GET XLS/DIRECT CONSTANTS",
+    "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl":
+        r"Lookup `lookup 1d` is read from a spreadsheet",
+    "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl":
+        r"Subscript range `Third Dimension Subscript` is read from a spreadsheet",
+    "tests/vector_select/test_vector_select.mdl": r"`Eout2 1` uses VECTOR SELECT",
+    "tests/get_time_value/test_get_time_value_simple.mdl": r"uses GET TIME VALUE",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_refusals_name_the_variable_and_construct(test_models: Path, name: str) -> None:
+    with pytest.raises(UnsupportedError, match=REFUSALS[name]):
+        sd.load(test_models / name)
+
+
+def test_parse_failure_names_the_line_and_variable(test_models: Path) -> None:
+    with pytest.raises(ModelFileError, match=r"could not read `test_logicals.stmx` at line 33, in the equation of "
+                                             r"`NOT output`"):
+        sd.load(test_models / "tests/logicals/test_logicals.stmx")
+
+
+def write_mdl(tmp_path: Path, body: str) -> Path:
+    controls = "".join(f"{k} = {v}\n\t~\t~\t|\n" for k, v in
+                       [("FINAL TIME", 2), ("INITIAL TIME", 0), ("SAVEPER", 1), ("TIME STEP", 1)])
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + body + controls)
+    return path
+
+
+def test_undefined_element_of_a_constant_array_is_an_error(tmp_path: Path) -> None:
+    path = write_mdl(tmp_path, "d: a, b, c\n\t~\t~\t|\nx[a] = 1\n\t~\t~\t|\nx[b] = 2\n\t~\t~\t|\n"
+                               "y[d] = x[d] * 2\n\t~\t~\t|\n")
+    # x is defined for a and b only: it gets a range of those, and reading it over all of d fails.
+    with pytest.raises(sd.DimensionError, match=r"`d` in `y` is neither dimension `d_of_x` nor one of its "
+                                                 r"elements \['a', 'b'\]"):
+        sd.load(path)
+
+
+def test_macro_with_wrong_arguments(tmp_path: Path) -> None:
+    body = (":MACRO: TWICE(input)\nTWICE = 2 * input\n\t~\tinput\n\t~\t|\n\n:END OF MACRO:\n"
+            "out = TWICE(1, 2)\n\t~\t~\t|\n")
+    with pytest.raises(SpecError, match=r"`out` calls macro `twice` with 2 argument\(s\); it takes 1 \(input\)"):
+        sd.load(write_mdl(tmp_path, body))
