@@ -30,7 +30,6 @@ __all__ = [
     "ATOL",
     "MODEL_SUFFIXES",
     "KNOWN_FAILURES",
-    "ENGINE_GAPS",
     "CaseResult",
     "find_cases",
     "read_canonical",
@@ -104,11 +103,6 @@ KNOWN_FAILURES: dict[str, str] = {
     'tests/zeroled_decimals/test_zeroled_decimals.xmile':
         'the file asks for RK4 (sim_specs method="RK4", a Vensim export) but output.tab is Vensim\'s Euler run; with method="euler" it matches (test_zeroled_decimals_xmile_matches_with_euler)',
 }
-
-#: Models that fail today because of the engine or PySD's parser, not the file. The
-#: conformance test marks them as expected failures (strict: one that starts passing must
-#: be taken off this list); they are work to do, not accepted defects.
-ENGINE_GAPS: dict[str, str] = {}
 
 Status = Literal["pass", "fail", "refused", "error"]
 
