@@ -48,60 +48,102 @@ MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx", ".itmx")
 #: because of a defect of the file itself, with the reason. The conformance test expects
 #: these to fail; anything else must pass or be refused by name.
 KNOWN_FAILURES: dict[str, str] = {
-    'samples/Query_file/Query_file.mdl':
-        "the output depends on Vensim's own random number generator (RANDOM UNIFORM(0.23, 0.53, 1) in `kWhPerStovePerDay`), which no other engine reproduces; the draws stay within their bounds (test_query_file_random_draws_within_bounds)",
-    'samples/Roessler_Chaos/roessler_chaos.mdl':
-        "chaotic: the difference starts at the output's six printed digits (within tolerance up to t = 30) and grows at the attractor's Lyapunov rate, about 0.07 per time unit (test_roessler_error_grows_from_round_off)",
-    'tests/active_initial/test_active_initial.stmx':
-        "output.tab is Vensim's run of the .mdl, whose ACTIVE INITIAL starts `Stock A` at 45; the XMILE file has no ACTIVE INITIAL, and its own Stella output (output_stella.csv) is matched exactly (test_active_initial_xmile_matches_its_stella_output)",
-    'tests/active_initial/test_active_initial.xmile':
-        "output.tab is Vensim's run of the .mdl, whose ACTIVE INITIAL starts `Stock A` at 45; the XMILE file has no ACTIVE INITIAL, and its own Stella output (output_stella.csv) is matched exactly (test_active_initial_xmile_matches_its_stella_output)",
-    'tests/data_from_other_model/model_to_generate_data.mdl':
-        'output.tab in this folder is the output of test_data_from_other_model.mdl (TIME STEP 0.5), not of this model (TIME STEP 1)',
-    'tests/logicals/test_logicals.stmx':
-        'invalid equation `IF false_input not THEN 1 ELSE 0` (a postfix `not`); the .xmile of the same test has `IF not false_input` and passes',
-    'tests/macro_expression/test_macro_expression.stmx':
-        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)',
-    'tests/macro_expression/test_macro_expression.xmile':
-        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)',
-    'tests/macro_stock/test_macro_stock.stmx':
-        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)',
-    'tests/macro_stock/test_macro_stock.xmile':
-        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)',
-    'tests/non_negative_flows/test_non_negative_flows.xmile':
-        'malformed XML: a <flow> element is never closed (a strict XML parser stops at line 45/49)',
-    'tests/non_negative_flows/test_non_negative_flows_behavior.xmile':
-        'malformed XML: a <flow> element is never closed (a strict XML parser stops at line 45/49)',
-    'tests/smooth_and_stock/test_smooth_and_stock.stmx':
-        'output.tab belongs to the .mdl: it has `Input`, `Smoothed Input` and `Smoothing Time`, which the XMILE file does not define; every column the file does define is matched (test_smooth_and_stock_xmile_matches_its_own_columns)',
-    'tests/smooth_and_stock/test_smooth_and_stock.xmile':
-        'output.tab belongs to the .mdl: it has `Input`, `Smoothed Input` and `Smoothing Time`, which the XMILE file does not define; every column the file does define is matched (test_smooth_and_stock_xmile_matches_its_own_columns)',
-    'tests/subscript_constant_call/test_subscript_constant_call.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_constant_call/test_subscript_constant_call.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_mixed_assembly/test_subscript_mixed_assembly.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_mixed_assembly/test_subscript_mixed_assembly.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_multiples/test_multiple_subscripts.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_multiples/test_multiple_subscripts.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_subranges_equal/test_subscript_subrange_equal.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_subranges_equal/test_subscript_subrange_equal.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_updimensioning/test_subscript_updimensioning.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscript_updimensioning/test_subscript_updimensioning.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscripted_flows/test_subscripted_flows.stmx':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/subscripted_flows/test_subscripted_flows.xmile':
-        'the file has `???` in place of equations (an unfinished export); no engine can run it',
-    'tests/zeroled_decimals/test_zeroled_decimals.xmile':
-        'the file asks for RK4 (sim_specs method="RK4", a Vensim export) but output.tab is Vensim\'s Euler run; with method="euler" it matches (test_zeroled_decimals_xmile_matches_with_euler)',
+    'samples/Query_file/Query_file.mdl': (
+        "the output depends on Vensim's own random number generator (RANDOM UNIFORM(0.23, 0.53, 1) in "
+        '`kWhPerStovePerDay`), which no other engine reproduces; the draws stay within their bounds '
+        '(test_query_file_random_draws_within_bounds)'
+    ),
+    'samples/Roessler_Chaos/roessler_chaos.mdl': (
+        "chaotic: the difference starts at the output's six printed digits (within tolerance up to t = "
+        "30) and grows at the attractor's Lyapunov rate, about 0.07 per time unit "
+        '(test_roessler_error_grows_from_round_off)'
+    ),
+    'tests/active_initial/test_active_initial.stmx': (
+        "output.tab is Vensim's run of the .mdl, whose ACTIVE INITIAL starts `Stock A` at 45; the XMILE "
+        'file has no ACTIVE INITIAL, and its own Stella output (output_stella.csv) is matched exactly '
+        '(test_active_initial_xmile_matches_its_stella_output)'
+    ),
+    'tests/active_initial/test_active_initial.xmile': (
+        "output.tab is Vensim's run of the .mdl, whose ACTIVE INITIAL starts `Stock A` at 45; the XMILE "
+        'file has no ACTIVE INITIAL, and its own Stella output (output_stella.csv) is matched exactly '
+        '(test_active_initial_xmile_matches_its_stella_output)'
+    ),
+    'tests/data_from_other_model/model_to_generate_data.mdl': (
+        'output.tab in this folder is the output of test_data_from_other_model.mdl (TIME STEP 0.5), not '
+        'of this model (TIME STEP 1)'
+    ),
+    'tests/logicals/test_logicals.stmx': (
+        'invalid equation `IF false_input not THEN 1 ELSE 0` (a postfix `not`); the .xmile of the same '
+        'test has `IF not false_input` and passes'
+    ),
+    'tests/macro_expression/test_macro_expression.stmx': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/macro_expression/test_macro_expression.xmile': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/macro_stock/test_macro_stock.stmx': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/macro_stock/test_macro_stock.xmile': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/non_negative_flows/test_non_negative_flows.xmile': (
+        'malformed XML: a <flow> element is never closed (a strict XML parser stops at line 45/49)'
+    ),
+    'tests/non_negative_flows/test_non_negative_flows_behavior.xmile': (
+        'malformed XML: a <flow> element is never closed (a strict XML parser stops at line 45/49)'
+    ),
+    'tests/smooth_and_stock/test_smooth_and_stock.stmx': (
+        'output.tab belongs to the .mdl: it has `Input`, `Smoothed Input` and `Smoothing Time`, which the'
+        ' XMILE file does not define; every column the file does define is matched '
+        '(test_smooth_and_stock_xmile_matches_its_own_columns)'
+    ),
+    'tests/smooth_and_stock/test_smooth_and_stock.xmile': (
+        'output.tab belongs to the .mdl: it has `Input`, `Smoothed Input` and `Smoothing Time`, which the'
+        ' XMILE file does not define; every column the file does define is matched '
+        '(test_smooth_and_stock_xmile_matches_its_own_columns)'
+    ),
+    'tests/subscript_constant_call/test_subscript_constant_call.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_constant_call/test_subscript_constant_call.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_mixed_assembly/test_subscript_mixed_assembly.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_mixed_assembly/test_subscript_mixed_assembly.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_multiples/test_multiple_subscripts.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_multiples/test_multiple_subscripts.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_subranges_equal/test_subscript_subrange_equal.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_subranges_equal/test_subscript_subrange_equal.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_updimensioning/test_subscript_updimensioning.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_updimensioning/test_subscript_updimensioning.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscripted_flows/test_subscripted_flows.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscripted_flows/test_subscripted_flows.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/zeroled_decimals/test_zeroled_decimals.xmile': (
+        'the file asks for RK4 (sim_specs method="RK4", a Vensim export) but output.tab is Vensim\'s Euler'
+        ' run; with method="euler" it matches (test_zeroled_decimals_xmile_matches_with_euler)'
+    ),
 }
 
 Status = Literal["pass", "fail", "refused", "error"]

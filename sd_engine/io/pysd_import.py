@@ -453,7 +453,8 @@ class _Converter:
                         "in the model."
                     )
             if not el.dims:
-                return [Variable(el.name, "lookup", lookup=self.table(el.pieces[0][1]), **common)]  # type: ignore[arg-type]
+                table = self.table(el.pieces[0][1])
+                return [Variable(el.name, "lookup", lookup=table, **common)]  # type: ignore[arg-type]
             # A subscripted lookup: one table per element, each its own internal lookup.
             tables = []
             for subs, ast in el.pieces:
@@ -699,7 +700,8 @@ class _Converter:
         xs = tuple(float(x) for x in ast.x)
         ys = tuple(float(y) for y in ast.y)
         order = np.argsort(xs, kind="stable")
-        return LookupTable(tuple(xs[i] for i in order), tuple(ys[i] for i in order), modes[kind])  # type: ignore[arg-type]
+        mode: Any = modes[kind]
+        return LookupTable(tuple(xs[i] for i in order), tuple(ys[i] for i in order), mode)
 
     # -- expressions ---------------------------------------------------------------------------
     def expr(self, node: Any) -> Expr:
