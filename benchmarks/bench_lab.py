@@ -60,16 +60,29 @@ def child_sdflow(n: int, workers: int, chunk_size: int) -> dict[str, float]:
 
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
+    def cpu() -> float:
+        if client is None:
+            r = resource.getrusage(resource.RUSAGE_SELF)
+            return r.ru_utime + r.ru_stime
+        return float(sum(client.run(_cpu_seconds).values()))
+
+    c0 = cpu()
     t0 = time.perf_counter()
     ds = run_ensemble(model, params, chunk_size=chunk_size, client=client, seed=0, saveper=73)
     seconds = time.perf_counter() - t0
+    cpu_seconds = cpu() - c0
     ok = int((ds["run_status"] == "ok").sum())
     checksum = float(ds["Acute DToC"].isel(time=-1).sum())
     if client is not None:
         client.close()
         cluster.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux -> MB
-    return {"seconds": seconds, "peak_mb": peak, "ok": ok, "checksum": checksum}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak, "ok": ok, "checksum": checksum}
+
+
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def child_pysd(n_total: int, sample_runs: int) -> dict[str, float]:
@@ -144,32 +157,45 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=2_500, help="runs per chunk (the same in every configuration)")
     parser.add_argument("--pysd-sample", type=int, default=2, help="PySD runs timed (minutes each)")
+    parser.add_argument("--parts", default="check,a,b,c",
+                        help="which parts to (re)measure; the others are taken from lab_results.json")
     args = parser.parse_args()
     n, chunk = args.runs, args.chunk
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    store = HERE / "lab_results.json"
+    raw = json.loads(store.read_text()) if store.exists() and args.parts != "check,a,b,c" else {}
+    parts = set(args.parts.split(","))
     load0 = os.getloadavg()
-    log("checking that local, chunked and two-worker results are identical ...")
-    identical = check_identical()
-    log(f"  {identical}")
-    log(f"(a) {n} runs in this process, chunks of {chunk} ...")
-    local = run_child("sdflow", n=n, workers=0, chunk_size=chunk)
-    log(f"  {local}")
-    log("(b) one Dask worker ...")
-    one = run_child("sdflow", n=n, workers=1, chunk_size=chunk)
-    log(f"  {one}")
-    log("(b) two Dask workers ...")
-    two = run_child("sdflow", n=n, workers=2, chunk_size=chunk)
-    log(f"  {two}")
-    log(f"(c) PySD on the exported XMILE, {args.pysd_sample} runs ...")
-    pysd_res = run_child("pysd", n_total=n, sample_runs=args.pysd_sample)
-    log(f"  {pysd_res}")
-    load1 = os.getloadavg()
+    raw["load_before"] = load0[0]
+    if "check" in parts:
+        log("checking that local, chunked and two-worker results are identical ...")
+        raw["identical"] = check_identical()
+        log(f"  {raw['identical']}")
+    if "a" in parts:
+        log(f"(a) {n} runs in this process, chunks of {chunk} ...")
+        raw["local"] = run_child("sdflow", n=n, workers=0, chunk_size=chunk)
+        log(f"  {raw['local']}")
+    if "b" in parts:
+        log("(b) one Dask worker ...")
+        raw["one"] = run_child("sdflow", n=n, workers=1, chunk_size=chunk)
+        log(f"  {raw['one']}")
+        log("(b) two Dask workers ...")
+        raw["two"] = run_child("sdflow", n=n, workers=2, chunk_size=chunk)
+        log(f"  {raw['two']}")
+    if "c" in parts:
+        log(f"(c) PySD on the exported XMILE, {args.pysd_sample} runs ...")
+        raw["pysd"] = run_child("pysd", n_total=n, sample_runs=args.pysd_sample)
+        log(f"  {raw['pysd']}")
+    raw["load_after"] = os.getloadavg()[0]
+    store.write_text(json.dumps(raw, indent=1))
+    identical, local, one, two, pysd_res = raw["identical"], raw["local"], raw["one"], raw["two"], raw["pysd"]
     same = local["checksum"] == one["checksum"] == two["checksum"]
     lines = [
         "# Policy-lab throughput: 10,000-run ensemble of the whole-system flow model",
         "",
         f"Measured {dt.datetime.now().isoformat(timespec='minutes')} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after "
+        f"Python {platform.python_version()}; load average {raw['load_before']:.1f} before, {raw['load_after']:.1f} "
+        "after "
         "(the machine is shared, so wall times carry that load). "
         "Command: `python benchmarks/bench_lab.py`.",
         "",
@@ -177,18 +203,22 @@ def main() -> int:
         "baseline levers, 15 years (5,475 Euler steps of one day), saved every 73 days; "
         f"chunks of {chunk:,} runs in every configuration.",
         "",
-        "| configuration | wall time | runs/s | peak memory (this process) |",
-        "|---|---:|---:|---:|",
-        f"| in process (`client=None`) | {local['seconds']:.1f} s | {n / local['seconds']:.0f} | "
-        f"{local['peak_mb']:.0f} MB |",
-        f"| Dask LocalCluster, 1 worker | {one['seconds']:.1f} s | {n / one['seconds']:.0f} | "
-        f"{one['peak_mb']:.0f} MB (client; worker memory not included) |",
-        f"| Dask LocalCluster, 2 workers | {two['seconds']:.1f} s | {n / two['seconds']:.0f} | "
-        f"{two['peak_mb']:.0f} MB (client; worker memory not included) |",
+        "| configuration | wall time | CPU time of the work | runs/s | peak memory (this process) |",
+        "|---|---:|---:|---:|---:|",
+        f"| in process (`client=None`) | {local['seconds']:.1f} s | {local['cpu_seconds']:.0f} s | "
+        f"{n / local['seconds']:.0f} | {local['peak_mb']:.0f} MB |",
+        f"| Dask LocalCluster, 1 worker | {one['seconds']:.1f} s | {one['cpu_seconds']:.0f} s | "
+        f"{n / one['seconds']:.0f} | {one['peak_mb']:.0f} MB (client, gathers the result) |",
+        f"| Dask LocalCluster, 2 workers | {two['seconds']:.1f} s | {two['cpu_seconds']:.0f} s | "
+        f"{n / two['seconds']:.0f} | {two['peak_mb']:.0f} MB (client, gathers the result) |",
         f"| PySD 3.14 on the exported XMILE (extrapolated from {pysd_res['sample']} runs) | "
-        f"{pysd_res['extrapolated']:.0f} s | {1 / pysd_res['per_run']:.2f} | – |",
+        f"{pysd_res['extrapolated']:.0f} s | – | {1 / pysd_res['per_run']:.2f} | – |",
         "",
-        f"- Scaling, two workers over one: **{one['seconds'] / two['seconds']:.2f}×**.",
+        f"- Scaling, two workers over one: **{one['seconds'] / two['seconds']:.2f}×** in wall time. The CPU time "
+        "column is the work itself (this process, or the sum over the workers); wall time divided by it shows "
+        "how much of a core the work got on the shared machine: "
+        f"{local['cpu_seconds'] / local['seconds']:.2f} in process, {one['cpu_seconds'] / one['seconds']:.2f} with "
+        f"one worker, {two['cpu_seconds'] / two['seconds']:.2f} with two (2.0 would be both cores).",
         f"- PySD / sdflow (in process): **{pysd_res['extrapolated'] / local['seconds']:.0f}×** "
         f"({pysd_res['per_run']:.2f} s per PySD run vs {local['seconds'] / n * 1e3:.1f} ms per sdflow run; "
         f"PySD's translation of the XMILE, once: {pysd_res['translate']:.1f} s).",

@@ -19,6 +19,7 @@ interruption and only the missing chunks are computed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -222,10 +223,24 @@ def _main(args: argparse.Namespace) -> int:
         raise SpecError(f"`--sobol` must be a power of two such as 64, not {args.sobol}.")
     scenarios = load_scenarios(args.model, args.scenarios)
     t0 = time.perf_counter()
-    res = run_lab(args.model, scenarios, samples=args.samples, design=args.design, posterior=args.posterior,
-                  out=args.out, seed=args.seed, final_time=args.final_time, client=args.scheduler,
-                  morris=args.morris, sobol=args.sobol if args.morris else 0, sobol_parameters=args.sobol_parameters,
-                  loops=not args.no_loops, progress=not args.no_progress)
+    with contextlib.ExitStack() as stack:
+        client: Any = args.scheduler
+        if client is not None:
+            # One client for every ensemble of the lab (a "local" cluster starts once, not per ensemble).
+            from distributed import Client, LocalCluster
+
+            if client == "local":
+                cluster = stack.enter_context(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            else:
+                client = stack.enter_context(Client(client))
+            print(f"Dask: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}",
+                  file=sys.stderr)
+        res = run_lab(args.model, scenarios, samples=args.samples, design=args.design, posterior=args.posterior,
+                      out=args.out, seed=args.seed, final_time=args.final_time, client=client,
+                      morris=args.morris, sobol=args.sobol if args.morris else 0,
+                      sobol_parameters=args.sobol_parameters, loops=not args.no_loops, progress=not args.no_progress)
     for name, path in res.files.items():
         print(f"{name}: {path}")
     print(f"done in {time.perf_counter() - t0:.0f} s")

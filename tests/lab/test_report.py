@@ -137,3 +137,16 @@ def _teacup_scenario(tmp_path: Path) -> Path:
     from models.scenarios import Scenario, save
 
     return save(Scenario("warm room", "teacup", params={"Room Temperature": 75}), tmp_path / "warm.toml")
+
+
+@pytest.mark.slow
+def test_sdflow_lab_on_a_local_cluster_matches_the_local_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["lab", "whole_system_flow", "--scenarios", "baseline,pooled_budget", "--samples", "4",
+              "--final-time", "30", "--morris", "0", "--no-loops", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "here")]) == 0
+    assert main([*common, "--out", str(tmp_path / "dask"), "--scheduler", "local"]) == 0
+    assert "Dask: 2 worker(s)" in capsys.readouterr().err
+    here = xr.open_dataset(tmp_path / "here" / "results.nc", engine="h5netcdf")
+    dask = xr.open_dataset(tmp_path / "dask" / "results.nc", engine="h5netcdf")
+    xr.testing.assert_equal(here["outcome"], dask["outcome"])
+    xr.testing.assert_equal(here["Acute DToC"], dask["Acute DToC"])
