@@ -95,6 +95,24 @@ def _comparison_html(table: pd.DataFrame) -> str:
     return f"<table><tr><th class=name>scenario</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _headlines(table: pd.DataFrame) -> str:
+    """One line per policy: the outcomes it improves or worsens in at least 90% of the runs."""
+    scenarios = list(dict.fromkeys(table.index.get_level_values("scenario")))
+    items = []
+    for s in scenarios[1:]:
+        sub = table.loc[s]
+        said = []
+        for verdict, mask in (("better", sub["p_better"] >= 0.9),
+                              ("worse", (sub["p_better"] <= 0.1) & (sub["change"].abs() > 0))):
+            for _, r in sub[mask].iterrows():
+                said.append(f"{verdict} {html.escape(str(r['label']).lower())} "
+                            f"({'+' if r['change'] >= 0 else ''}{_fmt(r['change'])} {html.escape(str(r['units']))})")
+        text = "; ".join(said) if said else "no outcome changes consistently from the baseline"
+        items.append(f"<li><b>{html.escape(s)}</b>: {text}.</li>")
+    return ("<p>Compared with the baseline in the same runs, each policy is consistently (in at least 90% of "
+            "the runs):</p><ul>" + "".join(items) + "</ul>")
+
+
 def _scenario_list(ds: xr.Dataset) -> str:
     items = []
     for s in describe_scenarios(ds):
@@ -162,7 +180,7 @@ def render_report(
             "<h2>Scenario comparison</h2><p>Each cell: the median over the runs (bold), the 5–95% range, and for "
             "each policy the median change from the baseline in the same runs and the share of runs in which it "
             "is better. Green: better in at least 90% of runs; red: worse in at least 90%.</p>"
-            + _comparison_html(table))
+            + _headlines(table) + _comparison_html(table))
         failed = int((ds["run_status"] != "ok").sum()) if "run_status" in ds else 0
         if failed:
             parts.append(f"<p class=note>{failed} run(s) failed (non-finite values) and are left out of the "

@@ -78,6 +78,8 @@ def test_report_reads_as_html() -> None:
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert text.count("data:image/png;base64,") == 1
     assert "Scenario comparison" in text and "better in 100% of runs" in text
+    # Headlines: only outcomes that move the same way in at least 90% of the paired runs.
+    assert "<b>cheaper</b>: better cost (-1.00 £)." in text and "<b>dearer</b>: worse cost (+2.00 £)." in text
 
 
 def test_load_scenarios_by_name_composition_folder_and_file(tmp_path: Path) -> None:
