@@ -20,6 +20,10 @@ __all__ = ["plot_fit", "plot_profile"]
 
 
 def _x(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    # Dates stay dates (numpy would turn datetime64 into nanoseconds as floats).
+    if labels.dtype.kind == "M":
+        return labels.astype("datetime64[D]")
     try:
         return np.asarray(labels, dtype=float)
     except (TypeError, ValueError):
@@ -51,6 +55,7 @@ def plot_fit(result: FitResult) -> Figure:
         if rest.any():
             axr.plot(x[rest], resid[rest], "o", mfc="none", color="C2", ms=3)
         axr.set_ylabel("data - model")
+        axr.set_xlabel("date" if x.dtype.kind == "M" else f"time ({result.problem.spec.time.units})")
     return fig
 
 
