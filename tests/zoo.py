@@ -264,6 +264,26 @@ def non_negative_arrays() -> Model:
     return m
 
 
+def blocks() -> Model:
+    """Arrayed equations given block by block, subranges, matrix inversion, a varying DELAY N."""
+    m = Model("blocks", final_time=4, dt=0.5)
+    m.dimension("region", ["north", "east", "south", "west"])
+    m.dimension("coast", ["east", "west"])
+    m.dimension("row", ["r1", "r2"])
+    m.dimension("col", ["c1", "c2"])
+    m.constant("base", [1.0, 2.0, 3.0, 4.0], dims=["region"])
+    m.constant("matrix", [[4.0, 7.0], [2.0, 6.0]], dims=["row", "col"])
+    m.stock("level", initial="_pieces(_at('north'), 10, _at('coast'), base['coast'] * 5, _at('south'), 1)",
+            inflows=["change"], dims=["region"])
+    m.flow("change", "_pieces(_at('region'), -level * 0.1 + time)", dims=["region"])
+    m.aux("coastal", "_pieces(_at('north'), level['north'], _at('coast'), level['coast'] * 2, "
+          "_at('south'), 0)", dims=["region"])
+    m.aux("coastal total", "sum(coastal['coast'], 'coast')")
+    m.aux("inverse", "invert_matrix(matrix * (1 + time / 10), 2)", dims=["row", "col"])
+    m.aux("varying delay", "delay_n(coastal_total, 1 + step(1, 2), 5, 3)")
+    return m
+
+
 ZOO: dict[str, Callable[[], Model]] = {
     "teacup": teacup,
     "sir": sir,
@@ -277,6 +297,7 @@ ZOO: dict[str, Callable[[], Model]] = {
     "arrays": arrays,
     "non_negative": non_negative,
     "non_negative_arrays": non_negative_arrays,
+    "blocks": blocks,
 }
 
 #: Time overrides for models whose own settings take too many steps for the interpreter.
