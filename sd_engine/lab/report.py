@@ -89,7 +89,8 @@ def _comparison_html(table: pd.DataFrame) -> str:
                 change = r["change"]
                 text += f"<br><span class=small>change {'+' if change >= 0 else ''}{_fmt(change)}; better in " \
                         f"{100 * p:.0f}% of runs</span>" if np.isfinite(p) else ""
-                cls = " class=good" if p >= 0.9 else (" class=bad" if p <= 0.1 and abs(change) > 0 else "")
+                material = abs(change) > 1e-3 * abs(table.loc[(scenarios[0], m), "median"])
+                cls = "" if not material else " class=good" if p >= 0.9 else " class=bad" if p <= 0.1 else ""
             cells.append(f"<td{cls}>{text}</td>")
         rows.append(f"<tr><td class=name>{html.escape(s)}</td>{''.join(cells)}</tr>")
     return f"<table><tr><th class=name>scenario</th>{head}</tr>{''.join(rows)}</table>"
@@ -99,11 +100,14 @@ def _headlines(table: pd.DataFrame) -> str:
     """One line per policy: the outcomes it improves or worsens in at least 90% of the runs."""
     scenarios = list(dict.fromkeys(table.index.get_level_values("scenario")))
     items = []
+    base = table.loc[scenarios[0]]["median"].abs()
     for s in scenarios[1:]:
         sub = table.loc[s]
+        # A consistent change smaller than 0.1% of the baseline level is not a headline.
+        material = sub["change"].abs() > 1e-3 * base
         said = []
-        for verdict, mask in (("better", sub["p_better"] >= 0.9),
-                              ("worse", (sub["p_better"] <= 0.1) & (sub["change"].abs() > 0))):
+        for verdict, mask in (("better", (sub["p_better"] >= 0.9) & material),
+                              ("worse", (sub["p_better"] <= 0.1) & material)):
             for _, r in sub[mask].iterrows():
                 said.append(f"{verdict} {html.escape(str(r['label']).lower())} "
                             f"({'+' if r['change'] >= 0 else ''}{_fmt(r['change'])} {html.escape(str(r['units']))})")
@@ -179,7 +183,8 @@ def render_report(
         parts.append(
             "<h2>Scenario comparison</h2><p>Each cell: the median over the runs (bold), the 5–95% range, and for "
             "each policy the median change from the baseline in the same runs and the share of runs in which it "
-            "is better. Green: better in at least 90% of runs; red: worse in at least 90%.</p>"
+            "is better. Green: better in at least 90% of runs; red: worse in at least 90% (changes under 0.1% of the "
+            "baseline level are not coloured).</p>"
             + _headlines(table) + _comparison_html(table))
         failed = int((ds["run_status"] != "ok").sum()) if "run_status" in ds else 0
         if failed:
