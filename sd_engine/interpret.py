@@ -144,7 +144,7 @@ class _Interpreter:
         for key, column in self.pipelines.items():
             var = self.vars[key]
             assert var.delay_time is not None
-            length = frame.fit(frame.eval(var.delay_time, var), var)
+            length = frame.fit(frame.value_of(var.delay_time, var), var)
             size = math.prod(length.shape[1:])
             delay[:, column:column + size] = length.data.reshape(length.shape[0], size)
 
@@ -227,7 +227,7 @@ class _Frame:
         if isinstance(expr, Call) and expr.func == PIECES:
             value = self.pieces(expr, var)
         else:
-            value = self.fit(self.eval(expr, var), var)
+            value = self.fit(self.value_of(expr, var), var)
         if var.kind == "flow" and var.non_negative:
             value = _apply(np.maximum, value, 0.0)
         if var.kind == "flow" and self.mode == "rate":
@@ -254,7 +254,7 @@ class _Frame:
                     positions.append([elements.index(key)])
                 else:
                     raise DimensionError(f"`{sub}` in a block of `{var.name}` does not belong to `{dim}`.")
-            value = self.eval(piece, var)
+            value = self.value_of(piece, var)
             extra = [d for d in value.dims if d != _RUN and d not in labels]
             if extra:
                 raise DimensionError(f"A block of `{var.name}` varies over `{extra[0]}`, which it does not have.")
@@ -321,19 +321,19 @@ class _Frame:
         return self.fit(total, stock)
 
     # -- expressions ----------------------------------------------------------------------------
-    def eval(self, expr: Expr, var: Variable) -> xr.DataArray:
+    def value_of(self, expr: Expr, var: Variable) -> xr.DataArray:
         """The value of `expr` in the equation of `var`; 0-d when the same for every run."""
         if isinstance(expr, Num):
             return xr.DataArray(expr.value)
         if isinstance(expr, Ref):
             return self.reference(expr, var)
         if isinstance(expr, Unary):
-            operand = self.eval(expr.operand, var)
+            operand = self.value_of(expr.operand, var)
             if expr.op == "not":
                 return _apply(np.logical_not, operand).astype(float)
             return -operand
         if isinstance(expr, Binary):
-            left, right = self.eval(expr.left, var), self.eval(expr.right, var)
+            left, right = self.value_of(expr.left, var), self.value_of(expr.right, var)
             if expr.op in _ARITHMETIC:
                 return _ARITHMETIC[expr.op](left, right)
             if expr.op in _COMPARISONS:
@@ -389,27 +389,27 @@ class _Frame:
             table = call.args[-1] if call.args else None
             if len(call.args) != 2 or not isinstance(table, Table):
                 raise SpecError(f"`with_lookup` in `{var.name}` takes an input and a table of (x, y) points.")
-            return self.look_up(self.eval(call.args[0], var), np.array(table.xs), np.array(table.ys),
+            return self.look_up(self.value_of(call.args[0], var), np.array(table.xs), np.array(table.ys),
                                 "interpolate")
         if func in LOOKUP_FUNCTIONS:
             name = call.args[0]
             if len(call.args) != 2 or not isinstance(name, Ref) or name.name not in self.model.tables:
                 raise SpecError(f"`{func}` in `{var.name}` takes a lookup's name and an input.")
             xs, ys = self.c[self.model.tables[name.name]]
-            return self.look_up(self.eval(call.args[1], var), xs, ys, LOOKUP_FUNCTIONS[func])
+            return self.look_up(self.value_of(call.args[1], var), xs, ys, LOOKUP_FUNCTIONS[func])
         if func in self.model.tables:
             if len(call.args) != 1:
                 raise SpecError(f"Lookup `{self.model.vars[func].name}` takes one input, in `{var.name}`.")
             points = self.model.vars[func].lookup
             assert points is not None
             xs, ys = self.c[self.model.tables[func]]
-            return self.look_up(self.eval(call.args[0], var), xs, ys, points.mode)
+            return self.look_up(self.value_of(call.args[0], var), xs, ys, points.mode)
         if func not in functions.BUILTINS:
             raise UnknownVariableError(f"The equation of `{var.name}` calls unknown function `{func}`.")
         builtin = functions.BUILTINS[func]
         if (builtin.nargs is not None and len(call.args) not in builtin.nargs) or not call.args:
             raise SpecError(f"`{func}` in the equation of `{var.name}` has the wrong number of arguments.")
-        args = xr.broadcast(*(self.eval(a, var) for a in call.args))
+        args = xr.broadcast(*(self.value_of(a, var) for a in call.args))
         prefix = ([self.t] if builtin.time else []) + ([self.dt] if builtin.dt else [])
         result = np.asarray(builtin.impl(*prefix, *(a.data for a in args)), dtype=float)
         if result.shape != args[0].shape:
@@ -423,7 +423,7 @@ class _Frame:
     def reduce(self, func: str, call: Call, var: Variable) -> xr.DataArray:
         if not call.args or len(call.args) > 2 or (len(call.args) == 2 and not isinstance(call.args[1], Str)):
             raise SpecError(f"`{func}` in `{var.name}` takes an array and optionally a dimension name.")
-        value = self.eval(call.args[0], var)
+        value = self.value_of(call.args[0], var)
         dims = [d for d in value.dims if d != _RUN]
         if not dims:
             raise DimensionError(f"`{func}` in `{var.name}` needs an arrayed argument.")

@@ -216,7 +216,7 @@ class _Evaluator:
         self.t = t
         self.dt = traj.dt
 
-    def eval(self, expr: Expr, env: Mapping[str, np.ndarray], var: Variable) -> Any:
+    def value_of(self, expr: Expr, env: Mapping[str, np.ndarray], var: Variable) -> Any:
         if isinstance(expr, Num):
             return expr.value
         if isinstance(expr, Ref):
@@ -226,10 +226,10 @@ class _Evaluator:
                 return self.t if _TIME[expr.name] == "t" else self.dt
             raise SpecError(f"`{expr.name}` in the equation of `{var.name}` has no recorded values to score.")
         if isinstance(expr, Unary):
-            value = self.eval(expr.operand, env, var)
+            value = self.value_of(expr.operand, env, var)
             return 1.0 * np.logical_not(value) if expr.op == "not" else -value
         if isinstance(expr, Binary):
-            left, right = self.eval(expr.left, env, var), self.eval(expr.right, env, var)
+            left, right = self.value_of(expr.left, env, var), self.value_of(expr.right, env, var)
             op = expr.op
             if op == "+":
                 return left + right
@@ -266,28 +266,28 @@ class _Evaluator:
         if func == "with_lookup":
             table = call.args[1]
             assert isinstance(table, Table)
-            return functions.lookup(self.eval(call.args[0], env, var), np.array(table.xs), np.array(table.ys))
+            return functions.lookup(self.value_of(call.args[0], env, var), np.array(table.xs), np.array(table.ys))
         if func in _LOOKUP_CALLS:
             name = call.args[0]
             assert isinstance(name, Ref)
             xs, ys = self.table(name.name)
-            return functions.LOOKUP_MODES[_LOOKUP_CALLS[func]](self.eval(call.args[1], env, var), xs, ys)
+            return functions.LOOKUP_MODES[_LOOKUP_CALLS[func]](self.value_of(call.args[1], env, var), xs, ys)
         if func in self.vars and self.vars[func].kind == "lookup":
             lookup = self.vars[func].lookup
             assert lookup is not None
             xs, ys = self.table(func)
-            return functions.LOOKUP_MODES[lookup.mode](self.eval(call.args[0], env, var), xs, ys)
+            return functions.LOOKUP_MODES[lookup.mode](self.value_of(call.args[0], env, var), xs, ys)
         if func not in functions.BUILTINS or any(isinstance(a, (Str, Table)) for a in call.args):
             raise UnsupportedError(f"`{func}` in the equation of `{var.name}` cannot be re-evaluated for loop scores.")
         builtin = functions.BUILTINS[func]
-        args = [self.eval(a, env, var) for a in call.args]
+        args = [self.value_of(a, env, var) for a in call.args]
         prefix = ([self.t] if builtin.time else []) + ([self.dt] if builtin.dt else [])
         return builtin.impl(*prefix, *args)
 
     def value(self, var: Variable, env: Mapping[str, np.ndarray]) -> np.ndarray:
         assert var.equation is not None
         with np.errstate(all="ignore"):
-            value = np.asarray(self.eval(var.equation, env, var), dtype=float)
+            value = np.asarray(self.value_of(var.equation, env, var), dtype=float)
         if var.kind == "flow" and var.non_negative:
             value = np.maximum(value, 0.0)
         return value
