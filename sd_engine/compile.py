@@ -25,7 +25,7 @@ import linecache
 import math
 import re
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -378,17 +378,21 @@ class _Compiler:
             return f"    {buffer}[:, {slot.start}] = {full}"
         return f"    {buffer}[:, {slot.start}:{slot.stop}] = {full}"
 
-    def read_inputs(self, layout: Layout, read_states: bool) -> list[str]:
+    def read_inputs(self, layout: Layout, read_states: bool, *, read: Callable[[Slot, str], str] | None = None,
+                    constants: str = "c", indent: str = "    ") -> list[str]:
+        """Lines binding each stock, state, constant and lookup to its identifier; `read` says
+        how a slot of ``y`` or ``z`` is read (the scalar path reads Python lists)."""
+        read = read or self.read
         lines = []
         if read_states:
             for slot in layout.stocks:
-                lines.append(f"    {self.ident[slot.key]} = {self.read(slot, 'y')}")
+                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'y')}")
             for slot in layout.states:
-                lines.append(f"    {self.ident[slot.key]} = {self.read(slot, 'z')}")
+                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'z')}")
         for i, slot in enumerate(layout.constants):
-            lines.append(f"    {self.ident[slot.key]} = c[{i}]")
+            lines.append(f"{indent}{self.ident[slot.key]} = {constants}[{i}]")
         for j, key in enumerate(layout.lookups):
-            lines.append(f"    {self.ident[key]} = c[{len(layout.constants) + j}]")
+            lines.append(f"{indent}{self.ident[key]} = {constants}[{len(layout.constants) + j}]")
         return lines
 
     def assign(self, var: Variable, expr: Expr) -> str:
@@ -502,12 +506,16 @@ class _Compiler:
             return aligned
         return f"np.broadcast_to({aligned}, (n,) + {shape})"
 
+    def draining(self, flow: Variable) -> list[tuple[Variable, tuple[str, ...], tuple[str, ...]]]:
+        """The non-negative stocks `flow` drains, each with what is available to the flow: the
+        stock's inflows and the outflows listed before it (XMILE: first listed, first served)."""
+        return [(stock, stock.inflows, stock.outflows[:stock.outflows.index(flow.canonical)])
+                for stock in self.vars.values()
+                if stock.kind == "stock" and stock.non_negative and flow.canonical in stock.outflows]
+
     def limit_outflow(self, flow: Variable) -> list[str]:
         lines = []
-        for stock in self.vars.values():
-            if stock.kind != "stock" or not stock.non_negative or flow.canonical not in stock.outflows:
-                continue
-            i = stock.outflows.index(flow.canonical)
+        for stock, inflows, before in self.draining(flow):
             # Add up what is available in the stock's dimensions, then line it up with the
             # flow's: flows may list the same dimensions in another order.
             target = self.var_dims(stock)
@@ -526,8 +534,8 @@ class _Compiler:
                     )
                 return self.align(self.ident[f], dims, target)
 
-            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {term(f)}" for f in stock.inflows]
-            available += [f"- {term(f)}" for f in stock.outflows[:i]]
+            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {term(f)}" for f in inflows]
+            available += [f"- {term(f)}" for f in before]
             total = self.align(f"({' '.join(available)})", target, self.var_dims(flow))
             ident = self.ident[flow.canonical]
             lines.append(f"    {ident} = np.minimum({ident}, np.maximum({total}, 0.0))"

@@ -131,15 +131,9 @@ class _ScalarCompiler(_Compiler):
                  "def evaluate_scalar(t, y, z, cs, dt, dy, zn, out):",
                  "    t = float(t)", "    dt = float(dt)", "    yv = y[0].tolist()", "    zv = z[0].tolist()",
                  "    try:"]
-        body = []
-        for slot in layout.stocks:
-            body.append(f"{ident[slot.key]} = yv[{slot.start}]")
-        for slot in layout.states:
-            body.append(f"{ident[slot.key]} = zv[{slot.start}]")
-        for i, slot in enumerate(layout.constants):
-            body.append(f"{ident[slot.key]} = cs[{i}]")
-        for j, key in enumerate(layout.lookups):
-            body.append(f"{ident[key]} = cs[{len(layout.constants) + j}]")
+        # No subscripts here: every slot is one column, read from the lists yv and zv.
+        body = self.read_inputs(layout, True, read=lambda slot, buffer: f"{buffer}v[{slot.start}]",
+                                constants="cs", indent="")
         for var in order:
             assert var.equation is not None
             if isinstance(var.equation, Call) and var.equation.func == PIECES:
@@ -183,12 +177,9 @@ class _ScalarCompiler(_Compiler):
 
     def scalar_limits(self, flow: Variable) -> list[str]:
         lines = []
-        for stock in self.vars.values():
-            if stock.kind != "stock" or not stock.non_negative or flow.canonical not in stock.outflows:
-                continue
-            i = stock.outflows.index(flow.canonical)
-            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {self.ident[f]}" for f in stock.inflows]
-            available += [f"- {self.ident[f]}" for f in stock.outflows[:i]]
+        for stock, inflows, before in self.draining(flow):
+            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {self.ident[f]}" for f in inflows]
+            available += [f"- {self.ident[f]}" for f in before]
             ident = self.ident[flow.canonical]
             lines.append(f"{ident} = sf.minimum({ident}, sf.maximum(({' '.join(available)}), 0.0))")
         return lines
