@@ -27,6 +27,8 @@ _REGISTRY = {
     "interruptions_tipping_point": "models.interruptions_tipping_point",
     "ageing_chain_demand": "models.ageing_chain_demand",
     "whole_system_flow": "models.whole_system_flow",
+    "delayed_transfers_of_care": "models.delayed_transfers_of_care",
+    "ae_attendances": "models.ae_attendances",
 }
 
 

@@ -13,6 +13,8 @@ import sd_engine as sd
 EXPECTED = {
     "sir": {"contagion": "R", "depletion": "B", "recovery": "B"},
     "teacup": {"cooling": "B"},
+    "delayed_transfers_of_care": {"clearing": "B"},
+    "ae_attendances": {"population growth": "R"},
     "interruptions_tipping_point": {"L15 overwhelm tipping": "B"},  # balancing below the optimum load
     "acute_flow_coping": {"L15 overwhelm tipping": "R", "L6 spot-purchase fix": "R"},
     "trust_collaboration_two_agencies": {"L13 trust-collaboration": "R"},
