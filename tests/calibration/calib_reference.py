@@ -50,3 +50,40 @@ def direct_fit(likelihood):
     res = optimize.minimize(nll, x0, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 5000,
                                                                       "maxfev": 10000})
     return np.exp(res.x), -res.fun
+
+
+def grid_posterior(betas, gammas, phi_invs):
+    """The flu posterior under the Stan case study's priors, by quadrature on a grid.
+
+    Independent of sd_engine and of the sampler: scipy's ODE solution, scipy.stats densities,
+    and the posterior normalised over the grid (returns weights over the ``(beta, gamma,
+    phi_inv)`` grid summing to 1).
+    """
+    y = np.array(flu.IN_BED, dtype=float)
+    b, g = (a.ravel() for a in np.meshgrid(betas, gammas, indexing="ij"))
+    n, k = flu.N, len(b)
+
+    def rhs(t, state):  # every (beta, gamma) pair of the grid in one system
+        s, i = state[:k], state[k:]
+        inf = b * s * i / n
+        return np.concatenate([-inf, inf - g * i])
+
+    days = np.arange(1, 15)
+    start = np.concatenate([np.full(k, n - 1.0), np.ones(k)])
+    sol = solve_ivp(rhs, (0, days[-1]), start, method="DOP853", rtol=1e-10, atol=1e-10, t_eval=days)
+    m = sol.y[k:]                                                            # (pairs, days)
+    phi = 1 / phi_invs
+    loglik = stats.nbinom(phi[None, :, None], phi[None, :, None] / (m[:, None, :] + phi[None, :, None])).logpmf(
+        y).sum(axis=2)                                                       # (pairs, phi_inv)
+    logp = (loglik + stats.norm(2, 1).logpdf(b)[:, None] + stats.norm(0.4, 0.5).logpdf(g)[:, None]
+            + stats.expon(scale=1 / 5).logpdf(phi_invs)[None, :]).reshape(len(betas), len(gammas), len(phi_invs))
+    w = np.exp(logp - logp.max())
+    return w / w.sum()
+
+
+def weighted_quantiles(values, weights, qs):
+    """Quantiles of a discrete distribution (values with weights), by its interpolated CDF."""
+    order = np.argsort(values, axis=None)
+    v, w = values.ravel()[order], weights.ravel()[order]
+    cdf = np.cumsum(w) - 0.5 * w
+    return np.interp(qs, cdf, v)

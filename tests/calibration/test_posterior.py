@@ -15,6 +15,7 @@ import calibration as cal
 from calibration import CalibrationError
 from calibration.examples import flu
 from calibration.posterior import diagnostics
+from calib_reference import grid_posterior, weighted_quantiles
 
 # The Stan case study's priors (reference B3): beta ~ N(2, 1) and gamma ~ N(0.4, 0.5), both
 # truncated at 0; phi_inv ~ Exponential(5).
@@ -63,6 +64,24 @@ def test_posterior_agrees_with_the_likelihood_fit(idata, flu_negbin):
         sd = flu_negbin.ci.loc[name, "se"]
         assert abs(np.median(draws) - est) < 0.5 * sd, name
         assert np.std(draws) == pytest.approx(sd, rel=0.35), name
+
+
+def test_posterior_matches_quadrature_of_the_same_posterior(idata):
+    # The reference: the posterior of the Stan case study's model (NB2, its priors) normalised
+    # on a grid, from scipy's ODE solution; independent of sd_engine and of the sampler.
+    betas, gammas, phi_invs = np.linspace(1.35, 2.25, 61), np.linspace(0.36, 0.8, 61), np.linspace(0.004, 0.6, 80)
+    w = grid_posterior(betas, gammas, phi_invs)
+    b, g, f = np.meshgrid(betas, gammas, phi_invs, indexing="ij")
+    assert w[[0, -1]].sum() + w[:, [0, -1]].sum() + w[:, :, -1].sum() < 1e-3  # the grid holds the posterior
+    for name, values in {"beta": b, "gamma": g, "R0": b / g, "phi_inv": f}.items():
+        mean = (values * w).sum()
+        sd = np.sqrt(((values - mean) ** 2 * w).sum())
+        draws = idata.posterior[name].values.ravel()
+        assert abs(draws.mean() - mean) < 0.2 * sd, name          # within Monte Carlo error
+        assert draws.std() == pytest.approx(sd, rel=0.15), name
+        lo, hi = weighted_quantiles(values, w, [0.025, 0.975])
+        assert np.percentile(draws, 2.5) == pytest.approx(lo, abs=0.25 * sd), name
+        assert np.percentile(draws, 97.5) == pytest.approx(hi, abs=0.25 * sd), name
 
 
 def test_posterior_predictive_covers_the_data(idata):
