@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,7 @@ def run_ensemble(
     store: str | Path | None = None,
     seed: int = 0,
     progress: bool = False,
+    variables: Sequence[str] | None = None,
     **run_kwargs: Any,
 ) -> xr.Dataset:
     """Simulate an ensemble in chunks, locally or on Dask workers, and gather one dataset.
@@ -99,6 +100,10 @@ def run_ensemble(
         same experiment reuses them and computes only what is missing.
     seed : int
         Run ``i`` uses seed ``seed + i`` for its random functions.
+    variables : sequence of str, optional
+        Keep only these series (display or canonical names). Chunks are cut down where they
+        run, so workers ship, and stores write, only what is kept: with a large model and a
+        few outcomes of interest this is most of an ensemble's cost beyond the simulation.
     **run_kwargs
         Passed to :meth:`CompiledModel.run` (``final_time``, ``dt``, ``saveper``, ``method``...).
 
@@ -113,13 +118,14 @@ def run_ensemble(
         if forbidden in run_kwargs:
             raise SpecError(f"`{forbidden}` is set by `run_ensemble` itself; remove it from the keyword arguments.")
     per_run, shared, n_runs = _split_params(model, params)
+    keep = tuple(dict.fromkeys(model.resolve(v).name for v in variables)) if variables is not None else None
     if chunk_size is None:
         chunk_size = _chunk_size(model, n_runs, memory_budget, run_kwargs)
     chunks = plan_chunks(n_runs, chunk_size)
     folder = Path(store) if store is not None else None
     done: dict[int, xr.Dataset] = {}
     if folder is not None:
-        fingerprint = _fingerprint(model, per_run, shared, seed, chunk_size, run_kwargs)
+        fingerprint = _fingerprint(model, per_run, shared, seed, chunk_size, run_kwargs | ({"variables": keep} if keep else {}))
         done = _resume(folder, fingerprint, chunks)
     todo = [c for c in chunks if c.index not in done]
     bar = _progress(len(chunks), len(done), progress)
@@ -135,12 +141,13 @@ def run_ensemble(
              seed + np.arange(c.start, c.stop)) for c in todo]
     if client is None:
         for chunk, chunk_params, seeds in jobs:
-            finished(chunk, _run_chunk(model, chunk_params, seeds, run_kwargs))
+            finished(chunk, _run_chunk(model, chunk_params, seeds, run_kwargs, keep))
     else:
         with _client(client) as dask_client:
             from distributed import as_completed
 
-            futures = {dask_client.submit(_run_chunk, model, p, s, run_kwargs, pure=False): c for c, p, s in jobs}
+            futures = {dask_client.submit(_run_chunk, model, p, s, run_kwargs, keep, pure=False): c
+                       for c, p, s in jobs}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
     if bar is not None:
@@ -152,14 +159,17 @@ def run_ensemble(
     # Each chunk recorded only its own runs' values; record the whole ensemble's instead.
     values = json.loads(parts[0].attrs.get("parameters", "{}"))
     values |= {model.lowered[canonical(k)].name: np.asarray(v).tolist() for k, v in per_run.items()}
+    if keep is not None:
+        ds.attrs["variables"] = json.dumps(list(keep))
     ds.attrs.update(parameters=json.dumps(values), chunk_size=chunk_size, n_chunks=len(chunks), ensemble_seed=seed)
     return ds
 
 
 def _run_chunk(model: CompiledModel, params: Mapping[str, Any], seeds: np.ndarray,
-               run_kwargs: Mapping[str, Any]) -> xr.Dataset:
+               run_kwargs: Mapping[str, Any], keep: tuple[str, ...] | None = None) -> xr.Dataset:
     # errors="mark": a failing run is reported in `run_status`, never stops its chunk.
-    return model.run(params=params, seed=seeds.tolist(), errors="mark", **run_kwargs)
+    ds = model.run(params=params, seed=seeds.tolist(), errors="mark", **run_kwargs)
+    return ds[list(keep)] if keep is not None else ds
 
 
 def _split_params(model: CompiledModel, params: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:

@@ -12,7 +12,7 @@ import xarray as xr
 import sd_engine as sd
 from sd_engine.builder import Model
 from sd_engine.ensemble import plan_chunks, run_ensemble
-from sd_engine.errors import SpecError
+from sd_engine.errors import SpecError, UnknownVariableError
 
 RATES = np.linspace(0.2, 0.4, 23)
 
@@ -67,6 +67,21 @@ def test_store_of_another_experiment_is_refused(tmp_path: Path) -> None:
     run_ensemble(model, {"rate": RATES}, chunk_size=5, store=tmp_path)
     with pytest.raises(SpecError, match="holds chunks of a different experiment"):
         run_ensemble(model, {"rate": RATES * 2}, chunk_size=5, store=tmp_path)
+
+
+def test_kept_variables_are_cut_where_the_chunks_run(tmp_path: Path) -> None:
+    model = noisy_model().compile()
+    whole = run_ensemble(model, {"rate": RATES}, chunk_size=5, seed=3)
+    kept = run_ensemble(model, {"rate": RATES}, chunk_size=5, seed=3, store=tmp_path, variables=["Level", "outflow"])
+    assert set(kept.data_vars) == {"level", "outflow"}
+    xr.testing.assert_equal(kept.drop_attrs(), whole[["level", "outflow"]].drop_attrs())
+    assert list(kept["run_status"].values) == ["ok"] * 23
+    # Stores hold only what is kept, and a store of all variables is another experiment.
+    assert set(xr.open_dataset(tmp_path / "chunk-00000.nc").data_vars) == {"level", "outflow"}
+    with pytest.raises(SpecError, match="holds chunks of a different experiment"):
+        run_ensemble(model, {"rate": RATES}, chunk_size=5, seed=3, store=tmp_path)
+    with pytest.raises(UnknownVariableError, match="`levle`"):
+        run_ensemble(model, {"rate": RATES}, variables=["levle"])
 
 
 def test_failed_runs_are_marked_per_run_in_their_chunk() -> None:

@@ -419,7 +419,7 @@ def run_experiment(
         params = _group_params(group, unc)
         folder = Path(store) / f"ensemble-{group.key}" if store is not None else None
         ds = run_ensemble(group.model, params, chunk_size=chunk_size, memory_budget=memory_budget, client=client,
-                          store=folder, seed=experiment.seed, progress=progress, **run_kwargs)
+                          store=folder, seed=experiment.seed, progress=progress, variables=keep, **run_kwargs)
         for position, index in enumerate(group.scenarios):
             rows = slice(position * n, (position + 1) * n)
             part = ds[keep].isel(run=rows).reset_coords(drop=True)
