@@ -253,7 +253,7 @@ def _instantiate(model: ET.Element, prefix: str, named: dict[str, ET.Element], f
                     f"Module `{prefix}{name}` in `{file_name}` reads its model from `{node.get('resource')}`; "
                     "sdflow reads modules from the same file only. Copy the model into the file."
                 )
-            model_name = node.get("model") or name
+            model_name = name  # an instance reads the model of its own name
             key = _key(model_name)
             if key not in named:
                 raise SpecError(f"Module `{prefix}{name}` in `{file_name}` uses model `{model_name}`, which the "
