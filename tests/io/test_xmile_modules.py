@@ -238,3 +238,13 @@ def test_unknown_legacy_element_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"`m.stmx` has a legacy isee element <spreadsheet_link> in the main "
                                                r"model, which sdflow cannot read"):
         load(write(tmp_path, body, "m.stmx"))
+
+
+def test_variables_the_parser_does_not_read_are_refused(tmp_path: Path) -> None:
+    # A model in a namespace of its own: PySD's parser looks for variables in the file's
+    # namespace only, and must not run the model without them.
+    body = ('<model xmlns="http://example.org/other"><variables><aux name="x"><eqn>1</eqn></aux>'
+            '</variables></model>')
+    with pytest.raises(UnsupportedError, match=r"PySD's XMILE parser did not read 1 variable\(s\) of `m.xmile` "
+                                               r"\(first: `x`\)"):
+        load(write(tmp_path, body))
