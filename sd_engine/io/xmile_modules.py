@@ -58,7 +58,7 @@ _TOKEN = re.compile(
     r'(?P<comment>\{[^}]*\})'
     r'|(?P<subscript>\[[^\]]*\])'
     r'|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)'
-    rf'|(?P<name>\.?{_PART}(?:\s*\.\s*{_PART})*)'
+    rf'|(?P<name>{_PART}(?:\s*\.\s*{_PART})*)'
     r'|(?P<other>.)',
     re.DOTALL,
 )
@@ -170,7 +170,8 @@ def prepare_xmile(root: ET.Element, file_name: str) -> PreparedXmile | None:
     main = next((m for m in models if not m.get("name")), models[0])
     has_modules = any(_local(v.tag) == "module" for m in models for v in _variables(m))
     scaled = _explicit_points_only(root)
-    if not legacy and not has_modules and not scaled:
+    macros = _read_macros(root, file_name)
+    if not legacy and not has_modules and not scaled and not macros:
         return None
     named = {_key(m.get("name", "")): m for m in models if m.get("name")}
     top = _instantiate(main, "", named, file_name, ())
@@ -178,12 +179,14 @@ def prepare_xmile(root: ET.Element, file_name: str) -> PreparedXmile | None:
 
     flat_variables = ET.Element(_same_namespace(main, "variables"))
     names: list[str] = []
-    _emit(top, flat_variables, names, file_name)
+    _emit(top, flat_variables, names, file_name, macros)
     flat_model = ET.Element(main.tag, {k: v for k, v in main.attrib.items() if k != "name"})
     flat_model.append(flat_variables)
     position = list(root).index(models[0])
     for model in models:
         root.remove(model)
+    for macro in [c for c in root if _local(c.tag) == "macro"]:
+        root.remove(macro)  # expanded at each call
     root.insert(position, flat_model)
     return PreparedXmile(ET.tostring(root, encoding="utf-8"), tuple(names))
 
@@ -253,7 +256,7 @@ def _instantiate(model: ET.Element, prefix: str, named: dict[str, ET.Element], f
                     f"Module `{prefix}{name}` in `{file_name}` reads its model from `{node.get('resource')}`; "
                     "sdflow reads modules from the same file only. Copy the model into the file."
                 )
-            model_name = name  # an instance reads the model of its own name
+            model_name = name  # an instance runs the model of its own name
             key = _key(model_name)
             if key not in named:
                 raise SpecError(f"Module `{prefix}{name}` in `{file_name}` uses model `{model_name}`, which the "
@@ -284,7 +287,7 @@ def _connect(instance: _Instance, file_name: str) -> None:
         module = child.prefix[:-1]
         own = _split(module.rsplit(".", 1)[-1])[0] if module else ""
         for link in node:
-            if _local(link.tag) not in ("connect", "connect2"):
+            if _local(link.tag) != "connect":
                 continue
             to, source = link.get("to", ""), link.get("from", "")
             to_parts = _split(to)
@@ -302,8 +305,9 @@ def _connect(instance: _Instance, file_name: str) -> None:
         _connect(child, file_name)
 
 
-def _rewrite(text: str, instance: _Instance, owner: str, file_name: str) -> str:
+def _rewrite(text: str, instance: _Instance, owner: str, file_name: str, macros: dict[str, _Macro]) -> str:
     """An equation of `instance` with every name of the model replaced by its quoted flattened name."""
+    text = _expand(text, macros, owner, file_name, ())
     out: list[str] = []
     for match in _TOKEN.finditer(text):
         token = match.group(0)
@@ -326,7 +330,8 @@ def _is_lookup(node: ET.Element) -> bool:
     return _local(node.tag) == "gf" or any(_local(c.tag) == "gf" for c in node.iter())
 
 
-def _emit(instance: _Instance, target: ET.Element, names: list[str], file_name: str) -> None:
+def _emit(instance: _Instance, target: ET.Element, names: list[str], file_name: str,
+          macros: dict[str, _Macro]) -> None:
     for key, node in instance.variables.items():
         name = instance.full(key)
         names.append(name)
@@ -351,10 +356,125 @@ def _emit(instance: _Instance, target: ET.Element, names: list[str], file_name: 
                         f"`{name}` in `{file_name}` has no equation, only a comment; if it is a module input, "
                         "connect it with a <connect> element of its module, or give it an equation."
                     )
-                child.text = _rewrite(child.text, instance, name, file_name)
+                child.text = _rewrite(child.text, instance, name, file_name, macros)
         target.append(flat)
-    for child in instance.modules.values():
-        _emit(child, target, names, file_name)
+    for module in instance.modules.values():
+        _emit(module, target, names, file_name, macros)
+
+
+# -- macros --------------------------------------------------------------------------------------
+#: Names a macro's equation may use besides its parameters: XMILE's keywords and the
+#: simulation's own values.
+_MACRO_NAMES = {"if", "then", "else", "and", "or", "not", "mod", "time", "dt", "starttime", "stoptime", "pi"}
+
+
+@dataclass(frozen=True)
+class _Macro:
+    """An XMILE macro of one equation: ``<macro name><parm>...</parm><eqn>...</eqn></macro>``."""
+
+    name: str
+    params: tuple[str, ...]
+    defaults: tuple[str | None, ...]  # each parameter's `default`, or None when it has none
+    body: str
+
+
+def _read_macros(root: ET.Element, file_name: str) -> dict[str, _Macro]:
+    macros: dict[str, _Macro] = {}
+    for node in root:
+        if _local(node.tag) != "macro":
+            continue
+        name = _display(node.get("name", ""))
+        children = [c for c in node if not _is_prefixed(c)]
+        inner = [v for c in children if _local(c.tag) == "variables" for v in c
+                 if _local(v.tag) in _VARIABLE_TAGS + ("module",)]
+        if inner:
+            raise UnsupportedError(
+                f"`{file_name}` defines macro `{name}` with variables of its own (`{inner[0].get('name', '?')}`); "
+                "sdflow expands macros of one equation only. Write the macro's variables in the model."
+            )
+        body = next((c.text for c in children if _local(c.tag) == "eqn"), None)
+        if body is None or not body.strip():
+            raise SpecError(f"Macro `{name}` in `{file_name}` has no equation.")
+        params = [c for c in children if _local(c.tag) == "parm"]
+        macros[_key(name)] = _Macro(name, tuple(_display((p.text or "").strip()) for p in params),
+                                    tuple(p.get("default") for p in params), body)
+    return macros
+
+
+def _arguments(text: str, start: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose `(` is at `start`, and the position after its `)`."""
+    depth = 0
+    args: list[str] = []
+    current: list[str] = []
+    position = start
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        assert match is not None  # `other` matches any single character
+        token = match.group(0)
+        position = match.end()
+        if token == "(":
+            depth += 1
+            if depth == 1:
+                continue
+        elif token == ")":
+            depth -= 1
+            if depth == 0:
+                args.append("".join(current))
+                return ([] if len(args) == 1 and not args[0].strip() else args), position
+        elif token == "," and depth == 1:
+            args.append("".join(current))
+            current = []
+            continue
+        current.append(token)
+    raise SpecError(f"Unbalanced parentheses in `{text.strip()}`.")
+
+
+def _expand(text: str, macros: dict[str, _Macro], owner: str, file_name: str, stack: tuple[str, ...]) -> str:
+    """`text` with every macro call replaced by the macro's equation of its arguments, in parentheses."""
+    if not macros:
+        return text
+    out: list[str] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        assert match is not None
+        token, position = match.group(0), match.end()
+        call = re.match(r"\s*\(", text[position:])
+        key = _key(token) if match.lastgroup == "name" and len(_split(token)) == 1 else ""
+        if key not in macros or call is None:
+            out.append(token)
+            continue
+        macro = macros[key]
+        if key in stack:
+            raise UnsupportedError(f"Macro `{macro.name}` in `{file_name}` calls itself (through "
+                                   f"{' -> '.join(f'`{macros[k].name}`' for k in stack + (key,))}); sdflow does "
+                                   "not expand recursive macros.")
+        args, position = _arguments(text, position + call.end() - 1)
+        args = [_expand(a, macros, owner, file_name, stack) for a in args]
+        missing = macro.defaults[len(args):]
+        if len(args) > len(macro.params) or any(d is None for d in missing):
+            raise SpecError(f"`{owner}` calls macro `{macro.name}` with {len(args)} argument(s); it takes "
+                            f"{len(macro.params)} ({', '.join(macro.params)}).")
+        values = {_key(p): a for p, a in zip(macro.params, args + [d for d in missing if d is not None])}
+        out.append("(" + _substitute(_expand(macro.body, macros, owner, file_name, stack + (key,)), macro, values,
+                                     file_name) + ")")
+    return "".join(out)
+
+
+def _substitute(body: str, macro: _Macro, values: dict[str, str], file_name: str) -> str:
+    out: list[str] = []
+    for match in _TOKEN.finditer(body):
+        token = match.group(0)
+        if match.lastgroup == "name":
+            key = _key(token) if len(_split(token)) == 1 else ""
+            called = re.match(r"\s*\(", body[match.end():]) is not None
+            if key in values:
+                token = "(" + values[key] + ")"
+            elif not called and key not in _MACRO_NAMES:
+                raise SpecError(f"Macro `{macro.name}` in `{file_name}` reads `{token.strip()}`, which is not one "
+                                f"of its parameters ({', '.join(macro.params)}); a macro sees only its parameters.")
+        out.append(token)
+    return "".join(out)
 
 
 def xmile_file(path: Path, prepared: PreparedXmile) -> Any:

@@ -54,8 +54,8 @@ def check_xmile(path: str | Path) -> XmileInfo:
         Entity declarations, external references or a malformed file (the message names
         the file, the line and the element).
     UnsupportedError
-        Conveyors, queues and ovens, macros, or an integration method the engine lacks.
-        (Modules are flattened by :mod:`sd_engine.io.xmile_modules`.)
+        Conveyors, queues and ovens, or an integration method the engine lacks. (Modules
+        and macros are expanded by :mod:`sd_engine.io.xmile_modules`.)
 
     Examples
     --------
@@ -87,11 +87,6 @@ def check_xmile(path: str | Path) -> XmileInfo:
             raise UnsupportedError(
                 f"`{owner}` in `{path.name}` is a Stella {tag}; sdflow does not simulate {tag}s and will not run "
                 "it as a plain stock. Replace it with a stock and explicit delay flows."
-            )
-        if tag == "macro":
-            raise UnsupportedError(
-                f"`{path.name}` defines macro `{node.get('name', '?')}`; sdflow does not run XMILE macros yet. "
-                "Expand the macro into plain equations."
             )
         if tag == "sim_specs" and node.get("method"):
             raw = (node.get("method") or "euler").strip().lower()

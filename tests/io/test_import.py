@@ -160,10 +160,14 @@ def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
         read_model(other)
 
 
-def test_xmile_macros_are_refused_by_name(tmp_path: Path) -> None:
+def test_xmile_macros_with_variables_are_refused_by_name(tmp_path: Path) -> None:
+    # Macros of one equation are expanded (tests/io/test_xmile_modules.py); a macro holding
+    # stocks of its own is not.
     text = XMILE_HEAD + XMILE_BODY.format(method="Euler", extra="").replace(
-        "<model>", '<macro name="twice"><parm>x</parm><eqn>2 * x</eqn></macro><model>')
-    with pytest.raises(UnsupportedError, match="defines macro `twice`; sdflow does not run XMILE macros"):
+        "<model>", '<macro name="twice"><parm>x</parm><eqn>level</eqn><variables><stock name="level">'
+                   '<eqn>x</eqn></stock></variables></macro><model>')
+    with pytest.raises(UnsupportedError, match="defines macro `twice` with variables of its own \\(`level`\\); "
+                                               "sdflow expands macros of one equation only"):
         sd.load(write(tmp_path, text))
 
 

@@ -248,3 +248,70 @@ def test_variables_the_parser_does_not_read_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"PySD's XMILE parser did not read 1 variable\(s\) of `m.xmile` "
                                                r"\(first: `x`\)"):
         load(write(tmp_path, body))
+
+
+# -- macros -------------------------------------------------------------------------------------
+MACROS = (
+    '<macro name="twice"><parm>x</parm><eqn>2 * x</eqn></macro>'
+    '<macro name="scaled_gap"><parm>target</parm><parm>value</parm><parm default="4">time_to_adjust</parm>'
+    '<eqn>(target - value) / time_to_adjust</eqn></macro>'
+    '<macro name="capped"><parm>x</parm><parm>cap</parm><eqn>MIN(twice(x), cap)</eqn></macro>'
+)
+MACRO_MODEL = (
+    '<model><variables>'
+    '<stock name="level"><eqn>1</eqn><inflow>adjusting</inflow></stock>'
+    '<flow name="adjusting"><eqn>scaled_gap(goal, level) + scaled_gap(goal, level, 2)</eqn></flow>'
+    '<aux name="goal"><eqn>twice(5)</eqn></aux>'
+    '<aux name="limited"><eqn>capped(level + 1, 6)</eqn></aux>'
+    '<module name="m"><connect to="x" from=".level"/></module>'
+    '</variables></model>'
+    '<model name="m"><variables><aux name="x"><eqn>0</eqn></aux><aux name="y"><eqn>twice(x) + 1</eqn></aux>'
+    '</variables></model>'
+)
+BY_HAND = (
+    '<model><variables>'
+    '<stock name="level"><eqn>1</eqn><inflow>adjusting</inflow></stock>'
+    '<flow name="adjusting"><eqn>(goal - level) / 4 + (goal - level) / 2</eqn></flow>'
+    '<aux name="goal"><eqn>2 * 5</eqn></aux>'
+    '<aux name="limited"><eqn>MIN(2 * (level + 1), 6)</eqn></aux>'
+    '<aux name="m.x"><eqn>level</eqn></aux>'
+    '<aux name="m.y"><eqn>2 * "m.x" + 1</eqn></aux>'
+    '</variables></model>'
+)
+
+
+def test_macros_equal_the_model_expanded_by_hand(tmp_path: Path) -> None:
+    expanded = load(write(tmp_path, MACROS + MACRO_MODEL)).run()
+    by_hand = load(write(tmp_path, BY_HAND, "by_hand.xmile")).run()
+    assert_identical(expanded, by_hand)
+    # level' = 0.75 (10 - level): the gap shrinks by (1 - 0.75 dt) each step under Euler.
+    t = expanded["time"].values
+    np.testing.assert_allclose(expanded["level"].values, 10 - 9 * (1 - 0.75 * 0.25) ** (t / 0.25))
+    np.testing.assert_allclose(expanded["limited"].values, np.minimum(2 * (expanded["level"].values + 1), 6))
+
+
+def test_macro_called_with_too_many_arguments(tmp_path: Path) -> None:
+    body = MACROS + MACRO_MODEL.replace("twice(5)", "twice(5, 6)")
+    with pytest.raises(SpecError, match=r"`goal` calls macro `twice` with 2 argument\(s\); it takes 1 \(x\)"):
+        load(write(tmp_path, body))
+
+
+def test_macro_called_without_a_parameter_that_has_no_default(tmp_path: Path) -> None:
+    body = MACROS + MACRO_MODEL.replace("scaled_gap(goal, level, 2)", "scaled_gap(goal)")
+    with pytest.raises(SpecError, match=r"`adjusting` calls macro `scaled_gap` with 1 argument\(s\); it takes 3 "
+                                        r"\(target, value, time_to_adjust\)"):
+        load(write(tmp_path, body))
+
+
+def test_macro_reading_a_model_variable_is_an_error(tmp_path: Path) -> None:
+    body = MACROS.replace("<eqn>2 * x</eqn>", "<eqn>2 * goal</eqn>") + MACRO_MODEL
+    with pytest.raises(SpecError, match=r"Macro `twice` in `m.xmile` reads `goal`, which is not one of its "
+                                        r"parameters \(x\)"):
+        load(write(tmp_path, body))
+
+
+def test_recursive_macro_is_refused(tmp_path: Path) -> None:
+    body = MACROS.replace("<eqn>2 * x</eqn>", "<eqn>capped(x, 1)</eqn>") + MACRO_MODEL
+    with pytest.raises(UnsupportedError, match=r"Macro `twice` in `m.xmile` calls itself \(through `twice` -> "
+                                               r"`capped` -> `twice`\)"):
+        load(write(tmp_path, body))
