@@ -171,7 +171,8 @@ def prepare_xmile(root: ET.Element, file_name: str) -> PreparedXmile | None:
     has_modules = any(_local(v.tag) == "module" for m in models for v in _variables(m))
     scaled = _explicit_points_only(root)
     macros = _read_macros(root, file_name)
-    if not legacy and not has_modules and not scaled and not macros:
+    # Models no module instantiates are not run (PySD would read their variables into the main model).
+    if not legacy and not has_modules and not scaled and not macros and len(models) == 1:
         return None
     named = {_key(m.get("name", "")): m for m in models if m.get("name")}
     top = _instantiate(main, "", named, file_name, ())

@@ -315,3 +315,12 @@ def test_recursive_macro_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"Macro `twice` in `m.xmile` calls itself \(through `twice` -> "
                                                r"`capped` -> `twice`\)"):
         load(write(tmp_path, body))
+
+
+def test_model_no_module_uses_is_not_run(tmp_path: Path) -> None:
+    body = ('<model><variables><aux name="x"><eqn>1</eqn></aux></variables></model>'
+            '<model name="spare"><variables><aux name="x"><eqn>2</eqn></aux><aux name="z"><eqn>3</eqn></aux>'
+            '</variables></model>')
+    ds = load(write(tmp_path, body)).run()
+    assert "z" not in ds.data_vars
+    np.testing.assert_array_equal(ds["x"].values, 1.0)
