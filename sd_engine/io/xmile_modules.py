@@ -1,4 +1,4 @@
-"""XMILE modules and legacy isee files, rewritten into one current single-model document.
+"""XMILE modules, macros and legacy isee files, rewritten into one current single-model document.
 
 PySD's XMILE parser reads the variables of ``<model>/<variables>`` and knows nothing of
 modules: it would read every model of a file as one, with clashing names and unconnected
@@ -18,7 +18,11 @@ PySD's parser reads as usual:
   becomes an auxiliary equal to the variable it is connected to; references to a module's
   outputs (``lynxes.lynxes``) read the flattened variable. Equations are rewritten token by
   token (names only, never evaluated), with flattened names quoted so PySD's grammar reads
-  the dots as part of the name.
+  the dots as part of the name. Models that no module instantiates are not read;
+- **macros of one equation** (``<macro name="f"><parm>x</parm><eqn>...</eqn></macro>``): each
+  call ``f(a)`` is replaced by the macro's equation with each parameter replaced by its
+  argument, in parentheses (parameter defaults and macros calling macros included);
+- **graphical functions** listing their ``<xpts>`` keep them, whatever their ``<xscale>``.
 
 Name resolution follows XMILE 1.0: names in a model's equations are that model's own
 variables; ``module.var`` reads variable ``var`` of the module instance ``module`` of the
