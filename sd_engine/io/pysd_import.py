@@ -29,7 +29,8 @@ from parsimonious.exceptions import ParsimoniousError
 from ..errors import SpecError, UnsupportedError
 from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
-from .xml_safety import ModelFileError, check_xmile
+from .xml_safety import ModelFileError, check_xmile, parse_xmile
+from .xmile_modules import prepare_xmile, xmile_file
 
 __all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES"]
 
@@ -99,8 +100,12 @@ def read_model(path: str | Path) -> ModelSpec:
         expected = info.variables
         from pysd.translators.xmile.xmile_file import XmileFile
 
+        # Modules and the legacy isee layout are rewritten as one current model first.
+        prepared = prepare_xmile(parse_xmile(path), path.name)
+        if prepared is not None:
+            expected = prepared.variables
         try:
-            parsed_x = XmileFile(path)
+            parsed_x = XmileFile(path) if prepared is None else xmile_file(path, prepared)
             parsed_x.parse()
             abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:

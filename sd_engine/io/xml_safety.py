@@ -23,7 +23,7 @@ import defusedxml.sax
 
 from ..errors import SDError, UnsupportedError
 
-__all__ = ["ModelFileError", "XmileInfo", "check_xmile", "METHODS"]
+__all__ = ["ModelFileError", "XmileInfo", "check_xmile", "parse_xmile", "METHODS"]
 
 #: XMILE ``sim_specs/@method`` values and the engine's methods.
 METHODS = {"euler": "euler", "rk4": "rk4", "rk2": "rk2", "rk45": "rk45", "rk2 (heun)": "rk2"}
@@ -54,8 +54,8 @@ def check_xmile(path: str | Path) -> XmileInfo:
         Entity declarations, external references or a malformed file (the message names
         the file, the line and the element).
     UnsupportedError
-        Conveyors, queues and ovens, macros and modules, or an integration method the
-        engine lacks.
+        Conveyors, queues and ovens, or an integration method the engine lacks. (Modules
+        and macros are expanded by :mod:`sd_engine.io.xmile_modules`.)
 
     Examples
     --------
@@ -69,6 +69,48 @@ def check_xmile(path: str | Path) -> XmileInfo:
     ...     print(str(e).split(";")[0])
     XMILE file `...` declares entity `a`
     >>> os.unlink(f.name)
+    """
+    path = Path(path)
+    root = parse_xmile(path)
+    method = "euler"
+    names: list[str] = []
+    parents = {child: node for node in root.iter() for child in node}
+    for node in root.iter():
+        tag = _local(node.tag)
+        parent = _local(parents[node].tag) if node in parents else ""
+        if tag in ("stock", "flow", "aux") and parent in ("variables", "model") and node.get("name"):
+            names.append(node.get("name") or "")
+        if tag == "module" and parent != "variables":
+            continue  # display styles of module icons, not a module
+        if tag in ("conveyor", "queue", "oven"):
+            owner = _owner(root, node)
+            raise UnsupportedError(
+                f"`{owner}` in `{path.name}` is a Stella {tag}; sdflow does not simulate {tag}s and will not run "
+                "it as a plain stock. Replace it with a stock and explicit delay flows."
+            )
+        if tag == "sim_specs" and node.get("method"):
+            raw = (node.get("method") or "euler").strip().lower()
+            if raw not in METHODS:
+                raise UnsupportedError(
+                    f"`{path.name}` asks for integration method `{node.get('method')}`; sdflow offers Euler, "
+                    "RK2, RK4 and RK45."
+                )
+            method = METHODS[raw]
+    return XmileInfo(method, tuple(names))
+
+
+def parse_xmile(path: str | Path) -> ET.Element:
+    """Read an XMILE file safely into an element tree, tags and attributes as written.
+
+    The tree is built from defusedxml's SAX events without namespace processing, so a
+    prefixed tag stays ``isee:prefs`` and ``xmlns`` declarations stay attributes of their
+    element: serialised again, the document keeps its namespaces.
+
+    Raises
+    ------
+    ModelFileError
+        Entity declarations, external references, a malformed file, or XML that is not
+        XMILE (the message names the file, the line and the element).
     """
     path = Path(path)
     handler = _Handler()
@@ -97,41 +139,7 @@ def check_xmile(path: str | Path) -> XmileInfo:
     assert root is not None
     if _local(root.tag) != "xmile":
         raise ModelFileError(f"`{path.name}` is XML but not XMILE: its root element is <{_local(root.tag)}>.")
-    method = "euler"
-    names: list[str] = []
-    parents = {child: node for node in root.iter() for child in node}
-    for node in root.iter():
-        tag = _local(node.tag)
-        parent = _local(parents[node].tag) if node in parents else ""
-        if tag in ("stock", "flow", "aux") and parent in ("variables", "model") and node.get("name"):
-            names.append(node.get("name") or "")
-        if tag == "module" and parent != "variables":
-            continue  # display styles of module icons, not a module
-        if tag in ("conveyor", "queue", "oven"):
-            owner = _owner(root, node)
-            raise UnsupportedError(
-                f"`{owner}` in `{path.name}` is a Stella {tag}; sdflow does not simulate {tag}s and will not run "
-                "it as a plain stock. Replace it with a stock and explicit delay flows."
-            )
-        if tag == "macro":
-            raise UnsupportedError(
-                f"`{path.name}` defines macro `{node.get('name', '?')}`; sdflow does not run XMILE macros yet. "
-                "Expand the macro into plain equations."
-            )
-        if tag == "module":
-            raise UnsupportedError(
-                f"`{path.name}` uses module `{node.get('name', '?')}`; sdflow does not run XMILE modules yet. "
-                "Flatten the modules into one model."
-            )
-        if tag == "sim_specs" and node.get("method"):
-            raw = (node.get("method") or "euler").strip().lower()
-            if raw not in METHODS:
-                raise UnsupportedError(
-                    f"`{path.name}` asks for integration method `{node.get('method')}`; sdflow offers Euler, "
-                    "RK2, RK4 and RK45."
-                )
-            method = METHODS[raw]
-    return XmileInfo(method, tuple(names))
+    return root
 
 
 class _Handler(ContentHandler):
@@ -152,6 +160,16 @@ class _Handler(ContentHandler):
 
     def endElement(self, name: str) -> None:  # noqa: N802 -- SAX's name
         self.stack.pop()
+
+    def characters(self, content: str) -> None:
+        # Text after a child element is that child's tail, as in ElementTree.
+        if not self.stack:
+            return
+        node = self.stack[-1]
+        if len(node):
+            node[-1].tail = (node[-1].tail or "") + content
+        else:
+            node.text = (node.text or "") + content
 
 
 def _describe(node: ET.Element) -> str:
