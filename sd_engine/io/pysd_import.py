@@ -746,7 +746,8 @@ class _Converter:
         time = Ref("time")
         if node.mode != "raw":
             name = f"_data {label}"
-            self.views[canonical(name)] = Variable(name, "lookup", lookup=dataclasses.replace(table, mode=node.mode),
+            mode: Any = node.mode  # interpolate, hold_backward or look_forward: lookup modes of the same name
+            self.views[canonical(name)] = Variable(name, "lookup", lookup=dataclasses.replace(table, mode=mode),
                                                    internal=True, source=source)
             return Call(canonical(name), (time,))
         # RAW: the value at the nearest data time when the step falls on it (to round-off), NaN
