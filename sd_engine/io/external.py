@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +196,10 @@ class ExternalReader:
     def workbook(self, variable: str, path: Path) -> dict[str, np.ndarray]:
         if path not in self._books:
             engine = _excel_engine(variable, path)
-            frames = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
+            with warnings.catch_warnings():
+                # pandas announces it will drop xlrd; it still reads .xls files, which openpyxl cannot.
+                warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
+                frames = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
             self._books[path] = {str(name): frame.to_numpy(dtype=object) for name, frame in frames.items()}
         return self._books[path]
 

@@ -731,6 +731,14 @@ class _Converter:
         tables = tuple((tuple(combo), _points(name, combo, s)) for combo, s in zip(combos, series))
         return _ExternalTables(tables, mode, series[0].where if series else "")
 
+    def ast_GetConstantsStructure(self, node: Any) -> Expr:
+        raise UnsupportedError(
+            f"`{self.current}` uses {_describe(type(node).__name__)} inside an expression; Vensim reads files only as "
+            "a whole equation. Give the value its own variable."
+        )
+
+    ast_GetDataStructure = ast_GetLookupsStructure = ast_GetConstantsStructure
+
     def lookup_table(self, ast: Any, combo: Sequence[str]) -> LookupTable:
         """The table of one element of a lookup: its own points, or those read from a file."""
         if isinstance(ast, _ExternalTables):
