@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .builder import Model
@@ -60,13 +61,18 @@ __all__ = [
 _MODEL_FILES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 
 
-def load(source: str | Path | ModelSpec | Model) -> CompiledModel:
+def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | Path] | None = None,
+         files: Mapping[str, str | Path] | None = None) -> CompiledModel:
     """Load and compile a model: a library name (``"teacup"``), a builder, or a spec.
 
     Vensim (``.mdl``) and XMILE (``.xmile``, ``.stmx``, ``.itmx``) files are read through
     PySD's parsers into a spec (see the README's support matrix); constructs the engine
     cannot run faithfully raise :class:`UnsupportedError` naming the variable. A name that
     is neither a file nor a library model raises with the closest names.
+
+    For model files, `data_files` are ``.tab``/``.csv`` tables holding the series of data
+    variables without an equation, and `files` maps file names used by GET XLS/DIRECT
+    functions to other paths (see :func:`sd_engine.io.pysd_import.read_model`).
     """
     if isinstance(source, Model):
         return source.compile()
@@ -78,7 +84,7 @@ def load(source: str | Path | ModelSpec | Model) -> CompiledModel:
             raise FileNotFoundError(f"No model file `{path}`.")
         from .io.pysd_import import read_model
 
-        return compile_model(read_model(path))
+        return compile_model(read_model(path, data_files=data_files, files=files))
     from models import build
 
     return build(str(source)).compile()

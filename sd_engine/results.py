@@ -130,6 +130,8 @@ class Results:
             data_vars[var.name] = xr.Variable(dims, squeeze(self.constants[slot.key]), _attrs(var))
         for key, (xs, ys) in self.lookups.items():
             var = lowered[key]
+            if var.internal:
+                continue  # a table per element of a data variable or arrayed lookup: the model's own are kept
             data_vars[var.name] = xr.Variable((f"{var.name} input",), ys, _attrs(var))
             coords[f"{var.name} input"] = xs
         clash = sorted(set(data_vars) & set(coords))

@@ -35,6 +35,7 @@ __all__ = [
     "read_canonical",
     "compare",
     "run_case",
+    "data_files_beside",
     "run_folder",
     "format_table",
     "register",
@@ -259,6 +260,14 @@ def compare(ds: object, expected: pd.DataFrame, dt: float | None = None) -> tupl
     return worst, where
 
 
+def data_files_beside(model_path: str | Path) -> list[Path]:
+    """The data tables next to a model (``.tab``/``.csv`` other than the canonical output):
+    where data variables without an equation find their series, as in PySD's test suite."""
+    folder = Path(model_path).parent
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in (".tab", ".csv") and not p.stem.lower().startswith("output"))
+
+
 def run_case(model_path: str | Path, canonical_path: str | Path, root: str | Path | None = None) -> CaseResult:
     """Load, run and compare one model file; refusals and errors become statuses."""
     from .. import load
@@ -269,7 +278,7 @@ def run_case(model_path: str | Path, canonical_path: str | Path, root: str | Pat
     start = _time.perf_counter()
     try:
         expected = read_canonical(canonical_path)
-        model = load(model_path)
+        model = load(model_path, data_files=data_files_beside(model_path))
         ds = model.run(errors="raise")
         error, where = compare(ds, expected, model.spec.time.dt)
     except UnsupportedError as exc:

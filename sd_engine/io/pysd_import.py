@@ -17,7 +17,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from parsimonious.exceptions import ParsimoniousError
 from ..errors import SpecError, UnsupportedError
 from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
+from .external import ExternalDataError, ExternalReader, Series
 from .xml_safety import ModelFileError, check_xmile, parse_xmile
 from .xmile_modules import prepare_xmile, xmile_file
 
@@ -57,7 +58,8 @@ _REFUSED = {
 }
 
 
-def read_model(path: str | Path) -> ModelSpec:
+def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = None,
+               files: Mapping[str, str | Path] | None = None) -> ModelSpec:
     """Read a Vensim ``.mdl`` or XMILE ``.xmile``/``.stmx``/``.itmx`` file into a spec.
 
     Parameters
@@ -66,6 +68,13 @@ def read_model(path: str | Path) -> ModelSpec:
         The model file. XMILE files are checked with defusedxml first, so entity
         expansion ("billion laughs") and external entities are refused before PySD's
         parser sees the file.
+    data_files : sequence of paths, optional
+        ``.tab``/``.csv`` tables (a Vensim data export: one column or row per variable)
+        holding the series of data variables that have no equation, searched in order
+        (PySD's ``data_files``); relative to the model's folder.
+    files : mapping, optional
+        Replacement paths for files named in GET XLS/DIRECT functions (or ``?tag``
+        indirections), as in Vensim's XLS Files settings.
 
     Returns
     -------
@@ -124,7 +133,7 @@ def read_model(path: str | Path) -> ModelSpec:
         raise ModelFileError(
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
-    return _Converter(path, abstract, method).convert()
+    return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files)).convert()
 
 
 def _parse_failure(path: Path, exc: Exception) -> str:
@@ -172,8 +181,9 @@ class _Element:
 
 
 class _Converter:
-    def __init__(self, path: Path, abstract: Any, method: str) -> None:
+    def __init__(self, path: Path, abstract: Any, method: str, external: ExternalReader | None = None) -> None:
         self.path = path
+        self.external = external if external is not None else ExternalReader(path.parent)
         self.abstract = abstract
         self.method = method
         self.variables: list[Variable] = []
@@ -271,11 +281,10 @@ class _Converter:
                     raise UnsupportedError(f"Subscript range `{rng.name}` copies unknown range `{subs}`.")
                 resolving.add(key)
                 return elements_of(canonical(subs))
-            if isinstance(subs, dict):
-                raise UnsupportedError(
-                    f"Subscript range `{rng.name}` is read from a spreadsheet (GET ... SUBSCRIPT); "
-                    "write its elements in the model."
-                )
+            if isinstance(subs, dict):  # GET XLS/DIRECT SUBSCRIPT: elements read from a file
+                return self.external.subscript(rng.name, str(subs["file"]), str(subs["tab"]),
+                                               str(subs["firstcell"]), str(subs.get("lastcell") or ""),
+                                               str(subs.get("prefix") or ""))
             result: list[str] = []
             for s in subs:
                 # A range listed inside another range contributes its elements.
@@ -299,16 +308,18 @@ class _Converter:
         for comp in element.components:
             subs, excepts = comp.subscripts
             ctype = type(comp).__name__
-            if ctype == "AbstractData" or comp.type == "Data":
-                raise UnsupportedError(
-                    f"`{element.name}` is a data variable; sdflow does not read Vensim data (.vdf) or "
-                    "GET XLS/DIRECT DATA yet. Give it an equation or a lookup of time."
-                )
+            ast = comp.ast
+            if type(ast).__name__ in _EXTERNAL:
+                if excepts:
+                    raise UnsupportedError(
+                        f"`{element.name}` reads {_describe(type(ast).__name__)} for a block with :EXCEPT:; "
+                        "sdflow reads files for whole blocks. Write the block element by element."
+                    )
+                ast = self.read_external(element.name, tuple(subs), ast, getattr(comp, "keyword", None))
             if excepts:
                 blocks = self.except_blocks(tuple(subs), [tuple(e) for e in excepts])
             else:
                 blocks = [tuple(subs)]
-            ast = comp.ast
             if ctype == "AbstractLookup" or type(ast).__name__ in ("LookupsStructure", "GetLookupsStructure"):
                 kinds.add("lookup")
             for block in blocks:
@@ -452,21 +463,18 @@ class _Converter:
         common = dict(units=el.units, doc=el.doc, dims=el.dims, source=el.source)
         if el.kind == "lookup":
             for _, ast in el.pieces:
-                if type(ast).__name__ != "LookupsStructure":
-                    raise UnsupportedError(
-                        f"Lookup `{el.name}` is read from a spreadsheet (GET XLS/DIRECT LOOKUPS); give its points "
-                        "in the model."
-                    )
+                if type(ast).__name__ != "LookupsStructure" and not isinstance(ast, _ExternalTables):
+                    raise UnsupportedError(f"Lookup `{el.name}` has a definition that is not a table of points.")
             if not el.dims:
-                table = self.table(el.pieces[0][1])
+                table = self.lookup_table(el.pieces[0][1], ())
                 return [Variable(el.name, "lookup", lookup=table, **common)]  # type: ignore[arg-type]
             # A subscripted lookup: one table per element, each its own internal lookup.
             tables = []
             for subs, ast in el.pieces:
                 for combo in itertools.product(*(self.expand(sub) for sub in subs)):
                     name = f"{el.name}[{', '.join(combo)}]"
-                    tables.append(Variable(name, "lookup", lookup=self.table(ast), units=el.units, doc=el.doc,
-                                           internal=True, source=el.source))
+                    tables.append(Variable(name, "lookup", lookup=self.lookup_table(ast, combo), units=el.units,
+                                           doc=el.doc, internal=True, source=el.source))
             return tables
         asts = [a for _, a in el.pieces]
         integ = [type(a).__name__ == "IntegStructure" for a in asts]
@@ -534,6 +542,11 @@ class _Converter:
         beside blocks defined by equations."""
         out: list[tuple[tuple[str, ...], Any]] = []
         for subs, ast in el.pieces:
+            if isinstance(ast, _ExternalTables) and len(ast.tables) > 1:
+                # Series read from a file: one block per element, each reading its own table.
+                out.extend((combo, _ExternalTables(((combo, table),), ast.mode, ast.source))
+                           for combo, table in ast.tables)
+                continue
             if not isinstance(ast, np.ndarray):
                 out.append((subs, ast))
                 continue
@@ -695,6 +708,73 @@ class _Converter:
         names = {f for v in self.variables if v.kind == "stock" for f in v.inflows + v.outflows}
         self.variables = [dataclasses.replace(v, kind="flow") if v.canonical in names and v.kind == "aux" else v
                           for v in self.variables]
+
+    # -- external data ---------------------------------------------------------------------------
+    def read_external(self, name: str, subs: tuple[str, ...], ast: Any, keyword: str | None) -> Any:
+        """A GET XLS/DIRECT block or a data variable without equation, read from its file: an
+        array of numbers (constants) or the table of each element (lookups, data)."""
+        elements = [self.expand(sub) for sub in subs]
+        shape = [len(e) for e in elements]
+        combos = list(itertools.product(*elements))
+        kind = type(ast).__name__
+        if kind == "GetConstantsStructure":
+            values = self.external.constants(name, str(ast.file), str(ast.tab), str(ast.cell), shape)
+            return float(values.ravel()[0]) if values.size == 1 else values
+        if kind == "DataStructure":
+            series = self.external.data_file_series(name, combos)
+        else:
+            if sum(n > 1 for n in shape) > 1:
+                raise UnsupportedError(
+                    f"`{name}` reads {_describe(kind)} for a block over {sum(n > 1 for n in shape)} ranges; Vensim "
+                    "reads one series per row (or column). Split the equation by one of its subscripts."
+                )
+            axis = ast.time_row_or_col if kind == "GetDataStructure" else ast.x_row_or_col
+            series = self.external.series(name, str(ast.file), str(ast.tab), str(axis), str(ast.cell), len(combos))
+        mode = "lookup" if kind == "GetLookupsStructure" else (keyword or "interpolate").replace(" ", "_")
+        if mode not in ("lookup", "interpolate", "hold_backward", "look_forward", "raw"):
+            raise UnsupportedError(f"Data variable `{name}` is read as `{mode}`, which sdflow does not support.")
+        tables = tuple((tuple(combo), _points(name, combo, s)) for combo, s in zip(combos, series))
+        return _ExternalTables(tables, mode, series[0].where if series else "")
+
+    def ast_GetConstantsStructure(self, node: Any) -> Expr:
+        raise UnsupportedError(
+            f"`{self.current}` uses {_describe(type(node).__name__)} inside an expression; Vensim reads files only as "
+            "a whole equation. Give the value its own variable."
+        )
+
+    ast_GetDataStructure = ast_GetLookupsStructure = ast_GetConstantsStructure
+
+    def lookup_table(self, ast: Any, combo: Sequence[str]) -> LookupTable:
+        """The table of one element of a lookup: its own points, or those read from a file."""
+        if isinstance(ast, _ExternalTables):
+            return ast.table(combo)
+        return self.table(ast)
+
+    def ast__ExternalTables(self, node: _ExternalTables) -> Expr:
+        """A data variable's element: its series as an internal lookup of time. Outside the data
+        it holds the end values, as Vensim does; `raw` data are :NA: (NaN) between data times."""
+        [(combo, table)] = node.tables
+        label = f"{self.current}[{', '.join(combo)}]" if combo else self.current
+        source = f"data of `{label}` read from {node.source}"
+        time = Ref("time")
+        if node.mode != "raw":
+            name = f"_data {label}"
+            mode: Any = node.mode  # interpolate, hold_backward or look_forward: lookup modes of the same name
+            self.views[canonical(name)] = Variable(name, "lookup", lookup=dataclasses.replace(table, mode=mode),
+                                                   internal=True, source=source)
+            return Call(canonical(name), (time,))
+        # RAW: the value at the nearest data time when the step falls on it (to round-off), NaN
+        # elsewhere; the nearest time holds from the midpoint to the previous data time.
+        xs = table.xs
+        starts = (xs[0],) + tuple((a + b) / 2 for a, b in zip(xs, xs[1:]))
+        nearest, value = f"_data time {label}", f"_data {label}"
+        self.views[canonical(nearest)] = Variable(nearest, "lookup", lookup=LookupTable(starts, xs, "hold_backward"),
+                                                  internal=True, source=source)
+        self.views[canonical(value)] = Variable(value, "lookup", lookup=LookupTable(starts, table.ys, "hold_backward"),
+                                                internal=True, source=source)
+        gap = Call("abs", (Binary("-", Call(canonical(nearest), (time,)), time),))
+        tolerance = Binary("*", Num(1e-9), Binary("+", Num(1.0), Call("abs", (time,))))
+        return Call("if_then_else", (Binary("<=", gap, tolerance), Call(canonical(value), (time,)), Num(math.nan)))
 
     def table(self, ast: Any) -> LookupTable:
         kind = getattr(ast, "type", "interpolate") or "interpolate"
@@ -1065,6 +1145,39 @@ class _Converter:
 
     def ast_SampleIfTrueStructure(self, node: Any) -> Expr:
         return Call("sample_if_true", tuple(self.expr(a) for a in (node.condition, node.input, node.initial)))
+
+
+#: Abstract structures whose values are read from files when the model is loaded.
+_EXTERNAL = {"GetConstantsStructure", "GetDataStructure", "GetLookupsStructure", "DataStructure"}
+
+
+@dataclass(frozen=True)
+class _ExternalTables:
+    """The tables of a block read from a file: per element (a tuple of element names), its
+    points; ``mode`` is ``lookup`` for GET LOOKUPS, else the data variable's reading."""
+
+    tables: tuple[tuple[tuple[str, ...], LookupTable], ...]
+    mode: str
+    source: str
+
+    def table(self, combo: Sequence[str]) -> LookupTable:
+        key = tuple(canonical(c) for c in combo)
+        for elements, table in self.tables:
+            if tuple(canonical(e) for e in elements) == key:
+                return table
+        raise SpecError(f"No table was read for element [{', '.join(combo)}].")
+
+
+def _points(name: str, combo: Sequence[str], series: Series) -> LookupTable:
+    """One element's points, leaving out empty cells: a data variable interpolates (or holds)
+    over a missing value as Vensim does, and a lookup reads between its other points."""
+    xs = np.asarray(series.xs, dtype=float)
+    ys = np.asarray(series.ys, dtype=float)
+    keep = np.isfinite(ys)
+    if not keep.any():
+        label = f"{name}[{', '.join(combo)}]" if combo else name
+        raise ExternalDataError(f"`{label}` has no numbers in {series.where}; fill its cells or correct the reference.")
+    return LookupTable(tuple(xs[keep].tolist()), tuple(ys[keep].tolist()))
 
 
 def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:

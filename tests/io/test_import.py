@@ -406,12 +406,6 @@ REFUSALS = {
     "tests/allocate_available/test_allocate_available.mdl": r"`allocation mixed` uses ALLOCATE AVAILABLE",
     "tests/exponentiation/exponentiation.mdl": r"`associativity` raises the negative number -2 to a power",
     "tests/control_vars/test_control_vars.mdl": r"Control variable `FINAL TIME` .*Write it as a number",
-    "tests/get_xls_cellrange/test_get_xls_cellrange.mdl": r"`data1` is a data variable",
-    "tests/get_constants_subranges/test_get_constants_subranges.mdl": r"`constant` uses GET XLS/DIRECT CONSTANTS",
-    "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl":
-        r"Lookup `lookup 1d` is read from a spreadsheet",
-    "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl":
-        r"Subscript range `Third Dimension Subscript` is read from a spreadsheet",
     "tests/vector_select/test_vector_select.mdl": r"`Eout2 1` uses VECTOR SELECT",
     "tests/get_time_value/test_get_time_value_simple.mdl": r"uses GET TIME VALUE",
 }
