@@ -30,7 +30,7 @@ import xarray as xr
 
 from .errors import SDError, SpecError
 
-__all__ = ["main", "parse_assignment"]
+__all__ = ["main", "parse_assignment", "parse_file_map"]
 
 _PROG = "sdflow"
 #: Kept in step with ``sd_engine.integrate.METHODS`` (checked in the tests); spelled out here
@@ -38,6 +38,21 @@ _PROG = "sdflow"
 _METHODS = ("euler", "rk2", "rk4", "rk45", "dop853")
 #: File types ``sd_engine.save_results`` writes.
 _OUT_SUFFIXES = (".nc", ".nc4", ".netcdf", ".csv")
+
+
+def parse_file_map(text: str) -> tuple[str, Path]:
+    """Parse one ``--file`` argument: ``NAME=PATH``, a spreadsheet a model file calls NAME.
+
+    Examples
+    --------
+    >>> parse_file_map("data.xls = inputs/data.xlsx")
+    ('data.xls', PosixPath('inputs/data.xlsx'))
+    """
+    name, sep, path = text.partition("=")
+    name, path = name.strip(), path.strip()
+    if not sep or not name or not path:
+        raise SpecError(f"`--file {text}` is not of the form NAME=PATH; for example `--file data.xls=my_data.xlsx`.")
+    return name, Path(path)
 
 
 def parse_assignment(text: str) -> tuple[str, float | np.ndarray]:
@@ -97,6 +112,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--method", choices=_METHODS, help="integration method (model's own by default)")
     run.add_argument("--seed", type=int, metavar="N", help="seed of random functions; run i uses N + i")
     run.add_argument("--out", type=Path, metavar="FILE", help="write results to FILE (.nc or .csv)")
+    run.add_argument("--data-file", dest="data_files", action="append", default=[], type=Path, metavar="FILE",
+                     help="a .tab/.csv table with the series of a model file's data variables (repeatable)")
+    run.add_argument("--file", dest="file_maps", action="append", default=[], metavar="NAME=PATH",
+                     help="read the spreadsheet a model file's GET XLS/DIRECT functions call NAME from PATH "
+                          "(repeatable)")
     run.add_argument("--no-progress", action="store_true", help="do not show a progress bar on stderr")
 
     commands.add_parser("models", help="list the library models", description="List the library models.")
@@ -189,7 +209,13 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
 
     from . import load, save_results
 
-    model = load(args.model)
+    # Paths on the command line are relative to the working directory, not to the model file.
+    files = {name: path.resolve() for name, path in map(parse_file_map, args.file_maps)}
+    data_files = [path.resolve() for path in args.data_files]
+    if (data_files or files) and Path(args.model).suffix.lower() not in (".mdl", ".xmile", ".stmx", ".itmx"):
+        raise SpecError("`--data-file` and `--file` apply to Vensim and XMILE model files; "
+                        f"`{args.model}` is not one.")
+    model = load(args.model, data_files=data_files or None, files=files or None)
     ds = model.run(
         params=params,
         initial_time=args.initial_time,

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import sd_engine as sd
+from paths import TEST_MODELS
 from sd_engine import integrate
 from sd_engine.cli import _METHODS, main, parse_assignment
 from sd_engine.errors import SpecError
@@ -155,6 +156,8 @@ def test_models_lists_library_with_descriptions(capsys: pytest.CaptureFixture[st
         (["run", "teacup", "--saveper", "0.3"], "`saveper` (0.3) must be a whole multiple of `dt`"),
         (["run", "teacup", "--out", "teacup.xlsx"], "Cannot save results as `teacup.xlsx`"),
         (["run", "no-such-dir/model.mdl"], "No model file `no-such-dir/model.mdl`."),
+        (["run", "teacup", "--file", "data.xls"], "`--file data.xls` is not of the form NAME=PATH"),
+        (["run", "teacup", "--data-file", "data.tab"], "`--data-file` and `--file` apply to Vensim and XMILE"),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(capsys: pytest.CaptureFixture[str], argv: list[str],
@@ -165,6 +168,22 @@ def test_errors_are_one_line_with_exit_code_2(capsys: pytest.CaptureFixture[str]
     assert message in err
     assert "Traceback" not in err
     assert out == ""
+
+
+def test_data_files_and_spreadsheets_reach_the_loader(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = TEST_MODELS / "tests" / "data_from_other_model"
+    monkeypatch.chdir(folder)  # paths on the command line are relative to the working directory
+    code, out, err = run_cli(capsys, "run", "test_data_from_other_model.mdl", "--data-file", "data.tab", "--no-progress")
+    assert code == 0, err
+    ds = sd.load(folder / "test_data_from_other_model.mdl", data_files=[folder / "data.tab"]).run()
+    (final,) = table_row(out, "stock[C,D,A]")
+    assert final == pytest.approx(float(ds["stock"].isel(time=-1).sel(dim1="C", dim2="D", dim3="A")), rel=1e-7)
+    sheets = TEST_MODELS / "tests" / "get_data"
+    monkeypatch.chdir(sheets.parent)
+    code, out, err = run_cli(capsys, "run", "get_data/test_get_data.mdl", "--file", "data down.xls=get_data/data down.xlsx",
+                             "--file", "data across.xls=get_data/data across.xlsx", "--no-progress")
+    assert code == 0, err
 
 
 def test_unknown_parameter_suggests_the_display_name(capsys: pytest.CaptureFixture[str]) -> None:
