@@ -9,7 +9,7 @@ returns one log-likelihood per run. The formulas are those of
 name       observation model                              nuisance parameter
 ========== ============================================== ====================================
 normal     ``y ~ Normal(m, sigma)``                       ``sigma`` (estimated unless given)
-lognormal  ``log y ~ Normal(log m, sigma)`` (Vensim *CL)  ``sigma``
+lognormal  ``log y ~ Normal(log m, sigma)`` (Vensim \\*CL) ``sigma``
 poisson    ``y ~ Poisson(m)``                             none
 negbin     ``y ~ NegBinomial2(m, phi)``, NB2:             ``phi_inv = 1 / phi``
            variance ``m + m**2 / phi`` (Stan's

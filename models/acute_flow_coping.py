@@ -34,7 +34,8 @@ Feedback loops
     L7 Escalation beds (B): occupancy -> escalation beds -> occupancy (escalation on).
     L15 Overwhelm tipping (R beyond a threshold): ED census -> ED time -> departures -> ED census.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     ED arrivals                330 person/day     assumed — calibrate (a large trust; England type 1 ≈ 767/day per 1 m)
     base ED time               0.1 day            assumed — calibrate (≈ 2.4 h)
     conversion                 0.28               derived: type-1 conversion 0.275–0.299 (domain §4.2)

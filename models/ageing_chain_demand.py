@@ -20,7 +20,8 @@ Feedback loops
     onset -> people in need.
     Mortality (B) in every band.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     births and net migration   13,850 person/year    assumed — calibrate (≈ holds the under-65 band)
     band 0-64 years / band 65-84 years   65 / 20 year   ages (domain §4.2)
     mortality well  0.0015 / 0.025 / 0.25 1/year      assumed — calibrate (ONS band rates)

@@ -27,7 +27,8 @@ Feedback loops
     L16 Policy churn (R): at the end of the evaluation window, an initiative whose pressure
     has not fallen below normal is abandoned and restructured, losing capability.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     value demand               100 task/day          assumed — calibrate
     tasks per FTE day          1.35 task/FTE/day     assumed — calibrate (capacity 2% above baseline demand)
     initial staff              100 FTE               assumed — calibrate

@@ -20,7 +20,8 @@ Feedback loops
     L15 Overwhelm tipping: pending -> stress (load ratio) -> productivity -> resolution ->
     pending. Balancing below the optimum load, reinforcing beyond it.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     base arrival rate        22 task/day         assumed — calibrate (below the peak of 27.2)
     normal pending           10 task             assumed — calibrate
     normal resolution time   1 day               assumed — calibrate

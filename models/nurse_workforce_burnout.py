@@ -26,7 +26,8 @@ Feedback loops
     L9 Recruitment (B): vacancies -> international recruits -> nurses -> vacancies.
     L7 (side effect) agency cover: vacancies -> agency FTE (cost), without relieving fatigue.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     training places           360 FTE/year     assumed — calibrate (domain W1: 3 x 360 students per 1 m)
     student attrition         0.25             domain §4.3 (24–25% bursary era, 35–36% after it)
     course length             1095 day         3-year degree (Health Careers)

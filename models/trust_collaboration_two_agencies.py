@@ -26,7 +26,8 @@ Feedback loops
     collaboration -> placement time -> delayed patients.
     Knowledge (R): collaboration -> knowledge sharing -> shared knowledge -> collaboration.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     trust build time          730 day      assumed — calibrate (domain §4.3, 365–1,460)
     trust erode time          90 day       assumed — calibrate (domain §4.3, 30–180); asymmetry after Slovic 1993
     background positive       0.2          assumed — calibrate (positive experience without joint success)

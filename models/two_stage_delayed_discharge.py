@@ -21,7 +21,8 @@ Feedback loops
     fall -> admissions fall; the delay stock is fed by the downstream constraint only.
     Package turnover (B): packages in use -> package ends -> free packages -> starts.
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     referrals                 20 person/day       Symmetric model (published parameters)
     acute stay                5 day               Symmetric model
     package share             0.05 dimensionless  Symmetric model (5% need a care package)

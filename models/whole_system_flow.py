@@ -67,8 +67,7 @@ Parameters
     places 8,150, nurses 5,050 FTE, GPs 489 FTE, social care workers 28,000 FTE (England ÷ 56);
     trust build / erode 730 / 90 d, learning 365 d, capability erosion 730 d (assumed).
 
-Policy levers (constants; time-varying ones as start/end dates or schedules, see
-``models.scenarios``)
+Policy levers (constants; time-varying ones as start/end dates or schedules, see ``models.scenarios``)
     ``nhs budget growth``; ``social care funding growth``; ``pooled budget share`` (default
     0.03); ``fine per delayed day``; ``target pressure``; ``system accountability``;
     ``savings rate`` from ``savings start`` to ``savings end`` (days); ``improvement time`` and
