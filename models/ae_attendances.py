@@ -23,7 +23,8 @@ Feedback loops
     and ``rate trend`` enter attendances only through their sum, so monthly attendances
     cannot tell them apart: calibrate one of them (the calibration warns when both are free).
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     population growth   0.007 1/year                   ONS mid-year estimates, 2010s
     attendance rate     0.27 attendances/person/year   calibrated (August 2010 level)
     rate trend          0 1/year                       calibrated

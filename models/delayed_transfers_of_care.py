@@ -28,7 +28,8 @@ Feedback loops
     transfers approach capacity, which is why delays explode as need nears capacity
     (the queueing nonlinearity behind the 2014-2017 surge).
 
-Parameters (default, unit, source)
+Parameters (default, unit, source)::
+
     demand ratio at start   0.5 dimensionless  calibrated (need / capacity in August 2010)
     demand growth           0.05 1/year        calibrated (growth of need once pressure starts)
     pressure start          1000 day           calibrated (when need starts to grow)

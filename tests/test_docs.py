@@ -94,7 +94,9 @@ def test_key_objects_documented(html: Path, page: str, anchor: str) -> None:
 def test_every_library_model_has_its_documentation_and_constants(html: Path) -> None:
     import models
 
-    text = (html / "api" / "models.html").read_text(encoding="utf-8")
+    import html as markup
+
+    text = markup.unescape((html / "api" / "models.html").read_text(encoding="utf-8"))
     for name in models.available():
         assert f'id="module-models.{name}"' in text, f"model `{name}` is missing from docs/api/models.rst"
         summary = models.describe(name)

@@ -172,7 +172,7 @@ class ExternalReader:
             )
         return path
 
-    def sheet(self, variable: str, file: str, tab: str) -> _Sheet:
+    def _sheet(self, variable: str, file: str, tab: str) -> _Sheet:
         """The sheet `tab` of spreadsheet `file`, or delimited file `file` (then `tab` is its
         separator when it is not a letter or digit, as in Vensim's GET DIRECT functions)."""
         path = self.resolve(variable, file)
@@ -203,7 +203,7 @@ class ExternalReader:
             self._books[path] = {str(name): frame.to_numpy(dtype=object) for name, frame in frames.items()}
         return self._books[path]
 
-    def named_range(self, variable: str, sheet: _Sheet, name: str) -> _Rect:
+    def _named_range(self, variable: str, sheet: _Sheet, name: str) -> _Rect:
         """The cells of range `name`: one local to the sheet first, then a workbook-wide one."""
         if not sheet.name:
             raise ExternalDataError(
@@ -222,7 +222,7 @@ class ExternalReader:
             )
         return rect
 
-    def values(self, variable: str, sheet: _Sheet, rect: _Rect, *, missing: bool) -> np.ndarray:
+    def _values(self, variable: str, sheet: _Sheet, rect: _Rect, *, missing: bool) -> np.ndarray:
         """The numbers in `rect` as floats; empty cells are NaN when `missing` allows them,
         else an error naming the cell, as is any cell holding text."""
         if rect.sheet and canonical_sheet(rect.sheet) != canonical_sheet(sheet.name):
@@ -264,18 +264,18 @@ class ExternalReader:
         table = [1] * (2 - len(table)) + table
         if transpose:
             table.reverse()
-        sheet = self.sheet(variable, file, tab)
+        sheet = self._sheet(variable, file, tab)
         start = cell_position(cell)
         if start is not None:
             rect = _Rect(sheet.name, start[0], start[0] + table[0] - 1, start[1], start[1] + table[1] - 1)
         else:
-            rect = self.named_range(variable, sheet, cell)
+            rect = self._named_range(variable, sheet, cell)
             if list(rect.shape) != table:
                 raise ExternalDataError(
                     f"`{variable}` reads named range `{cell}` of {sheet.label()}, which is {rect.shape[0]}x"
                     f"{rect.shape[1]} cells; its subscripts need {table[0]}x{table[1]}."
                 )
-        data = self.values(variable, sheet, rect, missing=False)
+        data = self._values(variable, sheet, rect, missing=False)
         if transpose:
             data = data.T
         return data.reshape(tuple(shape))
@@ -283,34 +283,34 @@ class ExternalReader:
     # -- GET ... DATA and GET ... LOOKUPS ----------------------------------------------------
     def series(self, variable: str, file: str, tab: str, row_or_col: str, cell: str, size: int) -> list[Series]:
         """`size` series sharing one row (or column, or named range) of times or x values."""
-        sheet = self.sheet(variable, file, tab)
+        sheet = self._sheet(variable, file, tab)
         start = cell_position(cell)
         where = f"{sheet.label()} at `{cell}`"
         if row_or_col.strip().isdigit() and start is not None:
             row = int(row_or_col) - 1
             last = sheet.cells.shape[1] - 1
-            xs = self.values(variable, sheet, _Rect(sheet.name, row, row, start[1], max(last, start[1])),
+            xs = self._values(variable, sheet, _Rect(sheet.name, row, row, start[1], max(last, start[1])),
                              missing=True)[0]
-            ys = self.values(variable, sheet, _Rect(sheet.name, start[0], start[0] + size - 1, start[1],
+            ys = self._values(variable, sheet, _Rect(sheet.name, start[0], start[0] + size - 1, start[1],
                                                     max(last, start[1])), missing=True).T
         elif start is not None and re.fullmatch(r"[A-Za-z]{1,3}", row_or_col.strip()):
             col = column_number(row_or_col.strip())
             last = sheet.cells.shape[0] - 1
-            xs = self.values(variable, sheet, _Rect(sheet.name, start[0], max(last, start[0]), col, col),
+            xs = self._values(variable, sheet, _Rect(sheet.name, start[0], max(last, start[0]), col, col),
                              missing=True)[:, 0]
-            ys = self.values(variable, sheet, _Rect(sheet.name, start[0], max(last, start[0]), start[1],
+            ys = self._values(variable, sheet, _Rect(sheet.name, start[0], max(last, start[0]), start[1],
                                                     start[1] + size - 1), missing=True)
         else:
-            x_rect = self.named_range(variable, sheet, row_or_col.strip())
-            y_rect = self.named_range(variable, sheet, cell.strip())
+            x_rect = self._named_range(variable, sheet, row_or_col.strip())
+            y_rect = self._named_range(variable, sheet, cell.strip())
             if min(x_rect.shape) != 1:
                 raise ExternalDataError(
                     f"`{variable}` reads its times or x values from named range `{row_or_col}` of "
                     f"{sheet.label()}, which is a table; it must be one row or one column."
                 )
             across = x_rect.shape[0] == 1
-            xs = self.values(variable, sheet, x_rect, missing=True).ravel()
-            ys = self.values(variable, sheet, y_rect, missing=True)
+            xs = self._values(variable, sheet, x_rect, missing=True).ravel()
+            ys = self._values(variable, sheet, y_rect, missing=True)
             ys = ys.T if across else ys
             if ys.shape != (len(xs), size):
                 raise ExternalDataError(
@@ -341,10 +341,10 @@ class ExternalReader:
     def subscript(self, dimension: str, file: str, tab: str, first: str, last: str, prefix: str) -> tuple[str, ...]:
         """Element names read across then down from `first` to `last` (to the end of the sheet
         when `last` is empty or names only a row or a column), each after `prefix`."""
-        sheet = self.sheet(dimension, file, tab)
+        sheet = self._sheet(dimension, file, tab)
         start = cell_position(first)
         if start is None:
-            rect = self.named_range(dimension, sheet, first)
+            rect = self._named_range(dimension, sheet, first)
         else:
             r1, c1 = sheet.cells.shape[0] - 1, sheet.cells.shape[1] - 1
             end = cell_position(last) if last else None
