@@ -859,8 +859,9 @@ class CompiledModel:
             dimension). A lookup is overridden with ``(xs, ys)`` or a sequence of pairs.
         initial_time, final_time, dt, saveper : float, optional
             Override the model's time settings.
-        method : {"euler", "rk2", "rk4", "rk45"}, optional
+        method : {"euler", "rk2", "rk4", "rk45", "dop853"}, optional
             Integration method; the model's own by default (Euler for Vensim models).
+            ``"rk45"`` and ``"dop853"`` are scipy's adaptive solvers, with `rtol` and `atol`.
         seed : int or sequence of int, optional
             Seed of the random functions; run ``i`` of an ensemble uses ``seed + i``
             (or ``seed[i]``), so it equals a single run with that seed.
