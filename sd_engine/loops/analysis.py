@@ -21,6 +21,7 @@ from ..graph import InternalMode, View, causal_graph
 from .scores import (
     FlowFormula,
     Labelling,
+    link_derivative_signs,
     link_scores,
     loop_scores,
     numeric_polarities,
@@ -81,10 +82,15 @@ def model_loops(
 ) -> LoopSet:
     """The feedback loops of `model`, with polarities settled along a run where needed.
 
-    Link polarities come from the equations where their structure determines them.
-    When a loop has a link of undetermined polarity and `numeric` is true, the links
-    are scored along the run in `ds` (or a default run of the model) and take the sign
-    their scores keep over the whole run; a link whose sign changes stays ``"unknown"``.
+    Link polarities come from the equations where their structure determines them. When a
+    loop has a link of undetermined polarity and `numeric` is true, that link is signed
+    along the run in `ds` (or a default run of the model): by the sign of its partial
+    derivative at every step (:func:`~sd_engine.loops.scores.link_derivative_signs`), or,
+    for a link through collapsed SMOOTH/DELAY internals, by its composite link score. A
+    link whose sign changes along the run stays ``"unknown"``. Such a loop gets
+    ``polarity_basis="run"`` and the ``polarity_period`` over which all its run-signed links
+    were live together; if they never were, the run cannot tell and its polarity is
+    ``"unknown"``.
     """
     g = model_graph(model, "full", internal)
     given: dict[str, Sequence[str]] = dict(library_loop_names(model))
@@ -97,22 +103,29 @@ def model_loops(
     except UnsupportedError:
         return loops
     expanded = model_graph(model, "full", "expand")
-    scores = link_scores(traj, expanded)
-    signs = numeric_polarities(scores)
-    override = {}
-    for (cause, effect), data in g.edges.items():
-        if data["polarity"] != "unknown":
-            continue
-        via = data.get("via", ())
-        if via:
-            # A collapsed link's sign along the run: its composite score's sign.
+    undetermined = sorted({e for loop in loops for e in loop.edges if g.edges[e]["polarity"] == "unknown"})
+    signs = link_derivative_signs(traj, g, undetermined)
+    scores: dict[tuple[str, str], np.ndarray] | None = None
+    override: dict[tuple[str, str], str] = {}
+    live: dict[tuple[str, str], np.ndarray] = {}
+    for edge in undetermined:
+        if edge in signs:
+            sign = signs[edge]
+            turning = bool(np.isnan(sign).any())  # the slope changes sign at a step
+        else:
+            # A collapsed link's sign along the run: its composite score's sign (NaN only
+            # where there is no score, at the end of the run).
             from .scores import _composite
 
-            score = _composite(scores, expanded, cause, effect, via)
-            override[(cause, effect)] = numeric_polarities({(cause, effect): score})[(cause, effect)]
-        else:
-            override[(cause, effect)] = signs.get((cause, effect), "unknown")
-    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override)
+            if scores is None:
+                scores = link_scores(traj, expanded)
+            sign = np.sign(_composite(scores, expanded, edge[0], edge[1], g.edges[edge]["via"]))
+            turning = False
+        sign = np.nan_to_num(sign)
+        override[edge] = "unknown" if turning else numeric_polarities({edge: sign})[edge]
+        live[edge] = sign != 0
+    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override, live=live,
+                      times=traj.times)
 
 
 def link_score_array(model: CompiledModel, ds: xr.Dataset | None = None, *, labelling: Labelling = "forward",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 import networkx as nx
+import numpy as np
 
 from ..errors import SpecError, UnknownVariableError, did_you_mean
 from ..expr import canonical
@@ -56,6 +57,12 @@ class Loop:
     smallest canonical name (so the same loop always reads the same way); the last
     variable links back to the first. ``links`` are the polarities of those links.
 
+    ``polarity_basis`` says where the polarity comes from: ``"structure"`` when every link's
+    sign follows from its equation, ``"run"`` when some link was signed along a run because
+    its equation alone does not fix the sign. A run-based polarity holds over
+    ``polarity_period`` ``(start, end)``: the first and last time at which every run-signed
+    link of the loop was live (its equation responding to its cause) with the sign given.
+
     Examples
     --------
     >>> import sd_engine as sd
@@ -71,6 +78,8 @@ class Loop:
     partition: int
     stocks: tuple[str, ...] = ()
     name: str = ""
+    polarity_basis: Literal["structure", "run"] = "structure"
+    polarity_period: tuple[float, float] | None = None
 
     @property
     def length(self) -> int:
@@ -298,6 +307,8 @@ def find_loops(
     cap: int = DEFAULT_CAP,
     names: Mapping[str, Sequence[str]] | None = None,
     polarity: Mapping[tuple[str, str], str] | None = None,
+    live: Mapping[tuple[str, str], np.ndarray] | None = None,
+    times: Sequence[float] | None = None,
 ) -> LoopSet:
     """The feedback loops of causal graph `g`.
 
@@ -317,6 +328,12 @@ def find_loops(
     polarity : mapping, optional
         Link polarities that override the graph's ``polarity`` edge attribute (numerical
         polarities from a run).
+    live, times : optional
+        For the links signed along a run: boolean arrays ``(runs, len(times))`` of the
+        steps at which each link was live. A loop through such links takes its polarity
+        from them over the steps where all of them are live (``polarity_basis="run"``,
+        ``polarity_period`` from the first to the last such time); when they are never
+        live together, the run says nothing about the loop and its polarity is unknown.
 
     Examples
     --------
@@ -359,6 +376,17 @@ def find_loops(
     for cycle in cycles:
         links = tuple((polarity or {}).get(e, g.edges[e].get("polarity", "unknown")) for e in _edges(cycle))
         sign = combine_polarity(links)
+        basis: Literal["structure", "run"] = "structure"
+        period: tuple[float, float] | None = None
+        from_run = [live[e] for e in _edges(cycle) if live is not None and e in live]
+        if from_run:
+            basis = "run"
+            together = np.any(np.logical_and.reduce(from_run), axis=0)
+            if sign != "unknown" and together.any() and times is not None:
+                steps = np.flatnonzero(together)
+                period = (float(times[steps[0]]), float(times[steps[-1]]))
+            else:
+                sign = "unknown"
         letter: LoopPolarity = "R" if sign == "+" else "B" if sign == "-" else "unknown"
         prefix = letter if letter != "unknown" else "U"
         counters[prefix] = counters.get(prefix, 0) + 1
@@ -366,6 +394,7 @@ def find_loops(
             id=f"{prefix}{counters[prefix]}", variables=cycle, polarity=letter, links=links,
             keys=tuple(_key(g, n) for n in cycle), partition=part_index[cycle[0]],
             stocks=tuple(n for n in cycle if g.nodes[n].get("kind") == "stock"), name=named.get(cycle, ""),
+            polarity_basis=basis, polarity_period=period,
         ))
     return LoopSet(tuple(loops), complete=complete, message=message, cycle_rank=rank, graph=g)
 
