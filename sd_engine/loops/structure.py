@@ -308,7 +308,7 @@ def find_loops(
     names: Mapping[str, Sequence[str]] | None = None,
     polarity: Mapping[tuple[str, str], str] | None = None,
     live: Mapping[tuple[str, str], np.ndarray] | None = None,
-    times: Sequence[float] | None = None,
+    times: Sequence[float] | np.ndarray | None = None,
 ) -> LoopSet:
     """The feedback loops of causal graph `g`.
 
