@@ -309,6 +309,8 @@ def find_loops(
     polarity: Mapping[tuple[str, str], str] | None = None,
     live: Mapping[tuple[str, str], np.ndarray] | None = None,
     times: Sequence[float] | np.ndarray | None = None,
+    cycles: Iterable[Sequence[str]] | None = None,
+    note: str = "",
 ) -> LoopSet:
     """The feedback loops of causal graph `g`.
 
@@ -334,6 +336,12 @@ def find_loops(
         from them over the steps where all of them are live (``polarity_basis="run"``,
         ``polarity_period`` from the first to the last such time); when they are never
         live together, the run says nothing about the loop and its polarity is unknown.
+    cycles : iterable of variable sequences, optional
+        Loops found otherwise (e.g. by :func:`~sd_engine.loops.discovery.discover_loops`)
+        to describe instead of enumerating them; the set is then marked incomplete, with
+        `note` as its message.
+    note : str
+        The message of a set given by `cycles`.
 
     Examples
     --------
@@ -348,32 +356,36 @@ def find_loops(
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise SpecError(f"`max_length` must be a positive whole number, not {max_length!r}.")
     model = str(g.graph.get("model", "model"))
-    found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
     rank = cycle_rank(g)
-    complete = len(found) <= cap
     message = ""
-    if complete:
-        cycles = [_rotate(g, c) for c in found]
+    if cycles is not None:
+        listed = list(dict.fromkeys(_rotate(g, c) for c in cycles))
+        complete, message = False, note
     else:
-        cycles = shortest_independent_loops(g)
-        if max_length is not None:
-            cycles = [c for c in cycles if len(c) <= max_length]
-        message = (
-            f"Model `{model}` has more than {cap:,} feedback loops{' of up to ' + str(max_length) + ' links' if max_length else ''}, "
-            f"too many to list; showing its shortest independent loop set ({len(cycles)} loops, cycle rank {rank}) "
-            "instead. Raise `cap`, or set `max_length` to list the short loops."
-        )
-        warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
-    del found
-    cycles.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
-    named = _name_loops(cycles, names or {}, g, model, complete)
+        found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
+        complete = len(found) <= cap
+        if complete:
+            listed = [_rotate(g, c) for c in found]
+        else:
+            listed = shortest_independent_loops(g)
+            if max_length is not None:
+                listed = [c for c in listed if len(c) <= max_length]
+            message = (
+                f"Model `{model}` has more than {cap:,} feedback loops{' of up to ' + str(max_length) + ' links' if max_length else ''}, "
+                f"too many to list; showing its shortest independent loop set ({len(listed)} loops, cycle rank {rank}) "
+                "instead. Raise `cap`, or set `max_length` to list the short loops."
+            )
+            warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
+        del found
+    listed.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
+    named = _name_loops(listed, names or {}, g, model, complete)
     part_index = {}
     for i, part in enumerate(cycle_partitions(g)):
         for n in part:
             part_index[n] = i + 1
     counters: dict[str, int] = {}
     loops = []
-    for cycle in cycles:
+    for cycle in listed:
         links = tuple((polarity or {}).get(e, g.edges[e].get("polarity", "unknown")) for e in _edges(cycle))
         sign = combine_polarity(links)
         basis: Literal["structure", "run"] = "structure"
