@@ -60,7 +60,7 @@ def strongest_path_loops(graph: nx.DiGraph, scores: Mapping[tuple[str, str], flo
     Examples
     --------
     >>> g = nx.DiGraph([("s", "f"), ("f", "s"), ("s", "a"), ("a", "f")])
-    >>> strongest_path_loops(g, {("s", "f"): 2.0, ("f", "s"): 1.0, ("s", "a"): 1.0, ("a", "f"): 1.0}, ["s"])
+    >>> strongest_path_loops(g, {("s", "f"): 2.0, ("f", "s"): 1.0, ("s", "a"): 1.0, ("a", "f"): 5.0}, ["s"])
     [('s', 'f'), ('s', 'a', 'f')]
     """
     adjacency: dict[str, list[tuple[str, float]]] = {}
