@@ -147,7 +147,9 @@ class LoopSet(Sequence[Loop]):
 
     def table(self) -> str:
         """A plain-text listing, one loop per line (used by ``sdflow loops``)."""
-        lines = [str(loop) for loop in self.loops]
+        lines = [str(loop) + (f"  [polarity along the run, t = {loop.polarity_period[0]:g} to "
+                              f"{loop.polarity_period[1]:g}]" if loop.polarity_period else "")
+                 for loop in self.loops]
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)

@@ -112,3 +112,15 @@ def test_search_on_an_ensemble_uses_every_run():
     union = {loop.variables for loop in discover_loops(model, ens)}
     singles = [{loop.variables for loop in discover_loops(model, model.run(params={"gain": g}))} for g in (0.01, 1.0)]
     assert union == singles[0] | singles[1]
+
+
+def test_cli_search():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "sd_engine.cli", "loops", "sir", "--search"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "strongest-path search" in result.stdout
+    assert "R1 (R, contagion): Infectious -> Succumbing -> Infectious  [polarity along the run, t = 0 to 100]" \
+        in result.stdout
