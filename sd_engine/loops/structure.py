@@ -335,7 +335,8 @@ def find_loops(
     live, times : optional
         For the links signed along a run: boolean arrays ``(runs, len(times))`` of the
         steps at which each link was live. A loop through such links takes its polarity
-        from them over the steps where all of them are live (``polarity_basis="run"``,
+        from them over the steps where all of them are live in some run
+        (``polarity_basis="run"``,
         ``polarity_period`` from the first to the last such time); when they are never
         live together, the run says nothing about the loop and its polarity is unknown.
     cycles : iterable of variable sequences, optional

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import bass_published, yeast
+from builders import bass, bass_published, yeast
 
 from sd_engine.loops import dominance_phases, link_score_array
 
@@ -80,6 +80,21 @@ def test_bass_dominance_shifts_at_the_inflection(bass_run):
     assert phases[0].end == 9.5625
     adopting = ds["adopting"].values
     assert float(ds["time"].values[np.argmax(adopting)]) in (9.5625, 9.625)
+
+
+def test_bass_without_the_word_of_mouth_auxiliary_scores_the_same(bass_run):
+    """The reference document's set-up folds `adoption from word of mouth` into `adopting`:
+    chain-rule invariance (the paper's Appendix B) gives the same loop scores."""
+    model, ds, loops = bass_run
+    short = bass().compile()
+    short_ds = short.run()
+    short_loops = short.loops(short_ds)
+    ours = model.loop_dominance(ds, loops=loops, relative=False)
+    theirs = short.loop_dominance(short_ds, loops=short_loops, relative=False)
+    for name, stock in (("R1", "Adopters"), ("B1", "Potential Adopters")):
+        match = next(loop.id for loop in short_loops if stock in loop.stocks and loop.polarity == name[0])
+        np.testing.assert_allclose(theirs.sel(loop=match).values, ours.sel(loop=loops[name].id).values,
+                                   rtol=1e-9, equal_nan=True)
 
 
 def test_bass_backward_labelling_shifts_table_3_by_one_step(bass_run):
