@@ -191,8 +191,13 @@ class _SignAnalysis:
                 value: Sign = 1 if (va == 1 or even) else (va if float(n).is_integer() else None)
                 return _mul(_mul(_sign_of(n), base_pos), da), value
             return (0 if da == 0 and db == 0 else None), (1 if va == 1 else None)
-        # Comparisons, logic and remainders: a 0/1 (or sawtooth) value, no monotone relation.
-        value = 1 if op in ("==", "!=", "<", "<=", ">", ">=", "and", "or") else None
+        if op in ("<", "<=", ">", ">="):
+            # A comparison is a step function of `left - right`: non-decreasing for > and >=,
+            # non-increasing for < and <= (the weak monotonicity that MIN/MAX links get too).
+            rising = _add(da, _neg(db))
+            return (rising if op in (">", ">=") else _neg(rising)), 1
+        # Equality, logic and remainders: a 0/1 (or sawtooth) value, no monotone relation.
+        value = 1 if op in ("==", "!=", "and", "or") else None
         return (0 if da == 0 and db == 0 else None), value
 
     def call(self, call: Call, x: str | None) -> tuple[Sign, Sign]:
@@ -216,6 +221,10 @@ class _SignAnalysis:
             return d, v
         if func == "if_then_else" and len(parts) == 3:
             if ds[0] != 0:
+                if ds[1] == 0 and ds[2] == 0:
+                    # Fixed branches: a step from the else-value to the then-value as the
+                    # condition turns true, so the sign is the condition's times sign(then - else).
+                    return _mul(ds[0], _add(vs[1], _neg(vs[2]))), vs[1] if vs[1] == vs[2] else None
                 return None, vs[1] if vs[1] == vs[2] else None
             return _add(ds[1], ds[2]), (vs[1] if vs[1] == vs[2] else None)
         if func in ("zidz", "xidz") and len(parts) >= 2:

@@ -19,7 +19,9 @@ from .analysis import (
     loop_dominance,
     model_graph,
     model_loops,
+    settle_along_run,
 )
+from .discovery import discover_loops, strongest_path_loops
 from .scores import Trajectories, link_scores, loop_scores, numeric_polarities, relative_loop_scores, trajectories
 from .structure import (
     DEFAULT_CAP,
@@ -50,6 +52,9 @@ __all__ = [
     "complete_digraph_cycle_count",
     "model_graph",
     "model_loops",
+    "settle_along_run",
+    "discover_loops",
+    "strongest_path_loops",
     "library_loop_names",
     "trajectories",
     "link_scores",

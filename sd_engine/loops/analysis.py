@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -21,6 +21,8 @@ from ..graph import InternalMode, View, causal_graph
 from .scores import (
     FlowFormula,
     Labelling,
+    Trajectories,
+    link_derivative_signs,
     link_scores,
     loop_scores,
     numeric_polarities,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "model_graph",
     "model_loops",
+    "settle_along_run",
     "library_loop_names",
     "link_score_array",
     "loop_dominance",
@@ -78,14 +81,31 @@ def model_loops(
     internal: InternalMode = "collapse",
     names: Mapping[str, Sequence[str]] | None = None,
     numeric: bool = True,
+    method: Literal["enumerate", "search"] = "enumerate",
 ) -> LoopSet:
     """The feedback loops of `model`, with polarities settled along a run where needed.
 
-    Link polarities come from the equations where their structure determines them.
-    When a loop has a link of undetermined polarity and `numeric` is true, the links
-    are scored along the run in `ds` (or a default run of the model) and take the sign
-    their scores keep over the whole run; a link whose sign changes stays ``"unknown"``.
+    ``method="enumerate"`` lists every loop (up to `cap`, beyond which the shortest
+    independent loop set is listed); ``method="search"`` finds the loops that matter
+    along the run with the strongest-path search
+    (:func:`~sd_engine.loops.discovery.discover_loops`), for models with too many loops.
+
+    Link polarities come from the equations where their structure determines them. When a
+    loop has a link of undetermined polarity and `numeric` is true, that link is signed
+    along the run in `ds` (or a default run of the model): by the sign of its partial
+    derivative at every step (:func:`~sd_engine.loops.scores.link_derivative_signs`), or,
+    for a link through collapsed SMOOTH/DELAY internals, by its composite link score. A
+    link whose sign changes along the run stays ``"unknown"``. Such a loop gets
+    ``polarity_basis="run"`` and the ``polarity_period`` over which all its run-signed links
+    were live together; if they never were, the run cannot tell and its polarity is
+    ``"unknown"``.
     """
+    if method == "search":
+        from .discovery import discover_loops
+
+        return discover_loops(model, ds, internal=internal, names=names, numeric=numeric)
+    if method != "enumerate":
+        raise SpecError(f"`method` must be \"enumerate\" or \"search\", not {method!r}.")
     g = model_graph(model, "full", internal)
     given: dict[str, Sequence[str]] = dict(library_loop_names(model))
     given.update(names or {})
@@ -96,23 +116,41 @@ def model_loops(
         traj = trajectories(model, ds)
     except UnsupportedError:
         return loops
+    override, live, times = settle_along_run(model, g, loops, traj)
+    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override, live=live, times=times)
+
+
+def settle_along_run(model: CompiledModel, g: nx.DiGraph, loops: LoopSet, traj: Trajectories
+                     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], np.ndarray], np.ndarray]:
+    """Sign the loops' links of undetermined polarity along the run in `traj`.
+
+    Returns the polarity of each such link (``"unknown"`` where it changes sign), the
+    steps at which it is live, and the times of those steps (the ``polarity``, ``live``
+    and ``times`` arguments of :func:`~sd_engine.loops.structure.find_loops`).
+    """
     expanded = model_graph(model, "full", "expand")
-    scores = link_scores(traj, expanded)
-    signs = numeric_polarities(scores)
-    override = {}
-    for (cause, effect), data in g.edges.items():
-        if data["polarity"] != "unknown":
-            continue
-        via = data.get("via", ())
-        if via:
-            # A collapsed link's sign along the run: its composite score's sign.
+    undetermined = sorted({e for loop in loops for e in loop.edges if g.edges[e]["polarity"] == "unknown"})
+    signs = link_derivative_signs(traj, g, undetermined)
+    scores: dict[tuple[str, str], np.ndarray] | None = None
+    override: dict[tuple[str, str], str] = {}
+    live: dict[tuple[str, str], np.ndarray] = {}
+    for edge in undetermined:
+        if edge in signs:
+            sign = signs[edge]
+            turning = bool(np.isnan(sign).any())  # the slope changes sign at a step
+        else:
+            # A collapsed link's sign along the run: its composite score's sign (NaN only
+            # where there is no score, at the end of the run).
             from .scores import _composite
 
-            score = _composite(scores, expanded, cause, effect, via)
-            override[(cause, effect)] = numeric_polarities({(cause, effect): score})[(cause, effect)]
-        else:
-            override[(cause, effect)] = signs.get((cause, effect), "unknown")
-    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override)
+            if scores is None:
+                scores = link_scores(traj, expanded)
+            sign = np.sign(_composite(scores, expanded, edge[0], edge[1], g.edges[edge]["via"]))
+            turning = False
+        sign = np.nan_to_num(sign)
+        override[edge] = "unknown" if turning else numeric_polarities({edge: sign})[edge]
+        live[edge] = sign != 0
+    return override, live, traj.times
 
 
 def link_score_array(model: CompiledModel, ds: xr.Dataset | None = None, *, labelling: Labelling = "forward",

@@ -1,4 +1,4 @@
-"""``sdflow loops MODEL [--dominance] [--html out.html]``: list a model's feedback loops.
+"""``sdflow loops MODEL [--dominance] [--search] [--html out.html]``: list a model's feedback loops.
 
 Registered through the ``sdflow.commands`` entry point group.
 """
@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-length", type=int, default=None, help="list only loops of at most this many links")
     parser.add_argument("--cap", type=int, default=None, help="stop listing after this many loops")
     parser.add_argument("--expand", action="store_true", help="show the internal loops of SMOOTH and DELAY")
+    parser.add_argument("--search", action="store_true",
+                        help="find the loops that matter along a run with the strongest-path search instead of "
+                             "listing every loop (for models with too many loops)")
     parser.set_defaults(handler=_run)
 
 
@@ -39,8 +42,9 @@ def _run(args: argparse.Namespace) -> int:
 
     model = sd.load(args.model)
     internal: InternalMode = "expand" if args.expand else "collapse"
-    ds = model.run() if args.dominance else None
-    loops = model_loops(model, ds, max_length=args.max_length, cap=args.cap or DEFAULT_CAP, internal=internal)
+    ds = model.run() if args.dominance or args.search else None
+    loops = model_loops(model, ds, max_length=args.max_length, cap=args.cap or DEFAULT_CAP, internal=internal,
+                        method="search" if args.search else "enumerate")
     print(f"{model.spec.name}: {len(loops)} feedback loop(s), cycle rank {loops.cycle_rank}")
     print(loops.table())
     rls = None

@@ -61,6 +61,7 @@ __all__ = [
     "loop_scores",
     "relative_loop_scores",
     "numeric_polarities",
+    "link_derivative_signs",
     "Labelling",
     "FlowFormula",
 ]
@@ -429,4 +430,44 @@ def numeric_polarities(scores: Mapping[tuple[str, str], np.ndarray]) -> dict[tup
     for edge, score in scores.items():
         s = np.sign(score[np.isfinite(score) & (score != 0)])
         out[edge] = "unknown" if not s.size or s.min() != s.max() else ("+" if s[0] > 0 else "-")
+    return out
+
+
+def link_derivative_signs(traj: Trajectories, graph: nx.DiGraph, edges: Sequence[tuple[str, str]],
+                          rel_step: float = 1e-6) -> dict[tuple[str, str], np.ndarray]:
+    """The sign of each link's partial derivative at every step of the run, ``(runs, times)``.
+
+    Richardson's link polarity, evaluated at the states the run visits: the effect's equation
+    is re-evaluated with the cause nudged up and down by a small step (``rel_step`` times its
+    size), every other input held at its value at that time. Unlike a link score this needs
+    no change in the cause, so it also signs links whose cause is steady or that a threshold
+    switches on only now and then. Entries are +1, -1, 0 (the equation does not respond to
+    the cause there) or NaN (the two one-sided slopes disagree: a turning point). Links into
+    stocks and links that pass through collapsed SMOOTH/DELAY internals are skipped: the first
+    are signed by the flow's direction, the second by their composite link score.
+    """
+    spec = traj.spec
+    env = traj.env(slice(0, len(traj.times)))
+    evaluator = _Evaluator(traj, traj.times[None, :])
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for cause, effect in edges:
+        var = spec[graph.nodes[effect]["key"]]
+        key = graph.nodes[cause]["key"]
+        if var.kind not in ("aux", "flow") or var.equation is None or graph.edges[cause, effect].get("via"):
+            continue
+        x = np.asarray(env[key], dtype=float)
+        # The step follows the cause's own scale, with a floor where it passes through zero
+        # (and an absolute one for a cause that is zero all along: its units are all we know).
+        scale = np.nanmax(np.abs(x), axis=1, keepdims=True)
+        scale = np.where(scale > 0, scale, 1.0)
+        step = rel_step * np.maximum(np.abs(x), 1e-3 * scale)
+        base = evaluator.value(var, env)
+        slopes = []
+        for nudged in (x + step, x - step):
+            moved = dict(env)
+            moved[key] = nudged
+            slopes.append(evaluator.value(var, moved) - base)
+        up, down = np.sign(slopes[0]), -np.sign(slopes[1])
+        sign = np.where(up == 0, down, np.where((down == 0) | (down == up), up, np.nan))
+        out[(cause, effect)] = np.broadcast_to(sign, x.shape).astype(float)
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 import networkx as nx
+import numpy as np
 
 from ..errors import SpecError, UnknownVariableError, did_you_mean
 from ..expr import canonical
@@ -56,6 +57,12 @@ class Loop:
     smallest canonical name (so the same loop always reads the same way); the last
     variable links back to the first. ``links`` are the polarities of those links.
 
+    ``polarity_basis`` says where the polarity comes from: ``"structure"`` when every link's
+    sign follows from its equation, ``"run"`` when some link was signed along a run because
+    its equation alone does not fix the sign. A run-based polarity holds over
+    ``polarity_period`` ``(start, end)``: the first and last time at which every run-signed
+    link of the loop was live (its equation responding to its cause) with the sign given.
+
     Examples
     --------
     >>> import sd_engine as sd
@@ -71,6 +78,8 @@ class Loop:
     partition: int
     stocks: tuple[str, ...] = ()
     name: str = ""
+    polarity_basis: Literal["structure", "run"] = "structure"
+    polarity_period: tuple[float, float] | None = None
 
     @property
     def length(self) -> int:
@@ -138,7 +147,9 @@ class LoopSet(Sequence[Loop]):
 
     def table(self) -> str:
         """A plain-text listing, one loop per line (used by ``sdflow loops``)."""
-        lines = [str(loop) for loop in self.loops]
+        lines = [str(loop) + (f"  [polarity along the run, t = {loop.polarity_period[0]:g} to "
+                              f"{loop.polarity_period[1]:g}]" if loop.polarity_period else "")
+                 for loop in self.loops]
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
@@ -298,6 +309,10 @@ def find_loops(
     cap: int = DEFAULT_CAP,
     names: Mapping[str, Sequence[str]] | None = None,
     polarity: Mapping[tuple[str, str], str] | None = None,
+    live: Mapping[tuple[str, str], np.ndarray] | None = None,
+    times: Sequence[float] | np.ndarray | None = None,
+    cycles: Iterable[Sequence[str]] | None = None,
+    note: str = "",
 ) -> LoopSet:
     """The feedback loops of causal graph `g`.
 
@@ -317,6 +332,19 @@ def find_loops(
     polarity : mapping, optional
         Link polarities that override the graph's ``polarity`` edge attribute (numerical
         polarities from a run).
+    live, times : optional
+        For the links signed along a run: boolean arrays ``(runs, len(times))`` of the
+        steps at which each link was live. A loop through such links takes its polarity
+        from them over the steps where all of them are live in some run
+        (``polarity_basis="run"``,
+        ``polarity_period`` from the first to the last such time); when they are never
+        live together, the run says nothing about the loop and its polarity is unknown.
+    cycles : iterable of variable sequences, optional
+        Loops found otherwise (e.g. by :func:`~sd_engine.loops.discovery.discover_loops`)
+        to describe instead of enumerating them; the set is then marked incomplete, with
+        `note` as its message.
+    note : str
+        The message of a set given by `cycles`.
 
     Examples
     --------
@@ -331,34 +359,49 @@ def find_loops(
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise SpecError(f"`max_length` must be a positive whole number, not {max_length!r}.")
     model = str(g.graph.get("model", "model"))
-    found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
     rank = cycle_rank(g)
-    complete = len(found) <= cap
     message = ""
-    if complete:
-        cycles = [_rotate(g, c) for c in found]
+    if cycles is not None:
+        listed = list(dict.fromkeys(_rotate(g, c) for c in cycles))
+        complete, message = False, note
     else:
-        cycles = shortest_independent_loops(g)
-        if max_length is not None:
-            cycles = [c for c in cycles if len(c) <= max_length]
-        message = (
-            f"Model `{model}` has more than {cap:,} feedback loops{' of up to ' + str(max_length) + ' links' if max_length else ''}, "
-            f"too many to list; showing its shortest independent loop set ({len(cycles)} loops, cycle rank {rank}) "
-            "instead. Raise `cap`, or set `max_length` to list the short loops."
-        )
-        warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
-    del found
-    cycles.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
-    named = _name_loops(cycles, names or {}, g, model, complete)
+        found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
+        complete = len(found) <= cap
+        if complete:
+            listed = [_rotate(g, c) for c in found]
+        else:
+            listed = shortest_independent_loops(g)
+            if max_length is not None:
+                listed = [c for c in listed if len(c) <= max_length]
+            message = (
+                f"Model `{model}` has more than {cap:,} feedback loops{' of up to ' + str(max_length) + ' links' if max_length else ''}, "
+                f"too many to list; showing its shortest independent loop set ({len(listed)} loops, cycle rank {rank}) "
+                "instead. Raise `cap`, or set `max_length` to list the short loops."
+            )
+            warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
+        del found
+    listed.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
+    named = _name_loops(listed, names or {}, g, model, complete)
     part_index = {}
     for i, part in enumerate(cycle_partitions(g)):
         for n in part:
             part_index[n] = i + 1
     counters: dict[str, int] = {}
     loops = []
-    for cycle in cycles:
+    for cycle in listed:
         links = tuple((polarity or {}).get(e, g.edges[e].get("polarity", "unknown")) for e in _edges(cycle))
         sign = combine_polarity(links)
+        basis: Literal["structure", "run"] = "structure"
+        period: tuple[float, float] | None = None
+        from_run = [live[e] for e in _edges(cycle) if live is not None and e in live]
+        if from_run:
+            basis = "run"
+            together = np.any(np.logical_and.reduce(from_run), axis=0)
+            if sign != "unknown" and together.any() and times is not None:
+                steps = np.flatnonzero(together)
+                period = (float(times[steps[0]]), float(times[steps[-1]]))
+            else:
+                sign = "unknown"
         letter: LoopPolarity = "R" if sign == "+" else "B" if sign == "-" else "unknown"
         prefix = letter if letter != "unknown" else "U"
         counters[prefix] = counters.get(prefix, 0) + 1
@@ -366,6 +409,7 @@ def find_loops(
             id=f"{prefix}{counters[prefix]}", variables=cycle, polarity=letter, links=links,
             keys=tuple(_key(g, n) for n in cycle), partition=part_index[cycle[0]],
             stocks=tuple(n for n in cycle if g.nodes[n].get("kind") == "stock"), name=named.get(cycle, ""),
+            polarity_basis=basis, polarity_period=period,
         ))
     return LoopSet(tuple(loops), complete=complete, message=message, cycle_rank=rank, graph=g)
 

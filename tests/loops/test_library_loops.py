@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 import models
 import sd_engine as sd
+from sd_engine.loops import Loop, LoopSet
 
 # Polarity documented in each model's docstring and the domain document (section 4.5).
 EXPECTED = {
@@ -29,13 +31,17 @@ EXPECTED = {
         "L15 breaches and pressure": "R", "L16 policy churn": "R",
     },
 }
-# Loops whose polarity the baseline run leaves undetermined: a link on them changes sign along
-# the run or is not signed by its equation, so the engine reports "unknown" rather than guess.
-UNSETTLED = {
-    ("acute_flow_coping", "L6 spot-purchase fix"),
-    ("whole_system_flow", "L7 side effect"), ("whole_system_flow", "L10 work harder"),
-    ("whole_system_flow", "L12 savings spiral"), ("whole_system_flow", "L13 trust-collaboration"),
-    ("whole_system_flow", "L14 blame"), ("whole_system_flow", "L16 policy churn"),
+# Loops whose mechanism the default run never engages: a link on each is signed by the run
+# only (its equation alone does not fix the sign) and is never live in the default run -- a
+# coping switch that is off, a deficit response of 0, a threshold never crossed (spot purchase
+# above the DToC tolerance; home care placements limited by free home care). In the default
+# run the engine reports them "unknown" rather than guess; in a run that engages the mechanism
+# the run gives their polarity, which must be the documented one.
+ENGAGED = {
+    ("acute_flow_coping", "L6 spot-purchase fix"): {"spot purchase on": 1, "community places": 300},
+    ("whole_system_flow", "L12 savings spiral"): {"deficit response": 0.5, "nhs budget growth": 0.0},
+    ("whole_system_flow", "L13 trust-collaboration"): {"social care funding growth": -0.05},
+    ("whole_system_flow", "L14 blame"): {"social care funding growth": -0.05},
 }
 
 
@@ -45,22 +51,58 @@ def test_every_library_model_with_named_loops_is_covered() -> None:
 
 
 @pytest.fixture(scope="module")
-def found() -> dict[str, dict[str, str]]:
+def found() -> dict[str, dict[str, Loop]]:
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the whole-system model has too many loops to list
         for name in EXPECTED:
-            out[name] = {loop.name: loop.polarity for loop in sd.load(name).loops() if loop.name}
+            model = sd.load(name)
+            out[name] = {loop.name: loop for loop in model.loops(model.run(), cap=1000) if loop.name}
     return out
 
 
 CASES = [(m, loop) for m, loops in EXPECTED.items() for loop in loops]
 
 
-@pytest.mark.parametrize(("model", "loop"), CASES, ids=[f"{m}:{loop}" for m, loop in CASES])
-def test_named_loop_is_found_with_its_polarity(model: str, loop: str, found: dict[str, dict[str, str]]) -> None:
-    assert loop in found[model], f"{loop} not found in {model}"
-    if (model, loop) in UNSETTLED:
-        assert found[model][loop] == "unknown"  # if this starts to pass, move the loop out of UNSETTLED
+def _check_period(loop: Loop, final_time: float) -> None:
+    if loop.polarity_basis == "structure":
+        assert loop.polarity_period is None
     else:
-        assert found[model][loop] == EXPECTED[model][loop]
+        assert loop.polarity_period is not None
+        start, end = loop.polarity_period
+        assert 0 <= start <= end <= final_time
+
+
+@pytest.mark.parametrize(("model", "loop"), CASES, ids=[f"{m}:{loop}" for m, loop in CASES])
+def test_named_loop_is_found_with_its_polarity(model: str, loop: str, found: dict[str, dict[str, Loop]]) -> None:
+    assert loop in found[model], f"{loop} not found in {model}"
+    got = found[model][loop]
+    if (model, loop) in ENGAGED:
+        # Never live in the default run: the run cannot tell, and nothing is guessed.
+        assert (got.polarity, got.polarity_basis, got.polarity_period) == ("unknown", "run", None)
+    else:
+        assert got.polarity == EXPECTED[model][loop]
+        _check_period(got, float(sd.load(model).spec.time.final_time))
+
+
+@pytest.mark.parametrize(("model", "loop"), sorted(ENGAGED), ids=[f"{m}:{loop}" for m, loop in sorted(ENGAGED)])
+def test_engaged_loop_has_its_documented_polarity_along_the_run(model: str, loop: str) -> None:
+    compiled = sd.load(model)
+    ds = compiled.run(params=ENGAGED[(model, loop)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loops = compiled.loops(ds, cap=1000)
+    got = loops[loop]
+    assert (got.polarity, got.polarity_basis) == (EXPECTED[model][loop], "run")
+    _check_period(got, float(ds["time"].values[-1]))
+    assert got.polarity_period is not None
+    # Independent check with Loops-that-Matter link scores (finite differences along the actual
+    # changes, not the nudged derivatives that signed the links): wherever the loop is active
+    # in the period, its loop score has the sign of the polarity.
+    scored = LoopSet((got,), graph=loops.graph)
+    score = compiled.loop_dominance(ds, loops=scored, relative=False).sel(loop=got.id)
+    start, end = got.polarity_period
+    inside = score.sel(time=slice(start, end)).values
+    active = inside[np.isfinite(inside) & (inside != 0)]
+    assert active.size > 0
+    assert np.all(np.sign(active) == (1 if got.polarity == "R" else -1))

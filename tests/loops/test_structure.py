@@ -171,3 +171,58 @@ def test_logistic_polarity_needs_the_run():
     assert [loop.polarity for loop in model.loops(numeric=False)] == ["unknown", "unknown"]
     assert [(loop.id, loop.variables) for loop in model.loops()] == [("R1", ("net growth", "P")),
                                                                     ("B1", ("g", "net growth", "P"))]
+
+
+def test_step_functions_are_monotone_links():
+    m = sd.Model("steps")
+    m.constant("c", 1)
+    m.stock("s", initial=1, inflows=["f"])
+    m.aux("below", "if_then_else(s - c < 0.5, 1, 0)")  # falls from 1 to 0 as s rises
+    m.aux("above", "if_then_else(s >= c, 2, 0)")
+    m.aux("mixed", "if_then_else(s > c, s, 0)")  # a branch that depends on s too: undetermined
+    m.aux("equal", "if_then_else(s == c, 1, 0)")
+    m.flow("f", "below + above + mixed + equal")
+    spec = m.compile().lowered
+    assert [link_polarity(spec, "s", x) for x in ("below", "above", "mixed", "equal")] == ["-", "+", "unknown",
+                                                                                         "unknown"]
+
+
+def _threshold_loop() -> sd.Model:
+    """A balancing loop through a link that a threshold switches on: live once x passes 5."""
+    m = sd.Model("threshold", final_time=10, dt=0.5)
+    m.stock("x", initial=1, inflows=["inflow"], outflows=["drain"])
+    m.flow("inflow", "1")
+    m.aux("sign flip", "if_then_else(time > 100, -1, 1)")  # constant in the run; its sign is not structural
+    m.aux("excess", "max(0, x - 5) * sign_flip")
+    m.flow("drain", "excess * 0.3")
+    return m
+
+
+def test_run_settled_polarity_and_its_period():
+    model = _threshold_loop().compile()
+    ds = model.run()
+    assert model.loops(numeric=False)[0].polarity == "unknown"
+    loop = model.loops(ds)[0]
+    assert (loop.polarity, loop.polarity_basis) == ("B", "run")
+    x = ds["x"].values
+    first = float(ds["time"].values[np.argmax(x >= 5)])  # at x = 5 the slope from above is live
+    assert loop.polarity_period == (first, 10.0)
+    # The same loop in a run that never reaches the threshold: the run cannot tell.
+    short = model.run(final_time=3)
+    assert (model.loops(short)[0].polarity, model.loops(short)[0].polarity_period) == ("unknown", None)
+
+
+def test_derivative_signs_need_no_change_in_the_cause():
+    from sd_engine.loops.scores import link_derivative_signs, trajectories
+
+    m = sd.Model("held", final_time=4, dt=1)
+    m.constant("k", 3)
+    m.aux("y", "2 - time")  # positive, zero, then negative
+    m.stock("x", initial=2, inflows=["f"])
+    m.flow("f", "0 * x + k")  # x stays steady apart from a constant inflow
+    m.aux("z", "x * y")
+    model = m.compile()
+    g = model.graph()
+    signs = link_derivative_signs(trajectories(model), g, [("x", "z"), ("y", "z")])
+    np.testing.assert_array_equal(signs[("x", "z")][0], [1, 1, 0, -1, -1])  # the sign of y
+    np.testing.assert_array_equal(signs[("y", "z")][0], [1, 1, 1, 1, 1])  # the sign of x (> 0)
