@@ -14,6 +14,7 @@ import that succeeds runs the model as written.
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import math
 import re
@@ -173,6 +174,7 @@ class _Converter:
         self.method = method
         self.variables: list[Variable] = []
         self.current = ""  # the element being converted, for messages
+        self._texts: dict[str, str] | None = None  # equations as written, read on demand
 
     # -- top level ---------------------------------------------------------------------------
     def convert(self) -> ModelSpec:
@@ -739,25 +741,60 @@ class _Converter:
         ops = list(node.operators)
         if ops == ["negative"]:
             return _negate(args[0])
+        if ops and all(op == "^" for op in ops):
+            # A chain of powers as PySD's own code generator reads it (Python's right-to-left **).
+            # PySD folds the minus of `-2^2` into the number, so a negative number as a base is
+            # either written `(-2)^2` or a minus over the power, `-(2^2)`, which Vensim and Stella
+            # both give (-4; SDXorg test-models `tests/exponentiation`): the file's text tells.
+            negated = [isinstance(a, Num) and a.value < 0 and isinstance(raw, (int, float))
+                       and not self.odd_power(args[i:], ops[i:]) and self.minus_over_power(a.value)
+                       for i, (a, raw) in enumerate(zip(args[:-1], node.arguments[:-1]))]
+            result = args[-1]
+            for arg, minus in zip(reversed(args[:-1]), reversed(negated)):
+                if minus:
+                    assert isinstance(arg, Num)
+                    result = Unary("-", Binary("**", Num(-arg.value), result))
+                else:
+                    result = Binary("**", arg, result)
+            return result
         for base in (args[i] for i, op in enumerate(ops) if op == "^"):
-            if isinstance(base, Num) and base.value < 0 and not self.odd_power(args, ops):
-                # PySD folds the minus of `-2^2` into the number, so the tree cannot tell
-                # -(2^2) (Vensim: -4) from (-2)^2: refuse rather than guess.
+            if isinstance(base, Num) and base.value < 0:
                 raise UnsupportedError(
                     f"`{self.current}` raises the negative number {base.value:g} to a power; PySD's parser "
                     f"cannot tell `-{-base.value:g}^x` from `(-{-base.value:g})^x`. Write `-({-base.value:g}^x)` "
                     "or `(0 - " f"{-base.value:g})^x`."
                 )
-        if ops and all(op == "^" for op in ops):
-            # A chain of powers as PySD's own code generator reads it (Python's right-to-left **).
-            result = args[-1]
-            for arg in reversed(args[:-1]):
-                result = Binary("**", arg, result)
-            return result
         result = args[0]
         for op, arg in zip(ops, args[1:]):
             result = Binary({"^": "**"}.get(op, op), result, arg)
         return result
+
+    def minus_over_power(self, value: float) -> bool:
+        """Whether the negative base `value` in the current equation is written `-n^x` (a minus
+        over the power) rather than `(-n)^x`, from the equation's text in the model file."""
+        text = self.equation_texts().get(canonical(self.current), "")
+        forms = set()
+        for found in _NEGATIVE_BASE.finditer(text):
+            try:
+                number = float(found.group(2))
+            except ValueError:
+                continue
+            if number == -value:
+                forms.add("literal" if found.group(1) and found.group(3) else "minus")
+        if len(forms) != 1:
+            raise UnsupportedError(
+                f"`{self.current}` raises the negative number {value:g} to a power and sdflow cannot find in "
+                f"the file whether it is written `-{-value:g}^x` or `(-{-value:g})^x`. Write `-({-value:g}^x)` "
+                f"or `(0 - {-value:g})^x`."
+            )
+        return forms == {"minus"}
+
+    def equation_texts(self) -> dict[str, str]:
+        """The equations of the model file as written, by canonical variable name (all the
+        blocks of a subscripted variable joined), read once."""
+        if self._texts is None:
+            self._texts = _read_equation_texts(self.path)
+        return self._texts
 
     @staticmethod
     def odd_power(args: list[Expr], ops: list[str]) -> bool:
@@ -1060,6 +1097,36 @@ class _Converter:
 
     def ast_SampleIfTrueStructure(self, node: Any) -> Expr:
         return Call("sample_if_true", tuple(self.expr(a) for a in (node.condition, node.input, node.initial)))
+
+
+#: A negative number followed by `^`, possibly in brackets: `-2^x` or `(-2)^x`.
+_NEGATIVE_BASE = re.compile(r"(\(\s*)?-\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*(\))?\s*\^")
+
+
+def _read_equation_texts(path: Path) -> dict[str, str]:
+    """Each variable's equation text as written in a Vensim or XMILE file."""
+    texts: dict[str, str] = {}
+    raw = path.read_text(errors="replace")
+    if path.suffix.lower() in VENSIM_SUFFIXES:
+        body = raw.split("\\\\\\---///", 1)[0].replace("\\\n", "")
+        for chunk in body.split("|"):
+            definition = chunk.split("~", 1)[0]
+            if "=" not in definition:
+                continue
+            left, right = definition.split("=", 1)
+            name = canonical(left.split("[", 1)[0].split(":", 1)[0].split("}")[-1])
+            texts[name] = texts.get(name, "") + "\n" + right
+        return texts
+    # The file has passed check_xmile; a plain scan is enough here and, unlike an XML parser,
+    # tolerates the undeclared namespace prefixes some isee files carry.
+    named = list(re.finditer(r"<\w+[^>]*?\sname=\"([^\"]+)\"", raw))
+    for found, after in zip(named, named[1:] + [None]):
+        segment = raw[found.end():after.start() if after is not None else len(raw)]
+        eqns = re.findall(r"<eqn>(.*?)</eqn>", segment, flags=re.DOTALL)
+        if eqns:
+            key = canonical(html.unescape(found.group(1)))
+            texts[key] = texts.get(key, "") + "\n" + html.unescape("\n".join(eqns))
+    return texts
 
 
 def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:

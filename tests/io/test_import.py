@@ -402,7 +402,6 @@ REFUSALS = {
                                          r"`teacup_temperature`\).*current Stella",
     "samples/bpowers-hares_and_lynxes_modules/model.xmile": r"uses module `hares`; .*Flatten the modules",
     "tests/allocate_available/test_allocate_available.mdl": r"`allocation mixed` uses ALLOCATE AVAILABLE",
-    "tests/exponentiation/exponentiation.mdl": r"`associativity` raises the negative number -2 to a power",
     "tests/control_vars/test_control_vars.mdl": r"Control variable `FINAL TIME` .*Write it as a number",
     "tests/get_xls_cellrange/test_get_xls_cellrange.mdl": r"`data1` is a data variable",
     "tests/get_constants_subranges/test_get_constants_subranges.mdl": r"`constant` uses GET XLS/DIRECT CONSTANTS",
