@@ -53,7 +53,6 @@ _REFUSED = {
     "vector_sort_order": "VECTOR SORT ORDER",
     "vector_reorder": "VECTOR REORDER",
     "vector_rank": "VECTOR RANK",
-    "get_time_value": "GET TIME VALUE",
 }
 
 
@@ -872,6 +871,8 @@ class _Converter:
             if dim not in self.dim_elements:
                 raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
             return Num(float(len(self.dim_elements[dim])))
+        if key == "get_time_value":
+            return self.get_time_value([self.expr(a) for a in raw])
         if key in _REFUSED:
             raise UnsupportedError(f"`{self.current}` uses {_REFUSED[key]}, which sdflow does not support yet.")
         if key in ("active_initial",):
@@ -904,6 +905,29 @@ class _Converter:
         if key in _REDUCERS or key in ("vmax_xmile", "vmin_xmile"):
             return self.reduction({"vmax_xmile": "vmax", "vmin_xmile": "vmin"}.get(key, key), args)
         raise UnsupportedError(f"`{self.current}` calls `{func}`, which sdflow does not support.")
+
+    def get_time_value(self, args: list[Expr]) -> Expr:
+        """Vensim GET TIME VALUE(relativeto, offset, measure) for the simulation's own time.
+
+        With relativeto 0 and measure 0 it is Time + offset (Vensim's documentation). The
+        calendar measures (1-10) depend on the date settings of Vensim's Model>Settings, which
+        the .mdl file does not carry, and relativeto 2 reads the computer's clock: refused.
+        """
+        if len(args) != 3:
+            raise SpecError(f"GET TIME VALUE in `{self.current}` takes three arguments (relativeto, offset, "
+                            f"measure), not {len(args)}.")
+        relativeto, offset, measure = args
+        if not (isinstance(relativeto, Num) and relativeto.value == 0):
+            raise UnsupportedError(
+                f"GET TIME VALUE in `{self.current}` is relative to the initial time or the computer clock; sdflow "
+                "supports relativeto 0 (the current simulation time) only. Use `Time` or `INITIAL TIME` instead."
+            )
+        if not (isinstance(measure, Num) and measure.value == 0):
+            raise UnsupportedError(
+                f"GET TIME VALUE in `{self.current}` asks for a calendar measure (years, months, days...), which "
+                "needs Vensim's date settings; sdflow supports measure 0 (model time units) only."
+            )
+        return Binary("+", Ref("time"), offset)
 
     def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
         """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's

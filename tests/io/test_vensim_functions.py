@@ -65,3 +65,21 @@ def test_negative_base_written_both_ways_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"`x` raises the negative number -2 to a power and sdflow cannot "
                                                r"find .* Write `-\(2\^x\)` or `\(0 - 2\)\^x`"):
         sd.load(mdl(tmp_path, "x = -2^2 + (-2)^2 ~~|\n"))
+
+
+# -- GET TIME VALUE --------------------------------------------------------------------------------
+def test_get_time_value_is_time_plus_offset(tmp_path: Path) -> None:
+    body = "dim: (A1-A3) ~~|\ng[dim] = GET TIME VALUE(0, dim * 0.5, 0) ~~|\n"
+    ds = sd.load(mdl(tmp_path, body, initial=-2, final=1, dt=0.25)).run()
+    expected = ds["time"].values[:, None] + np.array([0.5, 1.0, 1.5])[None, :]
+    np.testing.assert_allclose(ds["g"].values, expected)
+
+
+@pytest.mark.parametrize("call, message", [
+    ("GET TIME VALUE(1, 0, 0)", r"GET TIME VALUE in `g` is relative to the initial time or the computer clock"),
+    ("GET TIME VALUE(2, 0, 0)", r"relativeto 0 \(the current simulation time\) only"),
+    ("GET TIME VALUE(0, 0, 3)", r"GET TIME VALUE in `g` asks for a calendar measure"),
+])
+def test_get_time_value_calendar_and_clock_are_refused(tmp_path: Path, call: str, message: str) -> None:
+    with pytest.raises(UnsupportedError, match=message):
+        sd.load(mdl(tmp_path, f"g = {call} ~~|\n"))
