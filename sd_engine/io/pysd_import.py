@@ -48,12 +48,9 @@ _SAME = {
 }
 _REDUCERS = {"sum", "prod", "vmin", "vmax"}
 #: Functions we know and refuse, with the reason shown to the user.
-_REFUSED = {
-    "vector_select": "VECTOR SELECT",
-    "vector_sort_order": "VECTOR SORT ORDER",
-    "vector_reorder": "VECTOR REORDER",
-    "vector_rank": "VECTOR RANK",
-}
+_REFUSED: dict[str, str] = {}
+#: Vensim's vector functions, kept as engine array functions.
+_VECTOR = {"vector_sort_order", "vector_reorder", "vector_rank"}
 
 
 def read_model(path: str | Path) -> ModelSpec:
@@ -871,6 +868,21 @@ class _Converter:
             if dim not in self.dim_elements:
                 raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
             return Num(float(len(self.dim_elements[dim])))
+        if key == "vector_select":
+            args = [self.expr(a) for a in raw]
+            if len(args) != 5:
+                raise SpecError(f"VECTOR SELECT in `{self.current}` takes five arguments (selection, expression, "
+                                f"missing value, action, error action), not {len(args)}.")
+            over = _bang_dims(args[0]) + [d for d in _bang_dims(args[1]) if d not in _bang_dims(args[0])]
+            if not over:
+                raise SpecError(f"VECTOR SELECT in `{self.current}` needs the dimension to select over marked with "
+                                "`!`, as in `VECTOR SELECT(sel[dim!], x[dim!], 0, 0, 0)`.")
+            return Call("vector_select", tuple(args) + tuple(Str(d) for d in over))
+        if key in _VECTOR:
+            args = [self.expr(a) for a in raw]
+            if len(args) != 2:
+                raise SpecError(f"{key.replace('_', ' ').upper()} in `{self.current}` takes two arguments.")
+            return Call(key, tuple(args))
         if key == "get_time_value":
             return self.get_time_value([self.expr(a) for a in raw])
         if key in _REFUSED:
@@ -1030,6 +1042,57 @@ class _Converter:
             result = Call(func, (result, Str(dim)))
         return result
 
+    def ast_AllocateAvailableStructure(self, node: Any) -> Expr:
+        """ALLOCATE AVAILABLE(request, pp[..., ptype], avail): the priority profiles are read
+        along the dimension of their last subscript, starting at that element."""
+        request, supply = self.expr(node.request), self.expr(node.avail)
+        pp = self.expr(node.pp)
+        if not (isinstance(pp, Ref) and pp.subscripts):
+            raise UnsupportedError(f"ALLOCATE AVAILABLE in `{self.current}` needs its priority profiles as a "
+                                   "subscripted variable, as in `pp[branch, ptype]`.")
+        first = canonical(pp.subscripts[-1])
+        profile = next((d for d, elements in self.dim_elements.items()
+                        if elements and canonical(elements[0]) == first and len(elements) >= 3), None)
+        if profile is None:
+            raise UnsupportedError(
+                f"ALLOCATE AVAILABLE in `{self.current}` reads priority profiles from `{pp.subscripts[-1]}`; sdflow "
+                "needs the first element of a range of at least three (ptype, ppriority, pwidth, ...)."
+            )
+        target = self.elements.get(pp.name)
+        if target is not None:
+            self.check_profile_types(target, profile)
+        return Call("allocate_available", (request, Ref(pp.name, pp.subscripts[:-1] + (profile,)), supply,
+                                           Str(profile)))
+
+    def check_profile_types(self, target: _Element, profile: str) -> None:
+        """Refuse the priority profiles sdflow lacks (0 fixed quantity, 5 constant elasticity)
+        where the profile type is given as a number."""
+        position = [canonical(d) for d in target.dims].index(profile) if profile in \
+            [canonical(d) for d in target.dims] else None
+        if position is None:
+            return
+        types: set[float] = set()
+        values = self.constant_values(target) if all(
+            isinstance(a, (int, float, np.ndarray)) for _, a in target.pieces) else None
+        if values is not None:
+            types = set(np.take(values, 0, axis=position).ravel().tolist())
+        else:
+            first = canonical(self.dim_elements[profile][0])
+            for subs, ast in target.pieces:
+                if canonical(subs[position]) in (first, profile) and isinstance(ast, (int, float)):
+                    types.add(float(ast))
+        unknown = sorted(t for t in types if t not in (1.0, 2.0, 3.0, 4.0))
+        if unknown:
+            raise UnsupportedError(
+                f"ALLOCATE AVAILABLE in `{self.current}` uses priority profile type {unknown[0]:g} in "
+                f"`{target.name}`; sdflow supports 1 (rectangular), 2 (triangular), 3 (normal) and 4 "
+                "(exponential)."
+            )
+
+    def ast_AllocateByPriorityStructure(self, node: Any) -> Expr:
+        args = tuple(self.expr(a) for a in (node.request, node.priority, node.size, node.width, node.supply))
+        return Call("allocate_by_priority", args)
+
     def ast_InlineLookupsStructure(self, node: Any) -> Expr:
         table = self.table(node.lookups)
         if table.mode != "interpolate":
@@ -1166,6 +1229,15 @@ def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:
     if isinstance(expr, Call):
         return Call(expr.func, tuple(_substitute(a, swap) for a in expr.args))
     return expr
+
+
+def _bang_dims(expr: Expr) -> list[str]:
+    """The ``dim!`` subscripts of `expr`, in order: the dimensions a vector function runs over."""
+    out: list[str] = []
+    for node in walk(expr):
+        if isinstance(node, Ref):
+            out += [canonical(s) for s in node.subscripts if s.endswith("!") and canonical(s) not in out]
+    return out
 
 
 def _negate(e: Expr) -> Expr:

@@ -401,7 +401,6 @@ REFUSALS = {
     "samples/teacup/teacup_legacy.stmx": r"did not read 4 variable\(s\) of `teacup_legacy.stmx` \(first: "
                                          r"`teacup_temperature`\).*current Stella",
     "samples/bpowers-hares_and_lynxes_modules/model.xmile": r"uses module `hares`; .*Flatten the modules",
-    "tests/allocate_available/test_allocate_available.mdl": r"`allocation mixed` uses ALLOCATE AVAILABLE",
     "tests/control_vars/test_control_vars.mdl": r"Control variable `FINAL TIME` .*Write it as a number",
     "tests/get_xls_cellrange/test_get_xls_cellrange.mdl": r"`data1` is a data variable",
     "tests/get_constants_subranges/test_get_constants_subranges.mdl": r"`constant` uses GET XLS/DIRECT CONSTANTS",
@@ -409,7 +408,6 @@ REFUSALS = {
         r"Lookup `lookup 1d` is read from a spreadsheet",
     "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl":
         r"Subscript range `Third Dimension Subscript` is read from a spreadsheet",
-    "tests/vector_select/test_vector_select.mdl": r"`Eout2 1` uses VECTOR SELECT",
     "tests/get_time_value/test_get_time_value.mdl":
         r"GET TIME VALUE in `get time 1 dim 0` is relative to the initial time or the computer clock",
 }
