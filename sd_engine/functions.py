@@ -284,10 +284,24 @@ def _profile_share(x: Array, ptype: Array, priority: Array, width: Array) -> Arr
         rectangular = np.clip(0.5 - u, 0.0, 1.0)
         triangular = np.where(u <= -0.5, 1.0, np.where(u < 0, 1 - 2 * (u + 0.5) ** 2,
                                                         np.where(u < 0.5, 2 * (0.5 - u) ** 2, 0.0)))
-        normal = 0.5 * special.erfc(u / np.sqrt(2.0))
+        normal = _normal_tail(u)
         exponential = np.where(u < 0, 1 - 0.5 * np.exp(np.minimum(u, 0.0)), 0.5 * np.exp(-np.maximum(u, 0.0)))
     return np.select([ptype == 1, ptype == 2, ptype == 3, ptype == 4],
                      [rectangular, triangular, normal, exponential], default=np.nan)
+
+
+def _normal_tail(u: Array) -> Array:
+    """P(Z > u) for a standard normal Z by Abramowitz & Stegun 26.2.16 (|error| < 1e-5).
+
+    Vensim's normal priority profile follows this approximation, not the exact tail: with the
+    exact tail the normal-profile allocations of SDXorg ``tests/allocate_available`` are off
+    by up to 1.8e-3 (relative), with this one by at most 4e-5, as are the rectangular,
+    triangular and exponential profiles there (Vensim's own search tolerance).
+    """
+    z = np.abs(u)
+    t = 1.0 / (1.0 + 0.33267 * z)
+    tail = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * t * (0.4361836 + t * (-0.1201676 + t * 0.9372980))
+    return np.where(u >= 0, tail, 1.0 - tail)
 
 
 #: Half-widths (in pwidth) beyond which each profile's share is exactly 0 or 1 in doubles.
