@@ -291,7 +291,7 @@ def _profile_share(x: Array, ptype: Array, priority: Array, width: Array) -> Arr
 
 
 def _normal_tail(u: Array) -> Array:
-    """P(Z > u) for a standard normal Z by Abramowitz & Stegun 26.2.16 (|error| < 1e-5).
+    """P(Z > u) for a standard normal Z by Abramowitz & Stegun 26.2.16 (|error| about 1e-5).
 
     Vensim's normal priority profile follows this approximation, not the exact tail: with the
     exact tail the normal-profile allocations of SDXorg ``tests/allocate_available`` are off
