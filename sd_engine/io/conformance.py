@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import UnsupportedError
 from ..expr import canonical
+from .pysd_import import TIME_STEP_SERIES
 
 __all__ = [
     "RTOL",
@@ -236,6 +237,8 @@ def compare(ds: object, expected: pd.DataFrame, dt: float | None = None) -> tupl
         name, subs = (match["name"], [s.strip() for s in match["subs"].split(",")]) if match else (column, [])
         key = canonical(name)
         values: np.ndarray
+        if key == "time_step" and canonical(TIME_STEP_SERIES) in by_key:
+            key = canonical(TIME_STEP_SERIES)  # a TIME STEP that changes during the run
         if key == "time_step" and key not in by_key and dt is not None:
             values = np.full(len(position), dt)
         elif key not in by_key:

@@ -32,11 +32,13 @@ from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, r
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .xml_safety import ModelFileError, check_xmile
 
-__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES"]
+__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
 
+#: The series of a TIME STEP given by an equation that changes during the run.
+TIME_STEP_SERIES = "TIME STEP (equation)"
 #: Control variables: Vensim names (canonical) -> TimeSettings fields.
 _CONTROL = {"initial_time": "initial_time", "final_time": "final_time", "time_step": "dt", "saveper": "saveper"}
 
@@ -240,6 +242,13 @@ class _Converter:
                 source=f"`{dim.name}` used as a number in {self.path.name}"))
         # The control variables other than TIME STEP stay readable by equations, as constants.
         for key, element in controls.items():
+            if key in self.dynamic_controls:
+                self.current = element.name
+                # `TIME STEP` itself names the engine's dt in equations; its equation is a series.
+                name = TIME_STEP_SERIES if key == "time_step" else element.name
+                self.variables.append(Variable(name, "aux", self.dynamic_controls[key], units=element.units,
+                                               doc=element.doc, source=element.source))
+                continue
             if key == "time_step":
                 continue
             value = getattr(time, _CONTROL[key])
@@ -396,18 +405,75 @@ class _Converter:
                     del pending[key]
                     if key == "time_step" or not units:
                         units = element.units or units
-        for key, element in pending.items():
-            raise UnsupportedError(
-                f"Control variable `{element.name}` has an equation that changes during the run or depends on "
-                "the model's variables; sdflow needs its value before the run. Write it as a number."
-            )
+        # Equations that change during the run (Vensim reads them at every step): their values
+        # at the initial time go into the settings, the equations stay as auxiliaries that
+        # the integrator reads (TimeSettings.controls).
+        self.dynamic_controls: dict[str, Expr] = {}
+        for key in sorted(pending, key=["initial_time", "time_step", "final_time", "saveper"].index):
+            element = pending[key]
+            self.current = element.name
+            expr = self.expr(element.pieces[0][1])
+            # INITIAL TIME is needed before there is a Time: Vensim's Time is then 0.
+            number = self.start_value(expr, values, values.get("initial_time", 0.0), set())
+            if number is None or not math.isfinite(number):
+                raise UnsupportedError(
+                    f"Control variable `{element.name}` has an equation sdflow cannot evaluate at the initial time "
+                    "(it reads stocks, lookups or functions beyond IF THEN ELSE, MIN, MAX and arithmetic); write "
+                    "it with those or as a number."
+                )
+            values[_CONTROL[key]] = number
+            self.dynamic_controls[key] = expr
+            if key == "time_step" or not units:
+                units = element.units or units
         kwargs: dict[str, Any] = {}
         for name in ("initial_time", "final_time", "dt", "saveper"):
             if name in values:
                 kwargs[name] = values[name]
-        if "saveper" in kwargs and "dt" in kwargs and math.isclose(kwargs["saveper"], kwargs["dt"]):
+        if "saveper" in kwargs and "dt" in kwargs and math.isclose(kwargs["saveper"], kwargs["dt"]) \
+                and "saveper" not in self.dynamic_controls:
             kwargs["saveper"] = None
+        kwargs["controls"] = tuple((_CONTROL[key], canonical(TIME_STEP_SERIES) if key == "time_step" else key)
+                                   for key in ("final_time", "time_step", "saveper") if key in self.dynamic_controls)
         return TimeSettings(units=units or "time", method=self.method, **kwargs)
+
+    def start_value(self, expr: Expr, known: dict[str, float], time: float, seen: set[str]) -> float | None:
+        """The value of a control variable's equation at the initial time: numbers, Time, other
+        control variables, scalar model variables, arithmetic, comparisons, IF THEN ELSE, MIN, MAX."""
+        controls = {"dt": "dt", "time_step": "dt", "initial_time": "initial_time", "final_time": "final_time",
+                    "saveper": "saveper"}
+        if isinstance(expr, Num):
+            return expr.value
+        if isinstance(expr, Ref) and not expr.subscripts:
+            if expr.name == "time":
+                return time
+            if expr.name in controls:
+                return known.get(controls[expr.name])
+            target = self.elements.get(expr.name)
+            if target is None or target.dims or len(target.pieces) != 1 or expr.name in seen:
+                return None
+            ast = target.pieces[0][1]
+            if type(ast).__name__ in ("IntegStructure", "LookupsStructure") or target.kind == "lookup":
+                return None
+            return self.start_value(self.expr(ast), known, time, seen | {expr.name})
+        if isinstance(expr, Unary):
+            v = self.start_value(expr.operand, known, time, seen)
+            return None if v is None else (-v if expr.op == "-" else float(not v))
+        if isinstance(expr, Binary):
+            a, b = self.start_value(expr.left, known, time, seen), self.start_value(expr.right, known, time, seen)
+            if a is None or b is None:
+                return None
+            from ..compile import _NUMPY_OPERATORS
+
+            with np.errstate(all="ignore"):
+                return float(_NUMPY_OPERATORS[expr.op](np.float64(a), np.float64(b)))
+        if isinstance(expr, Call) and expr.func in ("if_then_else", "min", "max"):
+            args = [self.start_value(a, known, time, seen) for a in expr.args]
+            if any(a is None for a in args):
+                return None
+            if expr.func == "if_then_else":
+                return args[1] if args[0] else args[2]
+            return float(min(args) if expr.func == "min" else max(args))  # type: ignore[type-var]
+        return None
 
     def evaluate_constant(self, expr: Expr, known: dict[str, float]) -> float | None:
         """The value of an equation of numbers, other control variables and scalar constants."""
