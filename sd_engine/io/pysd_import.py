@@ -418,7 +418,7 @@ class _Converter:
             if number is None or not math.isfinite(number):
                 raise UnsupportedError(
                     f"Control variable `{element.name}` has an equation sdflow cannot evaluate at the initial time "
-                    "(it reads stocks, lookups or functions beyond IF THEN ELSE, MIN, MAX and arithmetic); write "
+                    "(it reads lookups, arrays or functions beyond IF THEN ELSE, MIN, MAX and arithmetic); write "
                     "it with those or as a number."
                 )
             values[_CONTROL[key]] = number
@@ -438,7 +438,8 @@ class _Converter:
 
     def start_value(self, expr: Expr, known: dict[str, float], time: float, seen: set[str]) -> float | None:
         """The value of a control variable's equation at the initial time: numbers, Time, other
-        control variables, scalar model variables, arithmetic, comparisons, IF THEN ELSE, MIN, MAX."""
+        control variables, scalar model variables (stocks at their initial values), arithmetic,
+        comparisons, IF THEN ELSE, MIN, MAX."""
         controls = {"dt": "dt", "time_step": "dt", "initial_time": "initial_time", "final_time": "final_time",
                     "saveper": "saveper"}
         if isinstance(expr, Num):
@@ -452,7 +453,9 @@ class _Converter:
             if target is None or target.dims or len(target.pieces) != 1 or expr.name in seen:
                 return None
             ast = target.pieces[0][1]
-            if type(ast).__name__ in ("IntegStructure", "LookupsStructure") or target.kind == "lookup":
+            if type(ast).__name__ == "IntegStructure":  # a stock starts at its initial value
+                return self.start_value(self.expr(ast.initial), known, time, seen | {expr.name})
+            if type(ast).__name__ == "LookupsStructure" or target.kind == "lookup":
                 return None
             return self.start_value(self.expr(ast), known, time, seen | {expr.name})
         if isinstance(expr, Unary):

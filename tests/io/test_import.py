@@ -167,11 +167,6 @@ def test_xmile_macros_are_refused_by_name(tmp_path: Path) -> None:
         sd.load(write(tmp_path, text))
 
 
-def test_dynamic_final_time_is_refused(test_models: Path) -> None:
-    with pytest.raises(UnsupportedError, match="Control variable `FINAL TIME`"):
-        sd.load(test_models / "tests/dynamic_final_time/test_dynamic_final_time.mdl")
-
-
 # -- engine extensions, through the builder --------------------------------------------------------
 def arrayed() -> sd.Model:
     m = sd.Model("blocks", final_time=1)
@@ -401,7 +396,6 @@ REFUSALS = {
     "samples/teacup/teacup_legacy.stmx": r"did not read 4 variable\(s\) of `teacup_legacy.stmx` \(first: "
                                          r"`teacup_temperature`\).*current Stella",
     "samples/bpowers-hares_and_lynxes_modules/model.xmile": r"uses module `hares`; .*Flatten the modules",
-    "tests/control_vars/test_control_vars.mdl": r"Control variable `FINAL TIME` .*Write it as a number",
     "tests/get_xls_cellrange/test_get_xls_cellrange.mdl": r"`data1` is a data variable",
     "tests/get_constants_subranges/test_get_constants_subranges.mdl": r"`constant` uses GET XLS/DIRECT CONSTANTS",
     "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl":

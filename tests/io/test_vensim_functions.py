@@ -254,3 +254,69 @@ def test_allocate_available_within_vensim_search_tolerance(test_models: Path) ->
     allocations = expected[[c for c in expected.columns if c.startswith("allocation")]]
     worst, _ = compare(ds, allocations, 4.0)
     assert 1.0 < worst < 10.0  # in units of the conformance tolerance, 1e-5 + 1e-5 |expected|
+
+
+# -- control variables given by equations ----------------------------------------------------------
+DYNAMIC = """
+stock = INTEG(rate, 1) ~~|
+rate = growth * stock ~~|
+growth = 0.1 ~~|
+"""
+
+
+def test_run_stops_when_time_reaches_the_current_final_time(tmp_path: Path) -> None:
+    path = mdl(tmp_path, DYNAMIC, final="IF THEN ELSE(stock > 2, Time, 100)", dt=0.5)
+    ds = both_backends(path)
+    # Euler: stock = 1.05^k after k steps; first k with 1.05^k > 2 is 15 (t = 7.5).
+    k = int(np.ceil(np.log(2) / np.log(1.05)))
+    np.testing.assert_allclose(ds["time"].values, np.arange(k + 1) * 0.5)
+    np.testing.assert_allclose(ds["stock"].values, 1.05 ** np.arange(k + 1), rtol=1e-12)
+    assert ds["FINAL TIME"].values[-1] == 7.5 and (ds["FINAL TIME"].values[:-1] == 100).all()
+    # A final time given to run() replaces the equation.
+    assert sd.load(path).run(final_time=3)["time"].values[-1] == 3.0
+
+
+def test_time_step_and_saveper_from_equations(tmp_path: Path) -> None:
+    path = mdl(tmp_path, DYNAMIC, final=4, dt="IF THEN ELSE(Time < 1, 0.5, 0.25)",
+               saveper="IF THEN ELSE(Time < 2, TIME STEP, 1)")
+    ds = both_backends(path)
+    assert ds["time"].values.tolist() == [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 4.0]
+    # Euler with two steps of 0.5, then twelve of 0.25.
+    expected = [1.05 ** min(k, 2) * 1.025 ** max(k - 2, 0) for k in (0, 1, 2, 3, 4, 5, 6, 10, 14)]
+    np.testing.assert_allclose(ds["stock"].values, expected, rtol=1e-12)
+    assert ds["TIME STEP (equation)"].values.tolist()[:3] == [0.5, 0.5, 0.25]
+
+
+def test_ensembles_must_agree_on_dynamic_control_variables(tmp_path: Path) -> None:
+    model = sd.load(mdl(tmp_path, DYNAMIC, final="IF THEN ELSE(stock > 2, Time, 100)", dt=0.5))
+    same = model.run(params={"growth": np.array([0.1, 0.1])})
+    np.testing.assert_array_equal(same["stock"].isel(run=1).values, model.run()["stock"].values)
+    with pytest.raises(UnsupportedError, match=r"`FINAL TIME` differs between the runs of the ensemble at time "
+                                               r"[0-9.]+ \(from .*\); runs that end, save or step at different "
+                                               r"times cannot share one time axis. Run them one at a time."):
+        model.run(params={"growth": np.array([0.1, 0.2])})
+
+
+def test_adaptive_method_is_refused_with_dynamic_control_variables(tmp_path: Path) -> None:
+    model = sd.load(mdl(tmp_path, DYNAMIC, final="IF THEN ELSE(stock > 2, Time, 100)"))
+    with pytest.raises(UnsupportedError, match=r"`FINAL TIME` changes during the run, which the adaptive method "
+                                               r"`rk45` cannot follow; use a fixed-step method"):
+        model.run(method="rk45")
+
+
+def test_control_variable_reading_a_stock_at_the_start_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedError, match=r"Control variable `FINAL TIME` has an equation sdflow cannot "
+                                               r"evaluate at the initial time"):
+        sd.load(mdl(tmp_path, DYNAMIC + "horizon((0, 5), (10, 50)) ~~|\n", final="horizon(Time)"))
+
+
+def test_pendulum_saveper_off_the_time_step_grid(test_models: Path) -> None:
+    model = sd.load(test_models / "samples/pendulum/Single_Pendulum.mdl")
+    ds = model.run(final_time=1)
+    steps = np.arange(129) / 128  # TIME STEP 1/128 is exact in binary
+    expected = [steps[np.searchsorted(steps, m - 1e-9)] for m in np.arange(11) * 0.1]
+    np.testing.assert_array_equal(ds["time"].values, expected)  # 0, 13/128, 26/128, ...
+    every = model.run(final_time=1, saveper=1 / 128)
+    for name in ds.data_vars:
+        if "time" in ds[name].dims:
+            np.testing.assert_array_equal(ds[name].values, every[name].sel(time=expected).values)
