@@ -446,7 +446,8 @@ class _Frame:
         values = [self.value_of(a, var) for a in args]
         if func == "vector_select":
             over = [canonical(a.value) for a in call.args if isinstance(a, Str)]
-            return _vector_select(*values, over)
+            selection, expression, missing, action, error = values
+            return _vector_select(selection, expression, missing, action, error, over)
         vector = values[0]
         along = [d for d in vector.dims if d != _RUN][-1]
         if func == "allocate_available":

@@ -470,12 +470,13 @@ class _Converter:
             with np.errstate(all="ignore"):
                 return float(_NUMPY_OPERATORS[expr.op](np.float64(a), np.float64(b)))
         if isinstance(expr, Call) and expr.func in ("if_then_else", "min", "max"):
-            args = [self.start_value(a, known, time, seen) for a in expr.args]
-            if any(a is None for a in args):
+            found = [self.start_value(a, known, time, seen) for a in expr.args]
+            args = [a for a in found if a is not None]
+            if len(args) != len(found) or not args:
                 return None
             if expr.func == "if_then_else":
                 return args[1] if args[0] else args[2]
-            return float(min(args) if expr.func == "min" else max(args))  # type: ignore[type-var]
+            return float(min(args) if expr.func == "min" else max(args))
         return None
 
     def evaluate_constant(self, expr: Expr, known: dict[str, float]) -> float | None:
