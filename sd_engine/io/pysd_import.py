@@ -1276,7 +1276,7 @@ def _read_equation_texts(path: Path) -> dict[str, str]:
         return texts
     # The file has passed check_xmile; a plain scan is enough here and, unlike an XML parser,
     # tolerates the undeclared namespace prefixes some isee files carry.
-    named = list(re.finditer(r"<\w+[^>]*?\sname=\"([^\"]+)\"", raw))
+    named = list(re.finditer(r"<(?:\w+:)?(?:aux|flow|stock)\b[^>]*?\sname=\"([^\"]+)\"", raw))
     for found, after in zip(named, named[1:] + [None]):
         segment = raw[found.end():after.start() if after is not None else len(raw)]
         eqns = re.findall(r"<eqn>(.*?)</eqn>", segment, flags=re.DOTALL)
