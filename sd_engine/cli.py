@@ -108,7 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--initial-time", type=float, metavar="T", help="start time (model's own by default)")
     run.add_argument("--final-time", type=float, metavar="T", help="final time (model's own by default)")
     run.add_argument("--dt", type=float, metavar="DT", help="time step")
-    run.add_argument("--saveper", type=float, metavar="S", help="save interval, a whole multiple of dt")
+    run.add_argument("--saveper", type=float, metavar="S", help="save interval (off the dt grid: the first step at or after each multiple)")
     run.add_argument("--method", choices=_METHODS, help="integration method (model's own by default)")
     run.add_argument("--seed", type=int, metavar="N", help="seed of random functions; run i uses N + i")
     run.add_argument("--out", type=Path, metavar="FILE", help="write results to FILE (.nc or .csv)")

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS", "PIECES", "PIECE_AT",
-           "piece_blocks"]
+           "piece_blocks", "ARRAY_USAGE"]
 
 #: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
 REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
@@ -59,6 +59,15 @@ LOOKUP_FUNCTIONS = {
     "lookup_extrapolate": "extrapolate",
     "lookup_backward": "hold_backward",
     "lookup_forward": "look_forward",
+}
+#: How each array function is written (the dimension rules are in ``emit_array_function``).
+ARRAY_USAGE = {
+    "vector_select": "vector_select(selection[dim!], expression[dim!], missing, action, error, \"dim!\")",
+    "vector_sort_order": "vector_sort_order(vector[dim], direction)",
+    "vector_rank": "vector_rank(vector[dim], direction)",
+    "vector_reorder": "vector_reorder(vector[dim], order[dim])",
+    "allocate_available": "allocate_available(request[dim], profiles[dim, profile], supply, \"profile\")",
+    "allocate_by_priority": "allocate_by_priority(request[dim], priority[dim], size, width, supply)",
 }
 _TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
 #: An arrayed variable defined block by block: ``_pieces(_at("north"), eq1, _at("south"), eq2)``.
@@ -204,6 +213,7 @@ class _Compiler:
     def check_references(self) -> None:
         known = set(self.vars) | set(_TIME_NAMES)
         callables = set(functions.BUILTINS) | set(functions.ALIASES) | set(REDUCTIONS) | set(LOOKUP_FUNCTIONS)
+        callables |= set(functions.ARRAY_FUNCTIONS)
         callables |= {"with_lookup", "time", PIECES, PIECE_AT} | {k for k, v in self.vars.items() if v.kind == "lookup"}
         for var in self.vars.values():
             for expr in self.equations(var):
@@ -676,6 +686,8 @@ class _Compiler:
             lookup = self.vars[func].lookup
             assert lookup is not None
             return self.emit_lookup(func, call.args[0], var, lookup.mode)
+        if func in functions.ARRAY_FUNCTIONS:
+            return self.emit_array_function(func, call, var)
         builtin = functions.BUILTINS[func]
         if builtin.nargs is not None and len(call.args) not in builtin.nargs:
             raise SpecError(
@@ -689,6 +701,79 @@ class _Compiler:
         args = [self.align(code, d, dims) if dims is not None else code for code, d in emitted]
         prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
         return f"fn.{func.lstrip('_')}({', '.join(prefix + args)})", dims
+
+    def emit_array_function(self, func: str, call: Call, var: Variable) -> tuple[str, tuple[str, ...] | None]:
+        """Vector and allocation functions: the arguments lined up so that the dimension the
+        function works along is the last axis (VECTOR SELECT: the ``dim!`` axes it reduces)."""
+        args = call.args
+        usage = ARRAY_USAGE[func]
+        count = len([a for a in args if not isinstance(a, Str)])
+        expected = {"vector_select": 5, "allocate_available": 3}.get(func, usage.count(",") + 1)
+        if count != expected or (func == "vector_select" and len(args) == count) \
+                or (func == "allocate_available" and len(args) != 4):
+            raise SpecError(f"`{func}` in the equation of `{var.name}` is written `{usage}`.")
+
+        def arrayed(expr: Expr, what: str) -> tuple[str, tuple[str, ...]]:
+            code, dims = self.emit(expr, var)
+            if not dims:
+                raise DimensionError(f"The {what} of `{func}` in `{var.name}` must be an array: `{usage}`.")
+            return code, dims
+
+        def per_group(expr: Expr, what: str, target: tuple[str, ...]) -> str:
+            code, dims = self.emit(expr, var)
+            extra = [d for d in dims or () if d not in target]
+            if extra:
+                raise DimensionError(
+                    f"The {what} of `{func}` in `{var.name}` varies over `{extra[0]}`, the dimension the function "
+                    f"works along (or one its result lacks): `{usage}`."
+                )
+            return self.align(code, dims, target)
+
+        if func == "vector_select":
+            sel, sdims = arrayed(args[0], "selection")
+            expr, edims = arrayed(args[1], "expression")
+            union = self.union(sdims, edims) or ()
+            over = [canonical(a.value) for a in args[5:] if isinstance(a, Str)]
+            missing = [d for d in over if d not in union]
+            if missing:
+                raise DimensionError(f"`{func}` in `{var.name}` selects over `{missing[0]}`, which its arrays lack.")
+            kept = tuple(d for d in union if d not in over)
+            axes = tuple(1 + union.index(d) for d in over)
+            rest = [per_group(a, what, kept) for a, what in zip(args[2:5], ("missing value", "action", "error action"))]
+            code = f"fn.vector_select({self.align(sel, sdims, union)}, {self.align(expr, edims, union)}, " \
+                   f"{', '.join(rest)}, {axes})"
+            return code, kept
+        vector, vdims = arrayed(args[0], "first argument")
+        along = vdims[-1]  # Vensim: the last subscript of the first argument
+        if func in ("vector_sort_order", "vector_rank"):
+            return f"fn.{func}({vector}, {per_group(args[1], 'direction', vdims[:-1])})", vdims
+        if func == "vector_reorder":
+            order, odims = arrayed(args[1], "order")
+            union = tuple(d for d in self.union(vdims, odims) or () if d != along) + (along,)
+            return f"fn.vector_reorder({self.align(vector, vdims, union)}, {self.align(order, odims, union)})", union
+        if func == "allocate_available":
+            profiles, pdims = arrayed(args[1], "priority profile")
+            profile = canonical(args[3].value) if isinstance(args[3], Str) else ""
+            if profile not in pdims or along not in pdims:
+                raise DimensionError(
+                    f"The priority profiles of `{func}` in `{var.name}` must vary over the requesters' dimension "
+                    f"`{along}` and the profile dimension: `{usage}`."
+                )
+            others = [d for d in pdims if d != profile]
+            union = tuple(d for d in self.union(vdims, tuple(others)) or () if d != along)
+            supply_dims = self.emit(args[2], var)[1] or ()
+            union = tuple(self.union(union, tuple(d for d in supply_dims if d != along)) or ()) + (along,)
+            return (f"fn.allocate_available({self.align(vector, vdims, union)}, "
+                    f"{self.align(profiles, pdims, union + (profile,))}, "
+                    f"{per_group(args[2], 'supply', union[:-1])})"), union
+        # allocate_by_priority(request, priority, size, width, supply)
+        priority, pdims = arrayed(args[1], "priority")
+        union = tuple(d for d in self.union(vdims, pdims) or () if d != along)
+        for extra in args[3:5]:
+            union = tuple(self.union(union, tuple(d for d in self.emit(extra, var)[1] or () if d != along)) or ())
+        union = union + (along,)
+        return (f"fn.allocate_by_priority({self.align(vector, vdims, union)}, {self.align(priority, pdims, union)}, "
+                f"{per_group(args[3], 'width', union[:-1])}, {per_group(args[4], 'supply', union[:-1])})"), union
 
     def emit_lookup(self, key: str, arg: Expr, var: Variable, mode: str) -> tuple[str, tuple[str, ...] | None]:
         code, dims = self.emit(arg, var)
@@ -785,6 +870,7 @@ def _load_functions(source: str, filename: str, namespace: dict[str, Any]) -> di
 _FUNCTIONS = types.SimpleNamespace(
     **{name.lstrip("_"): builtin.impl for name, builtin in functions.BUILTINS.items()},
     **{impl.__name__: impl for impl in functions.LOOKUP_MODES.values()},
+    **functions.ARRAY_FUNCTIONS,
 )
 
 # ---------------------------------------------------------------------------------------------

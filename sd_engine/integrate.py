@@ -148,11 +148,13 @@ def simulate_results(
     # keeps a final time that is a multiple of dt in decimal but not in binary.
     span = (t1 - t0) / h
     n_steps = int(math.floor(span + 1e-9 * max(1.0, span)))
-    ratio = save / h
-    every = max(1, round(ratio))
-    if abs(ratio - every) > 1e-9 * max(1.0, ratio):
-        raise SpecError(
-            f"`saveper` ({save}) must be a whole multiple of `dt` ({h}); for example saveper={every * h}."
+    # Control variables given by equations (Vensim), unless the call sets them itself.
+    given = {"final_time": final_time, "dt": dt, "saveper": saveper}
+    controls = {setting: key for setting, key in time.controls if given[setting] is None}
+    if controls and method in ADAPTIVE_METHODS:
+        raise UnsupportedError(
+            f"`{model.lowered[next(iter(controls.values()))].name}` changes during the run, which the adaptive "
+            f"method `{method}` cannot follow; use a fixed-step method (euler, rk2, rk4)."
         )
     inputs = _Inputs.build(model, params or {})
     n = inputs.n_runs
@@ -160,7 +162,10 @@ def simulate_results(
         errors = "mark" if inputs.ensemble else "raise"
     seeds = _seeds(seed, n)
     step_times = _tidy_times(t0, h, n_steps)
-    times = step_times[::every]
+    saved = _saved_steps(step_times, t0, save, h)
+    times = step_times[saved]
+    rows = np.full(len(step_times), -1)
+    rows[saved] = np.arange(len(saved))
     layout = model.layout
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
@@ -174,8 +179,10 @@ def simulate_results(
         state = _State(model, inputs, seeds, t0, h, n_steps)
         if method in ADAPTIVE_METHODS:
             status = _run_adaptive(model, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
+        elif controls:
+            status, times, record = _run_controlled(model, state, SOLVERS[method](), t0, t1, h, save, controls)
         else:
-            status = _run_fixed(model, state, SOLVERS[method](), step_times, every, record, progress)
+            status = _run_fixed(model, state, SOLVERS[method](), step_times, rows, record, progress)
     statuses = tuple(status)
     if errors == "raise":
         for i, st in enumerate(statuses):
@@ -204,6 +211,16 @@ def simulate_results(
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
     )
+
+
+def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:
+    """The steps saved with save interval `save`: the first step at or after each multiple of
+    `save` from `t0` (every k-th step when `save` is k steps; otherwise the saved times are
+    computed times, never values moved to times the run did not compute)."""
+    tol = 1e-9 * max(1.0, abs(save / h))
+    targets = np.arange(0.0, (step_times[-1] - t0) / save + tol + 1.0) * (save / h)
+    steps = np.unique(np.ceil(targets - tol).astype(np.intp))
+    return steps[steps < len(step_times)]
 
 
 def _tidy_times(t0: float, h: float, n_steps: int) -> np.ndarray:
@@ -430,7 +447,7 @@ def _first_failure(model: CompiledModel, y: np.ndarray, t: float, status: list[R
 
 
 def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step_times: np.ndarray,
-               every: int, record: np.ndarray, progress: bool) -> list[RunStatus]:
+               rows: np.ndarray, record: np.ndarray, progress: bool) -> list[RunStatus]:
     evaluate = model.evaluate
     n = state.y.shape[0]
     n_steps = len(step_times) - 1
@@ -467,7 +484,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     add_reduce = np.add.reduce
     for k in range(n_steps + 1):
         t = step_times[k]
-        out = record[:, k // every] if k % every == 0 else None
+        out = record[:, rows[k]] if rows[k] >= 0 else None
         evaluate(t, y, z, c, h, dy, zn, out)
         if k == n_steps:
             break
@@ -483,6 +500,94 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     if bar is not None:
         bar.close()
     return status
+
+
+#: A run whose FINAL TIME keeps moving away stops with an error after this many steps.
+MAX_CONTROLLED_STEPS = 10_000_000
+
+
+def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver, t0: float, t1: float, h: float,
+                    save: float, controls: dict[str, str]) -> tuple[list[RunStatus], np.ndarray, np.ndarray]:
+    """Fixed steps with Vensim's control variables read from the model at every step.
+
+    At each step the equations are evaluated; the run stops once Time reaches the current
+    FINAL TIME, the step is saved when Time reaches the next save time (the last one plus the
+    current SAVEPER), and the next step is the current TIME STEP long. Runs of an ensemble
+    must agree on these values at every step: one time axis cannot hold runs that end or save
+    at different times, so that is refused rather than padded.
+    """
+    evaluate = model.evaluate
+    layout = model.layout
+    n = state.y.shape[0]
+    columns = {setting: next(s.start for s in layout.series if s.key == key) for setting, key in controls.items()}
+    if "dt" in controls and len(state.pipes):
+        raise UnsupportedError(
+            f"`{model.lowered[controls['dt']].name}` changes during the run, and a DELAY FIXED (or another "
+            "pipeline delay) counts its length in steps; give the time step as a number."
+        )
+    c, y, z = state.c, state.y, state.z
+    dy, zn, scratch_zn = np.empty_like(y), np.empty_like(z), np.empty_like(z)
+    status = [RunStatus()] * n
+    alive = np.ones(n, dtype=bool)
+    if not np.isfinite(y).all():
+        _first_failure(model, y, t0, status, alive)
+    step = np.float64(h)
+
+    def rhs(t: float, yy: np.ndarray) -> np.ndarray:
+        out_ = np.empty_like(yy)
+        evaluate(t, yy, z, c, step, out_, scratch_zn, None)
+        return out_
+
+    def setting(name: str, out: np.ndarray, t: float, default: float) -> float:
+        if name not in columns:
+            return default
+        values = out[:, columns[name]]
+        if not (values == values[0]).all():
+            raise UnsupportedError(
+                f"`{model.lowered[controls[name]].name}` differs between the runs of the ensemble at time {t:g} "
+                f"(from {np.nanmin(values):g} to {np.nanmax(values):g}); runs that end, save or step at different "
+                "times cannot share one time axis. Run them one at a time."
+            )
+        value = float(values[0])
+        if name != "final_time" and not (math.isfinite(value) and value > 0):
+            raise SimulationError(f"`{model.lowered[controls[name]].name}` is {value:g} at time {t:g}; it must be a "
+                                  "positive number.")
+        return value
+
+    times: list[float] = []
+    rows: list[np.ndarray] = []
+    t, next_save = np.float64(t0), t0
+    for k in range(MAX_CONTROLLED_STEPS):
+        out = np.empty((n, layout.n_series))
+        evaluate(t, y, z, c, step, dy, zn, out)
+        current = np.float64(setting("dt", out, float(t), h))
+        if current != step:
+            # TIME STEP changed at this time: equations that read it (SAVEPER = TIME STEP,
+            # PULSE widths, outflow limits) see the new value, as in Vensim.
+            step = current
+            evaluate(t, y, z, c, step, dy, zn, out)
+        tol = 1e-9 * max(1.0, abs(float(t)))
+        final = setting("final_time", out, float(t), t1)
+        if t >= next_save - tol:
+            times.append(float(t))
+            rows.append(out)
+            interval = setting("saveper", out, float(t), save)
+            while next_save <= t + tol:
+                next_save += interval
+        if t >= final - tol:
+            break
+        y = solver.step(rhs, t, y, step, dy)
+        if z.shape[1] > 0:
+            state.advance_discrete(zn, k)
+        if not math.isfinite(np.add.reduce(y, axis=None)) and alive.any():
+            _first_failure(model, y, float(t + step), status, alive)
+        t = np.float64(_tidy_times(float(t), float(step), 1)[1])
+    else:
+        raise SimulationError(
+            f"The run did not reach its FINAL TIME in {MAX_CONTROLLED_STEPS} steps (time {float(t):g}); check the "
+            "equations of FINAL TIME and TIME STEP."
+        )
+    return status, np.asarray(times), np.stack(rows, axis=1)
 
 
 def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record: np.ndarray, scipy_method: str,

@@ -56,6 +56,28 @@ def _apply(ufunc: Callable[..., Any], *args: Any) -> xr.DataArray:
     return result
 
 
+def _vector_select(selection: xr.DataArray, expression: xr.DataArray, missing: xr.DataArray,
+                   action: xr.DataArray, error: xr.DataArray, over: list[str]) -> xr.DataArray:
+    """VECTOR SELECT written with xarray's own reductions (an independent check of
+    :func:`sd_engine.functions.vector_select`)."""
+    selection, expression = xr.broadcast(selection, expression)
+    chosen = selection != 0
+    count = chosen.sum(over)
+    weighted = (selection * expression).where(chosen)
+    powered = (expression ** selection).where(chosen)
+    plain = expression.where(chosen)
+    results = [weighted.sum(over), weighted.prod(over), weighted.min(over), weighted.max(over), weighted.mean(over),
+               powered.prod(over), plain.sum(over), plain.prod(over), plain.min(over), plain.max(over),
+               plain.mean(over)]
+    out = xr.full_like(results[0], np.nan)
+    for k, value in enumerate(results):
+        out = xr.where(action == k, value, out)
+    out = xr.where(count == 0, missing, out)
+    failed = (error.isin([1, 3]) & (count == 0)) | (error.isin([2, 3]) & (count > 1))
+    result: xr.DataArray = xr.where(failed, np.nan, out)
+    return result
+
+
 class InterpretedModel(CompiledModel):
     """A compiled model whose equations are evaluated by a tree-walking interpreter.
 
@@ -404,6 +426,8 @@ class _Frame:
             assert points is not None
             xs, ys = self.c[self.model.tables[func]]
             return self.look_up(self.value_of(call.args[0], var), xs, ys, points.mode)
+        if func in functions.ARRAY_FUNCTIONS:
+            return self.array_function(func, call, var)
         if func not in functions.BUILTINS:
             raise UnknownVariableError(f"The equation of `{var.name}` calls unknown function `{func}`.")
         builtin = functions.BUILTINS[func]
@@ -415,6 +439,32 @@ class _Frame:
         if result.shape != args[0].shape:
             raise DimensionError(f"`{func}` in `{var.name}` changed the shape of its arguments.")
         return xr.DataArray(result, dims=args[0].dims)
+
+    def array_function(self, func: str, call: Call, var: Variable) -> xr.DataArray:
+        """Vector and allocation functions, their arguments matched by dimension name."""
+        args = [a for a in call.args if not isinstance(a, Str)]
+        values = [self.value_of(a, var) for a in args]
+        if func == "vector_select":
+            over = [canonical(a.value) for a in call.args if isinstance(a, Str)]
+            selection, expression, missing, action, error = values
+            return _vector_select(selection, expression, missing, action, error, over)
+        vector = values[0]
+        along = [d for d in vector.dims if d != _RUN][-1]
+        if func == "allocate_available":
+            profile = canonical(call.args[3].value) if isinstance(call.args[3], Str) else ""
+            request, profiles, supply = values
+            cores = [[along], [along, profile], []]
+            inputs = [request, profiles, supply]
+        elif func == "allocate_by_priority":
+            request, priority, _, width, supply = values
+            cores, inputs = [[along], [along], [], []], [request, priority, width, supply]
+        elif func == "vector_reorder":
+            cores, inputs = [[along], [along]], values
+        else:
+            cores, inputs = [[along], []], values
+        result: xr.DataArray = xr.apply_ufunc(functions.ARRAY_FUNCTIONS[func], *inputs, input_core_dims=cores,
+                                              output_core_dims=[[along]])
+        return result
 
     def look_up(self, x: xr.DataArray, xs: np.ndarray, ys: np.ndarray, mode: str) -> xr.DataArray:
         result = functions.LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))

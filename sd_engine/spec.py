@@ -173,8 +173,17 @@ class TimeSettings:
     saveper: float | None = None  # None: every dt
     units: str = "time"
     method: str = "euler"
+    #: Settings given by equations that change during the run (Vensim control variables):
+    #: ``(setting, variable)`` pairs, setting one of "final_time", "dt", "saveper" and the
+    #: variable (canonical name) an auxiliary whose value the integrator reads at every step.
+    #: The numbers above are then their values at the initial time.
+    controls: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        for setting, _ in self.controls:
+            if setting not in ("final_time", "dt", "saveper"):
+                raise SpecError(f"Time setting `{setting}` cannot be given by an equation; only final_time, dt "
+                                "and saveper can.")
         for name in ("initial_time", "final_time", "dt"):
             if not math.isfinite(getattr(self, name)):
                 raise SpecError(f"Time setting `{name}` must be a finite number.")

@@ -268,15 +268,19 @@ def test_time_in_equations_equals_the_saved_time() -> None:
     np.testing.assert_array_equal(ds["clock"].values, ds["time"].values)
 
 
-@pytest.mark.parametrize("saveper", [0.3, 0.1, 0.2])
-def test_saveper_not_a_multiple_of_dt_is_refused(saveper: float) -> None:
-    with pytest.raises(sd.SpecError, match=r"`saveper` \(.*\) must be a whole multiple of `dt` \(0\.25\)"):
-        decay(dt=0.25).run(saveper=saveper)
-
-
-def test_saveper_in_the_model_is_checked_at_run_time() -> None:
-    with pytest.raises(ValueError, match="whole multiple of `dt`"):
-        decay(dt=0.25, saveper=0.6).run()
+@pytest.mark.parametrize("saveper", [0.3, 0.1, 0.6])
+def test_saveper_off_the_step_grid_saves_the_first_step_at_or_after_each_save_time(saveper: float) -> None:
+    # The saved rows are computed steps (values are never moved to times the run did not
+    # compute): for each multiple m of saveper, the first step t >= m.
+    every_step = decay(dt=0.25, final_time=3.0).run()
+    ds = decay(dt=0.25, final_time=3.0, saveper=saveper).run()
+    steps = every_step["time"].values
+    targets = np.arange(0, 3.0 + 1e-9, saveper)
+    expected = sorted({float(steps[np.searchsorted(steps, m - 1e-9)]) for m in targets if m <= steps[-1] + 1e-9})
+    np.testing.assert_array_equal(ds["time"].values, expected)
+    np.testing.assert_array_equal(ds["x"].values, every_step["x"].sel(time=expected).values)
+    if saveper == 0.3:
+        assert expected[:5] == [0.0, 0.5, 0.75, 1.0, 1.25]  # by hand: 0.3 -> 0.5, 0.6 -> 0.75, 0.9 -> 1.0
 
 
 def test_final_time_between_steps_stops_at_the_last_step_before_it() -> None:

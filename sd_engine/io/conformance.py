@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import UnsupportedError
 from ..expr import canonical
+from .pysd_import import TIME_STEP_SERIES
 
 __all__ = [
     "RTOL",
@@ -49,6 +50,12 @@ MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx", ".itmx")
 #: because of a defect of the file itself, with the reason. The conformance test expects
 #: these to fail; anything else must pass or be refused by name.
 KNOWN_FAILURES: dict[str, str] = {
+    'tests/allocate_available/test_allocate_available.mdl': (
+        "Vensim searches for ALLOCATE AVAILABLE's common priority level only to about 1e-5: its allocations "
+        'do not add up to the supply (79.9989 of 80 for `allocation3` at t = 4, 19 times what six printed '
+        'digits explain); sdflow solves to machine precision, so results differ by up to 8 times the '
+        'tolerance, 4e-5 relative at worst (test_allocate_available_within_vensim_search_tolerance)'
+    ),
     'samples/Query_file/Query_file.mdl': (
         "the output depends on Vensim's own random number generator (RANDOM UNIFORM(0.23, 0.53, 1) in "
         '`kWhPerStovePerDay`), which no other engine reproduces; the draws stay within their bounds '
@@ -231,6 +238,8 @@ def compare(ds: object, expected: pd.DataFrame, dt: float | None = None) -> tupl
         name, subs = (match["name"], [s.strip() for s in match["subs"].split(",")]) if match else (column, [])
         key = canonical(name)
         values: np.ndarray
+        if key == "time_step" and canonical(TIME_STEP_SERIES) in by_key:
+            key = canonical(TIME_STEP_SERIES)  # a TIME STEP that changes during the run
         if key == "time_step" and key not in by_key and dt is not None:
             values = np.full(len(position), dt)
         elif key not in by_key:

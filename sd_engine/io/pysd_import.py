@@ -14,6 +14,7 @@ import that succeeds runs the model as written.
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import math
 import re
@@ -33,11 +34,13 @@ from .external import ExternalDataError, ExternalReader, Series
 from .xml_safety import ModelFileError, check_xmile, parse_xmile
 from .xmile_modules import prepare_xmile, xmile_file
 
-__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES"]
+__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
 
+#: The series of a TIME STEP given by an equation that changes during the run.
+TIME_STEP_SERIES = "TIME STEP (equation)"
 #: Control variables: Vensim names (canonical) -> TimeSettings fields.
 _CONTROL = {"initial_time": "initial_time", "final_time": "final_time", "time_step": "dt", "saveper": "saveper"}
 
@@ -49,13 +52,9 @@ _SAME = {
 }
 _REDUCERS = {"sum", "prod", "vmin", "vmax"}
 #: Functions we know and refuse, with the reason shown to the user.
-_REFUSED = {
-    "vector_select": "VECTOR SELECT",
-    "vector_sort_order": "VECTOR SORT ORDER",
-    "vector_reorder": "VECTOR REORDER",
-    "vector_rank": "VECTOR RANK",
-    "get_time_value": "GET TIME VALUE",
-}
+_REFUSED: dict[str, str] = {}
+#: Vensim's vector functions, kept as engine array functions.
+_VECTOR = {"vector_sort_order", "vector_reorder", "vector_rank"}
 
 
 def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = None,
@@ -188,6 +187,7 @@ class _Converter:
         self.method = method
         self.variables: list[Variable] = []
         self.current = ""  # the element being converted, for messages
+        self._texts: dict[str, str] | None = None  # equations as written, read on demand
 
     # -- top level ---------------------------------------------------------------------------
     def convert(self) -> ModelSpec:
@@ -257,6 +257,13 @@ class _Converter:
                 source=f"`{dim.name}` used as a number in {self.path.name}"))
         # The control variables other than TIME STEP stay readable by equations, as constants.
         for key, element in controls.items():
+            if key in self.dynamic_controls:
+                self.current = element.name
+                # `TIME STEP` itself names the engine's dt in equations; its equation is a series.
+                name = TIME_STEP_SERIES if key == "time_step" else element.name
+                self.variables.append(Variable(name, "aux", self.dynamic_controls[key], units=element.units,
+                                               doc=element.doc, source=element.source))
+                continue
             if key == "time_step":
                 continue
             value = getattr(time, _CONTROL[key])
@@ -414,18 +421,79 @@ class _Converter:
                     del pending[key]
                     if key == "time_step" or not units:
                         units = element.units or units
-        for key, element in pending.items():
-            raise UnsupportedError(
-                f"Control variable `{element.name}` has an equation that changes during the run or depends on "
-                "the model's variables; sdflow needs its value before the run. Write it as a number."
-            )
+        # Equations that change during the run (Vensim reads them at every step): their values
+        # at the initial time go into the settings, the equations stay as auxiliaries that
+        # the integrator reads (TimeSettings.controls).
+        self.dynamic_controls: dict[str, Expr] = {}
+        for key in sorted(pending, key=["initial_time", "time_step", "final_time", "saveper"].index):
+            element = pending[key]
+            self.current = element.name
+            expr = self.expr(element.pieces[0][1])
+            # INITIAL TIME is needed before there is a Time: Vensim's Time is then 0.
+            number = self.start_value(expr, values, values.get("initial_time", 0.0), set())
+            if number is None or not math.isfinite(number):
+                raise UnsupportedError(
+                    f"Control variable `{element.name}` has an equation sdflow cannot evaluate at the initial time "
+                    "(it reads lookups, arrays or functions beyond IF THEN ELSE, MIN, MAX and arithmetic); write "
+                    "it with those or as a number."
+                )
+            values[_CONTROL[key]] = number
+            self.dynamic_controls[key] = expr
+            if key == "time_step" or not units:
+                units = element.units or units
         kwargs: dict[str, Any] = {}
         for name in ("initial_time", "final_time", "dt", "saveper"):
             if name in values:
                 kwargs[name] = values[name]
-        if "saveper" in kwargs and "dt" in kwargs and math.isclose(kwargs["saveper"], kwargs["dt"]):
+        if "saveper" in kwargs and "dt" in kwargs and math.isclose(kwargs["saveper"], kwargs["dt"]) \
+                and "saveper" not in self.dynamic_controls:
             kwargs["saveper"] = None
+        kwargs["controls"] = tuple((_CONTROL[key], canonical(TIME_STEP_SERIES) if key == "time_step" else key)
+                                   for key in ("final_time", "time_step", "saveper") if key in self.dynamic_controls)
         return TimeSettings(units=units or "time", method=self.method, **kwargs)
+
+    def start_value(self, expr: Expr, known: dict[str, float], time: float, seen: set[str]) -> float | None:
+        """The value of a control variable's equation at the initial time: numbers, Time, other
+        control variables, scalar model variables (stocks at their initial values), arithmetic,
+        comparisons, IF THEN ELSE, MIN, MAX."""
+        controls = {"dt": "dt", "time_step": "dt", "initial_time": "initial_time", "final_time": "final_time",
+                    "saveper": "saveper"}
+        if isinstance(expr, Num):
+            return expr.value
+        if isinstance(expr, Ref) and not expr.subscripts:
+            if expr.name == "time":
+                return time
+            if expr.name in controls:
+                return known.get(controls[expr.name])
+            target = self.elements.get(expr.name)
+            if target is None or target.dims or len(target.pieces) != 1 or expr.name in seen:
+                return None
+            ast = target.pieces[0][1]
+            if type(ast).__name__ == "IntegStructure":  # a stock starts at its initial value
+                return self.start_value(self.expr(ast.initial), known, time, seen | {expr.name})
+            if type(ast).__name__ == "LookupsStructure" or target.kind == "lookup":
+                return None
+            return self.start_value(self.expr(ast), known, time, seen | {expr.name})
+        if isinstance(expr, Unary):
+            v = self.start_value(expr.operand, known, time, seen)
+            return None if v is None else (-v if expr.op == "-" else float(not v))
+        if isinstance(expr, Binary):
+            a, b = self.start_value(expr.left, known, time, seen), self.start_value(expr.right, known, time, seen)
+            if a is None or b is None:
+                return None
+            from ..compile import _NUMPY_OPERATORS
+
+            with np.errstate(all="ignore"):
+                return float(_NUMPY_OPERATORS[expr.op](np.float64(a), np.float64(b)))
+        if isinstance(expr, Call) and expr.func in ("if_then_else", "min", "max"):
+            found = [self.start_value(a, known, time, seen) for a in expr.args]
+            args = [a for a in found if a is not None]
+            if len(args) != len(found) or not args:
+                return None
+            if expr.func == "if_then_else":
+                return args[1] if args[0] else args[2]
+            return float(min(args) if expr.func == "min" else max(args))
+        return None
 
     def evaluate_constant(self, expr: Expr, known: dict[str, float]) -> float | None:
         """The value of an equation of numbers, other control variables and scalar constants."""
@@ -824,25 +892,60 @@ class _Converter:
         ops = list(node.operators)
         if ops == ["negative"]:
             return _negate(args[0])
+        if ops and all(op == "^" for op in ops):
+            # A chain of powers as PySD's own code generator reads it (Python's right-to-left **).
+            # PySD folds the minus of `-2^2` into the number, so a negative number as a base is
+            # either written `(-2)^2` or a minus over the power, `-(2^2)`, which Vensim and Stella
+            # both give (-4; SDXorg test-models `tests/exponentiation`): the file's text tells.
+            negated = [isinstance(a, Num) and a.value < 0 and isinstance(raw, (int, float))
+                       and not self.odd_power(args[i:], ops[i:]) and self.minus_over_power(a.value)
+                       for i, (a, raw) in enumerate(zip(args[:-1], node.arguments[:-1]))]
+            result = args[-1]
+            for arg, minus in zip(reversed(args[:-1]), reversed(negated)):
+                if minus:
+                    assert isinstance(arg, Num)
+                    result = Unary("-", Binary("**", Num(-arg.value), result))
+                else:
+                    result = Binary("**", arg, result)
+            return result
         for base in (args[i] for i, op in enumerate(ops) if op == "^"):
-            if isinstance(base, Num) and base.value < 0 and not self.odd_power(args, ops):
-                # PySD folds the minus of `-2^2` into the number, so the tree cannot tell
-                # -(2^2) (Vensim: -4) from (-2)^2: refuse rather than guess.
+            if isinstance(base, Num) and base.value < 0:
                 raise UnsupportedError(
                     f"`{self.current}` raises the negative number {base.value:g} to a power; PySD's parser "
                     f"cannot tell `-{-base.value:g}^x` from `(-{-base.value:g})^x`. Write `-({-base.value:g}^x)` "
                     "or `(0 - " f"{-base.value:g})^x`."
                 )
-        if ops and all(op == "^" for op in ops):
-            # A chain of powers as PySD's own code generator reads it (Python's right-to-left **).
-            result = args[-1]
-            for arg in reversed(args[:-1]):
-                result = Binary("**", arg, result)
-            return result
         result = args[0]
         for op, arg in zip(ops, args[1:]):
             result = Binary({"^": "**"}.get(op, op), result, arg)
         return result
+
+    def minus_over_power(self, value: float) -> bool:
+        """Whether the negative base `value` in the current equation is written `-n^x` (a minus
+        over the power) rather than `(-n)^x`, from the equation's text in the model file."""
+        text = self.equation_texts().get(canonical(self.current), "")
+        forms = set()
+        for found in _NEGATIVE_BASE.finditer(text):
+            try:
+                number = float(found.group(2))
+            except ValueError:
+                continue
+            if number == -value:
+                forms.add("literal" if found.group(1) and found.group(3) else "minus")
+        if len(forms) != 1:
+            raise UnsupportedError(
+                f"`{self.current}` raises the negative number {value:g} to a power and sdflow cannot find in "
+                f"the file whether it is written `-{-value:g}^x` or `(-{-value:g})^x`. Write `-({-value:g}^x)` "
+                f"or `(0 - {-value:g})^x`."
+            )
+        return forms == {"minus"}
+
+    def equation_texts(self) -> dict[str, str]:
+        """The equations of the model file as written, by canonical variable name (all the
+        blocks of a subscripted variable joined), read once."""
+        if self._texts is None:
+            self._texts = _read_equation_texts(self.path)
+        return self._texts
 
     @staticmethod
     def odd_power(args: list[Expr], ops: list[str]) -> bool:
@@ -920,6 +1023,23 @@ class _Converter:
             if dim not in self.dim_elements:
                 raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
             return Num(float(len(self.dim_elements[dim])))
+        if key == "vector_select":
+            args = [self.expr(a) for a in raw]
+            if len(args) != 5:
+                raise SpecError(f"VECTOR SELECT in `{self.current}` takes five arguments (selection, expression, "
+                                f"missing value, action, error action), not {len(args)}.")
+            over = _bang_dims(args[0]) + [d for d in _bang_dims(args[1]) if d not in _bang_dims(args[0])]
+            if not over:
+                raise SpecError(f"VECTOR SELECT in `{self.current}` needs the dimension to select over marked with "
+                                "`!`, as in `VECTOR SELECT(sel[dim!], x[dim!], 0, 0, 0)`.")
+            return Call("vector_select", tuple(args) + tuple(Str(d) for d in over))
+        if key in _VECTOR:
+            args = [self.expr(a) for a in raw]
+            if len(args) != 2:
+                raise SpecError(f"{key.replace('_', ' ').upper()} in `{self.current}` takes two arguments.")
+            return Call(key, tuple(args))
+        if key == "get_time_value":
+            return self.get_time_value([self.expr(a) for a in raw])
         if key in _REFUSED:
             raise UnsupportedError(f"`{self.current}` uses {_REFUSED[key]}, which sdflow does not support yet.")
         if key in ("active_initial",):
@@ -952,6 +1072,29 @@ class _Converter:
         if key in _REDUCERS or key in ("vmax_xmile", "vmin_xmile"):
             return self.reduction({"vmax_xmile": "vmax", "vmin_xmile": "vmin"}.get(key, key), args)
         raise UnsupportedError(f"`{self.current}` calls `{func}`, which sdflow does not support.")
+
+    def get_time_value(self, args: list[Expr]) -> Expr:
+        """Vensim GET TIME VALUE(relativeto, offset, measure) for the simulation's own time.
+
+        With relativeto 0 and measure 0 it is Time + offset (Vensim's documentation). The
+        calendar measures (1-10) depend on the date settings of Vensim's Model>Settings, which
+        the .mdl file does not carry, and relativeto 2 reads the computer's clock: refused.
+        """
+        if len(args) != 3:
+            raise SpecError(f"GET TIME VALUE in `{self.current}` takes three arguments (relativeto, offset, "
+                            f"measure), not {len(args)}.")
+        relativeto, offset, measure = args
+        if not (isinstance(relativeto, Num) and relativeto.value == 0):
+            raise UnsupportedError(
+                f"GET TIME VALUE in `{self.current}` is relative to the initial time or the computer clock; sdflow "
+                "supports relativeto 0 (the current simulation time) only. Use `Time` or `INITIAL TIME` instead."
+            )
+        if not (isinstance(measure, Num) and measure.value == 0):
+            raise UnsupportedError(
+                f"GET TIME VALUE in `{self.current}` asks for a calendar measure (years, months, days...), which "
+                "needs Vensim's date settings; sdflow supports measure 0 (model time units) only."
+            )
+        return Binary("+", Ref("time"), offset)
 
     def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
         """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's
@@ -1053,6 +1196,57 @@ class _Converter:
         for dim in bang:
             result = Call(func, (result, Str(dim)))
         return result
+
+    def ast_AllocateAvailableStructure(self, node: Any) -> Expr:
+        """ALLOCATE AVAILABLE(request, pp[..., ptype], avail): the priority profiles are read
+        along the dimension of their last subscript, starting at that element."""
+        request, supply = self.expr(node.request), self.expr(node.avail)
+        pp = self.expr(node.pp)
+        if not (isinstance(pp, Ref) and pp.subscripts):
+            raise UnsupportedError(f"ALLOCATE AVAILABLE in `{self.current}` needs its priority profiles as a "
+                                   "subscripted variable, as in `pp[branch, ptype]`.")
+        first = canonical(pp.subscripts[-1])
+        profile = next((d for d, elements in self.dim_elements.items()
+                        if elements and canonical(elements[0]) == first and len(elements) >= 3), None)
+        if profile is None:
+            raise UnsupportedError(
+                f"ALLOCATE AVAILABLE in `{self.current}` reads priority profiles from `{pp.subscripts[-1]}`; sdflow "
+                "needs the first element of a range of at least three (ptype, ppriority, pwidth, ...)."
+            )
+        target = self.elements.get(pp.name)
+        if target is not None:
+            self.check_profile_types(target, profile)
+        return Call("allocate_available", (request, Ref(pp.name, pp.subscripts[:-1] + (profile,)), supply,
+                                           Str(profile)))
+
+    def check_profile_types(self, target: _Element, profile: str) -> None:
+        """Refuse the priority profiles sdflow lacks (0 fixed quantity, 5 constant elasticity)
+        where the profile type is given as a number."""
+        position = [canonical(d) for d in target.dims].index(profile) if profile in \
+            [canonical(d) for d in target.dims] else None
+        if position is None:
+            return
+        types: set[float] = set()
+        values = self.constant_values(target) if all(
+            isinstance(a, (int, float, np.ndarray)) for _, a in target.pieces) else None
+        if values is not None:
+            types = set(np.take(values, 0, axis=position).ravel().tolist())
+        else:
+            first = canonical(self.dim_elements[profile][0])
+            for subs, ast in target.pieces:
+                if canonical(subs[position]) in (first, profile) and isinstance(ast, (int, float)):
+                    types.add(float(ast))
+        unknown = sorted(t for t in types if t not in (1.0, 2.0, 3.0, 4.0))
+        if unknown:
+            raise UnsupportedError(
+                f"ALLOCATE AVAILABLE in `{self.current}` uses priority profile type {unknown[0]:g} in "
+                f"`{target.name}`; sdflow supports 1 (rectangular), 2 (triangular), 3 (normal) and 4 "
+                "(exponential)."
+            )
+
+    def ast_AllocateByPriorityStructure(self, node: Any) -> Expr:
+        args = tuple(self.expr(a) for a in (node.request, node.priority, node.size, node.width, node.supply))
+        return Call("allocate_by_priority", args)
 
     def ast_InlineLookupsStructure(self, node: Any) -> Expr:
         table = self.table(node.lookups)
@@ -1180,6 +1374,36 @@ def _points(name: str, combo: Sequence[str], series: Series) -> LookupTable:
     return LookupTable(tuple(xs[keep].tolist()), tuple(ys[keep].tolist()))
 
 
+#: A negative number followed by `^`, possibly in brackets: `-2^x` or `(-2)^x`.
+_NEGATIVE_BASE = re.compile(r"(\(\s*)?-\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*(\))?\s*\^")
+
+
+def _read_equation_texts(path: Path) -> dict[str, str]:
+    """Each variable's equation text as written in a Vensim or XMILE file."""
+    texts: dict[str, str] = {}
+    raw = path.read_text(errors="replace")
+    if path.suffix.lower() in VENSIM_SUFFIXES:
+        body = raw.split("\\\\\\---///", 1)[0].replace("\\\n", "")
+        for chunk in body.split("|"):
+            definition = chunk.split("~", 1)[0]
+            if "=" not in definition:
+                continue
+            left, right = definition.split("=", 1)
+            name = canonical(left.split("[", 1)[0].split(":", 1)[0].split("}")[-1])
+            texts[name] = texts.get(name, "") + "\n" + right
+        return texts
+    # The file has passed check_xmile; a plain scan is enough here and, unlike an XML parser,
+    # tolerates the undeclared namespace prefixes some isee files carry.
+    named = list(re.finditer(r"<(?:\w+:)?(?:aux|flow|stock)\b[^>]*?\sname=\"([^\"]+)\"", raw))
+    for found, after in zip(named, named[1:] + [None]):
+        segment = raw[found.end():after.start() if after is not None else len(raw)]
+        eqns = re.findall(r"<eqn>(.*?)</eqn>", segment, flags=re.DOTALL)
+        if eqns:
+            key = canonical(html.unescape(found.group(1)))
+            texts[key] = texts.get(key, "") + "\n" + html.unescape("\n".join(eqns))
+    return texts
+
+
 def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:
     """`expr` with subscripts naming a key of `swap` replaced by its value."""
     if not swap:
@@ -1193,6 +1417,15 @@ def _substitute(expr: Expr, swap: dict[str, str]) -> Expr:
     if isinstance(expr, Call):
         return Call(expr.func, tuple(_substitute(a, swap) for a in expr.args))
     return expr
+
+
+def _bang_dims(expr: Expr) -> list[str]:
+    """The ``dim!`` subscripts of `expr`, in order: the dimensions a vector function runs over."""
+    out: list[str] = []
+    for node in walk(expr):
+        if isinstance(node, Ref):
+            out += [canonical(s) for s in node.subscripts if s.endswith("!") and canonical(s) not in out]
+    return out
 
 
 def _negate(e: Expr) -> Expr:
