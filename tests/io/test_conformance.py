@@ -1,7 +1,8 @@
 """Every shared test model with a canonical output, run through the importer and compared.
 
 One case per model file: every canonical column at every canonical time within
-|a - e| <= 1e-5 + 1e-5 |e|. Files with defects of their own are in ``KNOWN_FAILURES``;
+|a - e| <= 1e-5 + 1e-5 |e|, or the wider tolerance ``TOLERANCES`` documents for a file.
+Files with defects of their own are in ``KNOWN_FAILURES``;
 refusals must be :class:`UnsupportedError` naming the construct (reported as expected
 failures, so the count of what is not yet supported stays visible); everything else must pass.
 """
@@ -17,7 +18,7 @@ import pytest
 import sd_engine as sd
 from paths import TEST_MODELS
 from sd_engine.expr import canonical
-from sd_engine.io.conformance import KNOWN_FAILURES, compare, find_cases, read_canonical, run_case
+from sd_engine.io.conformance import KNOWN_FAILURES, TOLERANCES, compare, find_cases, read_canonical, run_case
 
 CASES = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []
 
@@ -45,6 +46,9 @@ def test_model_matches_canonical_output(case: tuple[Path, Path]) -> None:
 def test_the_sample_is_there_and_mostly_passes(test_models: Path) -> None:
     assert len(CASES) > 150
     assert set(KNOWN_FAILURES) <= {_id(c) for c in CASES}, "a listed model is no longer in the sample"
+    assert set(TOLERANCES) <= {_id(c) for c in CASES}, "a listed model is no longer in the sample"
+    assert not set(TOLERANCES) & set(KNOWN_FAILURES)
+    assert all(reason and atol <= 1e-4 and rtol <= 1e-4 for atol, rtol, reason in TOLERANCES.values())
 
 
 # -- evidence for the reasons in KNOWN_FAILURES -------------------------------------------------

@@ -239,9 +239,9 @@ def test_allocations_carry_the_run_axis(tmp_path: Path) -> None:
 
 
 def test_allocate_available_within_vensim_search_tolerance(test_models: Path) -> None:
-    """Evidence for KNOWN_FAILURES: Vensim's allocations miss the supply beyond print precision,
-    and sdflow's differ from them by no more than that search tolerance."""
-    from sd_engine.io.conformance import compare, read_canonical
+    """Evidence for its entry in TOLERANCES: Vensim's allocations miss the supply beyond print
+    precision, and sdflow's differ from them by no more than that search tolerance."""
+    from sd_engine.io.conformance import TOLERANCES, compare, read_canonical
 
     folder = test_models / "tests/allocate_available"
     expected = read_canonical(folder / "output.tab")
@@ -254,6 +254,8 @@ def test_allocate_available_within_vensim_search_tolerance(test_models: Path) ->
     allocations = expected[[c for c in expected.columns if c.startswith("allocation")]]
     worst, _ = compare(ds, allocations, 4.0)
     assert 1.0 < worst < 10.0  # in units of the conformance tolerance, 1e-5 + 1e-5 |expected|
+    atol, rtol, _ = TOLERANCES["tests/allocate_available/test_allocate_available.mdl"]
+    assert compare(ds, allocations, 4.0, atol=atol, rtol=rtol)[0] <= 1.0
 
 
 # -- control variables given by equations ----------------------------------------------------------
