@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import sd_engine as sd
+from sd_engine.errors import UnsupportedError
 from paths import TEST_MODELS
 from sd_engine.expr import canonical
 from sd_engine.io.conformance import KNOWN_FAILURES, TOLERANCES, compare, find_cases, read_canonical, run_case
@@ -113,3 +114,14 @@ def test_roessler_error_grows_from_round_off(test_models: Path) -> None:
     spread_windows = [spread[(times >= t0) & (times < t0 + 10)].max() for t0 in range(20, 100, 10)]
     own_rate = np.polyfit(np.arange(25, 100, 10), np.log(spread_windows), 1)[0]
     assert abs(own_rate - rate) < 0.05
+
+
+def test_get_time_value_output_belongs_to_the_simple_model(test_models: Path) -> None:
+    folder = test_models / "tests/get_time_value"
+    expected = read_canonical(folder / "output.tab")
+    names = {canonical(c.split("[")[0]) for c in expected.columns}
+    assert names - {"initial_time", "final_time", "time_step", "saveper"} == {"get_time_0_dim_0"}
+    simple = _quiet_load(folder / "test_get_time_value_simple.mdl")
+    assert compare(simple.run(), expected, simple.spec.time.dt)[0] <= 1.0
+    with pytest.raises(UnsupportedError, match=r"GET TIME VALUE in `get time 1 dim 0` is relative to the initial"):
+        _quiet_load(folder / "test_get_time_value.mdl")
