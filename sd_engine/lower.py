@@ -1,7 +1,7 @@
 """Lowering: replace stateful builtins by explicit internal stocks and flows.
 
 After :func:`lower`, no equation contains SMOOTH*, DELAY*, TREND, FORECAST,
-SAMPLE IF TRUE, INITIAL, DELAY FIXED or RANDOM* calls: each became internal
+SAMPLE IF TRUE, INITIAL, DELAY FIXED, NPV or RANDOM* calls: each became internal
 variables (names starting with ``_``) whose structure is the textbook (and
 Vensim-documented) definition, so the compiler, the graph and the integrators
 only see stocks, flows and auxiliaries.
@@ -36,6 +36,7 @@ STATEFUL: dict[str, tuple[int, ...]] = {
     "forecast": (3,),
     "sample_if_true": (3,),
     "initial": (1,),
+    "npv": (4,),
     "random_uniform": (2, 3),
     "random_normal": (4, 5),
     "random_exponential": (4, 5),
@@ -231,6 +232,24 @@ class _Lowering:
         average = self.smooth_chain(owner, x, time, x, 1, "forecast")
         trend = Call("zidz", (Binary("-", x, average), Binary("*", time, Call("abs", (average,)))))
         return Binary("*", x, Binary("+", Num(1), Binary("*", trend, horizon)))
+
+    # -- net present value (Vensim's definition) -----------------------------------------
+    def lower_npv(self, owner: Variable, stream: Expr, rate: Expr, init: Expr, factor: Expr) -> Expr:
+        """Vensim's NPV: ``(ncum + stream * TIME STEP * df) * factor`` with
+        ``ncum = INTEG(stream * df, init)`` and
+        ``df = INTEG(-df * rate / (1 + rate * TIME STEP), 1)``, as the Vensim reference defines it;
+        the ``1 + rate * TIME STEP`` makes the Euler discount factor exact at each step."""
+        base = self.name(owner, "npv")
+        factor_name, sum_name = f"{base} discount factor", f"{base} accumulated"
+        df = Ref(Variable(factor_name, "stock", Num(1)).canonical)
+        ncum = Ref(Variable(sum_name, "stock", init).canonical)
+        discounting = self.internal(owner, f"{factor_name} change", "flow",
+                                    Binary("/", Unary("-", Binary("*", df, rate)),
+                                           Binary("+", Num(1), Binary("*", rate, Ref("dt")))))
+        self.internal(owner, factor_name, "stock", Num(1), inflows=(discounting.name,))
+        accrual = self.internal(owner, f"{sum_name} inflow", "flow", Binary("*", stream, df))
+        self.internal(owner, sum_name, "stock", init, inflows=(accrual.name,))
+        return Binary("*", Binary("+", ncum, Binary("*", Binary("*", stream, Ref("dt")), df)), factor)
 
     # -- discrete states ---------------------------------------------------------------
     def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:

@@ -98,6 +98,7 @@ def smooths() -> Model:
     m.aux("trend of signal", "trend(signal, tau, 0.1)")
     m.aux("forecast of signal", "forecast(signal, tau, 3)")
     m.aux("two smooths", "smooth(signal, tau) - smooth(signal * 2, 1)")
+    m.aux("present value of signal", "npv(signal, 0.05, 1, 2)")
     return m
 
 

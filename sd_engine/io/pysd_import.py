@@ -92,6 +92,13 @@ def read_model(path: str | Path) -> ModelSpec:
             parsed.parse()
             abstract = parsed.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
+            extra = _macro_with_extra_outputs(path)
+            if extra:
+                # PySD's grammar stops at the `:` of such a call; the file itself is valid Vensim.
+                raise UnsupportedError(
+                    f"`{path.name}` defines macro `{extra}` with extra outputs (after `:`), which sdflow does "
+                    "not run; give the macro one output and write the others as ordinary variables."
+                ) from exc
             raise ModelFileError(_parse_failure(path, exc)) from exc
     elif suffix in XMILE_SUFFIXES:
         info = check_xmile(path)
@@ -120,6 +127,13 @@ def read_model(path: str | Path) -> ModelSpec:
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
     return _Converter(path, abstract, method).convert()
+
+
+def _macro_with_extra_outputs(path: Path) -> str:
+    """The name of the first Vensim macro whose header declares extra outputs, or ``""``."""
+    found = re.search(r"^\s*:MACRO:\s*([^(\n]+)\(([^)]*:[^)]*)\)", path.read_text(errors="replace"),
+                      flags=re.MULTILINE | re.IGNORECASE)
+    return found.group(1).strip() if found else ""
 
 
 def _parse_failure(path: Path, exc: Exception) -> str:
@@ -849,6 +863,8 @@ class _Converter:
             return Call(key, tuple(args))
         if key == "power":
             return Binary("**", args[0], args[1])
+        if key == "npv":  # stateful: lowered to its two stocks (sd_engine.lower)
+            return Call("npv", tuple(args))
         if key == "pi":
             return Num(math.pi)
         if key == "pulse_train":  # PySD passes (start, interval, width, end)

@@ -1,0 +1,31 @@
+"""Failures found by running models beyond the shared sample, each pinned by a model of our own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sd_engine as sd
+from sd_engine.errors import UnsupportedError
+from sd_engine.io.xml_safety import ModelFileError
+
+CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
+
+
+def test_macro_with_extra_outputs_is_refused_by_name_not_as_a_broken_file(tmp_path: Path) -> None:
+    # Valid Vensim: `rest` is a second output of the macro, bound at the call after `:`.
+    # PySD's grammar cannot read such a call; the user must hear that the macro is the reason.
+    path = tmp_path / "split.mdl"
+    path.write_text(":MACRO: SPLIT(total, share: rest)\nSPLIT = total * share ~~|\n"
+                    "rest = total * (1 - share) ~~|\n:END OF MACRO:\n"
+                    "part = SPLIT(10, 0.3 : remainder) ~~|\n" + CONTROL)
+    with pytest.raises(UnsupportedError, match=r"`split.mdl` defines macro `SPLIT` with extra outputs"):
+        sd.load(path)
+
+
+def test_a_file_the_parser_cannot_read_still_names_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "broken.mdl"
+    path.write_text("x = 1 +* 2 ~~|\n" + CONTROL)
+    with pytest.raises(ModelFileError, match=r"could not read `broken.mdl`"):
+        sd.load(path)
