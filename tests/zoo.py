@@ -51,6 +51,7 @@ def math_builtins() -> Model:
     m.aux("inverse trig", "arcsin(x) + arccos(x) + arctan(s)")
     m.aux("inverse trig aliases", "asin(x) * acos(x) - atan(-s)")
     m.aux("hyperbolic", "sinh(x) + cosh(x) * tanh(x - 0.2)")
+    m.aux("log gamma", "gamma_ln(s * 2.5)")
     m.aux("whole", "integer(s * 3.7) + integer(-s * 3.7) * 10 + int(s * 1.3) * 100")
     m.aux("remainder", "modulo(s * 7, 3) + mod(-s * 7, 3) + (s * 5) % 2")
     m.aux("quantised", "quantum(s * 10, 0.75) + quantum(s, 0) + quantum(s, -1)")

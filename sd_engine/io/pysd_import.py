@@ -44,6 +44,7 @@ _SAME = {
     "abs", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "ln",
     "log", "integer", "modulo", "quantum", "xidz", "zidz", "if_then_else", "step", "pulse", "ramp", "min",
     "max", "invert_matrix", "random_uniform", "random_normal", "random_exponential", "random_poisson",
+    "gamma_ln",
 }
 _REDUCERS = {"sum", "prod", "vmin", "vmax"}
 #: Functions we know and refuse, with the reason shown to the user.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sd_engine as sd
@@ -29,3 +31,14 @@ def test_a_file_the_parser_cannot_read_still_names_the_place(tmp_path: Path) -> 
     path.write_text("x = 1 +* 2 ~~|\n" + CONTROL)
     with pytest.raises(ModelFileError, match=r"could not read `broken.mdl`"):
         sd.load(path)
+
+
+def test_gamma_ln_is_the_log_of_the_gamma_function(tmp_path: Path) -> None:
+    path = tmp_path / "gamma.mdl"
+    path.write_text("a = GAMMA LN(10) ~~|\nb = GAMMA LN(0.5) ~~|\nc = GAMMA LN(x) ~~|\nx = 1 + Time ~~|\n" + CONTROL)
+    model = sd.load(path)
+    ds = model.run()
+    assert ds["a"].values[0] == pytest.approx(math.log(math.factorial(9)), rel=1e-14)  # Gamma(10) = 9!
+    assert ds["b"].values[0] == pytest.approx(0.5 * math.log(math.pi), rel=1e-14)  # Gamma(1/2) = sqrt(pi)
+    np.testing.assert_allclose(ds["c"].values, [0.0, 0.0, math.log(2.0)], atol=1e-15)  # 0!, 1!, 2!
+    np.testing.assert_array_equal(model.with_backend("interpreter").run()["c"].values, ds["c"].values)
