@@ -864,6 +864,9 @@ class _Converter:
             return Call(key, tuple(args))
         if key == "power":
             return Binary("**", args[0], args[1])
+        if key in ("lookup_forward", "lookup_backward", "lookup_extrapolate") and len(args) == 2:
+            # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table by name, read in that mode.
+            return Call(key, tuple(args))
         if key == "npv":  # stateful: lowered to its two stocks (sd_engine.lower)
             return Call("npv", tuple(args))
         if key == "pi":

@@ -42,3 +42,21 @@ def test_gamma_ln_is_the_log_of_the_gamma_function(tmp_path: Path) -> None:
     assert ds["b"].values[0] == pytest.approx(0.5 * math.log(math.pi), rel=1e-14)  # Gamma(1/2) = sqrt(pi)
     np.testing.assert_allclose(ds["c"].values, [0.0, 0.0, math.log(2.0)], atol=1e-15)  # 0!, 1!, 2!
     np.testing.assert_array_equal(model.with_backend("interpreter").run()["c"].values, ds["c"].values)
+
+
+def test_vensim_lookup_forward_backward_extrapolate_read_the_named_table(tmp_path: Path) -> None:
+    path = tmp_path / "modes.mdl"
+    path.write_text("h((0,0),(1,2),(2,3)) ~~|\nx = Time - 1.5 ~~|\n"
+                    "fwd = LOOKUP FORWARD(h, x) ~~|\nbwd = LOOKUP BACKWARD(h, x) ~~|\n"
+                    "ext = LOOKUP EXTRAPOLATE(h, x + 2.5) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    model = sd.load(path)
+    ds = model.run()
+    # x = -1.5, -0.5, 0.5, 1.5: forward takes the next point's y, backward the previous one's,
+    # both hold the end values outside the table; extrapolate continues the end segments.
+    np.testing.assert_array_equal(ds["fwd"].values, [0, 0, 2, 3])
+    np.testing.assert_array_equal(ds["bwd"].values, [0, 0, 0, 2])
+    np.testing.assert_allclose(ds["ext"].values, [2, 3, 4, 5])  # h(1), h(2), then slope 1 past x = 2
+    slow = model.with_backend("interpreter").run()
+    for name in ("fwd", "bwd", "ext"):
+        np.testing.assert_array_equal(slow[name].values, ds[name].values)
