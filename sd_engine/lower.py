@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import SpecError, UnsupportedError
-from .expr import Binary, Call, Expr, Num, Ref, Unary, to_text
+from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
 from .spec import ModelSpec, Variable
 
-__all__ = ["STATEFUL", "lower"]
+__all__ = ["STATEFUL", "lower", "split_element_cycles"]
 
 #: Stateful builtins and their accepted argument counts.
 STATEFUL: dict[str, tuple[int, ...]] = {
@@ -60,6 +60,77 @@ def lower(spec: ModelSpec) -> ModelSpec:
     if not lowering.added:
         return spec
     return dataclasses.replace(spec, variables=tuple(new_vars) + tuple(lowering.added))
+
+
+def split_element_cycles(spec: ModelSpec) -> ModelSpec:
+    """Give each one-element block of an arrayed variable on a dependency cycle its own variable.
+
+    Vensim orders equations element by element, so ``a[A1] = x``, ``a[A2] = y``,
+    ``y = a[A1]`` is no loop there, although `a` and `y` read each other as whole variables.
+    Such a block becomes an internal variable, the array reads it, and references to that one
+    element read it directly; a loop that remains is a real one and is reported as such.
+    """
+    import networkx as nx
+
+    by_key = {v.canonical: v for v in spec.variables}
+    dim_names = {d.canonical for d in spec.dimensions}
+    graph = nx.DiGraph()
+    for var in spec.variables:
+        if var.kind in ("stock", "lookup") or var.equation is None:
+            continue
+        graph.add_node(var.canonical)
+        for ref in references(var.equation):
+            if ref in by_key and by_key[ref].kind not in ("stock", "lookup"):
+                graph.add_edge(ref, var.canonical)
+    cyclic: set[str] = set()
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or any(graph.has_edge(k, k) for k in component):
+            cyclic |= component
+    pieces: dict[tuple[str, tuple[str, ...]], str] = {}
+    added: list[Variable] = []
+    rebuilt: dict[str, Variable] = {}
+    for var in spec.variables:
+        eq = var.equation
+        if var.canonical not in cyclic or var.kind not in ("aux", "flow") or not isinstance(eq, Call) \
+                or eq.func != "_pieces":
+            continue
+        args = list(eq.args)
+        for i in range(0, len(args) - 1, 2):
+            at = args[i]
+            if not (isinstance(at, Call) and at.func == "_at" and all(isinstance(a, Str) for a in at.args)):
+                continue
+            labels = [a.value for a in at.args if isinstance(a, Str)]
+            elements = tuple(canonical(label) for label in labels)
+            if any(e in dim_names for e in elements):
+                continue  # a block over a range or subrange keeps its place in the array
+            piece = Variable(f"_{var.name}[{', '.join(labels)}]", "aux", args[i + 1], internal=True,
+                             source=f"element of `{var.name}`, on its own to order it element by element")
+            added.append(piece)
+            pieces[(var.canonical, elements)] = piece.canonical
+            args[i + 1] = Ref(piece.canonical)
+        rebuilt[var.canonical] = dataclasses.replace(var, equation=Call(eq.func, tuple(args)))
+    if not pieces:
+        return spec
+
+    def redirect(expr: Expr) -> Expr:
+        if isinstance(expr, Ref):
+            key = (expr.name, tuple(canonical(s) for s in expr.subscripts))
+            return Ref(pieces[key]) if key in pieces else expr
+        if isinstance(expr, Unary):
+            return Unary(expr.op, redirect(expr.operand))
+        if isinstance(expr, Binary):
+            return Binary(expr.op, redirect(expr.left), redirect(expr.right))
+        if isinstance(expr, Call):
+            return Call(expr.func, tuple(redirect(a) for a in expr.args))
+        return expr
+
+    new_vars = []
+    for var in list(spec.variables) + added:
+        var = rebuilt.get(var.canonical, var)
+        changes = {f: redirect(getattr(var, f)) for f in ("equation", "init_equation")
+                   if getattr(var, f) is not None}
+        new_vars.append(dataclasses.replace(var, **changes))
+    return dataclasses.replace(spec, variables=tuple(new_vars))
 
 
 class _Lowering:

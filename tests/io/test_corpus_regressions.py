@@ -60,3 +60,32 @@ def test_vensim_lookup_forward_backward_extrapolate_read_the_named_table(tmp_pat
     slow = model.with_backend("interpreter").run()
     for name in ("fwd", "bwd", "ext"):
         np.testing.assert_array_equal(slow[name].values, ds[name].values)
+
+
+def test_elements_of_an_array_are_ordered_one_by_one(tmp_path: Path) -> None:
+    # No loop element by element (Vensim runs it), though `a` and `y` read each other as wholes;
+    # `c` reads its own earlier elements.
+    path = tmp_path / "interleaved.mdl"
+    path.write_text("D: first, second ~~|\nE: one, two, three ~~|\nx = 1 + Time ~~|\n"
+                    "a[first] = x ~~|\na[second] = y * 2 ~~|\ny = a[first] + 1 ~~|\nb[D] = a[D] * 10 ~~|\n"
+                    "c[one] = x ~~|\nc[two] = c[one] + 1 ~~|\nc[three] = c[two] * 3 ~~|\n" + CONTROL)
+    model = sd.load(path)
+    ds = model.run()
+    x = 1 + ds["time"].values
+    np.testing.assert_array_equal(ds["y"].values, x + 1)
+    np.testing.assert_array_equal(ds["a"].values, np.stack([x, 2 * (x + 1)], axis=-1))
+    np.testing.assert_array_equal(ds["b"].values, 10 * ds["a"].values)
+    np.testing.assert_array_equal(ds["c"].values, np.stack([x, x + 1, 3 * (x + 1)], axis=-1))
+    assert set(ds.data_vars) >= {"a", "b", "c", "y"} and not any(str(v).startswith("_") for v in ds.data_vars)
+    slow = model.with_backend("interpreter").run()
+    for name in ("a", "b", "c", "y"):
+        np.testing.assert_array_equal(slow[name].values, ds[name].values)
+
+
+def test_a_loop_between_elements_is_still_reported(tmp_path: Path) -> None:
+    from sd_engine.errors import AlgebraicLoopError
+
+    path = tmp_path / "loop.mdl"
+    path.write_text("D: first, second ~~|\na[first] = a[second] + 1 ~~|\na[second] = a[first] ~~|\n" + CONTROL)
+    with pytest.raises(AlgebraicLoopError, match=r"`_a\[first\]` -> `_a\[second\]`|`_a\[second\]` -> `_a\[first\]`"):
+        sd.load(path).run()
