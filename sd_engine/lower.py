@@ -149,6 +149,14 @@ class _Lowering:
             if left is expr.left and right is expr.right:
                 return expr
             return Binary(expr.op, left, right)
+        if isinstance(expr, Call) and expr.func == "_pieces" and owner.dims:
+            # Each block's stateful builtins get the block's dimensions, not the whole array's.
+            pairs = list(expr.args)
+            for i in range(1, len(pairs), 2):
+                pairs[i] = self.rewrite(pairs[i], self.block_view(owner, pairs[i - 1]))
+            if any(a is not b for a, b in zip(pairs, expr.args)):
+                return Call(expr.func, tuple(pairs))
+            return expr
         if isinstance(expr, Call):
             args = tuple(self.rewrite(a, owner) for a in expr.args)
             if expr.func == "active_initial":
@@ -169,6 +177,23 @@ class _Lowering:
         return expr
 
     # -- helpers -------------------------------------------------------------------------
+    def block_view(self, owner: Variable, at: Expr) -> Variable:
+        """`owner` seen from one block of its ``_pieces`` equation: the block's dimensions (a
+        whole dimension, a subrange, or none for a single element)."""
+        if not (isinstance(at, Call) and at.func == "_at" and len(at.args) == len(owner.dims)
+                and all(isinstance(a, Str) for a in at.args)):
+            return owner
+        names = {d.canonical: d.name for d in self.spec.dimensions}
+        kept = []
+        for sub, dim in zip(at.args, owner.dims):
+            assert isinstance(sub, Str)
+            key = canonical(sub.value)
+            if key == canonical(dim):
+                kept.append(dim)
+            elif key in names:
+                kept.append(names[key])
+        return dataclasses.replace(owner, dims=tuple(kept))
+
     def name(self, owner: Variable, what: str) -> str:
         key = f"{owner.canonical}:{what}"
         self.counter[key] = self.counter.get(key, 0) + 1

@@ -89,3 +89,23 @@ def test_a_loop_between_elements_is_still_reported(tmp_path: Path) -> None:
     path.write_text("D: first, second ~~|\na[first] = a[second] + 1 ~~|\na[second] = a[first] ~~|\n" + CONTROL)
     with pytest.raises(AlgebraicLoopError, match=r"`_a\[first\]` -> `_a\[second\]`|`_a\[second\]` -> `_a\[first\]`"):
         sd.load(path).run()
+
+
+def test_stateful_builtins_in_a_block_of_an_array_take_the_blocks_dimensions(tmp_path: Path) -> None:
+    path = tmp_path / "blocks.mdl"
+    path.write_text("D: a1, a2, a3 ~~|\nS: a2, a3 ~~|\ninp = 5 + STEP(5, 2) ~~|\n"
+                    "x[a1] = SMOOTH(inp, 2) ~~|\nx[a2] = INITIAL(inp * 2) ~~|\nx[a3] = 0 ~~|\n"
+                    "z[D] = 1, 2, 3 ~~|\ny[a1] = -1 ~~|\ny[S] = DELAY1I(z[S] * inp, 1, 0) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    model = sd.load(path)
+    ds = model.run()
+    # SMOOTH of 5 -> 10 at t = 2 with time 2, Euler step 1: 5, 5, 5, 7.5, 8.75; INITIAL keeps 10.
+    np.testing.assert_allclose(ds["x"].values[:, 0], [5, 5, 5, 7.5, 8.75])
+    np.testing.assert_array_equal(ds["x"].values[:, 1], 10.0)
+    # DELAY1I with delay 1 and step 1 passes the input on one step later, from 0.
+    inp = np.array([5, 5, 10, 10, 10])
+    np.testing.assert_allclose(ds["y"].values[:, 1:], np.stack([[0, 0]] + [[2 * v, 3 * v] for v in inp[:-1]]))
+    np.testing.assert_array_equal(ds["y"].values[:, 0], -1.0)
+    slow = model.with_backend("interpreter").run()
+    for name in ("x", "y"):
+        np.testing.assert_array_equal(slow[name].values, ds[name].values)
