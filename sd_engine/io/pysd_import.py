@@ -294,6 +294,16 @@ class _Converter:
 
         for key, rng in found.items():
             maps = tuple(m if isinstance(m, str) else m[0] for m in (rng.mapping or []))
+            if maps and self.path.suffix.lower() in VENSIM_SUFFIXES:
+                # `B: b1, b2 -> (A: SubA, a3)` comes out of PySD's parser as B = b1, b2, SubA, a3.
+                spelled = r"[\s_]+".join(re.escape(w) for w in rng.name.split())
+                if re.search(rf"(^|\|)\s*{spelled}\s*:[^~|]*->\s*\(", self.path.read_text(errors="replace"),
+                             flags=re.IGNORECASE | re.MULTILINE):
+                    raise UnsupportedError(
+                        f"Subscript range `{rng.name}` maps to `{maps[0]}` element by element "
+                        f"(`-> ({maps[0]}: ...)`), which PySD's parser misreads as elements of `{rng.name}`; "
+                        "map it to a whole range of the same length instead."
+                    )
             out.append(Dimension(rng.name, elements_of(key), maps_to=maps))
         return out
 

@@ -109,3 +109,12 @@ def test_stateful_builtins_in_a_block_of_an_array_take_the_blocks_dimensions(tmp
     slow = model.with_backend("interpreter").run()
     for name in ("x", "y"):
         np.testing.assert_array_equal(slow[name].values, ds[name].values)
+
+
+def test_a_mapping_with_an_element_list_is_refused_by_name(tmp_path: Path) -> None:
+    # Valid Vensim (b1 -> the subrange SubA, b2 -> a3); PySD's parser folds SubA and a3 into B.
+    path = tmp_path / "maplist.mdl"
+    path.write_text("A: a1, a2, a3 ~~|\nSubA: a1, a2 ~~|\nB: b1, b2 -> (A: SubA, a3) ~~|\n"
+                    "v[B] = 1, 2 ~~|\nw[A] = v[B] * 10 ~~|\n" + CONTROL)
+    with pytest.raises(UnsupportedError, match=r"Subscript range `B` maps to `A` element by element"):
+        sd.load(path)
