@@ -112,6 +112,13 @@ def read_model(path: str | Path) -> ModelSpec:
             parsed_x.parse()
             abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
+            caller = _xmile_lookup_builtin_caller(path) if "LookupsStructure" in str(exc) else ""
+            if caller:
+                # PySD's XMILE grammar takes the LOOKUP builtin for a table definition and fails.
+                raise UnsupportedError(
+                    f"`{caller}` calls the XMILE builtin LOOKUP(table, x), which PySD's parser cannot read; "
+                    "call the graphical function by name instead, as `table(x)`."
+                ) from exc
             raise ModelFileError(_parse_failure(path, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
         missing = [n for n in expected if canonical(n) not in found]
@@ -128,6 +135,17 @@ def read_model(path: str | Path) -> ModelSpec:
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
     return _Converter(path, abstract, method).convert()
+
+
+def _xmile_lookup_builtin_caller(path: Path) -> str:
+    """The name of the first XMILE variable whose equation calls ``LOOKUP(...)``, or ``""``."""
+    # The text, not an XML tree: Vensim's XMILE exports use the `isee:` prefix undeclared.
+    text = path.read_text(errors="replace")
+    for eqn in re.finditer(r"<eqn>([^<]*)</eqn>", text):
+        if re.search(r"\blookup\s*\(", eqn.group(1), flags=re.IGNORECASE):
+            names = re.findall(r'name="([^"]+)"', text[:eqn.start()])
+            return names[-1] if names else "?"
+    return ""
 
 
 def _macro_with_extra_outputs(path: Path) -> str:

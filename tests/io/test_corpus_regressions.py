@@ -118,3 +118,17 @@ def test_a_mapping_with_an_element_list_is_refused_by_name(tmp_path: Path) -> No
                     "v[B] = 1, 2 ~~|\nw[A] = v[B] * 10 ~~|\n" + CONTROL)
     with pytest.raises(UnsupportedError, match=r"Subscript range `B` maps to `A` element by element"):
         sd.load(path)
+
+
+def test_the_xmile_lookup_builtin_is_refused_by_name(tmp_path: Path) -> None:
+    # Valid XMILE; PySD's grammar mistakes LOOKUP(...) for a table definition and stops.
+    path = tmp_path / "gf.xmile"
+    path.write_text(
+        '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">'
+        "<header><vendor>sdflow tests</vendor><product>none</product></header>"
+        "<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs><model><variables>"
+        '<aux name="curve"><eqn>time</eqn><gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf></aux>'
+        '<aux name="read curve"><eqn>LOOKUP(curve, time)</eqn></aux>'
+        "</variables></model></xmile>")
+    with pytest.raises(UnsupportedError, match=r"`read curve` calls the XMILE builtin LOOKUP\(table, x\)"):
+        sd.load(path)
