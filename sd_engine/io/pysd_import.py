@@ -971,6 +971,15 @@ class _Converter:
             raise UnsupportedError(f"Macro `{macro.name}` calls itself; sdflow cannot expand recursive macros.")
         count = self.macro_calls[key] = self.macro_calls.get(key, 0) + 1
         caller = self.current
+        # An apply-to-all call (`out[r] = MACRO(inp[r], k)`) makes one macro instance per element:
+        # the macro's variables take the dimensions its arguments vary over.
+        display = {d.canonical: d.name for d in self.dimensions}
+        over: list[str] = []
+        for arg in args:
+            for node in walk(arg):
+                if isinstance(node, Ref):
+                    over += [canonical(s) for s in node.subscripts
+                             if canonical(s) in display and canonical(s) not in over]
         prefix = f"_{macro.name} {count} in {caller}"
         scope = {canonical(p): a for p, a in zip(macro.params, args)}
         names = {canonical(e.name): f"{prefix}: {e.name}" for e in macro.elements}
@@ -987,6 +996,9 @@ class _Converter:
                 if any(subs for subs, _ in el.pieces):
                     raise UnsupportedError(f"Macro `{macro.name}` has subscripted variables; sdflow expands "
                                            "macros without subscripts only.")
+                if over:
+                    el.dims = tuple(display[d] for d in over)
+                    el.pieces = [(el.dims, ast) for _, ast in el.pieces]
                 self.current = el.name
                 for var in self.to_variables(el):
                     self.variables.append(dataclasses.replace(var, internal=True))

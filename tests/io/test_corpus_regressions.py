@@ -132,3 +132,19 @@ def test_the_xmile_lookup_builtin_is_refused_by_name(tmp_path: Path) -> None:
         "</variables></model></xmile>")
     with pytest.raises(UnsupportedError, match=r"`read curve` calls the XMILE builtin LOOKUP\(table, x\)"):
         sd.load(path)
+
+
+def test_a_macro_called_over_an_array_runs_one_instance_per_element(tmp_path: Path) -> None:
+    path = tmp_path / "macro_array.mdl"
+    path.write_text(":MACRO: FILL(input, tau)\nFILL = INTEG(input - FILL / tau, 0) ~~|\n:END OF MACRO:\n"
+                    "R: r1, r2, r3 ~~|\ninflow[R] = 1, 2, 4 ~~|\ntau = 2 ~~|\n"
+                    "level[R] = FILL(inflow[R], tau) ~~|\nfirst = FILL(inflow[r1], tau) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    model = sd.load(path)
+    ds = model.run()
+    # Euler, step 1: L' = u - L / 2 from 0 gives u * (0, 1, 1.5, 1.75).
+    shape = np.array([0, 1, 1.5, 1.75])
+    np.testing.assert_allclose(ds["level"].values, shape[:, None] * np.array([1, 2, 4])[None, :])
+    np.testing.assert_allclose(ds["first"].values, shape)
+    slow = model.with_backend("interpreter").run()
+    np.testing.assert_array_equal(slow["level"].values, ds["level"].values)
