@@ -841,6 +841,13 @@ class _Converter:
             # A dimension read as a number is the position of the element, from 1 (Vensim).
             position = self.positions.setdefault(name, f"_position in {name}")
             return Ref(canonical(position), (name,))
+        if not subs and name not in self.elements:
+            # A subscript element read as a number (`IF THEN ELSE(region = south, ...)`) is its
+            # position, from 1, in the widest range holding it, as a range read as a number is.
+            holders = [d for d in self.dimensions if name in {canonical(e) for e in d.elements}]
+            if holders:
+                family = max(holders, key=lambda d: len(d.elements))
+                return Num(float([canonical(e) for e in family.elements].index(name) + 1))
         target = self.elements.get(name)
         if not subs and target is not None and target.dims and self.context:
             # An arrayed variable read without subscripts follows the equation's dimensions,

@@ -148,3 +148,16 @@ def test_a_macro_called_over_an_array_runs_one_instance_per_element(tmp_path: Pa
     np.testing.assert_allclose(ds["first"].values, shape)
     slow = model.with_backend("interpreter").run()
     np.testing.assert_array_equal(slow["level"].values, ds["level"].values)
+
+
+def test_a_subscript_element_read_as_a_number_is_its_position(tmp_path: Path) -> None:
+    # Vensim numbers an element by its place in the widest range holding it, from 1:
+    # north 1, south 2, east 3, also when read through the subrange `S` (east, north).
+    path = tmp_path / "elements.mdl"
+    path.write_text("R: north, south, east ~~|\nS: east, north ~~|\n"
+                    "v[R] = IF THEN ELSE(R = south, 1, 0) ~~|\nw[S] = IF THEN ELSE(S = north, 10, 0) + east ~~|\n"
+                    + CONTROL)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["v"].values[0], [0, 1, 0])
+    assert [str(e) for e in ds["w"].coords[ds["w"].dims[-1]].values] == ["east", "north"]
+    np.testing.assert_array_equal(ds["w"].values[0], [3, 13])
