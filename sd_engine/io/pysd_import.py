@@ -824,7 +824,11 @@ class _Converter:
     def ast_ReferenceStructure(self, node: Any) -> Expr:
         name = canonical(node.reference)
         subs = tuple(node.subscripts.subscripts) if node.subscripts is not None else ()
-        if name in self.scope:
+        main_model = name.endswith("$") and len(name) > 1
+        if main_model:
+            # Inside a Vensim macro, `name$` is the main model's variable (`TIME STEP$`).
+            name = name[:-1].rstrip("_")
+        if name in self.scope and not main_model:
             # Inside a macro: a parameter is the caller's argument, a macro variable its copy.
             bound = self.scope[name]
             if subs:

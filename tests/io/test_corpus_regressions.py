@@ -161,3 +161,14 @@ def test_a_subscript_element_read_as_a_number_is_its_position(tmp_path: Path) ->
     np.testing.assert_array_equal(ds["v"].values[0], [0, 1, 0])
     assert [str(e) for e in ds["w"].coords[ds["w"].dims[-1]].values] == ["east", "north"]
     np.testing.assert_array_equal(ds["w"].values[0], [3, 13])
+
+
+def test_a_dollar_name_inside_a_macro_reads_the_main_model(tmp_path: Path) -> None:
+    # `TIME STEP$` and `scale$` are the main model's; the macro's own `scale` is its argument.
+    path = tmp_path / "dollar.mdl"
+    path.write_text(":MACRO: CATCH UP(x, scale)\nCATCH UP = level + scale$ ~~|\n"
+                    "level = INTEG((x * scale - level) / TIME STEP$, 0) ~~|\n:END OF MACRO:\nscale = 100 ~~|\ntarget = 3 ~~|\ncaught = CATCH UP(target, 2) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 0.5 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    ds = sd.load(path).run()
+    # The stock jumps to x * scale = 6 in one step (the gap over one TIME STEP); + 100 from `scale$`.
+    np.testing.assert_allclose(ds["caught"].values, [100, 106, 106, 106, 106])
