@@ -1,7 +1,7 @@
 """Lowering: replace stateful builtins by explicit internal stocks and flows.
 
 After :func:`lower`, no equation contains SMOOTH*, DELAY*, TREND, FORECAST,
-SAMPLE IF TRUE, INITIAL, DELAY FIXED, NPV or RANDOM* calls: each became internal
+SAMPLE IF TRUE, INITIAL, PREVIOUS, DELAY FIXED, NPV or RANDOM* calls: each became internal
 variables (names starting with ``_``) whose structure is the textbook (and
 Vensim-documented) definition, so the compiler, the graph and the integrators
 only see stocks, flows and auxiliaries.
@@ -37,6 +37,7 @@ STATEFUL: dict[str, tuple[int, ...]] = {
     "sample_if_true": (3,),
     "initial": (1,),
     "npv": (4,),
+    "previous": (1, 2),
     "random_uniform": (2, 3),
     "random_normal": (4, 5),
     "random_exponential": (4, 5),
@@ -354,6 +355,13 @@ class _Lowering:
         value = self.internal(owner, f"{base} value", "aux", Call("if_then_else", (condition, x, state)))
         self.internal(owner, base, "stock", init, inflows=(value.name,), update="discrete")
         return value
+
+    def lower_previous(self, owner: Variable, x: Expr, init: Expr | None = None) -> Expr:
+        """XMILE PREVIOUS(x, init): `x` one time step ago; `init` (or `x` itself) at the start."""
+        base = self.name(owner, "previous")
+        value = self.internal(owner, f"{base} input", "aux", x)
+        return self.internal(owner, base, "stock", x if init is None else init, inflows=(value.name,),
+                             update="discrete")
 
     def lower_initial(self, owner: Variable, x: Expr) -> Expr:
         # A discrete state with no inflow keeps its initial value for the whole run.

@@ -131,6 +131,7 @@ def discrete_states() -> Model:
     m.aux("initial level", "initial(level)")
     m.aux("initial time", "initial(time + 3)")
     m.aux("growth since start", "level - initial(level)")
+    m.aux("level a step ago", "previous(level, -1) + previous(filling)")
     # ACTIVE INITIAL breaks the initial-value loop capacity -> target -> capacity.
     m.aux("target", "active_initial(capacity * 1.1, 4)")
     m.stock("capacity", initial="target / 2", inflows=["building"])

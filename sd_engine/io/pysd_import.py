@@ -841,6 +841,11 @@ class _Converter:
             return bound
         if name in ("time", "time_step") and not subs:
             return Ref("dt" if name == "time_step" else "time")
+        if name == "pi" and not subs and name not in self.elements:  # XMILE PI, written without ()
+            return Num(math.pi)
+        if name == "self" and not subs and name not in self.elements:
+            # XMILE SELF: the variable whose equation this is (as in PREVIOUS(SELF, 0)).
+            return Ref(canonical(self.current))
         if not subs and name not in self.elements and name in self.dim_elements:
             # A dimension read as a number is the position of the element, from 1 (Vensim).
             position = self.positions.setdefault(name, f"_position in {name}")
@@ -906,6 +911,8 @@ class _Converter:
         if key in ("lookup_forward", "lookup_backward", "lookup_extrapolate") and len(args) == 2:
             # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table by name, read in that mode.
             return Call(key, tuple(args))
+        if key == "previous":  # XMILE PREVIOUS(x[, init]): a discrete state (sd_engine.lower)
+            return Call("previous", tuple(args))
         if key == "npv":  # stateful: lowered to its two stocks (sd_engine.lower)
             return Call("npv", tuple(args))
         if key == "pi":

@@ -172,3 +172,25 @@ def test_a_dollar_name_inside_a_macro_reads_the_main_model(tmp_path: Path) -> No
     ds = sd.load(path).run()
     # The stock jumps to x * scale = 6 in one step (the gap over one TIME STEP); + 100 from `scale$`.
     np.testing.assert_allclose(ds["caught"].values, [100, 106, 106, 106, 106])
+
+
+def test_xmile_previous_self_and_pi(tmp_path: Path) -> None:
+    path = tmp_path / "previous.xmile"
+    path.write_text(
+        '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">'
+        "<header><vendor>sdflow tests</vendor><product>none</product></header>"
+        "<sim_specs><start>0</start><stop>2</stop><dt>0.5</dt></sim_specs><model><variables>"
+        '<aux name="x"><eqn>TIME * PI</eqn></aux>'
+        '<aux name="last x"><eqn>PREVIOUS(x, 5)</eqn></aux>'
+        '<aux name="last x no init"><eqn>PREVIOUS(x + 1)</eqn></aux>'
+        '<aux name="frozen"><eqn>IF TIME &gt; 0.75 THEN PREVIOUS(SELF, 0) ELSE x</eqn></aux>'
+        "</variables></model></xmile>")
+    model = sd.load(path)
+    ds = model.run()
+    x = np.arange(5) * 0.5 * math.pi
+    np.testing.assert_allclose(ds["last x"].values, [5, *x[:-1]])
+    np.testing.assert_allclose(ds["last x no init"].values, [1, *(x[:-1] + 1)])  # starts at x + 1 itself
+    np.testing.assert_allclose(ds["frozen"].values, [0, x[1], x[1], x[1], x[1]])  # held from t = 0.5
+    slow = model.with_backend("interpreter").run()
+    for name in ("last x", "last x no init", "frozen"):
+        np.testing.assert_array_equal(slow[name].values, ds[name].values)
