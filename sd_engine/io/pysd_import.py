@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 import math
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,17 +109,11 @@ def read_model(path: str | Path) -> ModelSpec:
         from pysd.translators.xmile.xmile_file import XmileFile
 
         try:
-            parsed_x = XmileFile(path)
-            parsed_x.parse()
-            abstract = parsed_x.get_abstract_model()
+            with tempfile.TemporaryDirectory() as scratch:
+                parsed_x = XmileFile(_without_lookup_builtin(path, Path(scratch)))
+                parsed_x.parse()
+                abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
-            caller = _xmile_lookup_builtin_caller(path) if "LookupsStructure" in str(exc) else ""
-            if caller:
-                # PySD's XMILE grammar takes the LOOKUP builtin for a table definition and fails.
-                raise UnsupportedError(
-                    f"`{caller}` calls the XMILE builtin LOOKUP(table, x), which PySD's parser cannot read; "
-                    "call the graphical function by name instead, as `table(x)`."
-                ) from exc
             raise ModelFileError(_parse_failure(path, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
         missing = [n for n in expected if canonical(n) not in found]
@@ -137,15 +132,23 @@ def read_model(path: str | Path) -> ModelSpec:
     return _Converter(path, abstract, method).convert()
 
 
-def _xmile_lookup_builtin_caller(path: Path) -> str:
-    """The name of the first XMILE variable whose equation calls ``LOOKUP(...)``, or ``""``."""
-    # The text, not an XML tree: Vensim's XMILE exports use the `isee:` prefix undeclared.
-    text = path.read_text(errors="replace")
-    for eqn in re.finditer(r"<eqn>([^<]*)</eqn>", text):
-        if re.search(r"\blookup\s*\(", eqn.group(1), flags=re.IGNORECASE):
-            names = re.findall(r'name="([^"]+)"', text[:eqn.start()])
-            return names[-1] if names else "?"
-    return ""
+_LOOKUP_BUILTIN = re.compile(r"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
+
+
+def _without_lookup_builtin(path: Path, scratch: Path) -> Path:
+    """`path`, or a copy in `scratch` where each XMILE ``LOOKUP(table, x)`` reads ``table(x)``.
+
+    PySD's XMILE grammar takes the LOOKUP builtin for a table definition and fails on it; the
+    two spellings mean the same (XMILE 3.5.3), and each stays on its line, so a later parse
+    error still points at the right line of the user's file.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    fixed = re.sub(r"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(r"\1(", m.group(0)), text)
+    if fixed == text:
+        return path
+    copy = scratch / path.name
+    copy.write_text(fixed, encoding="utf-8")
+    return copy
 
 
 def _macro_with_extra_outputs(path: Path) -> str:
@@ -887,6 +890,12 @@ class _Converter:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
                                 f"`{self.current}`; a lookup takes one.")
             return Call(key, (self.expr(raw[0]),))
+        graphical = self.elements.get(key)
+        if graphical is not None and graphical.kind != "lookup" and len(raw) == 1 and len(graphical.pieces) == 1 \
+                and type(graphical.pieces[0][1]).__name__ == "InlineLookupsStructure":
+            # XMILE: a graphical function called by name, `gf(x)`, reads its own table at x.
+            return self.ast_InlineLookupsStructure(
+                dataclasses.replace(graphical.pieces[0][1], argument=raw[0]))
         if key in self.macros:
             return self.expand_macro(key, [self.expr(a) for a in raw])
         if key == "elmcount":

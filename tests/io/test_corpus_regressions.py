@@ -120,18 +120,22 @@ def test_a_mapping_with_an_element_list_is_refused_by_name(tmp_path: Path) -> No
         sd.load(path)
 
 
-def test_the_xmile_lookup_builtin_is_refused_by_name(tmp_path: Path) -> None:
-    # Valid XMILE; PySD's grammar mistakes LOOKUP(...) for a table definition and stops.
+def test_the_xmile_lookup_builtin_reads_the_named_table(tmp_path: Path) -> None:
+    # Valid XMILE that PySD's grammar cannot read as written: LOOKUP(table, x) is table(x).
     path = tmp_path / "gf.xmile"
     path.write_text(
         '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">'
         "<header><vendor>sdflow tests</vendor><product>none</product></header>"
-        "<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs><model><variables>"
+        "<sim_specs><start>0</start><stop>2</stop><dt>0.5</dt></sim_specs><model><variables>"
         '<aux name="curve"><eqn>time</eqn><gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf></aux>'
-        '<aux name="read curve"><eqn>LOOKUP(curve, time)</eqn></aux>'
+        '<aux name="read curve"><eqn>LOOKUP(curve, time) + lookup( curve , 2 - time)</eqn></aux>'
+        '<aux name="called"><eqn>curve(time)</eqn></aux>'
         "</variables></model></xmile>")
-    with pytest.raises(UnsupportedError, match=r"`read curve` calls the XMILE builtin LOOKUP\(table, x\)"):
-        sd.load(path)
+    ds = sd.load(path).run()
+    # curve: 0 at 0, 1 at 1, 4 at 2, straight in between.
+    curve = np.array([0, 0.5, 1, 2.5, 4])
+    np.testing.assert_allclose(ds["called"].values, curve)
+    np.testing.assert_allclose(ds["read curve"].values, curve + curve[::-1])
 
 
 def test_a_macro_called_over_an_array_runs_one_instance_per_element(tmp_path: Path) -> None:
