@@ -128,8 +128,8 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
     new_vars = []
     for var in list(spec.variables) + added:
         var = rebuilt.get(var.canonical, var)
-        changes = {f: redirect(getattr(var, f)) for f in ("equation", "init_equation")
-                   if getattr(var, f) is not None}
+        changes: dict[str, Any] = {f: redirect(getattr(var, f)) for f in ("equation", "init_equation")
+                                   if getattr(var, f) is not None}
         new_vars.append(dataclasses.replace(var, **changes))
     return dataclasses.replace(spec, variables=tuple(new_vars))
 
