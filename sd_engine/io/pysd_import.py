@@ -106,6 +106,15 @@ def read_model(path: str | Path) -> ModelSpec:
         info = check_xmile(path)
         method = info.method
         expected = info.variables
+        per_element = _graphical_per_element(path)
+        if per_element:
+            # PySD's parser keeps each element's equation but drops its <gf>: running it would
+            # silently skip the tables.
+            raise UnsupportedError(
+                f"`{per_element}` in `{path.name}` has a graphical function per array element, which PySD's "
+                "parser drops; sdflow will not run it without them. Give the variable one graphical function, "
+                "or one variable per element."
+            )
         from pysd.translators.xmile.xmile_file import XmileFile
 
         try:
@@ -130,6 +139,15 @@ def read_model(path: str | Path) -> ModelSpec:
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
     return _Converter(path, abstract, method).convert()
+
+
+def _graphical_per_element(path: Path) -> str:
+    """The first XMILE variable with a ``<gf>`` inside an ``<element>``, or ``""``."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for var in re.finditer(r'<(aux|flow)\b[^>]*\bname="([^"]*)"[^>]*>(.*?)</\1>', text, flags=re.DOTALL):
+        if re.search(r"<element\b[^>]*>(?:(?!</element>).)*<gf\b", var.group(3), flags=re.DOTALL):
+            return var.group(2)
+    return ""
 
 
 _LOOKUP_BUILTIN = re.compile(r"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)

@@ -198,3 +198,29 @@ def test_xmile_previous_self_and_pi(tmp_path: Path) -> None:
     slow = model.with_backend("interpreter").run()
     for name in ("last x", "last x no init", "frozen"):
         np.testing.assert_array_equal(slow[name].values, ds[name].values)
+
+
+def test_graphical_functions_per_array_element_are_refused_not_dropped(tmp_path: Path) -> None:
+    # PySD's parser keeps `time` and loses both tables; running that would answer 0, 1, 2
+    # where the model says 10, 15, 20 and 0, -1, -2.
+    path = tmp_path / "element_gf.xmile"
+    path.write_text(
+        '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">'
+        "<header><vendor>sdflow tests</vendor><product>none</product></header>"
+        "<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>"
+        '<dimensions><dim name="Items"><elem name="A"/><elem name="B"/></dim></dimensions><model><variables>'
+        '<aux name="shaped"><dimensions><dim name="Items"/></dimensions>'
+        '<element subscript="A"><eqn>time</eqn><gf><xpts>0,2</xpts><ypts>10,20</ypts></gf></element>'
+        '<element subscript="B"><eqn>time</eqn><gf><xpts>0,2</xpts><ypts>0,-2</ypts></gf></element></aux>'
+        '<aux name="whole"><dimensions><dim name="Items"/></dimensions><eqn>time</eqn>'
+        '<gf><xpts>0,2</xpts><ypts>5,7</ypts></gf></aux>'
+        "</variables></model></xmile>")
+    with pytest.raises(UnsupportedError, match=r"`shaped` in `element_gf.xmile` has a graphical function per array"):
+        sd.load(path)
+    # One table for the whole array is read and applied to every element.
+    path.write_text(path.read_text().replace(
+        '<element subscript="A"><eqn>time</eqn><gf><xpts>0,2</xpts><ypts>10,20</ypts></gf></element>'
+        '<element subscript="B"><eqn>time</eqn><gf><xpts>0,2</xpts><ypts>0,-2</ypts></gf></element>',
+        "<eqn>time * 2</eqn>"))
+    ds = sd.load(path).run()
+    np.testing.assert_allclose(ds["whole"].values, [[5, 5], [6, 6], [7, 7]])
