@@ -42,7 +42,7 @@ from .errors import (
     did_you_mean,
 )
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
-from .lower import STATEFUL, lower
+from .lower import STATEFUL, lower, split_element_cycles
 from .spec import ModelSpec, Variable
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
 class _Compiler:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        self.lowered = lower(spec)
+        self.lowered = split_element_cycles(lower(spec))
         self.vars: dict[str, Variable] = {v.canonical: v for v in self.lowered.variables}
         self.dims: dict[str, tuple[str, ...]] = {
             d.canonical: tuple(canonical(e) for e in d.elements) for d in self.lowered.dimensions

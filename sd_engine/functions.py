@@ -413,6 +413,7 @@ BUILTINS: dict[str, Builtin] = {
     "sinh": _unary(np.sinh),
     "cosh": _unary(np.cosh),
     "tanh": _unary(np.tanh),
+    "gamma_ln": _unary(special.gammaln),  # Vensim GAMMA LN: ln |Gamma(x)|
     "integer": _unary(integer),
     "modulo": Builtin(modulo, (2,)),
     "quantum": Builtin(quantum, (2,)),

@@ -1,7 +1,7 @@
 """Lowering: replace stateful builtins by explicit internal stocks and flows.
 
 After :func:`lower`, no equation contains SMOOTH*, DELAY*, TREND, FORECAST,
-SAMPLE IF TRUE, INITIAL, DELAY FIXED or RANDOM* calls: each became internal
+SAMPLE IF TRUE, INITIAL, PREVIOUS, DELAY FIXED, NPV or RANDOM* calls: each became internal
 variables (names starting with ``_``) whose structure is the textbook (and
 Vensim-documented) definition, so the compiler, the graph and the integrators
 only see stocks, flows and auxiliaries.
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import SpecError, UnsupportedError
-from .expr import Binary, Call, Expr, Num, Ref, Unary, to_text
+from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
 from .spec import ModelSpec, Variable
 
-__all__ = ["STATEFUL", "lower"]
+__all__ = ["STATEFUL", "lower", "split_element_cycles"]
 
 #: Stateful builtins and their accepted argument counts.
 STATEFUL: dict[str, tuple[int, ...]] = {
@@ -36,6 +36,8 @@ STATEFUL: dict[str, tuple[int, ...]] = {
     "forecast": (3,),
     "sample_if_true": (3,),
     "initial": (1,),
+    "npv": (4,),
+    "previous": (1, 2),
     "random_uniform": (2, 3),
     "random_normal": (4, 5),
     "random_exponential": (4, 5),
@@ -61,6 +63,77 @@ def lower(spec: ModelSpec) -> ModelSpec:
     return dataclasses.replace(spec, variables=tuple(new_vars) + tuple(lowering.added))
 
 
+def split_element_cycles(spec: ModelSpec) -> ModelSpec:
+    """Give each one-element block of an arrayed variable on a dependency cycle its own variable.
+
+    Vensim orders equations element by element, so ``a[A1] = x``, ``a[A2] = y``,
+    ``y = a[A1]`` is no loop there, although `a` and `y` read each other as whole variables.
+    Such a block becomes an internal variable, the array reads it, and references to that one
+    element read it directly; a loop that remains is a real one and is reported as such.
+    """
+    import networkx as nx
+
+    by_key = {v.canonical: v for v in spec.variables}
+    dim_names = {d.canonical for d in spec.dimensions}
+    graph = nx.DiGraph()
+    for var in spec.variables:
+        if var.kind in ("stock", "lookup") or var.equation is None:
+            continue
+        graph.add_node(var.canonical)
+        for ref in references(var.equation):
+            if ref in by_key and by_key[ref].kind not in ("stock", "lookup"):
+                graph.add_edge(ref, var.canonical)
+    cyclic: set[str] = set()
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or any(graph.has_edge(k, k) for k in component):
+            cyclic |= component
+    pieces: dict[tuple[str, tuple[str, ...]], str] = {}
+    added: list[Variable] = []
+    rebuilt: dict[str, Variable] = {}
+    for var in spec.variables:
+        eq = var.equation
+        if var.canonical not in cyclic or var.kind not in ("aux", "flow") or not isinstance(eq, Call) \
+                or eq.func != "_pieces":
+            continue
+        args = list(eq.args)
+        for i in range(0, len(args) - 1, 2):
+            at = args[i]
+            if not (isinstance(at, Call) and at.func == "_at" and all(isinstance(a, Str) for a in at.args)):
+                continue
+            labels = [a.value for a in at.args if isinstance(a, Str)]
+            elements = tuple(canonical(label) for label in labels)
+            if any(e in dim_names for e in elements):
+                continue  # a block over a range or subrange keeps its place in the array
+            piece = Variable(f"_{var.name}[{', '.join(labels)}]", "aux", args[i + 1], internal=True,
+                             source=f"element of `{var.name}`, on its own to order it element by element")
+            added.append(piece)
+            pieces[(var.canonical, elements)] = piece.canonical
+            args[i + 1] = Ref(piece.canonical)
+        rebuilt[var.canonical] = dataclasses.replace(var, equation=Call(eq.func, tuple(args)))
+    if not pieces:
+        return spec
+
+    def redirect(expr: Expr) -> Expr:
+        if isinstance(expr, Ref):
+            key = (expr.name, tuple(canonical(s) for s in expr.subscripts))
+            return Ref(pieces[key]) if key in pieces else expr
+        if isinstance(expr, Unary):
+            return Unary(expr.op, redirect(expr.operand))
+        if isinstance(expr, Binary):
+            return Binary(expr.op, redirect(expr.left), redirect(expr.right))
+        if isinstance(expr, Call):
+            return Call(expr.func, tuple(redirect(a) for a in expr.args))
+        return expr
+
+    new_vars = []
+    for var in list(spec.variables) + added:
+        var = rebuilt.get(var.canonical, var)
+        changes: dict[str, Any] = {f: redirect(getattr(var, f)) for f in ("equation", "init_equation")
+                                   if getattr(var, f) is not None}
+        new_vars.append(dataclasses.replace(var, **changes))
+    return dataclasses.replace(spec, variables=tuple(new_vars))
+
+
 class _Lowering:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -77,6 +150,14 @@ class _Lowering:
             if left is expr.left and right is expr.right:
                 return expr
             return Binary(expr.op, left, right)
+        if isinstance(expr, Call) and expr.func == "_pieces" and owner.dims:
+            # Each block's stateful builtins get the block's dimensions, not the whole array's.
+            pairs = list(expr.args)
+            for i in range(1, len(pairs), 2):
+                pairs[i] = self.rewrite(pairs[i], self.block_view(owner, pairs[i - 1]))
+            if any(a is not b for a, b in zip(pairs, expr.args)):
+                return Call(expr.func, tuple(pairs))
+            return expr
         if isinstance(expr, Call):
             args = tuple(self.rewrite(a, owner) for a in expr.args)
             if expr.func == "active_initial":
@@ -97,6 +178,23 @@ class _Lowering:
         return expr
 
     # -- helpers -------------------------------------------------------------------------
+    def block_view(self, owner: Variable, at: Expr) -> Variable:
+        """`owner` seen from one block of its ``_pieces`` equation: the block's dimensions (a
+        whole dimension, a subrange, or none for a single element)."""
+        if not (isinstance(at, Call) and at.func == "_at" and len(at.args) == len(owner.dims)
+                and all(isinstance(a, Str) for a in at.args)):
+            return owner
+        names = {d.canonical: d.name for d in self.spec.dimensions}
+        kept = []
+        for sub, dim in zip(at.args, owner.dims):
+            assert isinstance(sub, Str)
+            key = canonical(sub.value)
+            if key == canonical(dim):
+                kept.append(dim)
+            elif key in names:
+                kept.append(names[key])
+        return dataclasses.replace(owner, dims=tuple(kept))
+
     def name(self, owner: Variable, what: str) -> str:
         key = f"{owner.canonical}:{what}"
         self.counter[key] = self.counter.get(key, 0) + 1
@@ -232,6 +330,24 @@ class _Lowering:
         trend = Call("zidz", (Binary("-", x, average), Binary("*", time, Call("abs", (average,)))))
         return Binary("*", x, Binary("+", Num(1), Binary("*", trend, horizon)))
 
+    # -- net present value (Vensim's definition) -----------------------------------------
+    def lower_npv(self, owner: Variable, stream: Expr, rate: Expr, init: Expr, factor: Expr) -> Expr:
+        """Vensim's NPV: ``(ncum + stream * TIME STEP * df) * factor`` with
+        ``ncum = INTEG(stream * df, init)`` and
+        ``df = INTEG(-df * rate / (1 + rate * TIME STEP), 1)``, as the Vensim reference defines it;
+        the ``1 + rate * TIME STEP`` makes the Euler discount factor exact at each step."""
+        base = self.name(owner, "npv")
+        factor_name, sum_name = f"{base} discount factor", f"{base} accumulated"
+        df = Ref(Variable(factor_name, "stock", Num(1)).canonical)
+        ncum = Ref(Variable(sum_name, "stock", init).canonical)
+        discounting = self.internal(owner, f"{factor_name} change", "flow",
+                                    Binary("/", Unary("-", Binary("*", df, rate)),
+                                           Binary("+", Num(1), Binary("*", rate, Ref("dt")))))
+        self.internal(owner, factor_name, "stock", Num(1), inflows=(discounting.name,))
+        accrual = self.internal(owner, f"{sum_name} inflow", "flow", Binary("*", stream, df))
+        self.internal(owner, sum_name, "stock", init, inflows=(accrual.name,))
+        return Binary("*", Binary("+", ncum, Binary("*", Binary("*", stream, Ref("dt")), df)), factor)
+
     # -- discrete states ---------------------------------------------------------------
     def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:
         base = self.name(owner, "sample_if_true")
@@ -239,6 +355,13 @@ class _Lowering:
         value = self.internal(owner, f"{base} value", "aux", Call("if_then_else", (condition, x, state)))
         self.internal(owner, base, "stock", init, inflows=(value.name,), update="discrete")
         return value
+
+    def lower_previous(self, owner: Variable, x: Expr, init: Expr | None = None) -> Expr:
+        """XMILE PREVIOUS(x, init): `x` one time step ago; `init` (or `x` itself) at the start."""
+        base = self.name(owner, "previous")
+        value = self.internal(owner, f"{base} input", "aux", x)
+        return self.internal(owner, base, "stock", x if init is None else init, inflows=(value.name,),
+                             update="discrete")
 
     def lower_initial(self, owner: Variable, x: Expr) -> Expr:
         # A discrete state with no inflow keeps its initial value for the whole run.

@@ -51,6 +51,7 @@ def math_builtins() -> Model:
     m.aux("inverse trig", "arcsin(x) + arccos(x) + arctan(s)")
     m.aux("inverse trig aliases", "asin(x) * acos(x) - atan(-s)")
     m.aux("hyperbolic", "sinh(x) + cosh(x) * tanh(x - 0.2)")
+    m.aux("log gamma", "gamma_ln(s * 2.5)")
     m.aux("whole", "integer(s * 3.7) + integer(-s * 3.7) * 10 + int(s * 1.3) * 100")
     m.aux("remainder", "modulo(s * 7, 3) + mod(-s * 7, 3) + (s * 5) % 2")
     m.aux("quantised", "quantum(s * 10, 0.75) + quantum(s, 0) + quantum(s, -1)")
@@ -98,6 +99,7 @@ def smooths() -> Model:
     m.aux("trend of signal", "trend(signal, tau, 0.1)")
     m.aux("forecast of signal", "forecast(signal, tau, 3)")
     m.aux("two smooths", "smooth(signal, tau) - smooth(signal * 2, 1)")
+    m.aux("present value of signal", "npv(signal, 0.05, 1, 2)")
     return m
 
 
@@ -129,6 +131,7 @@ def discrete_states() -> Model:
     m.aux("initial level", "initial(level)")
     m.aux("initial time", "initial(time + 3)")
     m.aux("growth since start", "level - initial(level)")
+    m.aux("level a step ago", "previous(level, -1) + previous(filling)")
     # ACTIVE INITIAL breaks the initial-value loop capacity -> target -> capacity.
     m.aux("target", "active_initial(capacity * 1.1, 4)")
     m.stock("capacity", initial="target / 2", inflows=["building"])

@@ -214,13 +214,21 @@ def read_canonical(path: str | Path) -> pd.DataFrame:
     frame = pd.read_csv(StringIO(text), sep=sep, index_col=False, dtype=str)
     frame.columns = [str(c).strip().strip('"').strip() for c in frame.columns]
     first = frame.columns[0]
-    if canonical(first) != "time":
-        # Vensim can write a table with one row per variable; turn it round.
+    if len(frame.columns) > 1 and not pd.to_numeric(pd.Series(frame.columns[1:]), errors="coerce").isna().any():
+        # Vensim can write a table with one row per variable (the header row holds the times);
+        # turn it round. Stella names the time column by its units (``Months``), so the name of
+        # the first column does not tell.
         frame = frame.set_index(first).T.reset_index().rename(columns={"index": "Time"})
         first = "Time"
+    raw_times = frame[first]
     frame = frame.apply(lambda s: pd.to_numeric(s.str.strip() if s.dtype == object else s, errors="coerce"))
     frame = frame.dropna(subset=[first]).set_index(first)
     frame.index.name = "time"
+    # Half a unit of the last printed decimal of the times: Stella 10 prints times to three
+    # decimals (0.031 for a dt of 1/32), which must still find their result time.
+    # Times printed without a decimal point are whole numbers and keep the strict rule.
+    decimals = [len(t.partition(".")[2]) for t in raw_times.dropna().astype(str).str.strip() if "." in t]
+    frame.attrs["time_resolution"] = 0.5 * 10.0 ** -max(decimals) if decimals else 0.0
     return frame.dropna(axis=1, how="all")
 
 
@@ -243,10 +251,15 @@ def compare(ds: object, expected: pd.DataFrame, dt: float | None = None, *, atol
         position = np.where(left, position - 1, position)
     else:
         position = np.zeros(len(wanted_times), dtype=int)
-    close = np.abs(times[position] - wanted_times) <= 1e-5 * np.maximum(1.0, np.abs(wanted_times))
+    resolution = float(expected.attrs.get("time_resolution", 0.0))
+    close = np.abs(times[position] - wanted_times) <= np.maximum(1e-5 * np.maximum(1.0, np.abs(wanted_times)),
+                                                                 resolution * (1 + 1e-9))
     if not close.all():
         missing = expected.index.values[~close][0]
         return float("inf"), f"no result at canonical time {missing:g}"
+    if expected.empty:
+        # Nothing compared is no evidence: an unreadable canonical output must not pass.
+        return float("inf"), "no canonical values to compare"
     by_key = {canonical(str(name)): name for name in ds.data_vars}
     worst, where = 0.0, ""
     for column in expected.columns:

@@ -18,6 +18,7 @@ import html
 import itertools
 import math
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ _SAME = {
     "abs", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "ln",
     "log", "integer", "modulo", "quantum", "xidz", "zidz", "if_then_else", "step", "pulse", "ramp", "min",
     "max", "invert_matrix", "random_uniform", "random_normal", "random_exponential", "random_poisson",
+    "gamma_ln",
 }
 _REDUCERS = {"sum", "prod", "vmin", "vmax"}
 #: Functions we know and refuse, with the reason shown to the user.
@@ -101,11 +103,27 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
             parsed.parse()
             abstract = parsed.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
+            extra = _macro_with_extra_outputs(path)
+            if extra:
+                # PySD's grammar stops at the `:` of such a call; the file itself is valid Vensim.
+                raise UnsupportedError(
+                    f"`{path.name}` defines macro `{extra}` with extra outputs (after `:`), which sdflow does "
+                    "not run; give the macro one output and write the others as ordinary variables."
+                ) from exc
             raise ModelFileError(_parse_failure(path, exc)) from exc
     elif suffix in XMILE_SUFFIXES:
         info = check_xmile(path)
         method = info.method
         expected = info.variables
+        per_element = _graphical_per_element(path)
+        if per_element:
+            # PySD's parser keeps each element's equation but drops its <gf>: running it would
+            # silently skip the tables.
+            raise UnsupportedError(
+                f"`{per_element}` in `{path.name}` has a graphical function per array element, which PySD's "
+                "parser drops; sdflow will not run it without them. Give the variable one graphical function, "
+                "or one variable per element."
+            )
         from pysd.translators.xmile.xmile_file import XmileFile
 
         # Modules and the legacy isee layout are rewritten as one current model first.
@@ -113,9 +131,11 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         if prepared is not None:
             expected = prepared.variables
         try:
-            parsed_x = XmileFile(path) if prepared is None else xmile_file(path, prepared)
-            parsed_x.parse()
-            abstract = parsed_x.get_abstract_model()
+            with tempfile.TemporaryDirectory() as scratch:
+                parsed_x = (XmileFile(_without_lookup_builtin(path, Path(scratch))) if prepared is None
+                            else xmile_file(path, prepared))
+                parsed_x.parse()
+                abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
             raise ModelFileError(_parse_failure(path, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
@@ -133,6 +153,41 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
     return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files)).convert()
+
+
+def _graphical_per_element(path: Path) -> str:
+    """The first XMILE variable with a ``<gf>`` inside an ``<element>``, or ``""``."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for var in re.finditer(r'<(aux|flow)\b[^>]*\bname="([^"]*)"[^>]*>(.*?)</\1>', text, flags=re.DOTALL):
+        if re.search(r"<element\b[^>]*>(?:(?!</element>).)*<gf\b", var.group(3), flags=re.DOTALL):
+            return var.group(2)
+    return ""
+
+
+_LOOKUP_BUILTIN = re.compile(r"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
+
+
+def _without_lookup_builtin(path: Path, scratch: Path) -> Path:
+    """`path`, or a copy in `scratch` where each XMILE ``LOOKUP(table, x)`` reads ``table(x)``.
+
+    PySD's XMILE grammar takes the LOOKUP builtin for a table definition and fails on it; the
+    two spellings mean the same (XMILE 3.5.3), and each stays on its line, so a later parse
+    error still points at the right line of the user's file.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    fixed = re.sub(r"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(r"\1(", m.group(0)), text)
+    if fixed == text:
+        return path
+    copy = scratch / path.name
+    copy.write_text(fixed, encoding="utf-8")
+    return copy
+
+
+def _macro_with_extra_outputs(path: Path) -> str:
+    """The name of the first Vensim macro whose header declares extra outputs, or ``""``."""
+    found = re.search(r"^\s*:MACRO:\s*([^(\n]+)\(([^)]*:[^)]*)\)", path.read_text(errors="replace"),
+                      flags=re.MULTILINE | re.IGNORECASE)
+    return found.group(1).strip() if found else ""
 
 
 def _parse_failure(path: Path, exc: Exception) -> str:
@@ -300,6 +355,16 @@ class _Converter:
 
         for key, rng in found.items():
             maps = tuple(m if isinstance(m, str) else m[0] for m in (rng.mapping or []))
+            if maps and self.path.suffix.lower() in VENSIM_SUFFIXES:
+                # `B: b1, b2 -> (A: SubA, a3)` comes out of PySD's parser as B = b1, b2, SubA, a3.
+                spelled = r"[\s_]+".join(re.escape(w) for w in rng.name.split())
+                if re.search(rf"(^|\|)\s*{spelled}\s*:[^~|]*->\s*\(", self.path.read_text(errors="replace"),
+                             flags=re.IGNORECASE | re.MULTILINE):
+                    raise UnsupportedError(
+                        f"Subscript range `{rng.name}` maps to `{maps[0]}` element by element "
+                        f"(`-> ({maps[0]}: ...)`), which PySD's parser misreads as elements of `{rng.name}`; "
+                        "map it to a whole range of the same length instead."
+                    )
             out.append(Dimension(rng.name, elements_of(key), maps_to=maps))
         return out
 
@@ -969,7 +1034,11 @@ class _Converter:
     def ast_ReferenceStructure(self, node: Any) -> Expr:
         name = canonical(node.reference)
         subs = tuple(node.subscripts.subscripts) if node.subscripts is not None else ()
-        if name in self.scope:
+        main_model = name.endswith("$") and len(name) > 1
+        if main_model:
+            # Inside a Vensim macro, `name$` is the main model's variable (`TIME STEP$`).
+            name = name[:-1].rstrip("_")
+        if name in self.scope and not main_model:
             # Inside a macro: a parameter is the caller's argument, a macro variable its copy.
             bound = self.scope[name]
             if subs:
@@ -982,10 +1051,22 @@ class _Converter:
             return bound
         if name in ("time", "time_step") and not subs:
             return Ref("dt" if name == "time_step" else "time")
+        if name == "pi" and not subs and name not in self.elements:  # XMILE PI, written without ()
+            return Num(math.pi)
+        if name == "self" and not subs and name not in self.elements:
+            # XMILE SELF: the variable whose equation this is (as in PREVIOUS(SELF, 0)).
+            return Ref(canonical(self.current))
         if not subs and name not in self.elements and name in self.dim_elements:
             # A dimension read as a number is the position of the element, from 1 (Vensim).
             position = self.positions.setdefault(name, f"_position in {name}")
             return Ref(canonical(position), (name,))
+        if not subs and name not in self.elements:
+            # A subscript element read as a number (`IF THEN ELSE(region = south, ...)`) is its
+            # position, from 1, in the widest range holding it, as a range read as a number is.
+            holders = [d for d in self.dimensions if name in {canonical(e) for e in d.elements}]
+            if holders:
+                family = max(holders, key=lambda d: len(d.elements))
+                return Num(float([canonical(e) for e in family.elements].index(name) + 1))
         target = self.elements.get(name)
         if not subs and target is not None and target.dims and self.context:
             # An arrayed variable read without subscripts follows the equation's dimensions,
@@ -1016,6 +1097,12 @@ class _Converter:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
                                 f"`{self.current}`; a lookup takes one.")
             return Call(key, (self.expr(raw[0]),))
+        graphical = self.elements.get(key)
+        if graphical is not None and graphical.kind != "lookup" and len(raw) == 1 and len(graphical.pieces) == 1 \
+                and type(graphical.pieces[0][1]).__name__ == "InlineLookupsStructure":
+            # XMILE: a graphical function called by name, `gf(x)`, reads its own table at x.
+            return self.ast_InlineLookupsStructure(
+                dataclasses.replace(graphical.pieces[0][1], argument=raw[0]))
         if key in self.macros:
             return self.expand_macro(key, [self.expr(a) for a in raw])
         if key == "elmcount":
@@ -1054,6 +1141,13 @@ class _Converter:
             return Call(key, tuple(args))
         if key == "power":
             return Binary("**", args[0], args[1])
+        if key in ("lookup_forward", "lookup_backward", "lookup_extrapolate") and len(args) == 2:
+            # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table by name, read in that mode.
+            return Call(key, tuple(args))
+        if key == "previous":  # XMILE PREVIOUS(x[, init]): a discrete state (sd_engine.lower)
+            return Call("previous", tuple(args))
+        if key == "npv":  # stateful: lowered to its two stocks (sd_engine.lower)
+            return Call("npv", tuple(args))
         if key == "pi":
             return Num(math.pi)
         if key == "pulse_train":  # PySD passes (start, interval, width, end)
@@ -1151,6 +1245,15 @@ class _Converter:
             raise UnsupportedError(f"Macro `{macro.name}` calls itself; sdflow cannot expand recursive macros.")
         count = self.macro_calls[key] = self.macro_calls.get(key, 0) + 1
         caller = self.current
+        # An apply-to-all call (`out[r] = MACRO(inp[r], k)`) makes one macro instance per element:
+        # the macro's variables take the dimensions its arguments vary over.
+        display = {d.canonical: d.name for d in self.dimensions}
+        over: list[str] = []
+        for arg in args:
+            for node in walk(arg):
+                if isinstance(node, Ref):
+                    over += [canonical(s) for s in node.subscripts
+                             if canonical(s) in display and canonical(s) not in over]
         prefix = f"_{macro.name} {count} in {caller}"
         scope = {canonical(p): a for p, a in zip(macro.params, args)}
         names = {canonical(e.name): f"{prefix}: {e.name}" for e in macro.elements}
@@ -1167,6 +1270,9 @@ class _Converter:
                 if any(subs for subs, _ in el.pieces):
                     raise UnsupportedError(f"Macro `{macro.name}` has subscripted variables; sdflow expands "
                                            "macros without subscripts only.")
+                if over:
+                    el.dims = tuple(display[d] for d in over)
+                    el.pieces = [(el.dims, ast) for _, ast in el.pieces]
                 self.current = el.name
                 for var in self.to_variables(el):
                     self.variables.append(dataclasses.replace(var, internal=True))
