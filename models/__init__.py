@@ -46,8 +46,11 @@ def _builder(name: str) -> Callable[[], Model]:
 
 
 def build(name: str) -> Model:
-    """A fresh builder for library model `name`."""
-    return _builder(name)()
+    """A fresh builder for library model `name`; its ``source`` is the model's module."""
+    builder = _builder(name)
+    model = builder()
+    model.source = builder.__module__
+    return model
 
 
 def describe(name: str) -> str:

@@ -107,6 +107,9 @@ class Model:
     ) -> None:
         self.name = name
         self.doc = doc
+        #: Where the model comes from, kept in the spec and the results; a library model's
+        #: module (``models.sir``), which is how its named loops are found.
+        self.source = "python builder"
         self.time = TimeSettings(
             initial_time=float(initial_time),
             final_time=float(final_time),
@@ -229,7 +232,7 @@ class Model:
             time=self.time,
             dimensions=tuple(self._dimensions.values()),
             doc=self.doc,
-            source="python builder",
+            source=self.source,
         )
 
     def compile(self) -> CompiledModel:

@@ -63,8 +63,10 @@ def library_loop_names(model: CompiledModel) -> dict[str, tuple[str, ...]]:
         registry = importlib.import_module("models")._REGISTRY
     except (ImportError, AttributeError):
         return {}
-    key = canonical(model.spec.name)
-    module_name = registry.get(key)
+    # The module a library model was built from; failing that (a spec saved before sources
+    # were kept, or built outside `models.build`), the registry entry of its name.
+    module_name = model.spec.source if model.spec.source in registry.values() else registry.get(
+        canonical(model.spec.name))
     if module_name is None:
         return {}
     module = importlib.import_module(module_name)

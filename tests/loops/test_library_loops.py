@@ -106,3 +106,11 @@ def test_engaged_loop_has_its_documented_polarity_along_the_run(model: str, loop
     active = inside[np.isfinite(inside) & (inside != 0)]
     assert active.size > 0
     assert np.all(np.sign(active) == (1 if got.polarity == "R" else -1))
+
+
+def test_named_loops_follow_the_model_module_not_its_name() -> None:
+    builder = models.build("sir")
+    assert builder.source == "models.sir"
+    builder.name = "my epidemic"  # a renamed copy of a library model keeps its loop names
+    names = {loop.name for loop in builder.compile().loops() if loop.name}
+    assert names == set(EXPECTED["sir"])
