@@ -19,6 +19,7 @@ import itertools
 import math
 import re
 import tempfile
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, r
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
 from .xml_safety import ModelFileError, check_xmile, parse_xmile
+from .xmile_graphicals import element_graphicals
 from .xmile_modules import prepare_xmile, xmile_file
 
 __all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
@@ -95,6 +97,7 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         raise FileNotFoundError(f"No model file `{path}`.")
     suffix = path.suffix.lower()
     method = "euler"
+    graphicals: dict[str, dict[tuple[str, ...], LookupTable]] = {}
     if suffix in VENSIM_SUFFIXES:
         from pysd.translators.vensim.vensim_file import VensimFile
 
@@ -115,21 +118,15 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         info = check_xmile(path)
         method = info.method
         expected = info.variables
-        per_element = _graphical_per_element(path)
-        if per_element:
-            # PySD's parser keeps each element's equation but drops its <gf>: running it would
-            # silently skip the tables.
-            raise UnsupportedError(
-                f"`{per_element}` in `{path.name}` has a graphical function per array element, which PySD's "
-                "parser drops; sdflow will not run it without them. Give the variable one graphical function, "
-                "or one variable per element."
-            )
         from pysd.translators.xmile.xmile_file import XmileFile
 
         # Modules and the legacy isee layout are rewritten as one current model first.
-        prepared = prepare_xmile(parse_xmile(path), path.name)
+        root = parse_xmile(path)
+        prepared = prepare_xmile(root, path.name)
         if prepared is not None:
             expected = prepared.variables
+        # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
+        graphicals = element_graphicals(root if prepared is None else ET.fromstring(prepared.text), path.name)
         try:
             with tempfile.TemporaryDirectory() as scratch:
                 parsed_x = (XmileFile(_without_lookup_builtin(path, Path(scratch))) if prepared is None
@@ -152,16 +149,7 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         raise ModelFileError(
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
-    return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files)).convert()
-
-
-def _graphical_per_element(path: Path) -> str:
-    """The first XMILE variable with a ``<gf>`` inside an ``<element>``, or ``""``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    for var in re.finditer(r'<(aux|flow)\b[^>]*\bname="([^"]*)"[^>]*>(.*?)</\1>', text, flags=re.DOTALL):
-        if re.search(r"<element\b[^>]*>(?:(?!</element>).)*<gf\b", var.group(3), flags=re.DOTALL):
-            return var.group(2)
-    return ""
+    return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files), graphicals).convert()
 
 
 _LOOKUP_BUILTIN = re.compile(r"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
@@ -216,6 +204,15 @@ def _parse_failure(path: Path, exc: Exception) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _GraphicalElement:
+    """One array element of an XMILE variable with a graphical function per element: its
+    equation (a PySD abstract syntax tree) read through its own table, an internal lookup."""
+
+    table: str  # the lookup's canonical name
+    argument: Any
+
+
 @dataclass
 class _Element:
     """One model element while it is being converted."""
@@ -235,8 +232,10 @@ class _Element:
 
 
 class _Converter:
-    def __init__(self, path: Path, abstract: Any, method: str, external: ExternalReader | None = None) -> None:
+    def __init__(self, path: Path, abstract: Any, method: str, external: ExternalReader | None = None,
+                 graphicals: Mapping[str, Mapping[tuple[str, ...], LookupTable]] | None = None) -> None:
         self.path = path
+        self.graphicals = dict(graphicals or {})  # XMILE: variable -> its tables per array element
         self.external = external if external is not None else ExternalReader(path.parent)
         self.abstract = abstract
         self.method = method
@@ -292,6 +291,9 @@ class _Converter:
                     for combo in itertools.product(*(self.expand(sub) for sub in subs)):
                         self.element_tables[(element.key, tuple(canonical(c) for c in combo))] = canonical(
                             f"{element.name}[{', '.join(combo)}]")
+        for element in model:
+            if element.key in self.graphicals:
+                self.element_graphicals(element)
         for element in model:
             self.current = element.name
             self.context = tuple(canonical(d) for d in element.dims)
@@ -400,6 +402,33 @@ class _Converter:
             el.kind = "lookup"
         el.dims = self.element_dimensions(el)
         return el
+
+    def element_graphicals(self, el: _Element) -> None:
+        """XMILE graphical functions given per array element: each element's table becomes an
+        internal lookup, named and registered as the tables of a subscripted Vensim lookup (so
+        ``tables[a](x)`` reads it), and the element's value is its table read at its equation."""
+        tables = self.graphicals[el.key]
+        self.current = el.name
+        pieces = []
+        for subs, ast in el.pieces:
+            combo = tuple(canonical(s) for s in subs)
+            table = tables.get(combo)
+            if table is None:  # an element without a table of its own keeps its equation
+                pieces.append((subs, ast))
+                continue
+            if len(el.dims) != len(subs) or any(canonical(s) in self.dim_elements for s in subs):
+                raise UnsupportedError(
+                    f"`{el.name}` gives a graphical function to `[{', '.join(subs)}]`, which is not one element of "
+                    f"its dimensions; give each <element> one subscript per dimension."
+                )
+            name = f"{el.name}[{', '.join(s.strip() for s in subs)}]"
+            self.element_tables[(el.key, combo)] = canonical(name)
+            self.views[canonical(name)] = Variable(name, "lookup", lookup=table, units=el.units, doc=el.doc,
+                                                   internal=True, source=el.source)
+            if type(ast).__name__ == "InlineLookupsStructure":
+                ast = ast.argument  # the element's own table wins over the variable's
+            pieces.append((subs, _GraphicalElement(canonical(name), ast)))
+        el.pieces = pieces
 
     def expand(self, sub: str) -> tuple[str, ...]:
         """The elements a subscript stands for: a range's elements, or the element itself."""
@@ -1097,9 +1126,16 @@ class _Converter:
                 raise SpecError(f"Lookup `{self.elements[key].name}` is called with {len(raw)} inputs in "
                                 f"`{self.current}`; a lookup takes one.")
             return Call(key, (self.expr(raw[0]),))
+        if key in self.graphicals and key in self.elements and len(raw) == 1:
+            # XMILE `tables[a](x)` of a graphical function per array element; without subscripts,
+            # each element of the equation reads the table of the same element.
+            subs = tuple(node.function.subscripts.subscripts) if node.function.subscripts is not None \
+                else self.elements[key].dims
+            return self.arrayed_lookup_call(key, subs, self.expr(raw[0]))
         graphical = self.elements.get(key)
-        if graphical is not None and graphical.kind != "lookup" and len(raw) == 1 and len(graphical.pieces) == 1 \
-                and type(graphical.pieces[0][1]).__name__ == "InlineLookupsStructure":
+        if graphical is not None and graphical.kind != "lookup" and len(raw) == 1 and graphical.pieces \
+                and all(type(a).__name__ == "InlineLookupsStructure" and a.lookups == graphical.pieces[0][1].lookups
+                        for _, a in graphical.pieces):
             # XMILE: a graphical function called by name, `gf(x)`, reads its own table at x.
             return self.ast_InlineLookupsStructure(
                 dataclasses.replace(graphical.pieces[0][1], argument=raw[0]))
@@ -1357,8 +1393,17 @@ class _Converter:
     def ast_InlineLookupsStructure(self, node: Any) -> Expr:
         table = self.table(node.lookups)
         if table.mode != "interpolate":
-            raise UnsupportedError(f"`{self.current}` has an inline lookup read as `{table.mode}`.")
+            # A literal table only interpolates: an XMILE extrapolate or discrete graphical
+            # function is read through an internal lookup of that mode.
+            self.lookup_calls += 1
+            name = f"_{self.current} graphical function {self.lookup_calls}"
+            self.views[canonical(name)] = Variable(name, "lookup", lookup=table, internal=True,
+                                                   source=f"graphical function of `{self.current}` in {self.path.name}")
+            return Call(canonical(name), (self.expr(node.argument),))
         return Call("with_lookup", (self.expr(node.argument), Table(table.xs, table.ys)))
+
+    def ast__GraphicalElement(self, node: _GraphicalElement) -> Expr:
+        return Call(node.table, (self.expr(node.argument),))
 
     def ast_LookupsStructure(self, node: Any) -> Expr:
         raise UnsupportedError(f"`{self.current}` uses a table of points where a number is expected.")
