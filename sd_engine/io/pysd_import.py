@@ -130,7 +130,8 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         try:
             with tempfile.TemporaryDirectory() as scratch:
                 parsed_x = (XmileFile(_without_lookup_builtin(path, Path(scratch))) if prepared is None
-                            else xmile_file(path, prepared))
+                            else xmile_file(path, dataclasses.replace(prepared, text=_lookup_builtin_as_call(
+                                prepared.text.decode("utf-8")).encode("utf-8"))))
                 parsed_x.parse()
                 abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
@@ -163,12 +164,17 @@ def _without_lookup_builtin(path: Path, scratch: Path) -> Path:
     error still points at the right line of the user's file.
     """
     text = path.read_text(encoding="utf-8", errors="replace")
-    fixed = re.sub(r"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(r"\1(", m.group(0)), text)
+    fixed = _lookup_builtin_as_call(text)
     if fixed == text:
         return path
     copy = scratch / path.name
     copy.write_text(fixed, encoding="utf-8")
     return copy
+
+
+def _lookup_builtin_as_call(text: str) -> str:
+    """An XMILE document's text with each ``LOOKUP(table, x)`` of an equation read ``table(x)``."""
+    return re.sub(r"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(r"\1(", m.group(0)), text)
 
 
 def _macro_with_extra_outputs(path: Path) -> str:

@@ -200,7 +200,7 @@ def test_xmile_previous_self_and_pi(tmp_path: Path) -> None:
         np.testing.assert_array_equal(slow[name].values, ds[name].values)
 
 
-def test_graphical_functions_per_array_element_are_refused_not_dropped(tmp_path: Path) -> None:
+def test_graphical_functions_per_array_element_are_read_not_dropped(tmp_path: Path) -> None:
     # PySD's parser keeps `time` and loses both tables; running that would answer 0, 1, 2
     # where the model says 10, 15, 20 and 0, -1, -2.
     path = tmp_path / "element_gf.xmile"
@@ -215,8 +215,8 @@ def test_graphical_functions_per_array_element_are_refused_not_dropped(tmp_path:
         '<aux name="whole"><dimensions><dim name="Items"/></dimensions><eqn>time</eqn>'
         '<gf><xpts>0,2</xpts><ypts>5,7</ypts></gf></aux>'
         "</variables></model></xmile>")
-    with pytest.raises(UnsupportedError, match=r"`shaped` in `element_gf.xmile` has a graphical function per array"):
-        sd.load(path)
+    ds = sd.load(path).run()
+    np.testing.assert_allclose(ds["shaped"].values, [[10, 0], [15, -1], [20, -2]])
     # One table for the whole array is read and applied to every element.
     path.write_text(path.read_text().replace(
         '<element subscript="A"><eqn>time</eqn><gf><xpts>0,2</xpts><ypts>10,20</ypts></gf></element>'
