@@ -34,8 +34,8 @@ from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, r
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
 from .xml_safety import ModelFileError, check_xmile, parse_xmile
-from .xmile_graphicals import element_graphicals
-from .xmile_modules import prepare_xmile, xmile_file
+from .xmile_graphicals import element_graphicals, with_element_equations
+from .xmile_modules import PreparedXmile, prepare_xmile, xmile_file
 
 __all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
@@ -122,7 +122,12 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
 
         # Modules and the legacy isee layout are rewritten as one current model first.
         root = parse_xmile(path)
+        # Stella: one equation for the array and only a graphical function in each element.
+        filled = with_element_equations(root, path.name)
+        root = root if filled is None else filled
         prepared = prepare_xmile(root, path.name)
+        if prepared is None and filled is not None:
+            prepared = PreparedXmile(ET.tostring(filled, encoding="utf-8"), expected)
         if prepared is not None:
             expected = prepared.variables
         # PySD's parser keeps each element's equation but drops its own <gf>: read those here.

@@ -18,6 +18,7 @@ attribute chooses how the table is read between and beyond its points.
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -26,7 +27,7 @@ from ..errors import SpecError, UnsupportedError
 from ..expr import canonical
 from ..spec import LookupMode, LookupTable
 
-__all__ = ["element_graphicals", "GF_MODES"]
+__all__ = ["element_graphicals", "with_element_equations", "GF_MODES"]
 
 #: XMILE ``<gf type=...>`` -> the engine's lookup modes (PySD's reading of the same types).
 GF_MODES: dict[str, LookupMode] = {"continuous": "interpolate", "extrapolate": "extrapolate", "discrete": "hold_backward"}
@@ -70,7 +71,7 @@ def element_graphicals(root: ET.Element, file_name: str) -> dict[str, dict[tuple
     ...     '<xmile><model><variables><aux name="Shape"><dimensions><dim name="D"/></dimensions>'
     ...     '<element subscript="a"><eqn>t</eqn><gf type="discrete"><xpts>0,2</xpts><ypts>1,3</ypts></gf>'
     ...     '</element><element subscript="b"><eqn>t</eqn><gf><xscale min="0" max="1"/>'
-    ...     '<ypts>0;4;8</ypts></gf></element></aux></variables></model></xmile>')
+    ...     '<ypts sep=";">0;4;8</ypts></gf></element></aux></variables></model></xmile>')
     >>> tables = element_graphicals(doc, "demo.xmile")["shape"]
     >>> tables[("a",)]
     LookupTable(xs=(0.0, 2.0), ys=(1.0, 3.0), mode='hold_backward')
@@ -93,6 +94,56 @@ def element_graphicals(root: ET.Element, file_name: str) -> dict[str, dict[tuple
         if tables:
             found[canonical(name)] = tables
     return found
+
+
+def with_element_equations(root: ET.Element, file_name: str) -> ET.Element | None:
+    """A copy of the document where each ``<element>`` without an ``<eqn>`` has its variable's.
+
+    Stella writes an array whose elements differ only by their graphical function with one
+    ``<eqn>`` for the whole variable and an ``<element>`` holding just the ``<gf>`` for each
+    element; PySD's parser reads equations from the elements only.
+
+    Parameters
+    ----------
+    root : xml.etree.ElementTree.Element
+        The ``<xmile>`` element. Not modified.
+    file_name : str
+        The file's name, for messages.
+
+    Returns
+    -------
+    xml.etree.ElementTree.Element or None
+        The completed copy, or None when every element has its own equation.
+
+    Raises
+    ------
+    SpecError
+        An element with neither an equation of its own nor one of its variable.
+
+    Examples
+    --------
+    >>> doc = ET.fromstring('<xmile><model><variables><aux name="v"><element subscript="a"><gf/>'
+    ...                     '</element><eqn>TIME</eqn></aux></variables></model></xmile>')
+    >>> filled = with_element_equations(doc, "demo.xmile")
+    >>> [e.findtext("eqn") for e in filled.iter("element")]
+    ['TIME']
+    """
+    def lacking(tree: ET.Element) -> list[tuple[ET.Element, ET.Element]]:
+        return [(node, element) for node in tree.iter() if _local(node.tag) in ("aux", "flow")
+                for element in node if _local(element.tag) == "element" and _child(element, "eqn") is None]
+
+    if not lacking(root):
+        return None
+    root = copy.deepcopy(root)
+    for node, element in lacking(root):
+        equation = _child(node, "eqn")
+        if equation is None:
+            raise SpecError(
+                f"`{node.get('name')}`[{element.get('subscript', '')}] in `{file_name}` has no equation, and its "
+                "variable has none for all its elements; give the element or the variable an <eqn>."
+            )
+        element.insert(0, copy.deepcopy(equation))
+    return root
 
 
 def _numbers(node: ET.Element, where: str) -> np.ndarray:

@@ -179,3 +179,27 @@ def test_a_broken_element_table_names_the_variable_and_element(tmp_path: Path, g
                            '<element subscript="right"><eqn>1</eqn></element></aux>')
     with pytest.raises(SpecError, match=r"`bad`\[left\] in `gf.xmile` " + message):
         sd.load(path)
+
+
+def test_stella_layout_one_equation_for_the_array_and_a_table_per_element(tmp_path: Path) -> None:
+    # As Stella saves it (shared sample `samples/arrays/non-a2a/non-a2a-gf.stmx`): the elements
+    # hold only their tables, the variable holds the equation they all read.
+    ds = run(write(tmp_path, (
+        '<aux name="by item"><dimensions><dim name="Items"/></dimensions>'
+        '<element subscript="A"><gf><xscale min="0" max="4"/><ypts>0,1,4,9,16</ypts></gf></element>'
+        '<element subscript="B"><gf><xscale min="0" max="4"/><ypts>16,9,4,1,0</ypts></gf></element>'
+        '<element subscript="C"><gf type="discrete"><xpts>0,2.5</xpts><ypts>-1,1</ypts></gf></element>'
+        "<eqn>time / 2 + 0.5</eqn></aux>"
+    )))
+    x = T / 2 + 0.5
+    grid = np.linspace(0, 4, 5)
+    np.testing.assert_allclose(ds["by item"].values, np.stack(
+        [np.interp(x, grid, grid ** 2), np.interp(x, grid, (4 - grid) ** 2), np.where(x < 2.5, -1.0, 1.0)], axis=1))
+
+
+def test_an_element_table_with_no_equation_anywhere_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, '<aux name="orphan"><dimensions><dim name="Side"/></dimensions>'
+                           '<element subscript="left"><gf><xpts>0,1</xpts><ypts>0,1</ypts></gf></element>'
+                           '<element subscript="right"><eqn>1</eqn></element></aux>')
+    with pytest.raises(SpecError, match=r"`orphan`\[left\] in `gf.xmile` has no equation, and its variable has none"):
+        sd.load(path)
