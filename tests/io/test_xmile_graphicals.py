@@ -203,3 +203,21 @@ def test_an_element_table_with_no_equation_anywhere_is_named(tmp_path: Path) -> 
                            '<element subscript="right"><eqn>1</eqn></element></aux>')
     with pytest.raises(SpecError, match=r"`orphan`\[left\] in `gf.xmile` has no equation, and its variable has none"):
         sd.load(path)
+
+
+def test_a_flow_with_tables_per_element_fills_its_stock(tmp_path: Path) -> None:
+    ds = run(write(tmp_path, (
+        '<stock name="s"><dimensions><dim name="Side"/></dimensions><eqn>0</eqn><inflow>f</inflow></stock>'
+        '<flow name="f"><dimensions><dim name="Side"/></dimensions>'
+        '<element subscript="left"><eqn>time</eqn><gf><xpts>0,4</xpts><ypts>0,8</ypts></gf></element>'
+        '<element subscript="right"><eqn>time</eqn><gf><xpts>0,4</xpts><ypts>1,1</ypts></gf></element></flow>'
+        # The element's own table wins over the variable's; the other element reads the variable's.
+        '<aux name="both"><dimensions><dim name="Side"/></dimensions>'
+        '<element subscript="left"><eqn>time</eqn><gf><xpts>0,4</xpts><ypts>0,-4</ypts></gf></element>'
+        '<element subscript="right"><eqn>time</eqn></element><gf><xpts>0,4</xpts><ypts>0,40</ypts></gf></aux>'
+    )))
+    flow = np.stack([2 * T, np.ones(5)], axis=1)
+    np.testing.assert_allclose(ds["f"].values, flow)
+    # Euler with dt = 1: the stock is the sum of the earlier flows.
+    np.testing.assert_allclose(ds["s"].values, np.vstack([np.zeros((1, 2)), np.cumsum(flow, axis=0)[:-1]]))
+    np.testing.assert_allclose(ds["both"].values, np.stack([-T, 10 * T], axis=1))
