@@ -64,52 +64,128 @@ def lower(spec: ModelSpec) -> ModelSpec:
 
 
 def split_element_cycles(spec: ModelSpec) -> ModelSpec:
-    """Give each one-element block of an arrayed variable on a dependency cycle its own variable.
+    """Give each element of an arrayed variable on a dependency cycle its own variable.
 
     Vensim orders equations element by element, so ``a[A1] = x``, ``a[A2] = y``,
-    ``y = a[A1]`` is no loop there, although `a` and `y` read each other as whole variables.
-    Such a block becomes an internal variable, the array reads it, and references to that one
-    element read it directly; a loop that remains is a real one and is reported as such.
+    ``y = a[A1]`` is no loop there, although `a` and `y` read each other as whole variables;
+    nor is ``e[t1] = 1``, ``e[tNext] = e[tPrev] * 2`` over mapped subranges, each element reading
+    an earlier one. Each element of such a variable (a block over a range or subrange gives one per
+    element, its subscripts read at that element) becomes an internal variable, the array reads
+    them, and references to one element read it directly; a loop that remains is a real one and is
+    reported as such, naming the elements. Cycles are found over the initial values too (stocks
+    read their initial equations), so INITIAL blocks are split: their internal stocks, which only
+    hold a value from the start, split into one stock per element.
     """
+    import itertools
+
     import networkx as nx
 
     by_key = {v.canonical: v for v in spec.variables}
-    dim_names = {d.canonical for d in spec.dimensions}
+    dims = {d.canonical: d for d in spec.dimensions}
+    dim_names = set(dims)
     graph = nx.DiGraph()
     for var in spec.variables:
-        if var.kind in ("stock", "lookup") or var.equation is None:
+        if var.kind == "lookup" or var.equation is None or var.update == "random":
             continue
         graph.add_node(var.canonical)
-        for ref in references(var.equation):
-            if ref in by_key and by_key[ref].kind not in ("stock", "lookup"):
+        # Initial values are computed in one order too, in which stocks read their initial
+        # equations and every variable reads the stocks' initial values.
+        exprs = [e for e in (var.equation, var.init_equation, var.delay_time) if e is not None]
+        for ref in set().union(*(references(e) for e in exprs)):
+            if ref in by_key and by_key[ref].kind != "lookup":
                 graph.add_edge(ref, var.canonical)
     cyclic: set[str] = set()
     for component in nx.strongly_connected_components(graph):
         if len(component) > 1 or any(graph.has_edge(k, k) for k in component):
             cyclic |= component
+
+    def mapped(a: str, b: str) -> bool:
+        return a == b or b in {canonical(m) for m in dims[a].maps_to} \
+            or a in {canonical(m) for m in dims[b].maps_to}
+
+    def at_element(expr: Expr, chosen: dict[str, int]) -> Expr | None:
+        """`expr` of a block over ranges read at one element: `chosen` gives, for each range of
+        the block, the position of the element. None where a subscript cannot be placed."""
+        if isinstance(expr, Ref):
+            target = by_key.get(expr.name)
+            subs = expr.subscripts
+            if not subs and target is not None and target.dims:
+                subs = target.dims  # an unsubscripted read follows the block's dimensions
+            if not subs or not any(canonical(s) in chosen for s in subs):
+                return expr
+            if target is None or len(target.dims) != len(subs):
+                return None
+            out = []
+            for sub, dim in zip(subs, target.dims):
+                key, dkey = canonical(sub), canonical(dim)
+                if key not in chosen:
+                    out.append(sub)
+                elif mapped(key, dkey) and len(dims[dkey].elements) == len(dims[key].elements):
+                    out.append(dims[dkey].elements[chosen[key]])  # position by position
+                elif canonical(dims[key].elements[chosen[key]]) in {canonical(e) for e in dims[dkey].elements}:
+                    out.append(dims[key].elements[chosen[key]])  # a subrange of the variable's range
+                else:
+                    return None
+            return Ref(expr.name, tuple(out))
+        if isinstance(expr, Unary):
+            operand = at_element(expr.operand, chosen)
+            return None if operand is None else Unary(expr.op, operand)
+        if isinstance(expr, Binary):
+            left, right = at_element(expr.left, chosen), at_element(expr.right, chosen)
+            return None if left is None or right is None else Binary(expr.op, left, right)
+        if isinstance(expr, Call):
+            if expr.func == "_pieces":
+                return None  # blocks inside blocks (an arrayed lookup's call) keep the whole block
+            args = [at_element(a, chosen) for a in expr.args]
+            return None if any(a is None for a in args) else Call(expr.func, tuple(a for a in args if a is not None))
+        return expr
+
     pieces: dict[tuple[str, tuple[str, ...]], str] = {}
     added: list[Variable] = []
     rebuilt: dict[str, Variable] = {}
     for var in spec.variables:
         eq = var.equation
-        if var.canonical not in cyclic or var.kind not in ("aux", "flow") or not isinstance(eq, Call) \
-                or eq.func != "_pieces":
+        if var.canonical not in cyclic or not var.dims or eq is None:
             continue
-        args = list(eq.args)
+        # A stock is split only when it holds one value from the start (INITIAL's state).
+        held = var.kind == "stock" and var.update == "discrete" and not var.inflows and not var.outflows
+        if var.kind not in ("aux", "flow") and not held:
+            continue
+        if isinstance(eq, Call) and eq.func == "_pieces":
+            args = list(eq.args)
+        else:
+            args = [Call("_at", tuple(Str(d) for d in var.dims)), eq]
+        new_args: list[Expr] = []
         for i in range(0, len(args) - 1, 2):
-            at = args[i]
+            at, body = args[i], args[i + 1]
             if not (isinstance(at, Call) and at.func == "_at" and all(isinstance(a, Str) for a in at.args)):
+                new_args += [at, body]
                 continue
             labels = [a.value for a in at.args if isinstance(a, Str)]
-            elements = tuple(canonical(label) for label in labels)
-            if any(e in dim_names for e in elements):
-                continue  # a block over a range or subrange keeps its place in the array
-            piece = Variable(f"_{var.name}[{', '.join(labels)}]", "aux", args[i + 1], internal=True,
-                             source=f"element of `{var.name}`, on its own to order it element by element")
-            added.append(piece)
-            pieces[(var.canonical, elements)] = piece.canonical
-            args[i + 1] = Ref(piece.canonical)
-        rebuilt[var.canonical] = dataclasses.replace(var, equation=Call(eq.func, tuple(args)))
+            ranges = [label for label in labels if canonical(label) in dim_names]
+            combos = list(itertools.product(*(range(len(dims[canonical(r)].elements)) for r in ranges)))
+            split: list[tuple[list[str], Expr]] = []
+            for combo in combos:
+                chosen = {canonical(r): k for r, k in zip(ranges, combo)}
+                expr = at_element(body, chosen)
+                if expr is None:
+                    break
+                names = [dims[canonical(label)].elements[chosen[canonical(label)]]
+                         if canonical(label) in chosen else label for label in labels]
+                split.append((names, expr))
+            if len(split) != len(combos):
+                new_args += [at, body]  # a block whose subscripts cannot be read element by element
+                continue
+            for names, expr in split:
+                elements = tuple(canonical(n) for n in names)
+                piece = Variable(f"_{var.name}[{', '.join(names)}]", "stock" if held else "aux", expr,
+                                 internal=True, update="discrete" if held else "continuous",
+                                 source=f"element of `{var.name}`, on its own to order it element by element")
+                added.append(piece)
+                pieces[(var.canonical, elements)] = piece.canonical
+                new_args += [Call("_at", tuple(Str(n) for n in names)), Ref(piece.canonical)]
+        if new_args != args:
+            rebuilt[var.canonical] = dataclasses.replace(var, equation=Call("_pieces", tuple(new_args)))
     if not pieces:
         return spec
 

@@ -176,7 +176,11 @@ class Results:
 
 
 def _attrs(var: Any) -> dict[str, str]:
-    return {"kind": var.kind, "units": var.units, "doc": var.doc, "equation": var.equation_text}
+    attrs = {"kind": var.kind, "units": var.units, "doc": var.doc, "equation": var.equation_text}
+    if getattr(var, "undefined", ()):
+        # Elements the model leaves undefined are NaN; say so where the values are read.
+        attrs["undefined"] = "; ".join(f"[{e}]" for e in var.undefined) + " (no definition in the model: NaN)"
+    return attrs
 
 
 def _jsonable(a: np.ndarray) -> Any:

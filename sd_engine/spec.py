@@ -105,7 +105,8 @@ class Variable:
 
     ``equation`` is the rate equation of a flow or aux, the initial value of a stock,
     and the value of a scalar constant. Arrayed constants give ``values`` instead
-    (C order over ``dims``). Names in ``inflows``/``outflows`` are canonical.
+    (C order over ``dims``). Names in ``inflows``/``outflows`` are canonical. ``undefined``
+    lists the elements that have no definition (NaN values), as a model file may leave them.
     """
 
     name: str
@@ -125,6 +126,10 @@ class Variable:
     update: StateUpdate = "continuous"
     internal: bool = False
     source: str = ""
+    #: Elements the model file leaves undefined (Vensim defines a variable on some elements only
+    #: and has no value for the others), each as ``"a1, b2"``; their values are NaN. Out of the
+    #: repr (and so of the spec hash): the equation or values already hold the NaNs.
+    undefined: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("stock", "flow", "aux", "constant", "lookup"):

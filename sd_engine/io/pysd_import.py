@@ -339,8 +339,28 @@ class _Converter:
             self.variables.append(Variable(element.name, "constant", Num(float(value)), units=element.units,
                                            doc=element.doc, source=element.source))
         self.mark_flows()
+        self.check_undefined_reads()
         return ModelSpec(self.path.stem, tuple(self.variables), time, tuple(self.dimensions),
                          source=str(self.path))
+
+    def check_undefined_reads(self) -> None:
+        """Refuse an equation that names an element its variable leaves undefined: Vensim has no
+        value for it (and reports the equation), so no number may stand in for it."""
+        holes = {v.canonical: {tuple(canonical(e) for e in h.split(", ")) for h in v.undefined}
+                 for v in self.variables if v.undefined}
+        if not holes:
+            return
+        for var in self.variables:
+            for expr in (var.equation, var.init_equation):
+                for node in walk(expr) if expr is not None else ():
+                    if isinstance(node, Ref) and node.name in holes \
+                            and tuple(canonical(s) for s in node.subscripts) in holes[node.name]:
+                        target = next(v for v in self.variables if v.canonical == node.name)
+                        raise SpecError(
+                            f"`{var.name}` reads `{target.name}[{', '.join(node.subscripts)}]`, which the model "
+                            f"does not define (`{target.name}` is defined on some elements only); define that "
+                            "element or read a defined one."
+                        )
 
     # -- dimensions ----------------------------------------------------------------------------
     def read_dimensions(self, ranges: Sequence[Any]) -> list[Dimension]:
@@ -634,6 +654,8 @@ class _Converter:
     # -- variables -----------------------------------------------------------------------------
     def to_variables(self, el: _Element) -> list[Variable]:
         common = dict(units=el.units, doc=el.doc, dims=el.dims, source=el.source)
+        if el.kind != "lookup" and self.holes(el):
+            common["undefined"] = tuple(", ".join(h) for h in self.holes(el))
         if el.kind == "lookup":
             for _, ast in el.pieces:
                 if type(ast).__name__ != "LookupsStructure" and not isinstance(ast, _ExternalTables):
@@ -655,6 +677,13 @@ class _Converter:
             if not all(integ):
                 raise UnsupportedError(
                     f"`{el.name}` is a stock for some subscripts and not for others; sdflow needs one kind."
+                )
+            if common.get("undefined"):
+                # A NaN state would stop the integrator; a hole in a stock is refused by name.
+                raise UnsupportedError(
+                    f"Stock `{el.name}` is defined on some elements only ([{'], ['.join(common['undefined'])}] "
+                    "have no equation); sdflow integrates whole arrays of stocks. Define those elements "
+                    "(for example `INTEG(0, 0)`)."
                 )
             return self.stock(el, common)
         if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
@@ -704,11 +733,22 @@ class _Converter:
                     f"`{el.name}`{list(subs)} has {value.size} values for {math.prod(block_shape)} elements."
                 ) from None
             out[np.ix_(*index)] = value
-        if np.isnan(out).any():
-            missing = [i for i in np.argwhere(np.isnan(out))[:1]]
-            names = [self.dim_elements[canonical(d)][k] for d, k in zip(el.dims, missing[0])]
-            raise SpecError(f"`{el.name}` has no value for element [{', '.join(names)}]; define every element.")
-        return out
+        return out  # elements no block defines stay NaN (`holes`), as Vensim has no value for them
+
+    def holes(self, el: _Element) -> list[tuple[str, ...]]:
+        """The elements of `el`'s dimensions that no block defines, in order.
+
+        Vensim lets a variable be defined on some elements only; the others do not exist (its
+        output lists only the defined ones). A range of exactly the defined elements covers the
+        case of one subscript (`element_dimensions`); what is left are holes in a product of
+        ranges (``x[a1, b1]``, ``x[a2, b2]``), which sdflow holds as NaN and lists in the spec.
+        """
+        if not el.dims:
+            return []
+        defined = {tuple(canonical(e) for e in combo) for subs, _ in el.pieces
+                   for combo in itertools.product(*(self.expand(s) for s in subs))}
+        return [combo for combo in itertools.product(*(self.dim_elements[canonical(d)] for d in el.dims))
+                if tuple(canonical(e) for e in combo) not in defined]
 
     def split_arrays(self, el: _Element) -> list[tuple[tuple[str, ...], Any]]:
         """Blocks given as arrays of numbers, split into one block per element, so they can sit
@@ -752,6 +792,9 @@ class _Converter:
         args: list[Expr] = []
         for subs, expr in pieces:
             args += [Call("_at", tuple(Str(s) for s in subs)), self.contextualize(expr, subs)]
+        for hole in self.holes(el):
+            # No value in Vensim: NaN, so whatever reads it shows it (listed in `undefined`).
+            args += [Call("_at", tuple(Str(s) for s in hole)), Num(math.nan)]
         return Call("_pieces", tuple(args))
 
     def contextualize(self, expr: Expr, labels: Sequence[str]) -> Expr:
