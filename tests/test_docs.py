@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Sphinx builds of the reference (about half a minute): CI runs them; `-m 'not slow'` skips them.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Every notebook, top to bottom (about two minutes): CI runs them; `-m 'not slow'` skips them.
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 

@@ -28,6 +28,7 @@ def _id(case: tuple[Path, Path]) -> str:
     return str(case[0].relative_to(TEST_MODELS))
 
 
+@pytest.mark.slow  # the whole corpus, about 20 s; CI runs it
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_model_matches_canonical_output(case: tuple[Path, Path]) -> None:
     label = _id(case)
