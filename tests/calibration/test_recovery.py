@@ -98,3 +98,22 @@ def test_flu_negbin_with_initial_cases():
     result = _fit(flu.build(), data, {"beta": (0.1, 5), "gamma": (0.05, 2), "initial infected": (0.1, 20)},
                   {"Infected": "in_bed"}, "negbin")
     _inside(result, truth)
+
+
+def test_delayed_discharge_package_shortfall_from_weekly_bed_days():
+    # Weekly delayed bed days (the delayed stock integrated over each week) with Poisson noise:
+    # the package capacity sets how fast delays grow, the transfer time their starting level.
+    model = sd.load("two_stage_delayed_discharge")
+    truth = {"package capacity": 650.0, "transfer time": 2.0}
+    ds = model.run(params=truth)
+    t, delayed = ds["time"].values, ds["Delayed in hospital"].values
+    weeks = np.arange(0.0, 359.0, 7.0)
+    dt = model.spec.time.dt
+    # Euler's integral of the stock over [w, w + 7): the stock at each step times dt.
+    totals = [delayed[(t >= w - 1e-9) & (t < w + 7 - 1e-9)].sum() * dt for w in weeks]
+    data = pd.DataFrame({"bed_days": np.random.default_rng(3).poisson(totals)},
+                        index=pd.Index(weeks, name="day"))
+    result = _fit(model, data, {"package capacity": (400, 900), "transfer time": (0.2, 10)},
+                  {"Delayed in hospital": cal.Observe("bed_days", aggregate="total")}, "poisson")
+    _inside(result, truth)
+    assert result.params["package capacity"] == pytest.approx(650, rel=0.01)
