@@ -18,7 +18,6 @@ import html
 import itertools
 import math
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +32,9 @@ from ..errors import SpecError, UnsupportedError
 from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
-from .xml_safety import ModelFileError, check_xmile, parse_xmile
+from .xml_safety import ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
-from .xmile_modules import PreparedXmile, prepare_xmile, xmile_file
+from .xmile_modules import prepare_xmile, xmile_file
 
 __all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
@@ -116,29 +115,22 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
             raise ModelFileError(_parse_failure(path, exc)) from exc
     elif suffix in XMILE_SUFFIXES:
         info = check_xmile(path)
-        method = info.method
-        expected = info.variables
-        from pysd.translators.xmile.xmile_file import XmileFile
-
-        # Modules and the legacy isee layout are rewritten as one current model first.
-        root = parse_xmile(path)
+        method, expected = info.method, info.variables
         # Stella: one equation for the array and only a graphical function in each element.
-        filled = with_element_equations(root, path.name)
-        root = root if filled is None else filled
-        prepared = prepare_xmile(root, path.name)
-        if prepared is None and filled is not None:
-            prepared = PreparedXmile(ET.tostring(filled, encoding="utf-8"), expected)
+        filled = with_element_equations(info.root, path.name)
+        tree = info.root if filled is None else filled
+        # Modules, macros and the legacy isee layout are rewritten as one current model.
+        prepared = prepare_xmile(tree, path.name)
         if prepared is not None:
-            expected = prepared.variables
+            expected, text, tree = prepared.variables, prepared.text, ET.fromstring(prepared.text)
+        else:
+            text = path.read_bytes() if filled is None else ET.tostring(filled, encoding="utf-8")
         # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
-        graphicals = element_graphicals(root if prepared is None else ET.fromstring(prepared.text), path.name)
+        graphicals = element_graphicals(tree, path.name)
         try:
-            with tempfile.TemporaryDirectory() as scratch:
-                parsed_x = (XmileFile(_without_lookup_builtin(path, Path(scratch))) if prepared is None
-                            else xmile_file(path, dataclasses.replace(prepared, text=_lookup_builtin_as_call(
-                                prepared.text.decode("utf-8")).encode("utf-8"))))
-                parsed_x.parse()
-                abstract = parsed_x.get_abstract_model()
+            parsed_x = xmile_file(path, _lookup_builtin_as_call(text))
+            parsed_x.parse()
+            abstract = parsed_x.get_abstract_model()
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
             raise ModelFileError(_parse_failure(path, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
@@ -158,28 +150,17 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
     return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files), graphicals).convert()
 
 
-_LOOKUP_BUILTIN = re.compile(r"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
+_LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
 
 
-def _without_lookup_builtin(path: Path, scratch: Path) -> Path:
-    """`path`, or a copy in `scratch` where each XMILE ``LOOKUP(table, x)`` reads ``table(x)``.
+def _lookup_builtin_as_call(text: bytes) -> bytes:
+    """An XMILE document with each ``LOOKUP(table, x)`` of an equation read ``table(x)``.
 
     PySD's XMILE grammar takes the LOOKUP builtin for a table definition and fails on it; the
     two spellings mean the same (XMILE 3.5.3), and each stays on its line, so a later parse
     error still points at the right line of the user's file.
     """
-    text = path.read_text(encoding="utf-8", errors="replace")
-    fixed = _lookup_builtin_as_call(text)
-    if fixed == text:
-        return path
-    copy = scratch / path.name
-    copy.write_text(fixed, encoding="utf-8")
-    return copy
-
-
-def _lookup_builtin_as_call(text: str) -> str:
-    """An XMILE document's text with each ``LOOKUP(table, x)`` of an equation read ``table(x)``."""
-    return re.sub(r"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(r"\1(", m.group(0)), text)
+    return re.sub(rb"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(rb"\1(", m.group(0)), text)
 
 
 def _macro_with_extra_outputs(path: Path) -> str:

@@ -482,11 +482,12 @@ def _substitute(body: str, macro: _Macro, values: dict[str, str], file_name: str
     return "".join(out)
 
 
-def xmile_file(path: Path, prepared: PreparedXmile) -> Any:
-    """PySD's ``XmileFile`` reading the prepared document in place of the file at `path`.
+def xmile_file(path: Path, text: bytes) -> Any:
+    """PySD's ``XmileFile`` reading the document `text` in place of the file at `path`.
 
-    The document was read with defusedxml and written by ElementTree, so it holds no DTD
-    or entities; lxml parses it without resolving any and without network access.
+    The document has passed the defusedxml check (or was written by ElementTree from a tree
+    that did), so it holds no DTD or entities; lxml parses it without resolving any and
+    without network access.
     """
     from lxml import etree
     from pysd.translators.xmile.xmile_file import XmileFile
@@ -494,6 +495,6 @@ def xmile_file(path: Path, prepared: PreparedXmile) -> Any:
     class _PreparedXmileFile(XmileFile):  # type: ignore[misc]
         def _get_root(self) -> Any:
             parser = etree.XMLParser(encoding="utf-8", recover=True, resolve_entities=False, no_network=True)
-            return etree.fromstring(prepared.text, parser=parser)
+            return etree.fromstring(text, parser=parser)
 
     return _PreparedXmileFile(path)

@@ -11,7 +11,7 @@ refuses the Stella constructs sdflow cannot run faithfully (conveyors, queues, o
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,12 @@ class ModelFileError(SDError, ValueError):
 
 @dataclass(frozen=True)
 class XmileInfo:
-    """What sdflow reads from an XMILE file itself: the integration method and variable names."""
+    """What sdflow reads from an XMILE file itself: the integration method, the variable
+    names, and the checked element tree (so the importer does not parse the file again)."""
 
     method: str
-    variables: tuple[str, ...] = ()
+    variables: tuple[str, ...]
+    root: ET.Element = field(repr=False, compare=False)
 
 
 def _local(tag: str) -> str:
@@ -96,7 +98,7 @@ def check_xmile(path: str | Path) -> XmileInfo:
                     "RK2, RK4 and RK45."
                 )
             method = METHODS[raw]
-    return XmileInfo(method, tuple(names))
+    return XmileInfo(method, tuple(names), root)
 
 
 def parse_xmile(path: str | Path) -> ET.Element:
