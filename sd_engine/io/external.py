@@ -472,7 +472,8 @@ def _element_text(raw: Any) -> str:
 def _excel_engine(variable: str, path: Path) -> str:
     """openpyxl for a zip workbook (.xlsx/.xlsm), xlrd for an OLE2 one (.xls), chosen from the
     file's first bytes: a workbook saved under the other extension is common."""
-    head = path.read_bytes()[:8]
+    with path.open("rb") as file:
+        head = file.read(8)
     if head.startswith(b"PK\x03\x04"):
         return "openpyxl"
     if head.startswith(b"\xd0\xcf\x11\xe0"):

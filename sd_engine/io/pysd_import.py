@@ -14,6 +14,7 @@ import that succeeds runs the model as written.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import itertools
 import math
@@ -233,7 +234,6 @@ class _Converter:
         self.method = method
         self.variables: list[Variable] = []
         self.current = ""  # the element being converted, for messages
-        self._texts: dict[str, str] | None = None  # equations as written, read on demand
 
     # -- top level ---------------------------------------------------------------------------
     def convert(self) -> ModelSpec:
@@ -372,7 +372,7 @@ class _Converter:
             if maps and self.path.suffix.lower() in VENSIM_SUFFIXES:
                 # `B: b1, b2 -> (A: SubA, a3)` comes out of PySD's parser as B = b1, b2, SubA, a3.
                 spelled = r"[\s_]+".join(re.escape(w) for w in rng.name.split())
-                if re.search(rf"(^|\|)\s*{spelled}\s*:[^~|]*->\s*\(", self.path.read_text(errors="replace"),
+                if re.search(rf"(^|\|)\s*{spelled}\s*:[^~|]*->\s*\(", self.file_text,
                              flags=re.IGNORECASE | re.MULTILINE):
                     raise UnsupportedError(
                         f"Subscript range `{rng.name}` maps to `{maps[0]}` element by element "
@@ -1052,7 +1052,7 @@ class _Converter:
     def minus_over_power(self, value: float) -> bool:
         """Whether the negative base `value` in the current equation is written `-n^x` (a minus
         over the power) rather than `(-n)^x`, from the equation's text in the model file."""
-        text = self.equation_texts().get(canonical(self.current), "")
+        text = self.equation_texts.get(canonical(self.current), "")
         forms = set()
         for found in _NEGATIVE_BASE.finditer(text):
             try:
@@ -1069,12 +1069,16 @@ class _Converter:
             )
         return forms == {"minus"}
 
+    @functools.cached_property
+    def file_text(self) -> str:
+        """The model file as written, read once when first needed."""
+        return self.path.read_text(errors="replace")
+
+    @functools.cached_property
     def equation_texts(self) -> dict[str, str]:
         """The equations of the model file as written, by canonical variable name (all the
-        blocks of a subscripted variable joined), read once."""
-        if self._texts is None:
-            self._texts = _read_equation_texts(self.path)
-        return self._texts
+        blocks of a subscripted variable joined)."""
+        return _read_equation_texts(self.file_text, vensim=self.path.suffix.lower() in VENSIM_SUFFIXES)
 
     @staticmethod
     def odd_power(args: list[Expr], ops: list[str]) -> bool:
@@ -1564,11 +1568,10 @@ def _points(name: str, combo: Sequence[str], series: Series) -> LookupTable:
 _NEGATIVE_BASE = re.compile(r"(\(\s*)?-\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*(\))?\s*\^")
 
 
-def _read_equation_texts(path: Path) -> dict[str, str]:
-    """Each variable's equation text as written in a Vensim or XMILE file."""
+def _read_equation_texts(raw: str, *, vensim: bool) -> dict[str, str]:
+    """Each variable's equation text as written in a Vensim or XMILE file's text `raw`."""
     texts: dict[str, str] = {}
-    raw = path.read_text(errors="replace")
-    if path.suffix.lower() in VENSIM_SUFFIXES:
+    if vensim:
         body = raw.split("\\\\\\---///", 1)[0].replace("\\\n", "")
         for chunk in body.split("|"):
             definition = chunk.split("~", 1)[0]
