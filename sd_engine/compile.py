@@ -362,16 +362,7 @@ class _Compiler:
                         f"({list(target)}) lacks; give them the same dimensions."
                     )
                 terms.append(f"{sign} {self.align(self.ident[name], dims, target)}")
-        if not terms:
-            return "0.0"
-        text = " ".join(terms)
-        text = text[2:] if text.startswith("+ ") else "-" + text[2:]
-        if stock.non_negative and stock.update == "continuous":
-            # Outflows are capped already; a negative inflow (an XMILE biflow) must not drain
-            # the stock below zero either, nor drain one that already is.
-            ident = self.ident[stock.canonical]
-            text = f"np.maximum({text}, np.minimum(-{ident} / dt, 0.0))"
-        return text
+        return net_flow_text(terms, stock, self.ident[stock.canonical], "np")
 
     def read(self, slot: Slot, buffer: str) -> str:
         if not slot.shape:
@@ -811,6 +802,21 @@ _NUMPY_OPERATORS = {
     "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
     ">=": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
 }
+
+
+def net_flow_text(terms: list[str], stock: Variable, ident: str, ns: str) -> str:
+    """The code of a stock's net flow from its signed terms (``"+ inflow"``, ``"- outflow"``),
+    with `ns` the namespace of ``maximum``/``minimum`` (numpy for arrays, floats for the
+    scalar path)."""
+    if not terms:
+        return "0.0"
+    text = " ".join(terms)
+    text = text[2:] if text.startswith("+ ") else "-" + text[2:]
+    if stock.non_negative and stock.update == "continuous":
+        # Outflows are capped already; a negative inflow (an XMILE biflow) must not drain
+        # the stock below zero either, nor drain one that already is.
+        text = f"{ns}.maximum({text}, {ns}.minimum(-{ident} / dt, 0.0))"
+    return text
 
 
 def _fold(expr: Expr) -> Expr:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import functions
-from .compile import _FUNCTIONS, PIECES, Layout, _Compiler, _fold, _load_functions
+from .compile import _FUNCTIONS, PIECES, Layout, _Compiler, _fold, _load_functions, net_flow_text
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, to_text
 from .spec import Variable
 
@@ -166,14 +166,7 @@ class _ScalarCompiler(_Compiler):
 
     def scalar_net_flow(self, stock: Variable) -> str:
         terms = [f"+ {self.ident[f]}" for f in stock.inflows] + [f"- {self.ident[f]}" for f in stock.outflows]
-        if not terms:
-            return "0.0"
-        text = " ".join(terms)
-        text = text[2:] if text.startswith("+ ") else "-" + text[2:]
-        if stock.non_negative and stock.update == "continuous":
-            ident = self.ident[stock.canonical]
-            text = f"sf.maximum({text}, sf.minimum(-{ident} / dt, 0.0))"
-        return text
+        return net_flow_text(terms, stock, self.ident[stock.canonical], "sf")
 
     def scalar_limits(self, flow: Variable) -> list[str]:
         lines = []
