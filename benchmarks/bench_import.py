@@ -20,9 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import platform
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import sd_engine as sd  # noqa: E402
 from sd_engine.expr import canonical  # noqa: E402
+from sd_engine.io.pysd_runtime import translate  # noqa: E402
 
 SAMPLES = REPO.parent / "shared" / "test-models" / "samples"
 RESULTS = Path(__file__).resolve().parent / "results_import.md"
@@ -66,17 +65,7 @@ def best(fn: Callable[[], object], repeat: int) -> float:
 
 
 def pysd_load(path: Path) -> object:
-    import pysd
-
-    # PySD writes its generated module next to the model: work on a copy.
-    folder = Path(tempfile.mkdtemp(prefix="sdflow-bench-"))
-    copy = folder / path.name
-    shutil.copy(path, copy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if path.suffix == ".mdl":
-            return pysd.read_vensim(str(copy))
-        return pysd.read_xmile(str(copy))
+    return translate(path)  # PySD's parser and code generator, on a copy of the file
 
 
 def main() -> int:

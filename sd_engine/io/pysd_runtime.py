@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ..compile import CompiledModel
 
-__all__ = ["run_pysd"]
+__all__ = ["run_pysd", "translate"]
 
 
 def run_pysd(model: CompiledModel, params: Mapping[str, Any] | None = None, *,
@@ -64,7 +64,7 @@ def run_pysd(model: CompiledModel, params: Mapping[str, Any] | None = None, *,
     wanted = (method or model.spec.time.method).lower()
     if wanted != "euler":
         raise UnsupportedError(f"PySD integrates with Euler only, not `{wanted}`; pass method=\"euler\".")
-    pysd_model = _translate(source)
+    pysd_model = translate(source)
     params = dict(params or {})
     sizes = {len(np.atleast_1d(v)) for v in params.values() if np.ndim(v) == 1}
     if len(sizes) > 1:
@@ -91,7 +91,9 @@ def run_pysd(model: CompiledModel, params: Mapping[str, Any] | None = None, *,
     return runs[0]
 
 
-def _translate(source: Path) -> Any:
+def translate(source: Path) -> Any:
+    """PySD's own model of the file `source` (``pysd.read_vensim``/``read_xmile``), translated
+    from a copy in a temporary folder so PySD's generated module never lands beside the file."""
     import pysd
 
     # PySD writes its generated module next to the model file: translate a copy.
