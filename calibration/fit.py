@@ -23,7 +23,7 @@ import xarray as xr
 
 from .derived import Derived, make_derived
 from .errors import CalibrationError, CalibrationWarning, NotIdentifiableWarning
-from .observations import Observations, Observe, make_observations
+from .observations import Observe, make_observations
 from .optimize import (
     LocalResult,
     Profile,
@@ -487,7 +487,3 @@ def _profile_one(result: FitResult, name: str) -> Profile:
                                 result.level)
     raise CalibrationError(f"`{name}` is neither a free parameter nor a derived quantity of this fit; choose one "
                            f"of {', '.join(names + list(result.derived_functions))}.")
-
-
-def observations_of(result: FitResult) -> Observations:
-    return result.problem.observations

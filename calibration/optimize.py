@@ -10,7 +10,7 @@ one call (scipy's ``vectorized=True``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -460,7 +460,3 @@ def derived_gradient(problem: CalibrationProblem, z: np.ndarray, g: Callable[[np
         zm[i] -= h
         out[i] = (g(problem.to_natural(zp[None, :])[0]) - g(problem.to_natural(zm[None, :])[0])) / (2 * h)
     return out
-
-
-def as_names(values: Sequence[str] | None, problem: CalibrationProblem) -> list[str]:
-    return list(problem.names) if values is None else list(values)

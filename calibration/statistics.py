@@ -6,7 +6,6 @@ All functions take the data ``y`` and model values ``m`` of one series (1-D, equ
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["fit_statistics", "theil", "durbin_watson", "vensim_payoff"]
 
@@ -75,7 +74,3 @@ def fit_statistics(y: np.ndarray, m: np.ndarray, weight: float = 1.0) -> dict[st
     out["theil_um"], out["theil_us"], out["theil_uc"] = theil(y, m)
     out["payoff"] = vensim_payoff(y, m, weight)
     return out
-
-
-def statistics_table(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows).T
