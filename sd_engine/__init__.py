@@ -62,7 +62,7 @@ _MODEL_FILES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 
 
 def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | Path] | None = None,
-         files: Mapping[str, str | Path] | None = None) -> CompiledModel:
+         files: Mapping[str, str | Path] | None = None, data_root: str | Path | None = None) -> CompiledModel:
     """Load and compile a model: a library name (``"teacup"``), a builder, or a spec.
 
     Vensim (``.mdl``) and XMILE (``.xmile``, ``.stmx``, ``.itmx``) files are read through
@@ -72,7 +72,9 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
 
     For model files, `data_files` are ``.tab``/``.csv`` tables holding the series of data
     variables without an equation, and `files` maps file names used by GET XLS/DIRECT
-    functions to other paths (see :func:`sd_engine.io.pysd_import.read_model`).
+    functions to other paths (see :func:`sd_engine.io.pysd_import.read_model`). File names
+    written in a model file are read only from the model's folder tree, or from the tree of
+    `data_root` when given; the paths in `files` and `data_files` are the caller's choice.
     """
     if isinstance(source, Model):
         return source.compile()
@@ -84,7 +86,7 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
             raise FileNotFoundError(f"No model file `{path}`.")
         from .io.pysd_import import read_model
 
-        return compile_model(read_model(path, data_files=data_files, files=files))
+        return compile_model(read_model(path, data_files=data_files, files=files, data_root=data_root))
     from models import build
 
     return build(str(source)).compile()

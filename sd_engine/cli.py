@@ -117,6 +117,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--file", dest="file_maps", action="append", default=[], metavar="NAME=PATH",
                      help="read the spreadsheet a model file's GET XLS/DIRECT functions call NAME from PATH "
                           "(repeatable)")
+    run.add_argument("--data-root", type=Path, metavar="DIR",
+                     help="let file names written in the model file reach data files anywhere under DIR "
+                          "(by default only under the model file's own folder)")
     run.add_argument("--no-progress", action="store_true", help="do not show a progress bar on stderr")
 
     commands.add_parser("models", help="list the library models", description="List the library models.")
@@ -212,10 +215,14 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     # Paths on the command line are relative to the working directory, not to the model file.
     files = {name: path.resolve() for name, path in map(parse_file_map, args.file_maps)}
     data_files = [path.resolve() for path in args.data_files]
-    if (data_files or files) and Path(args.model).suffix.lower() not in (".mdl", ".xmile", ".stmx", ".itmx"):
+    data_root = args.data_root.resolve() if args.data_root is not None else None
+    is_file = Path(args.model).suffix.lower() in (".mdl", ".xmile", ".stmx", ".itmx")
+    if (data_files or files) and not is_file:
         raise SpecError("`--data-file` and `--file` apply to Vensim and XMILE model files; "
                         f"`{args.model}` is not one.")
-    model = load(args.model, data_files=data_files or None, files=files or None)
+    if data_root is not None and not is_file:
+        raise SpecError(f"`--data-root` applies to Vensim and XMILE model files; `{args.model}` is not one.")
+    model = load(args.model, data_files=data_files or None, files=files or None, data_root=data_root)
     ds = model.run(
         params=params,
         initial_time=args.initial_time,

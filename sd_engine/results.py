@@ -153,6 +153,10 @@ class Results:
             "created": self.created,
             "parameters": json.dumps(self._overridden()),
         }
+        if spec.data_files:
+            # The files an imported model read its data from: path (relative to the model),
+            # size and SHA-256, so a result says which data it was computed from.
+            attrs["data_files"] = json.dumps([{"path": p, "size": n, "sha256": h} for p, n, h in spec.data_files])
         if not self.ensemble:
             attrs["status"] = self.status[0].label
             if self.seeds is not None:

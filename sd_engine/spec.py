@@ -224,6 +224,9 @@ class ModelSpec:
     dimensions: tuple[Dimension, ...] = ()
     doc: str = ""
     source: str = ""
+    #: Files an imported model read its data from, as ``(path relative to the model, size in
+    #: bytes, SHA-256)``: part of the hash, so results record the data as well as the equations.
+    data_files: tuple[tuple[str, int, str], ...] = ()
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -301,4 +304,5 @@ class ModelSpec:
 
     def hash(self) -> str:
         """A stable content hash, recorded in results for provenance."""
-        return hashlib.sha256(repr((self.variables, self.time, self.dimensions)).encode()).hexdigest()[:16]
+        content = (self.variables, self.time, self.dimensions) + ((self.data_files,) if self.data_files else ())
+        return hashlib.sha256(repr(content).encode()).hexdigest()[:16]

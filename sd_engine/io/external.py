@@ -14,14 +14,26 @@ Cells follow Vensim's conventions: ``'C5'`` is column C, row 5; a number as the
 times (series down), and anything else a named range. A trailing ``*`` on a constants
 cell reads the block transposed. Empty cells inside a series are missing points (the
 series interpolates over them, as Vensim does); a cell holding text is an error.
+
+Model files are untrusted: a file name written in the model is read only when its real path
+(symbolic links resolved) lies inside the model's folder tree, or inside the wider folder
+the user passes as ``data_root``. Files the user names explicitly (``files=`` and
+``data_files=``) are the user's choice and are read wherever they are. Every file read is
+recorded (:class:`DataFile`: path relative to the model, size, SHA-256) for the results'
+provenance, and error messages quote cell text only as a short sanitised excerpt.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import math
+import os
 import re
+import stat
 import warnings
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +48,13 @@ from ..expr import canonical
 __all__ = [
     "ExternalDataError",
     "ExternalFileNotFoundError",
+    "DataAccessError",
+    "DataFile",
     "Series",
     "ExternalReader",
     "cell_position",
     "cell_name",
+    "excerpt",
 ]
 
 SPREADSHEET_SUFFIXES = (".xls", ".xlsx", ".xlsm")
@@ -53,6 +68,43 @@ class ExternalDataError(SpecError):
 
 class ExternalFileNotFoundError(ExternalDataError, FileNotFoundError):
     """A file named by a GET XLS/DIRECT function or given as a data file does not exist."""
+
+
+class DataAccessError(ExternalDataError, PermissionError):
+    """A model file names a data file outside the folders it may read (its own folder tree,
+    or ``data_root``), or a path that is not a regular file."""
+
+
+#: A delimited file is read into a rectangle of cells as wide as its longest row; refuse one
+#: whose rectangle would be this many times larger than the cells it holds (plus a margin):
+#: a few long rows over many short ones (150 KB of text asking for 18.6 GiB) is no table.
+_RAGGED_FACTOR = 20
+_RAGGED_MARGIN = 1_000_000
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file a model read: its path relative to the model's folder (``/`` separated), its
+    size in bytes and the SHA-256 of its contents, as recorded in the results' provenance."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def excerpt(text: object, limit: int = 20) -> str:
+    """At most `limit` printable characters of `text`, for quoting file contents in messages.
+
+    Control and other non-printable characters become ``?`` and backticks ``'``, so a quoted
+    cell can neither break the message's layout nor carry more than a glimpse of the file.
+
+    Examples
+    --------
+    >>> excerpt("abc"), excerpt("a\x1b[2Jb"), excerpt("x" * 30)
+    ('abc', 'a?[2Jb', 'xxxxxxxxxxxxxxxxxxxx...')
+    """
+    shown = "".join(ch if ch.isprintable() else "?" for ch in str(text)).replace("`", "'")
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 @dataclass(frozen=True)
@@ -128,10 +180,21 @@ class ExternalReader:
     files : mapping, optional
         Replacement paths for file names as written in the model (or Vensim's ``?tag``
         indirections), like Vensim's *XLS Files* settings; relative paths are resolved
-        against `folder`.
+        against `folder`. The user chose these, so they may lie anywhere.
     data_files : sequence of paths, optional
         ``.tab``/``.csv`` tables holding the series of data variables that have no
-        equation (PySD's ``data_files``); searched in order.
+        equation (PySD's ``data_files``); searched in order. Also the user's choice.
+    data_root : path, optional
+        The folder whose tree file names written in the model may reach (by default
+        `folder`): a model in ``project/models/`` reading ``../data/x.xlsx`` needs
+        ``data_root="project"``.
+    model : str
+        The model file's name, for messages.
+
+    Attributes
+    ----------
+    read : tuple of DataFile
+        The files read so far, in the order first read.
 
     Examples
     --------
@@ -140,37 +203,119 @@ class ExternalReader:
     """
 
     def __init__(self, folder: Path, files: Mapping[str, str | Path] | None = None,
-                 data_files: Sequence[str | Path] | None = None) -> None:
+                 data_files: Sequence[str | Path] | None = None, *, data_root: str | Path | None = None,
+                 model: str = "") -> None:
         self.folder = folder
+        self.model = model or "the model"
+        root = Path(data_root) if data_root is not None else folder
+        if data_root is not None and not root.is_dir():
+            raise ExternalFileNotFoundError(
+                f"`data_root` `{root}` is not a folder; give the folder that holds the model's data files."
+            )
+        self.root = Path(os.path.realpath(root))
+        self._given_root = os.path.abspath(root)  # as given, links not resolved: to explain refusals
         self.files = {str(k): Path(v) for k, v in (files or {}).items()}
         # A relative data file is looked for beside the model first, then from the working folder.
         self.data_files = [self.folder / p if not Path(p).is_absolute() and (self.folder / p).is_file() else Path(p)
                            for p in (data_files or [])]
+        # Paths the user gave are read wherever they are; names written in the model are confined.
+        self._chosen = {os.path.realpath(p if p.is_absolute() else self.folder / p) for p in self.files.values()}
+        self._chosen |= {os.path.realpath(p) for p in self.data_files}
+        self._read: dict[str, tuple[DataFile, bytes]] = {}
         self._books: dict[Path, dict[str, np.ndarray]] = {}
         self._texts: dict[tuple[Path, str], np.ndarray] = {}
         self._names: dict[Path, dict[tuple[str, str], _Rect]] = {}
         self._tables: dict[Path, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
 
+    @property
+    def read(self) -> tuple[DataFile, ...]:
+        return tuple(record for record, _ in self._read.values())
+
     # -- files and sheets --------------------------------------------------------------------
     def resolve(self, variable: str, name: str) -> Path:
         """The path of file `name` as written in the model; an error naming the variable when
-        it does not exist."""
+        it does not exist or lies outside the folders the model may read."""
         given = self.files.get(name, self.files.get(name.strip()))
+        shown = excerpt(name, 80)
         if given is None and name.startswith("?"):
             raise ExternalFileNotFoundError(
-                f"`{variable}` reads file `{name}`, an indirect reference; pass the file as "
-                f"`files={{'{name}': 'path'}}` when loading the model."
+                f"`{variable}` reads file `{shown}`, an indirect reference; pass the file as "
+                f"`files={{'{shown}': 'path'}}` when loading the model."
             )
         path = given if given is not None else Path(name)
         path = path if path.is_absolute() else self.folder / path
+        if given is None:
+            # Checked before the file is looked for, so a refusal says nothing about whether
+            # a file outside exists.
+            self._confine(variable, shown, path)
         if not path.is_file():
-            nearby = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+            nearby = self._nearby(path.parent, confined=given is None)
             hint = did_you_mean(path.name, nearby)
             raise ExternalFileNotFoundError(
-                f"`{variable}` reads file `{name}`, which is not in `{path.parent}`.{hint} Put the file "
-                f"there or pass `files={{'{name}': 'path'}}` when loading the model."
+                f"`{variable}` reads file `{shown}`, which is not in `{path.parent}`.{hint} Put the file "
+                f"there or pass `files={{'{shown}': 'path'}}` when loading the model."
             )
         return path
+
+    def _inside(self, path: str | Path) -> bool:
+        """Whether the real path of `path` (every symbolic link resolved) is in the allowed tree."""
+        return _within(os.path.realpath(path), str(self.root))
+
+    def _confine(self, variable: str, shown: str, path: Path) -> None:
+        if self._inside(path):
+            return
+        lexical = os.path.abspath(path)  # `..` folded, links kept
+        linked = _within(lexical, self._given_root) or _within(lexical, str(self.root))
+        linked_text = " (through a symbolic link)" if linked else ""
+        raise DataAccessError(
+            f"`{self.model}`: `{variable}` reads file `{shown}`, which is outside the folder `{self.root}`"
+            f"{linked_text}; a model reads data only from its own folder tree. Move the file there, allow a wider "
+            f"folder with `data_root=` (`--data-root DIR` on the command line), or pass the file yourself "
+            f"with `files={{'{shown}': 'path'}}`."
+        )
+
+    def _nearby(self, parent: Path, *, confined: bool) -> list[str]:
+        """Names in `parent` for a "did you mean" hint: none from outside the allowed tree."""
+        if not parent.is_dir() or (confined and not self._inside(parent)):
+            return []
+        try:
+            entries = list(parent.iterdir())
+        except OSError:
+            return []
+        return [p.name for p in entries if not confined or self._inside(p)]
+
+    def contents(self, variable: str, path: Path) -> bytes:
+        """The bytes of `path`, read once and recorded for provenance; only regular files are
+        read (a FIFO would block, a device never end)."""
+        real = os.path.realpath(path)
+        if real in self._read:
+            return self._read[real][1]
+        if not (self._inside(real) or real in self._chosen):
+            # Reached only through a name the model wrote: confine it (a path given by the user
+            # was added to `_chosen`).
+            self._confine(variable, excerpt(path.name, 80), path)
+        try:
+            info = os.stat(real)
+        except OSError as exc:
+            raise ExternalFileNotFoundError(f"`{variable}` reads file `{path}`, which cannot be opened "
+                                            f"({exc.strerror}).") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise DataAccessError(
+                f"`{self.model}`: `{variable}` reads `{excerpt(path.name, 80)}`, which is not a regular file "
+                "(a folder, pipe or device); name a spreadsheet or a delimited text file."
+            )
+        available = _available_memory()
+        if info.st_size > available / 4:
+            raise ExternalDataError(
+                f"`{variable}` reads `{path.name}`, a file of {info.st_size / 2**30:.1f} GiB, more than a quarter of the "
+                f"{available / 2**30:.1f} GiB of memory free; keep only the data the model needs in the file."
+            )
+        with open(real, "rb") as file:
+            data = file.read()
+        where = os.path.relpath(os.path.abspath(path), os.path.abspath(self.folder))
+        record = DataFile(Path(where).as_posix(), len(data), hashlib.sha256(data).hexdigest())
+        self._read[real] = (record, data)
+        return data
 
     def _sheet(self, variable: str, file: str, tab: str) -> _Sheet:
         """The sheet `tab` of spreadsheet `file`, or delimited file `file` (then `tab` is its
@@ -183,23 +328,26 @@ class ExternalReader:
             found = names.get(canonical_sheet(tab))
             if found is None:
                 raise ExternalDataError(
-                    f"`{variable}` reads sheet `{tab}` of `{path.name}`, which has no such sheet (it has "
-                    f"{', '.join(f'`{n}`' for n in book)})." + did_you_mean(tab, list(book))
+                    f"`{variable}` reads sheet `{excerpt(tab, 40)}` of `{path.name}`, which has no such sheet (it "
+                    f"has {', '.join(f'`{n}`' for n in book)})." + did_you_mean(tab, list(book))
                 )
             return _Sheet(path, found, book[found])
         sep = tab if tab and not tab[0].isalnum() else ("," if path.suffix.lower() == ".csv" else "\t")
         key = (path, sep)
         if key not in self._texts:
-            self._texts[key] = _read_delimited(path, sep)
+            self._texts[key] = _read_delimited(path, self.contents(variable, path), sep)
         return _Sheet(path, "", self._texts[key])
 
     def workbook(self, variable: str, path: Path) -> dict[str, np.ndarray]:
         if path not in self._books:
-            engine = _excel_engine(variable, path)
+            data = self.contents(variable, path)
+            engine = _excel_engine(variable, path, data)
+            if engine == "openpyxl":
+                _check_unpacked_size(variable, path, data)
             with warnings.catch_warnings():
                 # pandas announces it will drop xlrd; it still reads .xls files, which openpyxl cannot.
                 warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
-                frames = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
+                frames = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine=engine)
             self._books[path] = {str(name): frame.to_numpy(dtype=object) for name, frame in frames.items()}
         return self._books[path]
 
@@ -211,7 +359,7 @@ class ExternalReader:
                 "possible here: named ranges exist in spreadsheets only."
             )
         if sheet.path not in self._names:
-            self._names[sheet.path] = _defined_names(variable, sheet.path)
+            self._names[sheet.path] = _defined_names(variable, sheet.path, self.contents(variable, sheet.path))
         names = self._names[sheet.path]
         rect = names.get((canonical_sheet(sheet.name), name.lower())) or names.get(("", name.lower()))
         if rect is None:
@@ -237,9 +385,10 @@ class ExternalReader:
                 raw = cells[r, c] if r < cells.shape[0] and c < cells.shape[1] else None
                 value = _number(raw)
                 if value is None:
+                    # Only an excerpt: the cell may hold anything (a message can end up in a log).
                     raise ExternalDataError(
-                        f"`{variable}` reads cell {cell_name(r, c)} of {sheet.label()}, which holds `{raw}`, not a "
-                        "number; correct the cell or the cell reference in the model."
+                        f"`{variable}` reads cell {cell_name(r, c)} of {sheet.label()}, which holds "
+                        f"`{excerpt(raw)}`, not a number; correct the cell or the cell reference in the model."
                     )
                 if math.isnan(value) and not missing:
                     raise ExternalDataError(
@@ -409,7 +558,7 @@ class ExternalReader:
         if not path.is_file():
             raise ExternalFileNotFoundError(f"Data file `{path}` for `{variable}` does not exist.")
         sep = "," if path.suffix.lower() == ".csv" else "\t"
-        cells = _read_delimited(path, sep)
+        cells = _read_delimited(path, self.contents(variable, path), sep)
         header = [_element_text(c) for c in cells[0, 1:]]
         if header and all(_number(c) is not None and not _is_empty(c) for c in cells[0, 1:] if not _is_empty(c)):
             cells = cells.T  # times across the first row: one row per variable
@@ -425,6 +574,10 @@ class ExternalReader:
             columns[name] = values[keep]
         self._tables[path] = (times[keep], columns)
         return self._tables[path]
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def canonical_sheet(name: str) -> str:
@@ -469,11 +622,10 @@ def _element_text(raw: Any) -> str:
     return str(raw).strip()
 
 
-def _excel_engine(variable: str, path: Path) -> str:
+def _excel_engine(variable: str, path: Path, data: bytes) -> str:
     """openpyxl for a zip workbook (.xlsx/.xlsm), xlrd for an OLE2 one (.xls), chosen from the
     file's first bytes: a workbook saved under the other extension is common."""
-    with path.open("rb") as file:
-        head = file.read(8)
+    head = data[:8]
     if head.startswith(b"PK\x03\x04"):
         return "openpyxl"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -484,9 +636,37 @@ def _excel_engine(variable: str, path: Path) -> str:
     )
 
 
-def _read_delimited(path: Path, sep: str) -> np.ndarray:
+def _check_unpacked_size(variable: str, path: Path, data: bytes) -> None:
+    """Refuse an .xlsx workbook (a zip archive) whose unpacked size would not fit in memory:
+    a few kilobytes can unpack to gigabytes of cells (a "zip bomb")."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ExternalDataError(f"`{variable}` reads `{path.name}`, which is a damaged workbook ({exc}); save it "
+                                "again from a spreadsheet program.") from None
+    # openpyxl keeps several times the XML's size per cell; a quarter of free memory is the limit.
+    available = _available_memory()
+    if 4 * unpacked > available / 4:
+        raise ExternalDataError(
+            f"`{variable}` reads `{path.name}`, a workbook of {len(data):,} bytes that unpacks to {unpacked:,} bytes, "
+            f"more than this machine can read with {available / 2**30:.1f} GiB free; save the data the model needs "
+            "in a smaller workbook or a .csv file."
+        )
+
+
+def _available_memory() -> float:
+    """Bytes of memory available to this process (psutil comes with dask.distributed)."""
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil is a dependency of distributed
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def _read_delimited(path: Path, raw: bytes, sep: str) -> np.ndarray:
     """A delimited text file as a rectangle of strings (rows may have different lengths)."""
-    raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -495,6 +675,14 @@ def _read_delimited(path: Path, sep: str) -> np.ndarray:
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     width = max((len(r) for r in rows), default=0)
+    filled = sum(len(r) for r in rows)
+    if len(rows) * width > _RAGGED_FACTOR * filled + _RAGGED_MARGIN:
+        # The rectangle of object pointers alone would take len(rows) * width * 8 bytes.
+        raise ExternalDataError(
+            f"`{path.name}` has {len(rows):,} rows but its longest has {width:,} cells: read as a table it would "
+            f"need {len(rows) * width:,} cells ({len(rows) * width * 8 / 2**30:.1f} GiB) for {filled:,} values. "
+            "Give every row of the table about the same number of cells."
+        )
     cells = np.full((len(rows), width), None, dtype=object)
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
@@ -502,13 +690,13 @@ def _read_delimited(path: Path, sep: str) -> np.ndarray:
     return cells
 
 
-def _defined_names(variable: str, path: Path) -> dict[tuple[str, str], _Rect]:
+def _defined_names(variable: str, path: Path, data: bytes) -> dict[tuple[str, str], _Rect]:
     """Named ranges of a workbook: ``(sheet or "", lower-case name) -> cells``."""
     out: dict[tuple[str, str], _Rect] = {}
-    if _excel_engine(variable, path) == "xlrd":
+    if _excel_engine(variable, path, data) == "xlrd":
         import xlrd
 
-        book = xlrd.open_workbook(str(path), on_demand=True)
+        book = xlrd.open_workbook(file_contents=data, on_demand=True)
         for name in book.name_obj_list:
             try:
                 sheet, r0, r1, c0, c1 = name.area2d()
@@ -519,7 +707,7 @@ def _defined_names(variable: str, path: Path) -> dict[tuple[str, str], _Rect]:
         return out
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=False, data_only=True)
+    book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
     scopes: list[tuple[str, Iterable[Any]]] = [("", book.defined_names.items())]
     scopes += [(canonical_sheet(ws.title), ws.defined_names.items()) for ws in book.worksheets]
     for scope, items in scopes:

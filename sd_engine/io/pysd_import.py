@@ -62,7 +62,7 @@ _VECTOR = {"vector_sort_order", "vector_reorder", "vector_rank"}
 
 
 def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = None,
-               files: Mapping[str, str | Path] | None = None) -> ModelSpec:
+               files: Mapping[str, str | Path] | None = None, data_root: str | Path | None = None) -> ModelSpec:
     """Read a Vensim ``.mdl`` or XMILE ``.xmile``/``.stmx``/``.itmx`` file into a spec.
 
     Parameters
@@ -78,6 +78,9 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
     files : mapping, optional
         Replacement paths for files named in GET XLS/DIRECT functions (or ``?tag``
         indirections), as in Vensim's XLS Files settings.
+    data_root : path, optional
+        The folder whose tree the file names written in the model may reach; by default the
+        model's own folder. Paths in `files` and `data_files` are read wherever they are.
 
     Returns
     -------
@@ -148,7 +151,10 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         raise ModelFileError(
             f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
         )
-    return _Converter(path, abstract, method, ExternalReader(path.parent, files, data_files), graphicals).convert()
+    external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
+    spec = _Converter(path, abstract, method, external, graphicals).convert()
+    read = tuple((f.path, f.size, f.sha256) for f in external.read)
+    return dataclasses.replace(spec, data_files=read) if read else spec
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
