@@ -13,7 +13,10 @@ ensemble, one run per value; several lists must have the same length. The summar
 printed to stdout gives each stock's final value, or for an ensemble its mean and
 5-95 % range over the runs. Progress goes to stderr. Errors the user can fix
 (unknown model or parameter, bad values) are reported as ``sdflow: error: ...`` with
-exit status 2 and no traceback.
+exit status 2 and no traceback. A run that finishes with values that are not finite (NaN,
+infinite, or beyond ``sd_engine.integrate.OVERFLOW``), or an ensemble with such runs or
+failed runs, exits with status 3 after printing the summary and writing ``--out``, unless
+``--allow-nonfinite`` is given (then a single run that fails is marked, not an error).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -121,6 +125,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="let file names written in the model file reach data files anywhere under DIR "
                           "(by default only under the model file's own folder)")
     run.add_argument("--no-progress", action="store_true", help="do not show a progress bar on stderr")
+    run.add_argument("--allow-nonfinite", action="store_true",
+                     help="exit with status 0 even when runs fail or finish with NaN, infinite or overflowing "
+                          "values (they are marked in the results' status)")
 
     commands.add_parser("models", help="list the library models", description="List the library models.")
     for register in _plugins():
@@ -223,20 +230,32 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     if data_root is not None and not is_file:
         raise SpecError(f"`--data-root` applies to Vensim and XMILE model files; `{args.model}` is not one.")
     model = load(args.model, data_files=data_files or None, files=files or None, data_root=data_root)
-    ds = model.run(
-        params=params,
-        initial_time=args.initial_time,
-        final_time=args.final_time,
-        dt=args.dt,
-        saveper=args.saveper,
-        method=args.method,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
+    from .integrate import NonFiniteWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteWarning)  # reported below, with the exit status
+        ds = model.run(
+            params=params,
+            initial_time=args.initial_time,
+            final_time=args.final_time,
+            dt=args.dt,
+            saveper=args.saveper,
+            method=args.method,
+            seed=args.seed,
+            progress=not args.no_progress,
+            errors="mark" if args.allow_nonfinite else None,
+        )
     stream.write(summarise(ds))
     if args.out is not None:
         path = save_results(ds, args.out)
         print(f"{_PROG}: wrote {path}", file=sys.stderr)
+    labels = [str(v) for v in ds["run_status"].values] if "run_status" in ds.coords else [ds.attrs.get("status", "ok")]
+    bad = [i for i, label in enumerate(labels) if label != "ok"]
+    if bad and not args.allow_nonfinite:
+        which = "The run is" if len(labels) == 1 else f"{len(bad)} of {len(labels)} runs are not ok; run {bad[0]} is"
+        print(f"{_PROG}: error: {which} {labels[bad[0]]}. Check the model's equations or reduce `--dt`, or pass "
+              "--allow-nonfinite to accept such results.", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -249,8 +268,10 @@ def summarise(ds: xr.Dataset) -> str:
     header = f"{ds.attrs.get('model', 'model')}: {ds.attrs.get('method', '')}, dt={ds.attrs.get('dt', '')}"
     if ensemble:
         statuses = ds["run_status"].values if "run_status" in ds.coords else np.array(["ok"] * ds.sizes["run"])
-        n_failed = int(np.sum(statuses != "ok"))
-        header += f", {ds.sizes['run']} runs" + (f" ({n_failed} failed, excluded below)" if n_failed else "")
+        n_failed = sum(str(s).startswith("failed") for s in statuses)
+        n_flagged = int(np.sum(statuses != "ok")) - n_failed
+        counts = [f"{n} {what}" for n, what in ((n_failed, "failed"), (n_flagged, "flagged")) if n]
+        header += f", {ds.sizes['run']} runs" + (f" ({', '.join(counts)}, excluded below)" if counts else "")
     lines = [header, f"stocks at time {t_end:g}{' ' + time_units if time_units else ''}:"]
 
     rows: list[list[str]] = []

@@ -8,11 +8,23 @@ The adaptive method wraps scipy's embedded Runge-Kutta pair with error control.
 
 Solvers are small objects with a ``step`` method; the step loop does no per-variable
 Python work: one call of the generated ``evaluate`` per stage, vectorised over runs.
+
+Guards. Before anything is allocated, the memory a run needs (saved times x series x
+runs x 8 bytes, and the step times) is compared with the memory free, and a run that
+would not fit raises :class:`ResourceLimitError` with the numbers and the fix. Adaptive
+methods refuse tolerances they could never meet and stop a run after
+:data:`MAX_ADAPTIVE_STEPS` steps. After a run its saved values are checked with two numpy
+reductions per run: a run whose values include NaN, an infinity or a magnitude beyond
+:data:`OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
+*fails* it, as before), and :func:`simulate` warns with :class:`NonFiniteWarning`, naming
+the first variable and time.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -46,9 +58,61 @@ __all__ = [
     "ADAPTIVE_METHODS",
     "simulate",
     "simulate_results",
+    "OVERFLOW",
+    "MAX_ADAPTIVE_STEPS",
+    "MIN_RTOL",
+    "ResourceLimitError",
+    "NonFiniteWarning",
+    "available_memory",
+    "warn_if_not_ok",
 ]
 
 Rhs = Callable[[float, np.ndarray], np.ndarray]
+
+#: A saved value beyond this magnitude flags its run. It lies far above Vensim's conventional
+#: "infinity" (1e38; its :NA: is -1e38) and any quantity a model of people, money or time
+#: measures, while an explicit method gone unstable (each step multiplying the error by -9,
+#: say) passes it within a few dozen steps, long before it overflows to inf near 1.8e308.
+OVERFLOW = 1e50
+#: An adaptive run that needs more steps than this stops, failed: a tolerance it can hardly
+#: meet or a stiff model would otherwise keep it going for hours.
+MAX_ADAPTIVE_STEPS = 500_000
+#: The tightest relative tolerance the adaptive methods accept: scipy raises anything below
+#: 100 machine epsilons (2.2e-14) to that floor, where steps shrink without end.
+MIN_RTOL = 1e-12
+
+
+class ResourceLimitError(SimulationError, MemoryError):
+    """A simulation would need more memory than the machine has free."""
+
+
+class NonFiniteWarning(UserWarning):
+    """Runs finished with values NaN, infinite or beyond :data:`OVERFLOW`, or failed; their
+    status (``run_status``, or the ``status`` attribute of a single run) says where."""
+
+
+def available_memory() -> float:
+    """Bytes of memory free for this process now (psutil, which dask.distributed brings)."""
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil is a dependency of distributed
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def warn_if_not_ok(labels: Sequence[str], *, stacklevel: int = 2) -> None:
+    """Warn with :class:`NonFiniteWarning` when any run's status label is not ``"ok"``."""
+    bad = [i for i, label in enumerate(labels) if label != "ok"]
+    if not bad:
+        return
+    if len(labels) == 1:
+        text = f"The run is {labels[0]} (see the `status` attribute of the results)."
+    else:
+        text = (f"{len(bad)} of {len(labels)} runs did not end ok (see `run_status`); the first, run {bad[0]}, is "
+                f"{labels[bad[0]]}.")
+    warnings.warn(text + " Check the equations that feed it for division by zero or runaway growth, or reduce "
+                  "`dt`.", NonFiniteWarning, stacklevel=stacklevel + 1)
 
 
 class AbstractSolver(ABC):
@@ -102,8 +166,15 @@ METHODS = tuple(SOLVERS) + tuple(ADAPTIVE_METHODS)
 
 # ---------------------------------------------------------------------------------------------
 def simulate(model: CompiledModel, **kwargs: Any) -> xr.Dataset:
-    """Simulate `model` and return an :class:`xarray.Dataset` (see ``CompiledModel.run``)."""
-    return simulate_results(model, **kwargs).to_dataset()
+    """Simulate `model` and return an :class:`xarray.Dataset` (see ``CompiledModel.run``).
+
+    Runs that failed (marked, not raised) or were flagged are reported with a
+    :class:`NonFiniteWarning`.
+    """
+    results = simulate_results(model, **kwargs)
+    # Two levels up: past CompiledModel.run to the caller's line.
+    warn_if_not_ok([st.label for st in results.status], stacklevel=3)
+    return results.to_dataset()
 
 
 def simulate_results(
@@ -143,6 +214,13 @@ def simulate_results(
             raise SpecError(f"`{label}` must be a finite number, not {value}.")
     if t1 < t0:
         raise SpecError(f"`final_time` ({t1}) must not be before `initial_time` ({t0}).")
+    if method in ADAPTIVE_METHODS:
+        for label, value, low in (("rtol", rtol, MIN_RTOL), ("atol", atol, 0.0)):
+            if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and low <= value < 1):
+                raise SpecError(
+                    f"`{label}` of the adaptive method `{method}` must be a number from {low:g} to below 1, not "
+                    f"{value!r}: a tighter tolerance than the arithmetic can meet makes the solver step without end."
+                )
     # Vensim's semantics: steps of exactly `dt` from `initial_time`, the last one at or
     # before `final_time` (a final time between two steps is not reached). The tolerance
     # keeps a final time that is a multiple of dt in decimal but not in binary.
@@ -161,6 +239,9 @@ def simulate_results(
     if errors is None:
         errors = "mark" if inputs.ensemble else "raise"
     seeds = _seeds(seed, n)
+    if not controls:
+        n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
+        _check_memory(model, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
     step_times = _tidy_times(t0, h, n_steps)
     saved = _saved_steps(step_times, t0, save, h)
     times = step_times[saved]
@@ -183,7 +264,7 @@ def simulate_results(
             status, times, record = _run_controlled(model, state, SOLVERS[method](), t0, t1, h, save, controls)
         else:
             status = _run_fixed(model, state, SOLVERS[method](), step_times, rows, record, progress)
-    statuses = tuple(status)
+        statuses = _flag_values(model, record, times, status)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
@@ -211,6 +292,108 @@ def simulate_results(
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
     )
+
+
+def _check_memory(model: CompiledModel, n_steps: int, n_saved: int, n_runs: int, adaptive: bool) -> None:
+    """Refuse a run whose buffers would not fit in the memory free, before allocating them."""
+    layout = model.layout
+    series = max(1, layout.n_series)
+    saved = 8.0 * series * n_saved * n_runs
+    # The step times and the temporaries that tidy them, and the saved-row index: ~8 doubles a step.
+    steps = 64.0 * (n_steps + 1)
+    # Twice the saved values (the buffer and the dataset built from it); adaptive runs keep the
+    # stocks of every run at the saved times as well.
+    need = 2 * saved + steps + (8.0 * layout.n_stocks * n_saved * n_runs if adaptive else 0.0)
+    available = available_memory()
+    if need <= 0.8 * available:
+        return
+    if steps > saved:
+        fix = "take fewer steps: a larger `dt` or an earlier `final_time`"
+    else:
+        fix = ("save less often (a larger `saveper`), keep fewer variables (`run_ensemble(..., variables=[...])`) "
+               "or split the runs into `run_ensemble` chunks")
+    raise ResourceLimitError(
+        f"Simulating `{model.spec.name}` would need about {need / 2**30:.1f} GiB ({n_saved:,} saved times x {series:,} "
+        f"series x {n_runs:,} run(s) x 8 bytes, twice, and {n_steps + 1:,} steps), but {available / 2**30:.1f} GiB of "
+        f"memory is free; {fix}."
+    )
+
+
+def _flag_values(model: CompiledModel, record: np.ndarray, times: np.ndarray,
+                 status: Sequence[RunStatus]) -> tuple[RunStatus, ...]:
+    """Flag each finished run whose saved values hold NaN, an infinity or a magnitude beyond
+    :data:`OVERFLOW`, naming the first variable and time.
+
+    The common case costs two reductions over the results (a maximum and a minimum per run,
+    NaN propagating through both), with no temporaries; only a run that fails them is
+    searched. Variables whose equations write NaN on purpose (Vensim's :RAW: data between
+    data times, elements the model leaves undefined) may be NaN, not infinite.
+    """
+    out = list(status)
+    n = record.shape[0]
+    if not n or not record.size:
+        return tuple(out)
+    hi = record.max(axis=(1, 2))
+    lo = record.min(axis=(1, 2))
+    suspect = ~((hi <= OVERFLOW) & (lo >= -OVERFLOW))  # NaN compares false: suspect
+    if not suspect.any():
+        return tuple(out)
+    may_be_nan = _nan_by_design(model)
+    for run in np.flatnonzero(suspect):
+        if out[run].failed:
+            continue  # it already says where it failed
+        block = record[run]  # (times, series)
+        with np.errstate(invalid="ignore"):
+            wrong = ~(np.abs(block) <= OVERFLOW)
+        if may_be_nan.any():
+            wrong[:, may_be_nan] &= ~np.isnan(block[:, may_be_nan])
+        if not wrong.any():
+            continue
+        k, col = (int(v[0]) for v in np.nonzero(wrong))  # row-major: the earliest time first
+        value = float(block[k, col])
+        reason = "" if not math.isfinite(value) else f"reached {value:.3g}, beyond the limit {OVERFLOW:g}"
+        out[run] = RunStatus(flagged=True, time=float(times[k]), variable=_series_name(model, col),
+                             value=str(value), reason=reason)
+    return tuple(out)
+
+
+def _nan_by_design(model: CompiledModel) -> np.ndarray:
+    """Series columns of variables whose equations write NaN on purpose (a NaN literal), and
+    of the variables that read them, directly or through others."""
+    from .expr import Num, references, walk
+
+    def equations(var: Any) -> list[Any]:
+        return [e for e in (var.equation, var.init_equation) if e is not None]
+
+    variables = model.lowered.variables
+    nan = {v.canonical for v in variables
+           if any(isinstance(e, Num) and math.isnan(e.value) for eq in equations(v) for e in walk(eq))}
+    reads = {v.canonical: set().union(*(references(eq) for eq in equations(v))) for v in variables if equations(v)}
+    grown = bool(nan)
+    while grown:  # to a fixed point: at most one pass per link of the longest chain
+        more = {key for key, names in reads.items() if key not in nan and names & nan}
+        nan |= more
+        grown = bool(more)
+    mask = np.zeros(model.layout.n_series, dtype=bool)
+    for slot in model.layout.series:
+        if slot.key in nan:
+            mask[slot.start:slot.stop] = True
+    return mask
+
+
+def _series_name(model: CompiledModel, col: int) -> str:
+    """The display name of series column `col`, with its element (``Population[north]``);
+    an internal stock by the variable that owns it."""
+    slot = next(s for s in model.layout.series if s.start <= col < s.stop)
+    name = slot.name
+    if slot.internal:
+        source = model.lowered[slot.key].source
+        name = source.split("`")[1] if source.count("`") >= 2 else name
+    if slot.shape:
+        dims = {d.canonical: d for d in model.lowered.dimensions}
+        index = np.unravel_index(col - slot.start, slot.shape)
+        name += "[" + ", ".join(dims[d].elements[int(i)] for d, i in zip(slot.dims, index)) + "]"
+    return name
 
 
 def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:
@@ -591,7 +774,7 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
 
 
 def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record: np.ndarray, scipy_method: str,
-                  rtol: float, atol: float, h: float) -> list[RunStatus]:
+                  rtol: float, atol: float, h: float, max_steps: int | None = None) -> list[RunStatus]:
     """Integrate each run with scipy's embedded pair and record it at the saved `times`.
 
     Runs are integrated one at a time, each with its own step-size control: solving the
@@ -599,8 +782,11 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
     across runs, so one hard run's error would be diluted by the easy ones (missing
     `rtol`), one failing run would stop all, and an ensemble would not equal its runs.
     """
-    from scipy.integrate import solve_ivp
+    from scipy import integrate as scipy_integrate
+    from scipy.integrate import OdeSolution
 
+    stepper = getattr(scipy_integrate, scipy_method)
+    max_steps = MAX_ADAPTIVE_STEPS if max_steps is None else max_steps
     if model.layout.n_states:
         names = ", ".join(f"`{model.lowered[s.key].source.split('`')[1]}`" for s in model.layout.states[:3])
         raise UnsupportedError(
@@ -632,26 +818,38 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
             evaluate(np.float64(t), y.reshape(1, m), z, c, np.float64(h), out, zn, None)
             return out[0]
 
-        sol = solve_ivp(fun, (times[0], times[-1]), y0, method=scipy_method, dense_output=True,
-                        rtol=rtol, atol=atol)
-        if sol.sol is not None:
+        # scipy's stepper driven here rather than through solve_ivp, to cap the number of steps.
+        solver = stepper(fun, times[0], y0, times[-1], rtol=rtol, atol=atol)
+        ts, pieces, message, capped = [float(times[0])], [], "", False
+        while solver.status == "running":
+            if len(pieces) >= max_steps:
+                capped = True
+                break
+            message = solver.step() or ""
+            if solver.status == "failed":
+                break
+            pieces.append(solver.dense_output())
+            ts.append(float(solver.t))
+        if pieces:
             # The saved times the solver reached, read from its dense output (as t_eval would).
-            reached = int(np.searchsorted(times, sol.t[-1], side="right"))
-            ys[i, :reached] = sol.sol(times[:reached]).T
-            ys[i, 0] = y0
-        if sol.status < 0:
-            # The step size collapsed: a rate became NaN or infinite, or grew without bound.
-            t_fail, y_last = float(sol.t[-1]), sol.y[:, -1]
+            reached = int(np.searchsorted(times, ts[-1], side="right"))
+            ys[i, :reached] = OdeSolution(ts, pieces)(times[:reached]).T
+        ys[i, 0] = y0
+        if capped or solver.status == "failed":
+            # The step size collapsed (a rate became NaN or infinite, or grew without bound), or
+            # the steps ran out: name the stock that changed fastest.
+            t_fail, y_last = float(solver.t), np.asarray(solver.y)
             dy = fun(t_fail, y_last)
             with np.errstate(all="ignore"):
                 steep = np.where(np.isfinite(dy), np.abs(dy) / (np.abs(y_last) + atol), np.inf)
             col = int(np.argmax(steep))
             slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
             variable = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+            why = (f"needed more than {max_steps:,} steps (a stiff model, or `rtol` {rtol:g} too tight)" if capped
+                   else message.rstrip("."))
             status[i] = RunStatus(
                 failed=True, time=t_fail, variable=variable, value=str(dy[col]),
-                reason=f"changed too fast for `{scipy_method.lower()}` (rate {dy[col]:g}; "
-                       f"{sol.message.rstrip('.')})",
+                reason=f"changed too fast for `{scipy_method.lower()}` (rate {dy[col]:g}; {why})",
             )
             alive[i] = False
     dy_all = np.empty((n, m))

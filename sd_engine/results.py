@@ -35,10 +35,14 @@ _SLASH = "\u2215"
 
 @dataclass(frozen=True)
 class RunStatus:
-    """How one run ended: finished, or failed at `time` when stock `variable` became `value`.
+    """How one run ended: finished, failed, or finished with values flagged.
 
-    `reason`, when set, says what happened instead of "became `value`" (an adaptive
-    solver whose step size collapsed before any value became non-finite).
+    A run *fails* at `time` when stock `variable` becomes `value` (NaN or infinite): the
+    integration cannot go on. A run is *flagged* when it finished but a saved value of any
+    variable (auxiliaries and flows included) is NaN or infinite, or beyond
+    :data:`sd_engine.integrate.OVERFLOW` in magnitude; `time` and `variable` then name the
+    first such value. `reason`, when set, says what happened instead of "became `value`"
+    (an adaptive solver whose step size collapsed before any value became non-finite).
     """
 
     failed: bool = False
@@ -46,13 +50,22 @@ class RunStatus:
     variable: str = ""
     value: str = ""
     reason: str = ""
+    flagged: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the run finished with every saved value finite and in range."""
+        return not (self.failed or self.flagged)
 
     @property
     def label(self) -> str:
-        if not self.failed:
-            return "ok"
-        what = self.reason or f"became {self.value}"
-        return f"failed at t={self.time:g}: `{self.variable}` {what}"
+        if self.failed:
+            what = self.reason or f"became {self.value}"
+            return f"failed at t={self.time:g}: `{self.variable}` {what}"
+        if self.flagged:
+            what = self.reason or f"was {self.value}"
+            return f"flagged at t={self.time:g}: `{self.variable}` {what}"
+        return "ok"
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +91,13 @@ class Results:
 
     @property
     def ok(self) -> np.ndarray:
-        """Boolean mask of runs that finished."""
+        """Boolean mask of runs that finished (flagged runs included: see :attr:`flagged`)."""
         return np.array([not s.failed for s in self.status])
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """Boolean mask of runs that finished with a saved value NaN, infinite or overflowing."""
+        return np.array([s.flagged for s in self.status])
 
     def series(self, name: str) -> np.ndarray:
         """Values of one recorded variable, shaped ``(runs, times, *subscripts)``."""
