@@ -18,16 +18,33 @@ the same ``checkpoint`` path resumes from it: the result has the same number of 
 an uninterrupted run and, because the random state is restored, the same draws.
 (emcee's own HDF5 backend writes in place every step, and an HDF5 file killed mid-write
 may be unreadable; hence the atomic snapshots.)
+
+A checkpoint is keyed by everything that determines the posterior and the chain: the
+model's hash, the data (a hash of each observed series), the observation mapping (model
+variable, column, aggregate, weight, likelihood and known sigma of each series), the
+windows (observation periods and which observations are used), the priors and bounds, the
+likelihood, the run options, the walkers, steps, seed and moves. Resuming with any of them
+changed is a :class:`~calibration.errors.CalibrationError` naming what differs, never a
+silent reuse; so is a checkpoint file that is damaged.
+
+A `callback` sees each step's :class:`SamplerProgress`; raising ``StopIteration`` in it ends
+sampling early (a checkpoint is written at that step, so a later call resumes from it) and
+returns the draws so far, which is how to sample for a time budget or until an effective
+sample size is reached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,7 +61,29 @@ if TYPE_CHECKING:
 
     from .fit import FitResult
 
-__all__ = ["sample", "diagnostics", "log_posterior_z"]
+__all__ = ["sample", "diagnostics", "log_posterior_z", "SamplerProgress"]
+
+
+@dataclass(frozen=True)
+class SamplerProgress:
+    """Where a run of :func:`sample` stands, passed to its `callback` after every step.
+
+    Attributes
+    ----------
+    step : int
+        Steps done, those resumed from a checkpoint included.
+    total : int
+        Steps planned: `tune` plus the kept steps.
+    tune : int
+        Steps discarded at the start.
+    acceptance_fraction : float
+        Mean over the walkers of the fraction of their proposals accepted so far.
+    """
+
+    step: int
+    total: int
+    tune: int
+    acceptance_fraction: float
 
 
 def _arviz() -> Any:
@@ -106,7 +145,7 @@ def sample(
     window: tuple[Any, Any] | None = None,
     exclude: Iterable[tuple[Any, Any]] = (),
     run_options: Mapping[str, Any] | None = None,
-    _stop_after: int | None = None,
+    callback: Callable[[SamplerProgress], Any] | None = None,
 ) -> az.InferenceData:
     """Sample the posterior of model parameters with emcee.
 
@@ -131,7 +170,8 @@ def sample(
         Seed of the sampler and of the posterior-predictive noise.
     checkpoint : path, optional
         ``.npz`` file to checkpoint to every `checkpoint_every` steps; an existing file of the
-        same set-up is resumed.
+        same set-up is resumed, and one of another set-up (other data, priors, mapping,
+        windows, likelihood, model, walkers or seed) is refused, naming what differs.
     start : FitResult, optional
         A maximum-likelihood fit to start the walkers from (computed when omitted): walkers
         start from its Laplace approximation (normal with the inverse Hessian) in the
@@ -143,6 +183,11 @@ def sample(
     moves : {"de", "stretch"}
         emcee's differential-evolution moves (``DEMove``, with ``gamma = 1`` one step in ten for
         jumps between modes), or the classic stretch move. Both update the walkers in two halves.
+    callback : callable, optional
+        Called with a :class:`SamplerProgress` after every step (and after its checkpoint).
+        Raising ``StopIteration`` stops sampling there: the checkpoint, if any, is brought up
+        to that step and the draws kept so far are returned (an error while still tuning).
+        Any other exception propagates, leaving the last periodic checkpoint to resume from.
 
     Returns
     -------
@@ -173,8 +218,7 @@ def sample(
     total = tune + kept
     funcs = {name: make_derived(name, how) for name, how in (derived or {}).items()}
     names = list(problem.names)
-    setup = {"names": names, "walkers": walkers, "total": total, "tune": tune, "seed": seed, "moves": moves,
-             "likelihood": problem.likelihood_name, "model": problem.spec.hash()}
+    setup = _setup(problem, walkers=walkers, total=total, tune=tune, seed=seed, moves=moves)
 
     # Resume or start.
     chain_parts: list[np.ndarray] = []
@@ -187,8 +231,8 @@ def sample(
     if path is not None and path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
     if path is not None and path.exists():
-        snap = np.load(path, allow_pickle=False)
-        saved = json.loads(str(snap["setup"]))
+        snap = _load(path, walkers, k)
+        saved = snap["setup"]
         if saved != setup:
             diff = [key for key in setup if saved.get(key) != setup[key]]
             raise CalibrationError(
@@ -198,10 +242,8 @@ def sample(
         done = int(snap["done"])
         chain_parts, lp_parts, ll_parts = [snap["chain"]], [snap["lp"]], [snap["ll"]]
         accepted = snap["accepted"]
-        rs = np.random.RandomState()
-        rs.set_state(tuple(json.loads(str(snap["random_state"]))))  # type: ignore[arg-type]
         state = emcee.State(snap["position"], log_prob=snap["position_lp"], blobs=snap["position_ll"],
-                            random_state=rs.get_state())
+                            random_state=snap["random_state"])
     else:
         if start is None:
             with warnings.catch_warnings():
@@ -252,6 +294,7 @@ def sample(
     new_lp = np.empty((remaining, walkers))
     new_ll = np.empty((remaining, walkers))
     step = 0
+    stopped = False
     previous = np.array(state.coords, copy=True)
     if remaining > 0:
         for st in sampler.sample(state, iterations=remaining, store=False, skip_initial_state_check=True):
@@ -263,29 +306,142 @@ def sample(
             state = st
             if bar is not None:
                 bar.update(1)
-            if path is not None and (step % checkpoint_every == 0 or step == remaining):
+            saved_now = path is not None and (step % checkpoint_every == 0 or step == remaining)
+            if saved_now:
+                assert path is not None
                 _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
                       ll_parts + [new_ll[:step]], accepted, st)
-            if _stop_after is not None and done + step >= _stop_after:
-                raise KeyboardInterrupt(f"stopped after {done + step} steps (test hook)")
+            if callback is not None:
+                try:
+                    callback(SamplerProgress(done + step, total, tune, float(np.mean(accepted) / (done + step))))
+                except StopIteration:
+                    stopped = True
+                    if path is not None and not saved_now:
+                        _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
+                              ll_parts + [new_ll[:step]], accepted, st)
+                    break
     if bar is not None:
         bar.close()
+    if stopped and done + step <= tune:
+        where = f"; resume from `{path}`" if path is not None else ""
+        raise CalibrationError(
+            f"`callback` stopped sampling at step {done + step}, within the {tune} tuning steps, so there are no "
+            f"draws to return{where}. Stop after step {tune} or tune for fewer steps."
+        )
     chain = np.concatenate(chain_parts + [new_chain[:step]], axis=0)  # (steps, walkers, k)
     lp = np.concatenate(lp_parts + [new_lp[:step]], axis=0)
     ll = np.concatenate(ll_parts + [new_ll[:step]], axis=0)
     return _inference_data(problem, chain, lp, ll, accepted, tune, total, funcs, predictive, seed, moves)
 
 
+def _setup(problem: CalibrationProblem, **sampler: Any) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: everything that determines the posterior
+    (model, data, observation mapping, windows, priors, likelihood) and the chain (walkers,
+    steps, seed, moves). Keys are the words an error shows when they differ."""
+    series = problem.observations.series
+    likelihoods = getattr(problem, "likelihoods", [None] * len(series))
+    setup: dict[str, Any] = {"names": list(problem.names)}
+    setup |= sampler
+    setup |= {
+        "likelihood": problem.likelihood_name,
+        "model": problem.spec.hash(),
+        "data": _digest([(s.column, s.labels, s.values) for s in series]),
+        "observation mapping": _digest([
+            (s.key, s.column, s.aggregate, s.weight, getattr(lik, "name", None), getattr(s, "sigma", None))
+            for s, lik in zip(series, likelihoods)]),
+        "windows": _digest([(s.start, s.end, s.used) for s in series]),
+        "priors": _digest([(p.name, p.lower, p.upper, p.fixed, p.transform, _describe_prior(p.prior))
+                           for p in problem.parameters]),
+        "run options": _digest(sorted(problem.run_options.items())),
+    }
+    return setup
+
+
+def _digest(value: Any) -> str:
+    """A short SHA-256 of nested tuples, lists, arrays and scalars: arrays by their bytes (or
+    their text, for dates and labels), never by a repr that numpy would abbreviate."""
+    digest = hashlib.sha256()
+
+    def feed(v: Any) -> None:
+        if isinstance(v, (list, tuple)):
+            digest.update(b"(")
+            for item in v:
+                feed(item)
+            digest.update(b")")
+        elif isinstance(v, np.ndarray):
+            digest.update(repr((v.shape, v.dtype.kind)).encode())
+            if v.dtype.kind in "fiub":
+                digest.update(np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")).tobytes())
+            else:
+                digest.update(json.dumps([str(x) for x in v.ravel().tolist()]).encode())
+        else:
+            digest.update(repr(v).encode() + b";")
+
+    feed(value)
+    return digest.hexdigest()[:16]
+
+
+def _describe_prior(prior: Any) -> Any:
+    """A prior as data: a frozen scipy.stats distribution by name and arguments; anything else
+    by its log-density at fixed points."""
+    if prior is None:
+        return None
+    dist = getattr(prior, "dist", None)
+    if dist is not None and hasattr(prior, "args"):
+        return (getattr(dist, "name", type(dist).__name__), tuple(map(float, prior.args)),
+                tuple(sorted((str(k), float(v)) for k, v in getattr(prior, "kwds", {}).items())))
+    with np.errstate(all="ignore"):
+        return np.asarray(prior.logpdf(np.linspace(-50.0, 50.0, 201)), dtype=float)
+
+
+def _load(path: Path, walkers: int, k: int) -> dict[str, Any]:
+    """A checkpoint's contents, checked; a damaged file is an error naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as snap:
+            out: dict[str, Any] = {key: snap[key] for key in ("done", "chain", "lp", "ll", "accepted", "position",
+                                                              "position_lp", "position_ll")}
+            out["setup"] = json.loads(str(snap["setup"]))
+            rs = np.random.RandomState()
+            rs.set_state(tuple(json.loads(str(snap["random_state"]))))  # type: ignore[arg-type]
+            out["random_state"] = rs.get_state()
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise CalibrationError(
+            f"Checkpoint `{path}` is damaged or is not a checkpoint of `sample` ({type(exc).__name__}); delete it to "
+            "start afresh, or choose another `checkpoint` path."
+        ) from None
+    done = int(out["done"])
+    shapes = {"chain": (done, walkers, k), "lp": (done, walkers), "ll": (done, walkers), "accepted": (walkers,),
+              "position": (walkers, k), "position_lp": (walkers,)}
+    wrong = [key for key, shape in shapes.items() if out[key].shape != shape]
+    if wrong and isinstance(out["setup"], dict) and out["setup"].get("walkers") == walkers:
+        raise CalibrationError(
+            f"Checkpoint `{path}` is damaged: its {', '.join(wrong)} do not have the shape of {done} steps of "
+            f"{walkers} walkers; delete it to start afresh, or choose another `checkpoint` path."
+        )
+    if not isinstance(out["setup"], dict):
+        raise CalibrationError(f"Checkpoint `{path}` is damaged (its set-up is not a record); delete it to start "
+                               "afresh, or choose another `checkpoint` path.")
+    return out
+
+
 def _save(path: Path, setup: dict[str, Any], done: int, chain: list[np.ndarray], lp: list[np.ndarray],
           ll: list[np.ndarray], accepted: np.ndarray, state: Any) -> None:
     rs = state.random_state
     rs_json = json.dumps([rs[0], np.asarray(rs[1]).tolist(), int(rs[2]), int(rs[3]), float(rs[4])])
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, setup=json.dumps(setup), done=done, chain=np.concatenate(chain, axis=0),
-             lp=np.concatenate(lp, axis=0), ll=np.concatenate(ll, axis=0), accepted=accepted,
-             position=state.coords, position_lp=state.log_prob, position_ll=np.asarray(state.blobs),
-             random_state=rs_json)
-    os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
+    # A unique temporary in the same folder, then an atomic rename: a kill leaves either the old
+    # or the new checkpoint, and two samplers never write into one temporary.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, setup=json.dumps(setup), done=done, chain=np.concatenate(chain, axis=0),
+                     lp=np.concatenate(lp, axis=0), ll=np.concatenate(ll, axis=0), accepted=accepted,
+                     position=state.coords, position_lp=state.log_prob, position_ll=np.asarray(state.blobs),
+                     random_state=rs_json)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _inference_data(problem: CalibrationProblem, chain: np.ndarray, lp: np.ndarray, ll: np.ndarray,

@@ -30,6 +30,14 @@ def run(**kw):
     return cal.sample(flu.build(), flu.data(), PRIORS, OBSERVE, "negbin", derived={"R0": "beta / gamma"}, **options)
 
 
+def interrupt_after(steps):
+    """A `callback` that interrupts sampling as Ctrl-C would, once `steps` steps are done."""
+    def callback(progress):
+        if progress.step >= steps:
+            raise KeyboardInterrupt(f"stopped after {progress.step} steps")
+    return callback
+
+
 @pytest.fixture(scope="module")
 def idata(flu_negbin):
     return run(start=flu_negbin, draws=16 * 250, tune=100)
@@ -104,7 +112,7 @@ def test_resume_after_an_interruption_gives_the_same_draws(tmp_path, flu_negbin)
     reference = run(start=flu_negbin)
     path = tmp_path / "chain.npz"
     with pytest.raises(KeyboardInterrupt):
-        run(start=flu_negbin, checkpoint=path, checkpoint_every=10, _stop_after=45)
+        run(start=flu_negbin, checkpoint=path, checkpoint_every=10, callback=interrupt_after(45))
     assert path.exists()
     saved = np.load(path)
     assert int(saved["done"]) == 40  # the last complete checkpoint before the stop
@@ -151,6 +159,6 @@ def test_sampling_errors(tmp_path, flu_negbin):
         run(walkers=4)
     path = tmp_path / "other.npz"
     with pytest.raises(KeyboardInterrupt):
-        run(start=flu_negbin, checkpoint=path, checkpoint_every=5, _stop_after=5)
+        run(start=flu_negbin, checkpoint=path, checkpoint_every=5, callback=interrupt_after(5))
     with pytest.raises(CalibrationError, match="belongs to a different run \\(walkers, total differ\\)"):
         run(start=flu_negbin, checkpoint=path, walkers=18)
