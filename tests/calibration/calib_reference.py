@@ -80,10 +80,3 @@ def grid_posterior(betas, gammas, phi_invs):
     w = np.exp(logp - logp.max())
     return w / w.sum()
 
-
-def weighted_quantiles(values, weights, qs):
-    """Quantiles of a discrete distribution (values with weights), by its interpolated CDF."""
-    order = np.argsort(values, axis=None)
-    v, w = values.ravel()[order], weights.ravel()[order]
-    cdf = np.cumsum(w) - 0.5 * w
-    return np.interp(qs, cdf, v)

@@ -10,6 +10,7 @@ import calibration as cal
 from calibration.examples import flu
 from calibration.optimize import differential_evolution, threshold
 from calib_reference import DERIVED, FLU_PARAMS, direct_fit, flu_fit, ode_infected
+from mc import seed
 
 
 def test_sd_model_matches_the_ode_to_solver_tolerance():
@@ -59,7 +60,7 @@ def test_differential_evolution_simulates_each_generation_in_one_call(flu_negbin
         return original(theta)
 
     problem.loglik = recording  # type: ignore[method-assign]
-    best, generations = differential_evolution(problem, seed=3)
+    best, generations = differential_evolution(problem, seed=seed(3))
     population = 15 * 3
     assert sizes.count(population) == generations + 1  # the initial population and one call per generation
     theta = problem.to_natural(best.z[None, :])[0]
