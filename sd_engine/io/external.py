@@ -236,7 +236,7 @@ class ExternalReader:
         """The path of file `name` as written in the model; an error naming the variable when
         it does not exist or lies outside the folders the model may read."""
         given = self.files.get(name, self.files.get(name.strip()))
-        shown = excerpt(name, 80)
+        shown = excerpt(name, 200)
         if given is None and name.startswith("?"):
             raise ExternalFileNotFoundError(
                 f"`{variable}` reads file `{shown}`, an indirect reference; pass the file as "
@@ -293,7 +293,7 @@ class ExternalReader:
         if not (self._inside(real) or real in self._chosen):
             # Reached only through a name the model wrote: confine it (a path given by the user
             # was added to `_chosen`).
-            self._confine(variable, excerpt(path.name, 80), path)
+            self._confine(variable, excerpt(path.name, 200), path)
         try:
             info = os.stat(real)
         except OSError as exc:
@@ -301,7 +301,7 @@ class ExternalReader:
                                             f"({exc.strerror}).") from None
         if not stat.S_ISREG(info.st_mode):
             raise DataAccessError(
-                f"`{self.model}`: `{variable}` reads `{excerpt(path.name, 80)}`, which is not a regular file "
+                f"`{self.model}`: `{variable}` reads `{excerpt(path.name, 200)}`, which is not a regular file "
                 "(a folder, pipe or device); name a spreadsheet or a delimited text file."
             )
         available = _available_memory()
