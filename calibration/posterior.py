@@ -231,14 +231,7 @@ def sample(
     if path is not None and path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
     if path is not None and path.exists():
-        snap = _load(path, walkers, k)
-        saved = snap["setup"]
-        if saved != setup:
-            diff = [key for key in setup if saved.get(key) != setup[key]]
-            raise CalibrationError(
-                f"Checkpoint `{path}` belongs to a different run ({', '.join(diff)} differ); delete it or choose "
-                "another `checkpoint` path."
-            )
+        snap = _load(path, setup, walkers, k)
         done = int(snap["done"])
         chain_parts, lp_parts, ll_parts = [snap["chain"]], [snap["lp"]], [snap["ll"]]
         accepted = snap["accepted"]
@@ -394,8 +387,8 @@ def _describe_prior(prior: Any) -> Any:
         return np.asarray(prior.logpdf(np.linspace(-50.0, 50.0, 201)), dtype=float)
 
 
-def _load(path: Path, walkers: int, k: int) -> dict[str, Any]:
-    """A checkpoint's contents, checked; a damaged file is an error naming it."""
+def _load(path: Path, setup: dict[str, Any], walkers: int, k: int) -> dict[str, Any]:
+    """A checkpoint's contents, checked against `setup`; a damaged file is an error naming it."""
     try:
         with np.load(path, allow_pickle=False) as snap:
             out: dict[str, Any] = {key: snap[key] for key in ("done", "chain", "lp", "ll", "accepted", "position",
@@ -409,18 +402,25 @@ def _load(path: Path, walkers: int, k: int) -> dict[str, Any]:
             f"Checkpoint `{path}` is damaged or is not a checkpoint of `sample` ({type(exc).__name__}); delete it to "
             "start afresh, or choose another `checkpoint` path."
         ) from None
+    saved = out["setup"]
+    if not isinstance(saved, dict):
+        raise CalibrationError(f"Checkpoint `{path}` is damaged (its set-up is not a record); delete it to start "
+                               "afresh, or choose another `checkpoint` path.")
+    if saved != setup:
+        diff = [key for key in setup if saved.get(key) != setup[key]]
+        raise CalibrationError(
+            f"Checkpoint `{path}` belongs to a different run ({', '.join(diff)} differ); delete it or choose "
+            "another `checkpoint` path."
+        )
     done = int(out["done"])
     shapes = {"chain": (done, walkers, k), "lp": (done, walkers), "ll": (done, walkers), "accepted": (walkers,),
               "position": (walkers, k), "position_lp": (walkers,)}
     wrong = [key for key, shape in shapes.items() if out[key].shape != shape]
-    if wrong and isinstance(out["setup"], dict) and out["setup"].get("walkers") == walkers:
+    if wrong:
         raise CalibrationError(
             f"Checkpoint `{path}` is damaged: its {', '.join(wrong)} do not have the shape of {done} steps of "
             f"{walkers} walkers; delete it to start afresh, or choose another `checkpoint` path."
         )
-    if not isinstance(out["setup"], dict):
-        raise CalibrationError(f"Checkpoint `{path}` is damaged (its set-up is not a record); delete it to start "
-                               "afresh, or choose another `checkpoint` path.")
     return out
 
 
