@@ -820,7 +820,9 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
 
         # scipy's stepper driven here rather than through solve_ivp, to cap the number of steps.
         solver = stepper(fun, times[0], y0, times[-1], rtol=rtol, atol=atol)
-        ts, pieces, message, capped = [float(times[0])], [], "", False
+        ts: list[float] = [float(times[0])]
+        pieces: list[Any] = []  # the dense output of each step
+        message, capped = "", False
         while solver.status == "running":
             if len(pieces) >= max_steps:
                 capped = True
