@@ -358,16 +358,22 @@ def _flag_values(model: CompiledModel, record: np.ndarray, times: np.ndarray,
 
 
 def _nan_by_design(model: CompiledModel) -> np.ndarray:
-    """Series columns of variables whose equations write NaN on purpose (a NaN literal), and
-    of the variables that read them, directly or through others."""
+    """Series columns of variables that are NaN on purpose -- a NaN literal in the equation
+    (Vensim's :RAW: data), NaN values (elements left undefined), a lookup with NaN points --
+    and of the variables that read them, directly or through others."""
     from .expr import Num, references, walk
 
     def equations(var: Any) -> list[Any]:
         return [e for e in (var.equation, var.init_equation) if e is not None]
 
+    def writes_nan(var: Any) -> bool:
+        table = var.lookup
+        return bool(var.undefined) or (var.values is not None and any(map(math.isnan, var.values))) or (
+            table is not None and any(map(math.isnan, table.ys))) or any(
+            isinstance(e, Num) and math.isnan(e.value) for eq in equations(var) for e in walk(eq))
+
     variables = model.lowered.variables
-    nan = {v.canonical for v in variables
-           if any(isinstance(e, Num) and math.isnan(e.value) for eq in equations(v) for e in walk(eq))}
+    nan = {v.canonical for v in variables if writes_nan(v)}
     reads = {v.canonical: set().union(*(references(eq) for eq in equations(v))) for v in variables if equations(v)}
     grown = bool(nan)
     while grown:  # to a fixed point: at most one pass per link of the longest chain

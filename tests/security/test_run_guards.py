@@ -209,9 +209,16 @@ def test_nan_written_on_purpose_is_not_flagged_but_other_nan_is(tmp_path: Path) 
         warnings.simplefilter("error", NonFiniteWarning)
         ds = load(write_model(tmp_path, body)).run()
     assert np.isnan(ds["twice"].sel(time=0.5)) and ds.attrs["status"] == "ok"  # Vensim's :NA: between data times
+    # Elements a model leaves undefined are NaN, and so is a total over them.
+    holes = ("a: a1, a2, a3 ~~|\nb: b1, b2 ~~|\nc[a1, b1] = 1 ~~|\nc[a2, b2] = 2 ~~|\nc[a3, b] = 3 ~~|\n"
+             "total = SUM(c[a!, b!]) ~~|\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteWarning)
+        ds = load(write_model(tmp_path, body + holes)).run()
+    assert np.isnan(ds["total"]).all() and ds.attrs["status"] == "ok"
     body += "ratio = (time - 1) / (time - 1)\n\t~\t~\t|\n"
     with pytest.warns(NonFiniteWarning, match="flagged at t=1: `ratio` was nan"):
-        load(write_model(tmp_path, body)).run()
+        load(write_model(tmp_path, body + holes)).run()
 
 
 # -- the command line ------------------------------------------------------------------------
