@@ -313,7 +313,11 @@ def _locked(folder: Path, timeout: float) -> Iterator[None]:
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
         if fcntl is not None:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreError(f"The store `{folder}` cannot be locked: its lock file `{path}` cannot be opened "
+                                 f"({exc.strerror}); make the folder writable, or copy the store.") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
@@ -398,7 +402,8 @@ def _load_chunk(path: Path, chunk: Chunk, fingerprint: str) -> tuple[xr.Dataset 
         return None, "belongs to another experiment, or to a store written before chunks were checked"
     expected = (chunk.index, chunk.start, chunk.stop)
     found = tuple(attrs.get(k) for k in ("store_chunk", "store_run_start", "store_run_stop"))
-    if tuple(int(v) if v is not None else None for v in found) != expected or ds.sizes.get("run") != chunk.stop - chunk.start:
+    runs = ds.sizes.get("run")
+    if tuple(int(v) if v is not None else None for v in found) != expected or runs != chunk.stop - chunk.start:
         return None, (f"holds runs {found[1]} to {found[2]} (chunk {found[0]}), not runs {chunk.start} to {chunk.stop} "
                       f"(chunk {chunk.index}): it was renamed or swapped")
     if attrs.get("store_checksum") != _checksum(ds):

@@ -307,8 +307,8 @@ class ExternalReader:
         available = _available_memory()
         if info.st_size > available / 4:
             raise ExternalDataError(
-                f"`{variable}` reads `{path.name}`, a file of {info.st_size / 2**30:.1f} GiB, more than a quarter of the "
-                f"{available / 2**30:.1f} GiB of memory free; keep only the data the model needs in the file."
+                f"`{variable}` reads `{path.name}`, a file of {info.st_size / 2**30:.1f} GiB, more than a quarter "
+                f"of the {available / 2**30:.1f} GiB of memory free; keep only the data the model needs in the file."
             )
         with open(real, "rb") as file:
             data = file.read()

@@ -151,7 +151,8 @@ def test_system_files_are_refused(tree: Path) -> None:
 
 
 def test_data_root_widens_access_and_records_the_files_read(tree: Path) -> None:
-    body = equations("../outside/secret.csv")["constants"] + "k = GET DIRECT CONSTANTS('link.csv', ',', 'B3')\n\t~\t~\t|\n"
+    body = (equations("../outside/secret.csv")["constants"]
+            + "k = GET DIRECT CONSTANTS('link.csv', ',', 'B3')\n\t~\t~\t|\n")
     path = write_model(tree / "model", body)
     with pytest.raises(DataAccessError):
         load(path, data_root=tree / "model")  # the default, spelled out

@@ -42,7 +42,8 @@ MODEL = noisy_model().compile()
 
 
 def ensemble(store: Path | None = None, **options: object) -> xr.Dataset:
-    return run_ensemble(MODEL, {"rate": RATES}, chunk_size=4, seed=SEED, store=store, **options)  # type: ignore[arg-type]
+    return run_ensemble(MODEL, {"rate": RATES}, chunk_size=4, seed=SEED, store=store,
+                        **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +196,18 @@ def test_a_damaged_manifest_is_a_typed_error_naming_it(store: Path) -> None:
 def test_a_store_of_another_experiment_is_still_refused(store: Path) -> None:
     with pytest.raises(StoreError, match="holds chunks of a different experiment"):
         run_ensemble(MODEL, {"rate": RATES}, chunk_size=4, seed=SEED + 1, store=store)
+
+
+def test_a_store_that_cannot_be_locked_is_a_typed_error(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a read-only share (tests may run as root, for whom chmod forbids nothing).
+    real_open = os.open
+
+    def refuse(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(StoreError, match=f"The store `{store}` cannot be locked: its lock file `{store / '.lock'}` "
+                                         r"cannot be opened \(Permission denied\); make the folder writable"):
+        ensemble(store)
