@@ -91,7 +91,7 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
         from .io.pysd_import import read_model
 
         return compile_model(read_model(path, data_files=data_files, files=files))
-    from models import build
+    from .library import build
 
     return build(str(source)).compile()
 

@@ -187,7 +187,7 @@ def _message(exc: BaseException) -> str:
 
 
 def _list_models(stream: TextIO) -> int:
-    from models import available, describe
+    from .library import available, describe
 
     names = available()
     width = max((len(n) for n in names), default=0)

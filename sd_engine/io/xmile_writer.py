@@ -343,7 +343,7 @@ def _spec_of(model: Any) -> ModelSpec:
     if isinstance(model, ModelSpec):
         return model
     if isinstance(model, str):
-        from models import build
+        from ..library import build
 
         return build(model).spec()
     spec = getattr(model, "spec")
