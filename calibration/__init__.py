@@ -14,13 +14,19 @@ evaluate every batch of parameter sets with one ensemble simulation.
 
 from __future__ import annotations
 
-from .errors import CalibrationError, CalibrationWarning, DataError, NotIdentifiableWarning
-from .fit import FitResult, build_problem, fit
-from .likelihoods import LIKELIHOODS, get_likelihood
-from .observations import Observations, Observe, Series, make_observations, model_times, read_data
-from .parameters import Parameter
-from .problem import CalibrationProblem
-from .statistics import fit_statistics, theil, vensim_payoff
+from typing import TYPE_CHECKING
+
+import lazy_loader
+
+if TYPE_CHECKING:
+    from .errors import CalibrationError, CalibrationWarning, DataError, NotIdentifiableWarning
+    from .fit import FitResult, build_problem, fit
+    from .likelihoods import LIKELIHOODS, get_likelihood
+    from .observations import Observations, Observe, Series, make_observations, model_times, read_data
+    from .parameters import Parameter
+    from .posterior import sample
+    from .problem import CalibrationProblem
+    from .statistics import fit_statistics, theil, vensim_payoff
 
 __all__ = [
     "fit",
@@ -47,10 +53,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # emcee and arviz load only when a posterior is asked for.
-    if name == "sample":
-        from .posterior import sample
-
-        return sample
-    raise AttributeError(f"module 'calibration' has no attribute {name!r}")
+# Submodules load on first use (lazy_loader, SPEC 1): the `sdflow` command registers its
+# subcommands without importing what they run, and emcee and arviz load only for a posterior.
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+    "errors": ["CalibrationError", "CalibrationWarning", "DataError", "NotIdentifiableWarning"],
+    "fit": ["FitResult", "build_problem", "fit"],
+    "posterior": ["sample"],
+    "likelihoods": ["LIKELIHOODS", "get_likelihood"],
+    "observations": ["Observations", "Observe", "Series", "make_observations", "model_times", "read_data"],
+    "parameters": ["Parameter"],
+    "problem": ["CalibrationProblem"],
+    "statistics": ["fit_statistics", "theil", "vensim_payoff"],
+})

@@ -30,12 +30,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 from sd_engine.errors import SpecError, UnknownVariableError, did_you_mean
 from sd_engine.expr import canonical, parse_equation
@@ -182,28 +189,12 @@ def loads(text: str, fmt: Format = "toml") -> Scenario:
     return _from_dict(data, f"scenario {fmt.upper()}")
 
 
-def _toml_key(key: str) -> str:
-    return json.dumps(key, ensure_ascii=False)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # TOML basic strings share JSON's escapes
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(float(value))
-
-
 def dumps(scenario: Scenario, fmt: Format = "toml") -> str:
     """The TOML or JSON text of `scenario`."""
     data = scenario.as_dict()
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for table in ("params", "equations", "schedules", "lookups"):
-        if table in data:
-            lines += ["", f"[{table}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data[table].items()]
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps(data)
 
 
 def available() -> tuple[str, ...]:

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .builder import Model
-from .compile import CompiledModel, compile_model
-from .errors import (
-    AlgebraicLoopError,
-    DimensionError,
-    EquationSyntaxError,
-    NonFiniteStateError,
-    SDError,
-    SimulationError,
-    SpecError,
-    UnknownVariableError,
-    UnsupportedError,
-)
-from .results import Results, RunStatus
-from .results import load as open_results
-from .results import save as save_results
-from .spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
+import lazy_loader
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .builder import Model
+    from .compile import CompiledModel, compile_model
+    from .errors import (
+        AlgebraicLoopError,
+        DimensionError,
+        EquationSyntaxError,
+        NonFiniteStateError,
+        SDError,
+        SimulationError,
+        SpecError,
+        UnknownVariableError,
+        UnsupportedError,
+    )
+    from .results import Results, RunStatus, open_results, save_results
+    from .spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 
 __all__ = [
     "Model",
@@ -76,6 +78,10 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
     written in a model file are read only from the model's folder tree, or from the tree of
     `data_root` when given; the paths in `files` and `data_files` are the caller's choice.
     """
+    from .builder import Model
+    from .compile import compile_model
+    from .spec import ModelSpec
+
     if isinstance(source, Model):
         return source.compile()
     if isinstance(source, ModelSpec):
@@ -87,6 +93,19 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
         from .io.pysd_import import read_model
 
         return compile_model(read_model(path, data_files=data_files, files=files, data_root=data_root))
-    from models import build
+    from .library import build
 
     return build(str(source)).compile()
+
+
+# The names above load on first use (lazy_loader, SPEC 1), so `import sd_engine` and the
+# `sdflow` command's --help and --version do not pay for numpy, scipy and xarray until a model
+# is built or run.
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+    "builder": ["Model"],
+    "compile": ["CompiledModel", "compile_model"],
+    "results": ["Results", "RunStatus", "open_results", "save_results"],
+    "spec": ["ModelSpec", "Variable", "Dimension", "LookupTable", "TimeSettings"],
+    "errors": ["SDError", "SpecError", "EquationSyntaxError", "UnknownVariableError", "UnsupportedError",
+               "AlgebraicLoopError", "DimensionError", "SimulationError", "NonFiniteStateError"],
+})

@@ -27,12 +27,16 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import SDError, SpecError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import xarray as xr
+
+# numpy, xarray and the engine load inside the commands that use them: `sdflow --help` and
+# `sdflow --version` answer without them.
 
 __all__ = ["main", "parse_assignment", "parse_file_map"]
 
@@ -77,6 +81,8 @@ def parse_assignment(text: str) -> tuple[str, float | np.ndarray]:
             f"`--set {text}` is not of the form NAME=VALUE; for example "
             "`--set \"Characteristic Time=12\"` or `--set \"Characteristic Time=5,10,15\"` for an ensemble."
         )
+    import numpy as np
+
     items = [item.strip() for item in value.split(",")]
     numbers = []
     for item in items:
@@ -96,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=_PROG,
         description="Run system-dynamics models with sdflow.",
     )
-    parser.add_argument("--version", action="store_true", help="print the sdflow version and exit")
+    parser.add_argument("-V", "--version", action="store_true", help="print the sdflow version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -162,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed usage and the message (or --help)
         return exc.code if isinstance(exc.code, int) else 2
     if args.version:
-        from . import __version__
+        from ._version import __version__
 
         print(f"{_PROG} {__version__}")
         return 0
@@ -191,7 +197,7 @@ def _message(exc: BaseException) -> str:
 
 
 def _list_models(stream: TextIO) -> int:
-    from models import available, describe
+    from .library import available, describe
 
     names = available()
     width = max((len(n) for n in names), default=0)
@@ -262,6 +268,8 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
 # ---------------------------------------------------------------------------------------------
 def summarise(ds: xr.Dataset) -> str:
     """A plain-text table of the stocks' final values (ensembles: mean and 5-95 % range)."""
+    import numpy as np
+
     ensemble = "run" in ds.dims
     t_end = float(ds["time"].values[-1]) if ds.sizes.get("time") else math.nan
     time_units = ds["time"].attrs.get("units", "")

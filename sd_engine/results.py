@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .compile import CompiledModel, Slot
 
-__all__ = ["RunStatus", "Results", "save", "load", "to_table"]
+__all__ = ["RunStatus", "Results", "save", "load", "save_results", "open_results", "to_table"]
 
 # HDF5 (under netCDF4) reserves "/" in names; model names may contain it.
 _SLASH = "\u2215"
@@ -116,7 +116,7 @@ class Results:
 
     def to_dataset(self) -> xr.Dataset:
         """The results as an :class:`xarray.Dataset` (see the module docstring)."""
-        from . import __version__
+        from ._version import __version__
 
         model = self.model
         spec = model.spec
@@ -315,3 +315,8 @@ def _require_h5py() -> None:
             "Saving and loading netCDF results needs the `h5py` package: `pip install h5py` "
             "(or save a `.csv` table instead)."
         ) from None
+
+
+#: The names the package exports them under (``sd.save_results``, ``sd.open_results``).
+save_results = save
+open_results = load

@@ -304,3 +304,28 @@ def test_progress_bar_is_on_unless_disabled(capsys: pytest.CaptureFixture[str], 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and out.strip() == f"sdflow {sd.__version__}"
+    code, short, _ = run_cli(capsys, "-V")
+    assert code == 0 and short == out
+    from importlib.metadata import version
+
+    assert sd.__version__ == version("sdflow")  # one source: the package metadata
+
+
+def test_help_and_version_load_no_numerical_library() -> None:
+    # `sdflow --help` must answer at once (issue: 2.2 s when scipy.stats loaded at import); timing
+    # it would make a flaky test, so the test counts what it imports instead: no numpy, scipy,
+    # pandas, xarray, networkx or emcee, with every plugin command registered.
+    import subprocess
+    import sys
+
+    script = ("import sys, contextlib, io\n"
+              "from sd_engine.cli import main\n"
+              "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+              "    assert main(['--help']) == 0 and main(['-V']) == 0\n"
+              "for name in ('calibrate', 'conformance', 'lab', 'loops', 'run', 'models'):\n"
+              "    assert name in out.getvalue(), name\n"
+              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'scipy', 'pandas', 'xarray',"
+              " 'networkx', 'emcee', 'arviz', 'matplotlib', 'pysd'})\n"
+              "print(heavy)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -281,7 +281,7 @@ class _Writer:
         root = ET.Element("xmile", version="1.0", xmlns=XMILE_NS)
         header = ET.SubElement(root, "header")
         ET.SubElement(header, "vendor").text = "sdflow"
-        from .. import __version__
+        from .._version import __version__
 
         ET.SubElement(header, "product", version=__version__, lang="en").text = "sdflow"
         ET.SubElement(header, "name").text = spec.name
@@ -343,7 +343,7 @@ def _spec_of(model: Any) -> ModelSpec:
     if isinstance(model, ModelSpec):
         return model
     if isinstance(model, str):
-        from models import build
+        from ..library import build
 
         return build(model).spec()
     spec = getattr(model, "spec")

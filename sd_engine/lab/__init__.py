@@ -7,16 +7,21 @@
 
 from __future__ import annotations
 
-from .experiment import (
-    RANDOM_FUNCTIONS,
-    Experiment,
-    Uncertainty,
-    compose,
-    describe_scenarios,
-    run_experiment,
-    versions,
-)
-from .metrics import PROFILES, LabProfile, Metric, compute_metrics, find_profile, get_profile, register_profile
+from typing import TYPE_CHECKING
+
+import lazy_loader
+
+if TYPE_CHECKING:
+    from .experiment import (
+        RANDOM_FUNCTIONS,
+        Experiment,
+        Uncertainty,
+        compose,
+        describe_scenarios,
+        run_experiment,
+        versions,
+    )
+    from .metrics import PROFILES, LabProfile, Metric, compute_metrics, find_profile, get_profile, register_profile
 
 __all__ = [
     "Experiment",
@@ -34,3 +39,12 @@ __all__ = [
     "get_profile",
     "compute_metrics",
 ]
+
+# Submodules load on first use (lazy_loader, SPEC 1): the `sdflow` command registers its
+# subcommands without importing what they run.
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+    "experiment": ["RANDOM_FUNCTIONS", "Experiment", "Uncertainty", "compose", "describe_scenarios",
+                   "run_experiment", "versions"],
+    "metrics": ["PROFILES", "LabProfile", "Metric", "compute_metrics", "find_profile", "get_profile",
+                "register_profile"],
+})

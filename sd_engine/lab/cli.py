@@ -25,11 +25,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+
+if TYPE_CHECKING:  # xarray loads when the lab runs, not when `sdflow` registers the command
+    import xarray as xr
 
 __all__ = ["register", "run_lab", "load_scenarios", "LabOutput"]
 
@@ -139,6 +140,8 @@ def run_lab(
     ...     sorted(res.files)
     ['report', 'results']
     """
+    import xarray as xr
+
     from ..results import save as save_results
     from .analysis import dominance_share, loop_dominance_by_scenario, sensitivity
     from .experiment import Experiment, Uncertainty, run_experiment

@@ -8,33 +8,38 @@
 
 from __future__ import annotations
 
-from .analysis import (
-    DOMINANCE_THRESHOLD,
-    DominancePhase,
-    dominance_phases,
-    dominance_probability,
-    dominant,
-    library_loop_names,
-    link_score_array,
-    loop_dominance,
-    model_graph,
-    model_loops,
-    settle_along_run,
-)
-from .discovery import discover_loops, strongest_path_loops
-from .scores import Trajectories, link_scores, loop_scores, numeric_polarities, relative_loop_scores, trajectories
-from .structure import (
-    DEFAULT_CAP,
-    Loop,
-    LoopSet,
-    TooManyLoopsWarning,
-    complete_digraph_cycle_count,
-    cycle_partitions,
-    cycle_rank,
-    find_loops,
-    independent_loops,
-    shortest_independent_loops,
-)
+from typing import TYPE_CHECKING
+
+import lazy_loader
+
+if TYPE_CHECKING:
+    from .analysis import (
+        DOMINANCE_THRESHOLD,
+        DominancePhase,
+        dominance_phases,
+        dominance_probability,
+        dominant,
+        library_loop_names,
+        link_score_array,
+        loop_dominance,
+        model_graph,
+        model_loops,
+        settle_along_run,
+    )
+    from .discovery import discover_loops, strongest_path_loops
+    from .scores import Trajectories, link_scores, loop_scores, numeric_polarities, relative_loop_scores, trajectories
+    from .structure import (
+        DEFAULT_CAP,
+        Loop,
+        LoopSet,
+        TooManyLoopsWarning,
+        complete_digraph_cycle_count,
+        cycle_partitions,
+        cycle_rank,
+        find_loops,
+        independent_loops,
+        shortest_independent_loops,
+    )
 
 __all__ = [
     "Loop",
@@ -67,3 +72,16 @@ __all__ = [
     "dominance_probability",
     "dominance_phases",
 ]
+
+# Submodules load on first use (lazy_loader, SPEC 1): the `sdflow` command registers its
+# subcommands without importing what they run.
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+    "analysis": ["DOMINANCE_THRESHOLD", "DominancePhase", "dominance_phases", "dominance_probability", "dominant",
+                 "library_loop_names", "link_score_array", "loop_dominance", "model_graph", "model_loops",
+                 "settle_along_run"],
+    "discovery": ["discover_loops", "strongest_path_loops"],
+    "scores": ["Trajectories", "link_scores", "loop_scores", "numeric_polarities", "relative_loop_scores",
+               "trajectories"],
+    "structure": ["DEFAULT_CAP", "Loop", "LoopSet", "TooManyLoopsWarning", "complete_digraph_cycle_count",
+                  "cycle_partitions", "cycle_rank", "find_loops", "independent_loops", "shortest_independent_loops"],
+})

@@ -6,7 +6,6 @@ methods; the dominance helpers work on the DataArray that ``loop_dominance`` ret
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,8 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import SpecError, UnsupportedError
-from ..expr import canonical
 from ..graph import InternalMode, View, causal_graph
+from ..library import attribute_of_source
 from .scores import (
     FlowFormula,
     Labelling,
@@ -58,19 +57,13 @@ def model_graph(model: CompiledModel, view: View = "full", internal: InternalMod
 
 
 def library_loop_names(model: CompiledModel) -> dict[str, tuple[str, ...]]:
-    """Loop names declared by a library model (a ``LOOPS`` mapping in its module), if any."""
-    try:
-        registry = importlib.import_module("models")._REGISTRY
-    except (ImportError, AttributeError):
-        return {}
-    # The module a library model was built from; failing that (a spec saved before sources
-    # were kept, or built outside `models.build`), the registry entry of its name.
-    module_name = model.spec.source if model.spec.source in registry.values() else registry.get(
-        canonical(model.spec.name))
-    if module_name is None:
-        return {}
-    module = importlib.import_module(module_name)
-    loops = getattr(module, "LOOPS", {})
+    """Loop names declared by a library model (a ``LOOPS`` mapping in its module), if any.
+
+    The module is the one the model was built from (its spec's ``source``), found through the
+    library door (:mod:`sd_engine.library`): a renamed copy keeps its names, and a model file's
+    spec never names a module to import.
+    """
+    loops = attribute_of_source(model.spec.source, "LOOPS", {})
     return {str(k): tuple(v) for k, v in loops.items()}
 
 

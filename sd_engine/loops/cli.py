@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..graph import InternalMode
+if TYPE_CHECKING:  # the engine loads when the command runs, not when `sdflow` registers it
+    from ..graph import InternalMode
 
 __all__ = ["register"]
 
