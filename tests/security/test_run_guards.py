@@ -191,7 +191,7 @@ def test_an_unstable_euler_run_is_flagged_when_it_passes_the_overflow_limit() ->
         assert m.compile().run(dt=1, params={"k": 0.5}).attrs["status"] == "ok"  # stable: factor 0.5
 
 
-def test_the_clean_path_costs_two_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_clean_path_is_one_pass_of_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only a run whose extremes fail the check is searched; a clean run never gets that far.
     def searched(model: object) -> np.ndarray:
         raise AssertionError("a clean run was searched value by value")
@@ -199,6 +199,18 @@ def test_the_clean_path_costs_two_reductions(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(integrate, "_nan_by_design", searched)
     ds = sd.load("teacup").run(params={"Characteristic Time": np.linspace(5, 15, 50)})
     assert set(ds["run_status"].values) == {"ok"}
+
+
+@pytest.mark.parametrize("runs", [1, 3, 5000])
+def test_the_largest_magnitudes_agree_with_numpy_in_both_layouts(runs: int) -> None:
+    rng = np.random.default_rng(runs)
+    values = rng.normal(size=(runs, 300, 7)) * 10.0 ** rng.integers(-5, 60, size=(runs, 300, 7))
+    values[runs // 2, 299, 6] = np.nan  # the very last value of a run, past every block boundary
+    values[0, 150, 3] = -np.inf
+    expected = np.abs(values).max(axis=(1, 2))
+    buffer = np.ascontiguousarray(values.transpose(2, 1, 0))  # as the fixed-step integrators store it
+    for record in (buffer.transpose(2, 1, 0), values):  # ... and the run-major array of controlled runs
+        np.testing.assert_array_equal(integrate._largest_magnitudes(record), expected)
 
 
 def test_nan_written_on_purpose_is_not_flagged_but_other_nan_is(tmp_path: Path) -> None:
