@@ -80,6 +80,8 @@ MAX_ADAPTIVE_STEPS = 500_000
 #: The tightest relative tolerance the adaptive methods accept: scipy raises anything below
 #: 100 machine epsilons (2.2e-14) to that floor, where steps shrink without end.
 MIN_RTOL = 1e-12
+#: Runs needing less memory than this are not checked against the memory free.
+_SMALL = 64 * 2**20
 
 
 class ResourceLimitError(SimulationError, MemoryError):
@@ -304,6 +306,8 @@ def _check_memory(model: CompiledModel, n_steps: int, n_saved: int, n_runs: int,
     # Twice the saved values (the buffer and the dataset built from it); adaptive runs keep the
     # stocks of every run at the saved times as well.
     need = 2 * saved + steps + (8.0 * layout.n_stocks * n_saved * n_runs if adaptive else 0.0)
+    if need < _SMALL:
+        return  # asking the system (tens of microseconds) would cost more than such a run saves
     available = available_memory()
     if need <= 0.8 * available:
         return
