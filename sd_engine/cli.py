@@ -236,7 +236,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     if data_root is not None and not is_file:
         raise SpecError(f"`--data-root` applies to Vensim and XMILE model files; `{args.model}` is not one.")
     model = load(args.model, data_files=data_files or None, files=files or None, data_root=data_root)
-    from .integrate import NonFiniteWarning
+    from .guards import NonFiniteWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteWarning)  # reported below, with the exit status

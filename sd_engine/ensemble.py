@@ -47,7 +47,7 @@ import xarray as xr
 
 from .errors import SpecError
 from .expr import canonical
-from .integrate import NonFiniteWarning, ResourceLimitError, available_memory, warn_if_not_ok
+from .guards import NonFiniteWarning, ResourceLimitError, available_memory, warn_if_not_ok
 from .results import load as load_results
 from .results import save as save_results
 

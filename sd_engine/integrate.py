@@ -9,10 +9,10 @@ The adaptive method wraps scipy's embedded Runge-Kutta pair with error control.
 Solvers are small objects with a ``step`` method; the step loop does no per-variable
 Python work: one call of the generated ``evaluate`` per stage, vectorised over runs.
 
-Guards. Before anything is allocated, the memory a run needs (saved times x series x
-runs x 8 bytes, and the step times) is compared with the memory free, and a run that
-would not fit raises :class:`ResourceLimitError` with the numbers and the fix. Adaptive
-methods refuse tolerances they could never meet and stop a run after
+Guards (:mod:`sd_engine.guards`). Before anything is allocated, the memory a run needs
+(saved times x series x runs x 8 bytes, and the step times) is compared with the memory
+free, and a run that would not fit raises :class:`ResourceLimitError` with the numbers and
+the fix. Adaptive methods refuse tolerances they could never meet and stop a run after
 :data:`MAX_ADAPTIVE_STEPS` steps. After a run its saved values are checked in one pass of
 numpy reductions: a run whose values include NaN, an infinity or a magnitude beyond
 :data:`OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
@@ -23,8 +23,6 @@ the first variable and time.
 from __future__ import annotations
 
 import math
-import os
-import warnings
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +39,15 @@ from .errors import (
     did_you_mean,
 )
 from .expr import canonical
+from .guards import (
+    OVERFLOW,
+    NonFiniteWarning,
+    ResourceLimitError,
+    available_memory,
+    check_memory,
+    flag_values,
+    warn_if_not_ok,
+)
 from .results import Results, RunStatus
 from .scalar import scalar_path
 
@@ -69,54 +76,12 @@ __all__ = [
 
 Rhs = Callable[[float, np.ndarray], np.ndarray]
 
-#: A saved value beyond this magnitude flags its run. It lies far above Vensim's conventional
-#: "infinity" (1e38; its :NA: is -1e38) and any quantity a model of people, money or time
-#: measures, while an explicit method gone unstable (each step multiplying the error by -9,
-#: say) passes it within a few dozen steps, long before it overflows to inf near 1.8e308.
-OVERFLOW = 1e50
 #: An adaptive run that needs more steps than this stops, failed: a tolerance it can hardly
 #: meet or a stiff model would otherwise keep it going for hours.
 MAX_ADAPTIVE_STEPS = 500_000
 #: The tightest relative tolerance the adaptive methods accept: scipy raises anything below
 #: 100 machine epsilons (2.2e-14) to that floor, where steps shrink without end.
 MIN_RTOL = 1e-12
-#: Runs needing less memory than this are not checked against the memory free.
-_SMALL = 64 * 2**20
-
-
-class ResourceLimitError(SimulationError, MemoryError):
-    """A simulation would need more memory than the machine has free."""
-
-
-class NonFiniteWarning(UserWarning):
-    """Runs finished with values NaN, infinite or beyond :data:`OVERFLOW`, or failed; their
-    status (``run_status``, or the ``status`` attribute of a single run) says where."""
-
-
-def available_memory() -> float:
-    """Bytes of memory free for this process now (psutil, which dask.distributed brings)."""
-    try:
-        import psutil
-
-        return float(psutil.virtual_memory().available)
-    except ImportError:  # pragma: no cover - psutil is a dependency of distributed
-        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-
-
-def warn_if_not_ok(labels: Sequence[str], *, stacklevel: int = 2) -> None:
-    """Warn with :class:`NonFiniteWarning` when any run's status label is not ``"ok"``."""
-    bad = [i for i, label in enumerate(labels) if label != "ok"]
-    if not bad:
-        return
-    if len(labels) == 1:
-        text = f"The run is {labels[0]} (see the `status` attribute of the results)."
-    else:
-        text = (f"{len(bad)} of {len(labels)} runs did not end ok (see `run_status`); the first, run {bad[0]}, is "
-                f"{labels[bad[0]]}.")
-    warnings.warn(text + " Check the equations that feed it for division by zero or runaway growth, or reduce "
-                  "`dt`.", NonFiniteWarning, stacklevel=stacklevel + 1)
-
-
 class AbstractSolver(ABC):
     """A fixed-step explicit method: ``y(t + h)`` from ``y(t)`` and the first stage ``k1``."""
 
@@ -243,7 +208,7 @@ def simulate_results(
     seeds = _seeds(seed, n)
     if not controls:
         n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
-        _check_memory(model, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
+        check_memory(model, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
     step_times = _tidy_times(t0, h, n_steps)
     saved = _saved_steps(step_times, t0, save, h)
     times = step_times[saved]
@@ -266,7 +231,7 @@ def simulate_results(
             status, times, record = _run_controlled(model, state, SOLVERS[method](), t0, t1, h, save, controls)
         else:
             status = _run_fixed(model, state, SOLVERS[method](), step_times, rows, record, progress)
-        statuses = _flag_values(model, record, times, status)
+        statuses = flag_values(model, record, times, status)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
@@ -294,134 +259,6 @@ def simulate_results(
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
     )
-
-
-def _check_memory(model: CompiledModel, n_steps: int, n_saved: int, n_runs: int, adaptive: bool) -> None:
-    """Refuse a run whose buffers would not fit in the memory free, before allocating them."""
-    layout = model.layout
-    series = max(1, layout.n_series)
-    saved = 8.0 * series * n_saved * n_runs
-    # The step times and the temporaries that tidy them, and the saved-row index: ~8 doubles a step.
-    steps = 64.0 * (n_steps + 1)
-    # Twice the saved values (the buffer and the dataset built from it); adaptive runs keep the
-    # stocks of every run at the saved times as well.
-    need = 2 * saved + steps + (8.0 * layout.n_stocks * n_saved * n_runs if adaptive else 0.0)
-    if need < _SMALL:
-        return  # asking the system (tens of microseconds) would cost more than such a run saves
-    available = available_memory()
-    if need <= 0.8 * available:
-        return
-    if steps > saved:
-        fix = "take fewer steps: a larger `dt` or an earlier `final_time`"
-    else:
-        fix = ("save less often (a larger `saveper`), keep fewer variables (`run_ensemble(..., variables=[...])`) "
-               "or split the runs into `run_ensemble` chunks")
-    raise ResourceLimitError(
-        f"Simulating `{model.spec.name}` would need about {need / 2**30:.1f} GiB ({n_saved:,} saved times x {series:,} "
-        f"series x {n_runs:,} run(s) x 8 bytes, twice, and {n_steps + 1:,} steps), but {available / 2**30:.1f} GiB of "
-        f"memory is free; {fix}."
-    )
-
-
-def _flag_values(model: CompiledModel, record: np.ndarray, times: np.ndarray,
-                 status: Sequence[RunStatus]) -> tuple[RunStatus, ...]:
-    """Flag each finished run whose saved values hold NaN, an infinity or a magnitude beyond
-    :data:`OVERFLOW`, naming the first variable and time.
-
-    The common case costs one pass over the results (the largest magnitude per run, NaN
-    propagating); only a run that fails it is searched. Variables whose equations write NaN on purpose (Vensim's :RAW: data between
-    data times, elements the model leaves undefined) may be NaN, not infinite.
-    """
-    out = list(status)
-    n = record.shape[0]
-    if not n or not record.size:
-        return tuple(out)
-    suspect = ~(_largest_magnitudes(record) <= OVERFLOW)  # NaN compares false: suspect
-    if not suspect.any():
-        return tuple(out)
-    may_be_nan = _nan_by_design(model)
-    for run in np.flatnonzero(suspect):
-        if out[run].failed:
-            continue  # it already says where it failed
-        block = record[run]  # (times, series)
-        with np.errstate(invalid="ignore"):
-            wrong = ~(np.abs(block) <= OVERFLOW)
-        if may_be_nan.any():
-            wrong[:, may_be_nan] &= ~np.isnan(block[:, may_be_nan])
-        if not wrong.any():
-            continue
-        k, col = (int(v[0]) for v in np.nonzero(wrong))  # row-major: the earliest time first
-        value = float(block[k, col])
-        reason = "" if not math.isfinite(value) else f"reached {value:.3g}, beyond the limit {OVERFLOW:g}"
-        out[run] = RunStatus(flagged=True, time=float(times[k]), variable=_series_name(model, col),
-                             value=str(value), reason=reason)
-    return tuple(out)
-
-
-def _largest_magnitudes(record: np.ndarray) -> np.ndarray:
-    """The largest ``|value|`` of each run's saved values, NaN where any is NaN.
-
-    One pass over memory: blocks of about 2 MB are copied into a scratch array that stays in
-    cache, made absolute there and reduced, which takes about 60 % of the time of a maximum
-    and a minimum over the whole buffer (and no temporary as large as the results).
-    """
-    n = record.shape[0]
-    columns = record.transpose(2, 1, 0)  # the integrators' buffer: series, times, runs
-    flat = (columns if columns.flags.c_contiguous else np.ascontiguousarray(columns)).reshape(-1, n)
-    rows = max(1, (1 << 18) // n)
-    largest = np.zeros(n)
-    scratch = np.empty((min(rows, len(flat)), n))
-    for start in range(0, len(flat), rows):
-        block = flat[start:start + rows]
-        part = scratch[:len(block)]
-        np.abs(block, out=part)
-        np.maximum(largest, part.max(axis=0), out=largest)
-    return largest
-
-
-def _nan_by_design(model: CompiledModel) -> np.ndarray:
-    """Series columns of variables that are NaN on purpose -- a NaN literal in the equation
-    (Vensim's :RAW: data), NaN values (elements left undefined), a lookup with NaN points --
-    and of the variables that read them, directly or through others."""
-    from .expr import Num, references, walk
-
-    def equations(var: Any) -> list[Any]:
-        return [e for e in (var.equation, var.init_equation) if e is not None]
-
-    def writes_nan(var: Any) -> bool:
-        table = var.lookup
-        return bool(var.undefined) or (var.values is not None and any(map(math.isnan, var.values))) or (
-            table is not None and any(map(math.isnan, table.ys))) or any(
-            isinstance(e, Num) and math.isnan(e.value) for eq in equations(var) for e in walk(eq))
-
-    variables = model.lowered.variables
-    nan = {v.canonical for v in variables if writes_nan(v)}
-    reads = {v.canonical: set().union(*(references(eq) for eq in equations(v))) for v in variables if equations(v)}
-    grown = bool(nan)
-    while grown:  # to a fixed point: at most one pass per link of the longest chain
-        more = {key for key, names in reads.items() if key not in nan and names & nan}
-        nan |= more
-        grown = bool(more)
-    mask = np.zeros(model.layout.n_series, dtype=bool)
-    for slot in model.layout.series:
-        if slot.key in nan:
-            mask[slot.start:slot.stop] = True
-    return mask
-
-
-def _series_name(model: CompiledModel, col: int) -> str:
-    """The display name of series column `col`, with its element (``Population[north]``);
-    an internal stock by the variable that owns it."""
-    slot = next(s for s in model.layout.series if s.start <= col < s.stop)
-    name = slot.name
-    if slot.internal:
-        source = model.lowered[slot.key].source
-        name = source.split("`")[1] if source.count("`") >= 2 else name
-    if slot.shape:
-        dims = {d.canonical: d for d in model.lowered.dimensions}
-        index = np.unravel_index(col - slot.start, slot.shape)
-        name += "[" + ", ".join(dims[d].elements[int(i)] for d, i in zip(slot.dims, index)) + "]"
-    return name
 
 
 def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import sd_engine as sd
-from sd_engine import ensemble, integrate
+from sd_engine import ensemble, guards, integrate
 from sd_engine.builder import Model
 from sd_engine.cli import main
 from sd_engine.errors import SDError, SimulationError, SpecError
@@ -64,13 +64,13 @@ def test_the_estimate_names_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None
     n_saved = int(30 / 0.125) + 1  # teacup runs to 30 with dt 0.125, saving every step
     series = model.layout.n_series
     need = 2 * 8 * n_saved * series * n_runs + 64 * n_saved
-    monkeypatch.setattr(integrate, "available_memory", lambda: need)  # 80 % of it is the limit
+    monkeypatch.setattr(guards, "available_memory", lambda: need)  # 80 % of it is the limit
     with pytest.raises(ResourceLimitError) as info:
         model.run(params={"Characteristic Time": np.linspace(5, 15, n_runs)})
     message = str(info.value)
     assert f"about {need / 2**30:.1f} GiB ({n_saved:,} saved times x {series:,} series x {n_runs:,} run(s)" in message
     assert "a larger `saveper`" in message and "`run_ensemble` chunks" in message
-    monkeypatch.setattr(integrate, "available_memory", lambda: need / 0.79)
+    monkeypatch.setattr(guards, "available_memory", lambda: need / 0.79)
     assert model.run(params={"Characteristic Time": np.linspace(5, 15, n_runs)}).sizes["run"] == n_runs
 
 
@@ -196,7 +196,7 @@ def test_the_clean_path_is_one_pass_of_reductions(monkeypatch: pytest.MonkeyPatc
     def searched(model: object) -> np.ndarray:
         raise AssertionError("a clean run was searched value by value")
 
-    monkeypatch.setattr(integrate, "_nan_by_design", searched)
+    monkeypatch.setattr(guards, "_nan_by_design", searched)
     ds = sd.load("teacup").run(params={"Characteristic Time": np.linspace(5, 15, 50)})
     assert set(ds["run_status"].values) == {"ok"}
 
@@ -210,7 +210,7 @@ def test_the_largest_magnitudes_agree_with_numpy_in_both_layouts(runs: int) -> N
     expected = np.abs(values).max(axis=(1, 2))
     buffer = np.ascontiguousarray(values.transpose(2, 1, 0))  # as the fixed-step integrators store it
     for record in (buffer.transpose(2, 1, 0), values):  # ... and the run-major array of controlled runs
-        np.testing.assert_array_equal(integrate._largest_magnitudes(record), expected)
+        np.testing.assert_array_equal(guards._largest_magnitudes(record), expected)
 
 
 def test_nan_written_on_purpose_is_not_flagged_but_other_nan_is(tmp_path: Path) -> None:
