@@ -135,33 +135,18 @@ class FitResult:
 
     # -- use ------------------------------------------------------------------------------------
     def simulate(self, **run: Any) -> xr.Dataset:
-        """Run the model with the fitted values (keyword arguments go to ``CompiledModel.run``)."""
-        import sd_engine as sd
+        """Run the model with the fitted values, its inputs and warm-up (keyword arguments go to
+        :meth:`sd_engine.CompiledModel.run`; by default from the start of the warm-up)."""
+        from sd_engine.compile import compile_model
+        from sd_engine.initial import with_initial_parameters
 
-        model = sd.load(self.problem.spec)
-        values = self.problem.values(self.theta[None, :])
-        key_of = self.problem._model_key
-        params = {}
-        for name, v in values.items():
-            if name not in key_of:
-                continue
-            var = self.problem.spec[name]
-            if var.kind == "stock":
-                model = self._with_initial(model, var.name, float(v[0]))
-            else:
-                params[var.name] = float(v[0])
+        problem = self.problem
+        model = compile_model(problem.model_spec)
+        if problem.initial_stocks:
+            model = with_initial_parameters(model, problem.initial_stocks)
+        params = {key: float(v[0]) for key, v in problem.model_params(self.theta[None, :]).items()}
+        run.setdefault("initial_time", problem.t_start)
         return model.run(params=params, **run)
-
-    def _with_initial(self, model: Any, stock: str, value: float) -> Any:
-        import dataclasses
-
-        import sd_engine as sd
-        from sd_engine.expr import Num
-
-        spec = model.spec
-        variables = tuple(dataclasses.replace(v, equation=Num(value), text="") if v.name == stock else v
-                          for v in spec.variables)
-        return sd.load(dataclasses.replace(spec, variables=variables))
 
     def table(self) -> pd.DataFrame:
         """The estimates and intervals (``ci``)."""
