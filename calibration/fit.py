@@ -189,7 +189,7 @@ class FitResult:
         This is the out-of-sample score when the fit had a calibration ``window``: call
         ``score(("2017-01-01", "2019-08-01"))`` to score 2017-2019.
         """
-        from .observations import _in_ranges, _as_dates
+        from .observations import as_dates, in_ranges
 
         out = {}
         for s, m in zip(self.problem.observations.series, self.predictions):
@@ -198,7 +198,7 @@ class FitResult:
                 rows = present & ~s.used
             else:
                 idx = pd.Index(s.labels)
-                rows = present & _in_ranges(idx, _as_dates(idx), [window])
+                rows = present & in_ranges(idx, as_dates(idx), [window])
             if not rows.any():
                 raise CalibrationError(f"No observations of `{s.column}` to score in {window or 'the unused rows'}.")
             out[s.column] = fit_statistics(s.values[rows], m[rows], s.weight)

@@ -52,7 +52,7 @@ from .errors import CalibrationError, DataError
 from .expressions import names_in, parse_expression, parse_model_expression, resolve_dates
 
 __all__ = ["Aggregate", "Observe", "Series", "Observations", "ObserveSpec", "read_data", "make_observations",
-           "model_times", "period_step"]
+           "model_times", "period_step", "as_dates", "in_ranges", "as_observe_list"]
 
 Aggregate = Literal["point", "total", "mean"]
 _AGGREGATES = ("point", "total", "mean")
@@ -238,7 +238,7 @@ def read_data(data: Any, time: str | None = None) -> pd.DataFrame:
     raise DataError(f"Data must be a CSV path, a pandas DataFrame or an xarray Dataset, not {type(data).__name__}.")
 
 
-def _as_dates(index: pd.Index) -> pd.DatetimeIndex | None:
+def as_dates(index: pd.Index) -> pd.DatetimeIndex | None:
     """The index as dates, or None when it is numeric."""
     if isinstance(index, pd.DatetimeIndex):
         return index
@@ -409,7 +409,7 @@ def _numeric_step(t: np.ndarray, column: str) -> float:
     return step
 
 
-def _in_ranges(labels: pd.Index, dates: pd.DatetimeIndex | None,
+def in_ranges(labels: pd.Index, dates: pd.DatetimeIndex | None,
                ranges: Iterable[tuple[Any, Any]]) -> np.ndarray:
     """Rows whose label lies in any closed range ``(first, last)`` (dates or numbers, None = open)."""
     hit = np.zeros(len(labels), dtype=bool)
@@ -547,7 +547,7 @@ def make_observations(
                                "compare it with a second variable).")
     frame = frame.sort_index()
     labels = frame.index
-    dates = _as_dates(labels)
+    dates = as_dates(labels)
     t0, t1 = spec.time.initial_time, spec.time.final_time if final_time is None else float(final_time)
     if dates is not None:
         if origin is None:
@@ -569,13 +569,13 @@ def make_observations(
     def date_time(text: str) -> float:
         return float(model_times(pd.DatetimeIndex([pd.Timestamp(text)]), origin, spec.time.units, t0)[0])
 
-    in_window = _in_ranges(labels, dates, [window]) if window is not None else np.ones(len(labels), dtype=bool)
-    excluded = _in_ranges(labels, dates, exclude)
+    in_window = in_ranges(labels, dates, [window]) if window is not None else np.ones(len(labels), dtype=bool)
+    excluded = in_ranges(labels, dates, exclude)
     if holdout is not None:
-        held = _in_ranges(labels, dates, [holdout])
+        held = in_ranges(labels, dates, [holdout])
     elif window is not None:
         last = window[1]
-        held = ~in_window & ~_in_ranges(labels, dates, [(None, last)]) if last is not None else np.zeros(len(labels),
+        held = ~in_window & ~in_ranges(labels, dates, [(None, last)]) if last is not None else np.zeros(len(labels),
                                                                                                           dtype=bool)
     else:
         held = np.zeros(len(labels), dtype=bool)
