@@ -432,13 +432,21 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
     # space the bound is infinitely far): say so, and compute the others' covariance with it fixed.
     on_bound: dict[str, str] = {}
     for j, p in enumerate(problem.free):
-        width = p.upper - p.lower if math.isfinite(p.upper - p.lower) else max(abs(theta[j]), 1.0)
-        if math.isfinite(p.lower) and theta[j] - p.lower <= _ON_BOUND * width:
+        # Within 0.1% of a finite range, or (one bound only) where the optimisers clip: on it.
+        if math.isfinite(p.upper - p.lower):
+            near_lo = near_hi = _ON_BOUND * (p.upper - p.lower)
+        else:
+            near_lo, near_hi = (1e-8 * max(1.0, abs(b)) if math.isfinite(b) else -1.0 for b in (p.lower, p.upper))
+        if theta[j] - p.lower <= near_lo:
             on_bound[p.name] = "lower"
-        elif math.isfinite(p.upper) and p.upper - theta[j] <= _ON_BOUND * width:
+        elif p.upper - theta[j] <= near_hi:
             on_bound[p.name] = "upper"
     for name, side in on_bound.items():
         bound = problem.free[names.index(name)].lower if side == "lower" else problem.free[names.index(name)].upper
+        if name.startswith("phi_inv") and side == "lower" and bound == 0:
+            messages.append(f"`{name}` ended at 0: the series shows no overdispersion, and a Poisson likelihood "
+                            "describes it as well.")
+            continue
         messages.append(f"`{name}` ended on its {side} bound ({bound:g}): the data push it out of its range. "
                         "Widen the range if wider values are plausible; otherwise the model may lack a mechanism "
                         "the data show (a trend, a break, a missing input).")

@@ -375,7 +375,7 @@ def _infer_step(dates: pd.DatetimeIndex, column: str) -> Step:
     if all(d.day == 1 for d in dates) or all(d.is_month_end for d in dates):
         months = np.array([d.year * 12 + d.month for d in dates])
         return pd.DateOffset(months=int(np.gcd.reduce(np.diff(months))))
-    days = np.diff(dates.asi8) / pd.Timedelta(days=1).value
+    days = np.asarray((dates[1:] - dates[:-1]) / pd.Timedelta(days=1), dtype=float)
     if not np.allclose(days, np.round(days)):
         raise DataError(f"The dates of column `{column}` are not whole days apart, so its reporting period cannot be "
                         "inferred; state it with `frequency=`.")
