@@ -30,6 +30,7 @@ from .optimize import (
     derived_gradient,
     differential_evolution,
     hessian_z,
+    information_z,
     least_squares_fit,
     multistart,
     profile_function,
@@ -310,6 +311,7 @@ def fit(
     method: Method = "multistart",
     starts: int = 4,
     ci: CIMethod = "curvature",
+    information: Literal["expected", "observed"] = "expected",
     level: float = 0.95,
     derived: Mapping[str, str | Derived] | None = None,
     seed: int = 0,
@@ -358,6 +360,11 @@ def fit(
         Intervals from the curvature (Wald intervals in the transformed space, so they respect
         bounds; delta method for derived quantities), or from the profile likelihood
         (likelihood-ratio intervals: the log-likelihood drops by ``chi2_1(level)/2``, 1.92 at 95%).
+    information : {"expected", "observed"}
+        The curvature behind the covariance and the curvature intervals: the expected (Fisher)
+        information ``J' W J`` from the model's first derivatives (the default: stable for
+        models with lookups, ``min`` and ``max``, whose kinks make a finite-difference Hessian
+        of the log-likelihood unreliable), or the observed information (that Hessian).
     level : float
         Confidence level of the intervals.
     derived : mapping, optional
@@ -393,6 +400,8 @@ def fit(
     t_start = _time.perf_counter()
     if not 0 < level < 1:
         raise CalibrationError(f"`level` must be between 0 and 1, not {level}.")
+    if information not in ("expected", "observed"):
+        raise CalibrationError(f"`information` must be \"expected\" or \"observed\", not {information!r}.")
     if ci not in ("curvature", "profile", "none"):
         raise CalibrationError(f"`ci` must be \"curvature\", \"profile\" or \"none\", not {ci!r}.")
     problem = build_problem(model, data, params, observe, likelihood, time=time, origin=origin, period=period,
@@ -414,18 +423,19 @@ def fit(
     if not math.isfinite(best.loglik) or best.loglik < -1e99:
         raise CalibrationError("Every simulation failed or gave an impossible likelihood; check the bounds and the "
                                "model (see the run status of `model.run` at the starting values).")
-    return _finish(problem, best, locals_, funcs, method, ci, level, warn, t_start)
+    return _finish(problem, best, locals_, funcs, method, ci, level, warn, t_start, information)
 
 
 def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalResult], funcs: dict[str, Derived],
-            method: str, ci: str, level: float, warn: bool, t_start: float) -> FitResult:
+            method: str, ci: str, level: float, warn: bool, t_start: float,
+            information: str = "expected") -> FitResult:
     z = best.z
     theta = problem.to_natural(z[None, :])[0]
     names = list(problem.names)
     messages: list[str] = []
     if not best.converged:
         messages.append(f"The optimiser stopped before converging ({best.message}).")
-    H = hessian_z(problem, z)
+    H = information_z(problem, z) if information == "expected" else hessian_z(problem, z)
     k = len(names)
     identifiable = {n: True for n in names}
     # A parameter that ended on a bound of its range has no curvature there (in the unbounded

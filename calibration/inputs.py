@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +77,17 @@ def read_input(path: str | Path, column: str, time: str | None = None) -> pd.Ser
     return series
 
 
-def input_names(spec: ModelSpec, inputs: Mapping[str, Any]) -> set[str]:
-    """Canonical names that input equations use but the model does not define (new constants)."""
+def input_names(spec: ModelSpec, inputs: Mapping[str, Any], parameters: Iterable[str] = ()) -> set[str]:
+    """Canonical names that input equations use but the model does not define (new constants).
+
+    `parameters` are the fit's parameter names, which input equations may use as written
+    (spaces included)."""
     known = set(spec.names) | {"time"}
     out: set[str] = set()
+    names = [v.name for v in spec.variables] + list(parameters)
     for name, value in inputs.items():
         if isinstance(value, str):
-            expr = parse_expression(value, [v.name for v in spec.variables], what=f"The input `{name}`")
+            expr = parse_expression(value, names, what=f"The input `{name}`")
             out |= {k for k in names_in(expr) if k not in known}
     return out
 

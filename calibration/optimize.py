@@ -18,10 +18,11 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from .errors import CalibrationError
+from .parameters import Parameter
 from .problem import CalibrationProblem
 
 __all__ = ["LocalResult", "negloglik_z", "local_fit", "newton_lockstep", "fisher_lockstep", "multistart", "differential_evolution", "least_squares_fit",
-           "hessian_z", "profile_parameter", "profile_function", "threshold"]
+           "hessian_z", "information_z", "profile_parameter", "profile_function", "threshold"]
 
 _BAD = 1e100  # what optimisers see for a failed run: large but finite, so line searches back off
 _H_GRAD = 1e-5
@@ -323,6 +324,70 @@ def _bounded_step(g: np.ndarray, F: np.ndarray, lam: float, x: np.ndarray, lo: n
     return np.clip(x + step, lo, hi) - x, clipped
 
 
+def _jacobian_points(problem: CalibrationProblem, theta: np.ndarray,
+                     h: float = _H_JAC) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The point `theta` and, for each model parameter, two more points for its derivative:
+    at +-step, or at +step, +2 step (-step, -2 step) when the other side would cross a bound.
+    Returns the ``(2k + 1, n_free)`` points, the steps and the sides (0 central, +-1 one-sided)."""
+    cols = problem.model_columns
+    lo = np.array([problem.free[c].lower for c in cols])
+    hi = np.array([problem.free[c].upper for c in cols])
+    pts = np.repeat(np.asarray(theta, dtype=float)[None, :], 1 + 2 * len(cols), axis=0)
+    step = h * _scales(problem, theta)
+    x = theta[cols]
+    side = np.where(x + step > hi, -1.0, np.where(x - step < lo, 1.0, 0.0))
+    for a, c in enumerate(cols):
+        if side[a] == 0:
+            pts[1 + 2 * a, c] = x[a] + step[a]
+            pts[2 + 2 * a, c] = x[a] - step[a]
+        else:
+            pts[1 + 2 * a, c] = x[a] + side[a] * step[a]
+            pts[2 + 2 * a, c] = x[a] + 2 * side[a] * step[a]
+    return pts, step, side
+
+
+def information_z(problem: CalibrationProblem, z: np.ndarray, h: float = _H_JAC) -> np.ndarray:
+    """The expected (Fisher) information of all free parameters at `z`, in the unbounded space.
+
+    For the model parameters it is ``J' W J`` from the Jacobian of the model values (one
+    simulate call of ``2k + 1`` runs); for each nuisance parameter the second derivative of
+    its series' log-likelihood (no simulation); between the two it is zero, as it is in
+    expectation for the normal, lognormal and NB2 observation models. It needs first
+    derivatives of the model only, so the kinks of ``min``, ``max`` and lookups, which make
+    a finite-difference Hessian of the log-likelihood unstable, do not disturb it.
+    """
+    z = np.asarray(z, dtype=float)
+    theta = problem.to_natural(z[None, :])[0]
+    k_all = len(z)
+    H = np.zeros((k_all, k_all))
+    cols = problem.model_columns
+    pts, steps, sides = _jacobian_points(problem, theta, h)
+    preds, ok = problem.predict(pts)
+    if not ok.all():
+        return np.full((k_all, k_all), np.nan)
+    if len(cols):
+        terms = _fisher_terms(problem, preds, theta, steps, sides)
+        if terms is None:
+            return np.full((k_all, k_all), np.nan)
+        dz = np.array([_dtheta_dz(problem.free[c], z[c]) for c in cols])
+        H[np.ix_(cols, cols)] = terms[1] * np.outer(dz, dz)
+    centre = [p[:1] for p in preds]
+    for j in problem.nuisance_columns.values():
+        hz = 1e-4
+        rows = np.repeat(z[None, :], 3, axis=0)
+        rows[1, j] += hz
+        rows[2, j] -= hz
+        f = problem.loglik_from([np.repeat(c, 3, axis=0) for c in centre], np.ones(3, dtype=bool),
+                                problem.to_natural(rows))
+        H[j, j] = -(f[1] + f[2] - 2 * f[0]) / (hz * hz)
+    return H
+
+
+def _dtheta_dz(p: Parameter, z: float) -> float:
+    step = 1e-6
+    return float((p.to_natural(np.array(z + step)) - p.to_natural(np.array(z - step))) / (2 * step))
+
+
 def fisher_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 100,
                     h: float = _H_JAC) -> list[LocalResult]:
     """Fisher scoring (Levenberg-Marquardt damped, projected onto the bounds) from every row of `z0` at once.
@@ -377,23 +442,11 @@ def fisher_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 
         idx = np.flatnonzero(active)
         if not len(idx):
             break
-        # Stencil: the point, then for each model parameter two more points, at +-step, or at
-        # +step, +2 step (-step, -2 step) when the other side would cross a bound.
-        pts = np.repeat(trial[idx][:, None, :], width, axis=1)
+        pts = np.empty((len(idx), width, kz))
         steps = np.zeros((len(idx), k))
         sides = np.zeros((len(idx), k))
         for r, i in enumerate(idx):
-            step_a = h * _scales(problem, trial[i])
-            x = trial[i, cols]
-            side = np.where(x + step_a > hi, -1.0, np.where(x - step_a < lo, 1.0, 0.0))
-            steps[r], sides[r] = step_a, side
-            for a, c in enumerate(cols):
-                if side[a] == 0:
-                    pts[r, 1 + 2 * a, c] = x[a] + step_a[a]
-                    pts[r, 2 + 2 * a, c] = x[a] - step_a[a]
-                else:
-                    pts[r, 1 + 2 * a, c] = x[a] + side[a] * step_a[a]
-                    pts[r, 2 + 2 * a, c] = x[a] + 2 * side[a] * step_a[a]
+            pts[r], steps[r], sides[r] = _jacobian_points(problem, trial[i], h)
         theta = pts.reshape(-1, kz)
         preds, ok = problem.predict(theta)
         for r, i in enumerate(idx):

@@ -146,7 +146,7 @@ class CalibrationProblem:
             raise CalibrationError("A parameter is listed twice; give each once.")
         nuisance_names = set(self.nuisance_of.values())
         # Names that only input equations use become constants of the augmented model.
-        fresh = {n for n in input_names(spec, self.inputs)}
+        fresh = input_names(spec, self.inputs, given)
         new_values = {}
         for name, p in given.items():
             if canonical(name) in fresh:
