@@ -27,7 +27,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sd_engine.errors import SDError
 
@@ -336,7 +336,8 @@ def _posterior(args: argparse.Namespace, model: Any, data: Any, params: dict[str
         # a prior on a bounded parameter is truncated to its bounds
         priors[name] = (bounds[0], bounds[1], dist) if isinstance(bounds, tuple) else dist
     keys = ("time", "origin", "period", "label", "window", "exclude", "run_options")
-    idata = sample(model, data, priors=priors, observe=observe, likelihood=options.get("likelihood", "normal"),
+    # sample() reads a list of Observe like fit() (its annotation names the mapping form only)
+    idata = sample(model, data, priors=priors, observe=cast(Any, observe), likelihood=options.get("likelihood", "normal"),
                    draws=args.draws, walkers=args.walkers, tune=args.tune, checkpoint=args.checkpoint,
                    seed=options.get("seed", 0), derived=options.get("derived"), start=result, progress=True,
                    **{k: options[k] for k in keys if k in options})

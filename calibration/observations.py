@@ -35,7 +35,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ Aggregate = Literal["point", "total", "mean"]
 _AGGREGATES = ("point", "total", "mean")
 _WORDS = {"daily": "D", "day": "D", "weekly": "W", "week": "W", "monthly": "MS", "month": "MS",
           "quarterly": "QS", "quarter": "QS", "annual": "YS", "annually": "YS", "yearly": "YS", "year": "YS"}
-Step = pd.DateOffset | pd.Timedelta
+Step: TypeAlias = "pd.DateOffset | pd.Timedelta"
 
 
 @dataclass(frozen=True)
