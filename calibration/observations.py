@@ -194,8 +194,9 @@ class Observations:
 
     @property
     def last_time(self) -> float:
-        """The last model time any observation needs."""
-        return max(float(s.end.max()) for s in self.series if len(s.end))
+        """The last model time any observation (a row with a value) needs."""
+        ends = [float(s.end[~np.isnan(s.values)].max()) for s in self.series if (~np.isnan(s.values)).any()]
+        return max(ends) if ends else max(float(s.end.max()) for s in self.series if len(s.end))
 
     @property
     def last_used_time(self) -> float:
