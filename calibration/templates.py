@@ -57,6 +57,7 @@ class Template:
 
     series: tuple[TemplateSeries, ...]
     params: dict[str, tuple[float, float]] = field(default_factory=dict)
+    times: tuple[float, ...] = ()  # model times for a model without dates (then no origin)
     origin: str | None = "2022-01-01"
     first: str = "2022-04-01"
     periods: int = 24
@@ -111,16 +112,19 @@ def _generic(model: str) -> Template:
             continue
         column = v.canonical
         if v.kind == "stock":
-            series.append(TemplateSeries(column, v.name, "point", "monthly", "normal",
+            series.append(TemplateSeries(column, v.name, "point", "", "normal",
                                          f"{v.name} at the start of each period ({v.units or 'units'})"))
         else:
-            series.append(TemplateSeries(column, v.name, "total", "monthly", "poisson",
+            series.append(TemplateSeries(column, v.name, "total", "", "poisson",
                                          f"{v.name} over each period ({v.units or 'units'})"))
     if not series:
         raise CalibrationError(f"Model `{model}` has no stock or flow to observe.")
-    return Template(series=tuple(series), origin=None,
-                    note="Give `origin`, the date at the model's initial time, and the parameters to estimate; "
-                         "delete the columns and [[observe]] entries you have no data for.")
+    t0, t1 = spec.time.initial_time, spec.time.final_time
+    step = (t1 - t0) / 12
+    return Template(series=tuple(series), origin=None, times=tuple(t0 + step * (i + 1) for i in range(12)),
+                    note="Rows are model times; to use dates instead, label the rows YYYY-MM-DD and give `origin`, "
+                         "the date at the model's initial time. Delete the columns and [[observe]] entries you have "
+                         "no data for, and give the parameters to estimate.")
 
 
 def _quote(text: str) -> str:
@@ -132,13 +136,15 @@ def template(model: str, name: str | None = None) -> tuple[str, str]:
     spec = TEMPLATES.get(model) or _generic(model)
     stem = name or Path(model).stem
     dates = pd.date_range(spec.first, periods=spec.periods, freq="MS")
-    header = ["period"] + [s.column for s in spec.series]
-    rows = [",".join(header)] + [",".join([d.strftime("%Y-%m-%d")] + [""] * len(spec.series)) for d in dates]
+    labels = [f"{t:g}" for t in spec.times] if spec.times else [d.strftime("%Y-%m-%d") for d in dates]
+    header = ["time" if spec.times else "period"] + [s.column for s in spec.series]
+    rows = [",".join(header)] + [",".join([label] + [""] * len(spec.series)) for label in labels]
     csv_text = "\n".join(rows) + "\n"
     lines = [
         f"# Calibration of `{model}` to local data (sdflow calibrate --config {stem}_calibration.toml).",
-        "# Fill in the CSV (one row per month, first day of the month; empty cell = missing), then",
-        "# adjust the footprint, the parameters and the windows below. Paths are relative to this file.",
+        "# Fill in the CSV (one row per period, labelled with its first day or model time; empty cell =",
+        "# missing), then adjust the footprint, the parameters and the windows below. Paths are relative",
+        "# to this file.",
         "",
         f"model = {_quote(model)}",
         f"data = {_quote(stem + '_data.csv')}",
@@ -146,15 +152,17 @@ def template(model: str, name: str | None = None) -> tuple[str, str]:
     if spec.origin:
         lines.append(f"origin = {_quote(spec.origin)}          # the date at the model's initial time")
     else:
-        lines.append('# origin = "2022-01-01"      # the date at the model\'s initial time (needed for dated rows)')
+        lines.append('# origin = "2022-01-01"      # the date at the model\'s initial time (for rows labelled with dates)')
     if spec.note:
         lines += [f"# {part}" for part in _wrap(spec.note)]
     if spec.population is not None:
         lines.append(f"population = {int(spec.population)}       # people in the local footprint (the model scales "
                      "with it)")
+    first, last = (spec.times[0], spec.times[len(spec.times) * 3 // 4 - 1]) if spec.times else (
+        _quote(dates[0].strftime("%Y-%m-%d")), _quote(dates[len(dates) * 3 // 4 - 1].strftime("%Y-%m-%d")))
     lines += [
-        f'window = [{_quote(dates[0].strftime("%Y-%m-%d"))}, {_quote(dates[len(dates) * 3 // 4 - 1].strftime("%Y-%m-%d"))}]'
-        "   # rows the fit uses",
+        f"window = [{first:g}, {last:g}]   # rows the fit uses" if spec.times else
+        f"window = [{first}, {last}]   # rows the fit uses",
         "# rows after the window are held out and scored out of sample, next to the in-sample fit",
         '# exclude = [["2020-03-01", "2021-03-01"]]   # structural breaks left out (COVID-19)',
         "# warmup = 365                  # model time simulated first and never compared",
@@ -172,10 +180,10 @@ def template(model: str, name: str | None = None) -> tuple[str, str]:
             f"column = {_quote(s.column)}",
             f"variable = {_quote(s.variable)}",
             f"aggregate = {_quote(s.aggregate)}     # point, total or mean over each row's own period",
-            f"frequency = {_quote(s.frequency)}",
-            f"likelihood = {_quote(s.likelihood)}",
-            "weight = 1.0",
         ]
+        lines += [f"frequency = {_quote(s.frequency)}"] if s.frequency else [
+            "# frequency = 1             # inferred from the column's rows; or a length of model time"]
+        lines += [f"likelihood = {_quote(s.likelihood)}", "weight = 1.0"]
     lines += [
         "",
         "# [inputs]                      # events: an equation of time, or a column of a CSV file",

@@ -97,7 +97,7 @@ def test_templates_write_files_that_read_back(tmp_path):
         write_template("whole_system_flow", tmp_path)
     # any other model gets its stocks and flows
     csv_text, toml_text = template("teacup")
-    assert csv_text.startswith("period,teacup_temperature,heat_loss_to_room")
+    assert csv_text.startswith("time,teacup_temperature,heat_loss_to_room\n2.5,,\n")  # model times, 30 / 12
     assert 'aggregate = "point"' in toml_text and 'aggregate = "total"' in toml_text
 
 
