@@ -307,7 +307,7 @@ def model_times(dates: pd.DatetimeIndex | pd.Timestamp | Sequence[Any], origin: 
 
 
 # -- reporting periods ----------------------------------------------------------------------------
-def period_step(frequency: str | float, column: str = "") -> Step | float:
+def period_step(frequency: str | float, column: str = "") -> pd.DateOffset | pd.Timedelta | float:
     """A calendar step (or a length in model time) from a stated frequency.
 
     Words (``"monthly"``, ``"quarterly"``, ``"weekly"``, ``"daily"``, ``"annual"``) and pandas

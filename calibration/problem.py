@@ -13,7 +13,7 @@ The model is augmented, never mutated:
 * for every plain variable compared as a period total or mean, an accumulator stock
   ``C' = x`` is added, so the integral is exact for every integration method;
 * a stock whose initial value is calibrated starts from a constant
-  ``initial <Stock>`` (:func:`sd_engine.initial.with_initial_parameters`);
+  ``initial <Stock>`` (``sd_engine.initial.with_initial_parameters``);
 * with a warm-up, the simulation starts ``warmup`` time units before the model's initial
   time, and the warm-up is never compared with data.
 
