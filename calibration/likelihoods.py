@@ -25,6 +25,7 @@ Poisson and negative-binomial means are floored at ``1e-5`` so that ``log 0`` ne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -94,6 +95,97 @@ def _draw_wsse(rng: np.random.Generator, m: np.ndarray, nuisance: np.ndarray, we
     return rng.normal(m, 1.0 / weight)
 
 
+# -- score and expected information in the mean: Fisher scoring (calibration.optimize) ---------
+# score = d loglik / d m per observation; information = E[-d2 loglik / d m2]. The weight is
+# applied by the caller as for the log-likelihood.
+def _score_normal(y: np.ndarray, m: np.ndarray, sigma: np.ndarray, weight: float) -> np.ndarray:
+    return (y - m) / sigma[:, None] ** 2
+
+
+def _info_normal(m: np.ndarray, sigma: np.ndarray, weight: float) -> np.ndarray:
+    return np.broadcast_to(1.0 / sigma[:, None] ** 2, m.shape)
+
+
+def _score_lognormal(y: np.ndarray, m: np.ndarray, sigma: np.ndarray, weight: float) -> np.ndarray:
+    mu = np.maximum(m, MEAN_FLOOR)
+    return (np.log(y) - np.log(mu)) / (sigma[:, None] ** 2 * mu)
+
+
+def _info_lognormal(m: np.ndarray, sigma: np.ndarray, weight: float) -> np.ndarray:
+    mu = np.maximum(m, MEAN_FLOOR)
+    return 1.0 / (sigma[:, None] ** 2 * mu * mu)
+
+
+def _score_poisson(y: np.ndarray, m: np.ndarray, nuisance: np.ndarray, weight: float) -> np.ndarray:
+    mu = np.maximum(m, MEAN_FLOOR)
+    return y / mu - 1.0
+
+
+def _info_poisson(m: np.ndarray, nuisance: np.ndarray, weight: float) -> np.ndarray:
+    return 1.0 / np.maximum(m, MEAN_FLOOR)
+
+
+def _score_negbin(y: np.ndarray, m: np.ndarray, phi_inv: np.ndarray, weight: float) -> np.ndarray:
+    mu = np.maximum(m, MEAN_FLOOR)
+    return (y - mu) / (mu * (1.0 + mu * phi_inv[:, None]))
+
+
+def _info_negbin(m: np.ndarray, phi_inv: np.ndarray, weight: float) -> np.ndarray:
+    mu = np.maximum(m, MEAN_FLOOR)
+    return 1.0 / (mu * (1.0 + mu * phi_inv[:, None]))
+
+
+def _score_wsse(y: np.ndarray, m: np.ndarray, nuisance: np.ndarray, weight: float) -> np.ndarray:
+    return weight * weight * (y - m)
+
+
+def _info_wsse(m: np.ndarray, nuisance: np.ndarray, weight: float) -> np.ndarray:
+    return np.full(m.shape, weight * weight)
+
+
+# -- the maximum over the nuisance parameter for given model values (no simulation) -------------
+def _best_sigma(y: np.ndarray, m: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    s = np.sqrt(np.mean((y - m) ** 2, axis=1))
+    return np.clip(s, max(lower, 1e-300), upper)
+
+
+def _best_log_sigma(y: np.ndarray, m: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.sqrt(np.mean((np.log(y) - np.log(np.maximum(m, MEAN_FLOOR))) ** 2, axis=1))
+    return np.clip(np.nan_to_num(s, nan=1.0), max(lower, 1e-300), upper)
+
+
+def _best_phi_inv(y: np.ndarray, m: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """The NB2 dispersion maximising the log-likelihood of each run: a log-spaced grid, then
+    golden-section search in ``log phi_inv`` around the best grid point (vectorised over runs)."""
+    lo = math.log(max(lower, 1e-9))
+    hi = math.log(min(upper, 1e3))
+    if hi <= lo:
+        return np.full(m.shape[0], math.exp(lo))
+    grid = np.linspace(lo, hi, 33)
+    one = np.ones(m.shape[0])
+    vals = np.array([_negbin(y, m, one * math.exp(u), 1.0) for u in grid])  # (grid, runs)
+    vals = np.where(np.isfinite(vals), vals, -np.inf)
+    best = np.argmax(vals, axis=0)
+    step = grid[1] - grid[0]
+    a = np.clip(grid[best] - step, lo, hi)
+    b = np.clip(grid[best] + step, lo, hi)
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = _negbin(y, m, np.exp(c), 1.0), _negbin(y, m, np.exp(d), 1.0)
+    for _ in range(40):  # the bracket shrinks by 0.618 each time: 40 steps reach 1e-9 of it
+        left = fc >= fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        new_c, new_d = b - ratio * (b - a), a + ratio * (b - a)
+        c_eval = np.where(left, new_c, d)
+        d_eval = np.where(left, c, new_d)
+        fc_new = np.where(left, _negbin(y, m, np.exp(new_c), 1.0), fd)
+        fd_new = np.where(left, fc, _negbin(y, m, np.exp(new_d), 1.0))
+        c, d, fc, fd = c_eval, d_eval, fc_new, fd_new
+    return np.exp(0.5 * (a + b))
+
+
 @dataclass(frozen=True)
 class Likelihood:
     """One observation model.
@@ -112,6 +204,14 @@ class Likelihood:
         Whether the data must be non-negative counts.
     positive : bool
         Whether the data must be strictly positive.
+    score, information : callable
+        ``d loglik / d m`` per observation, ``(y, m, nuisance, weight)``, and its expected
+        negative derivative ``E[-d2 loglik / d m2]``, ``(m, nuisance, weight)``: the pieces of
+        Fisher scoring.
+    best_nuisance : callable or None
+        ``(y, m, lower, upper) -> (n_runs,)``: the nuisance parameter that maximises the
+        log-likelihood for given model values (closed form for sigma; a one-dimensional search
+        for the NB2 dispersion), within its bounds.
 
     Examples
     --------
@@ -131,14 +231,21 @@ class Likelihood:
     nuisance: str | None = None
     counts: bool = False
     positive: bool = False
+    score: Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray] | None = None
+    information: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None
+    best_nuisance: Callable[[np.ndarray, np.ndarray, float, float], np.ndarray] | None = None
 
 
 LIKELIHOODS: dict[str, Likelihood] = {
-    "normal": Likelihood("normal", _normal, _draw_normal, nuisance="sigma"),
-    "lognormal": Likelihood("lognormal", _lognormal, _draw_lognormal, nuisance="sigma", positive=True),
-    "poisson": Likelihood("poisson", _poisson, _draw_poisson, counts=True),
-    "negbin": Likelihood("negbin", _negbin, _draw_negbin, nuisance="phi_inv", counts=True),
-    "wsse": Likelihood("wsse", _wsse, _draw_wsse),
+    "normal": Likelihood("normal", _normal, _draw_normal, nuisance="sigma", score=_score_normal,
+                         information=_info_normal, best_nuisance=_best_sigma),
+    "lognormal": Likelihood("lognormal", _lognormal, _draw_lognormal, nuisance="sigma", positive=True,
+                            score=_score_lognormal, information=_info_lognormal, best_nuisance=_best_log_sigma),
+    "poisson": Likelihood("poisson", _poisson, _draw_poisson, counts=True, score=_score_poisson,
+                          information=_info_poisson),
+    "negbin": Likelihood("negbin", _negbin, _draw_negbin, nuisance="phi_inv", counts=True, score=_score_negbin,
+                         information=_info_negbin, best_nuisance=_best_phi_inv),
+    "wsse": Likelihood("wsse", _wsse, _draw_wsse, score=_score_wsse, information=_info_wsse),
 }
 _ALIASES = {"gaussian": "normal", "nb": "negbin", "nb2": "negbin", "negative_binomial": "negbin",
             "sse": "wsse", "vensim": "wsse", "payoff": "wsse"}

@@ -18,13 +18,18 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from .errors import CalibrationError
+from .parameters import Parameter
 from .problem import CalibrationProblem
 
-__all__ = ["LocalResult", "negloglik_z", "local_fit", "newton_lockstep", "multistart", "differential_evolution", "least_squares_fit",
-           "hessian_z", "profile_parameter", "profile_function", "threshold"]
+__all__ = ["LocalResult", "negloglik_z", "local_fit", "newton_lockstep", "fisher_lockstep", "multistart", "differential_evolution", "least_squares_fit",
+           "hessian_z", "information_z", "profile_parameter", "profile_function", "threshold"]
 
 _BAD = 1e100  # what optimisers see for a failed run: large but finite, so line searches back off
 _H_GRAD = 1e-5
+_H_JAC = 1e-4
+_RADIUS = 0.5  # the longest step of Fisher scoring, in units of a parameter's range (or size)
+_STALL_ITERATIONS = 5
+_STALL_GAIN = 1e-3
 _H_HESS = 1e-3
 
 
@@ -217,27 +222,323 @@ def newton_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 
                    for i in range(n)), key=lambda r: -r.loglik)
 
 
+def _screen(problem: CalibrationProblem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Negative log-likelihoods of the rows of `z` with the nuisance parameters at their best
+    for each row's model values (one simulate call), and the rows with those nuisance values."""
+    theta = problem.to_natural(z)
+    preds, ok = problem.predict(theta)
+    theta = problem.best_nuisance(preds, theta)
+    ll = problem.loglik_from(preds, ok, theta)
+    return np.where(np.isfinite(ll), -ll, _BAD), problem.to_z(theta)
+
+
+def _fisher_terms(problem: CalibrationProblem, preds: list[np.ndarray], theta: np.ndarray, steps: np.ndarray,
+                  sides: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Gradient and expected information of the log-likelihood in the model parameters.
+
+    `preds` are the model values at the stencil of :func:`fisher_lockstep` (the point first);
+    ``J = dm/dtheta`` of each series comes from central differences, or second-order
+    one-sided ones where `sides` is +-1. Then ``g = sum_s w_s J_s' score_s`` and
+    ``F = sum_s w_s J_s' diag(info_s) J_s``. Returns None when a value is not finite.
+    """
+    k = len(steps)
+    g = np.zeros(k)
+    F = np.zeros((k, k))
+    vals = problem.values(theta[None, :])
+    a = np.arange(k)
+    for i, (s, lik) in enumerate(zip(problem.observations.series, problem.likelihoods)):
+        if not s.n_used:
+            continue
+        m = preds[i][:, s.used]
+        m0, m1, m2 = m[0][None, :], m[1 + 2 * a], m[2 + 2 * a]
+        central = (m1 - m2) / (2 * steps[:, None])
+        one_sided = (4 * m1 - m2 - 3 * m0) / (2 * np.where(sides == 0, 1.0, sides * steps)[:, None])
+        J = np.where((sides == 0)[:, None], central, one_sided)  # (k, n_used)
+        nu = problem.nuisance(vals, i, 1)
+        assert lik.score is not None and lik.information is not None
+        with np.errstate(all="ignore"):
+            score = lik.score(s.y, m0, nu, s.weight)[0]
+            info = lik.information(m0, nu, s.weight)[0]
+        factor = 1.0 if lik.name == "wsse" else s.weight
+        if not (np.all(np.isfinite(J)) and np.all(np.isfinite(score)) and np.all(np.isfinite(info))):
+            return None
+        g += factor * (J @ score)
+        F += factor * ((J * info[None, :]) @ J.T)
+    return g, F
+
+
+def _scales(problem: CalibrationProblem, theta: np.ndarray) -> np.ndarray:
+    """A natural scale of each model parameter: its range when bounded, else its size."""
+    out = []
+    for c in problem.model_columns:
+        p = problem.free[c]
+        if math.isfinite(p.lower) and math.isfinite(p.upper):
+            out.append(p.upper - p.lower)
+        else:
+            out.append(max(abs(float(theta[c])), abs(float(p.start or 0.0)), 1e-6))
+    return np.array(out)
+
+
+def _bounded_step(g: np.ndarray, F: np.ndarray, lam: float, x: np.ndarray, lo: np.ndarray,
+                  hi: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """The damped step maximising ``g'p - p'Fp/2`` with ``lo <= x + p <= hi`` (an active set).
+
+    Parameters on a bound with the gradient pointing out are held. When the step would carry
+    parameters across bounds, the one it crosses first is put on its bound and held, and the
+    others are solved again given that move, until the step stays inside. Returns the step
+    and whether a bound was added on the way (None when the system cannot be solved).
+
+    The system is solved in units of each parameter's `scale` by a pseudo-inverse that
+    ignores directions with less than 1e-9 of the largest information: there the data say
+    nothing (a parameter the fit cannot identify), so the step does not move along them
+    (a plain solve would turn rounding noise into a jump across the whole range).
+    """
+    k = len(x)
+    held = ((x <= lo) & (g < 0)) | ((x >= hi) & (g > 0))
+    step = np.zeros(k)
+    Fs = F * np.outer(scale, scale)
+    gs = g * scale
+    diag = np.maximum(np.diag(Fs), 1e-12 * max(float(np.max(np.diag(Fs))), 1e-300))
+    clipped = False
+    for _ in range(k + 1):
+        free = ~held
+        if not free.any():
+            return step, clipped
+        A = Fs[np.ix_(free, free)] + lam * np.diag(diag[free])
+        b = gs[free] - Fs[np.ix_(free, held)] @ (step[held] / scale[held])
+        try:
+            step[free] = (np.linalg.pinv(A, rcond=1e-9, hermitian=True) @ b) * scale[free]
+        except np.linalg.LinAlgError:
+            return None
+        new = x + step
+        crossing = free & ((new < lo) | (new > hi))
+        if not crossing.any():
+            return step, clipped
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = np.where(new < lo, lo, hi)
+            fraction = np.where(crossing, (bound - x) / step, np.inf)
+        first = int(np.argmin(fraction))
+        step[first] = bound[first] - x[first]
+        held[first] = True
+        clipped = True
+    return np.clip(x + step, lo, hi) - x, clipped
+
+
+def _jacobian_points(problem: CalibrationProblem, theta: np.ndarray,
+                     h: float = _H_JAC) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The point `theta` and, for each model parameter, two more points for its derivative:
+    at +-step, or at +step, +2 step (-step, -2 step) when the other side would cross a bound.
+    Returns the ``(2k + 1, n_free)`` points, the steps and the sides (0 central, +-1 one-sided)."""
+    cols = problem.model_columns
+    lo = np.array([problem.free[c].lower for c in cols])
+    hi = np.array([problem.free[c].upper for c in cols])
+    pts = np.repeat(np.asarray(theta, dtype=float)[None, :], 1 + 2 * len(cols), axis=0)
+    step = h * _scales(problem, theta)
+    x = theta[cols]
+    side = np.where(x + step > hi, -1.0, np.where(x - step < lo, 1.0, 0.0))
+    for a, c in enumerate(cols):
+        if side[a] == 0:
+            pts[1 + 2 * a, c] = x[a] + step[a]
+            pts[2 + 2 * a, c] = x[a] - step[a]
+        else:
+            pts[1 + 2 * a, c] = x[a] + side[a] * step[a]
+            pts[2 + 2 * a, c] = x[a] + 2 * side[a] * step[a]
+    return pts, step, side
+
+
+def information_z(problem: CalibrationProblem, z: np.ndarray, h: float = _H_JAC) -> np.ndarray:
+    """The expected (Fisher) information of all free parameters at `z`, in the unbounded space.
+
+    For the model parameters it is ``J' W J`` from the Jacobian of the model values (one
+    simulate call of ``2k + 1`` runs); for each nuisance parameter the second derivative of
+    its series' log-likelihood (no simulation); between the two it is zero, as it is in
+    expectation for the normal, lognormal and NB2 observation models. It needs first
+    derivatives of the model only, so the kinks of ``min``, ``max`` and lookups, which make
+    a finite-difference Hessian of the log-likelihood unstable, do not disturb it.
+    """
+    z = np.asarray(z, dtype=float)
+    theta = problem.to_natural(z[None, :])[0]
+    k_all = len(z)
+    H = np.zeros((k_all, k_all))
+    cols = problem.model_columns
+    pts, steps, sides = _jacobian_points(problem, theta, h)
+    preds, ok = problem.predict(pts)
+    if not ok.all():
+        return np.full((k_all, k_all), np.nan)
+    if len(cols):
+        terms = _fisher_terms(problem, preds, theta, steps, sides)
+        if terms is None:
+            return np.full((k_all, k_all), np.nan)
+        dz = np.array([_dtheta_dz(problem.free[c], z[c]) for c in cols])
+        H[np.ix_(cols, cols)] = terms[1] * np.outer(dz, dz)
+    centre = [p[:1] for p in preds]
+    for j in problem.nuisance_columns.values():
+        hz = 1e-4
+        rows = np.repeat(z[None, :], 3, axis=0)
+        rows[1, j] += hz
+        rows[2, j] -= hz
+        f = problem.loglik_from([np.repeat(c, 3, axis=0) for c in centre], np.ones(3, dtype=bool),
+                                problem.to_natural(rows))
+        H[j, j] = -(f[1] + f[2] - 2 * f[0]) / (hz * hz)
+    return H
+
+
+def _dtheta_dz(p: Parameter, z: float) -> float:
+    step = 1e-6
+    return float((p.to_natural(np.array(z + step)) - p.to_natural(np.array(z - step))) / (2 * step))
+
+
+def fisher_lockstep(problem: CalibrationProblem, z0: np.ndarray, maxiter: int = 100,
+                    h: float = _H_JAC) -> list[LocalResult]:
+    """Fisher scoring (Levenberg-Marquardt damped, projected onto the bounds) from every row of `z0` at once.
+
+    The likelihood's nuisance parameters are profiled out at every point (no simulation:
+    :meth:`~calibration.problem.CalibrationProblem.best_nuisance`); the model parameters move
+    by ``(F + lambda diag F) p = g``, with ``g = J' score`` and ``F = J' W J`` the expected
+    information, from the Jacobian ``J`` of the model values by finite differences. Each
+    iteration simulates, for all starts together, the ``2k + 1`` points of their Jacobians
+    (``k`` model parameters) in **one** ensemble call -- against ``2k^2 + 1`` points for a
+    full Hessian. The information is never indefinite, so steps go uphill far from the
+    optimum, and near it the method converges as Gauss-Newton does.
+
+    The model parameters move in their natural units, clipped to their bounds, as L-BFGS-B
+    and scipy's trust-region least squares do: a parameter whose best value lies on a bound
+    reaches it in one step and stays there while the gradient points out (an active set),
+    where a logit transform would approach it ever more slowly. Differences are central, or
+    one-sided with second-order accuracy next to a bound. The damping follows Nielsen's rule
+    (the ratio of the actual to the predicted rise sets how fast lambda shrinks; a rejected
+    step doubles its growth factor). A start stops when the predicted rise is below 1e-9, an
+    accepted step gains less than 1e-10, or after `maxiter` iterations.
+    """
+    cols = problem.model_columns
+    full = np.array(np.atleast_2d(z0), dtype=float)
+    n, kz = full.shape
+    k = len(cols)
+    if k == 0:
+        fz, zz = _screen(problem, full)
+        return sorted((LocalResult(full[i], zz[i], -float(fz[i]), True, 1, "converged") for i in range(n)),
+                      key=lambda r: -r.loglik)
+    lo = np.array([problem.free[c].lower for c in cols])
+    hi = np.array([problem.free[c].upper for c in cols])
+    start = problem.to_natural(full)
+    trial = start.copy()
+    # A parameter exactly on a bound maps to an infinite z: keep it a hair inside.
+    margin = 1e-12 * np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    trial[:, cols] = np.clip(trial[:, cols], lo, hi)
+    best = trial.copy()
+    best_f = np.full(n, np.inf)
+    best_g = np.zeros((n, k))
+    best_F = np.tile(np.eye(k), (n, 1, 1))
+    predicted = np.zeros(n)
+    lam = np.full(n, 1e-3)
+    nu = np.full(n, 2.0)
+    active = np.ones(n, dtype=bool)
+    converged = np.zeros(n, dtype=bool)
+    iterations = np.zeros(n, dtype=int)
+    stalled = np.zeros(n, dtype=bool)
+    history: list[list[float]] = [[] for _ in range(n)]
+    width = 1 + 2 * k
+    for _ in range(maxiter):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            break
+        pts = np.empty((len(idx), width, kz))
+        steps = np.zeros((len(idx), k))
+        sides = np.zeros((len(idx), k))
+        for r, i in enumerate(idx):
+            pts[r], steps[r], sides[r] = _jacobian_points(problem, trial[i], h)
+        theta = pts.reshape(-1, kz)
+        preds, ok = problem.predict(theta)
+        for r, i in enumerate(idx):
+            iterations[i] += 1
+            rows = slice(r * width, (r + 1) * width)
+            block = [p[rows] for p in preds]
+            centre = problem.best_nuisance([b[:1] for b in block], theta[r * width][None, :])[0]
+            f0 = -float(problem.loglik_from([b[:1] for b in block], ok[rows][:1], centre[None, :])[0])
+            terms = (_fisher_terms(problem, block, centre, steps[r], sides[r]) if ok[rows].all() else None)
+            if terms is not None and np.isfinite(f0) and f0 <= best_f[i]:
+                improvement = best_f[i] - f0
+                if np.isfinite(improvement) and predicted[i] > 0:
+                    rho = improvement / predicted[i]
+                    lam[i] = max(lam[i] * max(1 / 3, 1 - (2 * rho - 1) ** 3), 1e-12)
+                nu[i] = 2.0
+                best_f[i], best[i] = f0, centre
+                best_g[i], best_F[i] = terms
+                if 0 <= improvement < 1e-10:
+                    converged[i], active[i] = True, False
+                    continue
+            history[i].append(best_f[i])
+            if len(history[i]) > _STALL_ITERATIONS and history[i][-_STALL_ITERATIONS - 1] - best_f[i] < _STALL_GAIN:
+                # Weakly identified directions and the kinks of min/max/lookups make the last
+                # gains slow and tiny; gains this small do not move any interval (1.92 at 95%).
+                converged[i], active[i], stalled[i] = True, False, True
+                continue
+            if terms is None or not np.isfinite(f0) or f0 > best_f[i]:
+                lam[i] *= nu[i]
+                nu[i] *= 2
+                if lam[i] > 1e10 or not np.isfinite(best_f[i]):
+                    active[i] = False
+                    continue
+            x = best[i, cols]
+            bounded = _bounded_step(best_g[i], best_F[i], lam[i], x, lo, hi, _scales(problem, best[i]))
+            if bounded is None:
+                lam[i] *= nu[i]
+                continue
+            step, clipped = bounded
+            gain = float(best_g[i] @ step - 0.5 * step @ best_F[i] @ step)
+            if gain < 1e-9:
+                if clipped:  # the bounds spoilt the step, not a maximum: damp it towards the gradient
+                    lam[i] *= nu[i]
+                    continue
+                converged[i], active[i] = True, False
+                continue
+            scale = _scales(problem, best[i])
+            longest = float(np.max(np.abs(step) / scale))
+            if longest > _RADIUS:  # at most half a parameter's range (or size) per iteration
+                step *= _RADIUS / longest
+                gain = float(best_g[i] @ step - 0.5 * step @ best_F[i] @ step)
+            new = x + step
+            predicted[i] = gain
+            trial[i] = best[i]
+            trial[i, cols] = new
+    best[:, cols] = np.clip(best[:, cols], lo + margin, hi - margin)
+    ends = problem.to_z(best)
+    return sorted((LocalResult(full[i], ends[i], -float(best_f[i]), bool(converged[i]), int(iterations[i]),
+                               "converged (gains below 0.001 over 5 iterations)" if stalled[i] else
+                               "converged" if converged[i] else "iteration limit or no ascent")
+                   for i in range(n)), key=lambda r: -r.loglik)
+
+
 def multistart(problem: CalibrationProblem, starts: int = 4, candidates: int = 64, seed: int = 0,
                maxiter: int = 200) -> list[LocalResult]:
     """Local fits from the model's values and the best of `candidates` Sobol points (screened in one call).
 
-    All starts run together by :func:`newton_lockstep` (one simulate call per iteration for
-    all of them); a start that does not converge is finished by L-BFGS-B. Returns the local
-    results, best first.
+    Candidates are ranked with their nuisance parameters profiled out, so a good model fit is
+    not hidden by a poor guess of ``sigma`` or ``phi_inv``. All starts run together by
+    :func:`fisher_lockstep` (one simulate call per iteration for all of them); if the best
+    does not converge it is finished by exact Newton steps (:func:`newton_lockstep`) and then
+    L-BFGS-B. Returns the local results, best first.
     """
     z_model = problem.to_z(problem.start[None, :])
-    z0 = z_model
+    _, z0 = _screen(problem, z_model)
     if starts > 1:
         cand = _candidates(problem, candidates, seed)
-        f = negloglik_z(problem, cand)
-        z0 = np.vstack([z_model, cand[np.argsort(f)[: starts - 1]]])
-    results = newton_lockstep(problem, z0, maxiter=min(maxiter, 100))
+        f, cand = _screen(problem, cand)
+        z0 = np.vstack([z0, cand[np.argsort(f)[: starts - 1]]])
+    results = fisher_lockstep(problem, z0, maxiter=min(maxiter, 100))
     finished = []
-    for r in results:
-        if not r.converged:
-            polished = local_fit(problem, r.z, maxiter)
-            r = LocalResult(r.z_start, polished.z, polished.loglik, polished.converged,
-                            r.iterations + polished.iterations, polished.message)
+    for n, r in enumerate(results):
+        # Only the best start needs finishing: the others are reported as they ended.
+        if n == 0 and not r.converged and r.loglik > -_BAD / 2:
+            newton = newton_lockstep(problem, r.z[None, :], maxiter=20)[0]
+            if newton.loglik >= r.loglik:
+                r = LocalResult(r.z_start, newton.z, newton.loglik, newton.converged, r.iterations + newton.iterations,
+                                newton.message)
+            if not r.converged:
+                polished = local_fit(problem, r.z, maxiter)
+                if polished.loglik >= r.loglik:
+                    r = LocalResult(r.z_start, polished.z, polished.loglik, polished.converged,
+                                    r.iterations + polished.iterations, polished.message)
         finished.append(r)
     return sorted(finished, key=lambda r: -r.loglik)
 

@@ -41,7 +41,10 @@ def plot_fit(result: FitResult) -> Figure:
     for i, (s, m) in enumerate(zip(series, result.predictions)):
         ax, axr = axes[2 * i], axes[2 * i + 1]
         x = _x(s.labels)
-        ax.plot(x, m, "-", color="C0", label=f"model: {s.variable} ({s.aggregate})")
+        # The model over this series' own rows: in a frame shared with series of other
+        # frequencies, the other rows would be periods this series does not report.
+        own = ~np.isnan(s.values)
+        ax.plot(x[own], m[own], "-", color="C0", label=f"model: {s.variable} ({s.aggregate})")
         ax.plot(x[s.used], s.values[s.used], "o", color="C1", ms=4, label=f"data: {s.column}")
         rest = ~s.used & ~np.isnan(s.values)
         if rest.any():
