@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sd_engine.errors import SDError
+from sd_engine.errors import SDError, excerpt
 
-from .csvdata import excerpt
 from .errors import CalibrationError
 from .loading import load_model
 

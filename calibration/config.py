@@ -71,9 +71,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sd_engine.errors import did_you_mean
+from sd_engine.errors import did_you_mean, excerpt
 
-from .csvdata import excerpt
 from .errors import CalibrationError
 from .inputs import read_input
 from .observations import Observe

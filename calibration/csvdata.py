@@ -33,34 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sd_engine.errors import did_you_mean
+from sd_engine.errors import did_you_mean, excerpt
 
 from .errors import DataError
 
-__all__ = ["read_csv_data", "excerpt", "MISSING"]
+__all__ = ["read_csv_data", "MISSING"]
 
 #: Cell texts read as a missing value (compared case-insensitively, after stripping spaces).
 MISSING = frozenset({"", "na", "n/a", "nan"})
-
-_EXCERPT = 20
-
-
-def excerpt(text: str, limit: int = _EXCERPT) -> str:
-    """A short, printable excerpt of a cell for an error message.
-
-    Control and other non-printable characters become ``?`` (a cell may hold anything, and a
-    message must not carry terminal escapes or a whole paragraph), and the text is cut to
-    `limit` characters with an ellipsis.
-
-    Examples
-    --------
-    >>> excerpt("12\\x1b[31m")
-    '12?[31m'
-    >>> excerpt("x" * 50)
-    'xxxxxxxxxxxxxxxxxxxx…'
-    """
-    clean = "".join(ch if ch.isprintable() else "?" for ch in str(text).strip())
-    return clean if len(clean) <= limit else clean[:limit] + "…"
 
 
 def _decode(path: Path, raw: bytes) -> str:

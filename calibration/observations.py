@@ -43,11 +43,11 @@ import xarray as xr
 from pandas.tseries import offsets
 from pandas.tseries.frequencies import to_offset
 
-from sd_engine.errors import did_you_mean
+from sd_engine.errors import did_you_mean, excerpt
 from sd_engine.expr import Expr, Ref, canonical
 from sd_engine.spec import ModelSpec
 
-from .csvdata import excerpt, read_csv_data
+from .csvdata import read_csv_data
 from .errors import CalibrationError, DataError
 from .expressions import names_in, parse_expression, parse_model_expression, resolve_dates
 

@@ -22,6 +22,7 @@ __all__ = [
     "SimulationError",
     "NonFiniteStateError",
     "did_you_mean",
+    "excerpt",
 ]
 
 
@@ -87,3 +88,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     if not matches:
         return ""
     return " Did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
+
+
+def excerpt(text: object, limit: int = 20) -> str:
+    """At most `limit` printable characters of `text`, for quoting file contents in a message.
+
+    A cell or a name from a file may hold anything: control and other non-printable characters
+    become ``?`` and backticks ``'``, so a quoted excerpt can neither carry terminal escapes
+    nor break the message's layout, nor show more than a glimpse of the file.
+
+    Examples
+    --------
+    >>> excerpt("  ok  "), excerpt("a\x1b[2J`b"), excerpt("x" * 30)
+    ('ok', "a?[2J'b", 'xxxxxxxxxxxxxxxxxxxx…')
+    """
+    shown = "".join(ch if ch.isprintable() else "?" for ch in str(text).strip()).replace("`", "'")
+    return shown if len(shown) <= limit else shown[:limit] + "…"

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SDError, SpecError, UnsupportedError, did_you_mean
+from ..errors import SDError, SpecError, UnsupportedError, did_you_mean, excerpt
 from ..expr import canonical
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "ExternalReader",
     "cell_position",
     "cell_name",
-    "excerpt",
 ]
 
 SPREADSHEET_SUFFIXES = (".xls", ".xlsx", ".xlsm")
@@ -90,21 +89,6 @@ class DataFile:
     path: str
     size: int
     sha256: str
-
-
-def excerpt(text: object, limit: int = 20) -> str:
-    """At most `limit` printable characters of `text`, for quoting file contents in messages.
-
-    Control and other non-printable characters become ``?`` and backticks ``'``, so a quoted
-    cell can neither break the message's layout nor carry more than a glimpse of the file.
-
-    Examples
-    --------
-    >>> excerpt("abc"), excerpt("a\x1b[2Jb"), excerpt("x" * 30)
-    ('abc', 'a?[2Jb', 'xxxxxxxxxxxxxxxxxxxx...')
-    """
-    shown = "".join(ch if ch.isprintable() else "?" for ch in str(text)).replace("`", "'")
-    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 @dataclass(frozen=True)

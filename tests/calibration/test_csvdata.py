@@ -5,7 +5,8 @@ import pytest
 
 import calibration as cal
 from calibration import DataError
-from calibration.csvdata import excerpt, read_csv_data
+from calibration.csvdata import read_csv_data
+from sd_engine.errors import excerpt
 
 
 def write(tmp_path, text, name="local.csv", encoding="utf-8"):

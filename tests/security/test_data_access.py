@@ -24,7 +24,8 @@ import pytest
 import sd_engine as sd
 from sd_engine.cli import main
 from sd_engine.errors import SDError
-from sd_engine.io.external import DataAccessError, ExternalDataError, ExternalFileNotFoundError, excerpt
+from sd_engine.errors import excerpt
+from sd_engine.io.external import DataAccessError, ExternalDataError, ExternalFileNotFoundError
 
 # -- a record of every file Python opens or lists ------------------------------------------
 _SEEN: list[str] | None = None
@@ -222,7 +223,7 @@ def test_cell_text_is_quoted_only_as_a_short_sanitised_excerpt(tree: Path) -> No
     with pytest.raises(ExternalDataError) as info:
         load(path)
     message = str(info.value)
-    assert "`c` reads cell B2 of `cells.csv`, which holds `TOKEN=s3cr3ts3cr3ts3...`, not a number" in message
+    assert "`c` reads cell B2 of `cells.csv`, which holds `TOKEN=s3cr3ts3cr3ts3…`, not a number" in message
     assert "s3cr3t" * 3 not in message and "\x1b" not in message
     assert excerpt("a`b\nc") == "a'b?c"
 
