@@ -30,7 +30,7 @@ import numpy as np
 from parsimonious.exceptions import ParsimoniousError
 
 from ..errors import SpecError, UnsupportedError
-from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
+from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, chain, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
 from .xml_safety import ModelFileError, check_xmile
@@ -1044,10 +1044,8 @@ class _Converter:
                     f"cannot tell `-{-base.value:g}^x` from `(-{-base.value:g})^x`. Write `-({-base.value:g}^x)` "
                     "or `(0 - " f"{-base.value:g})^x`."
                 )
-        result = args[0]
-        for op, arg in zip(ops, args[1:]):
-            result = Binary({"^": "**"}.get(op, op), result, arg)
-        return result
+        # Left to right as written; a long sum is grouped so that its tree stays shallow.
+        return chain(args[0], [({"^": "**"}.get(op, op), arg) for op, arg in zip(ops, args[1:])])
 
     def minus_over_power(self, value: float) -> bool:
         """Whether the negative base `value` in the current equation is written `-n^x` (a minus
