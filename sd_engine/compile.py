@@ -38,6 +38,7 @@ import math
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
@@ -47,6 +48,7 @@ from . import functions
 from .errors import (
     AlgebraicLoopError,
     DimensionError,
+    SDError,
     SpecError,
     UnknownVariableError,
     UnsupportedError,
@@ -151,7 +153,19 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     >>> [float(v) for v in compiled.run()["x"]]
     [8.0, 6.0, 4.5]
     """
-    return _Compiler(spec).build()
+    try:
+        return _Compiler(spec).build()
+    except SDError as exc:
+        # An imported model: the message names its file (the spec keeps the file's path).
+        filename = PurePath(spec.source).name
+        if PurePath(spec.source).suffix.lower() in _MODEL_FILE_SUFFIXES and exc.args \
+                and isinstance(exc.args[0], str) and f"`{filename}`" not in exc.args[0]:
+            exc.args = (f"{exc.args[0]} (model file `{filename}`)",) + exc.args[1:]
+        raise
+
+
+#: Suffixes of the model files the front ends read (a spec's `source` is then the file's path).
+_MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 
 
 class _Compiler:

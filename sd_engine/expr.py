@@ -284,9 +284,10 @@ class _Converter:
                 return Binary(op, self.convert(node.left), self.convert(node.right))
             # A left-associative chain (`a + b - c + ...`) is read along its left spine without
             # recursion, so sums of thousands of terms convert; `chain` keeps the tree shallow.
+            group = ("+", "-") if op in ("+", "-") else (op,) if op == "%" else ("*", "/")
             rest: list[tuple[str, Expr]] = []
             spine: ast.AST = node
-            while isinstance(spine, ast.BinOp) and self.operator(spine) != "**":
+            while isinstance(spine, ast.BinOp) and self.operator(spine) in group:
                 rest.append((self.operator(spine), self.convert(spine.right)))
                 spine = spine.left
             rest.reverse()

@@ -22,12 +22,13 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from ..expr import canonical
 from .xml_safety import MissingModelFileError, ModelFileError
 
-__all__ = ["MAX_MODEL_BYTES", "read_model_bytes", "vensim_text", "vensim_definitions", "line_of", "excerpt",
-           "equations_part"]
+__all__ = ["MAX_MODEL_BYTES", "read_model_bytes", "vensim_text", "vensim_file", "vensim_definitions", "line_of",
+           "excerpt", "equations_part"]
 
 #: The largest model file sdflow reads (512 MiB); real models are a few megabytes.
 MAX_MODEL_BYTES = 512 * 2**20
@@ -152,6 +153,19 @@ def vensim_text(path: Path, raw: bytes) -> str:
             "Every Vensim definition ends with `|`; restore the end of the file."
         )
     return text
+
+
+def vensim_file(path: Path, text: str) -> Any:
+    """PySD's ``VensimFile`` parsing the checked text `text` (:func:`vensim_text`) in place of
+    reading the file at `path` again (its own read drops undecodable bytes, which can merge
+    two names, and would open a path that may have changed)."""
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    class _CheckedVensimFile(VensimFile):  # type: ignore[misc]
+        def _read(self, encoding: Any) -> str:
+            return text
+
+    return _CheckedVensimFile(path)
 
 
 def vensim_definitions(text: str) -> dict[str, list[int]]:

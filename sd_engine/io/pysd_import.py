@@ -36,16 +36,16 @@ import numpy as np
 
 from parsimonious.exceptions import ParsimoniousError
 
-from ..errors import SpecError, UnsupportedError
+from ..errors import SDError, SpecError, UnsupportedError
 from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, chain, forbidden_character, references, walk
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
-from .model_file import line_of, read_model_bytes, vensim_definitions, vensim_text
+from .model_file import line_of, read_model_bytes, vensim_definitions, vensim_file, vensim_text
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
 
-__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
+__all__ = ["read_model", "name_file", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
@@ -114,7 +114,7 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
     if suffix in VENSIM_SUFFIXES:
         file_text = vensim_text(path, raw)
         try:
-            parsed = _vensim_file(path, file_text)
+            parsed = vensim_file(path, file_text)
             parsed.parse()
             abstract = parsed.get_abstract_model()
         except _PARSE_ERRORS as exc:
@@ -166,22 +166,21 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
             f"`{path.name}` has an equation nested too deeply to convert (in `{converter.current}`); split it into "
             "auxiliaries."
         ) from None
+    except SDError as exc:
+        name_file(exc, path.name)
+        raise
+
+
+def name_file(exc: SDError, filename: str) -> None:
+    """Make the message of `exc` name the model file it comes from, when it does not yet:
+    every refusal of a model file says which file. The error keeps its type and fields."""
+    if exc.args and isinstance(exc.args[0], str) and f"`{filename}`" not in exc.args[0]:
+        exc.args = (f"{exc.args[0]} (model file `{filename}`)",) + exc.args[1:]
 
 
 #: What PySD's parsers raise on a file they cannot read (RecursionError: nesting too deep).
 _PARSE_ERRORS = (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError, RecursionError)
 
-
-def _vensim_file(path: Path, text: str) -> Any:
-    """PySD's ``VensimFile`` reading the checked text `text` in place of the file at `path`
-    (PySD's own read drops undecodable bytes, which can merge two names)."""
-    from pysd.translators.vensim.vensim_file import VensimFile
-
-    class _CheckedVensimFile(VensimFile):  # type: ignore[misc]
-        def _read(self, encoding: Any) -> str:
-            return text
-
-    return _CheckedVensimFile(path)
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
