@@ -25,9 +25,12 @@ IDENTIFIER_NAMES = ["float", "lambda", "None", "True", "sf", "cs", "_table0", "v
 def payloads(marker: Path) -> list[str]:
     """Names that create `marker` if any part of them runs as Python code."""
     call = f"open({str(marker)!r}, 'w')"
+    # Generated code is indented by 4 (array code) or 8 (scalar code) spaces: both are tried.
     return [
         f"x\r    {call}  #",
+        f"x\r        {call}  #",
         f"x\n    {call}  #",
+        f"x\n        {call}  #",
         f"x\r\n{call}\r\n#",
         f'x"""\n{call}\n"""',
         f"x'''\n{call}\n'''",

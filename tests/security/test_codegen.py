@@ -94,6 +94,9 @@ class TestNamesNeverRun:
                     path = scalar_path(model)
                     assert path is not None
                     check_source(path.source)
+                    # The array code (an ensemble) and the scalar code (a single run) both run.
+                    ens = model.run(params={names[0]: np.array([0.3, 0.3])})
+                    np.testing.assert_array_equal(stock_values(ens)[1], PLAIN)
                     np.testing.assert_array_equal(stock_values(model.run()), PLAIN)
 
     def test_xmile_names_with_line_breaks_are_refused_with_file_and_line(self, tmp_path: Path, marker: Path) -> None:
