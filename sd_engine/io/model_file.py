@@ -184,6 +184,8 @@ def vensim_definitions(text: str) -> dict[str, list[int]]:
     in_macro = False
     for chunk in equations_part(text).split("|"):
         start, line = line, line + chunk.count("\n")
+        if chunk.isspace() or not chunk:
+            continue
         offset = 0
         ended = re.search(r":END OF MACRO:", chunk, flags=re.IGNORECASE)
         if ended:
@@ -196,17 +198,45 @@ def vensim_definitions(text: str) -> dict[str, list[int]]:
         # Skip the encoding header and other {comments}, and group headers (`****` lines).
         cleaned = re.sub(r"\{[^{}]*\}", lambda m: "\n" * m.group().count("\n"), definition)
         cleaned = re.sub(r"^[ \t]*\*+[^\n]*$", "", cleaned, flags=re.MULTILINE)
-        lhs = re.match(r'\s*("(?:[^"\\]|\\.)*"|[^"=\[(:<~\n]+?)\s*(?:\[[^\]]*\]\s*)?(?:=|:|\(|<->)', cleaned)
-        if not lhs or not lhs.group(1).strip().strip('"').strip():
+        name, line_offset = _defined_name(cleaned)
+        if not name:
             continue
-        at = start + chunk.count("\n", 0, offset) + cleaned.count("\n", 0, lhs.start(1))
-        found.setdefault(canonical(lhs.group(1)), []).append(at)
+        at = start + chunk.count("\n", 0, offset) + line_offset
+        found.setdefault(canonical(name), []).append(at)
     return found
 
 
 def equations_part(text: str) -> str:
     """The equations of the Vensim text `text`: what comes before its sketch."""
     return _SKETCH.split(text, maxsplit=1)[0]
+
+
+def _defined_name(definition: str) -> tuple[str, int]:
+    """The name a Vensim definition defines (``name``, ``"quoted name"``, before ``=``, ``:``,
+    ``(``, ``[...]`` or ``<->``) and the number of line breaks before it; ``""`` if none.
+
+    Scanned with anchored, unambiguous patterns only: file text is untrusted, and a regular
+    expression with overlapping repetitions can take quadratic time on one long line.
+    """
+    text = definition.lstrip()
+    before = definition.count("\n", 0, len(definition) - len(text))
+    found = _QUOTED.match(text) if text.startswith('"') else _PLAIN_NAME.match(text)
+    if found is None:
+        return "", 0
+    rest = text[found.end():].lstrip(" \t")
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 0 or "\n" in rest[:close]:
+            return "", 0
+        rest = rest[close + 1:].lstrip()
+    if not rest.startswith(("=", ":", "(", "<->")):
+        return "", 0
+    name = found.group().strip()
+    return (name, before) if name.strip('"').strip() else ("", 0)
+
+
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_PLAIN_NAME = re.compile(r'[^"=\[(:<~\n]+')
 
 
 def line_of(text: str, fragment: str) -> int | None:
