@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS", "PIECES", "PIECE_AT",
-           "piece_blocks", "ARRAY_USAGE", "MAX_NESTING", "CHAIN_OPERATORS", "comment", "chain_operands", "check_nesting"]
+           "piece_blocks", "ARRAY_USAGE", "MAX_NESTING", "CHAIN_OPERATORS", "comment", "chain_operands",
+           "check_nesting"]
 
 #: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
 REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
@@ -429,7 +430,8 @@ class _Compiler:
         code = self.fit(code, dims, target, var, expr)
         if var.kind == "flow" and var.non_negative:
             code = f"np.maximum({code}, 0.0)"
-        return f"    {self.ident[var.canonical]} = {check_nesting(code, var)}" + comment(f"{var.name} = {to_text(expr)}")
+        return (f"    {self.ident[var.canonical]} = {check_nesting(code, var)}"
+                + comment(f"{var.name} = {to_text(expr)}"))
 
     def assign_pieces(self, var: Variable, expr: Call) -> str:
         """An arrayed variable assembled from blocks that each have their own equation."""

@@ -121,7 +121,7 @@ def vensim_text(path: Path, raw: bytes) -> str:
     encoding = header.group(1).decode("ascii", "replace").strip() if header else "utf-8"
     try:
         codecs.lookup(encoding)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise ModelFileError(f"`{name}` line 1 declares the text encoding {encoding!r}, which sdflow does not "
                              "know; save the file as UTF-8 with `{UTF-8}` as its first line.") from None
     try:

@@ -37,7 +37,21 @@ import numpy as np
 from parsimonious.exceptions import ParsimoniousError
 
 from ..errors import SDError, SpecError, UnsupportedError
-from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, chain, forbidden_character, references, walk
+from ..expr import (
+    Binary,
+    Call,
+    Expr,
+    Num,
+    Ref,
+    Str,
+    Table,
+    Unary,
+    canonical,
+    chain,
+    forbidden_character,
+    references,
+    walk,
+)
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
 from .model_file import line_of, read_model_bytes, vensim_definitions, vensim_file, vensim_text
@@ -180,7 +194,6 @@ def name_file(exc: SDError, filename: str) -> None:
 
 #: What PySD's parsers raise on a file they cannot read (RecursionError: nesting too deep).
 _PARSE_ERRORS = (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError, RecursionError)
-
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
@@ -364,10 +377,14 @@ class _Converter:
                          source=str(self.path))
 
     # -- what an untrusted file must get right ---------------------------------------------------
-    def at(self, name: str) -> str:
-        """" line N" for the (first) definition of `name` in the file, or ``""``."""
-        lines = self.definition_lines.get(canonical(name)) or [line_of(self.file_text, name.split("\n")[0])]
-        return f" line {lines[0]}" if lines[0] else ""
+    def at(self, name: str, search: bool = True) -> str:
+        """" line N" for the (first) definition of `name` in the file, or ``""``; with `search`,
+        a name not found among the definitions is looked for in the whole text (for messages:
+        once per error, not once per variable)."""
+        lines = self.definition_lines.get(canonical(name))
+        if not lines and search:
+            lines = [line_of(self.file_text, name.split("\n")[0]) or 0]
+        return f" line {lines[0]}" if lines and lines[0] else ""
 
     @functools.cached_property
     def definition_lines(self) -> dict[str, list[int]]:
@@ -509,8 +526,8 @@ class _Converter:
         if isinstance(units, (tuple, list)):
             units = units[0] if units else ""
         doc = (element.documentation or "").strip()
-        el = _Element(element.name, str(units).strip(), doc,
-                      source=f"{self.path.name}{'' if self.expanding else self.at(element.name)}: {element.name}")
+        line = "" if self.expanding else self.at(element.name, search=False)
+        el = _Element(element.name, str(units).strip(), doc, source=f"{self.path.name}{line}: {element.name}")
         self.current = element.name
         kinds = set()
         covered: dict[tuple[str, ...], int] = {}

@@ -139,8 +139,8 @@ def _check_sim_specs(path: Path, root: ET.Element, handler: _Handler) -> None:
     missing = [tag for tag in ("start", "stop", "dt") if tag not in given]
     if missing:
         raise ModelFileError(
-            f"XMILE file `{path.name}` gives no <{missing[0]}> in its <sim_specs> at line {handler.lines.get(id(specs[0]))}; "
-            "add it (start, stop and dt are all needed)."
+            f"XMILE file `{path.name}` gives no <{missing[0]}> in its <sim_specs> at line "
+            f"{handler.lines.get(id(specs[0]))}; add it (start, stop and dt are all needed)."
         )
 
 
@@ -178,6 +178,11 @@ def parse_xmile(path: str | Path, data: bytes | None = None, *, handler: _Handle
         raise ModelFileError(
             f"XMILE file `{path.name}` refers to an external resource ({exc.sysid or exc.pubid}); external "
             "entities are refused. Remove the DOCTYPE from the file."
+        ) from None
+    except (LookupError, UnicodeError) as exc:
+        raise ModelFileError(
+            f"XMILE file `{path.name}` cannot be decoded ({exc}); its XML declaration (line 1) must name an encoding "
+            "its bytes are in, such as UTF-8."
         ) from None
     except SAXParseException as exc:
         where = _describe(handler.stack[-1]) if handler.stack else "the start of the file"

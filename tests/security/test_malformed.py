@@ -43,7 +43,8 @@ class TestDuplicates:
     def test_a_vensim_variable_defined_twice_names_both_lines(self, tmp_path: Path) -> None:
         text = vensim_model(PLAIN).replace('TIME STEP = 0.5', '"k" = 0.9\n\t~\t1/Month\n\t~\t|\n\nTIME STEP = 0.5')
         path = write(tmp_path, "twice.mdl", text)
-        with pytest.raises(ModelFileError, match=r"`twice.mdl` defines `\"k\"` at lines 2 and 26; .* will not pick one"):
+        with pytest.raises(ModelFileError,
+                           match=r"`twice.mdl` defines `\"k\"` at lines 2 and 26; .* will not pick one"):
             sd.load(path)
 
     def test_an_element_defined_twice_names_it_and_both_lines(self, tmp_path: Path) -> None:
@@ -153,7 +154,8 @@ class TestBytes:
         np.testing.assert_array_equal(marked["Teacup Temperature"].values, plain["Teacup Temperature"].values)
         xmile = xmile_model(PLAIN).encode()
         marked_x = sd.load(write(tmp_path, "marked.xmile", b"\xef\xbb\xbf" + xmile)).run()
-        np.testing.assert_array_equal(stock_values(marked_x), stock_values(sd.load(write(tmp_path, "p.xmile", xmile)).run()))
+        plain_x = sd.load(write(tmp_path, "p.xmile", xmile)).run()
+        np.testing.assert_array_equal(stock_values(marked_x), stock_values(plain_x))
 
     def test_other_encodings_and_control_characters(self, tmp_path: Path) -> None:
         text = vensim_model(PLAIN)
@@ -163,8 +165,19 @@ class TestBytes:
         path = write(tmp_path, "odd.mdl", text.replace("{UTF-8}", "{klingon}"))
         with pytest.raises(ModelFileError, match=r"`odd.mdl` line 1 declares the text encoding 'klingon'"):
             sd.load(path)
+        # Found by the fuzz: a NUL in the encoding's name (codecs raised ValueError).
+        path = write(tmp_path, "nul.mdl", text.replace("{UTF-8}", "{U\x00TF-8}"))
+        with pytest.raises(ModelFileError, match=r"`nul.mdl` line 1 declares the text encoding 'U\\x00TF-8'"):
+            sd.load(path)
         path = write(tmp_path, "bell.mdl", text.replace("1/Month", "1/Month\x07"))
         with pytest.raises(ModelFileError, match=r"`bell.mdl` line 3 holds the control character U\+0007"):
+            sd.load(path)
+
+    def test_an_xml_declaration_with_an_unknown_encoding(self, tmp_path: Path) -> None:
+        # Found by the fuzz: expat raised LookupError.
+        text = xmile_model(PLAIN).replace('encoding="utf-8"', 'encoding="utf-1e308"')
+        path = write(tmp_path, "enc.xmile", text)
+        with pytest.raises(ModelFileError, match=r"`enc.xmile` cannot be decoded \(unknown encoding: utf-1e308\)"):
             sd.load(path)
 
     @pytest.mark.parametrize("seed", range(12))

@@ -42,8 +42,9 @@ PIECES = [
 names = st.lists(st.one_of(st.sampled_from(PIECES), st.text(min_size=1, max_size=3)), min_size=1, max_size=5).map(
     "".join)
 #: Names a builder equation can spell: Python identifiers, some of which NFKC folds.
-IDENTIFIERS = st.lists(st.sampled_from(["µ", "μ", "ﬁ", "fi", "ｃ", "c", "ℌ", "H", "x", "float", "sf", "cs", "_table0",
-                                        "v0", "v1", "np", "fn", "n", "y", "out", "__import__", "rate", "é"]),
+IDENTIFIERS = st.lists(st.sampled_from(["µ", "μ", "ﬁ", "fi", "ｃ", "c", "ℌ", "H", "x", "float", "sf", "cs",
+                                        "_table0", "v0", "v1", "np", "fn", "n", "y", "out", "__import__", "rate",
+                                        "é"]),
                        min_size=1, max_size=3).map("".join)
 TIME = TimeSettings(final_time=4, dt=0.5)
 PLAIN = stock_values(sd.load(ModelSpec("decay", (
