@@ -279,12 +279,12 @@ class _Converter:
                 return Unary("not", operand)
             raise self.fail(node, "Unsupported unary operator")
         if isinstance(node, ast.BinOp):
-            op = self.operator(node)
-            if op == "**":
-                return Binary(op, self.convert(node.left), self.convert(node.right))
+            top = self.operator(node)
+            if top == "**":
+                return Binary(top, self.convert(node.left), self.convert(node.right))
             # A left-associative chain (`a + b - c + ...`) is read along its left spine without
             # recursion, so sums of thousands of terms convert; `chain` keeps the tree shallow.
-            group = ("+", "-") if op in ("+", "-") else (op,) if op == "%" else ("*", "/")
+            group = ("+", "-") if top in ("+", "-") else (top,) if top == "%" else ("*", "/")
             rest: list[tuple[str, Expr]] = []
             spine: ast.AST = node
             while isinstance(spine, ast.BinOp) and self.operator(spine) in group:
@@ -304,11 +304,11 @@ class _Converter:
             parts: list[Expr] = []
             left = self.convert(node.left)
             for op_node, right_node in zip(node.ops, node.comparators):
-                op = _CMPOPS.get(type(op_node))
-                if op is None:
+                comparison = _CMPOPS.get(type(op_node))
+                if comparison is None:
                     raise self.fail(node, "Unsupported comparison")
                 right = self.convert(right_node)
-                parts.append(Binary(op, left, right))
+                parts.append(Binary(comparison, left, right))
                 left = right
             result = parts[0]
             for part in parts[1:]:

@@ -294,10 +294,10 @@ class ModelSpec:
             index[key] = var
         object.__setattr__(self, "_index", index)
         dims: dict[str, Dimension] = {}
-        for d in self.dimensions:
-            first_dim = dims.setdefault(d.canonical, d)
-            if first_dim is not d:
-                raise SpecError(f"Two dimensions share a name: `{first_dim.name}` and `{d.name}`; rename one.")
+        for dim in self.dimensions:
+            first_dim = dims.setdefault(dim.canonical, dim)
+            if first_dim is not dim:
+                raise SpecError(f"Two dimensions share a name: `{first_dim.name}` and `{dim.name}`; rename one.")
         for var in self.variables:
             for d in var.dims:
                 if canonical(d) not in dims:

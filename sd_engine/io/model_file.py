@@ -24,11 +24,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from ..errors import SDError
 from ..expr import canonical
-from .xml_safety import MissingModelFileError, ModelFileError
 
-__all__ = ["MAX_MODEL_BYTES", "read_model_bytes", "vensim_text", "vensim_file", "vensim_definitions", "line_of",
-           "excerpt", "equations_part"]
+__all__ = ["ModelFileError", "MissingModelFileError", "MAX_MODEL_BYTES", "read_model_bytes", "vensim_text",
+           "vensim_file", "vensim_definitions", "line_of", "excerpt", "equations_part"]
 
 #: The largest model file sdflow reads (512 MiB); real models are a few megabytes.
 MAX_MODEL_BYTES = 512 * 2**20
@@ -37,6 +37,16 @@ MAX_MODEL_BYTES = 512 * 2**20
 _SKETCH = re.compile(r"\\{2,}---///")
 #: Control characters a text model file may hold: tab and line ends.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class ModelFileError(SDError, ValueError):
+    """A model file that cannot be read: malformed, unsafe, or not a model."""
+
+
+class MissingModelFileError(SDError, FileNotFoundError):
+    """No model file exists at the path given."""
+
+
 _KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
           stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
 
@@ -109,7 +119,7 @@ def vensim_text(path: Path, raw: bytes) -> str:
     >>> vensim_text(Path("m.mdl"), b"{UTF-8}\\nx = 1\\n~~|\\nFINAL TIME = 10")
     Traceback (most recent call last):
     ...
-    sd_engine.io.xml_safety.ModelFileError: `m.mdl` ends in the middle of a definition at line 4 ...
+    sd_engine.io.model_file.ModelFileError: `m.mdl` ends in the middle of a definition at line 4 ...
     """
     name = path.name
     if raw.startswith(codecs.BOM_UTF8):

@@ -26,21 +26,14 @@ from xml.sax.handler import ContentHandler
 import defusedxml
 import defusedxml.sax
 
-from ..errors import SDError, UnsupportedError
+from ..errors import UnsupportedError
 from ..expr import canonical, forbidden_character
+from .model_file import MissingModelFileError, ModelFileError, read_model_bytes
 
 __all__ = ["ModelFileError", "MissingModelFileError", "XmileInfo", "check_xmile", "parse_xmile", "METHODS"]
 
 #: XMILE ``sim_specs/@method`` values and the engine's methods.
 METHODS = {"euler": "euler", "rk4": "rk4", "rk2": "rk2", "rk45": "rk45", "rk2 (heun)": "rk2"}
-
-
-class ModelFileError(SDError, ValueError):
-    """A model file that cannot be read: malformed, unsafe, or not a model."""
-
-
-class MissingModelFileError(SDError, FileNotFoundError):
-    """No model file exists at the path given."""
 
 
 #: Elements whose `name` attribute names something of the model.
@@ -161,8 +154,6 @@ def parse_xmile(path: str | Path, data: bytes | None = None, *, handler: _Handle
     path = Path(path)
     handler = handler or _Handler(path.name)
     if data is None:
-        from .model_file import read_model_bytes
-
         data = read_model_bytes(path)
     try:
         # SAX without namespace processing: Stella writes `isee:` attributes without declaring
