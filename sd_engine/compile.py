@@ -893,7 +893,7 @@ def chain_operands(expr: Binary) -> tuple[Expr, list[tuple[str, Expr]]]:
     """The left spine of a chain of ``+``/``-`` (or ``*``/``/``) as its first operand and the
     ``(operator, operand)`` pairs that follow, to be written without brackets in between.
 
-    A part of the spine made of numbers alone stays one operand, folded by :func:`_fold` with
+    A part of the spine made of numbers alone stays one operand, folded at compile time with
     numpy's semantics (Python would raise on ``1 / 0``).
     """
     group = CHAIN_OPERATORS[expr.op]
