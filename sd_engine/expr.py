@@ -46,6 +46,7 @@ __all__ = [
     "references",
     "to_text",
     "depth",
+    "unknown_operator",
     "chain",
     "MAX_DEPTH",
     "CHAIN_LIMIT",
@@ -424,6 +425,40 @@ def depth(expr: Expr) -> int:
         elif isinstance(node, Call):
             stack += [(arg, level + 1) for arg in node.args]
     return deepest
+
+
+#: The operators a tree may hold (the code generator writes them into code as they are).
+BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"})
+UNARY_OPERATORS = frozenset({"-", "not"})
+
+
+def unknown_operator(expr: Expr) -> str | None:
+    """The first operator of `expr` that is not one of the engine's, or None (without recursion).
+
+    The front ends only build the operators above; a tree built by hand could hold any
+    string, and the code generator writes operators into code.
+
+    Examples
+    --------
+    >>> unknown_operator(Binary("+", Num(1), Num(2))) is None
+    True
+    >>> unknown_operator(Binary("+ __import__('os') +", Num(1), Num(2)))
+    "+ __import__('os') +"
+    """
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Unary):
+            if node.op not in UNARY_OPERATORS:
+                return node.op
+            stack.append(node.operand)
+        elif isinstance(node, Binary):
+            if node.op not in BINARY_OPERATORS:
+                return node.op
+            stack += [node.left, node.right]
+        elif isinstance(node, Call):
+            stack += list(node.args)
+    return None
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import SpecError, UnknownVariableError, did_you_mean
-from .expr import MAX_DEPTH, Expr, canonical, depth, forbidden_character, to_text
+from .expr import MAX_DEPTH, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
 
 __all__ = [
     "Kind",
@@ -179,12 +179,16 @@ class Variable:
     def __post_init__(self) -> None:
         check_name(self.name, "Variable", self.source)
         for expr in (self.equation, self.init_equation, self.delay_time):
+            where = f" ({self.source})" if self.source else ""
             if expr is not None and depth(expr) > MAX_DEPTH:
-                where = f" ({self.source})" if self.source else ""
                 raise SpecError(
                     f"The equation of `{self.name}`{where} nests {depth(expr)} levels deep, more than the "
                     f"{MAX_DEPTH} sdflow accepts; split it into auxiliaries."
                 )
+            bad = None if expr is None else unknown_operator(expr)
+            if bad is not None:
+                raise SpecError(f"The equation of `{self.name}`{where} uses operator {bad!r}, which is not one of "
+                                "+ - * / ** % == != < <= > >= and or not.")
         if self.kind not in ("stock", "flow", "aux", "constant", "lookup"):
             raise SpecError(f"`{self.name}` has unknown kind {self.kind!r}.")
         if not self.name.strip():

@@ -22,7 +22,7 @@ import sd_engine as sd
 from sd_engine.builder import Model
 from sd_engine.compile import MAX_NESTING
 from sd_engine.errors import EquationSyntaxError, SDError, SpecError
-from sd_engine.expr import CHAIN_LIMIT, MAX_DEPTH, Binary, Num, Ref, canonical, depth, parse_equation
+from sd_engine.expr import CHAIN_LIMIT, MAX_DEPTH, Binary, Num, Ref, Unary, canonical, depth, parse_equation
 from sd_engine.io.xml_safety import ModelFileError
 from sd_engine.scalar import scalar_path
 from sd_engine.spec import ModelSpec, Variable
@@ -156,6 +156,15 @@ class TestNamesNeverRun:
                 sd.Dimension(bad, ("e1",))
         # The zero-width joiners some scripts need inside words are names like any other.
         assert Variable("می\u200cخواهم", "constant", Num(1.0)).canonical == canonical("می\u200cخواهم")
+
+    def test_operators_are_checked_before_they_are_written_into_code(self, marker: Path) -> None:
+        # The code generator writes operators as they are: a tree built by hand is checked.
+        evil = f"+ open({str(marker)!r}, 'w') +"
+        with guard(marker):
+            with pytest.raises(SpecError, match=r"`x` uses operator .* which is not one of"):
+                Variable("x", "aux", Binary(evil, Num(1.0), Num(2.0)))
+            with pytest.raises(SpecError, match=r"`x` uses operator '\+'"):
+                Variable("x", "aux", Unary("+", Num(1.0)))  # the compiler writes `-` or `not` only
 
     def test_a_builder_script_with_a_hostile_name_runs_no_code(self, marker: Path) -> None:
         with guard(marker):
