@@ -44,6 +44,7 @@ from ..errors import SDError, UnsupportedError
 from ..expr import canonical
 from .model_file import read_model_bytes, vensim_file, vensim_text
 from .xml_safety import check_xmile
+from .xmile_modules import xmile_file
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -163,11 +164,8 @@ def _translate_in(folder: Path, source: Path) -> Any:
             if source.suffix.lower() == ".mdl":
                 parsed = vensim_file(copy, vensim_text(source, raw))
             else:
-                check_xmile(source, raw)
-                copy.write_bytes(raw)
-                from pysd.translators.xmile.xmile_file import XmileFile
-
-                parsed = XmileFile(copy)
+                check_xmile(source, raw)  # then parsed without entities or network, as read_model does
+                parsed = xmile_file(copy, raw)
             parsed.parse()
             abstract = parsed.get_abstract_model()
         except SDError:
