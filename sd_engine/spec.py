@@ -136,6 +136,9 @@ class LookupTable:
     mode: LookupMode = "interpolate"
 
     def __post_init__(self) -> None:
+        if self.mode not in ("interpolate", "extrapolate", "hold_backward", "look_forward"):
+            raise SpecError(f"Lookup mode {self.mode!r} is not one of interpolate, extrapolate, hold_backward and "
+                            "look_forward.")
         if len(self.xs) != len(self.ys) or not self.xs:
             raise SpecError("A lookup needs the same positive number of x and y values.")
         if any(b < a for a, b in zip(self.xs, self.xs[1:])):
