@@ -165,6 +165,8 @@ class TestNamesNeverRun:
                 Variable("x", "aux", Binary(evil, Num(1.0), Num(2.0)))
             with pytest.raises(SpecError, match=r"`x` uses operator '\+'"):
                 Variable("x", "aux", Unary("+", Num(1.0)))  # the compiler writes `-` or `not` only
+            with pytest.raises(SpecError, match=r"Lookup mode 'interpolate\(\)' is not one of"):
+                sd.LookupTable((0.0, 1.0), (0.0, 1.0), mode="interpolate()")  # type: ignore[arg-type]
 
     def test_a_builder_script_with_a_hostile_name_runs_no_code(self, marker: Path) -> None:
         with guard(marker):
