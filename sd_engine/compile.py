@@ -38,7 +38,6 @@ import math
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
@@ -55,6 +54,7 @@ from .errors import (
     did_you_mean,
 )
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
+from .io.model_file import name_file
 from .lower import STATEFUL, lower, split_element_cycles
 from .spec import ModelSpec, Variable
 
@@ -157,16 +157,8 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     try:
         return _Compiler(spec).build()
     except SDError as exc:
-        # An imported model: the message names its file (the spec keeps the file's path).
-        filename = PurePath(spec.source).name
-        if PurePath(spec.source).suffix.lower() in _MODEL_FILE_SUFFIXES and exc.args \
-                and isinstance(exc.args[0], str) and f"`{filename}`" not in exc.args[0]:
-            exc.args = (f"{exc.args[0]} (model file `{filename}`)",) + exc.args[1:]
+        name_file(exc, spec.source)  # an imported model's spec keeps its file's path
         raise
-
-
-#: Suffixes of the model files the front ends read (a spec's `source` is then the file's path).
-_MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 
 
 class _Compiler:

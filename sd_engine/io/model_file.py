@@ -27,9 +27,11 @@ from typing import Any
 from ..errors import SDError
 from ..expr import canonical
 
-__all__ = ["ModelFileError", "MissingModelFileError", "MAX_MODEL_BYTES", "read_model_bytes", "vensim_text",
-           "vensim_file", "vensim_definitions", "line_of", "excerpt", "equations_part"]
+__all__ = ["ModelFileError", "MissingModelFileError", "MAX_MODEL_BYTES", "MODEL_SUFFIXES", "read_model_bytes",
+           "vensim_text", "vensim_file", "vensim_definitions", "line_of", "excerpt", "equations_part", "name_file"]
 
+#: Suffixes of the model files sdflow reads (Vensim, then XMILE).
+MODEL_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 #: The largest model file sdflow reads (512 MiB); real models are a few megabytes.
 MAX_MODEL_BYTES = 512 * 2**20
 #: Where the equations of a Vensim file end and its sketch begins (`\\\---///`; some
@@ -257,6 +259,16 @@ def line_of(text: str, fragment: str) -> int | None:
     pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
     found = pattern.search(text)
     return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
+def name_file(exc: SDError, source: str) -> None:
+    """Make the message of `exc` name the model file `source` (a path) it comes from, when it
+    does not yet: every refusal of a model file says which file. The error keeps its type
+    and fields; nothing happens when `source` is not a model file (a builder's spec)."""
+    filename = Path(source).name
+    if Path(source).suffix.lower() in MODEL_SUFFIXES and exc.args and isinstance(exc.args[0], str) \
+            and f"`{filename}`" not in exc.args[0]:
+        exc.args = (f"{exc.args[0]} (model file `{filename}`)",) + exc.args[1:]
 
 
 def excerpt(text: str, limit: int = 40) -> str:

@@ -54,12 +54,12 @@ from ..expr import (
 )
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
-from .model_file import line_of, read_model_bytes, vensim_definitions, vensim_file, vensim_text
+from .model_file import line_of, name_file, read_model_bytes, vensim_definitions, vensim_file, vensim_text
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
 
-__all__ = ["read_model", "name_file", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
+__all__ = ["read_model", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
@@ -181,15 +181,8 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
             "auxiliaries."
         ) from None
     except SDError as exc:
-        name_file(exc, path.name)
+        name_file(exc, str(path))
         raise
-
-
-def name_file(exc: SDError, filename: str) -> None:
-    """Make the message of `exc` name the model file it comes from, when it does not yet:
-    every refusal of a model file says which file. The error keeps its type and fields."""
-    if exc.args and isinstance(exc.args[0], str) and f"`{filename}`" not in exc.args[0]:
-        exc.args = (f"{exc.args[0]} (model file `{filename}`)",) + exc.args[1:]
 
 
 #: What PySD's parsers raise on a file they cannot read (RecursionError: nesting too deep).
