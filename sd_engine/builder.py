@@ -274,7 +274,10 @@ class Model:
 
     def _add(self, var: Variable) -> Variable:
         if var.canonical in self._variables:
-            raise SpecError(f"`{var.name}` is already defined in model `{self.name}`; each name is defined once.")
+            first = self._variables[var.canonical].name
+            both = "" if first == var.name else \
+                f" `{first}` and `{var.name}` are one name (case, spaces, underscores and Unicode forms are ignored)."
+            raise SpecError(f"`{var.name}` is already defined in model `{self.name}`; each name is defined once.{both}")
         self._variables[var.canonical] = var
         self._compiled = None
         return var

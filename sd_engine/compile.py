@@ -12,18 +12,29 @@ Stages, in order:
    ``evaluate``, keep it on the :class:`CompiledModel` and register it with
    :mod:`linecache` so tracebacks show the equations.
 
-The generated code is built from the validated tree only: every identifier is
-produced by the code generator and every number is rendered with ``repr``; model
-text itself is never executed.
+The generated code is built from the validated tree only, and model files are untrusted:
+
+* every identifier is generated (``v0``, ``v1`` ... in the order of the lowered
+  variables; ``_table0`` ... for literal tables), never derived from a name, so the map
+  from names to identifiers is injective by construction and no name -- a Python
+  keyword, a builtin, ``sf``, ``_table0``, a Unicode letter that NFKC folds -- can
+  collide with anything the code uses;
+* model text (names, equations) appears only in trailing comments, and only through
+  ``repr``, which escapes line breaks and every other control character, so it can
+  never end the comment; the comments keep the source readable and show each equation
+  in tracebacks (the source is registered with :mod:`linecache`);
+* every number is rendered with ``repr``;
+* chains of ``+``/``-`` (and of ``*``/``/``) are written without brackets in between,
+  which Python evaluates left to right exactly as the nested tree, so a long sum does not
+  hit Python's limit of 200 nested brackets; an equation that would still need more
+  than :data:`MAX_NESTING` levels is refused with an error naming the variable.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import linecache
 import math
-import re
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +47,14 @@ from . import functions
 from .errors import (
     AlgebraicLoopError,
     DimensionError,
+    SDError,
     SpecError,
     UnknownVariableError,
     UnsupportedError,
     did_you_mean,
 )
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
+from .io.model_file import name_file
 from .lower import STATEFUL, lower, split_element_cycles
 from .spec import ModelSpec, Variable
 
@@ -49,7 +62,8 @@ if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS", "PIECES", "PIECE_AT",
-           "piece_blocks", "ARRAY_USAGE"]
+           "piece_blocks", "ARRAY_USAGE", "MAX_NESTING", "CHAIN_OPERATORS", "comment", "chain_operands",
+           "check_nesting"]
 
 #: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
 REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
@@ -75,8 +89,11 @@ _TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
 #: one element; the blocks must cover every element exactly once.
 PIECES = "_pieces"
 PIECE_AT = "_at"
-# Names the generated functions use themselves; variables get a trailing "_" instead.
-_RESERVED_IDENTIFIERS = {"np", "fn", "t", "dt", "y", "z", "c", "dy", "zn", "out", "n"}
+#: The most nested brackets the code of one equation may need. Python refuses source nested
+#: more than 200 deep ("too many nested parentheses"); the margin covers the wrapping code.
+MAX_NESTING = 180
+#: Operators written as one flat chain: Python evaluates `a + b - c` as `(a + b) - c`.
+CHAIN_OPERATORS = {"+": ("+", "-"), "-": ("+", "-"), "*": ("*", "/"), "/": ("*", "/")}
 
 
 @dataclass(frozen=True)
@@ -137,7 +154,11 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     >>> [float(v) for v in compiled.run()["x"]]
     [8.0, 6.0, 4.5]
     """
-    return _Compiler(spec).build()
+    try:
+        return _Compiler(spec).build()
+    except SDError as exc:
+        name_file(exc, spec.source)  # an imported model's spec keeps its file's path
+        raise
 
 
 class _Compiler:
@@ -156,16 +177,9 @@ class _Compiler:
                 if canonical(other) in self.dims:
                     self.mapped[d.canonical].add(canonical(other))
                     self.mapped[canonical(other)].add(d.canonical)
-        self.ident: dict[str, str] = {}
-        used: set[str] = set()
-        for key in self.vars:
-            ident = re.sub(r"\W", "_", key)
-            if not ident or ident[0].isdigit() or keyword.iskeyword(ident) or ident in _RESERVED_IDENTIFIERS:
-                ident = "v_" + ident
-            while ident in used:
-                ident += "_"
-            used.add(ident)
-            self.ident[key] = ident
+        # Generated identifiers, never derived from names: `v<number>` cannot be a keyword, a
+        # builtin or a name the generated code uses (np, fn, sf, c, cs, t, dt, _table0 ...).
+        self.ident: dict[str, str] = {key: f"v{i}" for i, key in enumerate(self.vars)}
         self.tables: dict[Table, str] = {}
 
     # -- layout ------------------------------------------------------------------------
@@ -312,7 +326,8 @@ class _Compiler:
         for var in init_order:
             expr = var.init_equation or var.equation
             if var.update == "random":
-                lines.append(f"    {self.ident[var.canonical]} = {self.read(slot_states[var.canonical], 'z')}")
+                lines.append(f"    {self.ident[var.canonical]} = {self.read(slot_states[var.canonical], 'z')}"
+                             + comment(var.name))
                 continue
             assert expr is not None
             lines.append(self.assign(var, expr))
@@ -323,8 +338,9 @@ class _Compiler:
             if var.update == "pipeline":
                 assert var.delay_time is not None
                 code, dims = self.emit(var.delay_time, var)
-                code = self.fit(code, dims, self.var_dims(var), var, var.delay_time)
-                lines.append(self.write(delay_slots[var.canonical], "delay", code) + f"  # delay time of {var.name}")
+                code = check_nesting(self.fit(code, dims, self.var_dims(var), var, var.delay_time), var)
+                lines.append(self.write(delay_slots[var.canonical], "delay", code)
+                             + comment(f"delay time of {var.name} = {to_text(var.delay_time)}"))
         lines.append("")
         lines += ["def evaluate(t, y, z, c, dt, dy, zn, out):", "    n = y.shape[0]"]
         lines += self.read_inputs(layout, read_states=True)
@@ -334,16 +350,17 @@ class _Compiler:
             if var.kind == "flow":
                 lines += self.limit_outflow(var)
         for slot in layout.stocks:
-            lines.append(self.write(slot, "dy", self.net_flow(self.vars[slot.key]), full_shape=False))
+            lines.append(self.write(slot, "dy", self.net_flow(self.vars[slot.key]), full_shape=False)
+                         + comment(f"net flow of {slot.name}"))
         for slot in layout.states:
             var = self.vars[slot.key]
             if var.update in ("discrete", "pipeline") and var.inflows:
-                lines.append(self.write(slot, "zn", self.ident[var.inflows[0]]))
+                lines.append(self.write(slot, "zn", self.ident[var.inflows[0]]) + comment(f"next {slot.name}"))
             else:
-                lines.append(self.write(slot, "zn", self.ident[slot.key]))
+                lines.append(self.write(slot, "zn", self.ident[slot.key]) + comment(f"next {slot.name}"))
         lines.append("    if out is not None:")
         for slot in layout.series:
-            lines.append("    " + self.write(slot, "out", self.ident[slot.key]))
+            lines.append("    " + self.write(slot, "out", self.ident[slot.key]) + comment(slot.name))
         if not layout.series:
             lines.append("        pass  # a model of constants only records nothing per step")
         lines.append("")
@@ -387,13 +404,14 @@ class _Compiler:
         lines = []
         if read_states:
             for slot in layout.stocks:
-                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'y')}")
+                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'y')}" + comment(slot.name))
             for slot in layout.states:
-                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'z')}")
+                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'z')}" + comment(slot.name))
         for i, slot in enumerate(layout.constants):
-            lines.append(f"{indent}{self.ident[slot.key]} = {constants}[{i}]")
+            lines.append(f"{indent}{self.ident[slot.key]} = {constants}[{i}]" + comment(slot.name))
         for j, key in enumerate(layout.lookups):
-            lines.append(f"{indent}{self.ident[key]} = {constants}[{len(layout.constants) + j}]")
+            lines.append(f"{indent}{self.ident[key]} = {constants}[{len(layout.constants) + j}]"
+                         + comment(self.vars[key].name))
         return lines
 
     def assign(self, var: Variable, expr: Expr) -> str:
@@ -404,17 +422,15 @@ class _Compiler:
         code = self.fit(code, dims, target, var, expr)
         if var.kind == "flow" and var.non_negative:
             code = f"np.maximum({code}, 0.0)"
-        comment = f"{var.name} = {to_text(expr)}".replace("\n", " ")
-        if len(comment) > 100:
-            comment = comment[:97] + "..."
-        return f"    {self.ident[var.canonical]} = {code}  # {comment}"
+        return (f"    {self.ident[var.canonical]} = {check_nesting(code, var)}"
+                + comment(f"{var.name} = {to_text(expr)}"))
 
     def assign_pieces(self, var: Variable, expr: Call) -> str:
         """An arrayed variable assembled from blocks that each have their own equation."""
         ident = self.ident[var.canonical]
         target = self.var_dims(var)
         shape = tuple(len(self.dims[d]) for d in target)
-        lines = [f"np.full((n,) + {shape}, np.nan)  # {var.name}: one equation per block"]
+        lines = [f"np.full((n,) + {shape}, np.nan)" + comment(f"{var.name}: one equation per block")]
         covered = np.zeros(shape, dtype=int)
         for selector, piece in piece_blocks(expr, var):
             labels, index = self.block(selector, target, var)
@@ -431,8 +447,8 @@ class _Compiler:
                 value = f"{code}"
             else:
                 value = f"np.broadcast_to({self.align(code, dims, labels)}, (n,) + {block_shape})"
-            comment = f"[{', '.join(selector)}] = {to_text(piece)}".replace("\n", " ")[:100]
-            lines.append(f"    {ident}[{self.block_index(index)}] = {value}  # {comment}")
+            lines.append(f"    {ident}[{self.block_index(index)}] = {check_nesting(value, var)}"
+                         + comment(f"[{', '.join(selector)}] = {to_text(piece)}"))
         if covered.min() == 0 or covered.max() > 1:
             cell = np.argwhere(covered != 1)[0]
             element = ", ".join(self.dims[d][k] for d, k in zip(target, cell))
@@ -540,7 +556,7 @@ class _Compiler:
             total = self.align(f"({' '.join(available)})", target, self.var_dims(flow))
             ident = self.ident[flow.canonical]
             lines.append(f"    {ident} = np.minimum({ident}, np.maximum({total}, 0.0))"
-                         f"  # non-negative `{stock.name}`")
+                         + comment(f"non-negative {stock.name}"))
         return lines
 
     def align(self, code: str, dims: tuple[str, ...] | None, target: tuple[str, ...]) -> str:
@@ -582,6 +598,14 @@ class _Compiler:
                 # Logical results are numbers, as comparisons are, so `-(not x)` works too.
                 return f"(1.0 * np.logical_not({code}))", dims
             return f"(-{code})", dims
+        if isinstance(expr, Binary) and expr.op in CHAIN_OPERATORS:
+            # One flat chain, each operand lined up with the dimensions of the whole: the same
+            # operations on the same elements in the same order as the nested form.
+            first, rest = chain_operands(expr)
+            emitted = [self.emit(first, var)] + [self.emit(operand, var) for _, operand in rest]
+            dims = self.union(*(d for _, d in emitted))
+            codes = [self.align(code, d, dims) if dims is not None else code for code, d in emitted]
+            return "(" + codes[0] + "".join(f" {op} {code}" for (op, _), code in zip(rest, codes[1:])) + ")", dims
         if isinstance(expr, Binary):
             left, ldims = self.emit(expr.left, var)
             right, rdims = self.emit(expr.right, var)
@@ -857,6 +881,55 @@ def piece_blocks(expr: Call, var: Variable) -> list[tuple[tuple[str, ...], Expr]
     return blocks
 
 
+def chain_operands(expr: Binary) -> tuple[Expr, list[tuple[str, Expr]]]:
+    """The left spine of a chain of ``+``/``-`` (or ``*``/``/``) as its first operand and the
+    ``(operator, operand)`` pairs that follow, to be written without brackets in between.
+
+    A part of the spine made of numbers alone stays one operand, folded at compile time with
+    numpy's semantics (Python would raise on ``1 / 0``).
+    """
+    group = CHAIN_OPERATORS[expr.op]
+    rest: list[tuple[str, Expr]] = []
+    node: Expr = expr
+    while isinstance(node, Binary) and node.op in group and not isinstance(_fold(node), Num):
+        rest.append((node.op, node.right))
+        node = node.left
+    rest.reverse()
+    return node, rest
+
+
+def comment(text: str) -> str:
+    """A trailing comment carrying model text (a name, an equation) into generated source.
+
+    The text goes through ``repr`` and nothing else: ``repr`` escapes CR, LF and every other
+    control or invisible character, so the text can never end the comment and run as code.
+
+    Examples
+    --------
+    >>> print(comment("x = 1\\rimport os"))
+      # 'x = 1\\rimport os'
+    """
+    if len(text) > 100:
+        text = text[:97] + "..."
+    return f"  # {text!r}"
+
+
+def check_nesting(code: str, var: Variable) -> str:
+    """Return `code` (the generated code of one equation of `var`), or refuse it when Python
+    could not compile its nesting of brackets."""
+    if len(code) > 2 * MAX_NESTING:  # shorter code cannot nest that deep
+        steps = np.frombuffer(code.encode("ascii"), dtype=np.uint8)
+        opening = np.isin(steps, np.frombuffer(b"([{", dtype=np.uint8))
+        closing = np.isin(steps, np.frombuffer(b")]}", dtype=np.uint8))
+        deepest = int(np.cumsum(opening.astype(np.int64) - closing).max())
+        if deepest > MAX_NESTING:
+            raise SpecError(
+                f"The equation of `{var.name}` nests too deeply for generated code ({deepest} levels of brackets, "
+                f"at most {MAX_NESTING}); split it into auxiliaries.{_equation_hint(var)}"
+            )
+    return code
+
+
 def _equation_hint(var: Variable) -> str:
     return f"\n    {var.name} = {var.equation_text}" if var.equation_text else ""
 
@@ -864,7 +937,17 @@ def _equation_hint(var: Variable) -> str:
 def _load_functions(source: str, filename: str, namespace: dict[str, Any]) -> dict[str, types.FunctionType]:
     """Turn generated source into functions; the source is also put in linecache for tracebacks."""
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    module_code = compile(source, filename, "exec")
+    try:
+        module_code = compile(source, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        # Not reached by a valid spec (names never enter the code, nesting is checked): a
+        # typed error all the same, naming the line (whose comment names the variable).
+        line = getattr(exc, "lineno", None)
+        text = source.splitlines()[line - 1].strip() if line and line <= source.count("\n") + 1 else ""
+        raise SpecError(
+            f"The code generated for {filename} does not compile ({type(exc).__name__}: {exc}); "
+            f"at: {text[:200]!r}. Simplify that equation and report the model as an sdflow bug."
+        ) from None
     return {
         const.co_name: types.FunctionType(const, namespace, const.co_name)
         for const in module_code.co_consts

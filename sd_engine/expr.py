@@ -4,13 +4,28 @@ Builder equations are strings in Python expression syntax. They are parsed with
 :mod:`ast` and converted node by node into the small tree below; anything outside
 the accepted subset is refused with an :class:`~sd_engine.errors.EquationSyntaxError`
 naming the variable and the position. Model text never reaches ``eval``.
+
+Model files are untrusted, so the tree has two documented limits:
+
+* an equation nests at most :data:`MAX_DEPTH` levels (a chain of ``n`` additions is ``n``
+  levels); deeper trees are refused at the spec boundary, because every stage that walks
+  the tree (code generation, hashing, pickling to Dask workers) recurses over it;
+* a sum of more than :data:`CHAIN_LIMIT` terms is built as sums of consecutive groups of
+  terms (:func:`chain`), so that it stays far below that depth; shorter chains are
+  evaluated strictly left to right, as Vensim does.
+
+Names are compared in canonical form (:func:`canonical`), which applies Unicode NFKC as
+Python does to identifiers, so ``µ`` and ``μ`` or a full-width ``ｃ`` and ``c`` are one
+name everywhere. :func:`forbidden_character` finds the characters no name may hold.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .errors import EquationSyntaxError
@@ -25,27 +40,84 @@ __all__ = [
     "Call",
     "Table",
     "canonical",
+    "forbidden_character",
     "parse_equation",
     "walk",
     "references",
     "to_text",
+    "depth",
+    "unknown_operator",
+    "chain",
+    "MAX_DEPTH",
+    "CHAIN_LIMIT",
 ]
 
+#: The deepest expression tree an equation may have. Every stage that walks the tree
+#: recurses (code generation, the interpreter, hashing, pickling to Dask workers, the
+#: graph); at this depth all of them stay well inside Python's default recursion limit
+#: (1,000 frames) even when called from deep inside a notebook or a worker.
+MAX_DEPTH = 150
+#: Sums of more terms than this are built as sums of groups of `_GROUP` terms (see :func:`chain`).
+CHAIN_LIMIT = 100
+_GROUP = 32
 
+
+@functools.lru_cache(maxsize=1 << 16)
 def canonical(name: str) -> str:
     """Return the canonical form of a variable name.
 
-    Case, surrounding quotes and runs of spaces or underscores do not matter:
-    ``"Patients in beds"``, ``"patients_in_beds"`` and ``"PATIENTS  IN BEDS"``
-    all give ``"patients_in_beds"``.
+    Case, surrounding quotes, runs of spaces or underscores and Unicode compatibility
+    forms do not matter: ``"Patients in beds"``, ``"patients_in_beds"`` and
+    ``"PATIENTS  IN BEDS"`` all give ``"patients_in_beds"``. Names are NFKC-normalised,
+    as Python normalises identifiers, so an equation that writes ``µ`` (micro sign) reads
+    the variable named ``μ`` (Greek mu), and ``ｃ`` (full width) is ``c``: two variables
+    whose names differ only so are one name, which the spec refuses as a duplicate.
 
     Examples
     --------
     >>> canonical(" Teacup  Temperature ")
     'teacup_temperature'
+    >>> canonical("ﬁx rate") == canonical("fix rate")
+    True
     """
-    name = name.strip().strip('"').strip()
-    return re.sub(r"[\s_]+", "_", name.lower())
+    name = unicodedata.normalize("NFKC", name).strip().strip('"').strip()
+    # Lower-casing can leave text that NFKC changes again (rarely): normalise once more.
+    return re.sub(r"[\s_]+", "_", unicodedata.normalize("NFKC", name.lower()))
+
+
+#: Characters with a name of their own in messages about forbidden characters.
+_CHARACTER_NAMES = {"\r": "a carriage return", "\n": "a line feed", "\x00": "a NUL character",
+                    "\t": "a tab", "\x0b": "a vertical tab", "\x0c": "a form feed",
+                    "\u2028": "a line separator", "\u2029": "a paragraph separator",
+                    "\ufeff": "a byte order mark", "\x85": "a next-line character"}
+#: Format characters that scripts need inside words (Persian, Indic): zero-width (non-)joiners.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def forbidden_character(name: str) -> str | None:
+    """Describe the first character `name` may not contain, or return None.
+
+    Names may not hold control characters (line breaks, NUL, tabs ...), invisible
+    format characters (bidirectional overrides, byte order marks; the zero-width
+    joiners some scripts need are allowed), line or paragraph separators, or lone
+    surrogates: such a name cannot be shown, written to a file or compared safely, and
+    line breaks in names are how a model file would smuggle code into generated source.
+
+    Examples
+    --------
+    >>> forbidden_character("Teacup Temperature") is None
+    True
+    >>> forbidden_character("a\\rb")
+    'a carriage return (U+000D)'
+    """
+    for ch in name:
+        kind = unicodedata.category(ch)
+        if kind in ("Cc", "Cf", "Cs", "Zl", "Zp") and ch not in _JOINERS:
+            label = _CHARACTER_NAMES.get(ch) or {
+                "Cc": "a control character", "Cs": "a lone surrogate",
+            }.get(kind) or "the invisible character " + unicodedata.name(ch, "")
+            return f"{label.rstrip()} (U+{ord(ch):04X})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -141,6 +213,8 @@ def parse_equation(text: str | float | int, *, variable: str = "?") -> Expr:
     source = text.strip()
     try:
         tree = ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise _too_deep(variable, source) from None
     except SyntaxError as exc:
         col, msg = exc.offset, exc.msg
         if not col or (exc.lineno or 1) > 1 or col > len(source) + 1:
@@ -153,7 +227,19 @@ def parse_equation(text: str | float | int, *, variable: str = "?") -> Expr:
             equation=source,
             offset=col,
         ) from None
-    return _Converter(source, variable).convert(tree.body)
+    try:
+        return _Converter(source, variable).convert(tree.body)
+    except RecursionError:
+        # Sums and products are converted without recursion; only other nesting gets here.
+        raise _too_deep(variable, source) from None
+
+
+def _too_deep(variable: str, source: str) -> EquationSyntaxError:
+    return EquationSyntaxError(
+        f"The equation of `{variable}` nests too deeply to read (at most {MAX_DEPTH} levels); split it into "
+        "auxiliaries.",
+        variable=variable, equation=source[:200], offset=None,
+    )
 
 
 class _Converter:
@@ -194,11 +280,19 @@ class _Converter:
                 return Unary("not", operand)
             raise self.fail(node, "Unsupported unary operator")
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                hint = " (use `**` for powers)" if isinstance(node.op, ast.BitXor) else ""
-                raise self.fail(node, f"Unsupported operator{hint}")
-            return Binary(op, self.convert(node.left), self.convert(node.right))
+            top = self.operator(node)
+            if top == "**":
+                return Binary(top, self.convert(node.left), self.convert(node.right))
+            # A left-associative chain (`a + b - c + ...`) is read along its left spine without
+            # recursion, so sums of thousands of terms convert; `chain` keeps the tree shallow.
+            group = ("+", "-") if top in ("+", "-") else (top,) if top == "%" else ("*", "/")
+            rest: list[tuple[str, Expr]] = []
+            spine: ast.AST = node
+            while isinstance(spine, ast.BinOp) and self.operator(spine) in group:
+                rest.append((self.operator(spine), self.convert(spine.right)))
+                spine = spine.left
+            rest.reverse()
+            return chain(self.convert(spine), rest)
         if isinstance(node, ast.BoolOp):
             op = "and" if isinstance(node.op, ast.And) else "or"
             values = [self.convert(v) for v in node.values]
@@ -211,11 +305,11 @@ class _Converter:
             parts: list[Expr] = []
             left = self.convert(node.left)
             for op_node, right_node in zip(node.ops, node.comparators):
-                op = _CMPOPS.get(type(op_node))
-                if op is None:
+                comparison = _CMPOPS.get(type(op_node))
+                if comparison is None:
                     raise self.fail(node, "Unsupported comparison")
                 right = self.convert(right_node)
-                parts.append(Binary(op, left, right))
+                parts.append(Binary(comparison, left, right))
                 left = right
             result = parts[0]
             for part in parts[1:]:
@@ -250,6 +344,13 @@ class _Converter:
             return Ref(canonical(node.value.id), tuple(subs))
         raise self.fail(node, f"Unsupported syntax `{ast.unparse(node)}`")
 
+    def operator(self, node: ast.BinOp) -> str:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            hint = " (use `**` for powers)" if isinstance(node.op, ast.BitXor) else ""
+            raise self.fail(node, f"Unsupported operator{hint}")
+        return op
+
     def convert_arg(self, func: str, position: int, node: ast.AST) -> Expr:
         # A literal table of points is only meaningful as a graphical function.
         if isinstance(node, (ast.Tuple, ast.List)):
@@ -262,6 +363,102 @@ class _Converter:
             xs, ys = zip(*points)
             return Table(tuple(xs), tuple(ys))
         return self.convert(node)
+
+
+def chain(first: Expr, rest: Sequence[tuple[str, Expr]]) -> Expr:
+    """The left-associative chain ``first op1 x1 op2 x2 ...`` as a tree.
+
+    Up to :data:`CHAIN_LIMIT` operations the tree is the plain left fold, evaluated left to
+    right exactly as written. A longer sum (``+`` and ``-`` only) is built as a sum of
+    consecutive groups of terms, each group again a left fold, so that its depth grows
+    with the logarithm of its length and a sum of any length stays far below
+    :data:`MAX_DEPTH`; only the rounding of such a sum differs from strict left to right,
+    as numpy's pairwise summation does. Long products are left as written and fall under
+    the depth limit.
+
+    Examples
+    --------
+    >>> to_text(chain(Ref("a"), [("-", Ref("b")), ("+", Ref("c"))]))
+    'a - b + c'
+    >>> depth(chain(Num(0), [("+", Num(i)) for i in range(1, 10_000)])) < MAX_DEPTH
+    True
+    """
+    rest = list(rest)
+    if len(rest) <= CHAIN_LIMIT or any(op not in ("+", "-") for op, _ in rest):
+        return _left_fold(first, rest)
+    terms: list[tuple[str, Expr]] = [("+", first)] + rest
+    while len(terms) > _GROUP:
+        grouped: list[tuple[str, Expr]] = []
+        for start in range(0, len(terms), _GROUP):
+            (sign, head), *others = terms[start:start + _GROUP]
+            # s1*t1 + s2*t2 + ... = s1 * (t1 + (s1*s2)*t2 + ...): the group carries its first sign.
+            flip = {"+": "-", "-": "+"} if sign == "-" else {"+": "+", "-": "-"}
+            grouped.append((sign, _left_fold(head, [(flip[op], e) for op, e in others])))
+        terms = grouped  # the first term's sign stays "+" at every level
+    return _left_fold(terms[0][1], terms[1:])
+
+
+def _left_fold(first: Expr, rest: Sequence[tuple[str, Expr]]) -> Expr:
+    result = first
+    for op, operand in rest:
+        result = Binary(op, result, operand)
+    return result
+
+
+def depth(expr: Expr) -> int:
+    """The number of levels of the tree `expr` (a number or a name is 1), without recursion.
+
+    Examples
+    --------
+    >>> depth(parse_equation("a + b * c"))
+    3
+    """
+    deepest = 0
+    stack: list[tuple[Expr, int]] = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, Unary):
+            stack.append((node.operand, level + 1))
+        elif isinstance(node, Binary):
+            stack += [(node.left, level + 1), (node.right, level + 1)]
+        elif isinstance(node, Call):
+            stack += [(arg, level + 1) for arg in node.args]
+    return deepest
+
+
+#: The operators a tree may hold (the code generator writes them into code as they are).
+BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"})
+UNARY_OPERATORS = frozenset({"-", "not"})
+
+
+def unknown_operator(expr: Expr) -> str | None:
+    """The first operator of `expr` that is not one of the engine's, or None (without recursion).
+
+    The front ends only build the operators above; a tree built by hand could hold any
+    string, and the code generator writes operators into code.
+
+    Examples
+    --------
+    >>> unknown_operator(Binary("+", Num(1), Num(2))) is None
+    True
+    >>> unknown_operator(Binary("+ __import__('os') +", Num(1), Num(2)))
+    "+ __import__('os') +"
+    """
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Unary):
+            if node.op not in UNARY_OPERATORS:
+                return node.op
+            stack.append(node.operand)
+        elif isinstance(node, Binary):
+            if node.op not in BINARY_OPERATORS:
+                return node.op
+            stack += [node.left, node.right]
+        elif isinstance(node, Call):
+            stack += list(node.args)
+    return None
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

@@ -25,7 +25,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import functions
-from .compile import _FUNCTIONS, PIECES, Layout, _Compiler, _fold, _load_functions, net_flow_text
+from .compile import (
+    CHAIN_OPERATORS,
+    _FUNCTIONS,
+    PIECES,
+    Layout,
+    _Compiler,
+    _fold,
+    _load_functions,
+    chain_operands,
+    check_nesting,
+    comment,
+    net_flow_text,
+)
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, to_text
 from .spec import Variable
 
@@ -141,8 +153,8 @@ class _ScalarCompiler(_Compiler):
             code = self.scalar(var.equation, var)
             if var.kind == "flow" and var.non_negative:
                 code = f"sf.maximum({code}, 0.0)"
-            comment = f"{var.name} = {to_text(var.equation)}".replace("\n", " ")[:100]
-            body.append(f"{ident[var.canonical]} = {code}  # {comment}")
+            body.append(f"{ident[var.canonical]} = {check_nesting(code, var)}"
+                        + comment(f"{var.name} = {to_text(var.equation)}"))
             if var.kind == "flow":
                 body += self.scalar_limits(var)
         rates = [self.scalar_net_flow(self.vars[s.key]) for s in layout.stocks]
@@ -195,6 +207,10 @@ class _ScalarCompiler(_Compiler):
         if isinstance(expr, Unary):
             operand = self.scalar(expr.operand, var)
             return f"(0.0 if {operand} else 1.0)" if expr.op == "not" else f"(-{operand})"
+        if isinstance(expr, Binary) and expr.op in CHAIN_OPERATORS:
+            # One flat chain, as the array code writes it: Python evaluates it left to right.
+            first, rest = chain_operands(expr)
+            return "(" + self.scalar(first, var) + "".join(f" {op} {self.scalar(e, var)}" for op, e in rest) + ")"
         if isinstance(expr, Binary):
             left, right = self.scalar(expr.left, var), self.scalar(expr.right, var)
             if expr.op in ("and", "or"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import SpecError, UnknownVariableError, did_you_mean
-from .expr import Expr, canonical, to_text
+from .expr import MAX_DEPTH, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
 
 __all__ = [
     "Kind",
@@ -28,6 +28,7 @@ __all__ = [
     "TimeSettings",
     "ModelSpec",
     "RESERVED_NAMES",
+    "check_name",
 ]
 
 Kind = Literal["stock", "flow", "aux", "constant", "lookup"]
@@ -39,6 +40,37 @@ StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
 #: Names the equations use for time and the time step; no variable may take them.
 RESERVED_NAMES = frozenset({"time", "t", "dt", "time_step"})
+
+
+#: How names compare, for messages about two names that are one.
+_SAME_NAME = "case, spaces, underscores and Unicode compatibility forms such as `µ`/`μ` or `ｃ`/`c` are ignored"
+
+
+def check_name(name: str, what: str = "Variable", source: str = "") -> None:
+    """Refuse a name that holds a control or invisible character, or is empty.
+
+    Such characters cannot be shown or compared safely, and a line break in a name is how
+    a model file would smuggle code into generated source; the generated code never holds
+    names, but they are refused at this boundary all the same. The message shows the name
+    through ``repr`` so that it cannot break a terminal or a log line either.
+
+    Examples
+    --------
+    >>> check_name("Teacup Temperature")
+    >>> check_name("a\\nb")
+    Traceback (most recent call last):
+    ...
+    sd_engine.errors.SpecError: Variable name 'a\\nb' contains a line feed (U+000A); ...
+    """
+    if not isinstance(name, str):
+        raise SpecError(f"{what} names must be text, not {type(name).__name__} ({name!r}).")
+    bad = forbidden_character(name)
+    if bad is not None:
+        where = f" ({source})" if source else ""
+        raise SpecError(
+            f"{what} name {name!r}{where} contains {bad}; names may not hold control or invisible characters. "
+            "Remove it from the name."
+        )
 
 
 @dataclass(frozen=True)
@@ -56,10 +88,23 @@ class Dimension:
     maps_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_name(self.name, "Dimension")
+        for element in self.elements:
+            check_name(element, f"An element of dimension `{self.name}`")
+        for other in self.maps_to:
+            check_name(other, f"A dimension `{self.name}` maps to")
         if not self.elements:
             raise SpecError(f"Dimension `{self.name}` has no elements; give at least one.")
         if len(set(self.elements)) != len(self.elements):
             raise SpecError(f"Dimension `{self.name}` repeats an element; element names must be unique.")
+        keys: dict[str, str] = {}
+        for element in self.elements:
+            first = keys.setdefault(canonical(element), element)
+            if first != element:
+                raise SpecError(
+                    f"Dimension `{self.name}` has elements `{first}` and `{element}`, which are one name "
+                    f"({_SAME_NAME}); rename one."
+                )
 
     @property
     def canonical(self) -> str:
@@ -91,6 +136,9 @@ class LookupTable:
     mode: LookupMode = "interpolate"
 
     def __post_init__(self) -> None:
+        if self.mode not in ("interpolate", "extrapolate", "hold_backward", "look_forward"):
+            raise SpecError(f"Lookup mode {self.mode!r} is not one of interpolate, extrapolate, hold_backward and "
+                            "look_forward.")
         if len(self.xs) != len(self.ys) or not self.xs:
             raise SpecError("A lookup needs the same positive number of x and y values.")
         if any(b < a for a, b in zip(self.xs, self.xs[1:])):
@@ -132,6 +180,18 @@ class Variable:
     undefined: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        check_name(self.name, "Variable", self.source)
+        for expr in (self.equation, self.init_equation, self.delay_time):
+            where = f" ({self.source})" if self.source else ""
+            if expr is not None and depth(expr) > MAX_DEPTH:
+                raise SpecError(
+                    f"The equation of `{self.name}`{where} nests {depth(expr)} levels deep, more than the "
+                    f"{MAX_DEPTH} sdflow accepts; split it into auxiliaries."
+                )
+            bad = None if expr is None else unknown_operator(expr)
+            if bad is not None:
+                raise SpecError(f"The equation of `{self.name}`{where} uses operator {bad!r}, which is not one of "
+                                "+ - * / ** % == != < <= > >= and or not.")
         if self.kind not in ("stock", "flow", "aux", "constant", "lookup"):
             raise SpecError(f"`{self.name}` has unknown kind {self.kind!r}.")
         if not self.name.strip():
@@ -234,15 +294,20 @@ class ModelSpec:
         for var in self.variables:
             key = var.canonical
             if key in index:
+                first = index[key]
+                both = "" if first.name == var.name else \
+                    f": `{first.name}` and `{var.name}` are one name ({_SAME_NAME})"
                 raise SpecError(
                     f"Two variables are named `{var.name}` (names ignore case, spaces and underscores); "
-                    "rename one."
+                    f"rename one{both}."
                 )
             index[key] = var
         object.__setattr__(self, "_index", index)
-        dims = {d.canonical: d for d in self.dimensions}
-        if len(dims) != len(self.dimensions):
-            raise SpecError("Two dimensions share a name; rename one.")
+        dims: dict[str, Dimension] = {}
+        for dim in self.dimensions:
+            first_dim = dims.setdefault(dim.canonical, dim)
+            if first_dim is not dim:
+                raise SpecError(f"Two dimensions share a name: `{first_dim.name}` and `{dim.name}`; rename one.")
         for var in self.variables:
             for d in var.dims:
                 if canonical(d) not in dims:

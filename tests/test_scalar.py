@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from zoo import RUN_OPTIONS, ZOO
@@ -86,4 +88,5 @@ def test_ensembles_use_the_array_code_and_equal_single_runs() -> None:
 def test_the_scalar_source_is_kept_and_readable() -> None:
     path = scalar_path(sd.load("teacup"))
     assert path is not None and "def evaluate_scalar(" in path.source
-    assert "heat_loss_to_room = ((teacup_temperature - room_temperature) / characteristic_time)" in path.source
+    assert "'Heat Loss to Room = (teacup_temperature - room_temperature) / characteristic_time'" in path.source
+    assert re.search(r"v\d+ = \(\(v\d+ - v\d+\) / v\d+\)  # 'Heat Loss to Room", path.source)

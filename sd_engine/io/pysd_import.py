@@ -9,6 +9,13 @@ runtime are never used here.
 Anything the engine cannot simulate faithfully is refused with
 :class:`~sd_engine.errors.UnsupportedError` naming the variable and the construct: an
 import that succeeds runs the model as written.
+
+Model files are untrusted. The file is read once, by :mod:`sd_engine.io.model_file`
+(regular files only, strict decoding, no control characters, no truncated last
+definition), and PySD's parsers are given that checked text. The converter then refuses,
+with the file and the line, names with control or invisible characters, a name defined
+twice, a Vensim file without its INITIAL TIME, FINAL TIME and TIME STEP, and a file that
+defines no variables.
 """
 
 from __future__ import annotations
@@ -29,11 +36,26 @@ import numpy as np
 
 from parsimonious.exceptions import ParsimoniousError
 
-from ..errors import SpecError, UnsupportedError
-from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, walk
+from ..errors import SDError, SpecError, UnsupportedError
+from ..expr import (
+    Binary,
+    Call,
+    Expr,
+    Num,
+    Ref,
+    Str,
+    Table,
+    Unary,
+    canonical,
+    chain,
+    forbidden_character,
+    references,
+    walk,
+)
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
-from .xml_safety import ModelFileError, check_xmile
+from .model_file import line_of, name_file, read_model_bytes, vensim_definitions, vensim_file, vensim_text
+from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
 
@@ -96,29 +118,34 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
     ('stock', 4.0)
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No model file `{path}`.")
     suffix = path.suffix.lower()
+    if suffix not in VENSIM_SUFFIXES + XMILE_SUFFIXES:
+        if not path.exists():
+            raise MissingModelFileError(f"No model file `{path}`.")
+        raise ModelFileError(
+            f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
+        )
+    raw = read_model_bytes(path)  # once, regular files only: the parsers get this checked text
     method = "euler"
     graphicals: dict[str, dict[tuple[str, ...], LookupTable]] = {}
     if suffix in VENSIM_SUFFIXES:
-        from pysd.translators.vensim.vensim_file import VensimFile
-
+        file_text = vensim_text(path, raw)
         try:
-            parsed = VensimFile(path)
+            parsed = vensim_file(path, file_text)
             parsed.parse()
             abstract = parsed.get_abstract_model()
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
-            extra = _macro_with_extra_outputs(path)
+        except _PARSE_ERRORS as exc:
+            extra = _macro_with_extra_outputs(file_text)
             if extra:
                 # PySD's grammar stops at the `:` of such a call; the file itself is valid Vensim.
                 raise UnsupportedError(
                     f"`{path.name}` defines macro `{extra}` with extra outputs (after `:`), which sdflow does "
                     "not run; give the macro one output and write the others as ordinary variables."
                 ) from exc
-            raise ModelFileError(_parse_failure(path, exc)) from exc
-    elif suffix in XMILE_SUFFIXES:
-        info = check_xmile(path)
+            raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
+    else:
+        info = check_xmile(path, raw)
+        file_text = raw.decode("utf-8", errors="replace")
         method, expected = info.method, info.variables
         # Stella: one equation for the array and only a graphical function in each element.
         filled = with_element_equations(info.root, path.name)
@@ -128,15 +155,15 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         if prepared is not None:
             expected, text, tree = prepared.variables, prepared.text, ET.fromstring(prepared.text)
         else:
-            text = path.read_bytes() if filled is None else ET.tostring(filled, encoding="utf-8")
+            text = raw if filled is None else ET.tostring(filled, encoding="utf-8")
         # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
         graphicals = element_graphicals(tree, path.name)
         try:
             parsed_x = xmile_file(path, _lookup_builtin_as_call(text))
             parsed_x.parse()
             abstract = parsed_x.get_abstract_model()
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError) as exc:
-            raise ModelFileError(_parse_failure(path, exc)) from exc
+        except _PARSE_ERRORS as exc:
+            raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
         found = {canonical(e.name) for s in abstract.sections for e in s.elements}
         missing = [n for n in expected if canonical(n) not in found]
         if missing:
@@ -147,14 +174,24 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
                 f"`{missing[0]}`), as happens with legacy isee files; save the model as XMILE from a current "
                 "Stella version."
             )
-    else:
-        raise ModelFileError(
-            f"`{path.name}` is not a model file sdflow reads; use .mdl (Vensim) or .xmile/.stmx/.itmx (XMILE)."
-        )
     external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
-    spec = _Converter(path, abstract, method, external, graphicals).convert()
-    read = tuple((f.path, f.size, f.sha256) for f in external.read)
-    return dataclasses.replace(spec, data_files=read) if read else spec
+    converter = _Converter(path, abstract, method, external, graphicals, text=file_text)
+    try:
+        spec = converter.convert()
+        read = tuple((f.path, f.size, f.sha256) for f in external.read)
+        return dataclasses.replace(spec, data_files=read) if read else spec
+    except RecursionError:
+        raise ModelFileError(
+            f"`{path.name}` has an equation nested too deeply to convert (in `{converter.current}`); split it into "
+            "auxiliaries."
+        ) from None
+    except SDError as exc:
+        name_file(exc, str(path))
+        raise
+
+
+#: What PySD's parsers raise on a file they cannot read (RecursionError: nesting too deep).
+_PARSE_ERRORS = (ValueError, KeyError, IndexError, AttributeError, TypeError, ParsimoniousError, RecursionError)
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
@@ -170,22 +207,25 @@ def _lookup_builtin_as_call(text: bytes) -> bytes:
     return re.sub(rb"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(rb"\1(", m.group(0)), text)
 
 
-def _macro_with_extra_outputs(path: Path) -> str:
+def _macro_with_extra_outputs(text: str) -> str:
     """The name of the first Vensim macro whose header declares extra outputs, or ``""``."""
-    found = re.search(r"^\s*:MACRO:\s*([^(\n]+)\(([^)]*:[^)]*)\)", path.read_text(errors="replace"),
-                      flags=re.MULTILINE | re.IGNORECASE)
+    found = re.search(r"^\s*:MACRO:\s*([^(\n]+)\(([^)]*:[^)]*)\)", text, flags=re.MULTILINE | re.IGNORECASE)
     return found.group(1).strip() if found else ""
 
 
-def _parse_failure(path: Path, exc: Exception) -> str:
+def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return f"PySD's parser could not read `{path.name}`: an equation nests too deeply; split it into auxiliaries."
     text = str(exc).strip().splitlines()
-    detail = text[0] if text else type(exc).__name__
+    # PySD quotes the file: show it escaped, so no character of the file reaches a terminal as is.
+    detail = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in (text[0] if text else type(exc).__name__))
+    detail = detail[:300]
     place = ""
     found = re.search(r"at '([^']{1,40})", detail)
     if found:
         # Point at the line of the file and the variable whose equation holds the failing text.
         fragment = " ".join(found.group(1).split())[:20]
-        lines = path.read_text(errors="replace").splitlines()
+        lines = file_text.splitlines()
         for number, line in enumerate(lines, 1):
             if fragment and fragment in " ".join(line.split()):
                 owner = ""
@@ -232,8 +272,10 @@ class _Element:
 
 class _Converter:
     def __init__(self, path: Path, abstract: Any, method: str, external: ExternalReader | None = None,
-                 graphicals: Mapping[str, Mapping[tuple[str, ...], LookupTable]] | None = None) -> None:
+                 graphicals: Mapping[str, Mapping[tuple[str, ...], LookupTable]] | None = None,
+                 text: str | None = None) -> None:
         self.path = path
+        self.text = text  # the file's checked text, when the caller has read it
         self.graphicals = dict(graphicals or {})  # XMILE: variable -> its tables per array element
         self.external = external if external is not None else ExternalReader(path.parent)
         self.abstract = abstract
@@ -244,6 +286,7 @@ class _Converter:
     # -- top level ---------------------------------------------------------------------------
     def convert(self) -> ModelSpec:
         sections = list(self.abstract.sections)
+        self.check_names(sections)
         main = [s for s in sections if s.type == "main"]
         # Vensim macros are expanded at each call: one copy of their variables per call.
         self.macros = {canonical(s.name): s for s in sections if s.type == "macro"}
@@ -274,6 +317,7 @@ class _Converter:
         elements = [self.read_element(e) for e in section.elements]
         controls = {e.key: e for e in elements if e.key in _CONTROL}
         model = [e for e in elements if e.key not in _CONTROL]
+        self.check_complete(controls, model)
         self.elements = {e.key: e for e in model}
         time = self.time_settings(controls)
         self.time = time
@@ -330,6 +374,84 @@ class _Converter:
         return ModelSpec(self.path.stem, tuple(self.variables), time, tuple(self.dimensions),
                          source=str(self.path))
 
+    # -- what an untrusted file must get right ---------------------------------------------------
+    def at(self, name: str, search: bool = True) -> str:
+        """" line N" for the (first) definition of `name` in the file, or ``""``; with `search`,
+        a name not found among the definitions is looked for in the whole text (for messages:
+        once per error, not once per variable)."""
+        lines = self.definition_lines.get(canonical(name))
+        if not lines and search:
+            lines = [line_of(self.file_text, name.split("\n")[0]) or 0]
+        return f" line {lines[0]}" if lines and lines[0] else ""
+
+    @functools.cached_property
+    def definition_lines(self) -> dict[str, list[int]]:
+        """The lines defining each name (canonical) in the file, in order."""
+        if self.path.suffix.lower() in VENSIM_SUFFIXES:
+            return vensim_definitions(self.file_text)
+        found: dict[str, list[int]] = {}
+        for match in re.finditer(r"<(?:\w+:)?(?:aux|flow|stock|gf|dim)\b[^>]*?\sname=\"([^\"]+)\"", self.file_text):
+            key = canonical(html.unescape(match.group(1)))
+            found.setdefault(key, []).append(self.file_text.count("\n", 0, match.start()) + 1)
+        return found
+
+    def check_names(self, sections: Sequence[Any]) -> None:
+        """Refuse names with control or invisible characters (line breaks, NUL, bidirectional
+        overrides ...), naming the file and the line, before anything is built from them."""
+        for section in sections:
+            named = [(str(e.name), "variable") for e in section.elements]
+            for rng in section.subscripts:
+                named.append((str(rng.name), "subscript range"))
+                if isinstance(rng.subscripts, (list, tuple)):
+                    named += [(str(e), "subscript element") for e in rng.subscripts]
+            for name, what in named:
+                bad = forbidden_character(name)
+                if bad is not None:
+                    raise ModelFileError(
+                        f"`{self.path.name}`{self.at(name)}: the {what} name {name!r} contains {bad}; names may not "
+                        "hold control or invisible characters. Remove it from the name."
+                    )
+
+    def check_complete(self, controls: Mapping[str, _Element], model: Sequence[_Element]) -> None:
+        """Refuse a file without variables, and a Vensim file without its time settings: a
+        file cut short or not a model at all must not run with made-up settings (dt = 1)."""
+        last = self.file_text.count("\n") + 1
+        if self.path.suffix.lower() in VENSIM_SUFFIXES:
+            missing = [name for key, name in (("initial_time", "INITIAL TIME"), ("final_time", "FINAL TIME"),
+                                              ("time_step", "TIME STEP")) if key not in controls]
+            if missing:
+                raise ModelFileError(
+                    f"`{self.path.name}` does not define {', '.join(f'`{m}`' for m in missing)} (the file has {last} "
+                    "lines): a Vensim model defines INITIAL TIME, FINAL TIME and TIME STEP, so the file is "
+                    "incomplete or not a model. Restore its control section."
+                )
+        if not model:
+            raise ModelFileError(
+                f"`{self.path.name}` defines no model variables (the file has {last} lines); it is empty or not a "
+                "model."
+            )
+
+    def check_single_definition(self, element: Any, covered: dict[tuple[str, ...], int], index: int,
+                                blocks: Sequence[tuple[str, ...]]) -> None:
+        """Refuse a second definition of an element (Vensim keeps the first, silently)."""
+        for block in blocks:
+            for combo in itertools.product(*(self.expand(sub) for sub in block)):
+                first = covered.setdefault(tuple(canonical(c) for c in combo), index)
+                if first == index:
+                    continue
+                label = f"{element.name}[{', '.join(combo)}]" if combo else element.name
+                lines = [] if self.expanding else self.definition_lines.get(canonical(element.name), [])
+                if len(lines) > index:
+                    where = f"at lines {lines[first]} and {lines[index]}"
+                elif lines:
+                    where = f"(defined at lines {', '.join(map(str, lines))})"
+                else:
+                    where = "twice" if not self.expanding else f"twice in macro `{self.expanding[-1]}`"
+                raise ModelFileError(
+                    f"`{self.path.name}` defines `{label}` {where}; a variable has one definition for each element, "
+                    "and sdflow will not pick one. Remove or rename the other."
+                )
+
     def check_undefined_reads(self) -> None:
         """Refuse an equation that names an element its variable leaves undefined: Vensim has no
         value for it (and reports the equation), so no number may stand in for it."""
@@ -351,7 +473,15 @@ class _Converter:
 
     # -- dimensions ----------------------------------------------------------------------------
     def read_dimensions(self, ranges: Sequence[Any]) -> list[Dimension]:
-        found: dict[str, Any] = {canonical(r.name): r for r in ranges}
+        found: dict[str, Any] = {}
+        for rng in ranges:
+            first = found.setdefault(canonical(rng.name), rng)
+            if first is not rng:
+                lines = self.definition_lines.get(canonical(rng.name), [])
+                where = f" at lines {', '.join(map(str, lines))}" if len(lines) > 1 else " twice"
+                raise ModelFileError(
+                    f"`{self.path.name}` defines subscript range `{rng.name}`{where}; define it once."
+                )
         out: list[Dimension] = []
         resolving: set[str] = set()
 
@@ -394,10 +524,12 @@ class _Converter:
         if isinstance(units, (tuple, list)):
             units = units[0] if units else ""
         doc = (element.documentation or "").strip()
-        el = _Element(element.name, str(units).strip(), doc, source=f"{self.path.name}: {element.name}")
+        line = "" if self.expanding else self.at(element.name, search=False)
+        el = _Element(element.name, str(units).strip(), doc, source=f"{self.path.name}{line}: {element.name}")
         self.current = element.name
         kinds = set()
-        for comp in element.components:
+        covered: dict[tuple[str, ...], int] = {}
+        for index, comp in enumerate(element.components):
             subs, excepts = comp.subscripts
             ctype = type(comp).__name__
             ast = comp.ast
@@ -412,6 +544,8 @@ class _Converter:
                 blocks = self.except_blocks(tuple(subs), [tuple(e) for e in excepts])
             else:
                 blocks = [tuple(subs)]
+            if len(element.components) > 1:
+                self.check_single_definition(element, covered, index, blocks)
             if ctype == "AbstractLookup" or type(ast).__name__ in ("LookupsStructure", "GetLookupsStructure"):
                 kinds.add("lookup")
             for block in blocks:
@@ -1050,10 +1184,8 @@ class _Converter:
                     f"cannot tell `-{-base.value:g}^x` from `(-{-base.value:g})^x`. Write `-({-base.value:g}^x)` "
                     "or `(0 - " f"{-base.value:g})^x`."
                 )
-        result = args[0]
-        for op, arg in zip(ops, args[1:]):
-            result = Binary({"^": "**"}.get(op, op), result, arg)
-        return result
+        # Left to right as written; a long sum is grouped so that its tree stays shallow.
+        return chain(args[0], [({"^": "**"}.get(op, op), arg) for op, arg in zip(ops, args[1:])])
 
     def minus_over_power(self, value: float) -> bool:
         """Whether the negative base `value` in the current equation is written `-n^x` (a minus
@@ -1077,8 +1209,11 @@ class _Converter:
 
     @functools.cached_property
     def file_text(self) -> str:
-        """The model file as written, read once when first needed."""
-        return self.path.read_text(errors="replace")
+        """The model file as written: the checked text read by `read_model`, or read once when
+        first needed (a converter built without it)."""
+        if self.text is not None:
+            return self.text
+        return read_model_bytes(self.path).decode("utf-8", errors="replace")
 
     @functools.cached_property
     def equation_texts(self) -> dict[str, str]:
