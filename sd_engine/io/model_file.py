@@ -86,7 +86,9 @@ def read_model_bytes(path: str | Path) -> bytes:
         if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino):
             raise ModelFileError(f"Model file `{path.name}` changed while it was being opened; load it again.")
         _check_regular(path, now)
-        data = file.read(MAX_MODEL_BYTES + 1)
+        # read(n) allocates n bytes up front: ask for the file's own size (plus one, to see a
+        # file that grows past the cap while it is read), not for the cap.
+        data = file.read(min(now.st_size, MAX_MODEL_BYTES) + 1)
     if len(data) > MAX_MODEL_BYTES:
         raise ModelFileError(f"Model file `{path.name}` is larger than {MAX_MODEL_BYTES // 2**20} MiB; sdflow does "
                              "not read model files that large.")
