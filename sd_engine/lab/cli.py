@@ -68,13 +68,10 @@ def register(subparsers: Any) -> None:
 
 def load_scenarios(model: str, spec: str | None) -> tuple[Any, ...]:
     """Scenarios from a file, a folder, or comma-separated names (``a+b`` composes)."""
-    from models.scenarios import available, load
-
-    from .experiment import compose
+    from ..scenario import compose, load, shipped
 
     if spec is None:
-        found = [load(n) for n in available()]
-        chosen = [s for s in found if s.model.replace(" ", "_") == model.replace(" ", "_")]
+        chosen = [load(path) for path in shipped(model).values()]
         if not chosen:
             raise SpecError(f"No shipped scenario is for model `{model}`; give `--scenarios FILE|DIR|NAMES`.")
         chosen.sort(key=lambda s: (s.name != "baseline", s.name))
@@ -93,7 +90,7 @@ def load_scenarios(model: str, spec: str | None) -> tuple[Any, ...]:
     for item in (x.strip() for x in spec.split(",")):
         if not item:
             raise SpecError(f"`--scenarios {spec}` has an empty name; separate names with single commas.")
-        parts = [load(x.strip()) for x in item.split("+")]
+        parts = [load(x.strip(), model) for x in item.split("+")]
         result.append(parts[0] if len(parts) == 1 else compose(*parts))
     return tuple(result)
 
@@ -133,7 +130,7 @@ def run_lab(
     Examples
     --------
     >>> import tempfile
-    >>> from models.scenarios import Scenario
+    >>> from sd_engine.scenario import Scenario
     >>> with tempfile.TemporaryDirectory() as d:
     ...     res = run_lab("whole_system_flow", [Scenario("baseline", "whole_system_flow")], samples=3,
     ...                   out=d, final_time=30, morris=0, sobol=0, loops=False, progress=False)
