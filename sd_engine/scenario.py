@@ -32,21 +32,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-import tomli_w
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, published as tomli
-    import tomli as tomllib
-
 from .compile import compile_model
+from .documents import DocumentError, Format, dump_document, parse_document
 from .errors import SpecError, UnknownVariableError, did_you_mean
 from .expr import canonical, parse_equation
 from .library import attribute, build
@@ -60,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["Scenario", "apply", "run", "compose", "shipped", "load", "save", "loads", "dumps"]
 
 Points = tuple[tuple[float, float], ...]
-Format = Literal["toml", "json"]
 
 
 def _points(name: str, value: Any) -> Points:
@@ -184,18 +176,15 @@ def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:
 def loads(text: str, fmt: Format = "toml") -> Scenario:
     """A scenario from TOML or JSON text."""
     try:
-        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        data = parse_document(text, fmt)
+    except DocumentError as exc:
         raise SpecError(f"Cannot read the scenario {fmt.upper()}: {exc}.") from None
     return _from_dict(data, f"scenario {fmt.upper()}")
 
 
 def dumps(scenario: Scenario, fmt: Format = "toml") -> str:
     """The TOML or JSON text of `scenario`."""
-    data = scenario.as_dict()
-    if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    return tomli_w.dumps(data)
+    return dump_document(scenario.as_dict(), fmt)
 
 
 def shipped(model: str) -> dict[str, Path]:
