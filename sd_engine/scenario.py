@@ -42,6 +42,7 @@ from .compile import compile_model
 from .documents import DocumentError, Format, dump_document, parse_document
 from .errors import SpecError, UnknownVariableError, did_you_mean
 from .expr import canonical, parse_equation
+from .io.model_file import MODEL_SUFFIXES
 from .library import attribute, build
 from .spec import ModelSpec
 
@@ -77,7 +78,8 @@ class Scenario:
     name : str
         The scenario's name.
     model : str
-        The library model it applies to (see ``models.available()``).
+        The model it applies to: a library name (see ``sd_engine.library.available()``) or the
+        path of a Vensim/XMILE model file.
     params : mapping of str to float
         Constant levers by display or canonical name.
     schedules : mapping of str to sequence of (time, value)
@@ -243,8 +245,14 @@ def apply(scenario: Scenario, model: Any = None) -> tuple[CompiledModel, dict[st
     SpecError
         A schedule or equation on something other than a constant or auxiliary.
     """
-    builder = build(scenario.model) if model is None else model
-    spec: ModelSpec = builder.spec() if callable(getattr(builder, "spec", None)) else builder.spec  # type: ignore[assignment]
+    if model is not None:
+        spec: ModelSpec = model.spec() if callable(getattr(model, "spec", None)) else model.spec
+    elif Path(scenario.model).suffix.lower() in MODEL_SUFFIXES:  # a scenario of a model file
+        from .io.pysd_import import read_model  # PySD's parser loads only for model files
+
+        spec = read_model(Path(scenario.model))
+    else:
+        spec = build(scenario.model).spec()
     replaced: dict[str, Any] = {}
     for name, text in scenario.equations.items():
         replaced[name] = (parse_equation(text, variable=name), text)

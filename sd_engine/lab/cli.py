@@ -42,7 +42,10 @@ def register(subparsers: Any) -> None:
         description="Run scenarios of a library model over a parameter-uncertainty design (in chunks, locally or "
                     "on a Dask cluster), compute the outcome metrics, sensitivity indices and loop dominance, and "
                     "write results.nc and report.html.")
-    p.add_argument("model", help="a library model with a lab profile, e.g. whole_system_flow")
+    p.add_argument("model", help="a library model (e.g. whole_system_flow) or a Vensim/XMILE model file")
+    p.add_argument("--profile", metavar="FILE", default=None,
+                   help="the lab profile (outcome metrics, uncertain parameters) as a TOML or JSON file; needed for a "
+                        "model that has none, such as an imported one (see sd_engine.lab.load_profile)")
     p.add_argument("--scenarios", default=None, metavar="FILE|DIR|NAMES",
                    help="a scenario file, a folder of them, or names (comma-separated; a+b composes); "
                         "default: every shipped scenario of the model")
@@ -221,6 +224,10 @@ def _main(args: argparse.Namespace) -> int:
         raise SpecError(f"`--samples` must be at least 1, not {args.samples}.")
     if args.sobol and args.sobol & (args.sobol - 1):
         raise SpecError(f"`--sobol` must be a power of two such as 64, not {args.sobol}.")
+    if args.profile is not None:
+        from .metrics import load_profile, register_profile
+
+        register_profile(load_profile(args.profile, model=args.model))
     scenarios = load_scenarios(args.model, args.scenarios)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
