@@ -140,7 +140,8 @@ class Results:
                 f"Variable `{clash[0]}` has the same name as a coordinate of the results (`time`, `run`, "
                 "`run_status`, `run_seed`, a dimension, or a lookup's `<name> input`); rename the variable."
             )
-        attrs = {
+        attrs = dict(spec.attrs)  # the model's own metadata; the engine's keys below take precedence
+        attrs.update({
             "model": spec.name,
             "model_hash": spec.hash(),
             "source": spec.source,
@@ -152,7 +153,7 @@ class Results:
             "sdflow_version": __version__,
             "created": self.created,
             "parameters": json.dumps(self._overridden()),
-        }
+        })
         if not self.ensemble:
             attrs["status"] = self.status[0].label
             if self.seeds is not None:

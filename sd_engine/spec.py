@@ -224,6 +224,9 @@ class ModelSpec:
     dimensions: tuple[Dimension, ...] = ()
     doc: str = ""
     source: str = ""
+    #: Model metadata copied into the ``attrs`` of every result, as ``(key, text)`` pairs
+    #: (for instance the calendar date of the initial time, ``start_date``).
+    attrs: tuple[tuple[str, str], ...] = ()
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

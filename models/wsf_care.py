@@ -1,0 +1,231 @@
+"""Whole-system flow, onward care: delayed transfers (acute and non-acute), intermediate care,
+home care and care homes.
+
+Part of :mod:`models.whole_system_flow`. Each service has clients, a capacity, and three queues
+that compete for its starts: patients in an acute bed (acute DToC), patients in a bedded
+intermediate-care place (non-acute DToC) and people at home (assessed, waiting). The starts a
+service can make per day are the places its ending clients free plus its spare places over a
+placement time; the starts it makes follow the queues with a "fuzzy minimum"
+(starts = capacity x (1 - exp(-wanted / capacity)), as in the library's
+``delayed_transfers_of_care`` model that fits England's DToC series), so delays fall smoothly as
+capacity is added and rise steeply as it runs out, and every capacity lever acts before it
+binds (Wood et al. 2022; Onen-Dumlu et al. 2022). Spot purchases move patients into real care at
+a premium (L6). Every queue starts at its closed-form equilibrium (see the model card).
+"""
+
+from __future__ import annotations
+
+from sd_engine.builder import Model
+
+__all__ = ["add_care", "SERVICES"]
+
+#: (key, display name, capacity variable, client stock, duration constant, placement time constant)
+SERVICES = (
+    ("ic", "IC", "ic_capacity", "Intermediate care clients", "ic_los", "base placement time ic"),
+    ("hc", "home care", "home_care_capacity", "Home care clients", "home_care_duration", "base placement time home care"),
+    ("ch", "care home", "care_home_places", "Care home residents", "care_home_residence", "base placement time care home"),
+)
+
+
+def _fuzzy_equilibrium(m: Model, key: str, total: str, capacity_rate: str) -> None:
+    """Day-0 'wanted' flow X of a service whose starts equal `total`: X = -R ln(1 - T/R)."""
+    m.aux(f"steady ratio {key}", f"min(0.99, {total} / max({capacity_rate}, 1e-6 * one_per_day))",
+          units="dimensionless", doc=f"Day-0 starts over start capacity ({key}).")
+    m.aux(f"steady wanted {key}", f"-{capacity_rate} * ln(1 - steady_ratio_{key})", units="person/day",
+          doc=f"Day-0 starts wanted by the queues ({key}), from the fuzzy minimum.")
+
+
+def add_care(m: Model) -> None:
+    c = m.constant
+    # -- pathways out of hospital ---------------------------------------------------------------------
+    c("pathway IC", 0.35, units="dimensionless", doc="Complex discharges to intermediate care / reablement (D2A "
+      "pathways 1-2). Assumed — calibrate; the rest of the complex discharges (35%) go home after assessment "
+      "without a new service (domain §4.2 discharge-to-assess pathways).")
+    c("pathway home care", 0.20, units="dimensionless", doc="Complex discharges to a new long-term home care package. "
+      "Assumed — calibrate.")
+    c("pathway care home", 0.10, units="dimensionless", doc="Complex discharges to a care home (pathway 3). Assumed — "
+      "calibrate.")
+    c("min transfer time", 1.7, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
+      "service has room. Fitted to England's acute delayed days, see the model card.")
+    c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
+    c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "
+      "calibrate on England's non-acute delayed days (28 a day per 1 m in FY2018/19).")
+    c("deconditioning", 0.05, units="1/day", doc="Rise in the share needing long-term care per day of delay beyond the "
+      "start's mean (L5; delayed older patients lose mobility). Assumed — calibrate.")
+    m.aux("becoming fit", "completions * complex_share", units="person/day", doc="Patients medically fit, needing onward care.")
+    m.aux("mean delay", "acute_dtoc / max(becoming_fit, 0.001 * one_per_day)", units="day", doc="Mean acute delay "
+          "(Little's law).")
+    m.aux("care need shift", "min(2, max(0.5, 1 + deconditioning * (mean_delay - initial(mean_delay))))",
+          units="dimensionless", doc="Deconditioning while delayed raises long-term care needs (L5).")
+    m.aux("share home care now", "pathway_home_care * care_need_shift", units="dimensionless", doc="To home care.")
+    m.aux("share care home now", "pathway_care_home * care_need_shift", units="dimensionless", doc="To a care home.")
+    m.aux("share home now", "max(0, 1 - pathway_ic - share_home_care_now - share_care_home_now)", units="dimensionless",
+          doc="Home without a new service.")
+    m.aux("hospital transfer time", "min_transfer_time * (1 - integrated_discharge_effect) * joint_working_effect "
+          "* history_discharge_push", units="day",
+          doc="Time to arrange a transfer: integrated discharge teams and joint planning (collaboration) shorten it.")
+    c("dtoc target effect", 0.15, units="dimensionless", doc="Cut in transfer times from July 2017 (national DToC "
+      "targets; history, not a lever). Assumed, set without the 2017-2019 data (as the DToC model's uplift).")
+    m.aux("history discharge push", "if_then_else(calendar_year < 2017.5, 1 / (1 - dtoc_target_effect), 1)",
+          units="dimensionless", doc="Transfer times before the July 2017 DToC targets, relative to after.")
+
+    # -- intermediate care, home care, care homes ----------------------------------------------------
+    c("IC LoS", 28, units="day", doc="Domain §4.3.")
+    c("bedded IC share", 0.4, units="dimensionless", doc="Share of IC in beds (community hospitals); onward "
+      "delays there are non-acute DToC. Assumed.")
+    c("IC share to home care", 0.3, units="dimensionless", doc="IC completions needing long-term home care (domain §4.2).")
+    c("IC share to care home", 0.1, units="dimensionless", doc="IC completions needing a care home (domain §4.2).")
+    c("home care duration", 730, units="day", doc="Mean length of a home care package (Symmetric model: 24 months).")
+    c("care home residence", 913, units="day", doc="Mean residence in a care home (domain §4.3, 2.5 years).")
+    c("base IC places", 600, units="place", doc="Domain C14 (assumed — calibrate).")
+    c("IC change", 0, units="dimensionless", doc="Fractional change in intermediate care places from day 1 (lever, "
+      "±0.2; Wolstenholme 1999: the high-leverage flow variable).")
+    c("base care home places", 8150, units="place", doc="456,000 places (1 April 2019, King's Fund) / 56.")
+    c("care home change", 0, units="dimensionless", doc="Fractional change in care home places from day 1 (lever, ±0.2).")
+    c("home care workforce share", 0.4, units="dimensionless", doc="Share of social care FTE in home care. Assumed.")
+    c("home care per FTE", 0.95, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed — "
+      "calibrate (≈7% spare capacity over 10,000 clients in 2018/19).")
+    c("base placement time IC", 3, units="day", doc="Time to place in a free IC place. Assumed — calibrate.")
+    c("base placement time home care", 7, units="day", doc="Domain §4.2 (assumed — calibrate).")
+    c("base placement time care home", 14, units="day", doc="Assumed — calibrate.")
+    m.lookup("f trust", [(0, 2.0), (0.5, 1.0), (1, 0.7)], units="dimensionless",
+             doc="Placement-time multiplier against trust (domain §4.4).")
+    m.lookup("f workforce", [(0, 0.8), (0.07, 1.0), (0.15, 1.6), (0.25, 3.0)], units="dimensionless",
+             doc="Placement-time multiplier against the social care vacancy rate (domain §4.4, normal at 7%).")
+    m.aux("IC capacity", "base_ic_places * scale * (1 + ic_change * policy_on) * la_funding_index", units="place",
+          doc="Intermediate care places (C14), planned with the LA's social care budget (which follows the "
+              "population in need).")
+    m.aux("home care capacity", "social_care_workers * home_care_workforce_share * home_care_per_fte", units="place",
+          doc="Home care capacity from the workforce.")
+    m.aux("care home places", "base_care_home_places * scale * (1 + care_home_change * policy_on) * la_funding_index",
+          units="place", doc="Domain C13: places follow the fees local authorities can pay (the market follows "
+                             "funding, Kim Warren's care-home market model; without its ≈3-year lag).")
+    m.aux("placement factor", "f_trust(trust) * joint_working_effect * (1 - fine_incentive)", units="dimensionless",
+          doc="Trust, joint working and the incentive of fines on placement times (L13, L14, two-sided fines).")
+
+    extra = {"ic": "non_acute_dtoc", "hc": "0 * one_person", "ch": "0 * one_person"}
+    c("one person", 1, units="person", doc="Unit count.")
+    for key, name, capacity, clients, duration, placement in SERVICES:
+        cl = clients.lower().replace(" ", "_")
+        pl = placement.replace(" ", "_")
+        hosp, comm = f"Acute DToC awaiting {name}", f"Waiting {name} community"
+        hosp_k, comm_k = hosp.lower().replace(" ", "_"), comm.lower().replace(" ", "_")
+        sources = [f"{hosp_k} / hospital_transfer_time", f"{comm_k} / community_start_time"]
+        if key != "ic":
+            na = f"Non acute DToC awaiting {name}"
+            na_k = na.lower().replace(" ", "_")
+            sources.append(f"{na_k} / non_acute_transfer_time")
+        m.aux(f"placement time {key}", f"{pl} * placement_factor"
+              + (" * f_workforce(sc_vacancy_rate)" if key == "hc" else ""), units="day",
+              doc=f"Time to start a {name} client once a place is free.")
+        m.aux(f"start capacity {key}", f"max(1e-6 * one_per_day, ({cl} / {duration} + ({capacity} * one_person "
+              f"/ one_place - {cl} - {extra[key]}) / placement_time_{key}) "
+              f"* christmas_discharges(christmas_day_of_year))", units="person/day",
+              doc=f"Most {name} starts a day: places freed by ending clients plus spare places over the placement "
+                  "time (less at Christmas).")
+        m.aux(f"starts wanted {key}", " + ".join(sources), units="person/day",
+              doc=f"{name} starts the queues would make with unlimited capacity.")
+        m.aux(f"starts {key}", f"start_capacity_{key} * (1 - exp(-starts_wanted_{key} / start_capacity_{key}))",
+              units="person/day", doc=f"{name} starts: the fuzzy minimum of the wanted starts and the capacity.")
+        m.aux(f"start fraction {key}", f"starts_{key} / max(starts_wanted_{key}, 1e-9 * one_per_day)",
+              units="dimensionless", doc=f"Share of the wanted {name} starts made.")
+        m.flow(f"hospital to {name}", f"{hosp_k} / hospital_transfer_time * start_fraction_{key}", units="person/day",
+               doc=f"Transfers from acute beds to {name}.")
+        m.flow(f"community to {name}", f"{comm_k} / community_start_time * start_fraction_{key}", units="person/day",
+               doc=f"Starts of {name} for people waiting at home.")
+        inflows_s = [f"hospital to {name}", f"community to {name}"]
+        if key != "ic":
+            m.flow(f"non acute to {name}", f"{na_k} / non_acute_transfer_time * start_fraction_{key}",
+                   units="person/day", doc=f"Transfers from bedded IC to {name}.")
+            inflows_s.append(f"non acute to {name}")
+            m.flow(f"spot purchases {key}", f"spot_purchase_on * policy_on * max(0, {hosp_k} - 1.25 * initial({hosp_k})) "
+                   "/ spot_purchase_time", units="person/day",
+                   doc=f"{name} bought spot at a premium for acute delays above 125% of the start's (L6).")
+            inflows_s.append(f"spot purchases {key}")
+        hosp_out = [f"hospital to {name}"] + ([f"spot purchases {key}"] if key != "ic" else [])
+        m.stock(hosp, initial=f"hospital_transfer_time * steady_wanted_{key} * steady_hospital_{key} "
+                f"/ steady_total_{key}", inflows=[f"fit for {name}"], outflows=hosp_out, units="person",
+                non_negative=True, doc=f"Medically fit patients in an acute bed waiting for {name} (acute DToC).")
+        comm_in = {"ic": ["assessed to IC"], "hc": ["assessed to home care", "home IC to home care"],
+                   "ch": ["assessed to care home", "home IC to care home"]}[key]
+        m.stock(comm, initial=f"community_start_time * steady_wanted_{key} * steady_community_{key} "
+                f"/ steady_total_{key}", inflows=comm_in, outflows=[f"community to {name}"],
+                units="person", doc=f"People at home assessed as needing {name}, waiting.")
+        ends = ([f"{name} ends"] if key != "ic" else
+                ["IC ends home", "IC to home care", "IC to care home", "home IC to home care", "home IC to care home"])
+        m.stock(clients, initial=f"{duration} * steady_total_{key}", inflows=inflows_s, outflows=ends,
+                units="person", doc=f"{name} clients.")
+        if key != "ic":
+            m.flow(f"{name} ends", f"{cl} / {duration}", units="person/day",
+                   doc=f"{name} ending (completion, death, move).")
+        if key != "ic":
+            m.stock(na, initial=f"non_acute_transfer_time * steady_wanted_{key} * steady_non_acute_{key} "
+                    f"/ steady_total_{key}", inflows=[f"IC to {name}"], outflows=[f"non acute to {name}"],
+                    units="person",
+                    doc=f"Patients in a bedded IC place, ready to leave, waiting for {name} (non-acute DToC).")
+    c("one place", 1, units="place", doc="Unit count.")
+    c("spot purchase on", 1, units="dimensionless", doc="Coping switch (L6): 1 buys care spot for excess delays.")
+    c("spot purchase time", 7, units="day", doc="Time to spot-purchase care. Assumed.")
+
+    m.flow("fit for IC", "becoming_fit * pathway_ic", units="person/day", doc="Fit patients needing IC.")
+    m.flow("fit for home care", "becoming_fit * share_home_care_now", units="person/day", doc="Needing home care.")
+    m.flow("fit for care home", "becoming_fit * share_care_home_now", units="person/day", doc="Needing a care home.")
+    m.flow("IC ends home", "intermediate_care_clients / ic_los * (1 - ic_share_to_home_care - ic_share_to_care_home)",
+           units="person/day", doc="IC completions home without long-term care (60%, domain §4.2).")
+    m.flow("home IC to home care", "intermediate_care_clients / ic_los * ic_share_to_home_care * (1 - bedded_ic_share)",
+           units="person/day", doc="Home-based IC completions needing long-term home care (they wait at home).")
+    m.flow("home IC to care home", "intermediate_care_clients / ic_los * ic_share_to_care_home * (1 - bedded_ic_share)",
+           units="person/day", doc="Home-based IC completions needing a care home (they wait at home).")
+    m.flow("IC to home care", "intermediate_care_clients / ic_los * ic_share_to_home_care * bedded_ic_share",
+           units="person/day", doc="Bedded IC completions needing home care (they wait in the IC bed).")
+    m.flow("IC to care home", "intermediate_care_clients / ic_los * ic_share_to_care_home * bedded_ic_share",
+           units="person/day", doc="Bedded IC completions needing a care home.")
+    m.stock("Acute DToC awaiting home", initial="hospital_transfer_time * steady_becoming_fit "
+            "* (1 - pathway_ic - pathway_home_care - pathway_care_home)",
+            inflows=["fit for home"], outflows=["transfers home"], units="person",
+            doc="Fit patients assessed for home without a new service, waiting for the arrangements.")
+    m.flow("fit for home", "becoming_fit * share_home_now", units="person/day", doc="Home without a new service.")
+    m.flow("transfers home", "acute_dtoc_awaiting_home / hospital_transfer_time "
+           "* christmas_discharges(christmas_day_of_year)", units="person/day", doc="Complex discharges home.")
+    m.aux("Acute DToC", "acute_dtoc_awaiting_home + acute_dtoc_awaiting_ic + acute_dtoc_awaiting_home_care "
+          "+ acute_dtoc_awaiting_care_home", units="person",
+          doc="Medically fit patients in acute beds awaiting transfer (domain C5; 2,973 a day in England in "
+              "FY2018/19 = 53 per 1 m).")
+    m.aux("Non acute DToC", "non_acute_dtoc_awaiting_home_care + non_acute_dtoc_awaiting_care_home", units="person",
+          doc="Delayed patients in non-acute (community) beds (domain C8; 28 per 1 m in FY2018/19).")
+    m.aux("hospital transfers", "hospital_to_ic + hospital_to_home_care + hospital_to_care_home + spot_purchases_hc "
+          "+ spot_purchases_ch + transfers_home", units="person/day", doc="Onward transfers from acute beds.")
+    c("days per month", 30.4375, units="day/month", doc="Mean calendar month (365.25 / 12).")
+    m.aux("DToC days per month", "acute_dtoc * days_per_month", units="person*day/month",
+          doc="Acute delayed bed days in a mean month (the published statistic).")
+
+    # -- day-0 equilibrium (closed form): starts = inflows, queues from the fuzzy minimum ------------------
+    m.aux("steady becoming fit", "steady_bed_requests * complex_share", units="person/day",
+          doc="Day-0 fit patients (completions = admissions in equilibrium).")
+    m.aux("steady hospital ic", "steady_becoming_fit * pathway_ic", units="person/day", doc="Day-0 IC need from hospital.")
+    m.aux("steady community ic", "assessed_to_ic", units="person/day", doc="Day-0 IC need from home.")
+    m.aux("steady total ic", "steady_hospital_ic + steady_community_ic", units="person/day", doc="Day-0 IC starts.")
+    for key, ic_share in (("hc", "ic_share_to_home_care"), ("ch", "ic_share_to_care_home")):
+        name = "home_care" if key == "hc" else "care_home"
+        m.aux(f"steady hospital {key}", f"steady_becoming_fit * pathway_{name}", units="person/day",
+              doc=f"Day-0 {key} need from hospital.")
+        m.aux(f"steady non acute {key}", f"steady_total_ic * {ic_share} * bedded_ic_share", units="person/day",
+              doc=f"Day-0 {key} need from bedded IC.")
+        m.aux(f"steady community {key}", f"assessed_to_{name} + steady_total_ic * {ic_share} * (1 - bedded_ic_share)",
+              units="person/day", doc=f"Day-0 {key} need from home.")
+        m.aux(f"steady total {key}", f"steady_hospital_{key} + steady_non_acute_{key} + steady_community_{key}",
+              units="person/day", doc=f"Day-0 {key} starts.")
+    capacities = {"hc": "home_care_capacity", "ch": "care_home_places"}
+    durations = {"hc": "home_care_duration", "ch": "care_home_residence"}
+    for key in ("hc", "ch"):
+        m.aux(f"steady capacity rate {key}", f"(steady_total_{key} + ({capacities[key]} * one_person / one_place "
+              f"- {durations[key]} * steady_total_{key}) / placement_time_{key}) "
+              "* christmas_discharges(christmas_day_of_year)", units="person/day", doc=f"Day-0 start capacity ({key}).")
+        _fuzzy_equilibrium(m, key, f"steady_total_{key}", f"steady_capacity_rate_{key}")
+    m.aux("steady non acute dtoc", "non_acute_transfer_time * (steady_wanted_hc * steady_non_acute_hc / steady_total_hc "
+          "+ steady_wanted_ch * steady_non_acute_ch / steady_total_ch)", units="person",
+          doc="Day-0 non-acute delays (they occupy IC places).")
+    m.aux("steady capacity rate ic", "(steady_total_ic + (ic_capacity * one_person / one_place - ic_los * steady_total_ic "
+          "- steady_non_acute_dtoc) / placement_time_ic) * christmas_discharges(christmas_day_of_year)",
+          units="person/day", doc="Day-0 start capacity (IC).")
+    _fuzzy_equilibrium(m, "ic", "steady_total_ic", "steady_capacity_rate_ic")
