@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from sd_engine.builder import Model
 
-__all__ = ["add_acute", "softmin", "normal_cdf"]
+from .wsf_demand import WINTER_SHAPE
+
+__all__ = ["add_acute", "softmin", "normal_cdf", "normal_pdf"]
 
 
 def normal_cdf(z: str) -> str:
@@ -216,8 +218,8 @@ def add_acute(m: Model) -> None:
     c("winter LoS rise", 0.06, units="dimensionless", doc="Rise in emergency length of stay at the January peak, "
       "relative to the year (older, frailer, respiratory winter case mix). Fitted to England's 4-hour seasonality, "
       "see the model card.")
-    c("winter mean", 0.2792, units="dimensionless", doc="Mean of the winter shape over the year (keeps the mean stay "
-      "at `active LoS`; derived from WINTER_SHAPE).")
+    c("winter mean", round(sum(WINTER_SHAPE) / 12, 6), units="dimensionless", doc="Mean of the winter shape over "
+      "the year (keeps the mean stay at `active LoS`; derived from WINTER_SHAPE).")
     m.lookup("f outlier", [(0.85, 1.0), (0.92, 1.02), (0.96, 1.05), (1.00, 1.08)], units="dimensionless",
              doc="LoS multiplier from outlying against occupancy (L3; Wolstenholme et al. 2007). The domain's "
                  "suggested points (§4.4) flattened: at their slope the outlier loop's gain exceeds 1 above 92% "

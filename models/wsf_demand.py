@@ -37,9 +37,9 @@ CONVERSION_SEASON = (1.0453, 1.0283, 1.0023, 0.9965, 0.9749, 0.9695, 0.9561, 1.0
 #: winter months (approximate reading of the published monthly series).
 SICKNESS_SEASON = (0.047, 0.046, 0.044, 0.041, 0.040, 0.039, 0.039, 0.039, 0.040, 0.042, 0.044, 0.047)
 #: Where in the year winter lengthens stays (0 none, 1 the peak): December to March, peaking in
-#: January (the domain's winter pressure; respiratory admissions, Brailsford et al. 2004). The
-#: amplitude is fitted to England's 4-hour performance.
-WINTER_SHAPE = (1.0, 0.8, 0.45, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.05, 0.25, 0.7)
+#: January with the flu season (the domain's winter pressure; respiratory admissions, Brailsford et
+#: al. 2004). Assumed shape; the amplitude is fitted to England's 4-hour performance.
+WINTER_SHAPE = (1.0, 0.55, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.25, 0.75)
 
 
 def seasonal_points(monthly: tuple[float, ...], *, normalise: bool = True) -> list[tuple[float, float]]:
@@ -113,12 +113,14 @@ def add_calendar(m: Model, start_date: str) -> None:
              doc="NHS sickness absence rate by day of year (NHS Digital, approximate; see SICKNESS_SEASON).")
     m.lookup("winter shape", seasonal_points(WINTER_SHAPE, normalise=False), units="dimensionless",
              doc="Winter pressure by day of year, 0-1, peaking in January (see WINTER_SHAPE).")
-    # Christmas: discharges and planned electives fall over the holiday (25 Dec - 1 Jan) and the
-    # backlog is cleared in early January. Assumed shape (a week-long dip to 70% / 40%).
-    m.lookup("christmas discharges", [(350, 1.0), (357, 0.7), (365.25, 0.7), (366.25, 1.0), (372, 1.1), (380, 1.0)],
+    # Christmas: hospitals and councils push discharges before the holiday (England's delayed days
+    # are 7% below trend in December, derived from england_delayed_transfers_monthly.csv), then
+    # discharges and planned electives fall over the holiday week. Assumed shape.
+    m.lookup("christmas discharges", [(334, 1.0), (343, 1.2), (357, 1.2), (359, 0.7), (366, 0.7), (368, 1.0)],
              units="dimensionless", doc="Discharge and placement capacity around Christmas, relative to normal. "
-                                         "Assumed: a week-long dip to 70% and a catch-up in early January.")
-    m.lookup("christmas electives", [(350, 1.0), (356, 0.4), (366.25, 0.4), (369, 1.0)], units="dimensionless",
+                                         "Assumed: a pre-Christmas push (120% from 9 Dec) and a holiday dip to 70% "
+                                         "(25 Dec - 1 Jan).")
+    m.lookup("christmas electives", [(355, 1.0), (358, 0.4), (366, 0.4), (368, 1.0)], units="dimensionless",
              doc="Planned elective admissions around Christmas, relative to normal. Assumed: 40% in the holiday week.")
     m.aux("christmas day of year", "day_of_year + if_then_else(day_of_year < 15, days_per_year * one_year, 0)",
           units="day", doc="Day of year running past 365 in early January, so the Christmas tables span New Year.")
