@@ -69,6 +69,8 @@ Policy levers (each two-sided, with its source in its ``doc``; see ``LEVERS``)
 
 from __future__ import annotations
 
+from typing import Any
+
 from sd_engine.builder import Model
 
 from .wsf_acute import add_acute
@@ -77,7 +79,7 @@ from .wsf_demand import add_calendar, add_demand
 from .wsf_system import add_system
 from .wsf_workforce import add_workforce
 
-__all__ = ["build", "LOOPS", "LEVERS", "FIT", "START_DATE", "FINAL_TIME"]
+__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "START_DATE", "FINAL_TIME"]
 
 #: The default calendar date of the initial time: FY2018/19, the year the levels describe.
 START_DATE = "2018-04-01"
@@ -89,13 +91,178 @@ FINAL_TIME = 5475.0
 #: The estimates are the constants' defaults; the intervals are the lab's uncertainty ranges.
 FIT: dict[str, tuple[float, float, float]] = {}
 
-#: The lever table: lever -> (the outcome it should move, +1 or -1 for its direction after the
-#: stated years, the source of the mechanism). ``tests/models/test_wsf_levers.py`` checks each.
-LEVERS: dict[str, tuple[str, int, str]] = {}
+#: The lever table: each lever's setting (``params``), the run it is compared with (``reference``:
+#: the baseline, or ``stressed`` for levers that act only where social care binds), its expected
+#: effects as (outcome, years after the start, +1 if the lever raises it or -1) -- the benefit
+#: and, for two-sided levers, the cost or risk -- and the source of the mechanism.
+#: ``tests/models/test_wsf_levers.py`` checks every direction; the model card tabulates them.
+LEVERS: dict[str, dict[str, Any]] = {
+    "NHS funding growth": dict(
+        params={"nhs budget growth": 0.035}, effects=[("four hour performance", 10, +1), ("occupancy", 10, -1),
+                                                       ("cost per capita", 10, +1)],
+        source="Domain §4.6 (0-4% a year); funding buys beds, nurse posts and ED capacity net of real unit-cost "
+               "growth."),
+    "Social care funding growth": dict(
+        params={"social care funding growth": 0.03}, effects=[("Acute DToC", 10, -1), ("Unmet need", 10, -1),
+                                                               ("cost per capita", 10, +1)],
+        source="Domain §4.6 (-2% to +5% a year); the 2017 £2 bn (Spring Budget) cut delays (DToC statistics)."),
+    "Pooled budget": dict(
+        params={"pooled budget share": 0.08}, effects=[("collaboration", 5, +1), ("Acute DToC", 5, -1),
+                                                        ("Financial position", 5, -1)],
+        source="Better Care Fund (domain §4.6, 0-10%): money and aligned incentives for community care; less "
+               "for the hospital."),
+    "Delay fines": dict(
+        params={"fine per delayed day": 100.0}, effects=[("Acute DToC", 0.25, -1), ("Trust", 3, -1),
+                                                         ("collaboration", 3, -1)],
+        source="Community Care (Delayed Discharges) Act 2003: the intended incentive (explanatory notes para 9) "
+               "and the feared damage to partnership (Community Care, July 2003)."),
+    "Target pressure": dict(
+        params={"target pressure": 1.5}, effects=[("four hour performance", 1, +1),
+                                                  ("Improvement capability", 10, -1)],
+        source="The 4-hour target era (98% reached 2005-2010, england_ae_quarterly_2004_2015.csv) against "
+               "pressure that crowds out improvement (Repenning & Sterman 2001)."),
+    "Place-based regulation": dict(
+        params={"system accountability": 0.8}, effects=[("Shared knowledge", 0.1, -1), ("collaboration", 10, +1)],
+        source="CQC local system reviews (2017-18) and the report's place-based regulation: aligned incentives "
+               "and less blame, after the disruption of a new regime."),
+    "Savings programme": dict(
+        params={"savings rate": 0.03}, effects=[("Financial position", 2, +1), ("four hour performance", 5, -1)],
+        source="Seddon 2008 ('focus on costs and costs rise'); NHS efficiency requirement ≈4%/yr 2011-15."),
+    "Deficit response": dict(
+        params={"deficit response": 0.5}, effects=[("core beds", 10, -1), ("occupancy", 10, +1)],
+        source="L12 savings spiral (domain §4.5; Seddon 2008)."),
+    "Improvement time": dict(
+        params={"improvement time": 0.10}, effects=[("Improvement capability", 10, +1),
+                                                    ("ward nurses available", 0.5, -1)],
+        source="Repenning & Sterman 2001: improvement needs time taken from care first (worse before better)."),
+    "Tests of change": dict(
+        params={"tests of change": 3.0}, effects=[("Improvement capability", 5, +1)],
+        source="Spear (cited in the report): repeated small experiments build capability."),
+    "Solutions at pace": dict(
+        params={"solutions at pace": 1.0}, effects=[("occupancy", 0.5, -1), ("Improvement capability", 3, -1)],
+        source="Seddon 2008 (cited in the report): copied productivity solutions deliver quickly, fade, and "
+               "crowd out capability building."),
+    "Leadership headspace": dict(
+        params={"leadership headspace": 1.0}, effects=[("Improvement capability", 5, +1),
+                                                       ("cost per capita", 1, +1)],
+        source="The report's 'time and headspace' for local leaders; Bohmer."),
+    "Long evaluation window": dict(
+        params={"redesign time": 0.1, "evaluation window": 3650.0}, reference="short window",
+        effects=[("Improvement capability", 10, +1), ("four hour performance", 12, +1)],
+        source="Bohmer (cited in the report): rebuilding a system's operating system takes about a decade; a "
+               "2-year judgement abandons it (L16)."),
+    "Nurse training": dict(
+        params={"training increase": 90.0}, effects=[("Nurses", 10, +1)],
+        source="Domain §4.6 (+25% training places); Health Foundation workforce reports."),
+    "Nurse retention": dict(
+        params={"retention gain": 0.2}, effects=[("Nurses", 5, +1)], source="Health Foundation, Falling short (2019)."),
+    "International recruitment": dict(
+        params={"international recruits": 150.0}, effects=[("Nurses", 5, +1)], source="Domain §4.6 (0-200 a year)."),
+    "NHS pay": dict(
+        params={"NHS pay index": 1.1}, effects=[("nurse leaver rate", 5, -1), ("cost per capita", 5, +1)],
+        source="Domain §4.4 pay-leaver table (Health Foundation); pay is the largest NHS cost."),
+    "Social care pay": dict(
+        params={"social care pay index": 1.15}, effects=[("Social care workers", 5, +1),
+                                                         ("prevention index", 5, -1)],
+        source="Skills for Care (turnover 29-31%, pay-sensitive); the LA pays it from what prevention would get."),
+    "GP training": dict(
+        params={"gp training increase": 10.0}, effects=[("GPs", 10, +1), ("ED attendances", 10, -1)],
+        source="Brailsford et al. 2004: primary care access drives emergency demand."),
+    "Care home support": dict(
+        params={"care home support": 1.0}, effects=[("ED attendances", 5, -1), ("cost per capita", 1, +1)],
+        source="Enhanced Health in Care Homes vanguards (Health Foundation IAU 2019: 27% fewer avoidable "
+               "admissions in Wakefield)."),
+    "Admission avoidance": dict(
+        params={"admission avoidance": 1.0}, effects=[("decisions to admit", 5, -1)],
+        source="New Care Models (MCP/PACS vanguards, NHS England 2017; NIHR realist synthesis 2018)."),
+    "Integrated discharge": dict(
+        params={"integrated discharge": 1.0}, effects=[("Acute DToC", 5, -1)],
+        source="Discharge to assess and trusted assessors (NHS England 2016 quick guides; Health Foundation Flow "
+               "Cost Quality)."),
+    "G&A beds": dict(
+        params={"bed change": 0.1}, effects=[("occupancy", 5, -1), ("four hour performance", 5, +1),
+                                             ("cost per capita", 5, +1)],
+        source="Domain §4.6 (±20%); Lane, Monefeldt & Rosenhead 2000."),
+    "Intermediate care places": dict(
+        params={"IC change": 0.2}, effects=[("Acute DToC", 5, -1)],
+        source="Wolstenholme 1999: intermediate care is the high-leverage flow variable; Onen-Dumlu et al. 2022."),
+    "Care home places": dict(
+        params={"care home change": 0.2}, effects=[("Acute DToC", 5, -1), ("Unmet need", 5, -1)],
+        source="Domain §4.6 (±20%); Wood et al. 2022."),
+    "Reorganisations": dict(
+        params={"first reorganisation": 730.0, "reorganisation interval": 1825.0},
+        effects=[("Shared knowledge", 5, -1)], source="Domain §4.6 (every 5 years); leadership churn in the report."),
+    "Escalation off": dict(
+        params={"escalation on": 0.0}, effects=[("occupancy", 5, +1)], source="Wolstenholme et al. 2007 (coping)."),
+    "Early discharge off": dict(
+        params={"early discharge on": 0.0}, effects=[("readmissions", 5, -1)],
+        source="Wolstenholme et al. 2007; Seddon 2008 (failure demand)."),
+    "Spot purchase off": dict(
+        params={"spot purchase on": 0.0}, reference="stressed", effects=[("Acute DToC awaiting home care", 5, +1)],
+        source="Wolstenholme & McKelvie 2019 (spot purchase as a fix that fails)."),
+    "Work hour limit": dict(
+        params={"work hour limit": 0.85}, reference="understaffed", effects=[("Nurse fatigue", 5, -1),
+                                                                            ("occupancy", 5, +1)],
+        source="Homer 1985 (the optimal work limit): less burnout, less throughput."),
+    "Prevention": dict(
+        params={"onset cut": 0.2}, effects=[("people in need", 10, -1)],
+        source="Milstein et al. 2007; Homer & Hirsch 2006 (models.ageing_chain_demand)."),
+}
+#: Runs the lever table compares with, besides the baseline.
+REFERENCES: dict[str, dict[str, float]] = {
+    "stressed": {"social care funding growth": -0.04},
+    "short window": {"redesign time": 0.1, "evaluation window": 730.0},
+    "understaffed": {"NHS pay index": 0.85},
+}
 
 #: The 16 named loops of the domain document (section 4.5) as variables on each loop, in
 #: causal order; `model.loops()` names the loops it finds after them.
-LOOPS: dict[str, list[str]] = {}
+LOOPS: dict[str, list[str]] = {
+    "L1 admission throttle": ["occupied_beds", "free_beds", "admission_capacity", "admissions", "emergency_inpatients"],
+    "L2 elective buffer": ["occupancy", "elective_admissions", "elective_inpatients", "occupied_beds"],
+    "L2 tail": ["elective_waiting_list", "urgent_conversions", "bed_requests", "admissions", "emergency_inpatients",
+                "occupied_beds", "occupancy", "elective_admissions"],
+    "L3 outlier congestion": ["occupancy", "los_multiplier", "completions", "emergency_inpatients", "occupied_beds"],
+    "L4 premature discharge": ["occupancy", "readmission_multiplier", "excess_readmissions", "bed_requests",
+                               "admissions", "emergency_inpatients", "occupied_beds"],
+    "L5 downstream blockage": ["acute_dtoc", "mean_delay", "care_need_shift", "share_care_home_now",
+                               "fit_for_care_home", "acute_dtoc_awaiting_care_home"],
+    "L6 spot purchase": ["acute_dtoc_awaiting_home_care", "spot_purchases_hc", "la_unplanned_spending",
+                         "la_funding_index", "social_care_establishment", "social_care_workers", "home_care_capacity",
+                         "start_capacity_hc", "starts_hc", "start_fraction_hc", "hospital_to_home_care"],
+    "L7 escalation beds": ["occupancy", "escalation_opening", "escalation_beds", "available_beds"],
+    "L7 side effect": ["escalation_beds", "agency_nurses", "nhs_spending", "pressure_gap", "perceived_pressure",
+                       "improvement_time_now", "capability_investment", "improvement_capability",
+                       "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
+                       "occupied_beds", "occupancy", "escalation_opening"],
+    "L8 burnout": ["nurses", "permanent_ward_nurses", "ward_nurses_available", "workload_ratio", "effort",
+                   "fatigue_build_up", "nurse_fatigue", "nurse_leavers"],
+    "L8 sickness": ["nurse_fatigue", "sickness", "permanent_ward_nurses", "ward_nurses_available", "workload_ratio",
+                    "effort", "fatigue_build_up"],
+    "L9 recruitment": ["nurses", "nurse_vacancy_rate", "hiring_factor", "nurse_hires"],
+    "L10 work harder": ["occupied_beds", "nurse_demand", "workload_ratio", "effort", "staffing_adequacy",
+                        "staffing_los_effect", "los_multiplier", "completions", "emergency_inpatients"],
+    "L11 capability trap": ["perceived_pressure", "improvement_time_now", "capability_investment",
+                            "improvement_capability", "capability_los_effect", "los_multiplier", "completions",
+                            "emergency_inpatients", "occupied_beds", "occupancy", "pressure_gap", "pressure_change"],
+    "L12 savings spiral": ["financial_position", "savings_rate_now", "savings_cuts", "savings_index", "capacity_index",
+                           "core_beds", "staffed_beds", "available_beds", "occupancy", "escalation_opening",
+                           "escalation_beds", "nhs_spending", "nhs_costs"],
+    "L13 trust-collaboration": ["trust", "placement_factor", "placement_time_hc", "start_capacity_hc", "starts_hc",
+                                "start_fraction_hc", "hospital_to_home_care", "acute_dtoc_awaiting_home_care",
+                                "acute_dtoc", "all_dtoc", "delay_perception", "perceived_delays", "joint_success",
+                                "trust_building"],
+    "L13 knowledge": ["collaboration", "knowledge_gain", "shared_knowledge"],
+    "L14 blame": ["perceived_delays", "blame", "trust_erosion", "trust", "placement_factor", "placement_time_hc",
+                  "start_capacity_hc", "starts_hc", "start_fraction_hc", "hospital_to_home_care",
+                  "acute_dtoc_awaiting_home_care", "acute_dtoc", "all_dtoc", "delay_perception"],
+    "L15 breaches and pressure": ["occupancy", "queue_occupancy", "probability_of_waiting", "admitted_within_4h",
+                                  "four_hour_performance", "pressure_gap", "perceived_pressure",
+                                  "improvement_time_now", "capability_investment", "improvement_capability",
+                                  "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
+                                  "occupied_beds"],
+    "L16 policy churn": ["improvement_capability", "programme_abandoned", "capability_restructuring_loss"],
+}
 
 
 def build(start_date: str = START_DATE, final_time: float = FINAL_TIME) -> Model:

@@ -62,6 +62,7 @@ def add_care(m: Model) -> None:
     m.aux("share home now", "max(0, 1 - pathway_ic - share_home_care_now - share_care_home_now)", units="dimensionless",
           doc="Home without a new service.")
     m.aux("hospital transfer time", "min_transfer_time * (1 - integrated_discharge_effect) * joint_working_effect "
+          "* (1 - fine_incentive) "
           "* history_discharge_push", units="day",
           doc="Time to arrange a transfer: integrated discharge teams and joint planning (collaboration) shorten it.")
     c("dtoc target effect", 0.15, units="dimensionless", doc="Cut in transfer times from July 2017 (national DToC "

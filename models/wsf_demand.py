@@ -99,8 +99,9 @@ def add_calendar(m: Model, start_date: str) -> None:
     m.aux("years from reference", "calendar_year - reference_year", units="year",
           doc="Years after the middle of FY2018/19 (negative before it).")
     m.aux("years since start", "time / days_per_year", units="year", doc="Years since the initial time.")
-    m.aux("day of year", "modulo(start_day_of_year + time, days_per_year * one_year)", units="day",
-          doc="Day of the calendar year (0 = 1 January).")
+    m.aux("day of year", "modulo(start_day_of_year + time + 400 * days_per_year * one_year, days_per_year "
+          "* one_year)", units="day", doc="Day of the calendar year (0 = 1 January); kept positive for warm-ups "
+                                          "that run before the initial time.")
     c("policy start", 1, units="day",
       doc="Day from which the policy levers act. Day 1: every scenario starts from the same day-0 "
           "equilibrium of the baseline (the initial values are computed with the levers off).")

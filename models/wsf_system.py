@@ -43,8 +43,9 @@ def _trust(m: Model) -> None:
           "Care (Delayed Discharges) Act 2003). Two-sided: the Act's intended incentive to assess and arrange care "
           "promptly (explanatory notes para 9) against blame that erodes trust (Community Care, July 2003).")
     c("fine reference", 100, units="GBP/person/day", doc="A fine that counts as one unit of blame or incentive.")
-    c("fine incentive effect", 0.15, units="dimensionless", doc="Cut in placement times per reference fine (the "
-      "incentive channel). Assumed.")
+    c("fine incentive effect", 0.3, units="dimensionless", doc="Cut in placement times per reference fine (the "
+      "incentive channel). Assumed; delayed discharges in England fell after 2003.")
+    c("fine blame", 0.5, units="dimensionless", doc="Blame per reference fine (the partnership channel). Assumed.")
     m.aux("fine incentive", "min(0.5, fine_incentive_effect * fine_per_delayed_day * policy_on / fine_reference)",
           units="dimensionless", doc="Shorter placements under fines.")
     m.aux("target pressure now", "1 + (target_pressure - 1) * policy_on", units="dimensionless", doc="In force.")
@@ -63,7 +64,7 @@ def _trust(m: Model) -> None:
       "Assumed.")
     m.aux("blame", "target_pressure_now * (1 - accountability_now) / 0.8 * min(1, max(0, perceived_delays "
           "/ initial(perceived_delays) - 1 - blame_tolerance)) "
-          "+ fine_per_delayed_day * policy_on / fine_reference", units="dimensionless",
+          "+ fine_blame * fine_per_delayed_day * policy_on / fine_reference", units="dimensionless",
           doc="Blame: missed targets under national accountability, and fines (L14).")
     m.flow("trust building", "(1 - trust) * base_positive * joint_success / trust_build_time", units="1/day",
            doc="Domain §4.2.")
@@ -115,15 +116,18 @@ def _capability(m: Model) -> None:
     c("improvement delay", 365, units="day", doc="Improvement effort -> capability (domain 6-12 months; the upper end, "
       "Bohmer: rebuilding takes years).")
     c("capability erosion time", 1095, units="day", doc="Domain range 1-3 yr; the upper end (Bohmer's decade).")
-    m.aux("improvement effectiveness", "reference_capability / (capability_erosion_time * improvement_time "
+    c("reference improvement time", 0.05, units="dimensionless", doc="Share of nurse time on improvement in "
+      "FY2018/19 (domain §4.3).")
+    m.aux("improvement effectiveness", "reference_capability / (capability_erosion_time * reference_improvement_time "
           "* (1 - reference_capability))", units="1/day",
-          doc="Derived: holds capability at its reference level at the base improvement time.")
+          doc="Derived: holds capability at its reference level at the reference improvement time.")
     c("capability LoS sensitivity", 0.2, units="dimensionless", doc="LoS change per unit capability above reference. "
       "Assumed: capability 0.4 -> 0.8 shortens stays 8% (pathway redesign, Flow Cost Quality).")
     c("leadership headspace", 0, units="dimensionless", doc="Share of leaders' time protected from operational and "
       "regulatory demands (lever, 0–1; the report's 'time and headspace'). Two-sided: protects improvement time "
       "and knowledge sharing, against the cost of backfill.")
-    m.aux("improvement time now", "min(0.5, (improvement_time + redesign_time * programme_running) "
+    m.aux("improvement time now", "min(0.5, (reference_improvement_time + (improvement_time "
+          "- reference_improvement_time) * policy_on + redesign_time * programme_running) "
           "* improvement_cut(1 + (perceived_pressure - 1) * (1 - 0.5 * leadership_headspace * policy_on)) "
           "* (1 - 0.5 * pace_adoption))", units="dimensionless",
           doc="Time on improvement: base, programme, cut by pressure (L11), protected by headspace, crowded out by "
@@ -133,7 +137,7 @@ def _capability(m: Model) -> None:
             doc="Domain T3, 0-1.")
     m.flow("capability investment", "delay3i(improvement_time_now * improvement_effectiveness "
            "* tests_effect(tests_of_change_now) * (1 - improvement_capability), improvement_delay, "
-           "improvement_time * improvement_effectiveness * (1 - reference_capability))", units="1/day",
+           "reference_improvement_time * improvement_effectiveness * (1 - reference_capability))", units="1/day",
            doc="Improvement effort becoming capability after a delay, bounded by 1.")
     m.aux("tests of change now", "1 + (tests_of_change - 1) * policy_on", units="dimensionless", doc="In force.")
     m.flow("capability erosion", "improvement_capability / capability_erosion_time", units="1/day", doc="Domain §4.2.")
@@ -165,7 +169,9 @@ def _capability(m: Model) -> None:
       "without results (lever; 2 years: the annual planning and electoral cycle; Bohmer: a decade).")
     c("planning cycle", 1825, units="day", doc="Interval between planning rounds that relaunch an abandoned programme "
       "(lever; 5 years, the parliamentary term of the Fixed-term Parliaments Act 2011; domain §1.4).")
-    c("results threshold", 0.08, units="dimensionless", doc="Capability gain since launch counted as results. Assumed.")
+    c("results threshold", 0.0, units="dimensionless", doc="Rise in the judged 4-hour performance since launch "
+      "counted as results (0: any improvement). Assumed.")
+    c("judgement time", 365, units="day", doc="Period over which performance is judged (a year's average).")
     c("restructure loss", 0.25, units="dimensionless", doc="Capability and knowledge lost when abandoned. Assumed.")
     m.aux("launch", "if_then_else(redesign_time > 0, pulse_train(redesign_start, 0, planning_cycle, 1e9), 0) "
           "* (1 - programme_running)", units="dimensionless", doc="1 for a step when a programme is (re)launched.")
@@ -179,15 +185,21 @@ def _capability(m: Model) -> None:
     c("one day rate", 1, units="day/day", doc="Unit conversion.")
     m.flow("programme age reset", "programme_age * (launch + programme_abandoned) / dt", units="day/day",
            doc="Reset at a launch or a stop.")
-    m.stock("Capability at launch", initial="reference_capability", inflows=["capability record"], units="dimensionless",
-            doc="Capability when the running programme was launched (its results are the gain since).")
-    m.flow("capability record", "(improvement_capability - capability_at_launch) * launch / dt", units="1/day",
-           doc="Records capability at a launch.")
+    m.stock("Judged performance", initial="four_hour_performance", inflows=["judging"], units="dimensionless",
+            doc="4-hour performance as boards and ministers judge it: a year's average.")
+    m.flow("judging", "(four_hour_performance - judged_performance) / judgement_time", units="1/day",
+           doc="First-order smoothing.")
+    m.stock("Performance at launch", initial="four_hour_performance", inflows=["performance record"],
+            units="dimensionless", doc="Judged performance when the running programme was launched.")
+    m.flow("performance record", "(judged_performance - performance_at_launch) * launch / dt", units="1/day",
+           doc="Records judged performance at a launch.")
     m.aux("review due", "programme_running * if_then_else(programme_age > dt / 2, if_then_else(modulo(programme_age "
           "+ dt / 2, evaluation_window) < dt, 1, 0), 0)", units="dimensionless",
           doc="1 for a step when a running programme reaches a multiple of the evaluation window.")
-    m.aux("programme abandoned", "review_due * if_then_else(improvement_capability - capability_at_launch "
-          "< results_threshold, 1, 0)", units="dimensionless", doc="1 for a step when a review finds no results.")
+    m.aux("programme abandoned", "review_due * if_then_else(judged_performance - performance_at_launch "
+          "< results_threshold, 1, 0)", units="dimensionless",
+          doc="1 for a step when a review finds no results: judged performance no better than at launch. Time "
+              "taken from care makes things worse before better, so a short window sees no results.")
 
 
 def _levers(m: Model) -> None:

@@ -51,8 +51,10 @@ def add_workforce(m: Model) -> None:
     m.aux("hiring factor", "(nurse_vacancy_rate / (nurse_vacancy_rate + hiring_half_vacancy)) "
           "/ (base_nurse_vacancy_rate / (base_nurse_vacancy_rate + hiring_half_vacancy))", units="dimensionless",
           doc="Joiners relative to FY2018/19: they need vacancies (L9).")
+    c("reference international recruits", 60, units="FTE/year", doc="International recruits per 1 m per year in "
+      "FY2018/19 (domain §4.6, assumed).")
     m.aux("returners and other joiners", "base_nurses * leave_rate * f_fatigue(reference_fatigue) - training_places "
-          "* (1 - student_attrition) - international_recruits", units="FTE/year",
+          "* (1 - student_attrition) - reference_international_recruits", units="FTE/year",
           doc="Derived: joiners from outside the pipeline that balance leavers in FY2018/19 (domain §4.2 equilibrium "
               "note), per 1 m.")
     m.flow("nurse hires", "(graduation + (initial(returners_and_other_joiners) + international_recruits) * scale "
@@ -83,7 +85,8 @@ def add_workforce(m: Model) -> None:
     m.aux("nurse demand", "occupied_beds * nurse_fte_per_bed", units="FTE", doc="Nurses the occupied beds need.")
     m.aux("workload ratio", "nurse_demand / (ward_nurses_available + escalation_beds * nurse_fte_per_bed)",
           units="dimensionless", doc="Patients per nurse relative to the staffing norm.")
-    c("work hour limit", 1.15, units="dimensionless", doc="Cap on effort (+15%, domain §4.3; Homer's work limit lever).")
+    c("work hour limit", 1.15, units="dimensionless", doc="Cap on nurse effort relative to the staffing norm (lever; "
+      "domain §4.3: +15%; Homer 1985's work limit). Below the usual workload it cuts fatigue and throughput.")
     m.aux("effort", "min(workload_ratio, work_hour_limit)", units="dimensionless", doc="Working harder (L10).")
     m.aux("staffing adequacy", "min(1, (ward_nurses_available + escalation_beds * nurse_fte_per_bed) * effort "
           "/ nurse_demand)", units="dimensionless", doc="Share of nursing need met.")
@@ -99,7 +102,7 @@ def add_workforce(m: Model) -> None:
     m.flow("fatigue build up", "max(0, effort - fatigue_threshold) / fatigue_time", units="1/day", doc="Domain §4.2.")
     m.flow("fatigue recovery", "nurse_fatigue / recovery_time", units="1/day", doc="Domain §4.2.")
     m.aux("steady effort", "min(work_hour_limit, steady_occupancy * core_beds * nurse_fte_per_bed / (nurses * acute_share "
-          "* (1 - sickness_season(day_of_year)) * (1 - improvement_time)))", units="dimensionless",
+          "* (1 - sickness_season(day_of_year)) * (1 - reference_improvement_time)))", units="dimensionless",
           doc="Day-0 effort (workload at the day-0 occupancy, normal sickness).")
     m.aux("steady fatigue", "recovery_time / fatigue_time * max(0, steady_effort - fatigue_threshold)",
           units="dimensionless", doc="Day-0 equilibrium fatigue.")
