@@ -213,7 +213,7 @@ def add_acute(m: Model) -> None:
     c("active LoS", 6.6, units="day", doc="Emergency overnight stay excluding delay, FY2018/19. Derived: the "
       "Little's-law reconciliation of domain §4.2 (192 overnight admissions a day fill ≈1,270 beds); the total "
       "emergency mean stay was 7.9 d in 2019 (Health Foundation).")
-    c("LoS trend", -0.015, units="1/year", doc="Yearly change in emergency length of stay (productivity; England's fell "
+    c("LoS trend", -0.01, units="1/year", doc="Yearly change in emergency length of stay (productivity; England's fell "
       "for two decades to 2019). Assumed — calibrate.")
     c("winter LoS rise", 0.06, units="dimensionless", doc="Rise in emergency length of stay at the January peak, "
       "relative to the year (older, frailer, respiratory winter case mix). Fitted to England's 4-hour seasonality, "

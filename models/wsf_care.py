@@ -1,38 +1,47 @@
 """Whole-system flow, onward care: delayed transfers (acute and non-acute), intermediate care,
 home care and care homes.
 
-Part of :mod:`models.whole_system_flow`. Each service has clients, a capacity, and three queues
-that compete for its starts: patients in an acute bed (acute DToC), patients in a bedded
-intermediate-care place (non-acute DToC) and people at home (assessed, waiting). The starts a
-service can make per day are the places its ending clients free plus its spare places over a
-placement time; the starts it makes follow the queues with a "fuzzy minimum"
-(starts = capacity x (1 - exp(-wanted / capacity)), as in the library's
-``delayed_transfers_of_care`` model that fits England's DToC series), so delays fall smoothly as
-capacity is added and rise steeply as it runs out, and every capacity lever acts before it
-binds (Wood et al. 2022; Onen-Dumlu et al. 2022). Spot purchases move patients into real care at
-a premium (L6). Every queue starts at its closed-form equilibrium (see the model card).
+Part of :mod:`models.whole_system_flow`. Each service has clients, places, and three queues
+that wait for them: patients in an acute bed (acute DToC), patients in a bedded intermediate
+care place (non-acute DToC) and people at home (assessed, waiting). The wait for a place is
+queueing-consistent, as in the discharge-capacity models of Wood et al. (2022) and Onen-Dumlu
+et al. (2022): the places are M/M/c servers (c the pool a person can be placed in, service time
+the mean stay), and the Halfin-Whitt approximation of Erlang C at the current utilisation gives
+the share who wait and how long, so delays fall smoothly as places are added and rise steeply
+as a market fills, and every capacity lever acts before it binds. Each queue empties at
+1 / (arrangement time + wait). Spot purchases move patients into real care at a premium (L6).
+Every queue starts at its closed-form equilibrium (Little's law at the day-0 wait).
 """
 
 from __future__ import annotations
 
 from sd_engine.builder import Model
 
+from .wsf_acute import normal_cdf, normal_pdf
+
 __all__ = ["add_care", "SERVICES"]
 
 #: (key, display name, capacity variable, client stock, duration constant, placement time constant)
 SERVICES = (
-    ("ic", "IC", "ic_capacity", "Intermediate care clients", "ic_los", "base placement time ic"),
-    ("hc", "home care", "home_care_capacity", "Home care clients", "home_care_duration", "base placement time home care"),
-    ("ch", "care home", "care_home_places", "Care home residents", "care_home_residence", "base placement time care home"),
+    ("ic", "IC", "ic_capacity", "Intermediate care clients", "ic_los", "placement time ic"),
+    ("hc", "home care", "home_care_capacity", "Home care clients", "home_care_duration", "placement time home care"),
+    ("ch", "care home", "care_home_places", "Care home residents", "care_home_residence", "placement time care home"),
 )
 
 
-def _fuzzy_equilibrium(m: Model, key: str, total: str, capacity_rate: str) -> None:
-    """Day-0 'wanted' flow X of a service whose starts equal `total`: X = -R ln(1 - T/R)."""
-    m.aux(f"steady ratio {key}", f"min(0.99, {total} / max({capacity_rate}, 1e-6 * one_per_day))",
-          units="dimensionless", doc=f"Day-0 starts over start capacity ({key}).")
-    m.aux(f"steady wanted {key}", f"-{capacity_rate} * ln(1 - steady_ratio_{key})", units="person/day",
-          doc=f"Day-0 starts wanted by the queues ({key}), from the fuzzy minimum.")
+def _steady_wait(m: Model, key: str, in_use: str, capacity: str, duration: str) -> None:
+    """Day-0 wait for a place of service `key` at the utilisation its day-0 clients give."""
+    pool = {"ic": "ic_pool_size", "hc": "home_care_pool_size", "ch": "care_home_pool_size"}[key]
+    placement = {"ic": "placement_time_ic", "hc": "placement_time_home_care", "ch": "placement_time_care_home"}[key]
+    m.aux(f"steady utilisation {key}", f"min(0.995, ({in_use}) * one_place / one_person / {capacity})",
+          units="dimensionless", doc=f"Day-0 utilisation ({key}).")
+    m.aux(f"steady beta {key}", f"(1 - steady_utilisation_{key}) * sqrt({pool} / one_place)", units="dimensionless",
+          doc=f"Day-0 spare capacity in standard deviations ({key}).")
+    beta = f"steady_beta_{key}"
+    m.aux(f"steady wait {key}", f"({normal_pdf(beta)} / ({normal_pdf(beta)} + {beta} * {normal_cdf(beta)}) "
+          f"* {duration} / ({pool} / one_place * (1 - steady_utilisation_{key})) + {placement}) "
+          "* placement_factor" + (" * f_workforce(sc_vacancy_rate)" if key == "hc" else ""), units="day",
+          doc=f"Day-0 wait for a place ({key}).")
 
 
 def add_care(m: Model) -> None:
@@ -45,7 +54,7 @@ def add_care(m: Model) -> None:
       "Assumed — calibrate.")
     c("pathway care home", 0.10, units="dimensionless", doc="Complex discharges to a care home (pathway 3). Assumed — "
       "calibrate.")
-    c("min transfer time", 1.7, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
+    c("min transfer time", 1.2, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
       "service has room. Fitted to England's acute delayed days, see the model card.")
     c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
     c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "
@@ -86,9 +95,10 @@ def add_care(m: Model) -> None:
     c("home care workforce share", 0.4, units="dimensionless", doc="Share of social care FTE in home care. Assumed.")
     c("home care per FTE", 0.95, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed — "
       "calibrate (≈7% spare capacity over 10,000 clients in 2018/19).")
-    c("base placement time IC", 3, units="day", doc="Time to place in a free IC place. Assumed — calibrate.")
-    c("base placement time home care", 7, units="day", doc="Domain §4.2 (assumed — calibrate).")
-    c("base placement time care home", 14, units="day", doc="Assumed — calibrate.")
+    c("placement time IC", 1, units="day", doc="Time to start in an IC place once one is free. Assumed — calibrate.")
+    c("placement time home care", 1.5, units="day", doc="Time to start a package once a carer is free. Assumed — "
+      "calibrate (domain §4.2 gives 7 d for the whole placement, queue included).")
+    c("placement time care home", 2.5, units="day", doc="Time to move into a free care home place. Assumed — calibrate.")
     m.lookup("f trust", [(0, 2.0), (0.5, 1.0), (1, 0.7)], units="dimensionless",
              doc="Placement-time multiplier against trust (domain §4.4).")
     m.lookup("f workforce", [(0, 0.8), (0.07, 1.0), (0.15, 1.6), (0.25, 3.0)], units="dimensionless",
@@ -102,56 +112,62 @@ def add_care(m: Model) -> None:
           units="place", doc="Domain C13: places follow the fees local authorities can pay (the market follows "
                              "funding, Kim Warren's care-home market model; without its ≈3-year lag).")
     m.aux("placement factor", "f_trust(trust) * joint_working_effect * (1 - fine_incentive)", units="dimensionless",
-          doc="Trust, joint working and the incentive of fines on placement times (L13, L14, two-sided fines).")
+          doc="Trust, joint working and the incentive of fines on the time to find a place (L13, L14, two-sided "
+              "fines).")
+    c("IC pool size", 60, units="place", doc="Intermediate care places per independently managed pool (a community "
+      "ward or reablement team) in the M/M/c wait. Assumed — calibrate.")
+    c("home care pool size", 1000, units="place", doc="Home care packages one person can be placed in (an LA market "
+      "of several providers) in the M/M/c wait. Assumed — calibrate.")
+    c("care home pool size", 500, units="place", doc="Care home places one person can be placed in (a local market) "
+      "in the M/M/c wait. Assumed — calibrate.")
 
     extra = {"ic": "non_acute_dtoc", "hc": "0 * one_person", "ch": "0 * one_person"}
+    pools = {"ic": "ic_pool_size", "hc": "home_care_pool_size", "ch": "care_home_pool_size"}
     c("one person", 1, units="person", doc="Unit count.")
     for key, name, capacity, clients, duration, placement in SERVICES:
         cl = clients.lower().replace(" ", "_")
         pl = placement.replace(" ", "_")
         hosp, comm = f"Acute DToC awaiting {name}", f"Waiting {name} community"
         hosp_k, comm_k = hosp.lower().replace(" ", "_"), comm.lower().replace(" ", "_")
-        sources = [f"{hosp_k} / hospital_transfer_time", f"{comm_k} / community_start_time"]
+        # The wait for a place: M/M/c with c = the pool, service time = the duration (Wood et al. 2022).
+        m.aux(f"utilisation {key}", f"min(0.995, ({cl} + {extra[key]}) * one_place / one_person / {capacity})",
+              units="dimensionless", doc=f"Share of {name} places in use (capped: the wait then is very long).")
+        m.aux(f"beta {key}", f"(1 - utilisation_{key}) * sqrt({pools[key]} / one_place)", units="dimensionless",
+              doc=f"Spare {name} capacity in standard deviations of a pool's use (Halfin & Whitt).")
+        m.aux(f"probability of waiting {key}", f"{normal_pdf(f'beta_{key}')} / ({normal_pdf(f'beta_{key}')} "
+              f"+ beta_{key} * {normal_cdf(f'beta_{key}')})", units="dimensionless",
+              doc=f"Share of people who must wait for a {name} place (Erlang C, Halfin-Whitt approximation).")
+        m.aux(f"wait for place {key}", f"(probability_of_waiting_{key} * {duration} / ({pools[key]} / one_place "
+              f"* (1 - utilisation_{key})) + {pl}) * placement_factor"
+              + (" * f_workforce(sc_vacancy_rate)" if key == "hc" else ""), units="day",
+              doc=f"Mean wait for a {name} place: the queue for a free place (M/M/c) and the time to arrange a start.")
+        m.aux(f"christmas {key}", "christmas_discharges(christmas_day_of_year)", units="dimensionless",
+              doc="Transfers around Christmas.")
+        m.flow(f"hospital to {name}", f"{hosp_k} / (hospital_transfer_time + wait_for_place_{key}) * christmas_{key}",
+               units="person/day", doc=f"Transfers from acute beds to {name}.")
+        m.flow(f"community to {name}", f"{comm_k} / (community_start_time + wait_for_place_{key}) * christmas_{key}",
+               units="person/day", doc=f"Starts of {name} for people waiting at home.")
+        inflows_s = [f"hospital to {name}", f"community to {name}"]
         if key != "ic":
             na = f"Non acute DToC awaiting {name}"
             na_k = na.lower().replace(" ", "_")
-            sources.append(f"{na_k} / non_acute_transfer_time")
-        m.aux(f"placement time {key}", f"{pl} * placement_factor"
-              + (" * f_workforce(sc_vacancy_rate)" if key == "hc" else ""), units="day",
-              doc=f"Time to start a {name} client once a place is free.")
-        m.aux(f"start capacity {key}", f"max(1e-6 * one_per_day, ({cl} / {duration} + ({capacity} * one_person "
-              f"/ one_place - {cl} - {extra[key]}) / placement_time_{key}) "
-              f"* christmas_discharges(christmas_day_of_year))", units="person/day",
-              doc=f"Most {name} starts a day: places freed by ending clients plus spare places over the placement "
-                  "time (less at Christmas).")
-        m.aux(f"starts wanted {key}", " + ".join(sources), units="person/day",
-              doc=f"{name} starts the queues would make with unlimited capacity.")
-        m.aux(f"starts {key}", f"start_capacity_{key} * (1 - exp(-starts_wanted_{key} / start_capacity_{key}))",
-              units="person/day", doc=f"{name} starts: the fuzzy minimum of the wanted starts and the capacity.")
-        m.aux(f"start fraction {key}", f"starts_{key} / max(starts_wanted_{key}, 1e-9 * one_per_day)",
-              units="dimensionless", doc=f"Share of the wanted {name} starts made.")
-        m.flow(f"hospital to {name}", f"{hosp_k} / hospital_transfer_time * start_fraction_{key}", units="person/day",
-               doc=f"Transfers from acute beds to {name}.")
-        m.flow(f"community to {name}", f"{comm_k} / community_start_time * start_fraction_{key}", units="person/day",
-               doc=f"Starts of {name} for people waiting at home.")
-        inflows_s = [f"hospital to {name}", f"community to {name}"]
-        if key != "ic":
-            m.flow(f"non acute to {name}", f"{na_k} / non_acute_transfer_time * start_fraction_{key}",
-                   units="person/day", doc=f"Transfers from bedded IC to {name}.")
+            m.flow(f"non acute to {name}", f"{na_k} / (non_acute_transfer_time + wait_for_place_{key}) "
+                   f"* christmas_{key}", units="person/day", doc=f"Transfers from bedded IC to {name}.")
             inflows_s.append(f"non acute to {name}")
             m.flow(f"spot purchases {key}", f"spot_purchase_on * policy_on * max(0, {hosp_k} - 1.25 * initial({hosp_k})) "
                    "/ spot_purchase_time", units="person/day",
-                   doc=f"{name} bought spot at a premium for acute delays above 125% of the start's (L6).")
+                   doc=f"{name} bought spot at a premium for acute delays above 125% of the start's: real care, "
+                       "which fills places others wait for (L6).")
             inflows_s.append(f"spot purchases {key}")
         hosp_out = [f"hospital to {name}"] + ([f"spot purchases {key}"] if key != "ic" else [])
-        m.stock(hosp, initial=f"hospital_transfer_time * steady_wanted_{key} * steady_hospital_{key} "
-                f"/ steady_total_{key}", inflows=[f"fit for {name}"], outflows=hosp_out, units="person",
-                non_negative=True, doc=f"Medically fit patients in an acute bed waiting for {name} (acute DToC).")
+        m.stock(hosp, initial=f"steady_hospital_{key} * (hospital_transfer_time + steady_wait_{key})",
+                inflows=[f"fit for {name}"], outflows=hosp_out, units="person", non_negative=True,
+                doc=f"Medically fit patients in an acute bed waiting for {name} (acute DToC).")
         comm_in = {"ic": ["assessed to IC"], "hc": ["assessed to home care", "home IC to home care"],
                    "ch": ["assessed to care home", "home IC to care home"]}[key]
-        m.stock(comm, initial=f"community_start_time * steady_wanted_{key} * steady_community_{key} "
-                f"/ steady_total_{key}", inflows=comm_in, outflows=[f"community to {name}"],
-                units="person", doc=f"People at home assessed as needing {name}, waiting.")
+        m.stock(comm, initial=f"steady_community_{key} * (community_start_time + steady_wait_{key})",
+                inflows=comm_in, outflows=[f"community to {name}"], units="person",
+                doc=f"People at home assessed as needing {name}, waiting.")
         ends = ([f"{name} ends"] if key != "ic" else
                 ["IC ends home", "IC to home care", "IC to care home", "home IC to home care", "home IC to care home"])
         m.stock(clients, initial=f"{duration} * steady_total_{key}", inflows=inflows_s, outflows=ends,
@@ -159,10 +175,8 @@ def add_care(m: Model) -> None:
         if key != "ic":
             m.flow(f"{name} ends", f"{cl} / {duration}", units="person/day",
                    doc=f"{name} ending (completion, death, move).")
-        if key != "ic":
-            m.stock(na, initial=f"non_acute_transfer_time * steady_wanted_{key} * steady_non_acute_{key} "
-                    f"/ steady_total_{key}", inflows=[f"IC to {name}"], outflows=[f"non acute to {name}"],
-                    units="person",
+            m.stock(na, initial=f"steady_non_acute_{key} * (non_acute_transfer_time + steady_wait_{key})",
+                    inflows=[f"IC to {name}"], outflows=[f"non acute to {name}"], units="person",
                     doc=f"Patients in a bedded IC place, ready to leave, waiting for {name} (non-acute DToC).")
     c("one place", 1, units="place", doc="Unit count.")
     c("spot purchase on", 1, units="dimensionless", doc="Coping switch (L6): 1 buys care spot for excess delays.")
@@ -216,17 +230,11 @@ def add_care(m: Model) -> None:
               units="person/day", doc=f"Day-0 {key} need from home.")
         m.aux(f"steady total {key}", f"steady_hospital_{key} + steady_non_acute_{key} + steady_community_{key}",
               units="person/day", doc=f"Day-0 {key} starts.")
-    capacities = {"hc": "home_care_capacity", "ch": "care_home_places"}
-    durations = {"hc": "home_care_duration", "ch": "care_home_residence"}
-    for key in ("hc", "ch"):
-        m.aux(f"steady capacity rate {key}", f"(steady_total_{key} + ({capacities[key]} * one_person / one_place "
-              f"- {durations[key]} * steady_total_{key}) / placement_time_{key}) "
-              "* christmas_discharges(christmas_day_of_year)", units="person/day", doc=f"Day-0 start capacity ({key}).")
-        _fuzzy_equilibrium(m, key, f"steady_total_{key}", f"steady_capacity_rate_{key}")
-    m.aux("steady non acute dtoc", "non_acute_transfer_time * (steady_wanted_hc * steady_non_acute_hc / steady_total_hc "
-          "+ steady_wanted_ch * steady_non_acute_ch / steady_total_ch)", units="person",
+    # The wait at day-0 utilisation, with the same M/M/c formula as the flows.
+    for key, capacity, duration in (("hc", "home_care_capacity", "home_care_duration"),
+                                    ("ch", "care_home_places", "care_home_residence")):
+        _steady_wait(m, key, f"{duration} * steady_total_{key}", capacity, duration)
+    m.aux("steady non acute dtoc", "steady_non_acute_hc * (non_acute_transfer_time + steady_wait_hc) "
+          "+ steady_non_acute_ch * (non_acute_transfer_time + steady_wait_ch)", units="person",
           doc="Day-0 non-acute delays (they occupy IC places).")
-    m.aux("steady capacity rate ic", "(steady_total_ic + (ic_capacity * one_person / one_place - ic_los * steady_total_ic "
-          "- steady_non_acute_dtoc) / placement_time_ic) * christmas_discharges(christmas_day_of_year)",
-          units="person/day", doc="Day-0 start capacity (IC).")
-    _fuzzy_equilibrium(m, "ic", "steady_total_ic", "steady_capacity_rate_ic")
+    _steady_wait(m, "ic", "ic_los * steady_total_ic + steady_non_acute_dtoc", "ic_capacity", "ic_los")

@@ -39,7 +39,7 @@ SICKNESS_SEASON = (0.047, 0.046, 0.044, 0.041, 0.040, 0.039, 0.039, 0.039, 0.040
 #: Where in the year winter lengthens stays (0 none, 1 the peak): December to March, peaking in
 #: January with the flu season (the domain's winter pressure; respiratory admissions, Brailsford et
 #: al. 2004). Assumed shape; the amplitude is fitted to England's 4-hour performance.
-WINTER_SHAPE = (1.0, 0.55, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.25, 0.75)
+WINTER_SHAPE = (1.0, 0.5, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.35, 0.9)
 
 
 def seasonal_points(monthly: tuple[float, ...], *, normalise: bool = True) -> list[tuple[float, float]]:

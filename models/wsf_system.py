@@ -54,11 +54,14 @@ def _trust(m: Model) -> None:
             units="dimensionless", doc="Domain T1: inter-organisational trust, 0-1.")
     c("delay perception time", 180, units="day", doc="Time over which partners judge delays (filters the season). "
       "Assumed.")
-    m.stock("Perceived delays", initial="all_dtoc", inflows=["delay perception"], units="person",
-            doc="Delayed patients as the partners perceive them: smoothed over the season.")
-    m.flow("delay perception", "(all_dtoc - perceived_delays) / delay_perception_time", units="person/day",
+    m.aux("delay share", "all_dtoc / (occupied_beds + non_acute_dtoc + intermediate_care_clients * bedded_ic_share)",
+          units="dimensionless", doc="Delayed patients as a share of occupied acute and community beds (the 2017 "
+                                     "national target measure: 3.5% of occupied bed days).")
+    m.stock("Perceived delays", initial="delay_share", inflows=["delay perception"], units="dimensionless",
+            doc="The delay share as the partners perceive it: smoothed over the season.")
+    m.flow("delay perception", "(delay_share - perceived_delays) / delay_perception_time", units="1/day",
            doc="First-order smoothing.")
-    m.aux("joint success", "min(2, initial(perceived_delays) / max(perceived_delays, 0.01 * one_person))",
+    m.aux("joint success", "min(2, initial(perceived_delays) / max(perceived_delays, 1e-6))",
           units="dimensionless", doc="Delays against the start's, credited jointly (L13).")
     c("blame tolerance", 0.1, units="dimensionless", doc="Rise in delays over the start's tolerated before blame. "
       "Assumed.")
@@ -253,8 +256,8 @@ def _levers(m: Model) -> None:
 def _money(m: Model) -> None:
     c = m.constant
     c("nhs budget growth", 0.015, units="1/year", doc="Real NHS funding growth (lever, 0–4%; domain §4.6 1.5%/yr).")
-    c("nhs real cost growth", 0.015, units="1/year", doc="Real growth of NHS unit costs (pay drift, drugs) net of "
-      "productivity. Assumed: at 1.5% a year funding growth, funded capacity stays flat.")
+    c("nhs real cost growth", 0.01, units="1/year", doc="Real growth of NHS unit costs (pay drift, drugs, technology) "
+      "net of productivity gains. Assumed: with 1.5% a year funding growth, funded capacity grows 0.5% a year.")
     c("reference balance", -0.005, units="dimensionless", doc="NHS surplus (+) or deficit (-) as a share of spending "
       "at the start. Assumed (providers were in aggregate deficit in 2015-19).")
     c("bed day cost", 250, units="GBP/bed/day", doc="Cost of an open G&A bed-day excluding nursing. Assumed — calibrate.")
