@@ -163,13 +163,13 @@ def add_acute(m: Model) -> None:
     c("median time to decision", 2.0, units="hour", doc="Median time from arrival to the decision to admit, "
       "uncrowded. Assumed — calibrate.")
     c("sd log time to decision", 0.40, units="dimensionless", doc="Log-normal spread of time to decision. Assumed.")
-    c("median time non admitted", 2.05, units="hour", doc="Median time in ED of patients sent home, uncrowded. Fitted "
+    c("median time non admitted", 2.15, units="hour", doc="Median time in ED of patients sent home, uncrowded. Fitted "
       "to England's 4-hour performance, see the model card.")
     c("sd log time non admitted", 0.40, units="dimensionless", doc="Log-normal spread of time in ED, non-admitted. Assumed.")
     c("ED cubicles", 45, units="person", doc="Majors cubicles and trolleys per 1 m (where boarders wait). Assumed.")
-    c("boarding crowding", 0.35, units="dimensionless", doc="Rise in ED process times per boarder per cubicle (exit "
+    c("boarding crowding", 0.32, units="dimensionless", doc="Rise in ED process times per boarder per cubicle (exit "
       "block). Fitted to England's 4-hour performance, see the model card.")
-    c("ED load sensitivity", 0.5, units="dimensionless", doc="Rise in ED process times per unit load above the "
+    c("ED load sensitivity", 0.1, units="dimensionless", doc="Rise in ED process times per unit load above the "
       "department's capacity. Assumed — calibrate.")
     c("target focus", 0.1, units="dimensionless", doc="Cut in ED process times per unit of target pressure above 1 "
       "(regulatory incentive: the 2004-2010 4-hour target drove process redesign; two-sided with blame). Assumed.")

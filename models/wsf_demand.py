@@ -39,7 +39,7 @@ SICKNESS_SEASON = (0.047, 0.046, 0.044, 0.041, 0.040, 0.039, 0.039, 0.039, 0.040
 #: Where in the year winter lengthens stays (0 none, 1 the peak): December to March, peaking in
 #: January with the flu season (the domain's winter pressure; respiratory admissions, Brailsford et
 #: al. 2004). Assumed shape; the amplitude is fitted to England's 4-hour performance.
-WINTER_SHAPE = (1.0, 0.5, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.35, 0.9)
+WINTER_SHAPE = (1.0, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.35, 0.9)
 
 
 def seasonal_points(monthly: tuple[float, ...], *, normalise: bool = True) -> list[tuple[float, float]]:
@@ -121,8 +121,8 @@ def add_calendar(m: Model, start_date: str) -> None:
              units="dimensionless", doc="Discharge and placement capacity around Christmas, relative to normal. "
                                          "Assumed: a pre-Christmas push (120% from 9 Dec) and a holiday dip to 70% "
                                          "(25 Dec - 1 Jan).")
-    m.lookup("christmas electives", [(355, 1.0), (358, 0.4), (366, 0.4), (368, 1.0)], units="dimensionless",
-             doc="Planned elective admissions around Christmas, relative to normal. Assumed: 40% in the holiday week.")
+    m.lookup("christmas electives", [(356, 1.0), (358, 0.5), (365, 0.5), (366, 1.0)], units="dimensionless",
+             doc="Planned elective admissions around Christmas, relative to normal. Assumed: half over 24-31 December.")
     m.aux("christmas day of year", "day_of_year + if_then_else(day_of_year < 15, days_per_year * one_year, 0)",
           units="day", doc="Day of year running past 365 in early January, so the Christmas tables span New Year.")
 
@@ -216,10 +216,10 @@ def add_demand(m: Model) -> None:
     c("a1", 0.235, units="1/year", doc="Relative ED attendance rate under 65 (domain §4.2, age gradient assumed).")
     c("a2", 0.40, units="1/year", doc="Relative ED attendance rate 65-84 (domain §4.2, assumed).")
     c("a3", 1.00, units="1/year", doc="Relative ED attendance rate 85+ (domain §4.2, assumed).")
-    c("attendance level", 0.909, units="dimensionless",
+    c("attendance level", 0.889, units="dimensionless",
       doc="Multiplier on a1-a3 giving England's FY2018/19 type-1 rate (767 a day per 1 m). Fitted to England data, "
           "see the model card.")
-    c("attendance trend", 0.006, units="1/year",
+    c("attendance trend", 0.0073, units="1/year",
       doc="Growth of attendances per head beyond ageing and GP access (acuity, propensity, access). Fitted to "
           "England's monthly type-1 attendances 2012-2018, see the model card.")
     c("care home attendance rate", 0.98, units="1/year",

@@ -44,7 +44,8 @@ FREE: dict[str, tuple[float, float]] = {
     "bed pool size": (15.0, 400.0),
     "winter LoS rise": (0.0, 0.25),
     "min transfer time": (0.5, 4.0),
-    "LA pre 2017 trend": (-0.12, 0.04),
+    "LA pre 2017 trend": (-0.08, 0.04),
+    "ED load sensitivity": (0.0, 1.0),
 }
 #: Model variable -> (data column, aggregation over the month).
 OBSERVE = {
@@ -88,7 +89,7 @@ def held_out_split(frame: pd.DataFrame, months: int = HELD_OUT_MONTHS) -> tuple[
     return fit, test
 
 
-def fit_england(folder: str | Path | None = None, *, starts: int = 2, seed: int = 0, **options: Any) -> Any:
+def fit_england(folder: str | Path | None = None, *, starts: int = 1, seed: int = 0, **options: Any) -> Any:
     """The joint maximum-likelihood fit (``calibration.fit``) on the in-sample months; returns its FitResult."""
     import calibration as cal
 
