@@ -298,8 +298,10 @@ def add_acute(m: Model) -> None:
           "+ acute_dtoc) / core_beds", units="dimensionless", doc="Day-0 occupancy, first pass.")
     m.aux("steady los factor", "f_outlier(steady_occupancy_1) * (1 - early_discharge_on "
           "* early_discharge_cut(steady_occupancy_1))", units="dimensionless", doc="Day-0 occupancy effects on stay.")
-    m.aux("steady emergency inpatients", "steady_bed_requests * seasonal_los * steady_los_factor", units="person",
-          doc="Day-0 equilibrium of emergency inpatients.")
+    m.aux("steady emergency inpatients", "min(steady_bed_requests * seasonal_los * steady_los_factor, "
+          "max(0, 0.98 * core_beds - steady_elective_admissions * elective_los - acute_dtoc) * one_person / one_bed)",
+          units="person", doc="Day-0 equilibrium of emergency inpatients; where demand would overfill the beds "
+                              "there is no equilibrium, and the start is 98% full.")
     m.aux("steady occupancy", "(steady_emergency_inpatients + steady_elective_admissions * elective_los + acute_dtoc) "
           "/ core_beds", units="dimensionless", doc="Day-0 occupancy of the core beds (nurses suffice on day 0).")
     m.aux("steady escalation open", "escalation_on * max(0, steady_occupancy - escalation_trigger) * core_beds "

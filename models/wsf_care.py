@@ -33,8 +33,9 @@ def _steady_wait(m: Model, key: str, in_use: str, capacity: str, duration: str) 
     """Day-0 wait for a place of service `key` at the utilisation its day-0 clients give."""
     pool = {"ic": "ic_pool_size", "hc": "home_care_pool_size", "ch": "care_home_pool_size"}[key]
     placement = {"ic": "placement_time_ic", "hc": "placement_time_home_care", "ch": "placement_time_care_home"}[key]
-    m.aux(f"steady utilisation {key}", f"min(0.995, ({in_use}) * one_place / one_person / {capacity})",
-          units="dimensionless", doc=f"Day-0 utilisation ({key}).")
+    m.aux(f"steady utilisation {key}", f"min(0.98, ({in_use}) * one_place / one_person / {capacity})",
+          units="dimensionless", doc=f"Day-0 utilisation ({key}); capped at 98% where demand exceeds the places "
+                                     "(no equilibrium: the queue then grows from a finite start).")
     m.aux(f"steady beta {key}", f"(1 - steady_utilisation_{key}) * sqrt({pool} / one_place)", units="dimensionless",
           doc=f"Day-0 spare capacity in standard deviations ({key}).")
     beta = f"steady_beta_{key}"
