@@ -222,7 +222,8 @@ LOOPS: dict[str, list[str]] = {
     "L2 elective buffer": ["occupancy", "elective_admissions", "elective_inpatients", "occupied_beds"],
     "L2 tail": ["elective_waiting_list", "urgent_conversions", "bed_requests", "admissions", "emergency_inpatients",
                 "occupied_beds", "occupancy", "elective_admissions"],
-    "L3 outlier congestion": ["occupancy", "los_multiplier", "completions", "emergency_inpatients", "occupied_beds"],
+    "L3 outlier congestion": ["occupancy", "outlier_effect", "los_multiplier", "completions", "emergency_inpatients",
+                              "occupied_beds"],
     "L4 premature discharge": ["occupancy", "readmission_multiplier", "excess_readmissions", "bed_requests",
                                "admissions", "emergency_inpatients", "occupied_beds"],
     "L5 downstream blockage": ["acute_dtoc", "mean_delay", "care_need_shift", "share_care_home_now",
@@ -261,7 +262,10 @@ LOOPS: dict[str, list[str]] = {
                                   "improvement_time_now", "capability_investment", "improvement_capability",
                                   "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
                                   "occupied_beds"],
-    "L16 policy churn": ["improvement_capability", "programme_abandoned", "capability_restructuring_loss"],
+    "L16 policy churn": ["improvement_capability", "capability_los_effect", "los_multiplier", "completions",
+                         "emergency_inpatients", "occupied_beds", "occupancy", "queue_occupancy",
+                         "probability_of_waiting", "admitted_within_4h", "four_hour_performance", "judging",
+                         "judged_performance", "programme_abandoned", "capability_restructuring_loss"],
 }
 
 

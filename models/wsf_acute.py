@@ -229,9 +229,12 @@ def add_acute(m: Model) -> None:
     c("early discharge on", 1, units="dimensionless", doc="Coping switch (L4): 1 discharges early under pressure.")
     m.aux("seasonal LoS", "active_los * exp(los_trend * years_from_reference) * (1 + winter_los_rise "
           "* (winter_shape(day_of_year) - winter_mean))", units="day", doc="Active stay before pressure effects.")
-    m.aux("LoS multiplier", "f_outlier(occupancy) * capability_los_effect * staffing_los_effect * pace_los_effect "
-          "* (1 - early_discharge_on * early_discharge_cut(occupancy))", units="dimensionless",
-          doc="Outlying (L3), capability (L11), staffing (L10), solutions at pace, early discharge (L4).")
+    m.aux("outlier effect", "f_outlier(occupancy)", units="dimensionless", doc="Outlying lengthens stays (L3).")
+    m.aux("early discharge effect", "1 - early_discharge_on * early_discharge_cut(occupancy)", units="dimensionless",
+          doc="Early discharge shortens stays under pressure (coping, L4).")
+    m.aux("LoS multiplier", "outlier_effect * early_discharge_effect * capability_los_effect * staffing_los_effect "
+          "* pace_los_effect", units="dimensionless",
+          doc="Outlying (L3), early discharge (L4), capability (L11), staffing (L10), solutions at pace.")
     m.stock("Emergency inpatients", initial="steady_emergency_inpatients", inflows=["admissions"],
             outflows=["completions"], units="person",
             doc="Domain C3: emergency inpatients in the active phase of care. Starts at equilibrium.")

@@ -177,17 +177,18 @@ def _capability(m: Model) -> None:
     c("judgement time", 365, units="day", doc="Period over which performance is judged (a year's average).")
     c("restructure loss", 0.25, units="dimensionless", doc="Capability and knowledge lost when abandoned. Assumed.")
     m.aux("launch", "if_then_else(redesign_time > 0, pulse_train(redesign_start, 0, planning_cycle, 1e9), 0) "
-          "* (1 - programme_running)", units="dimensionless", doc="1 for a step when a programme is (re)launched.")
+          "* (1 - programme_running)", units="dimensionless",
+          doc="The share of a full programme (re)launched at a planning round.")
     m.stock("Programme running", initial=0, inflows=["programme launches"], outflows=["programme stops"],
-            units="dimensionless", doc="1 while a redesign programme runs.")
+            units="dimensionless", doc="How much of a redesign programme runs (1 in full).")
     m.flow("programme launches", "launch / dt", units="1/day", doc="Launches at planning rounds.")
     m.flow("programme stops", "programme_abandoned / dt", units="1/day", doc="Abandonment at a review.")
     m.stock("Programme age", initial=0, inflows=["programme ageing"], outflows=["programme age reset"], units="day",
             doc="Days since the running programme was launched.")
     m.flow("programme ageing", "programme_running * one_day_rate", units="day/day", doc="Ageing while running.")
     c("one day rate", 1, units="day/day", doc="Unit conversion.")
-    m.flow("programme age reset", "programme_age * (launch + programme_abandoned) / dt", units="day/day",
-           doc="Reset at a launch or a stop.")
+    m.flow("programme age reset", "programme_age * min(1, launch + programme_abandoned) / dt", units="day/day",
+           doc="Reset at a launch or a stop (in proportion).")
     m.stock("Judged performance", initial="four_hour_performance", inflows=["judging"], units="dimensionless",
             doc="4-hour performance as boards and ministers judge it: a year's average.")
     m.flow("judging", "(four_hour_performance - judged_performance) / judgement_time", units="1/day",
@@ -196,13 +197,16 @@ def _capability(m: Model) -> None:
             units="dimensionless", doc="Judged performance when the running programme was launched.")
     m.flow("performance record", "(judged_performance - performance_at_launch) * launch / dt", units="1/day",
            doc="Records judged performance at a launch.")
-    m.aux("review due", "programme_running * if_then_else(programme_age > dt / 2, if_then_else(modulo(programme_age "
-          "+ dt / 2, evaluation_window) < dt, 1, 0), 0)", units="dimensionless",
+    m.aux("review due", "if_then_else(programme_running > 0, if_then_else(programme_age > dt / 2, "
+          "if_then_else(modulo(programme_age + dt / 2, evaluation_window) < dt, 1, 0), 0), 0)", units="dimensionless",
           doc="1 for a step when a running programme reaches a multiple of the evaluation window.")
-    m.aux("programme abandoned", "review_due * if_then_else(judged_performance - performance_at_launch "
-          "< results_threshold, 1, 0)", units="dimensionless",
-          doc="1 for a step when a review finds no results: judged performance no better than at launch. Time "
-              "taken from care makes things worse before better, so a short window sees no results.")
+    c("judgement spread", 0.005, units="dimensionless", doc="Spread of the judgement around the threshold (4-hour "
+      "points): reviews scale a programme back in proportion to how clearly it missed. Assumed.")
+    m.aux("programme abandoned", "review_due * programme_running / (1 + exp((judged_performance - performance_at_launch "
+          "- results_threshold) / judgement_spread))", units="dimensionless",
+          doc="The share of the programme stopped at a review: nearly all when judged performance is clearly no "
+              "better than at launch, nearly none when clearly better. Time taken from care makes things worse "
+              "before better, so a short window sees no results.")
 
 
 def _levers(m: Model) -> None:
