@@ -227,7 +227,7 @@ _WSF_ASSUMED = {
     "LoS trend": (-0.02, -0.01),
     "readmission fraction": (0.065, 0.095),
     "deconditioning": (0.025, 0.075),
-    "base placement time home care": (5.0, 9.0),
+    "placement time home care": (1.0, 2.5),
     "leave rate": (0.095, 0.12),
     "capability LoS sensitivity": (0.1, 0.3),
     "trust erode time": (60.0, 120.0),
