@@ -313,7 +313,7 @@ def _money(m: Model) -> None:
           "+ (admissions + decisions_to_admit * (1 - overnight_share)) * admission_cost + elective_admissions "
           "* elective_admission_cost + ic_capacity * ic_place_cost * 0.5 + (new_care_models_cost * (care_home_support "
           "+ admission_avoidance + integrated_discharge) * new_care_models_on + headspace_cost "
-          "* leadership_headspace * policy_on) * total_population / days_per_year / one_year)", units="GBP/day",
+          "* leadership_headspace * policy_on) * total_population / days_per_year)", units="GBP/day",
           doc="NHS spending a day, activity-based: beds open, nurses (pay, agency), escalation, ED attendances, "
               "admissions, NHS share of intermediate care, new care models and headspace.")
     c("reference nhs spending", 1.5e6, units="GBP/day", doc="NHS acute spending per 1 m per day in FY2018/19 "
@@ -381,5 +381,5 @@ def _outcomes(m: Model) -> None:
     m.aux("excess deaths", "decisions_to_admit * delayed_over_6h * deaths_per_long_wait + unmet_need "
           "* unmet_need_excess_mortality / days_per_year", units="person/day",
           doc="Health harm: deaths attributable to long ED waits and to unmet care need.")
-    m.aux("cost per capita", "(nhs_spending + la_budget) * days_per_year * one_year / total_population",
+    m.aux("cost per capita", "(nhs_spending + la_budget) * days_per_year / total_population",
           units="GBP/person/year", doc="NHS acute and LA social care spending per head per year (whole system).")
