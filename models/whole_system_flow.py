@@ -79,7 +79,7 @@ from .wsf_demand import add_calendar, add_demand
 from .wsf_system import add_system
 from .wsf_workforce import add_workforce
 
-__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "START_DATE", "FINAL_TIME"]
+__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "FIT_SCORES", "START_DATE", "FINAL_TIME"]
 
 #: The default calendar date of the initial time: FY2018/19, the year the levels describe.
 START_DATE = "2018-04-01"
@@ -89,7 +89,21 @@ FINAL_TIME = 5475.0
 #: The joint fit to England's data (see ``docs/model_card.rst`` and
 #: ``models/calibrate_whole_system_flow.py``): estimate and 95% interval of each fitted constant.
 #: The estimates are the constants' defaults; the intervals are the lab's uncertainty ranges.
-FIT: dict[str, tuple[float, float, float]] = {}
+FIT: dict[str, tuple[float, float, float]] = {
+    "attendance level": (0.899205, 0.88959, 0.909316),
+    "attendance trend": (0.00922106, 0.00645775, 0.0120145),
+    "median time non admitted": (2.00951, 1.93208, 2.08938),
+    "winter LoS rise": (0.0664119, 0.0447263, 0.0947109),
+    "min transfer time": (0.791874, 0.716374, 0.878651),
+    "LA pre 2017 trend": (-0.0340853, -0.045906, -0.0220261),
+}
+#: The fit's scores at the estimates (``models.wsf_fit.scores``): R² and mean absolute percentage
+#: error of each series in sample and on its held-out last two years (24 months each).
+FIT_SCORES: dict[str, dict[str, float]] = {
+    "attendances_type1": {"r2_in": 0.8649, "r2_out": 0.6225, "mape_in": 0.0156, "mape_out": 0.0190},
+    "four_hour_type1": {"r2_in": 0.6819, "r2_out": 0.8256, "mape_in": 0.0123, "mape_out": 0.0137},
+    "delayed_days_acute": {"r2_in": 0.6511, "r2_out": -4.3358, "mape_in": 0.1190, "mape_out": 0.1607},
+}
 
 #: The lever table: each lever's setting (``params``), the run it is compared with (``reference``:
 #: the baseline, or ``stressed`` for levers that act only where social care binds), its expected

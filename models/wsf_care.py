@@ -55,7 +55,7 @@ def add_care(m: Model) -> None:
       "Assumed — calibrate.")
     c("pathway care home", 0.10, units="dimensionless", doc="Complex discharges to a care home (pathway 3). Assumed — "
       "calibrate.")
-    c("min transfer time", 0.794, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
+    c("min transfer time", 0.791874, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
       "service has room. Fitted to England's acute delayed days, see the model card.")
     c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
     c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "

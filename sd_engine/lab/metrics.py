@@ -212,17 +212,18 @@ _YEAR = 365.0
 #: uncertainty is the data's. The engine does not import the model library, so the numbers are
 #: copied here; ``tests/models/test_wsf_fit.py`` checks that they are the fit's.
 _WSF_FITTED = {
-    "attendance level": (0.88, 0.94),
-    "attendance trend": (0.0, 0.012),
-    "median time non admitted": (1.9, 2.2),
-    "boarding crowding": (0.2, 0.5),
-    "bed pool size": (50.0, 70.0),
-    "winter LoS rise": (0.06, 0.14),
-    "min transfer time": (1.4, 2.0),
+    "attendance level": (0.88959, 0.909316),
+    "attendance trend": (0.00645775, 0.0120145),
+    "median time non admitted": (1.93208, 2.08938),
+    "winter LoS rise": (0.0447263, 0.0947109),
+    "min transfer time": (0.716374, 0.878651),
 }
 #: Parameters the model documents as assumed: ranges around their defaults (wider where the
 #: domain gives a range), kept where the baseline stays physically sensible.
 _WSF_ASSUMED = {
+    "bed pool size": (30.0, 60.0),
+    "boarding crowding": (0.05, 0.3),
+    "ED load sensitivity": (0.05, 0.2),
     "conversion trend": (0.01, 0.02),
     "LoS trend": (-0.02, -0.01),
     "readmission fraction": (0.065, 0.095),
