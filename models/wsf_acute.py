@@ -113,9 +113,10 @@ def add_acute(m: Model) -> None:
     m.stock("Escalation beds", initial="steady_escalation", inflows=["escalation opening"],
             outflows=["escalation closing"], units="bed", doc="Domain C12: beds opened under "
             "pressure, staffed by agency nurses at a premium.")
-    m.flow("escalation opening", "escalation_on * max(0, occupancy - escalation_trigger) * core_beds "
-           "/ escalation_open_time * max(0, 1 - escalation_beds / (escalation_cap * core_beds))", units="bed/day",
-           doc="Opening under pressure, slowing as the cap nears.")
+    m.flow("escalation opening", "min(escalation_on * max(0, occupancy - escalation_trigger) * core_beds "
+           "/ escalation_open_time * max(0, 1 - escalation_beds / (escalation_cap * core_beds)), "
+           "max(0, escalation_cap * core_beds - escalation_beds) / one_day)", units="bed/day",
+           doc="Opening under pressure, slowing as the cap nears and never past it.")
     m.flow("escalation closing", "escalation_beds / escalation_close_time", units="bed/day", doc="Slow closing.")
 
     # -- admission and the bed queue ---------------------------------------------------------------------

@@ -55,7 +55,7 @@ def add_care(m: Model) -> None:
       "Assumed — calibrate.")
     c("pathway care home", 0.10, units="dimensionless", doc="Complex discharges to a care home (pathway 3). Assumed — "
       "calibrate.")
-    c("min transfer time", 0.791874, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
+    c("min transfer time", 0.5, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
       "service has room. Fitted to England's acute delayed days, see the model card.")
     c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
     c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "
@@ -115,12 +115,12 @@ def add_care(m: Model) -> None:
     m.aux("placement factor", "f_trust(trust) * joint_working_effect * (1 - fine_incentive)", units="dimensionless",
           doc="Trust, joint working and the incentive of fines on the time to find a place (L13, L14, two-sided "
               "fines).")
-    c("IC pool size", 60, units="place", doc="Intermediate care places per independently managed pool (a community "
+    c("IC pool size", 30, units="place", doc="Intermediate care places per independently managed pool (a community "
       "ward or reablement team) in the M/M/c wait. Assumed — calibrate.")
-    c("home care pool size", 1000, units="place", doc="Home care packages one person can be placed in (an LA market "
+    c("home care pool size", 500, units="place", doc="Home care packages one person can be placed in (an LA market "
       "of several providers) in the M/M/c wait. Assumed — calibrate.")
-    c("care home pool size", 500, units="place", doc="Care home places one person can be placed in (a local market) "
-      "in the M/M/c wait. Assumed — calibrate.")
+    c("care home pool size", 150, units="place", doc="Care home places one person can be placed in (a local market, "
+      "fragmented by need: nursing, dementia, location) in the M/M/c wait. Assumed — calibrate.")
 
     extra = {"ic": "non_acute_dtoc", "hc": "0 * one_person", "ch": "0 * one_person"}
     pools = {"ic": "ic_pool_size", "hc": "home_care_pool_size", "ch": "care_home_pool_size"}

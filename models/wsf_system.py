@@ -291,7 +291,7 @@ def _money(m: Model) -> None:
       "Seddon: cost focus raises costs).")
     c("savings start", 365, units="day", doc="Start of the savings programme (lever).")
     c("savings end", 1825, units="day", doc="End of the savings programme (lever).")
-    c("LA pre 2017 trend", -0.0340853, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
+    c("LA pre 2017 trend", -0.041, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
       "lever). Fitted to England's acute delayed days 2012-2017 (austerity: real spending per head fell), see the "
       "model card.")
     c("LA 2017 funding", 0.05, units="dimensionless", doc="Rise in LA social care funding from April 2017 (history: the "
