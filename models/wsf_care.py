@@ -55,8 +55,10 @@ def add_care(m: Model) -> None:
       "Assumed — calibrate.")
     c("pathway care home", 0.10, units="dimensionless", doc="Complex discharges to a care home (pathway 3). Assumed — "
       "calibrate.")
-    c("min transfer time", 0.5, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
-      "service has room. Fitted to England's acute delayed days, see the model card.")
+    c("min transfer time", 1.0, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
+      "service has room (a day: the model steps in days; domain §4.3 range 0.5-2). Assumed.")
+    c("placement scale", 1.0, units="dimensionless", doc="Multiplier on the times to arrange a start in a free place "
+      "(IC, home care, care home). Fitted to England's acute delayed days, see the model card.")
     c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
     c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "
       "calibrate on England's non-acute delayed days (28 a day per 1 m in FY2018/19).")
@@ -75,8 +77,9 @@ def add_care(m: Model) -> None:
           "* (1 - fine_incentive) "
           "* history_discharge_push", units="day",
           doc="Time to arrange a transfer: integrated discharge teams and joint planning (collaboration) shorten it.")
-    c("dtoc target effect", 0.15, units="dimensionless", doc="Cut in transfer times from July 2017 (national DToC "
-      "targets; history, not a lever). Assumed, set without the 2017-2019 data (as the DToC model's uplift).")
+    c("dtoc target effect", 0.15, units="dimensionless", doc="Cut in arrangement and placement times from July 2017 "
+      "(national DToC targets: 3.5% of occupied bed days; history, not a lever). Assumed, set without the 2017-2019 "
+      "data (as the DToC model's uplift).")
     m.aux("history discharge push", "if_then_else(calendar_year < 2017.5, 1 / (1 - dtoc_target_effect), 1)",
           units="dimensionless", doc="Transfer times before the July 2017 DToC targets, relative to after.")
 
@@ -96,10 +99,10 @@ def add_care(m: Model) -> None:
     c("home care workforce share", 0.4, units="dimensionless", doc="Share of social care FTE in home care. Assumed.")
     c("home care per FTE", 0.95, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed — "
       "calibrate (≈7% spare capacity over 10,000 clients in 2018/19).")
-    c("placement time IC", 1, units="day", doc="Time to start in an IC place once one is free. Assumed — calibrate.")
-    c("placement time home care", 1.5, units="day", doc="Time to start a package once a carer is free. Assumed — "
+    c("placement time IC", 0.5, units="day", doc="Time to start in an IC place once one is free. Assumed — calibrate.")
+    c("placement time home care", 1.0, units="day", doc="Time to start a package once a carer is free. Assumed — "
       "calibrate (domain §4.2 gives 7 d for the whole placement, queue included).")
-    c("placement time care home", 2.5, units="day", doc="Time to move into a free care home place. Assumed — calibrate.")
+    c("placement time care home", 1.5, units="day", doc="Time to move into a free care home place. Assumed — calibrate.")
     m.lookup("f trust", [(0, 2.0), (0.5, 1.0), (1, 0.7)], units="dimensionless",
              doc="Placement-time multiplier against trust (domain §4.4).")
     m.lookup("f workforce", [(0, 0.8), (0.07, 1.0), (0.15, 1.6), (0.25, 3.0)], units="dimensionless",
@@ -112,7 +115,9 @@ def add_care(m: Model) -> None:
     m.aux("care home places", "base_care_home_places * scale * (1 + care_home_change * policy_on) * la_funding_index",
           units="place", doc="Domain C13: places follow the fees local authorities can pay (the market follows "
                              "funding, Kim Warren's care-home market model; without its ≈3-year lag).")
-    m.aux("placement factor", "f_trust(trust) * joint_working_effect * (1 - fine_incentive)", units="dimensionless",
+    m.aux("placement factor", "placement_scale * f_trust(trust) * joint_working_effect * (1 - fine_incentive) "
+          "* history_discharge_push",
+          units="dimensionless",
           doc="Trust, joint working and the incentive of fines on the time to find a place (L13, L14, two-sided "
               "fines).")
     c("IC pool size", 30, units="place", doc="Intermediate care places per independently managed pool (a community "
@@ -171,8 +176,12 @@ def add_care(m: Model) -> None:
                 doc=f"People at home assessed as needing {name}, waiting.")
         ends = ([f"{name} ends"] if key != "ic" else
                 ["IC ends home", "IC to home care", "IC to care home", "home IC to home care", "home IC to care home"])
-        m.stock(clients, initial=f"{duration} * steady_total_{key}", inflows=inflows_s, outflows=ends,
-                units="person", doc=f"{name} clients.")
+        m.stock(clients, initial=f"steady_clients_{key}", inflows=inflows_s, outflows=ends,
+                units="person", doc=f"{name} clients, starting on their balanced-growth path.")
+        m.aux(f"steady clients {key}", f"{duration} * steady_total_{key} / (1 + service_demand_growth * {duration} "
+              "/ days_per_year)", units="person",
+              doc=f"Day-0 {name} clients: starts x stay, less the lag of a stock whose inflow grows (balanced "
+                  "growth: S = d T / (1 + g d)).")
         if key != "ic":
             m.flow(f"{name} ends", f"{cl} / {duration}", units="person/day",
                    doc=f"{name} ending (completion, death, move).")
@@ -180,6 +189,9 @@ def add_care(m: Model) -> None:
                     inflows=[f"IC to {name}"], outflows=[f"non acute to {name}"], units="person",
                     doc=f"Patients in a bedded IC place, ready to leave, waiting for {name} (non-acute DToC).")
     c("one place", 1, units="place", doc="Unit count.")
+    c("service demand growth", 0.015, units="1/year", doc="Growth of onward-care demand (admissions and need), for "
+      "the day-0 state of the long-stay services only: their clients lag a growing inflow. Assumed (about the "
+      "growth of complex discharges and of people in need in the model).")
     c("spot purchase on", 1, units="dimensionless", doc="Coping switch (L6): 1 buys care spot for excess delays.")
     c("spot purchase time", 7, units="day", doc="Time to spot-purchase care. Assumed.")
 
@@ -234,8 +246,8 @@ def add_care(m: Model) -> None:
     # The wait at day-0 utilisation, with the same M/M/c formula as the flows.
     for key, capacity, duration in (("hc", "home_care_capacity", "home_care_duration"),
                                     ("ch", "care_home_places", "care_home_residence")):
-        _steady_wait(m, key, f"{duration} * steady_total_{key}", capacity, duration)
+        _steady_wait(m, key, f"steady_clients_{key}", capacity, duration)
     m.aux("steady non acute dtoc", "steady_non_acute_hc * (non_acute_transfer_time + steady_wait_hc) "
           "+ steady_non_acute_ch * (non_acute_transfer_time + steady_wait_ch)", units="person",
           doc="Day-0 non-acute delays (they occupy IC places).")
-    _steady_wait(m, "ic", "ic_los * steady_total_ic + steady_non_acute_dtoc", "ic_capacity", "ic_los")
+    _steady_wait(m, "ic", "steady_clients_ic + steady_non_acute_dtoc", "ic_capacity", "ic_los")

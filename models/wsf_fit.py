@@ -41,7 +41,8 @@ FREE: dict[str, tuple[float, float]] = {
     "attendance trend": (-0.01, 0.03),
     "median time non admitted": (1.2, 3.2),
     "winter LoS rise": (0.0, 0.3),
-    "min transfer time": (0.3, 4.0),
+    "placement scale": (0.1, 4.0),
+    "base IC places": (450.0, 1000.0),
     "LA pre 2017 trend": (-0.1, 0.04),
 }
 #: The queue's shape (bed pool size, boarding crowding, ED load sensitivity) is not identified by

@@ -291,14 +291,21 @@ def _money(m: Model) -> None:
       "Seddon: cost focus raises costs).")
     c("savings start", 365, units="day", doc="Start of the savings programme (lever).")
     c("savings end", 1825, units="day", doc="End of the savings programme (lever).")
-    c("LA pre 2017 trend", -0.041, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
+    c("LA pre 2017 trend", -0.0645, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
       "lever). Fitted to England's acute delayed days 2012-2017 (austerity: real spending per head fell), see the "
       "model card.")
-    c("LA 2017 funding", 0.05, units="dimensionless", doc="Rise in LA social care funding from April 2017 (history: the "
-      "£2 bn of the Spring Budget 2017, ≈£1 bn in 2017/18). Assumed, set without the 2017-2019 data.")
-    m.aux("la history", "exp(la_pre_2017_trend * min(0, calendar_year - 2017.25)) * if_then_else(calendar_year "
-          "< 2017.25, 1 / (1 + la_2017_funding), 1)", units="dimensionless",
-          doc="LA funding per head relative to 2018/19, before then (history).")
+    # The improved Better Care Fund (iBCF) of the Spring Budget 2017 reached local authorities in
+    # steps: about £1.0 bn in 2017/18, £1.5 bn in 2018/19 and £1.8 bn in 2019/20 on about £20 bn of
+    # adult social care spending (approximate; DHSC/MHCLG iBCF allocations), taken as rises of 5%,
+    # 7.5% and 9% from each April. Set from the published amounts, not fitted.
+    m.lookup("ibcf", [(2017.24, 0.0), (2017.25, 0.05), (2018.24, 0.05), (2018.25, 0.075), (2019.24, 0.075),
+                      (2019.25, 0.09)], units="dimensionless",
+             doc="Improved Better Care Fund money as a share of LA adult social care spending, by calendar year "
+                 "(history: Spring Budget 2017; approximate).")
+    m.aux("la history", "exp(la_pre_2017_trend * min(0, calendar_year - 2017.25)) * (1 + ibcf(calendar_year)) "
+          "/ (1 + ibcf(reference_year))", units="dimensionless",
+          doc="LA funding per person in need relative to FY2018/19: the pre-2017 trend and the iBCF steps "
+              "(history, not a lever).")
     m.stock("Savings index", initial=1, outflows=["savings cuts"], units="dimensionless",
             doc="Capacity relative to the start after savings cuts.")
     m.aux("savings rate now", "savings_rate * (step(1, savings_start) - step(1, savings_end)) + deficit_response "
