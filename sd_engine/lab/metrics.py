@@ -212,11 +212,12 @@ _YEAR = 365.0
 #: uncertainty is the data's. The engine does not import the model library, so the numbers are
 #: copied here; ``tests/models/test_wsf_fit.py`` checks that they are the fit's.
 _WSF_FITTED = {
-    "attendance level": (0.88959, 0.909316),
-    "attendance trend": (0.00645775, 0.0120145),
-    "median time non admitted": (1.93208, 2.08938),
-    "winter LoS rise": (0.0447263, 0.0947109),
-    "min transfer time": (0.716374, 0.878651),
+    "attendance level": (0.881024, 0.899422),
+    "attendance trend": (0.00426907, 0.00961003),
+    "median time non admitted": (1.91023, 2.07406),
+    "winter LoS rise": (0.0341081, 0.0901784),
+    "placement scale": (0.310421, 0.676477),
+    "base IC places": (543.28, 591.4),
 }
 #: Parameters the model documents as assumed: ranges around their defaults (wider where the
 #: domain gives a range), kept where the baseline stays physically sensible.
