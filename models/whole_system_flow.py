@@ -277,10 +277,8 @@ LOOPS: dict[str, list[str]] = {
                                   "improvement_time_now", "capability_investment", "improvement_capability",
                                   "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
                                   "occupied_beds"],
-    "L16 policy churn": ["improvement_capability", "capability_los_effect", "los_multiplier", "completions",
-                         "emergency_inpatients", "occupied_beds", "occupancy", "queue_occupancy",
-                         "probability_of_waiting", "admitted_within_4h", "four_hour_performance", "judging",
-                         "judged_performance", "programme_abandoned", "capability_restructuring_loss"],
+    "L16 policy churn": ["improvement_capability", "programme_abandoned", "programme_stops", "programme_running",
+                         "improvement_time_now", "capability_investment"],
 }
 
 

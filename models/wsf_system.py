@@ -116,8 +116,9 @@ def _capability(m: Model) -> None:
              doc="Pressure diverts time from improvement (the capability trap). The domain's points (§4.4) made "
                  "gentler just above 1, so that ordinary winter pressure does not erode capability on average.")
     c("reference capability", 0.4, units="dimensionless", doc="Domain T3 (latent; assumed).")
-    c("improvement delay", 365, units="day", doc="Improvement effort -> capability (domain 6-12 months; the upper end, "
-      "Bohmer: rebuilding takes years).")
+    c("improvement delay", 730, units="day", doc="Improvement effort -> capability (third-order delay). Domain 6-12 "
+      "months; two years here, after Bohmer (cited in the report): rebuilding a system's operating system takes "
+      "years, not months. Assumed.")
     c("capability erosion time", 1095, units="day", doc="Domain range 1-3 yr; the upper end (Bohmer's decade).")
     c("reference improvement time", 0.05, units="dimensionless", doc="Share of nurse time on improvement in "
       "FY2018/19 (domain §4.3).")
@@ -172,9 +173,8 @@ def _capability(m: Model) -> None:
       "without results (lever; 2 years: the annual planning and electoral cycle; Bohmer: a decade).")
     c("planning cycle", 1825, units="day", doc="Interval between planning rounds that relaunch an abandoned programme "
       "(lever; 5 years, the parliamentary term of the Fixed-term Parliaments Act 2011; domain §1.4).")
-    c("results threshold", 0.0, units="dimensionless", doc="Rise in the judged 4-hour performance since launch "
-      "counted as results (0: any improvement). Assumed.")
-    c("judgement time", 365, units="day", doc="Period over which performance is judged (a year's average).")
+    c("results threshold", 0.15, units="dimensionless", doc="Rise in improvement capability since launch counted as "
+      "results. Assumed: capability takes years to build (Bohmer), so a short window rarely sees it.")
     c("restructure loss", 0.25, units="dimensionless", doc="Capability and knowledge lost when abandoned. Assumed.")
     m.aux("launch", "if_then_else(redesign_time > 0, pulse_train(redesign_start, 0, planning_cycle, 1e9), 0) "
           "* (1 - programme_running)", units="dimensionless",
@@ -185,28 +185,25 @@ def _capability(m: Model) -> None:
     m.flow("programme stops", "programme_abandoned / dt", units="1/day", doc="Abandonment at a review.")
     m.stock("Programme age", initial=0, inflows=["programme ageing"], outflows=["programme age reset"], units="day",
             doc="Days since the running programme was launched.")
-    m.flow("programme ageing", "programme_running * one_day_rate", units="day/day", doc="Ageing while running.")
+    m.flow("programme ageing", "if_then_else(programme_running > 0.5, one_day_rate, 0)", units="day/day",
+           doc="Ageing while (mostly) running.")
     c("one day rate", 1, units="day/day", doc="Unit conversion.")
-    m.flow("programme age reset", "programme_age * min(1, launch + programme_abandoned) / dt", units="day/day",
-           doc="Reset at a launch or a stop (in proportion).")
-    m.stock("Judged performance", initial="four_hour_performance", inflows=["judging"], units="dimensionless",
-            doc="4-hour performance as boards and ministers judge it: a year's average.")
-    m.flow("judging", "(four_hour_performance - judged_performance) / judgement_time", units="1/day",
-           doc="First-order smoothing.")
-    m.stock("Performance at launch", initial="four_hour_performance", inflows=["performance record"],
-            units="dimensionless", doc="Judged performance when the running programme was launched.")
-    m.flow("performance record", "(judged_performance - performance_at_launch) * launch / dt", units="1/day",
-           doc="Records judged performance at a launch.")
+    m.flow("programme age reset", "if_then_else(launch > 0, programme_age / dt, 0)", units="day/day",
+           doc="Reset at a (re)launch.")
+    m.stock("Capability at launch", initial="reference_capability", inflows=["capability record"],
+            units="dimensionless", doc="Improvement capability when the running programme was launched.")
+    m.flow("capability record", "(improvement_capability - capability_at_launch) * launch / dt", units="1/day",
+           doc="Records capability at a launch.")
     m.aux("review due", "if_then_else(programme_running > 0, if_then_else(programme_age > dt / 2, "
           "if_then_else(modulo(programme_age + dt / 2, evaluation_window) < dt, 1, 0), 0), 0)", units="dimensionless",
           doc="1 for a step when a running programme reaches a multiple of the evaluation window.")
-    c("judgement spread", 0.005, units="dimensionless", doc="Spread of the judgement around the threshold (4-hour "
-      "points): reviews scale a programme back in proportion to how clearly it missed. Assumed.")
-    m.aux("programme abandoned", "review_due * programme_running / (1 + exp((judged_performance - performance_at_launch "
-          "- results_threshold) / judgement_spread))", units="dimensionless",
-          doc="The share of the programme stopped at a review: nearly all when judged performance is clearly no "
-              "better than at launch, nearly none when clearly better. Time taken from care makes things worse "
-              "before better, so a short window sees no results.")
+    c("judgement spread", 0.02, units="dimensionless", doc="Spread of the judgement around the threshold "
+      "(capability points): reviews scale a programme back in proportion to how clearly it missed. Assumed.")
+    m.aux("programme abandoned", "review_due * programme_running / (1 + exp((improvement_capability "
+          "- capability_at_launch - results_threshold) / judgement_spread))", units="dimensionless",
+          doc="The share of the programme stopped at a review: nearly all when capability has clearly not risen "
+              "by the threshold since launch, nearly none when it clearly has. Capability builds over years "
+              "(and time taken from care makes performance worse first), so a short window sees no results.")
 
 
 def _levers(m: Model) -> None:

@@ -74,8 +74,11 @@ def add_workforce(m: Model) -> None:
       "averages ≈4.3%).")
     m.aux("sickness", "sickness_season(day_of_year) * (1 + fatigue_sickness * (nurse_fatigue - reference_fatigue))",
           units="dimensionless", doc="Nurse sickness absence: season (NHS Digital) and fatigue (L8).")
-    m.aux("permanent ward nurses", "nurses * acute_share * (1 - sickness) * (1 - improvement_time_now)", units="FTE",
-          doc="Ward nurses on duty for direct care.")
+    c("improvement backfill", 0.5, units="dimensionless", doc="Share of nurse time on improvement beyond the base "
+      "that is backfilled (funded cover). Assumed.")
+    m.aux("permanent ward nurses", "nurses * acute_share * (1 - sickness) * (1 - reference_improvement_time "
+          "- (1 - improvement_backfill) * (improvement_time_now - reference_improvement_time))", units="FTE",
+          doc="Ward nurses on duty for direct care: less the time on improvement not backfilled.")
     c("agency fill", 0.6, units="dimensionless", doc="Share of a ward nurse shortfall filled by agency staff. Assumed.")
     m.aux("core nurse need", "core_beds * nurse_fte_per_bed", units="FTE", doc="Nurses to staff every core bed.")
     m.aux("agency nurses", "agency_fill * max(0, core_nurse_need - permanent_ward_nurses) + escalation_beds "
