@@ -43,6 +43,7 @@ ENGAGED = {
     # spiral needs a deficit response, and policy churn a redesign programme to abandon.
     ("whole_system_flow", "L1 admission throttle"): {"bed change": -0.15},
     ("whole_system_flow", "L12 savings spiral"): {"deficit response": 0.5, "nhs budget growth": 0.0},
+    ("whole_system_flow", "L14 blame"): {"social care funding growth": -0.05},
     ("whole_system_flow", "L16 policy churn"): {"redesign time": 0.1},
 }
 

@@ -178,8 +178,8 @@ def test_no_negative_stock_and_bounded_fractions(model, setting):
             assert float(ds[v.name].min()) >= -1e-9, f"{setting}: `{v.name}` went negative"
     occupancy = ds["occupancy"].values
     # Never above 1 for long: in gridlock the patients stay when nurses close a bed, so occupancy
-    # of the staffed beds may exceed 1 by up to 1%.
-    assert occupancy[0] <= 1 and np.mean(occupancy > 1.01) < 0.01, setting
+    # of the staffed beds may exceed 1 by up to 2%.
+    assert occupancy[0] <= 1 and np.mean(occupancy > 1.02) < 0.01, setting
     for frac in ("Improvement capability", "Trust", "Shared knowledge", "four hour performance", "Nurse fatigue"):
         assert 0 <= float(ds[frac].min()) and float(ds[frac].max()) <= 1, (setting, frac)
     assert float(ds["Escalation beds"].max()) <= 0.05 * float(ds["core beds"].max()) + 1e-6  # capped
