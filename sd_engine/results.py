@@ -140,7 +140,7 @@ class Results:
                 f"Variable `{clash[0]}` has the same name as a coordinate of the results (`time`, `run`, "
                 "`run_status`, `run_seed`, a dimension, or a lookup's `<name> input`); rename the variable."
             )
-        attrs = dict(spec.attrs)  # the model's own metadata; the engine's keys below take precedence
+        attrs: dict[str, Any] = dict(spec.attrs)  # the model's own metadata; the engine's keys take precedence
         attrs.update({
             "model": spec.name,
             "model_hash": spec.hash(),

@@ -177,7 +177,7 @@ def warm_start(
                             "without it.")
         now = np.asarray(end[name].values, dtype=float)
         earlier = np.asarray(before[name].values, dtype=float)
-        largest = np.asarray(np.abs(x).max("time").values, dtype=float)
+        largest = np.asarray(abs(x).max("time").values, dtype=float)
         scale = np.maximum(np.abs(now), np.maximum(1e-9 * largest, 1e-300))
         initial[name] = now
         drift[name] = np.abs(now - earlier) / back / scale
