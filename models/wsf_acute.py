@@ -166,7 +166,7 @@ def add_acute(m: Model) -> None:
     c("median time to decision", 2.0, units="hour", doc="Median time from arrival to the decision to admit, "
       "uncrowded. Assumed — calibrate.")
     c("sd log time to decision", 0.40, units="dimensionless", doc="Log-normal spread of time to decision. Assumed.")
-    c("median time non admitted", 1.99068, units="hour", doc="Median time in ED of patients sent home, uncrowded. Fitted "
+    c("median time non admitted", 1.98991, units="hour", doc="Median time in ED of patients sent home, uncrowded. Fitted "
       "to England's 4-hour performance, see the model card.")
     c("sd log time non admitted", 0.40, units="dimensionless", doc="Log-normal spread of time in ED, non-admitted. Assumed.")
     c("ED cubicles", 45, units="person", doc="Majors cubicles and trolleys per 1 m (where boarders wait). Assumed.")
@@ -218,7 +218,7 @@ def add_acute(m: Model) -> None:
       "emergency mean stay was 7.9 d in 2019 (Health Foundation).")
     c("LoS trend", -0.01, units="1/year", doc="Yearly change in emergency length of stay (productivity; England's fell "
       "for two decades to 2019). Assumed — calibrate.")
-    c("winter LoS rise", 0.0570461, units="dimensionless", doc="Rise in emergency length of stay at the January peak, "
+    c("winter LoS rise", 0.057389, units="dimensionless", doc="Rise in emergency length of stay at the January peak, "
       "relative to the year (older, frailer, respiratory winter case mix). Fitted to England's 4-hour seasonality, "
       "see the model card.")
     c("winter mean", round(sum(WINTER_SHAPE) / 12, 6), units="dimensionless", doc="Mean of the winter shape over "

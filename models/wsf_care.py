@@ -57,7 +57,7 @@ def add_care(m: Model) -> None:
       "calibrate.")
     c("min transfer time", 1.0, units="day", doc="Time to assess and arrange a transfer from an acute bed when the "
       "service has room (a day: the model steps in days; domain §4.3 range 0.5-2). Assumed.")
-    c("placement scale", 0.452803, units="dimensionless", doc="Multiplier on the times to arrange a start in a free place "
+    c("placement scale", 0.454593, units="dimensionless", doc="Multiplier on the times to arrange a start in a free place "
       "(IC, home care, care home). Fitted to England's acute delayed days, see the model card.")
     c("community start time", 14, units="day", doc="Time to start a service for someone at home when it has room. Assumed.")
     c("non acute transfer time", 9, units="day", doc="Time to arrange onward care from a bedded IC place. Assumed — "
@@ -91,7 +91,8 @@ def add_care(m: Model) -> None:
     c("IC share to care home", 0.1, units="dimensionless", doc="IC completions needing a care home (domain §4.2).")
     c("home care duration", 730, units="day", doc="Mean length of a home care package (Symmetric model: 24 months).")
     c("care home residence", 913, units="day", doc="Mean residence in a care home (domain §4.3, 2.5 years).")
-    c("base IC places", 565.511, units="place", doc="Domain C14 (assumed — calibrate).")
+    c("base IC places", 565.753, units="place", doc="Intermediate care places per 1 m in FY2018/19 (domain C14 assumed 600). "
+      "Fitted to England's acute delayed days, see the model card.")
     c("IC change", 0, units="dimensionless", doc="Fractional change in intermediate care places from day 1 (lever, "
       "±0.2; Wolstenholme 1999: the high-leverage flow variable).")
     c("base care home places", 8150, units="place", doc="456,000 places (1 April 2019, King's Fund) / 56.")

@@ -216,10 +216,10 @@ def add_demand(m: Model) -> None:
     c("a1", 0.235, units="1/year", doc="Relative ED attendance rate under 65 (domain §4.2, age gradient assumed).")
     c("a2", 0.40, units="1/year", doc="Relative ED attendance rate 65-84 (domain §4.2, assumed).")
     c("a3", 1.00, units="1/year", doc="Relative ED attendance rate 85+ (domain §4.2, assumed).")
-    c("attendance level", 0.889954, units="dimensionless",
+    c("attendance level", 0.889965, units="dimensionless",
       doc="Multiplier on a1-a3 giving England's FY2018/19 type-1 rate (767 a day per 1 m). Fitted to England data, "
           "see the model card.")
-    c("attendance trend", 0.00688261, units="1/year",
+    c("attendance trend", 0.0068865, units="1/year",
       doc="Growth of attendances per head beyond ageing and GP access (acuity, propensity, access). Fitted to "
           "England's monthly type-1 attendances 2012-2018, see the model card.")
     c("care home attendance rate", 0.98, units="1/year",

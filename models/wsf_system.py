@@ -288,7 +288,7 @@ def _money(m: Model) -> None:
       "Seddon: cost focus raises costs).")
     c("savings start", 365, units="day", doc="Start of the savings programme (lever).")
     c("savings end", 1825, units="day", doc="End of the savings programme (lever).")
-    c("LA pre 2017 trend", -0.0506159, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
+    c("LA pre 2017 trend", -0.050715, units="1/year", doc="Real LA funding per head before April 2017 (history, not a "
       "lever). Fitted to England's acute delayed days 2012-2017 (austerity: real spending per head fell), see the "
       "model card.")
     # The improved Better Care Fund (iBCF) of the Spring Budget 2017 reached local authorities in
