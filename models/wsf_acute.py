@@ -44,6 +44,7 @@ def softmin(x: str, cap: str, sharpness: str, floor: str) -> str:
 
 
 def add_acute(m: Model) -> None:
+    """Add the acute sector (ED, beds, admissions, the bed queue and the 4-hour standard) to builder `m`."""
     c = m.constant
     c("one per day", 1, units="person/day", doc="Unit rate (a floor in divisions).")
     c("one hour", 1, units="hour", doc="An hour.")

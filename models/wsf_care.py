@@ -46,6 +46,7 @@ def _steady_wait(m: Model, key: str, in_use: str, capacity: str, duration: str) 
 
 
 def add_care(m: Model) -> None:
+    """Add onward care (delayed transfers, intermediate care, home care, care homes) to builder `m`."""
     c = m.constant
     # -- pathways out of hospital ---------------------------------------------------------------------
     c("pathway IC", 0.35, units="dimensionless", doc="Complex discharges to intermediate care / reablement (D2A "

@@ -13,7 +13,8 @@ The last two years of each series are held out of the fit and scored afterwards
 (:func:`held_out_scores`); COVID months (March 2020 on) are not used. The estimates are the
 model's defaults (``models.whole_system_flow.FIT``) and their intervals the lab's ranges.
 
-Run it with ``python -m models.wsf_fit [DATA_FOLDER]`` (about ten minutes on two cores).
+Run it with ``python -m models.wsf_fit [DATA_FOLDER]``: a few minutes from the shipped values (a free
+start takes longer); it prints the report, the estimates in the form of ``FIT`` and the scores.
 """
 
 from __future__ import annotations

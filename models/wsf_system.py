@@ -14,6 +14,7 @@ __all__ = ["add_system"]
 
 
 def add_system(m: Model) -> None:
+    """Add trust, capability, the national levers, money and the outcomes to builder `m`."""
     _trust(m)
     _capability(m)
     _levers(m)

@@ -14,6 +14,7 @@ __all__ = ["add_workforce"]
 
 
 def add_workforce(m: Model) -> None:
+    """Add the workforce sector (nurses, social care workers, GPs) to builder `m`."""
     c = m.constant
     # -- nurses ---------------------------------------------------------------------------------------
     c("base nurses", 5050, units="FTE", doc="Registered nurses, 282,661 FTE (July 2018, NHS Digital) / 56.")
