@@ -20,8 +20,8 @@ __all__ = ["add_acute", "softmin", "normal_cdf", "normal_pdf"]
 
 
 def normal_cdf(z: str) -> str:
-    """Equation text of the standard normal CDF of `z` (logistic-cubic approximation, |error| < 1.5e-4;
-    Bowling et al. 2009), safe for any finite `z`."""
+    """Equation text of the standard normal CDF of `z`: the logistic-cubic approximation of Bowling
+    et al. (2009), absolute error below 1.5e-4, safe for any finite `z`."""
     zz = f"min(8, max(-8, {z}))"
     return f"(1 / (1 + exp(-(1.5976 * {zz} + 0.070566 * {zz} * {zz} * {zz}))))"
 
