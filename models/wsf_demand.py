@@ -53,8 +53,8 @@ def seasonal_points(monthly: tuple[float, ...], *, normalise: bool = True) -> li
     Examples
     --------
     >>> pts = seasonal_points((1.0,) * 12)
-    >>> len(pts), pts[0], pts[-1]
-    (14, (-16.25, 1.0), (380.25, 1.0))
+    >>> len(pts), pts[0][0], round(pts[0][1], 9), pts[-1][0]
+    (14, -16.25, 1.0, 380.25)
     """
     target = np.asarray(monthly, dtype=float)
     if normalise:
