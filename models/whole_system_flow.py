@@ -30,8 +30,8 @@ Structure (time unit: day; Euler, dt = 1 d; 15 years; England values / 55.98 m p
     free beds (smooth minimum; a boarding backlog only when beds run out), the bed queue and the
     4-hour distribution from an M/M/c approximation, electives with cancellations. Onward care
     (``models.wsf_care``): acute DToC by pathway, intermediate care (bedded delays are
-    non-acute DToC), home care and care homes, each starting clients through a fuzzy minimum of
-    queues and capacity; spot purchases. Workforce (``models.wsf_workforce``): nurse pipeline,
+    non-acute DToC), home care and care homes, each a queue for places whose wait comes from an
+    M/M/c approximation at the current utilisation; spot purchases. Workforce (``models.wsf_workforce``): nurse pipeline,
     hiring limited by funded posts, fatigue and seasonal sickness, agency cover, social care
     workers, GPs. System (``models.wsf_system``): trust, shared knowledge, collaboration,
     improvement capability (0-1) and a planning cycle that launches, judges and abandons

@@ -229,7 +229,7 @@ def add_care(m: Model) -> None:
     m.aux("DToC days per month", "acute_dtoc * days_per_month", units="person*day/month",
           doc="Acute delayed bed days in a mean month (the published statistic).")
 
-    # -- day-0 equilibrium (closed form): starts = inflows, queues from the fuzzy minimum ------------------
+    # -- day-0 equilibrium (closed form): starts = inflows, queues = inflow x (arrangement time + wait) ------
     m.aux("steady becoming fit", "steady_bed_requests * complex_share", units="person/day",
           doc="Day-0 fit patients (completions = admissions in equilibrium).")
     m.aux("steady hospital ic", "steady_becoming_fit * pathway_ic", units="person/day", doc="Day-0 IC need from hospital.")
