@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from sd_engine.builder import Model
+from sd_engine.lab.metrics import LabProfile, Metric
 
 from .wsf_acute import add_acute
 from .wsf_care import add_care
@@ -83,7 +84,8 @@ from .wsf_workforce import add_workforce
 #: The scenario files shipped with this model (read through `sd_engine.scenario.shipped`).
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
-__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "FIT_SCORES", "START_DATE", "FINAL_TIME", "SCENARIO_DIR"]
+__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "FIT_SCORES", "START_DATE", "FINAL_TIME", "SCENARIO_DIR",
+           "LAB_PROFILE"]
 
 #: The default calendar date of the initial time: FY2018/19, the year the levels describe.
 START_DATE = "2018-04-01"
@@ -109,6 +111,77 @@ FIT_SCORES: dict[str, dict[str, float]] = {
     "four_hour_type1": {"r2_in": 0.6246, "r2_out": 0.7668, "mape_in": 0.0136, "mape_out": 0.0180},
     "delayed_days_acute": {"r2_in": 0.9059, "r2_out": -3.0793, "mape_in": 0.0546, "mape_out": 0.1428},
 }
+
+_LAB_YEAR = 365.0
+#: The lab's uncertainty: each fitted constant's 95% interval (``FIT``) is its range, so the lab's
+#: uncertainty is the data's; the pre-2017 council funding trend is history and does not vary.
+_LAB_FITTED = {name: (low, high) for name, (_, low, high) in FIT.items() if name != "LA pre 2017 trend"}
+#: Parameters the model documents as assumed: ranges around their defaults (wider where the
+#: domain gives a range), kept where the baseline stays physically sensible.
+_LAB_ASSUMED = {
+    "bed pool size": (30.0, 60.0),
+    "boarding crowding": (0.05, 0.3),
+    "ED load sensitivity": (0.05, 0.2),
+    "conversion trend": (0.01, 0.02),
+    "LoS trend": (-0.015, -0.005),
+    "readmission fraction": (0.065, 0.095),
+    "deconditioning": (0.025, 0.075),
+    "placement time home care": (0.5, 2.0),
+    "leave rate": (0.095, 0.12),
+    "capability LoS sensitivity": (0.1, 0.3),
+    "trust erode time": (60.0, 120.0),
+    "base negative": (0.08, 0.12),
+    "commissioning response": (0.3, 0.7),
+    "nurse cost": (110.0, 140.0),
+    "bed day cost": (200.0, 300.0),
+}
+
+#: What the policy lab measures and varies for this model (found through `sd_engine.library`).
+LAB_PROFILE = LabProfile(
+    model="whole_system_flow",
+    metrics=(
+        Metric("four_hour", "4-hour performance", "four hour performance", "window_mean", "%", "waits", "higher",
+               scale=100, window=_LAB_YEAR, description="Share of type-1 ED attendances within 4 hours, final-year mean."),
+        Metric("awaiting_bed", "Waiting for a bed", "Awaiting a bed", "window_mean", "people", "waits", "lower",
+               window=_LAB_YEAR, description="Patients decided to admit and waiting for a bed (Little's law on the bed "
+                                         "queue), final-year mean."),
+        Metric("delayed_days", "Acute delayed days a month", "DToC days per month", "window_mean", "days/month",
+               "delays", "lower", window=_LAB_YEAR,
+               description="Acute delayed transfers of care (bed-days a month), final-year mean."),
+        Metric("twelve_hour", "12-hour waits a year", "twelve hour waits", "window_mean", "people/year", "waits",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR, description="Admitted patients more than 12 hours in ED, final year."),
+        Metric("nonacute_delays", "Non-acute delayed patients", "Non acute DToC", "window_mean", "people", "delays",
+               "lower", window=_LAB_YEAR, description="Delayed patients in community beds, final-year mean."),
+        Metric("unmet_need", "Unmet care need", "Unmet need", "window_mean", "people", "unmet need", "lower",
+               window=_LAB_YEAR, description="People in the community with an unmet care need, final-year mean."),
+        Metric("excess_deaths", "Excess deaths a year", "excess deaths", "window_mean", "deaths/year", "health",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR,
+               description="Deaths attributable to long ED waits (Jones et al. 2022) and unmet need, final year."),
+        Metric("readmissions", "Readmissions a year", "readmissions", "window_mean", "people/year", "quality",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR, description="Emergency readmissions within 30 days, final year."),
+        Metric("trust", "Inter-agency trust", "Trust", "window_mean", "0-1", "quality", "higher", window=_LAB_YEAR,
+               description="Trust between the NHS and the local authority, final-year mean."),
+        Metric("cost_per_head", "Health and care cost per head", "cost per capita", "window_mean", "£/person/year",
+               "cost", "lower", window=_LAB_YEAR,
+               description="NHS acute and LA social care spending per person per year, final-year mean."),
+        Metric("financial_position", "NHS financial position", "Financial position", "final", "£m", "cost",
+               "higher", scale=1e-6, description="Cumulative NHS income minus spending at the end."),
+        Metric("vacancy", "Nurse vacancy rate", "nurse vacancy rate", "window_mean", "%", "staff", "lower",
+               scale=100, window=_LAB_YEAR, description="Unfilled funded nursing posts, final-year mean."),
+        Metric("leaver_rate", "Nurse leaver rate", "nurse leaver rate", "window_mean", "%/year", "staff", "lower",
+               scale=100, window=_LAB_YEAR, description="Nurses leaving per nurse per year, final-year mean."),
+        Metric("occupancy", "Bed occupancy", "occupancy", "window_mean", "%", "flow", "lower", scale=100,
+               window=_LAB_YEAR, description="General and acute bed occupancy, final-year mean."),
+    ),
+    uncertainty={**_LAB_FITTED, **_LAB_ASSUMED},
+    fan_variables=("four hour performance", "Acute DToC", "Unmet need", "excess deaths", "cost per capita",
+                   "nurse vacancy rate", "Trust", "occupancy"),
+    # A fifth of a year: 5,475 days is exactly 75 intervals, so the final-year window holds
+    # five evenly spread points, and a 10,000-run ensemble stays within memory.
+    saveper=73.0,
+    year=_LAB_YEAR,
+)
+
 
 #: The lever table: each lever's setting (``params``), the run it is compared with (``reference``:
 #: the baseline, or ``stressed`` for levers that act only where social care binds), its expected

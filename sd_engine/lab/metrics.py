@@ -217,7 +217,8 @@ class LabProfile:
                                    + did_you_mean(key, [m.key for m in self.metrics]))
 
 
-#: Lab profiles by canonical model name.
+#: Lab profiles registered in this process (a user's own models), by canonical model name; a
+#: library model's own profile is its module's ``LAB_PROFILE``.
 PROFILES: dict[str, LabProfile] = {}
 
 
@@ -300,7 +301,8 @@ def get_profile(model: str) -> LabProfile:
         raise UnknownVariableError(f"Model `{model}` has no lab profile (outcome metrics and uncertainty)."
                                    + did_you_mean(canonical(model), PROFILES)
                                    + " Give one in a TOML or JSON file (`sdflow lab MODEL --profile FILE`, see "
-                                   "`sd_engine.lab.load_profile`), or register one with `sd_engine.lab.register_profile`.")
+                                   "`sd_engine.lab.load_profile`), or register one with "
+                                   "`sd_engine.lab.register_profile`.")
     return profile
 
 
@@ -321,84 +323,3 @@ def compute_metrics(ds: xr.Dataset, profile: LabProfile) -> xr.DataArray:
     out.name = "outcome"
     out.attrs = {"doc": "Outcome metrics of each run (see the metric coordinates).", "model": profile.model}
     return out
-
-
-# -- the whole-system flow model (models/whole_system_flow.py) -----------------------------------------
-_YEAR = 365.0
-
-#: The joint fit of the whole-system model to England's data (``models.whole_system_flow.FIT``,
-#: ``docs/model_card.rst``): each fitted constant's 95% interval is its lab range, so the lab's
-#: uncertainty is the data's. The engine does not import the model library, so the numbers are
-#: copied here; ``tests/models/test_wsf_fit.py`` checks that they are the fit's.
-_WSF_FITTED = {
-    "attendance level": (0.881146, 0.899308),
-    "attendance trend": (0.0043123, 0.00957094),
-    "median time non admitted": (1.90948, 2.07329),
-    "winter LoS rise": (0.0346023, 0.090088),
-    "placement scale": (0.334667, 0.626995),
-    "base IC places": (547.291, 586.66),
-}
-#: Parameters the model documents as assumed: ranges around their defaults (wider where the
-#: domain gives a range), kept where the baseline stays physically sensible.
-_WSF_ASSUMED = {
-    "bed pool size": (30.0, 60.0),
-    "boarding crowding": (0.05, 0.3),
-    "ED load sensitivity": (0.05, 0.2),
-    "conversion trend": (0.01, 0.02),
-    "LoS trend": (-0.015, -0.005),
-    "readmission fraction": (0.065, 0.095),
-    "deconditioning": (0.025, 0.075),
-    "placement time home care": (0.5, 2.0),
-    "leave rate": (0.095, 0.12),
-    "capability LoS sensitivity": (0.1, 0.3),
-    "trust erode time": (60.0, 120.0),
-    "base negative": (0.08, 0.12),
-    "commissioning response": (0.3, 0.7),
-    "nurse cost": (110.0, 140.0),
-    "bed day cost": (200.0, 300.0),
-}
-
-register_profile(LabProfile(
-    model="whole_system_flow",
-    metrics=(
-        Metric("four_hour", "4-hour performance", "four hour performance", "window_mean", "%", "waits", "higher",
-               scale=100, window=_YEAR, description="Share of type-1 ED attendances within 4 hours, final-year mean."),
-        Metric("awaiting_bed", "Waiting for a bed", "Awaiting a bed", "window_mean", "people", "waits", "lower",
-               window=_YEAR, description="Patients decided to admit and waiting for a bed (Little's law on the bed "
-                                         "queue), final-year mean."),
-        Metric("delayed_days", "Acute delayed days a month", "DToC days per month", "window_mean", "days/month",
-               "delays", "lower", window=_YEAR,
-               description="Acute delayed transfers of care (bed-days a month), final-year mean."),
-        Metric("twelve_hour", "12-hour waits a year", "twelve hour waits", "window_mean", "people/year", "waits",
-               "lower", scale=_YEAR, window=_YEAR, description="Admitted patients more than 12 hours in ED, final year."),
-        Metric("nonacute_delays", "Non-acute delayed patients", "Non acute DToC", "window_mean", "people", "delays",
-               "lower", window=_YEAR, description="Delayed patients in community beds, final-year mean."),
-        Metric("unmet_need", "Unmet care need", "Unmet need", "window_mean", "people", "unmet need", "lower",
-               window=_YEAR, description="People in the community with an unmet care need, final-year mean."),
-        Metric("excess_deaths", "Excess deaths a year", "excess deaths", "window_mean", "deaths/year", "health",
-               "lower", scale=_YEAR, window=_YEAR,
-               description="Deaths attributable to long ED waits (Jones et al. 2022) and unmet need, final year."),
-        Metric("readmissions", "Readmissions a year", "readmissions", "window_mean", "people/year", "quality",
-               "lower", scale=_YEAR, window=_YEAR, description="Emergency readmissions within 30 days, final year."),
-        Metric("trust", "Inter-agency trust", "Trust", "window_mean", "0-1", "quality", "higher", window=_YEAR,
-               description="Trust between the NHS and the local authority, final-year mean."),
-        Metric("cost_per_head", "Health and care cost per head", "cost per capita", "window_mean", "£/person/year",
-               "cost", "lower", window=_YEAR,
-               description="NHS acute and LA social care spending per person per year, final-year mean."),
-        Metric("financial_position", "NHS financial position", "Financial position", "final", "£m", "cost",
-               "higher", scale=1e-6, description="Cumulative NHS income minus spending at the end."),
-        Metric("vacancy", "Nurse vacancy rate", "nurse vacancy rate", "window_mean", "%", "staff", "lower",
-               scale=100, window=_YEAR, description="Unfilled funded nursing posts, final-year mean."),
-        Metric("leaver_rate", "Nurse leaver rate", "nurse leaver rate", "window_mean", "%/year", "staff", "lower",
-               scale=100, window=_YEAR, description="Nurses leaving per nurse per year, final-year mean."),
-        Metric("occupancy", "Bed occupancy", "occupancy", "window_mean", "%", "flow", "lower", scale=100,
-               window=_YEAR, description="General and acute bed occupancy, final-year mean."),
-    ),
-    uncertainty={**_WSF_FITTED, **_WSF_ASSUMED},
-    fan_variables=("four hour performance", "Acute DToC", "Unmet need", "excess deaths", "cost per capita",
-                   "nurse vacancy rate", "Trust", "occupancy"),
-    # A fifth of a year: 5,475 days is exactly 75 intervals, so the final-year window holds
-    # five evenly spread points, and a 10,000-run ensemble stays within memory.
-    saveper=73.0,
-    year=_YEAR,
-))
