@@ -86,3 +86,16 @@ def test_95_percent_intervals_cover_the_truth_over_seeds():
             lo, hi = fit.ci.loc[name, ["lower", "upper"]]
             covered[name] += bool(lo <= value <= hi)
     assert all(c >= 15 for c in covered.values()), covered
+
+
+def test_origin_is_the_models_start_date(means):
+    # The whole-system model runs on a calendar: its start date is the origin of dated data. Left
+    # out, the start date is used; another date would shift its seasons and history silently.
+    frame = W.noisy(means, 0)
+    implied = cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe())
+    stated = cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe(), origin=W.ORIGIN)
+    for a, b in zip(implied.observations.series, stated.observations.series):
+        np.testing.assert_array_equal(a.start, b.start)
+    with pytest.raises(cal.CalibrationError, match=r"`origin` \(2016-01-01\) is not the start date of model "
+                                                   r"`whole system flow` \(2018-04-01\)"):
+        cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe(), origin="2016-01-01")
