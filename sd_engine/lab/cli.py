@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -157,6 +159,11 @@ def run_lab(
     else:
         unc = Uncertainty.from_ranges(profile.uncertainty, samples, method=design, seed=seed)  # type: ignore[arg-type]
     experiment = Experiment(model, tuple(scenarios), unc, final_time=final_time, seed=seed)
+    # Finished chunks are kept per set of options: the same command run again resumes, the lab run
+    # again with other options into the same folder starts its own runs.
+    options = [model, [s.as_dict() for s in scenarios], samples, design, str(posterior), seed, final_time, morris,
+               sobol, sobol_parameters]
+    store = folder / "store" / hashlib.sha256(json.dumps(options, default=str).encode()).hexdigest()[:12]
     result = LabOutput(results=xr.Dataset())
     steps = 2 + bool(morris) + bool(sobol and morris) + bool(loops)
     step = 0
@@ -169,7 +176,7 @@ def run_lab(
 
     t = stage(f"{len(experiment.scenarios)} scenarios × {unc.n_runs} runs of `{model}` "
               f"({unc.source} design over {len(unc.names)} parameters)")
-    ds = run_experiment(experiment, client=client, store=folder / "store", progress=progress)
+    ds = run_experiment(experiment, client=client, store=store, progress=progress)
     result.results = ds
     save_results(ds, folder / "results.nc")
     result.files["results"] = folder / "results.nc"
@@ -179,7 +186,7 @@ def run_lab(
     if morris:
         t = stage(f"Morris screening of {len(profile.uncertainty)} parameters, {morris} trajectories")
         m = sensitivity(model, baseline, profile.uncertainty, morris, method="morris", seed=seed,
-                        final_time=final_time, client=client, store=folder / "store" / "morris", progress=progress)
+                        final_time=final_time, client=client, store=store / "morris", progress=progress)
         result.morris = m.indices
         indices.append(m.indices.rename({k: f"morris_{k}" for k in m.indices.data_vars}))
         result.timings["Morris screening"] = time.perf_counter() - t
@@ -191,7 +198,7 @@ def run_lab(
             ranges = {p: profile.uncertainty[p] for p in top}
             t = stage(f"Sobol indices of the top {len(ranges)} parameters, base sample {sobol}")
             s = sensitivity(model, baseline, ranges, sobol, method="sobol", seed=seed, final_time=final_time,
-                            client=client, store=folder / "store" / "sobol", progress=progress)
+                            client=client, store=store / "sobol", progress=progress)
             result.sobol = s.indices
             indices.append(s.indices.rename({k: f"sobol_{k}" for k in s.indices.data_vars}).rename(
                 {"parameter": "sobol_parameter"}))

@@ -79,3 +79,22 @@ def test_the_lab_runs_an_imported_model_with_a_profile_file(test_models: Path, t
     # degrees cooler leaves every cup cooler at the end, by less than 10 degrees.
     difference = (outcome.sel(scenario="baseline") - outcome.sel(scenario="cooler room")).values
     assert np.all((difference > 0) & (difference < 10))
+
+
+def test_the_lab_run_again_with_other_options_into_one_folder(test_models: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README's two lab commands write to the same default folder: the second, with other
+    # options, must run (its own store), and the same command again resumes from finished chunks.
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(test_models / "samples" / "teacup" / "teacup.mdl", "teacup.mdl")
+    Path("profile.toml").write_text(PROFILE)
+    Path("base.toml").write_text('name = "baseline"\nmodel = "teacup.mdl"\n')
+    common = ["lab", "teacup.mdl", "--profile", "profile.toml", "--scenarios", "base.toml", "--morris", "2",
+              "--sobol", "0", "--no-loops", "--no-progress", "--out", "out"]
+    assert main(common + ["--samples", "4"]) == 0
+    assert main(common + ["--samples", "6"]) == 0
+    chunks = sorted(Path("out/store").rglob("chunk-*.nc"))
+    stamps = [p.stat().st_mtime_ns for p in chunks]
+    assert main(common + ["--samples", "6"]) == 0  # resumed: no chunk written again
+    assert [p.stat().st_mtime_ns for p in sorted(Path("out/store").rglob("chunk-*.nc"))] == stamps
+    assert len({p.relative_to("out/store").parts[0] for p in chunks}) == 2
