@@ -26,10 +26,10 @@ Feedback loops
 Parameters (default, unit, source)::
 
     population growth   0.007 1/year                   ONS mid-year estimates, 2010s
-    attendance rate     0.27 attendances/person/year   calibrated (August 2010 level)
-    rate trend          0 1/year                       calibrated
-    seasonal amplitude  0.05 dimensionless             calibrated
-    peak day            180 day                        calibrated (days after 1 August)
+    attendance rate     0.259 attendances/person/year  calibrated (August 2010 level)
+    rate trend          0.0098 1/year                  calibrated
+    seasonal amplitude  0.022 dimensionless            calibrated
+    peak day            317 day                        calibrated (days after 1 August: mid-June)
     days per year       365.25 day/year                calendar
     season length       365.25 day                     calendar
     Population at start 53 million people              ONS, mid-2010 (about 52.6 million)
@@ -73,12 +73,12 @@ def build() -> Model:
               doc=__doc__ or "")
     m.constant("population growth", 0.007, units="1/year",
                doc="Net growth of England's population (ONS, about 0.7% a year in the 2010s).")
-    m.constant("attendance rate", 0.27, units="attendances/person/year",
+    m.constant("attendance rate", 0.259, units="attendances/person/year",
                doc="Type-1 attendances per person per year in August 2010. Calibrated.")
-    m.constant("rate trend", 0.0, units="1/year", doc="Trend of the attendance rate. Calibrated.")
-    m.constant("seasonal amplitude", 0.05, units="dimensionless",
+    m.constant("rate trend", 0.0098, units="1/year", doc="Trend of the attendance rate. Calibrated.")
+    m.constant("seasonal amplitude", 0.022, units="dimensionless",
                doc="Relative amplitude of the annual cycle of attendances. Calibrated.")
-    m.constant("peak day", 180, units="day", doc="Days after 1 August of the seasonal peak (modulo a year). "
+    m.constant("peak day", 317, units="day", doc="Days after 1 August of the seasonal peak (modulo a year). "
                "Calibrated.")
     m.constant("days per year", 365.25, units="day/year", doc="Calendar: the data are dated months.")
     m.constant("season length", 365.25, units="day", doc="Length of the seasonal cycle: a calendar year.")
