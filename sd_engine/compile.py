@@ -53,7 +53,16 @@ from .errors import (
     UnsupportedError,
     did_you_mean,
 )
-from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
+from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
+from .functions import (
+    ARRAY_USAGE,
+    LOOKUP_FUNCTIONS,
+    PIECE_AT,
+    PIECES,
+    REDUCTIONS,
+    fold,
+    piece_blocks,
+)
 from .io.model_file import name_file
 from .lower import STATEFUL, lower, split_element_cycles
 from .spec import ModelSpec, Variable
@@ -65,30 +74,6 @@ __all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCT
            "piece_blocks", "ARRAY_USAGE", "MAX_NESTING", "CHAIN_OPERATORS", "comment", "chain_operands",
            "check_nesting"]
 
-#: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
-REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
-#: Lookup calls that name their table: ``lookup_extrapolate(table, x)``.
-LOOKUP_FUNCTIONS = {
-    "lookup": "interpolate",
-    "lookup_extrapolate": "extrapolate",
-    "lookup_backward": "hold_backward",
-    "lookup_forward": "look_forward",
-}
-#: How each array function is written (the dimension rules are in ``emit_array_function``).
-ARRAY_USAGE = {
-    "vector_select": "vector_select(selection[dim!], expression[dim!], missing, action, error, \"dim!\")",
-    "vector_sort_order": "vector_sort_order(vector[dim], direction)",
-    "vector_rank": "vector_rank(vector[dim], direction)",
-    "vector_reorder": "vector_reorder(vector[dim], order[dim])",
-    "allocate_available": "allocate_available(request[dim], profiles[dim, profile], supply, \"profile\")",
-    "allocate_by_priority": "allocate_by_priority(request[dim], priority[dim], size, width, supply)",
-}
-_TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
-#: An arrayed variable defined block by block: ``_pieces(_at("north"), eq1, _at("south"), eq2)``.
-#: Each ``_at`` gives, per dimension of the variable, the dimension itself, a subrange of it or
-#: one element; the blocks must cover every element exactly once.
-PIECES = "_pieces"
-PIECE_AT = "_at"
 #: The most nested brackets the code of one equation may need. Python refuses source nested
 #: more than 200 deep ("too many nested parentheses"); the margin covers the wrapping code.
 MAX_NESTING = 180
@@ -225,7 +210,7 @@ class _Compiler:
         return exprs
 
     def check_references(self) -> None:
-        known = set(self.vars) | set(_TIME_NAMES)
+        known = set(self.vars) | set(TIME_NAMES)
         callables = set(functions.BUILTINS) | set(functions.ALIASES) | set(REDUCTIONS) | set(LOOKUP_FUNCTIONS)
         callables |= set(functions.ARRAY_FUNCTIONS)
         callables |= {"with_lookup", "time", PIECES, PIECE_AT} | {k for k, v in self.vars.items() if v.kind == "lookup"}
@@ -589,7 +574,7 @@ class _Compiler:
         if isinstance(expr, Ref):
             return self.emit_ref(expr, var)
         if isinstance(expr, (Unary, Binary)):
-            folded = _fold(expr)
+            folded = fold(expr)
             if isinstance(folded, Num):
                 return self.emit(folded, var)
         if isinstance(expr, Unary):
@@ -628,10 +613,10 @@ class _Compiler:
         raise TypeError(expr)
 
     def emit_ref(self, ref: Ref, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        if ref.name in _TIME_NAMES and ref.name not in self.vars:
+        if ref.name in TIME_NAMES and ref.name not in self.vars:
             if ref.subscripts:
                 raise SpecError(f"`{ref.name}` in `{var.name}` cannot be subscripted.")
-            return _TIME_NAMES[ref.name], None
+            return TIME_NAMES[ref.name], None
         target = self.vars[ref.name]
         if target.kind == "lookup":
             raise SpecError(
@@ -818,14 +803,7 @@ class _Compiler:
         else:
             axes = tuple(range(1, 1 + len(dims)))
             kept = ()
-        return f"{REDUCTIONS[call.func]}({code}, axis={axes})", kept
-
-
-_NUMPY_OPERATORS = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "%": np.mod,
-    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
-    ">=": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
-}
+        return f"np.{REDUCTIONS[call.func]}({code}, axis={axes})", kept
 
 
 def net_flow_text(terms: list[str], stock: Variable, ident: str, ns: str) -> str:
@@ -843,44 +821,6 @@ def net_flow_text(terms: list[str], stock: Variable, ident: str, ns: str) -> str
     return text
 
 
-def _fold(expr: Expr) -> Expr:
-    """Evaluate operators on numbers alone at compile time, with numpy's float semantics.
-
-    Left to Python, `1 / 0` would raise ZeroDivisionError from the generated code; numpy
-    gives inf, which the integrator reports as a non-finite run like any other.
-    """
-    if isinstance(expr, Unary):
-        operand = _fold(expr.operand)
-        if isinstance(operand, Num):
-            value = np.logical_not(operand.value) if expr.op == "not" else -np.float64(operand.value)
-            return Num(float(value))
-        return expr
-    if isinstance(expr, Binary):
-        left, right = _fold(expr.left), _fold(expr.right)
-        if isinstance(left, Num) and isinstance(right, Num):
-            with np.errstate(all="ignore"):
-                return Num(float(_NUMPY_OPERATORS[expr.op](np.float64(left.value), np.float64(right.value))))
-    return expr
-
-
-def piece_blocks(expr: Call, var: Variable) -> list[tuple[tuple[str, ...], Expr]]:
-    """The ``(subscripts, equation)`` blocks of a ``_pieces(...)`` equation, checked."""
-    args = expr.args
-    ok = len(args) >= 2 and len(args) % 2 == 0
-    blocks: list[tuple[tuple[str, ...], Expr]] = []
-    for at, piece in zip(args[::2], args[1::2]):
-        if not (isinstance(at, Call) and at.func == PIECE_AT and all(isinstance(a, Str) for a in at.args)):
-            ok = False
-            break
-        blocks.append((tuple(a.value for a in at.args if isinstance(a, Str)), piece))
-    if not ok:
-        raise SpecError(
-            f"`{PIECES}` in `{var.name}` takes pairs of a block and its equation: "
-            f"`{PIECES}({PIECE_AT}(\"north\"), 1, {PIECE_AT}(\"south\"), 2)`."
-        )
-    return blocks
-
-
 def chain_operands(expr: Binary) -> tuple[Expr, list[tuple[str, Expr]]]:
     """The left spine of a chain of ``+``/``-`` (or ``*``/``/``) as its first operand and the
     ``(operator, operand)`` pairs that follow, to be written without brackets in between.
@@ -891,7 +831,7 @@ def chain_operands(expr: Binary) -> tuple[Expr, list[tuple[str, Expr]]]:
     group = CHAIN_OPERATORS[expr.op]
     rest: list[tuple[str, Expr]] = []
     node: Expr = expr
-    while isinstance(node, Binary) and node.op in group and not isinstance(_fold(node), Num):
+    while isinstance(node, Binary) and node.op in group and not isinstance(fold(node), Num):
         rest.append((node.op, node.right))
         node = node.left
     rest.reverse()

@@ -24,17 +24,14 @@ import numpy as np
 import xarray as xr
 
 from . import functions
-from .compile import LOOKUP_FUNCTIONS, PIECES, REDUCTIONS, CompiledModel, Layout, Slot, piece_blocks
+from .compile import CompiledModel, Layout, Slot
+from .functions import LOOKUP_FUNCTIONS, PIECES, REDUCTIONS, piece_blocks
 from .errors import AlgebraicLoopError, DimensionError, SpecError, UnknownVariableError
-from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
+from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
 from .spec import ModelSpec, Variable
 
 __all__ = ["InterpretedModel"]
 
-# Reductions by their numpy function; the compiler maps the same names to source text.
-_REDUCERS: dict[str, Callable[..., Any]] = {
-    "sum": np.sum, "prod": np.prod, "vmin": np.min, "vmax": np.max, "mean": np.mean,
-}
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
     "%": np.mod,
@@ -44,10 +41,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 _LOGICAL: dict[str, Callable[[Any, Any], Any]] = {"and": np.logical_and, "or": np.logical_or}
-_TIME = {"t": "t", "time": "t", "dt": "dt", "time_step": "dt"}
 _RUN = "run"
-
-assert set(_REDUCERS) == set(REDUCTIONS), "reductions out of step with the compiler"
 
 
 def _apply(ufunc: Callable[..., Any], *args: Any) -> xr.DataArray:
@@ -366,8 +360,8 @@ class _Frame:
         raise SpecError(f"The equation of `{var.name}` uses `{to_text(expr)}` where a number is expected.")
 
     def reference(self, ref: Ref, var: Variable) -> xr.DataArray:
-        if ref.name in _TIME and ref.name not in self.model.vars:
-            return xr.DataArray(self.t if _TIME[ref.name] == "t" else self.dt)
+        if ref.name in TIME_NAMES and ref.name not in self.model.vars:
+            return xr.DataArray(self.t if TIME_NAMES[ref.name] == "t" else self.dt)
         if ref.name not in self.model.vars:
             raise UnknownVariableError(f"The equation of `{var.name}` refers to `{ref.name}`, which is not defined.")
         target = self.model.vars[ref.name]
@@ -405,7 +399,7 @@ class _Frame:
         func = functions.ALIASES.get(call.func, call.func)
         if func == "time" and not call.args:
             return xr.DataArray(self.t)
-        if func in _REDUCERS:
+        if func in REDUCTIONS:
             return self.reduce(func, call, var)
         if func == "with_lookup":
             table = call.args[-1] if call.args else None
@@ -483,4 +477,4 @@ class _Frame:
             if dim not in dims:
                 raise DimensionError(f"`{func}` in `{var.name}` reduces over `{dim}`, which its argument lacks.")
             dims = [dim]
-        return value.reduce(_REDUCERS[func], dim=dims)
+        return value.reduce(getattr(np, REDUCTIONS[func]), dim=dims)

@@ -28,10 +28,8 @@ from . import functions
 from .compile import (
     CHAIN_OPERATORS,
     _FUNCTIONS,
-    PIECES,
     Layout,
     _Compiler,
-    _fold,
     _load_functions,
     chain_operands,
     check_nesting,
@@ -39,6 +37,7 @@ from .compile import (
     net_flow_text,
 )
 from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, to_text
+from .functions import LOOKUP_FUNCTIONS, PIECES, fold
 from .spec import Variable
 
 if TYPE_CHECKING:
@@ -201,7 +200,7 @@ class _ScalarCompiler(_Compiler):
             code, _ = self.emit_ref(expr, var)
             return code
         if isinstance(expr, (Unary, Binary)):
-            folded = _fold(expr)
+            folded = fold(expr)
             if isinstance(folded, Num):
                 return self.scalar(folded, var)
         if isinstance(expr, Unary):
@@ -237,10 +236,8 @@ class _ScalarCompiler(_Compiler):
             table = self.vars[func].lookup
             assert table is not None
             return self.scalar_lookup(func, call.args[0], var, table.mode)
-        if func in ("lookup", "lookup_extrapolate", "lookup_backward", "lookup_forward"):
+        if func in LOOKUP_FUNCTIONS:
             if len(call.args) == 2 and isinstance(call.args[0], Ref) and call.args[0].name in self.vars:
-                from .compile import LOOKUP_FUNCTIONS
-
                 return self.scalar_lookup(call.args[0].name, call.args[1], var, LOOKUP_FUNCTIONS[func])
             raise _NotScalar
         if func not in functions.BUILTINS:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import SpecError, UnknownVariableError, did_you_mean
-from .expr import MAX_DEPTH, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
+from .expr import MAX_DEPTH, TIME_NAMES, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
 
 __all__ = [
     "Kind",
@@ -39,7 +39,7 @@ LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forwar
 StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
 #: Names the equations use for time and the time step; no variable may take them.
-RESERVED_NAMES = frozenset({"time", "t", "dt", "time_step"})
+RESERVED_NAMES = frozenset(TIME_NAMES)
 
 
 #: How names compare, for messages about two names that are one.

@@ -16,7 +16,8 @@ from zoo import RUN_OPTIONS, ZOO
 import sd_engine as sd
 from sd_engine import functions
 from sd_engine.builder import Model
-from sd_engine.compile import LOOKUP_FUNCTIONS, REDUCTIONS, CompiledModel
+from sd_engine.compile import CompiledModel
+from sd_engine.functions import LOOKUP_FUNCTIONS, REDUCTIONS
 from sd_engine.errors import DimensionError
 from sd_engine.expr import Call, walk
 from sd_engine.interpret import InterpretedModel

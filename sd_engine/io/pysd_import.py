@@ -52,6 +52,7 @@ from ..expr import (
     references,
     walk,
 )
+from ..functions import NUMPY_OPERATORS
 from ..spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 from .external import ExternalDataError, ExternalReader, Series
 from .model_file import line_of, name_file, read_model_bytes, vensim_definitions, vensim_file, vensim_text
@@ -727,10 +728,8 @@ class _Converter:
             a, b = self.start_value(expr.left, known, time, seen), self.start_value(expr.right, known, time, seen)
             if a is None or b is None:
                 return None
-            from ..compile import _NUMPY_OPERATORS
-
             with np.errstate(all="ignore"):
-                return float(_NUMPY_OPERATORS[expr.op](np.float64(a), np.float64(b)))
+                return float(NUMPY_OPERATORS[expr.op](np.float64(a), np.float64(b)))
         if isinstance(expr, Call) and expr.func in ("if_then_else", "min", "max"):
             found = [self.start_value(a, known, time, seen) for a in expr.args]
             args = [a for a in found if a is not None]

@@ -45,7 +45,8 @@ import xarray as xr
 
 from .. import functions
 from ..errors import SpecError, UnsupportedError
-from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical
+from ..expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical
+from ..functions import LOOKUP_FUNCTIONS
 from ..spec import ModelSpec, Variable
 from .structure import Loop, LoopSet
 
@@ -69,9 +70,6 @@ __all__ = [
 Labelling = Literal["forward", "backward"]
 FlowFormula = Literal["2023", "2020"]
 
-_TIME = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
-_LOOKUP_CALLS = {"lookup": "interpolate", "lookup_extrapolate": "extrapolate",
-                 "lookup_backward": "hold_backward", "lookup_forward": "look_forward"}
 _FULL_RECORD: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
@@ -223,8 +221,8 @@ class _Evaluator:
         if isinstance(expr, Ref):
             if expr.name in env:
                 return env[expr.name]
-            if expr.name in _TIME:
-                return self.t if _TIME[expr.name] == "t" else self.dt
+            if expr.name in TIME_NAMES:
+                return self.t if TIME_NAMES[expr.name] == "t" else self.dt
             raise SpecError(f"`{expr.name}` in the equation of `{var.name}` has no recorded values to score.")
         if isinstance(expr, Unary):
             value = self.value_of(expr.operand, env, var)
@@ -268,11 +266,11 @@ class _Evaluator:
             table = call.args[1]
             assert isinstance(table, Table)
             return functions.lookup(self.value_of(call.args[0], env, var), np.array(table.xs), np.array(table.ys))
-        if func in _LOOKUP_CALLS:
+        if func in LOOKUP_FUNCTIONS:
             name = call.args[0]
             assert isinstance(name, Ref)
             xs, ys = self.table(name.name)
-            return functions.LOOKUP_MODES[_LOOKUP_CALLS[func]](self.value_of(call.args[1], env, var), xs, ys)
+            return functions.LOOKUP_MODES[LOOKUP_FUNCTIONS[func]](self.value_of(call.args[1], env, var), xs, ys)
         if func in self.vars and self.vars[func].kind == "lookup":
             lookup = self.vars[func].lookup
             assert lookup is not None
