@@ -491,7 +491,7 @@ class _Compiler:
             return f"np.full((n,) + {shape}, {code}, dtype=float)" if shape else f"np.full(n, {code}, dtype=float)"
         extra = [d for d in dims if d not in target]
         if extra and var.internal:
-            owner = var.source.split("`")[1]
+            owner = var.owner or var.name
             raise DimensionError(
                 f"A stateful function in the equation of `{owner}` has an input that varies over dimension "
                 f"`{extra[0]}`, which `{owner}` does not have. Move the call into its own auxiliary with "

@@ -194,10 +194,7 @@ def _series_name(model: CompiledModel, col: int) -> str:
     """The display name of series column `col`, with its element (``Population[north]``);
     an internal stock by the variable that owns it."""
     slot = next(s for s in model.layout.series if s.start <= col < s.stop)
-    name = slot.name
-    if slot.internal:
-        source = model.lowered[slot.key].source
-        name = source.split("`")[1] if source.count("`") >= 2 else name
+    name = model.lowered[slot.key].owner or slot.name
     if slot.shape:
         dims = {d.canonical: d for d in model.lowered.dimensions}
         index = np.unravel_index(col - slot.start, slot.shape)

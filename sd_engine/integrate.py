@@ -50,6 +50,7 @@ from .guards import (
 )
 from .results import Results, RunStatus
 from .scalar import scalar_path
+from .spec import LookupTable
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -402,9 +403,8 @@ class _Inputs:
 
 
 def _table(name: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
-    from .builder import table_points  # the same rules as declaring the lookup
-
-    return table_points(name, value)
+    table = LookupTable.from_points(value, name=name)  # the same rules as declaring the lookup
+    return np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ class _State:
                 run, col = (int(v[0]) for v in np.nonzero(bad))
                 pipes = [s for s in layout.states if s.update == "pipeline"]
                 slot = pipes[int(np.searchsorted(np.cumsum([s.size for s in pipes]), col, side="right"))]
-                owner = model.lowered[slot.key].source.split("`")[1]
+                owner = model.lowered[slot.key].owner
                 where = f" in run {run}" if n > 1 else ""
                 raise SpecError(
                     f"The delay time of `delay_fixed` in `{owner}` is {delay[run, col]:g}{where}; it must be a "
@@ -489,7 +489,7 @@ def _first_failure(model: CompiledModel, y: np.ndarray, t: float, status: list[R
     for run in np.flatnonzero(bad):
         col = int(np.flatnonzero(~np.isfinite(y[run]))[0])
         slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
-        owner = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+        owner = model.lowered[slot.key].owner or slot.name
         status[run] = RunStatus(failed=True, time=t, variable=owner, value=str(y[run, col]))
         alive[run] = False
 
@@ -653,7 +653,7 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
     stepper = getattr(scipy_integrate, scipy_method)
     max_steps = MAX_ADAPTIVE_STEPS if max_steps is None else max_steps
     if model.layout.n_states:
-        names = ", ".join(f"`{model.lowered[s.key].source.split('`')[1]}`" for s in model.layout.states[:3])
+        names = ", ".join(f"`{model.lowered[s.key].owner or s.name}`" for s in model.layout.states[:3])
         raise UnsupportedError(
             f"Adaptive methods cannot integrate discrete states (DELAY FIXED, SAMPLE IF TRUE, INITIAL, "
             f"random draws) used in {names}; use a fixed-step method such as `rk4`."
@@ -711,7 +711,7 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
                 steep = np.where(np.isfinite(dy), np.abs(dy) / (np.abs(y_last) + atol), np.inf)
             col = int(np.argmax(steep))
             slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
-            variable = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+            variable = model.lowered[slot.key].owner or slot.name
             why = (f"needed more than {max_steps:,} steps (a stiff model, or `rtol` {rtol:g} too tight)" if capped
                    else message.rstrip("."))
             status[i] = RunStatus(

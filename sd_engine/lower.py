@@ -180,7 +180,8 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
                 elements = tuple(canonical(n) for n in names)
                 piece = Variable(f"_{var.name}[{', '.join(names)}]", "stock" if held else "aux", expr,
                                  internal=True, update="discrete" if held else "continuous",
-                                 source=f"element of `{var.name}`, on its own to order it element by element")
+                                 source=f"element of `{var.name}`, on its own to order it element by element",
+                                 owner=var.owner or var.name)
                 added.append(piece)
                 pieces[(var.canonical, elements)] = piece.canonical
                 new_args += [Call("_at", tuple(Str(n) for n in names)), Ref(piece.canonical)]
@@ -283,7 +284,7 @@ class _Lowering:
     def internal(self, owner: Variable, name: str, kind: str, equation: Expr | None, **kw: Any) -> Ref:
         return self.add(
             Variable(name, kind, equation, dims=owner.dims, internal=True,  # type: ignore[arg-type]
-                     source=f"lowered from the equation of `{owner.name}`", **kw)
+                     source=f"lowered from the equation of `{owner.name}`", owner=owner.owner or owner.name, **kw)
         )
 
     def order(self, owner: Variable, value: Expr, func: str) -> int:

@@ -354,7 +354,7 @@ class _Converter:
                 name, "constant", values=tuple(float(order.index(canonical(e)) + 1) for e in dim.elements),
                 dims=(dim.name,),
                 internal=True, doc=f"The position of each element of `{dim.name}`, from 1.",
-                source=f"`{dim.name}` used as a number in {self.path.name}"))
+                source=f"`{dim.name}` used as a number in {self.path.name}", owner=dim.name))
         # The control variables other than TIME STEP stay readable by equations, as constants.
         for key, element in controls.items():
             if key in self.dynamic_controls:
@@ -963,7 +963,7 @@ class _Converter:
                 args.append(Call("_at", tuple(Str(d_el if k == position else d) for k, d in enumerate(target.dims))))
                 args.append(Ref(target.key, tuple(s_el if k == position else d for k, d in enumerate(target.dims))))
             self.views[key] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=dims, internal=True,
-                                       source=f"`{source}` read as `{dest}` in {self.path.name}")
+                                       source=f"`{source}` read as `{dest}` in {self.path.name}", owner=source)
         return key
 
     def remap(self, expr: Expr, swap: dict[str, str], remapped: dict[str, str]) -> Expr:
@@ -1014,7 +1014,7 @@ class _Converter:
             assert net is not None
             name = f"{el.name} net flow"
             extra.append(Variable(name, "flow", net, dims=el.dims, units="", internal=True,
-                                  source=f"the rate of stock `{el.name}` in {self.path.name}"))
+                                  source=f"the rate of stock `{el.name}` in {self.path.name}", owner=el.name))
             inflows.append(canonical(name))
         stock = Variable(el.name, "stock", init, inflows=tuple(inflows), outflows=tuple(outflows),
                          non_negative=non_negative, **common)
@@ -1440,7 +1440,8 @@ class _Converter:
         self.lookup_calls += 1
         name = f"_{lookup.name} read in {self.current} {self.lookup_calls}"
         self.views[canonical(name)] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=tuple(ranges),
-                                               internal=True, source=f"lookup `{lookup.name}` in {self.path.name}")
+                                               internal=True, source=f"lookup `{lookup.name}` in {self.path.name}",
+                                               owner=lookup.name)
         return Ref(canonical(name), tuple(ranges))
 
     def expand_macro(self, key: str, args: list[Expr]) -> Expr:
@@ -1490,7 +1491,7 @@ class _Converter:
                     el.pieces = [(el.dims, ast) for _, ast in el.pieces]
                 self.current = el.name
                 for var in self.to_variables(el):
-                    self.variables.append(dataclasses.replace(var, internal=True))
+                    self.variables.append(dataclasses.replace(var, internal=True, owner=macro.name))
         finally:
             self.expanding.pop()
             self.scope, self.context, self.current = outer, outer_context, caller
@@ -1577,7 +1578,8 @@ class _Converter:
             self.lookup_calls += 1
             name = f"_{self.current} graphical function {self.lookup_calls}"
             self.views[canonical(name)] = Variable(name, "lookup", lookup=table, internal=True,
-                                                   source=f"graphical function of `{self.current}` in {self.path.name}")
+                                                   source=f"graphical function of `{self.current}` in {self.path.name}",
+                                                   owner=self.current)
             return Call(canonical(name), (self.expr(node.argument),))
         return Call("with_lookup", (self.expr(node.argument), Table(table.xs, table.ys)))
 
