@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .compile import CompiledModel, compile_model
 from .errors import SpecError
-from .expr import canonical, parse_equation
+from .expr import Call, canonical, parse_equation
 from .spec import Dimension, LookupMode, LookupTable, ModelSpec, TimeSettings, Variable
 
 if TYPE_CHECKING:
     import xarray as xr
-
-    from .compile import CompiledModel
 
 __all__ = ["Model", "table_points"]
 
@@ -211,8 +210,6 @@ class Model:
 
     def compile(self) -> CompiledModel:
         """Compile the model (cached until the next declaration)."""
-        from .compile import compile_model
-
         if self._compiled is None:
             self._compiled = compile_model(self.spec())
         return self._compiled
@@ -229,8 +226,6 @@ class Model:
         expr = parse_equation(equation, variable=name)
         init = None
         # ACTIVE INITIAL is a property of the whole equation, not a value inside it.
-        from .expr import Call
-
         if isinstance(expr, Call) and expr.func == "active_initial":
             if len(expr.args) != 2:
                 raise SpecError(f"`active_initial` in `{name}` takes (equation, initial value).")

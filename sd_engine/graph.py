@@ -30,9 +30,10 @@ import numpy as np
 from .errors import SpecError
 from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references
 from .functions import LOOKUP_FUNCTIONS
+from .program import ProgramLike, as_program
 from .spec import ModelSpec, Variable
 
-__all__ = ["Polarity", "View", "InternalMode", "causal_graph", "link_polarity", "value_sign",
+__all__ = ["Polarity", "View", "InternalMode", "causal_graph", "model_graph", "link_polarity", "value_sign",
            "combine_polarity"]
 
 Polarity = Literal["+", "-", "unknown"]
@@ -374,6 +375,11 @@ def causal_graph(spec: ModelSpec, *, view: View = "full", internal: InternalMode
     if view == "stock_flow":
         g = _collapse(g, lambda n: g.nodes[n]["kind"] not in ("stock", "flow"))
     return g
+
+
+def model_graph(model: ProgramLike, view: View = "full", internal: InternalMode = "collapse") -> nx.DiGraph:
+    """The causal graph of a compiled model or program: :func:`causal_graph` of its lowered spec."""
+    return causal_graph(as_program(model).lowered, view=view, internal=internal)
 
 
 def _collapse(g: nx.DiGraph, hidden: Callable[[str], bool]) -> nx.DiGraph:

@@ -15,6 +15,7 @@ for tests and for debugging a suspect generated model, never for production runs
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -23,14 +24,22 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import functions
-from .compile import CompiledModel, Layout, Slot
-from .functions import LOOKUP_FUNCTIONS, PIECES, REDUCTIONS, piece_blocks
 from .errors import AlgebraicLoopError, DimensionError, SpecError, UnknownVariableError
 from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
+from .functions import (
+    ALIASES,
+    ARRAY_FUNCTIONS,
+    BUILTINS,
+    LOOKUP_FUNCTIONS,
+    LOOKUP_MODES,
+    PIECES,
+    REDUCTIONS,
+    piece_blocks,
+)
+from .program import Layout, Program, Slot
 from .spec import ModelSpec, Variable
 
-__all__ = ["InterpretedModel"]
+__all__ = ["Interpreter", "interpreted"]
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
@@ -72,50 +81,33 @@ def _vector_select(selection: xr.DataArray, expression: xr.DataArray, missing: x
     return result
 
 
-class InterpretedModel(CompiledModel):
-    """A compiled model whose equations are evaluated by a tree-walking interpreter.
-
-    The reference backend used as a test oracle: :attr:`initialize` and
-    :attr:`evaluate` have exactly the signatures and buffer semantics of the
-    generated functions, so every integrator runs it unchanged, but each call
-    walks the expression trees of the lowered model and aligns dimensions by name
-    with xarray. It is orders of magnitude slower than the generated code.
-
-    Build it from a compiled model with ``compiled.with_backend("interpreter")``.
+def interpreted(program: Program) -> Program:
+    """`program` evaluated by the reference interpreter instead of its generated code.
 
     Examples
     --------
     >>> import sd_engine as sd
-    >>> teacup = sd.load("teacup")
-    >>> slow = teacup.with_backend("interpreter")
-    >>> a = teacup.run(final_time=5)["Teacup Temperature"]
-    >>> b = slow.run(final_time=5)["Teacup Temperature"]
+    >>> from sd_engine.integrate import simulate
+    >>> teacup = sd.load("teacup").program
+    >>> a = simulate(teacup, final_time=5)["Teacup Temperature"]
+    >>> b = simulate(interpreted(teacup), final_time=5)["Teacup Temperature"]
     >>> bool(abs(a - b).max() < 1e-12)
     True
     """
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "_interpreter", _Interpreter(self.lowered, self.layout))
-
-    @property
-    def initialize(self) -> Callable[[float, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray], None]:
-        """``initialize(t, c, dt, y, z, delay)``: fill stocks, discrete states and pipeline delays."""
-        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
-        return interpreter.initialize
-
-    @property
-    def evaluate(
-        self,
-    ) -> Callable[[float, np.ndarray, np.ndarray, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray | None],
-                  None]:
-        """``evaluate(t, y, z, c, dt, dy, zn, out)``: fill derivatives, next states and recorded series."""
-        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
-        return interpreter.evaluate
+    return dataclasses.replace(program, evaluator=Interpreter(program.lowered, program.layout))
 
 
-class _Interpreter:
-    """What the interpreter knows about a model between calls: variables, dimensions, buffer slots."""
+class Interpreter:
+    """The reference :class:`~sd_engine.program.Evaluator`: a tree-walking interpreter.
+
+    :meth:`initialize` and :meth:`evaluate` have exactly the signatures and buffer semantics
+    of the generated functions, so every integrator runs it unchanged, but each call walks
+    the expression trees of the lowered model and aligns dimensions by name with xarray. It
+    is orders of magnitude slower than the generated code. Between calls it keeps only what
+    it knows of the model: variables, dimensions and buffer slots.
+
+    Use it through :func:`interpreted`, or ``compiled.with_backend("interpreter")``.
+    """
 
     def __init__(self, lowered: ModelSpec, layout: Layout) -> None:
         self.vars: dict[str, Variable] = {v.canonical: v for v in lowered.variables}
@@ -193,7 +185,7 @@ class _Interpreter:
 class _Frame:
     """One call of ``initialize`` or ``evaluate``: the inputs and the values worked out so far."""
 
-    def __init__(self, model: _Interpreter, mode: str, t: float, dt: float, c: Sequence[Any], y: np.ndarray,
+    def __init__(self, model: Interpreter, mode: str, t: float, dt: float, c: Sequence[Any], y: np.ndarray,
                  z: np.ndarray) -> None:
         self.model = model
         self.mode = mode  # "initial": stocks from their initial equations; "rate": from y and z
@@ -396,7 +388,7 @@ class _Frame:
         return value.rename(renames) if renames else value
 
     def call(self, call: Call, var: Variable) -> xr.DataArray:
-        func = functions.ALIASES.get(call.func, call.func)
+        func = ALIASES.get(call.func, call.func)
         if func == "time" and not call.args:
             return xr.DataArray(self.t)
         if func in REDUCTIONS:
@@ -420,11 +412,11 @@ class _Frame:
             assert points is not None
             xs, ys = self.c[self.model.tables[func]]
             return self.look_up(self.value_of(call.args[0], var), xs, ys, points.mode)
-        if func in functions.ARRAY_FUNCTIONS:
+        if func in ARRAY_FUNCTIONS:
             return self.array_function(func, call, var)
-        if func not in functions.BUILTINS:
+        if func not in BUILTINS:
             raise UnknownVariableError(f"The equation of `{var.name}` calls unknown function `{func}`.")
-        builtin = functions.BUILTINS[func]
+        builtin = BUILTINS[func]
         if (builtin.nargs is not None and len(call.args) not in builtin.nargs) or not call.args:
             raise SpecError(f"`{func}` in the equation of `{var.name}` has the wrong number of arguments.")
         args = xr.broadcast(*(self.value_of(a, var) for a in call.args))
@@ -456,12 +448,12 @@ class _Frame:
             cores, inputs = [[along], [along]], values
         else:
             cores, inputs = [[along], []], values
-        result: xr.DataArray = xr.apply_ufunc(functions.ARRAY_FUNCTIONS[func], *inputs, input_core_dims=cores,
+        result: xr.DataArray = xr.apply_ufunc(ARRAY_FUNCTIONS[func], *inputs, input_core_dims=cores,
                                               output_core_dims=[[along]])
         return result
 
     def look_up(self, x: xr.DataArray, xs: np.ndarray, ys: np.ndarray, mode: str) -> xr.DataArray:
-        result = functions.LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))
+        result = LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))
         return xr.DataArray(np.asarray(result, dtype=float), dims=x.dims)
 
     def reduce(self, func: str, call: Call, var: Variable) -> xr.DataArray:

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import SpecError
+from .analysis import dominance_probability
 from .structure import Loop, LoopSet
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ def plot_dominance(rls: xr.DataArray, ax: Axes | None = None, top: int = 8) -> A
     Shows the `top` loops with the largest peak magnitude.
     """
     import matplotlib.pyplot as plt
-
-    from .analysis import dominance_probability
 
     if not isinstance(rls, xr.DataArray) or "loop" not in rls.dims:
         raise SpecError("Pass the DataArray returned by `model.loop_dominance(ds)` (dims `loop` and `time`).")
