@@ -64,23 +64,18 @@ Examples
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from sd_engine.documents import DocumentError, parse_document
 from sd_engine.errors import did_you_mean, excerpt
 
 from .errors import CalibrationError
 from .inputs import read_input
 from .observations import Observe
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from .fit import FitResult
@@ -233,9 +228,9 @@ def from_mapping(raw: Mapping[str, Any], base: Path, source: Path | None = None)
 def loads(text: str, format: str = "toml", base: str | Path = ".") -> CalibrationConfig:
     """A :class:`CalibrationConfig` from TOML or JSON text; relative paths start at `base`."""
     try:
-        raw = tomllib.loads(text) if format == "toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        raise CalibrationError(f"The calibration file is not valid {format.upper()}: {err}.") from None
+        raw = parse_document(text, "json" if format == "json" else "toml")
+    except DocumentError as err:
+        raise CalibrationError(f"The calibration file is {err}.") from None
     return from_mapping(raw, Path(base))
 
 
@@ -259,7 +254,7 @@ def load(path: str | Path) -> CalibrationConfig:
     except UnicodeDecodeError:
         raise CalibrationError(f"`{path.name}` is not UTF-8 text; save it as UTF-8.") from None
     try:
-        raw = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        raise CalibrationError(f"`{path.name}` is not valid {suffix[1:].upper()}: {err}.") from None
+        raw = parse_document(text, "toml" if suffix == ".toml" else "json")
+    except DocumentError as err:
+        raise CalibrationError(f"`{path.name}` is {err}.") from None
     return from_mapping(raw, path.parent, path)

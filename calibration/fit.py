@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time as _time
 import warnings
@@ -432,9 +433,11 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
     z = best.z
     theta = problem.to_natural(z[None, :])[0]
     names = list(problem.names)
-    messages: list[str] = []
+    # Each message with its class, chosen where it is made: not identifiable (singular curvature,
+    # |r| near 1, a bound or an open profile) or only worth attention (CalibrationWarning).
+    messages: list[tuple[str, type[Warning]]] = []
     if not best.converged:
-        messages.append(f"The optimiser stopped before converging ({best.message}).")
+        messages.append((f"The optimiser stopped before converging ({best.message}).", CalibrationWarning))
     H = information_z(problem, z) if information == "expected" else hessian_z(problem, z)
     k = len(names)
     identifiable = {n: True for n in names}
@@ -454,12 +457,12 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
     for name, side in on_bound.items():
         bound = problem.free[names.index(name)].lower if side == "lower" else problem.free[names.index(name)].upper
         if name.startswith("phi_inv") and side == "lower" and bound == 0:
-            messages.append(f"`{name}` ended at 0: the series shows no overdispersion, and a Poisson likelihood "
-                            "describes it as well.")
+            messages.append((f"`{name}` ended at 0: the series shows no overdispersion, and a Poisson likelihood "
+                             "describes it as well.", NotIdentifiableWarning))
             continue
-        messages.append(f"`{name}` ended on its {side} bound ({bound:g}): the data push it out of its range. "
-                        "Widen the range if wider values are plausible; otherwise the model may lack a mechanism "
-                        "the data show (a trend, a break, a missing input).")
+        messages.append((f"`{name}` ended on its {side} bound ({bound:g}): the data push it out of its range. "
+                         "Widen the range if wider values are plausible; otherwise the model may lack a mechanism "
+                         "the data show (a trend, a break, a missing input).", NotIdentifiableWarning))
     inner = [j for j, n in enumerate(names) if n not in on_bound]
     Hi = H[np.ix_(inner, inner)]
     ki = len(inner)
@@ -473,9 +476,9 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
             involved = [names[inner[i]] for i in np.flatnonzero(flat > 0.3)] or [names[j] for j in inner]
             for n in involved:
                 identifiable[n] = False
-            messages.append("The log-likelihood is flat (singular curvature) along a combination of "
-                            + ", ".join(f"`{n}`" for n in involved) + "; the data do not identify them. Fix one "
-                            "or add data.")
+            messages.append(("The log-likelihood is flat (singular curvature) along a combination of "
+                             + ", ".join(f"`{n}`" for n in involved) + "; the data do not identify them. Fix one "
+                             "or add data.", NotIdentifiableWarning))
         else:
             ci_z = np.linalg.inv(Hi)
         cov_z[np.ix_(inner, inner)] = ci_z
@@ -489,11 +492,12 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
         for j in range(i + 1, k):
             if abs(corr[i, j]) > _UNIDENTIFIED:
                 identifiable[names[i]] = identifiable[names[j]] = False
-                messages.append(f"`{names[i]}` and `{names[j]}` are not identifiable separately (r = {corr[i, j]:.4f}); "
-                                "the data constrain only a combination of them. Fix one or add data.")
+                messages.append((f"`{names[i]}` and `{names[j]}` are not identifiable separately "
+                                 f"(r = {corr[i, j]:.4f}); the data constrain only a combination of them. Fix one "
+                                 "or add data.", NotIdentifiableWarning))
             elif abs(corr[i, j]) > _CORRELATED:
-                messages.append(f"`{names[i]}` and `{names[j]}` are strongly correlated (r = {corr[i, j]:.3f}); "
-                                "the data constrain mainly a combination of them.")
+                messages.append((f"`{names[i]}` and `{names[j]}` are strongly correlated (r = {corr[i, j]:.3f}); "
+                                 "the data constrain mainly a combination of them.", CalibrationWarning))
     zq = float(_norm_ppf(0.5 + level / 2))
     rows: dict[str, dict[str, Any]] = {}
     for j, p in enumerate(problem.free):
@@ -530,35 +534,34 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
         "converged": [r.converged for r in locals_],
         "iterations": [r.iterations for r in locals_],
     })
+    ci_table = pd.DataFrame(rows).T
     result = FitResult(
-        problem=problem, params={**full, **values}, derived=derived_values, ci=pd.DataFrame(rows).T, cov=pd.DataFrame(
+        problem=problem, params={**full, **values}, derived=derived_values, ci=ci_table, cov=pd.DataFrame(
             cov, index=names, columns=names), corr=pd.DataFrame(corr, index=names, columns=names),
         loglik=best.loglik, n_obs=problem.observations.n_used, statistics=pd.DataFrame(stats_rows).T,
         validation=pd.DataFrame(held_rows).T, on_bound=on_bound,
-        starts=starts, identifiable=identifiable, warnings=tuple(messages), method=method, level=level, z=z,
+        starts=starts, identifiable=identifiable, warnings=(), method=method, level=level, z=z,
         hessian=H, predictions=predictions, derived_functions=funcs,
     )
     if ci == "profile":
+        # Profiles need the fitted result; their intervals go into a new table, not the built one.
+        ci_table = ci_table.copy()
         for name in names + list(funcs):
             prof = result.profile(name)
-            row = result.ci.loc[name]
-            row["lower"], row["upper"], row["method"] = prof.lower, prof.upper, "profile"
-            result.ci.loc[name] = row
+            ci_table.loc[name, ["lower", "upper", "method"]] = [prof.lower, prof.upper, "profile"]
             for side, is_open in (("lower", prof.lower_open), ("upper", prof.upper_open)):
                 if is_open:
                     if name in identifiable:
                         identifiable[name] = False
-                    messages.append(f"The profile likelihood of `{name}` stays within {threshold(level):.2f} of "
-                                    f"the maximum towards its {side} end; the data do not bound it there.")
-        object.__setattr__(result, "warnings", tuple(messages))
-    object.__setattr__(result, "n_simulations", problem.n_simulations)
-    object.__setattr__(result, "elapsed", _time.perf_counter() - t_start)
+                    messages.append((f"The profile likelihood of `{name}` stays within {threshold(level):.2f} of "
+                                     f"the maximum towards its {side} end; the data do not bound it there.",
+                                     NotIdentifiableWarning))
+    result = dataclasses.replace(result, ci=ci_table, identifiable=identifiable,
+                                 warnings=tuple(msg for msg, _ in messages), n_simulations=problem.n_simulations,
+                                 elapsed=_time.perf_counter() - t_start)
     if warn:
-        for msg in messages:
-            # Not identifiable: singular curvature, |r| near 1, open profiles; the rest (a strong but
-            # finite correlation, an optimiser stopping early) deserve attention without that verdict.
-            plain = msg.startswith("The optimiser") or "strongly correlated" in msg
-            warnings.warn(msg, CalibrationWarning if plain else NotIdentifiableWarning, stacklevel=3)
+        for msg, category in messages:
+            warnings.warn(msg, category, stacklevel=3)
     return result
 
 

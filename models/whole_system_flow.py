@@ -79,7 +79,12 @@ Policy levers (constants; time-varying ones as start/end dates or schedules, see
     on``, ``spot purchase on``; ``population``.
 """
 
+from pathlib import Path
+
 from sd_engine.builder import Model
+
+#: The scenario files shipped with this model (read through `sd_engine.scenario.shipped`).
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
 #: The 12 monthly type-1 seasonal indices (domain §4.2, ratio to a centred 12-month mean,
 #: 2011-2019), placed at mid-month days of the year; the lookup holds the end values.

@@ -60,9 +60,6 @@ __all__ = [
     "__version__",
 ]
 
-_MODEL_FILES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
-
-
 def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | Path] | None = None,
          files: Mapping[str, str | Path] | None = None, data_root: str | Path | None = None) -> CompiledModel:
     """Load and compile a model: a library name (``"teacup"``), a builder, or a spec.
@@ -86,8 +83,10 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
         return source.compile()
     if isinstance(source, ModelSpec):
         return compile_model(source)
+    from .io.model_file import MODEL_SUFFIXES
+
     path = Path(source)
-    if path.suffix.lower() in _MODEL_FILES:
+    if path.suffix.lower() in MODEL_SUFFIXES:
         from .io.pysd_import import read_model  # refuses a missing file with a typed error
 
         return compile_model(read_model(path, data_files=data_files, files=files, data_root=data_root))

@@ -224,12 +224,13 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc` or `.csv` file name.")
 
     from . import load, save_results
+    from .io.model_file import MODEL_SUFFIXES
 
     # Paths on the command line are relative to the working directory, not to the model file.
     files = {name: path.resolve() for name, path in map(parse_file_map, args.file_maps)}
     data_files = [path.resolve() for path in args.data_files]
     data_root = args.data_root.resolve() if args.data_root is not None else None
-    is_file = Path(args.model).suffix.lower() in (".mdl", ".xmile", ".stmx", ".itmx")
+    is_file = Path(args.model).suffix.lower() in MODEL_SUFFIXES
     if (data_files or files) and not is_file:
         raise SpecError("`--data-file` and `--file` apply to Vensim and XMILE model files; "
                         f"`{args.model}` is not one.")

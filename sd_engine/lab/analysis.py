@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from models.scenarios import Scenario
+>>> from sd_engine.scenario import Scenario
 >>> res = sensitivity("whole_system_flow", Scenario("baseline", "whole_system_flow"),
 ...                   {"active LoS": (5.6, 6.4), "leave rate": (0.095, 0.12)}, 4, method="morris",
 ...                   final_time=40, saveper=10)
@@ -88,10 +88,10 @@ def loop_dominance_by_scenario(experiment: Experiment, *, saveper: float | None 
     of the same model share its causal structure. A model with too many loops to list gets
     its shortest independent loop set (noted in ``attrs["note"]``).
     """
-    from .experiment import _group_params, _groups
+    from .experiment import group_params, group_scenarios
 
     central = Experiment(experiment.model, experiment.scenarios, Uncertainty.none(), seed=experiment.seed)
-    groups, _ = _groups(central, None)
+    groups, _ = group_scenarios(central, None)
     loops = None
     note = ""
     parts: dict[int, xr.DataArray] = {}
@@ -100,7 +100,7 @@ def loop_dominance_by_scenario(experiment: Experiment, *, saveper: float | None 
         kwargs: dict[str, Any] = {"final_time": final_time or group.model.spec.time.final_time}
         if saveper is not None:
             kwargs["saveper"] = saveper
-        ds = group.model.run(params=_group_params(group, central.uncertainty), seed=experiment.seed, **kwargs)
+        ds = group.model.run(params=group_params(group, central.uncertainty), seed=experiment.seed, **kwargs)
         if loops is None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

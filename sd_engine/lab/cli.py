@@ -42,7 +42,10 @@ def register(subparsers: Any) -> None:
         description="Run scenarios of a library model over a parameter-uncertainty design (in chunks, locally or "
                     "on a Dask cluster), compute the outcome metrics, sensitivity indices and loop dominance, and "
                     "write results.nc and report.html.")
-    p.add_argument("model", help="a library model with a lab profile, e.g. whole_system_flow")
+    p.add_argument("model", help="a library model (e.g. whole_system_flow) or a Vensim/XMILE model file")
+    p.add_argument("--profile", metavar="FILE", default=None,
+                   help="the lab profile (outcome metrics, uncertain parameters) as a TOML or JSON file; needed for a "
+                        "model that has none, such as an imported one (see sd_engine.lab.load_profile)")
     p.add_argument("--scenarios", default=None, metavar="FILE|DIR|NAMES",
                    help="a scenario file, a folder of them, or names (comma-separated; a+b composes); "
                         "default: every shipped scenario of the model")
@@ -68,13 +71,10 @@ def register(subparsers: Any) -> None:
 
 def load_scenarios(model: str, spec: str | None) -> tuple[Any, ...]:
     """Scenarios from a file, a folder, or comma-separated names (``a+b`` composes)."""
-    from models.scenarios import available, load
-
-    from .experiment import compose
+    from ..scenario import compose, load, shipped
 
     if spec is None:
-        found = [load(n) for n in available()]
-        chosen = [s for s in found if s.model.replace(" ", "_") == model.replace(" ", "_")]
+        chosen = [load(path) for path in shipped(model).values()]
         if not chosen:
             raise SpecError(f"No shipped scenario is for model `{model}`; give `--scenarios FILE|DIR|NAMES`.")
         chosen.sort(key=lambda s: (s.name != "baseline", s.name))
@@ -93,7 +93,7 @@ def load_scenarios(model: str, spec: str | None) -> tuple[Any, ...]:
     for item in (x.strip() for x in spec.split(",")):
         if not item:
             raise SpecError(f"`--scenarios {spec}` has an empty name; separate names with single commas.")
-        parts = [load(x.strip()) for x in item.split("+")]
+        parts = [load(x.strip(), model) for x in item.split("+")]
         result.append(parts[0] if len(parts) == 1 else compose(*parts))
     return tuple(result)
 
@@ -133,7 +133,7 @@ def run_lab(
     Examples
     --------
     >>> import tempfile
-    >>> from models.scenarios import Scenario
+    >>> from sd_engine.scenario import Scenario
     >>> with tempfile.TemporaryDirectory() as d:
     ...     res = run_lab("whole_system_flow", [Scenario("baseline", "whole_system_flow")], samples=3,
     ...                   out=d, final_time=30, morris=0, sobol=0, loops=False, progress=False)
@@ -224,6 +224,10 @@ def _main(args: argparse.Namespace) -> int:
         raise SpecError(f"`--samples` must be at least 1, not {args.samples}.")
     if args.sobol and args.sobol & (args.sobol - 1):
         raise SpecError(f"`--sobol` must be a power of two such as 64, not {args.sobol}.")
+    if args.profile is not None:
+        from .metrics import load_profile, register_profile
+
+        register_profile(load_profile(args.profile, model=args.model))
     scenarios = load_scenarios(args.model, args.scenarios)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -1,7 +1,7 @@
 """Experiments: scenarios × parameter uncertainty, run in chunks, gathered into one dataset.
 
 An :class:`Experiment` crosses a list of scenarios (lever settings of one library model,
-see :mod:`models.scenarios`) with one table of uncertain parameter values (an
+see :mod:`sd_engine.scenario`) with one table of uncertain parameter values (an
 :class:`Uncertainty`: a Monte Carlo, Latin hypercube or Sobol design, or posterior draws of
 a calibration). Every scenario sees the *same* parameter draws — common random numbers —
 so the difference between two scenarios in run ``r`` is the effect of the levers alone, not
@@ -16,7 +16,7 @@ package versions.
 
 Examples
 --------
->>> from models.scenarios import Scenario
+>>> from sd_engine.scenario import Scenario
 >>> base = Scenario("baseline", "whole_system_flow")
 >>> cuts = Scenario("savings", "whole_system_flow", params={"savings rate": 0.03, "savings start": 10})
 >>> unc = Uncertainty.from_ranges({"active LoS": (5.4, 6.6)}, 4, method="lhs", seed=1)
@@ -42,14 +42,14 @@ import xarray as xr
 
 from ..errors import SpecError, UnknownVariableError, did_you_mean
 from ..expr import Call, canonical, walk
+from ..scenario import Scenario, apply, compose
 from ..sensitivity import Design, sample
 
 if TYPE_CHECKING:
-    from models.scenarios import Scenario
-
     from ..compile import CompiledModel
 
-__all__ = ["Uncertainty", "Experiment", "compose", "run_experiment", "describe_scenarios", "versions", "RANDOM_FUNCTIONS"]
+__all__ = ["Uncertainty", "Experiment", "compose", "run_experiment", "describe_scenarios", "versions",
+           "RANDOM_FUNCTIONS", "ScenarioGroup", "group_scenarios", "group_params"]
 
 #: Builtins that draw random numbers: a model using one is run scenario by scenario, so that
 #: run ``r`` of every scenario has the same seed (common random numbers).
@@ -186,7 +186,7 @@ class Experiment:
 
     Examples
     --------
-    >>> from models.scenarios import Scenario
+    >>> from sd_engine.scenario import Scenario
     >>> e = Experiment("whole_system_flow", [Scenario("baseline", "whole_system_flow")], Uncertainty.none())
     >>> e.scenario_names
     ('baseline',)
@@ -227,49 +227,6 @@ class Experiment:
         return tuple(s.name for s in self.scenarios)
 
 
-def compose(*scenarios: Scenario, name: str | None = None, description: str | None = None) -> Scenario:
-    """One scenario that applies several: baseline + lever A + lever B.
-
-    Levers set by more than one scenario must agree (same kind and same value); a clash is
-    an error that names the lever, since silently letting one win would hide a policy
-    conflict.
-
-    Examples
-    --------
-    >>> from models.scenarios import load
-    >>> both = compose(load("baseline"), load("savings_programme"), load("pooled_budget"))
-    >>> both.name, both.params["savings rate"], both.params["pooled budget share"]
-    ('baseline + savings programme + pooled budget', 0.03, 0.08)
-    """
-    from models.scenarios import Scenario
-
-    if not scenarios:
-        raise SpecError("`compose` needs at least one scenario.")
-    model = scenarios[0].model
-    merged: dict[str, dict[str, Any]] = {"params": {}, "schedules": {}, "equations": {}, "lookups": {}}
-    owner: dict[str, tuple[str, str, Any]] = {}  # canonical lever -> (kind, scenario, value)
-    final_time = None
-    for s in scenarios:
-        if canonical(s.model) != canonical(model):
-            raise SpecError(f"Cannot compose `{s.name}` (model `{s.model}`) with scenarios of `{model}`.")
-        for kind in merged:
-            for key, value in getattr(s, kind).items():
-                c = canonical(key)
-                if c in owner and owner[c][0:1] + (owner[c][2],) != (kind, value):
-                    raise SpecError(f"Scenarios `{owner[c][1]}` and `{s.name}` both set lever `{key}` differently; "
-                                    "compose scenarios whose levers do not overlap, or edit one of them.")
-                owner[c] = (kind, s.name, value)
-                merged[kind][key] = value
-        if s.final_time is not None:
-            if final_time is not None and final_time != s.final_time:
-                raise SpecError(f"Scenario `{s.name}` has final time {s.final_time}, another {final_time}; "
-                                "composed scenarios must share their horizon.")
-            final_time = s.final_time
-    text = description if description is not None else " ".join(s.description for s in scenarios if s.description)
-    return Scenario(name or " + ".join(s.name for s in scenarios), model, description=text, final_time=final_time,
-                    **merged)
-
-
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages that determine the numbers."""
     out = {"python": sys.version.split()[0]}
@@ -300,7 +257,7 @@ def _defaults(model: CompiledModel, names: Sequence[str]) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class _Group:
+class ScenarioGroup:
     """Scenarios that share one compiled model and one set of lookups: run as one ensemble."""
 
     model: Any
@@ -310,9 +267,13 @@ class _Group:
     key: str
 
 
-def _groups(experiment: Experiment, builder: Any) -> tuple[list[_Group], list[str]]:
-    from models.scenarios import apply
+def group_scenarios(experiment: Experiment, builder: Any) -> tuple[list[ScenarioGroup], list[str]]:
+    """The experiment's scenarios in groups that run as one ensemble each, and each scenario's model hash.
 
+    Scenarios whose levers are all constants of the same compiled model, with the same lookups,
+    share a group; with random functions each scenario is its own group, so run ``r`` has seed
+    ``seed + r`` in every scenario (common random numbers).
+    """
     applied = [apply(s, builder) for s in experiment.scenarios]
     hashes = [compiled.spec.hash() for compiled, _ in applied]
     separate = _uses_random(applied[0][0])
@@ -329,11 +290,12 @@ def _groups(experiment: Experiment, builder: Any) -> tuple[list[_Group], list[st
         levers = tuple({k: v for k, v in applied[i][1].items() if canonical(k) not in lookup_names} for i in members)
         lookups = {k: v for k, v in applied[members[0]][1].items() if canonical(k) in lookup_names}
         digest = hashlib.sha256((key + "|".join(experiment.scenario_names[i] for i in members)).encode())
-        groups.append(_Group(compiled, tuple(members), levers, lookups, digest.hexdigest()[:12]))
+        groups.append(ScenarioGroup(compiled, tuple(members), levers, lookups, digest.hexdigest()[:12]))
     return groups, hashes
 
 
-def _group_params(group: _Group, uncertainty: Uncertainty) -> dict[str, Any]:
+def group_params(group: ScenarioGroup, uncertainty: Uncertainty) -> dict[str, Any]:
+    """The run parameters of `group`: its scenarios' levers, each crossed with every draw of `uncertainty`."""
     n, k = uncertainty.n_runs, len(group.scenarios)
     params: dict[str, Any] = {name: np.tile(col, k) for name, col in uncertainty.params.items()}
     lever_names: dict[str, str] = {}
@@ -382,7 +344,7 @@ def run_experiment(
     progress : bool
         Show a progress bar per ensemble on stderr.
     builder : sd_engine.Model, optional
-        A builder to use instead of the library model (passed to ``models.scenarios.apply``).
+        A builder to use instead of the library model (passed to :func:`sd_engine.scenario.apply`).
 
     Returns
     -------
@@ -396,7 +358,7 @@ def run_experiment(
     from .metrics import compute_metrics, find_profile
 
     profile = find_profile(experiment.model)
-    groups, hashes = _groups(experiment, builder)
+    groups, hashes = group_scenarios(experiment, builder)
     unc = experiment.uncertainty
     base_time = groups[0].model.spec.time
     final_time = experiment.final_time
@@ -416,7 +378,7 @@ def run_experiment(
     parts: dict[int, xr.Dataset] = {}
     seeds: dict[int, np.ndarray] = {}
     for group in groups:
-        params = _group_params(group, unc)
+        params = group_params(group, unc)
         folder = Path(store) / f"ensemble-{group.key}" if store is not None else None
         ds = run_ensemble(group.model, params, chunk_size=chunk_size, memory_budget=memory_budget, client=client,
                           store=folder, seed=experiment.seed, progress=progress, variables=keep, **run_kwargs)

@@ -21,17 +21,22 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
 from ..errors import SpecError, UnknownVariableError, did_you_mean
 from ..expr import canonical
+from ..documents import DocumentError, dump_document, parse_document
+from ..library import attribute, available, key
 
-__all__ = ["Metric", "LabProfile", "register_profile", "find_profile", "get_profile", "compute_metrics", "PROFILES"]
+__all__ = ["Metric", "LabProfile", "register_profile", "find_profile", "get_profile", "compute_metrics", "PROFILES",
+           "load_profile", "save_profile"]
 
 Statistic = Literal["final", "mean", "window_mean", "total", "max"]
 
@@ -120,6 +125,9 @@ class Metric:
         return value
 
 
+_METRIC_DEFAULTS = {"scale": 1.0, "window": 0.0, "description": ""}
+
+
 @dataclass(frozen=True)
 class LabProfile:
     """What the lab measures and varies for one model.
@@ -151,6 +159,55 @@ class LabProfile:
         if len(set(keys)) != len(keys):
             raise SpecError(f"Profile `{self.model}` defines a metric key twice: {keys}.")
 
+    def as_dict(self) -> dict[str, Any]:
+        """The profile as plain data: what a TOML or JSON profile file holds (see :func:`load_profile`)."""
+        out: dict[str, Any] = {"model": self.model, "year": self.year}
+        if self.saveper is not None:
+            out["saveper"] = self.saveper
+        if self.fan_variables:
+            out["fan_variables"] = list(self.fan_variables)
+        if self.uncertainty:
+            out["uncertainty"] = {k: [float(lo), float(hi)] for k, (lo, hi) in self.uncertainty.items()}
+        out["metrics"] = [{k: v for k, v in dataclasses.asdict(m).items() if v != _METRIC_DEFAULTS.get(k)}
+                          for m in self.metrics]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "lab profile") -> LabProfile:
+        """A profile from plain data (a parsed TOML or JSON file); errors name `where` and the field."""
+        unknown = set(data) - {"model", "metrics", "uncertainty", "fan_variables", "saveper", "year"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise SpecError(f"{where}: unknown field `{key}`." + did_you_mean(key, ["model", "metrics", "uncertainty",
+                            "fan_variables", "saveper", "year"]))
+        if "model" not in data or not data.get("metrics"):
+            raise SpecError(f"{where}: a lab profile needs `model` and at least one entry in `metrics`.")
+        fields = {f.name for f in dataclasses.fields(Metric)}
+        metrics = []
+        for i, entry in enumerate(data["metrics"]):
+            if not isinstance(entry, Mapping) or set(entry) - fields:
+                bad = sorted(set(entry) - fields) if isinstance(entry, Mapping) else ["(not a table)"]
+                raise SpecError(f"{where}: metric {i + 1} has unknown field `{bad[0]}`; metrics take "
+                                + ", ".join(sorted(fields)) + ".")
+            try:
+                metrics.append(Metric(**entry))
+            except TypeError as exc:
+                raise SpecError(f"{where}: metric {i + 1} is incomplete ({exc}); give at least key, label, "
+                                "variable, statistic, units, aim and better.") from None
+        ranges = {}
+        for name, bounds in dict(data.get("uncertainty", {})).items():
+            try:
+                lo, hi = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise SpecError(f"{where}: the range of `{name}` must be two numbers [low, high].") from None
+            if not lo < hi:
+                raise SpecError(f"{where}: the range of `{name}` must have low < high, not [{lo}, {hi}].")
+            ranges[str(name)] = (lo, hi)
+        saveper = data.get("saveper")
+        return cls(model=str(data["model"]), metrics=tuple(metrics), uncertainty=ranges,
+                   fan_variables=tuple(str(v) for v in data.get("fan_variables", ())),
+                   saveper=None if saveper is None else float(saveper), year=float(data.get("year", 1.0)))
+
     def metric(self, key: str) -> Metric:
         for m in self.metrics:
             if m.key == key:
@@ -170,8 +227,69 @@ def register_profile(profile: LabProfile) -> LabProfile:
 
 
 def find_profile(model: str) -> LabProfile | None:
-    """The lab profile of `model`, or None."""
-    return PROFILES.get(canonical(model))
+    """The lab profile of `model`: one registered for it, or its library module's ``LAB_PROFILE``; or None."""
+    registered = PROFILES.get(canonical(model))
+    if registered is not None:
+        return registered
+    if key(model) in available():
+        profile: LabProfile | None = attribute(model, "LAB_PROFILE")
+        return profile
+    return None
+
+
+def load_profile(path: str | Path, model: str | None = None) -> LabProfile:
+    """A lab profile from a TOML or JSON file, for any model (a library name or a model file).
+
+    The file holds the fields of :meth:`LabProfile.as_dict`: ``model``, ``year``, ``saveper``,
+    ``fan_variables``, ``[uncertainty]`` ranges and ``[[metrics]]`` tables. `model`, when given,
+    replaces the file's own ``model`` (the command line names the model the lab runs).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> text = '''model = "teacup"
+    ... [uncertainty]
+    ... "Characteristic Time" = [5, 15]
+    ... [[metrics]]
+    ... key = "final_temperature"
+    ... label = "Temperature at the end"
+    ... variable = "Teacup Temperature"
+    ... statistic = "final"
+    ... units = "degrees F"
+    ... aim = "comfort"
+    ... better = "lower"
+    ... '''
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = pathlib.Path(d, "teacup.toml"); _ = path.write_text(text)
+    ...     profile = load_profile(path)
+    >>> profile.metrics[0].variable, profile.uncertainty
+    ('Teacup Temperature', {'Characteristic Time': (5.0, 15.0)})
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise SpecError(f"A lab profile is a `.toml` or `.json` file, not `{path.name}`.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No lab profile file `{path}`.") from None
+    try:
+        data = parse_document(text, "json" if suffix == ".json" else "toml")
+    except DocumentError as exc:
+        raise SpecError(f"`{path.name}` is {exc}.") from None
+    if model is not None:
+        data = {**data, "model": model}
+    return LabProfile.from_dict(data, where=f"`{path.name}`")
+
+
+def save_profile(profile: LabProfile, path: str | Path) -> Path:
+    """Write `profile` to a ``.toml`` or ``.json`` file that :func:`load_profile` reads back."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise SpecError(f"Save a lab profile as `.toml` or `.json`, not `{path.name}`.")
+    path.write_text(dump_document(profile.as_dict(), "json" if suffix == ".json" else "toml"), encoding="utf-8")
+    return path
 
 
 def get_profile(model: str) -> LabProfile:
@@ -180,7 +298,8 @@ def get_profile(model: str) -> LabProfile:
     if profile is None:
         raise UnknownVariableError(f"Model `{model}` has no lab profile (outcome metrics and uncertainty)."
                                    + did_you_mean(canonical(model), PROFILES)
-                                   + " Define one with `sd_engine.lab.register_profile`.")
+                                   + " Give one in a TOML or JSON file (`sdflow lab MODEL --profile FILE`, see "
+                                   "`sd_engine.lab.load_profile`), or register one with `sd_engine.lab.register_profile`.")
     return profile
 
 
