@@ -1,8 +1,8 @@
 """The slow reference interpreter: the test oracle for the generated numpy code.
 
-:class:`InterpretedModel` evaluates the same lowered model as the code generator in
-:mod:`sd_engine.compile`, behind the same ``initialize``/``evaluate`` interface, but
-shares none of its code generation: it walks the expression tree recursively for every
+:class:`Interpreter` evaluates the same lowered model as the code generator in
+:mod:`sd_engine.codegen`, as an :class:`~sd_engine.program.Evaluator` of its own (the same
+``initialize``/``evaluate`` calls and buffers), but shares none of its code generation: it walks the expression tree recursively for every
 variable on every call, finds the evaluation order itself by recursion with
 memoisation, and aligns subscripts by *name* with :class:`xarray.DataArray` instead
 of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
