@@ -68,7 +68,7 @@ def start_value(expr: Expr, elements: Mapping[str, Element], convert: Any, *, co
             return e.value
         if isinstance(e, Ref) and not e.subscripts:
             if e.name == "time":
-                return time
+                return time if follow else None  # a setting that reads Time is no constant
             if e.name in _CONTROL_NAMES:
                 return controls.get(_CONTROL_NAMES[e.name])
             target = elements.get(e.name)
