@@ -25,7 +25,7 @@ __all__ = ["Model", "table_points"]
 
 def table_points(name: str, points: Any) -> tuple[np.ndarray, np.ndarray]:
     """The ``(xs, ys)`` of lookup `name` given as points, checked, as arrays (the rules of
-    :meth:`LookupTable.from_points <sd_engine.spec.LookupTable.from_points>`).
+    :meth:`LookupTable.from_points <sd_engine.LookupTable.from_points>`).
 
     Examples
     --------
@@ -191,7 +191,7 @@ class Model:
 
         `points` is a sequence of ``(x, y)`` pairs, a pair ``(xs, ys)`` of longer
         sequences, a :class:`~sd_engine.spec.LookupTable` or a pandas Series indexed by x
-        (see :meth:`LookupTable.from_points <sd_engine.spec.LookupTable.from_points>`).
+        (see :meth:`LookupTable.from_points <sd_engine.LookupTable.from_points>`).
         """
         table = LookupTable.from_points(points, mode, name=name)
         return self._add(Variable(name, "lookup", lookup=table, units=units, doc=doc))

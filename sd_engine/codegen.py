@@ -315,7 +315,7 @@ class CodeGenerator:
         return f"{buffer}[:, {slot.start}:{slot.stop}].reshape((n,) + {slot.shape})"
 
     def write(self, slot: Slot, buffer: str, code: str, full_shape: bool = True) -> str:
-        """Store `code` into the slot's columns; `full_shape` says it is already (n, *shape)."""
+        """Store `code` into the slot's columns; `full_shape` says it is already ``(n, *shape)``."""
         if full_shape:
             full = f"{code}.reshape(n, {slot.size})" if slot.shape else code
         else:
@@ -428,7 +428,7 @@ class CodeGenerator:
 
     def fit(self, code: str, dims: tuple[str, ...] | None, target: tuple[str, ...], var: Variable,
             expr: Expr) -> str:
-        """Make `code` exactly the variable's shape (n, *dims)."""
+        """Make `code` exactly the variable's shape ``(n, *dims)``."""
         shape = tuple(len(self.dims[d]) for d in target)
         if dims is None:
             return f"np.full((n,) + {shape}, {code}, dtype=float)" if shape else f"np.full(n, {code}, dtype=float)"

@@ -187,6 +187,8 @@ def lookup_forward(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
     return ys[np.clip(i, 0, len(xs) - 1)]
 
 
+#: How a lookup reads its table, by mode: between the points, and beyond them (see
+#: :class:`sd_engine.LookupTable`).
 LOOKUP_MODES: dict[str, Callable[..., Array]] = {
     "interpolate": lookup,
     "extrapolate": lookup_extrapolate,

@@ -19,7 +19,7 @@ free, and a run that would not fit raises :class:`ResourceLimitError` with the n
 the fix. Adaptive methods refuse tolerances they could never meet and stop a run after
 :data:`MAX_ADAPTIVE_STEPS` steps. After a run its saved values are checked in one pass of
 numpy reductions: a run whose values include NaN, an infinity or a magnitude beyond
-:data:`OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
+:data:`~sd_engine.guards.OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
 *fails* it, as before), and :func:`simulate` warns with :class:`NonFiniteWarning`, naming
 the first variable and time.
 """
@@ -349,7 +349,7 @@ def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
     A scalar applies to every run; an array of a constant's own shape too. An array with one
     more (leading) axis gives one value per run, and all such arrays must agree on the
     number of runs. A lookup takes a new table as points
-    (:meth:`~sd_engine.spec.LookupTable.from_points`). Names are display or canonical names.
+    (:meth:`~sd_engine.LookupTable.from_points`). Names are display or canonical names.
 
     Raises
     ------

@@ -142,6 +142,7 @@ class Interpreter:
 
     def initialize(self, t: float, c: Sequence[Any], dt: float, y: np.ndarray, z: np.ndarray,
                    delay: np.ndarray) -> None:
+        """Fill initial stocks ``y``, discrete states ``z`` and pipeline delays ``delay``."""
         # Recursion from the stocks computes exactly what their initial values need.
         frame = _Frame(self, "initial", t, dt, c, y, z)
         for slot in self.stocks:
@@ -158,6 +159,7 @@ class Interpreter:
 
     def evaluate(self, t: float, y: np.ndarray, z: np.ndarray, c: Sequence[Any], dt: float, dy: np.ndarray,
                  zn: np.ndarray, out: np.ndarray | None) -> None:
+        """Fill net flows ``dy``, next discrete states ``zn`` and, unless None, series ``out``."""
         frame = _Frame(self, "rate", t, dt, c, y, z)
         for key, var in self.vars.items():
             if var.kind in ("aux", "flow") or (var.kind == "constant" and key not in self.parameters):

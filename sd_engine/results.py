@@ -40,7 +40,7 @@ class RunStatus:
     A run *fails* at `time` when stock `variable` becomes `value` (NaN or infinite): the
     integration cannot go on. A run is *flagged* when it finished but a saved value of any
     variable (auxiliaries and flows included) is NaN or infinite, or beyond
-    :data:`sd_engine.integrate.OVERFLOW` in magnitude; `time` and `variable` then name the
+    :data:`sd_engine.guards.OVERFLOW` in magnitude; `time` and `variable` then name the
     first such value. `reason`, when set, says what happened instead of "became `value`"
     (an adaptive solver whose step size collapsed before any value became non-finite).
     """

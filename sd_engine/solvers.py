@@ -63,7 +63,9 @@ class RK4(AbstractSolver):
         return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
+#: The fixed-step methods by the name ``run(method=...)`` takes.
 SOLVERS: dict[str, type[AbstractSolver]] = {"euler": Euler, "rk2": RK2, "rk4": RK4}
 #: Adaptive embedded Runge-Kutta pairs (scipy's implementations) with error control.
 ADAPTIVE_METHODS = {"rk45": "RK45", "dop853": "DOP853"}
+#: Every method ``run`` takes.
 METHODS = tuple(SOLVERS) + tuple(ADAPTIVE_METHODS)

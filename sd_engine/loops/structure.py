@@ -421,7 +421,7 @@ def library_loop_names(model: ProgramLike) -> dict[str, tuple[str, ...]]:
     """Loop names declared by a library model (a ``LOOPS`` mapping in its module), if any.
 
     The module is the one the model was built from (its spec's ``source``), found through the
-    library door (:mod:`sd_engine.library`): a renamed copy keeps its names, and a model file's
+    library door (``sd_engine.library``): a renamed copy keeps its names, and a model file's
     spec never names a module to import.
     """
     loops = attribute_of_source(as_program(model).spec.source, "LOOPS", {})

@@ -48,7 +48,7 @@ def convert(path: Path, abstract: Any, method: str, external: ExternalReader,
 
     Raises
     ------
-    ModelFileError
+    sd_engine.io.model_file.ModelFileError
         An equation nests too deeply to convert (Python's recursion limit), naming it.
     """
     ctx = read_context(path, abstract, method, external, graphicals, text)

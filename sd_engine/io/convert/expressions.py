@@ -1,7 +1,7 @@
 """The visitor of PySD's abstract expression trees: each node to sdflow's expression tree.
 
 :meth:`ExpressionConverter.expr` dispatches on the node's class (``ArithmeticStructure`` to
-:meth:`~ExpressionConverter.ast_ArithmeticStructure` ...). Function calls go through one
+the method ``ast_ArithmeticStructure`` ...). Function calls go through one
 table, :data:`CALLS`: PySD's name of the function -> how to write it with the engine's
 builtins. Calls that name something of the model instead -- a lookup, an XMILE graphical
 function, a Vensim macro, a range (ELMCOUNT) -- are handled before the table.

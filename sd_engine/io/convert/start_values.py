@@ -7,7 +7,7 @@ run). It reads numbers, the control variables, Time, and the scalar variables of
 a stock at its initial value; ``follow=False`` restricts it to what makes a setting a
 constant -- numbers, control variables, constants written as numbers, ``-``, ``+ - * / **``
 -- so that a control variable given by any other equation stays an equation that the
-integrator reads at every step (:attr:`sd_engine.spec.TimeSettings.controls`).
+integrator reads at every step (:attr:`sd_engine.TimeSettings.controls`).
 """
 
 from __future__ import annotations
