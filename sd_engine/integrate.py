@@ -37,6 +37,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import integrate as scipy_integrate
+from scipy.integrate import OdeSolution
 
 from .codegen import compile_program
 
@@ -721,9 +723,6 @@ def _run_adaptive(program: Program, state: _State, times: np.ndarray, record: np
     across runs, so one hard run's error would be diluted by the easy ones (missing
     `rtol`), one failing run would stop all, and an ensemble would not equal its runs.
     """
-    from scipy import integrate as scipy_integrate
-    from scipy.integrate import OdeSolution
-
     stepper = getattr(scipy_integrate, scipy_method)
     max_steps = MAX_ADAPTIVE_STEPS if max_steps is None else max_steps
     if program.layout.n_states:
@@ -806,7 +805,7 @@ def _run_adaptive(program: Program, state: _State, times: np.ndarray, record: np
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only when a bar is asked for: tqdm.auto may load the notebook widgets
 
     # `delay`: short runs finish before a bar would appear, so only long runs show one.
     return tqdm(total=total, unit="step", desc="simulating", leave=False, delay=0.5)

@@ -10,8 +10,11 @@ only see stocks, flows and auxiliaries.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from typing import Any
+
+import networkx as nx
 
 from .errors import SpecError, UnsupportedError
 from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
@@ -76,10 +79,6 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
     read their initial equations), so INITIAL blocks are split: their internal stocks, which only
     hold a value from the start, split into one stock per element.
     """
-    import itertools
-
-    import networkx as nx
-
     by_key = {v.canonical: v for v in spec.variables}
     dims = {d.canonical: d for d in spec.dimensions}
     dim_names = set(dims)

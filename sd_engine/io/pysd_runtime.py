@@ -146,6 +146,7 @@ def translated(source: Path) -> Iterator[Any]:
 
 def _translate_in(folder: Path, source: Path) -> Any:
     """Check `source`, build PySD's module of it in `folder`, check the module, load it."""
+    # PySD's runtime is for this cross-check only: it loads here, never on the normal path.
     import pysd
     from parsimonious.exceptions import ParsimoniousError
     from pysd.builders.python.python_model_builder import ModelBuilder
