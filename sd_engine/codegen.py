@@ -74,7 +74,7 @@ from .order import (
     order_rates,
 )
 from .program import GeneratedEvaluator, Layout, Program, Slot
-from .spec import ModelSpec, Variable
+from .spec import ModelSpec, Variable, mapped_dimensions
 
 __all__ = [
     "Record",
@@ -120,14 +120,13 @@ def compile_program(spec: ModelSpec, *, record: Record = "default") -> Program:
     Examples
     --------
     >>> from sd_engine.builder import Model
-    >>> m = Model("decay", final_time=1, dt=0.5)
+    >>> m = Model("smoothed decay")
     >>> _ = m.stock("x", initial=8, outflows=["loss"])
-    >>> _ = m.flow("loss", "x / 2")
-    >>> program = compile_program(m.spec())
-    >>> [slot.name for slot in program.layout.series]
+    >>> _ = m.flow("loss", "smooth(x, 2) / 2")
+    >>> [slot.name for slot in compile_program(m.spec()).layout.series]
     ['x', 'loss']
-    >>> print(program.source.splitlines()[-4])
-        dy[:, 0] = -v1  # 'net flow of x'
+    >>> [slot.name for slot in compile_program(m.spec(), record="all").layout.series]
+    ['x', 'loss', '_smooth_1 of loss change', '_smooth_1 of loss']
     """
     if record not in ("default", "all"):
         raise SpecError(f"`record` must be \"default\" or \"all\", not {record!r}.")
@@ -181,13 +180,8 @@ class CodeGenerator:
             d.canonical: tuple(canonical(e) for e in d.elements) for d in lowered.dimensions
         }
         # Dimensions an equation may read in each other's place: Vensim mappings (either way)
-        # and ranges with the same elements.
-        self.mapped: dict[str, set[str]] = {d: set() for d in self.dims}
-        for d in lowered.dimensions:
-            for other in d.maps_to:
-                if canonical(other) in self.dims:
-                    self.mapped[d.canonical].add(canonical(other))
-                    self.mapped[canonical(other)].add(d.canonical)
+        # and, in `emit_ref`, ranges with the same elements.
+        self.mapped = mapped_dimensions(lowered.dimensions)
         # Generated identifiers, never derived from names: `v<number>` cannot be a keyword, a
         # builtin or a name the generated code uses (np, fn, sf, c, cs, t, dt, _table0 ...).
         self.ident: dict[str, str] = {key: f"v{i}" for i, key in enumerate(self.vars)}

@@ -37,7 +37,7 @@ from .functions import (
     piece_blocks,
 )
 from .program import Layout, Program, Slot
-from .spec import ModelSpec, Variable
+from .spec import ModelSpec, Variable, mapped_dimensions
 
 __all__ = ["Interpreter", "interpreted"]
 
@@ -115,12 +115,7 @@ class Interpreter:
             d.canonical: tuple(canonical(e) for e in d.elements) for d in lowered.dimensions
         }
         # Dimensions read in each other's place (Vensim mappings, either way).
-        self.mapped: dict[str, set[str]] = {d: set() for d in self.elements}
-        for d in lowered.dimensions:
-            for other in d.maps_to:
-                if canonical(other) in self.elements:
-                    self.mapped[d.canonical].add(canonical(other))
-                    self.mapped[canonical(other)].add(d.canonical)
+        self.mapped = mapped_dimensions(lowered.dimensions)
         # The layout only says where each variable lives in the buffers.
         self.stocks: tuple[Slot, ...] = layout.stocks
         self.states: tuple[Slot, ...] = layout.states

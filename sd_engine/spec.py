@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ __all__ = [
     "ModelSpec",
     "RESERVED_NAMES",
     "check_name",
+    "mapped_dimensions",
 ]
 
 Kind = Literal["stock", "flow", "aux", "constant", "lookup"]
@@ -121,6 +122,25 @@ class Dimension:
                 + did_you_mean(key, names)
             )
         return names.index(key)
+
+
+def mapped_dimensions(dimensions: Sequence[Dimension]) -> dict[str, frozenset[str]]:
+    """The dimensions each of `dimensions` may be read in place of, by canonical name: those it
+    maps to and those mapped to it (Vensim's ``B: b1, b2 -> A``, either way).
+
+    Examples
+    --------
+    >>> a, b = Dimension("A", ("a1", "a2")), Dimension("B", ("b1", "b2"), maps_to=("A",))
+    >>> {k: sorted(v) for k, v in mapped_dimensions([a, b]).items()}
+    {'a': ['b'], 'b': ['a']}
+    """
+    mapped: dict[str, set[str]] = {d.canonical: set() for d in dimensions}
+    for d in dimensions:
+        for other in d.maps_to:
+            if canonical(other) in mapped:
+                mapped[d.canonical].add(canonical(other))
+                mapped[canonical(other)].add(d.canonical)
+    return {k: frozenset(v) for k, v in mapped.items()}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import SpecError, UnsupportedError
 from ...expr import Binary, Call, Expr, Ref, Unary, canonical, walk
-from ...spec import Dimension
+from ...spec import Dimension, mapped_dimensions
 from ..external import ExternalReader
 from ..model_file import ModelFileError
 from .elements import Element, SourceFile
@@ -57,17 +57,11 @@ class Subscripts:
     def of(cls, dimensions: Sequence[Dimension]) -> Subscripts:
         """The subscripts of `dimensions`."""
         elements = {d.canonical: tuple(d.elements) for d in dimensions}
-        mapped: dict[str, set[str]] = {d.canonical: set() for d in dimensions}
-        for d in dimensions:
-            for other in d.maps_to:
-                if canonical(other) in mapped:
-                    mapped[d.canonical].add(canonical(other))
-                    mapped[canonical(other)].add(d.canonical)
         ranges_of: dict[str, list[str]] = {}
         for d in dimensions:
             for e in d.elements:
                 ranges_of.setdefault(canonical(e), []).append(d.name)
-        return cls(tuple(dimensions), elements, {k: frozenset(v) for k, v in mapped.items()},
+        return cls(tuple(dimensions), elements, mapped_dimensions(dimensions),
                    {k: tuple(v) for k, v in ranges_of.items()})
 
     def with_dimension(self, dimension: Dimension) -> Subscripts:
