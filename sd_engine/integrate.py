@@ -19,9 +19,9 @@ free, and a run that would not fit raises :class:`ResourceLimitError` with the n
 the fix. Adaptive methods refuse tolerances they could never meet and stop a run after
 :data:`MAX_ADAPTIVE_STEPS` steps. After a run its saved values are checked in one pass of
 numpy reductions: a run whose values include NaN, an infinity or a magnitude beyond
-:data:`~sd_engine.guards.OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
-*fails* it, as before), and :func:`simulate` warns with :class:`NonFiniteWarning`, naming
-the first variable and time.
+:data:`~sd_engine.guards.OVERFLOW` is *flagged* in its status (a stock becoming non-finite
+during the run *fails* it, as before), and :func:`simulate` warns with
+:class:`NonFiniteWarning`, naming the first variable and time.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from scipy import integrate as scipy_integrate
 from scipy.integrate import OdeSolution
 
 from .codegen import compile_program
-
 from .errors import (
     NonFiniteStateError,
     SimulationError,

@@ -2,10 +2,10 @@
 
 :class:`Interpreter` evaluates the same lowered model as the code generator in
 :mod:`sd_engine.codegen`, as an :class:`~sd_engine.program.Evaluator` of its own (the same
-``initialize``/``evaluate`` calls and buffers), but shares none of its code generation: it walks the expression tree recursively for every
-variable on every call, finds the evaluation order itself by recursion with
-memoisation, and aligns subscripts by *name* with :class:`xarray.DataArray` instead
-of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
+``initialize``/``evaluate`` calls and buffers), but shares none of its code generation: it
+walks the expression tree recursively for every variable on every call, finds the
+evaluation order itself by recursion with memoisation, and aligns subscripts by *name*
+with :class:`xarray.DataArray` instead of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
 disagreement between the two backends points at the compiler (names, dimensions,
 order, buffers), not at a function's definition.
 

@@ -504,8 +504,8 @@ def link_score_array(model: ProgramLike, ds: xr.Dataset | None = None, *, labell
         data = [scores[e] for e in edges]
     array = np.stack(data) if data else np.zeros((0, traj.n_runs, len(traj.times)))
     return label_scores(array, [f"{a} -> {b}" for a, b in edges], "link", traj, ds,
-                  {"cause": ("link", [a for a, _ in edges]), "effect": ("link", [b for _, b in edges])},
-                  labelling, flow_formula)
+                        {"cause": ("link", [a for a, _ in edges]), "effect": ("link", [b for _, b in edges])},
+                        labelling, flow_formula)
 
 
 def label_scores(array: np.ndarray, labels: list[str], dim: str, traj: Trajectories, ds: xr.Dataset | None,
