@@ -6,11 +6,11 @@ package)::
     sdflow calibrate flu --data flu.csv --observe Infected=in_bed \\
         --param beta=0.1:5 --param gamma=0.05:2 --likelihood negbin --out fit.nc
 
-    sdflow calibrate whole_system_flow --data local.csv --origin 2016-01-01 --population 1200000 \\
+    sdflow calibrate whole_system_flow --data local.csv --origin 2018-04-01 --population 1200000 \\
         --observe "ED attendances=attendances_type1:total;likelihood=negbin" \\
         --observe "ED attendances * (1 - four hour performance)=breaches_type1:total;weight=0.5" \\
         --observe "occupancy=occupancy_ga:mean;frequency=quarterly;likelihood=normal" \\
-        --param a1=0.15:0.35 --param "base ED time=0.03:0.12" --holdout 2018-04-01:2019-03-01
+        --param "attendance level=0.8:1.1" --param "median time non admitted=1.2:3.2" --holdout 2018-04-01:2019-03-01
 
     sdflow calibrate --config local_calibration.toml      # a calibration file (calibration.config)
     sdflow calibrate --template whole_system_flow         # a CSV and a calibration file to fill in

@@ -8,7 +8,7 @@ so the same fit runs again from ``sdflow calibrate --config fit.toml`` or
 
     model = "whole_system_flow"
     data = "local_data.csv"          # one row per period, one column per series
-    origin = "2016-01-01"            # the date at the model's initial time
+    origin = "2018-04-01"            # the date at the model's initial time (its start date)
     population = 1_200_000           # the local footprint
     likelihood = "negbin"            # the default observation model
     window = ["2016-04-01", "2018-03-01"]
@@ -17,8 +17,8 @@ so the same fit runs again from ``sdflow calibrate --config fit.toml`` or
     warmup = 90                      # model time units before the initial time
 
     [params]
-    a1 = [0.15, 0.35]                # bounds
-    "base ED time" = [0.03, 0.12, 0.07]   # bounds and start
+    "attendance level" = [0.8, 1.1]                 # bounds
+    "median time non admitted" = [1.2, 3.2, 2.0]     # bounds and start
     "reference population" = 1_000_000   # fixed
 
     [[observe]]

@@ -550,6 +550,17 @@ def make_observations(
     labels = frame.index
     dates = as_dates(labels)
     t0, t1 = spec.time.initial_time, spec.time.final_time if final_time is None else float(final_time)
+    # A model on a calendar (``start_date`` in its attrs) says which date its initial time is: that
+    # is the origin, and another would shift its seasons and history silently.
+    start = dict(spec.attrs).get("start_date")
+    if start is not None and origin is not None and pd.Timestamp(origin) != pd.Timestamp(start):
+        raise CalibrationError(
+            f"`origin` ({pd.Timestamp(origin).date()}) is not the start date of model `{spec.name}` "
+            f"({pd.Timestamp(start).date()}): its seasons and history follow its own calendar. Leave `origin` out, "
+            "or build the model with `start_date` equal to the origin."
+        )
+    if dates is not None and origin is None and start is not None:
+        origin = start
     if dates is not None:
         if origin is None:
             raise DataError(

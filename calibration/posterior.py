@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from sd_engine.progress import progress_bar
+
 from .derived import Derived, make_derived
 from .errors import CalibrationError, CalibrationWarning
 from .observations import Observe
@@ -278,43 +280,36 @@ def sample(
 
     sampler = emcee.EnsembleSampler(walkers, k, log_prob, vectorize=True, moves=_moves(moves))
     remaining = total - done
-    bar = None
-    if progress and remaining > 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=done, unit="step", desc="sampling")
     new_chain = np.empty((remaining, walkers, k))
     new_lp = np.empty((remaining, walkers))
     new_ll = np.empty((remaining, walkers))
     step = 0
     stopped = False
     previous = np.array(state.coords, copy=True)
-    if remaining > 0:
-        for st in sampler.sample(state, iterations=remaining, store=False, skip_initial_state_check=True):
-            # A walker moved when its proposal was accepted (store=False keeps no backend counts).
-            accepted = accepted + np.any(st.coords != previous, axis=1)
-            previous = st.coords.copy()  # emcee updates its state in place
-            new_chain[step], new_lp[step], new_ll[step] = st.coords, st.log_prob, np.ravel(st.blobs)
-            step += 1
-            state = st
-            if bar is not None:
+    with progress_bar(total, "step", "sampling", initial=done, enabled=progress and remaining > 0) as bar:
+        if remaining > 0:
+            for st in sampler.sample(state, iterations=remaining, store=False, skip_initial_state_check=True):
+                # A walker moved when its proposal was accepted (store=False keeps no backend counts).
+                accepted = accepted + np.any(st.coords != previous, axis=1)
+                previous = st.coords.copy()  # emcee updates its state in place
+                new_chain[step], new_lp[step], new_ll[step] = st.coords, st.log_prob, np.ravel(st.blobs)
+                step += 1
+                state = st
                 bar.update(1)
-            saved_now = path is not None and (step % checkpoint_every == 0 or step == remaining)
-            if saved_now:
-                assert path is not None
-                _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
-                      ll_parts + [new_ll[:step]], accepted, st)
-            if callback is not None:
-                try:
-                    callback(SamplerProgress(done + step, total, tune, float(np.mean(accepted) / (done + step))))
-                except StopIteration:
-                    stopped = True
-                    if path is not None and not saved_now:
-                        _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
-                              ll_parts + [new_ll[:step]], accepted, st)
-                    break
-    if bar is not None:
-        bar.close()
+                saved_now = path is not None and (step % checkpoint_every == 0 or step == remaining)
+                if saved_now:
+                    assert path is not None
+                    _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
+                          ll_parts + [new_ll[:step]], accepted, st)
+                if callback is not None:
+                    try:
+                        callback(SamplerProgress(done + step, total, tune, float(np.mean(accepted) / (done + step))))
+                    except StopIteration:
+                        stopped = True
+                        if path is not None and not saved_now:
+                            _save(path, setup, done + step, chain_parts + [new_chain[:step]], lp_parts + [new_lp[:step]],
+                                  ll_parts + [new_ll[:step]], accepted, st)
+                        break
     if stopped and done + step <= tune:
         where = f"; resume from `{path}`" if path is not None else ""
         raise CalibrationError(

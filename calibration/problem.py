@@ -307,17 +307,16 @@ class CalibrationProblem:
         # Fitting simulates only as far as the data it uses; predictions go to the last observation.
         self.full_time = self._horizon(self.observations.last_time)
         self.final_time = self._horizon(self.observations.last_used_time)
-        n_steps = int(round((self.full_time - t0) / self.dt))
         self._reads: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for s in self.observations.series:
             if s.aggregate == "point":
                 key = s.key
-                i0, w0 = self._grid(s.end, t0, n_steps)
+                i0, w0 = self._grid(s.end, t0)
                 i1, w1 = i0, w0
             else:
                 key = "" if s.is_expression else canonical(_TOTAL + self.spec[s.key].name)
-                i0, w0 = self._grid(s.start, t0, n_steps)
-                i1, w1 = self._grid(s.end, t0, n_steps)
+                i0, w0 = self._grid(s.start, t0)
+                i1, w1 = self._grid(s.end, t0)
             self._reads.append((key, i0, w0, i1, w1))
 
     def _horizon(self, last: float) -> float:
@@ -325,9 +324,12 @@ class CalibrationProblem:
         n = int(math.ceil((last - t0) / self.dt - 1e-9))
         return min(t0 + n * self.dt, self.spec.time.final_time)
 
-    def _grid(self, times: np.ndarray, t0: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    def _grid(self, times: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray]:
+        # The step at or before each time, not clipped to the horizon: a row past the last
+        # simulated step (a date after a series' last value) must read as NaN in `extract`,
+        # not as the last value held or an empty total.
         pos = (times - t0) / self.dt
-        i = np.clip(np.floor(pos + 1e-9).astype(int), 0, max(n_steps - 1, 0))
+        i = np.maximum(np.floor(pos + 1e-9).astype(int), 0)
         w = np.clip(pos - i, 0.0, 1.0)
         w[w < 1e-9] = 0.0
         return i, w

@@ -78,10 +78,14 @@ _WSF = Template(
                        "general and acute bed occupancy, 0 to 1, quarterly (KH03): fill the first month of "
                        "each quarter"),
     ),
-    params={"a1": (0.15, 0.35), "a2": (0.2, 0.8), "base ED time": (0.03, 0.12), "min transfer time": (0.5, 4.0)},
+    # The parameters the joint England fit estimates (models/wsf_fit.py), with its bounds.
+    params={"attendance level": (0.8, 1.1), "attendance trend": (-0.01, 0.03),
+            "median time non admitted": (1.2, 3.2), "winter LoS rise": (0.0, 0.3), "placement scale": (0.1, 4.0)},
+    origin="2018-04-01", first="2018-04-01",
     population=1_000_000,
-    note="The whole-system model's seasonal index counts days from 1 January, so `origin` is a 1 January "
-         "before the first month of data; the months before the data are a warm-up the fit never compares.",
+    note="The whole-system model runs on a calendar from its start date (1 April 2018 unless built with "
+         "another `start_date`), so `origin` is that date: seasons, the ageing population and the history "
+         "before the start follow it. For data before April 2018, build the model with an earlier start date.",
 )
 
 #: Templates of the library's health and care models, by model name.

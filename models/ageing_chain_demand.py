@@ -46,6 +46,7 @@ Analytic checks
 
 from sd_engine.builder import Model
 
+__all__ = ["build", "add_chain", "BANDS"]
 
 
 def build() -> Model:
@@ -75,26 +76,7 @@ def build() -> Model:
     m.lookup("f prevention", [(0, 1.3), (1, 1.0), (2, 0.85)], units="dimensionless",
              doc="Onset multiplier against prevention spending per person relative to the start. Assumed.")
 
-    names = ("under 65", "65 to 84", "85 plus")
-    for k, band in enumerate(names):
-        well, need = f"Well {band}", f"In need {band}"
-        wk, nk, bk = (x.lower().replace(" ", "_") for x in (well, need, band))
-        w_in = ["births"] if k == 0 else [f"ageing well {names[k - 1]}"]
-        n_in = [f"onset {band} flow"] + ([] if k == 0 else [f"ageing need {names[k - 1]}"])
-        w_out = [f"onset {band} flow", f"deaths well {band}"] + ([f"ageing well {band}"] if k < 2 else [])
-        n_out = [f"deaths need {band}"] + ([f"ageing need {band}"] if k < 2 else [])
-        m.stock(well, initial=f"initial_well_{bk}", inflows=w_in, outflows=w_out, units="person",
-                non_negative=True, doc=f"People aged {band} without a care need.")
-        m.stock(need, initial=f"initial_need_{bk}", inflows=n_in, outflows=n_out, units="person",
-                non_negative=True, doc=f"People aged {band} with a care need.")
-        m.flow(f"onset {band} flow", f"{wk} * onset_{bk} * (1 - onset_cut) * f_prevention(prevention_index)",
-               units="person/year", doc=f"New care needs, aged {band}.")
-        m.flow(f"deaths well {band}", f"{wk} * mortality_{bk} * exp(-mortality_improvement * time)", units="person/year", doc=f"Deaths, well, {band}.")
-        m.flow(f"deaths need {band}", f"{nk} * mortality_{bk} * exp(-mortality_improvement * time) * need_mortality_multiplier", units="person/year",
-               doc=f"Deaths, in need, {band}.")
-        if k < 2:
-            m.flow(f"ageing well {band}", f"{wk} / band_{bk}_years", units="person/year", doc=f"Ageing out of {band}, well.")
-            m.flow(f"ageing need {band}", f"{nk} / band_{bk}_years", units="person/year", doc=f"Ageing out of {band}, in need.")
+    add_chain(m, flow_units="person/year")
     m.flow("births", "births_and_net_migration", units="person/year", doc="Births and net migration.")
     m.aux("people in need", "in_need_under_65 + in_need_65_to_84 + in_need_85_plus", units="person", doc="Prevalence of care need.")
     m.aux("population", "people_in_need + well_under_65 + well_65_to_84 + well_85_plus", units="person", doc="Total population.")
@@ -106,3 +88,44 @@ def build() -> Model:
     m.aux("prevention index", "prevention_spending / population / initial(prevention_spending / population)",
           units="dimensionless", doc="Prevention spending per person relative to the start.")
     return m
+
+
+#: The three age bands of the chain, youngest first.
+BANDS = ("under 65", "65 to 84", "85 plus")
+
+
+def add_chain(m: Model, *, flow_units: str, per_time: str = "", years: str = "time",
+              prevention_index: str = "prevention_index", births: str = "births") -> None:
+    """Add the chain's six stocks and their flows to builder `m`.
+
+    The whole-system flow model uses the same structure as its demand sector, so the chain
+    is written once. `m` must define the constants the flows read (``onset <band>``,
+    ``mortality <band>``, ``band under 65 years``, ``band 65 to 84 years``, ``mortality
+    improvement``, ``need mortality multiplier``, ``onset cut``, ``initial well <band>``,
+    ``initial need <band>``), the lookup ``f prevention``, the flow `births` and the
+    variable `prevention_index`. Rates are per year; `per_time` divides every flow (e.g.
+    ``" / days_per_year"`` for a model in days) and `years` is the number of years that
+    mortality improvement has acted (``time`` in this model).
+    """
+    for k, band in enumerate(BANDS):
+        well, need = f"Well {band}", f"In need {band}"
+        wk, nk, bk = (x.lower().replace(" ", "_") for x in (well, need, band))
+        w_in = [births] if k == 0 else [f"ageing well {BANDS[k - 1]}"]
+        n_in = [f"onset {band} flow"] + ([] if k == 0 else [f"ageing need {BANDS[k - 1]}"])
+        w_out = [f"onset {band} flow", f"deaths well {band}"] + ([f"ageing well {band}"] if k < 2 else [])
+        n_out = [f"deaths need {band}"] + ([f"ageing need {band}"] if k < 2 else [])
+        m.stock(well, initial=f"initial_well_{bk}", inflows=w_in, outflows=w_out, units="person",
+                non_negative=True, doc=f"People aged {band} without a care need.")
+        m.stock(need, initial=f"initial_need_{bk}", inflows=n_in, outflows=n_out, units="person",
+                non_negative=True, doc=f"People aged {band} with a care need.")
+        m.flow(f"onset {band} flow", f"{wk} * onset_{bk} * (1 - onset_cut) * f_prevention({prevention_index})"
+               f"{per_time}", units=flow_units, doc=f"New care needs, aged {band}.")
+        m.flow(f"deaths well {band}", f"{wk} * mortality_{bk} * exp(-mortality_improvement * {years}){per_time}",
+               units=flow_units, doc=f"Deaths, well, {band}.")
+        m.flow(f"deaths need {band}", f"{nk} * mortality_{bk} * exp(-mortality_improvement * {years}) "
+               f"* need_mortality_multiplier{per_time}", units=flow_units, doc=f"Deaths, in need, {band}.")
+        if k < 2:
+            m.flow(f"ageing well {band}", f"{wk} / band_{bk}_years{per_time}", units=flow_units,
+                   doc=f"Ageing out of {band}, well.")
+            m.flow(f"ageing need {band}", f"{nk} / band_{bk}_years{per_time}", units=flow_units,
+                   doc=f"Ageing out of {band}, in need.")

@@ -1,627 +1,379 @@
-"""Whole-system flow: demand, capacity and flow, workforce, and trust & capability for one system.
+"""Whole-system flow: demand, hospital flow, onward care, workforce, trust and capability for one system.
 
 Purpose
-    The reference model of the domain document (§3–§4): a local health and social care
-    economy of ``population`` people (1,000,000 by default, about one integrated care system;
-    set 55,980,000 for England), run in days over up to 15 years, with the policy levers of
-    the Health Foundation / AQuA *whole system flow* report (Fillingham, Jones & Pereira 2016)
-    and the mechanisms of the system-dynamics literature (Wolstenholme, Lane, Brailsford,
-    Repenning & Sterman, Homer, Rudolph & Repenning, Luna-Reyes, Seddon). Outcomes cover the
-    triple aim plus staff: ED 4-hour performance, delayed transfers (DToC), the elective
-    waiting list and unmet need; cost and the financial position; nurse fatigue and leavers.
+    The reference model of the domain document (§3–§4) for a policy lab and an ICS analyst: a
+    local health and social care economy of ``population`` people (1,000,000 by default, about
+    one integrated care system; 55,980,000 for England), run in days from a calendar start date
+    (1 April 2018 by default, FY2018/19 levels) over 15 years, with the national levers of the
+    Health Foundation / AQuA *whole system flow* report (Fillingham, Jones & Pereira 2016) and the
+    mechanisms of the system-dynamics literature (Wolstenholme, Lane, Brailsford & Lattimer,
+    Wood et al., Repenning & Sterman, Homer, Luna-Reyes, Seddon, Bohmer). Outcomes cover the
+    triple aim plus staff: health (excess deaths from long ED waits and unmet need), quality
+    (4-hour performance, 12-hour waits, acute and non-acute delayed transfers, readmissions,
+    trust), resources (NHS and local-authority spending per head, an NHS financial position that
+    can go into deficit) and staff (vacancies, leavers, fatigue). Fitted to England's monthly
+    type-1 attendances, 4-hour performance and acute delayed days; the model card
+    (``docs/model_card.rst``) gives the sources, the fit and what the model does not reproduce.
 
-Structure (time unit: day; Euler, dt = 1 d (domain §3); 15 years; England values / 55.98 m per 1 m)
-    Demand: population by age band (under 65, 65 to 84, 85 plus), unmet care need. ED
-    attendances = value demand (age-specific rates x seasonal index x GP access x unmet
-    need) + crises from unmet need + re-attendances (failure demand). Patients in ED are an
-    auxiliary, attendances x time in ED (Little's law), because time in ED (hours) is far
-    below the time step.
-    Capacity/flow: ``Awaiting a bed`` -> ``Emergency inpatients`` -> ``Acute DToC`` -> home,
-    home care, intermediate care or a care home; ``Elective inpatients`` fed from the
-    ``Elective waiting list``; ``Escalation beds``; ``Intermediate care clients``, ``Home
-    care clients``, ``Care home residents``; a ``Savings index`` that scales beds.
-    Workforce: ``Student nurses`` -> ``Nurses``; ``Nurse fatigue``; ``Social care workers``;
-    ``GP trainees`` -> ``GPs``.
-    Trust & capability: ``Trust``, ``Shared knowledge``, ``Improvement capability``,
-    ``Perceived pressure`` and ``Financial position``.
-    Not represented separately: non-acute DToC (C8) and the birth/migration series (an
-    assumed constant rate).
+Structure (time unit: day; Euler, dt = 1 d; 15 years; England values / 55.98 m per 1 m)
+    Calendar: ``start year`` and ``day of year`` from ``build(start_date=...)`` (recorded in
+    results as ``attrs["start_date"]``); seasonal tables of attendances and conversion (derived
+    from England's data), staff sickness (NHS Digital), a winter lengthening of stays
+    (December-March, amplitude fitted) and the Christmas dip in discharges and electives.
+    History before April 2018 (falling beds per head, LA funding per head, the 2017 social care
+    money and DToC targets) is exogenous; levers act from day 1 (``policy start``).
+    Demand (``models.wsf_demand``): the library's ageing chain (``models.ageing_chain_demand``:
+    well and in need, by band 0-64, 65-84, 85+, with mortality improvement and care crowding out
+    prevention) drives ED attendances (age rates x trend x season x GP access x unmet need) and
+    social care requests. Acute (``models.wsf_acute``): conversion, overnight admissions into
+    staffed beds (core beds limited by nurses, capped escalation beds), admission throttled by
+    free beds (smooth minimum; a boarding backlog only when beds run out), the bed queue and the
+    4-hour distribution from an M/M/c approximation, electives with cancellations. Onward care
+    (``models.wsf_care``): acute DToC by pathway, intermediate care (bedded delays are
+    non-acute DToC), home care and care homes, each a queue for places whose wait comes from an
+    M/M/c approximation at the current utilisation; spot purchases. Workforce (``models.wsf_workforce``): nurse pipeline,
+    hiring limited by funded posts, fatigue and seasonal sickness, agency cover, social care
+    workers, GPs. System (``models.wsf_system``): trust, shared knowledge, collaboration,
+    improvement capability (0-1) and a planning cycle that launches, judges and abandons
+    redesign programmes; the source report's levers; NHS and LA money; outcomes.
+    Every stock starts at its day-0 equilibrium (closed forms in each sector: see the model card
+    and ``sd_engine.steady`` for the check by simulation), so every scenario starts from the
+    same state.
 
-Feedback loops (domain §4.5; checked on the dependency graph)
-    L1 Admission throttle (B): occupancy -> free beds -> admissions -> emergency inpatients.
-    L2 Elective buffer (B): occupancy -> free beds -> elective admissions -> elective inpatients;
-    tail: waiting list -> urgent conversions -> awaiting a bed.
-    L3 Outlier congestion (R): occupancy -> LoS multiplier -> completions -> emergency inpatients.
-    L4 Premature discharge (R): occupancy -> early discharge -> discharges home -> readmissions ->
-    awaiting a bed -> admissions.
-    L5 Downstream blockage (R): DToC -> mean delay -> deconditioning -> care-need shift ->
-    care home / home care transfers -> residents -> free places -> transfers -> DToC.
-    L6 Spot-purchase fix (R): DToC -> spot purchases -> LA funding index -> home care capacity ->
-    transfers -> DToC.
-    L7 Escalation beds (B): occupancy -> escalation opening -> escalation beds -> occupancy; side
-    effect: escalation -> nurse demand -> workload -> fatigue, and agency spend -> deficit.
-    L8 Burnout–attrition (R): nurses -> workload -> effort -> fatigue -> leavers -> nurses.
-    L9 Recruitment (B): nurse vacancies -> international recruits (and training) -> nurses.
-    L10 Work harder (B): pressure... occupancy -> nurse demand -> workload -> effort ->
-    staffing adequacy -> LoS -> occupancy.
-    L11 Capability trap (R): pressure -> improvement time -> capability -> LoS -> occupancy ->
-    pressure.
-    L12 Savings spiral (R): deficit -> savings rate -> savings index -> beds -> occupancy ->
-    escalation and agency spend -> deficit.
-    L13 Trust–collaboration (R): trust -> placement time -> transfers -> DToC -> joint success ->
-    trust building -> trust.
-    L14 Blame (R): DToC -> blame -> trust erosion -> trust -> placement time -> DToC.
-    L15 Overwhelm tipping (R beyond a threshold): ED time -> patients in ED... here represented
-    by occupancy -> ED time -> breaches -> pressure -> improvement time (the ED is algebraic);
-    the full tipping dynamics are in ``interruptions_tipping_point``.
-    L16 Policy churn (R): capability results -> initiative abandoned -> restructuring loss of
-    capability and knowledge -> capability.
+Feedback loops (domain §4.5; ``LOOPS`` lists the variables on each, checked on the graph)
+    L1 admission throttle (B), L2 elective buffer (B) and its tail (R), L3 outlier congestion
+    (R), L4 premature discharge (R), L5 downstream blockage (R), L6 spot purchase (R), L7
+    escalation beds (B) with its side effect on nurses (R), L8 burnout and sickness (R), L9
+    recruitment (B), L10 work harder (B), L11 capability trap (R), L12 savings spiral (R), L13
+    trust-collaboration (R), L14 blame (R), L15 breaches and pressure (R), L16 policy churn (R).
 
 Parameters
-    Every constant carries its unit, default and source in its ``doc`` (``describe`` /
-    ``model.spec["name"].doc``); the main ones: ED rates a1–a3 0.235 / 0.40 / 1.00 per person
-    per year (assumed — calibrate, target 767 type-1 attendances a day per 1 m); conversion
-    0.30 (derived, NHS England); direct admissions multiplier 0.35 (derived); overnight
-    fraction 0.55 and active LoS 6.0 d (the Little's-law reconciliation of domain §4.2, within
-    the stated ranges); elective LoS 5.2 d (Health Foundation); G&A beds 1,800, care home
-    places 8,150, nurses 5,050 FTE, GPs 489 FTE, social care workers 28,000 FTE (England ÷ 56);
-    trust build / erode 730 / 90 d, learning 365 d, capability erosion 730 d (assumed).
+    Every constant carries its unit, default and source in its ``doc`` (``model.spec["name"].doc``
+    and the model card's table): "derived" values come from England's data by the stated
+    method, "fitted" ones from the joint calibration (``FIT``), "assumed" ones are priors with
+    lab ranges. The fitted parameters (``FIT``) are the defaults.
 
-Policy levers (constants; time-varying ones as start/end dates or schedules, see ``models.scenarios``)
-    ``nhs budget growth``; ``social care funding growth``; ``pooled budget share`` (default
-    0.03); ``fine per delayed day``; ``target pressure``; ``system accountability``;
-    ``savings rate`` from ``savings start`` to ``savings end`` (days); ``improvement time`` and
-    ``tests of change``; ``redesign time`` from ``redesign start`` judged after ``evaluation
-    window``; ``training places`` and ``training increase`` from ``training start``;
-    ``retention gain``; ``international recruits``; ``social care pay index``; ``bed
-    change``, ``intermediate care change``, ``care home change``; ``first reorganisation``
-    and ``reorganisation interval``; the coping switches ``escalation on``, ``early discharge
-    on``, ``spot purchase on``; ``population``.
+Policy levers (each two-sided, with its source in its ``doc``; see ``LEVERS``)
+    Finance: ``nhs budget growth``, ``social care funding growth``, ``pooled budget share``,
+    ``savings rate`` (from ``savings start`` to ``savings end``), ``deficit response``.
+    Regulation: ``target pressure``, ``fine per delayed day``, ``system accountability``.
+    Workforce: ``training increase``, ``retention gain``, ``international recruits``, ``NHS pay
+    index``, ``social care pay index``, ``gp training increase``. Collaboration vehicles (New
+    Care Models): ``care home support``, ``admission avoidance``, ``integrated discharge``.
+    Improvement: ``improvement time``, ``tests of change``, ``solutions at pace``, ``leadership
+    headspace``, ``redesign time`` judged after ``evaluation window`` and relaunched each
+    ``planning cycle``; ``first reorganisation`` and ``reorganisation interval``. Capacity:
+    ``bed change``, ``IC change``, ``care home change``; coping switches ``escalation on``,
+    ``early discharge on``, ``spot purchase on``; ``population``.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Any
 
 from sd_engine.builder import Model
+from sd_engine.lab.metrics import LabProfile, Metric
+
+from .wsf_acute import add_acute
+from .wsf_care import add_care
+from .wsf_demand import add_calendar, add_demand
+from .wsf_system import add_system
+from .wsf_workforce import add_workforce
 
 #: The scenario files shipped with this model (read through `sd_engine.scenario.shipped`).
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
-#: The 12 monthly type-1 seasonal indices (domain §4.2, ratio to a centred 12-month mean,
-#: 2011-2019), placed at mid-month days of the year; the lookup holds the end values.
-_SEASONAL = ((15, 0.95), (45, 0.99), (74, 1.02), (105, 1.00), (135, 1.03), (166, 1.03),
-             (196, 1.04), (227, 0.97), (258, 1.00), (288, 1.01), (319, 1.01), (349, 0.99))
+__all__ = ["build", "LOOPS", "LEVERS", "REFERENCES", "FIT", "FIT_SCORES", "START_DATE", "FINAL_TIME", "SCENARIO_DIR",
+           "LAB_PROFILE"]
 
+#: The default calendar date of the initial time: FY2018/19, the year the levels describe.
+START_DATE = "2018-04-01"
+#: Fifteen years of 365 days (the lab's final-year window is the last 365 days).
+FINAL_TIME = 5475.0
+
+#: The joint fit to England's data (see ``docs/model_card.rst`` and
+#: ``models/calibrate_whole_system_flow.py``): estimate and 95% interval of each fitted constant.
+#: The estimates are the constants' defaults; the intervals are the lab's uncertainty ranges.
+FIT: dict[str, tuple[float, float, float]] = {
+    "attendance level": (0.889965, 0.881146, 0.899308),
+    "attendance trend": (0.0068865, 0.0043123, 0.00957094),
+    "median time non admitted": (1.98991, 1.90948, 2.07329),
+    "winter LoS rise": (0.057389, 0.0346023, 0.090088),
+    "placement scale": (0.454593, 0.334667, 0.626995),
+    "base IC places": (565.753, 547.291, 586.66),
+    "LA pre 2017 trend": (-0.050715, -0.0570396, -0.0439968),
+}
+#: The fit's scores at the estimates (``models.wsf_fit.scores``): R² and mean absolute percentage
+#: error of each series in sample and on its held-out last two years (24 months each).
+FIT_SCORES: dict[str, dict[str, float]] = {
+    "attendances_type1": {"r2_in": 0.8698, "r2_out": 0.5692, "mape_in": 0.0152, "mape_out": 0.0194},
+    "four_hour_type1": {"r2_in": 0.6246, "r2_out": 0.7668, "mape_in": 0.0136, "mape_out": 0.0180},
+    "delayed_days_acute": {"r2_in": 0.9059, "r2_out": -3.0793, "mape_in": 0.0546, "mape_out": 0.1428},
+}
+
+_LAB_YEAR = 365.0
+#: The lab's uncertainty: each fitted constant's 95% interval (``FIT``) is its range, so the lab's
+#: uncertainty is the data's; the pre-2017 council funding trend is history and does not vary.
+_LAB_FITTED = {name: (low, high) for name, (_, low, high) in FIT.items() if name != "LA pre 2017 trend"}
+#: Parameters the model documents as assumed: ranges around their defaults (wider where the
+#: domain gives a range), kept where the baseline stays physically sensible.
+_LAB_ASSUMED = {
+    "bed pool size": (30.0, 60.0),
+    "boarding crowding": (0.05, 0.3),
+    "ED load sensitivity": (0.05, 0.2),
+    "conversion trend": (0.01, 0.02),
+    "LoS trend": (-0.015, -0.005),
+    "readmission fraction": (0.065, 0.095),
+    "deconditioning": (0.025, 0.075),
+    "placement time home care": (0.5, 2.0),
+    "leave rate": (0.095, 0.12),
+    "capability LoS sensitivity": (0.1, 0.3),
+    "trust erode time": (60.0, 120.0),
+    "base negative": (0.08, 0.12),
+    "commissioning response": (0.3, 0.7),
+    "nurse cost": (110.0, 140.0),
+    "bed day cost": (200.0, 300.0),
+}
+
+#: What the policy lab measures and varies for this model (found through `sd_engine.library`).
+LAB_PROFILE = LabProfile(
+    model="whole_system_flow",
+    metrics=(
+        Metric("four_hour", "4-hour performance", "four hour performance", "window_mean", "%", "waits", "higher",
+               scale=100, window=_LAB_YEAR, description="Share of type-1 ED attendances within 4 hours, final-year mean."),
+        Metric("awaiting_bed", "Waiting for a bed", "Awaiting a bed", "window_mean", "people", "waits", "lower",
+               window=_LAB_YEAR, description="Patients decided to admit and waiting for a bed (Little's law on the bed "
+                                         "queue), final-year mean."),
+        Metric("delayed_days", "Acute delayed days a month", "DToC days per month", "window_mean", "days/month",
+               "delays", "lower", window=_LAB_YEAR,
+               description="Acute delayed transfers of care (bed-days a month), final-year mean."),
+        Metric("twelve_hour", "12-hour waits a year", "twelve hour waits", "window_mean", "people/year", "waits",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR, description="Admitted patients more than 12 hours in ED, final year."),
+        Metric("nonacute_delays", "Non-acute delayed patients", "Non acute DToC", "window_mean", "people", "delays",
+               "lower", window=_LAB_YEAR, description="Delayed patients in community beds, final-year mean."),
+        Metric("unmet_need", "Unmet care need", "Unmet need", "window_mean", "people", "unmet need", "lower",
+               window=_LAB_YEAR, description="People in the community with an unmet care need, final-year mean."),
+        Metric("excess_deaths", "Excess deaths a year", "excess deaths", "window_mean", "deaths/year", "health",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR,
+               description="Deaths attributable to long ED waits (Jones et al. 2022) and unmet need, final year."),
+        Metric("readmissions", "Readmissions a year", "readmissions", "window_mean", "people/year", "quality",
+               "lower", scale=_LAB_YEAR, window=_LAB_YEAR, description="Emergency readmissions within 30 days, final year."),
+        Metric("trust", "Inter-agency trust", "Trust", "window_mean", "0-1", "quality", "higher", window=_LAB_YEAR,
+               description="Trust between the NHS and the local authority, final-year mean."),
+        Metric("cost_per_head", "Health and care cost per head", "cost per capita", "window_mean", "£/person/year",
+               "cost", "lower", window=_LAB_YEAR,
+               description="NHS acute and LA social care spending per person per year, final-year mean."),
+        Metric("financial_position", "NHS financial position", "Financial position", "final", "£m", "cost",
+               "higher", scale=1e-6, description="Cumulative NHS income minus spending at the end."),
+        Metric("vacancy", "Nurse vacancy rate", "nurse vacancy rate", "window_mean", "%", "staff", "lower",
+               scale=100, window=_LAB_YEAR, description="Unfilled funded nursing posts, final-year mean."),
+        Metric("leaver_rate", "Nurse leaver rate", "nurse leaver rate", "window_mean", "%/year", "staff", "lower",
+               scale=100, window=_LAB_YEAR, description="Nurses leaving per nurse per year, final-year mean."),
+        Metric("occupancy", "Bed occupancy", "occupancy", "window_mean", "%", "flow", "lower", scale=100,
+               window=_LAB_YEAR, description="General and acute bed occupancy, final-year mean."),
+    ),
+    uncertainty={**_LAB_FITTED, **_LAB_ASSUMED},
+    fan_variables=("four hour performance", "Acute DToC", "Unmet need", "excess deaths", "cost per capita",
+                   "nurse vacancy rate", "Trust", "occupancy"),
+    # A fifth of a year: 5,475 days is exactly 75 intervals, so the final-year window holds
+    # five evenly spread points, and a 10,000-run ensemble stays within memory.
+    saveper=73.0,
+    year=_LAB_YEAR,
+)
+
+
+#: The lever table: each lever's setting (``params``), the run it is compared with (``reference``:
+#: the baseline, or ``stressed`` for levers that act only where social care binds), its expected
+#: effects as (outcome, years after the start, +1 if the lever raises it or -1) -- the benefit
+#: and, for two-sided levers, the cost or risk -- and the source of the mechanism.
+#: ``tests/models/test_wsf_levers.py`` checks every direction; the model card tabulates them.
+LEVERS: dict[str, dict[str, Any]] = {
+    "NHS funding growth": dict(
+        params={"nhs budget growth": 0.035}, effects=[("four hour performance", 10, +1), ("occupancy", 10, -1),
+                                                       ("cost per capita", 10, +1)],
+        source="Domain §4.6 (0-4% a year); funding buys beds, nurse posts and ED capacity net of real unit-cost "
+               "growth."),
+    "Social care funding growth": dict(
+        params={"social care funding growth": 0.03}, effects=[("Acute DToC", 10, -1), ("Unmet need", 10, -1),
+                                                               ("cost per capita", 10, +1)],
+        source="Domain §4.6 (-2% to +5% a year); the 2017 £2 bn (Spring Budget) cut delays (DToC statistics)."),
+    "Pooled budget": dict(
+        params={"pooled budget share": 0.08}, effects=[("collaboration", 5, +1), ("Acute DToC", 5, -1),
+                                                        ("Financial position", 5, -1)],
+        source="Better Care Fund (domain §4.6, 0-10%): money and aligned incentives for community care; less "
+               "for the hospital."),
+    "Delay fines": dict(
+        params={"fine per delayed day": 100.0}, effects=[("Acute DToC", 0.25, -1), ("Trust", 3, -1),
+                                                         ("collaboration", 3, -1)],
+        source="Community Care (Delayed Discharges) Act 2003: the intended incentive (explanatory notes para 9) "
+               "and the feared damage to partnership (Community Care, July 2003)."),
+    "Target pressure": dict(
+        params={"target pressure": 1.5}, effects=[("four hour performance", 1, +1),
+                                                  ("Improvement capability", 10, -1)],
+        source="The 4-hour target era (98% reached 2005-2010, england_ae_quarterly_2004_2015.csv) against "
+               "pressure that crowds out improvement (Repenning & Sterman 2001)."),
+    "Place-based regulation": dict(
+        params={"system accountability": 0.8}, effects=[("Shared knowledge", 0.1, -1), ("collaboration", 10, +1)],
+        source="CQC local system reviews (2017-18) and the report's place-based regulation: aligned incentives "
+               "and less blame, after the disruption of a new regime."),
+    "Savings programme": dict(
+        params={"savings rate": 0.03}, effects=[("Financial position", 2, +1), ("four hour performance", 5, -1)],
+        source="Seddon 2008 ('focus on costs and costs rise'); NHS efficiency requirement ≈4%/yr 2011-15."),
+    "Deficit response": dict(
+        params={"deficit response": 0.5}, effects=[("core beds", 10, -1), ("occupancy", 10, +1)],
+        source="L12 savings spiral (domain §4.5; Seddon 2008)."),
+    "Improvement time": dict(
+        params={"improvement time": 0.10}, effects=[("Improvement capability", 10, +1),
+                                                    ("ward nurses available", 0.5, -1)],
+        source="Repenning & Sterman 2001: improvement needs time taken from care first (worse before better)."),
+    "Tests of change": dict(
+        params={"tests of change": 3.0}, effects=[("Improvement capability", 5, +1)],
+        source="Spear (cited in the report): repeated small experiments build capability."),
+    "Solutions at pace": dict(
+        params={"solutions at pace": 1.0}, effects=[("occupancy", 0.5, -1), ("Improvement capability", 3, -1)],
+        source="Seddon 2008 (cited in the report): copied productivity solutions deliver quickly, fade, and "
+               "crowd out capability building."),
+    "Leadership headspace": dict(
+        params={"leadership headspace": 1.0}, effects=[("Improvement capability", 5, +1),
+                                                       ("cost per capita", 1, +1)],
+        source="The report's 'time and headspace' for local leaders; Bohmer."),
+    "Long evaluation window": dict(
+        params={"redesign time": 0.1, "evaluation window": 3650.0}, reference="short window",
+        effects=[("Improvement capability", 10, +1), ("four hour performance", 12, +1)],
+        source="Bohmer (cited in the report): rebuilding a system's operating system takes about a decade; a "
+               "2-year judgement abandons it (L16)."),
+    "Nurse training": dict(
+        params={"training increase": 90.0}, effects=[("Nurses", 10, +1)],
+        source="Domain §4.6 (+25% training places); Health Foundation workforce reports."),
+    "Nurse retention": dict(
+        params={"retention gain": 0.2}, effects=[("Nurses", 5, +1)], source="Health Foundation, Falling short (2019)."),
+    "International recruitment": dict(
+        params={"international recruits": 150.0}, effects=[("Nurses", 5, +1)], source="Domain §4.6 (0-200 a year)."),
+    "NHS pay": dict(
+        params={"NHS pay index": 1.1}, effects=[("nurse leaver rate", 5, -1), ("cost per capita", 5, +1)],
+        source="Domain §4.4 pay-leaver table (Health Foundation); pay is the largest NHS cost."),
+    "Social care pay": dict(
+        params={"social care pay index": 1.15}, effects=[("Social care workers", 5, +1),
+                                                         ("prevention index", 5, -1)],
+        source="Skills for Care (turnover 29-31%, pay-sensitive); the LA pays it from what prevention would get."),
+    "GP training": dict(
+        params={"gp training increase": 10.0}, effects=[("GPs", 10, +1), ("ED attendances", 10, -1)],
+        source="Brailsford et al. 2004: primary care access drives emergency demand."),
+    "Care home support": dict(
+        params={"care home support": 1.0}, effects=[("ED attendances", 5, -1), ("cost per capita", 1, +1)],
+        source="Enhanced Health in Care Homes vanguards (Health Foundation IAU 2019: 27% fewer avoidable "
+               "admissions in Wakefield)."),
+    "Admission avoidance": dict(
+        params={"admission avoidance": 1.0}, effects=[("decisions to admit", 5, -1)],
+        source="New Care Models (MCP/PACS vanguards, NHS England 2017; NIHR realist synthesis 2018)."),
+    "Integrated discharge": dict(
+        params={"integrated discharge": 1.0}, effects=[("Acute DToC", 5, -1)],
+        source="Discharge to assess and trusted assessors (NHS England 2016 quick guides; Health Foundation Flow "
+               "Cost Quality)."),
+    "G&A beds": dict(
+        params={"bed change": 0.1}, effects=[("occupancy", 5, -1), ("four hour performance", 5, +1),
+                                             ("cost per capita", 5, +1)],
+        source="Domain §4.6 (±20%); Lane, Monefeldt & Rosenhead 2000."),
+    "Intermediate care places": dict(
+        params={"IC change": 0.2}, effects=[("Acute DToC", 5, -1)],
+        source="Wolstenholme 1999: intermediate care is the high-leverage flow variable; Onen-Dumlu et al. 2022."),
+    "Care home places": dict(
+        params={"care home change": 0.2}, effects=[("Acute DToC", 5, -1), ("Unmet need", 5, -1)],
+        source="Domain §4.6 (±20%); Wood et al. 2022."),
+    "Reorganisations": dict(
+        params={"first reorganisation": 730.0, "reorganisation interval": 1825.0},
+        effects=[("Shared knowledge", 5, -1)], source="Domain §4.6 (every 5 years); leadership churn in the report."),
+    "Escalation off": dict(
+        params={"escalation on": 0.0}, effects=[("occupancy", 5, +1)], source="Wolstenholme et al. 2007 (coping)."),
+    "Early discharge off": dict(
+        params={"early discharge on": 0.0}, effects=[("readmissions", 5, -1)],
+        source="Wolstenholme et al. 2007; Seddon 2008 (failure demand)."),
+    "Spot purchase off": dict(
+        params={"spot purchase on": 0.0}, reference="stressed", effects=[("Acute DToC awaiting home care", 5, +1)],
+        source="Wolstenholme & McKelvie 2019 (spot purchase as a fix that fails)."),
+    "Work hour limit": dict(
+        params={"work hour limit": 0.85}, reference="understaffed", effects=[("Nurse fatigue", 5, -1),
+                                                                            ("occupancy", 5, +1)],
+        source="Homer 1985 (the optimal work limit): less burnout, less throughput."),
+    "Prevention": dict(
+        params={"onset cut": 0.2}, effects=[("people in need", 10, -1)],
+        source="Milstein et al. 2007; Homer & Hirsch 2006 (models.ageing_chain_demand)."),
+}
+#: Runs the lever table compares with, besides the baseline.
+REFERENCES: dict[str, dict[str, float]] = {
+    "stressed": {"social care funding growth": -0.04},
+    "short window": {"redesign time": 0.1, "evaluation window": 730.0},
+    "understaffed": {"NHS pay index": 0.85},
+}
 
 #: The 16 named loops of the domain document (section 4.5) as variables on each loop, in
 #: causal order; `model.loops()` names the loops it finds after them.
-LOOPS = {
-    "L1 admission throttle": ["emergency_inpatients", "occupied_beds", "free_beds", "admissions"],
-    "L2 elective buffer": ["occupied_beds", "free_beds", "elective_admissions", "elective_inpatients"],
-    "L2 tail": ["elective_waiting_list", "urgent_conversions", "awaiting_a_bed", "admissions",
-                "emergency_inpatients", "occupied_beds", "free_beds", "elective_admissions"],
-    "L3 outlier congestion": ["occupancy", "los_multiplier", "completions", "emergency_inpatients", "occupied_beds"],
-    "L4 premature discharge": ["occupancy", "readmissions", "awaiting_a_bed", "admissions", "emergency_inpatients",
-                               "occupied_beds"],
-    "L5 downstream blockage": ["acute_dtoc", "mean_delay", "care_need_shift", "care_home_share",
-                               "care_home_transfers", "care_home_residents", "free_care_home_places"],
-    "L6 spot purchase": ["acute_dtoc", "spot_purchases", "la_funding_index", "social_care_establishment",
-                         "social_care_workers", "home_care_capacity", "free_home_care", "home_care_transfers"],
-    "L7 escalation beds": ["occupancy", "escalation_opening", "escalation_beds"],
-    "L7 side effect": ["escalation_beds", "nurse_demand", "workload_ratio", "effort", "nurse_fatigue",
-                       "nurse_leavers", "nurses", "nurse_supply", "staffing_adequacy", "los_multiplier",
-                       "emergency_inpatients", "occupied_beds", "occupancy"],
-    "L8 burnout": ["nurses", "nurse_supply", "workload_ratio", "effort", "fatigue_build_up", "nurse_fatigue",
-                   "nurse_leavers"],
-    "L8 sickness": ["nurse_fatigue", "sickness", "nurse_supply", "workload_ratio", "effort", "fatigue_build_up"],
-    "L9 recruitment": ["nurses", "nurse_vacancy_rate", "nurse_recruitment"],
+LOOPS: dict[str, list[str]] = {
+    "L1 admission throttle": ["occupied_beds", "free_beds", "admission_capacity", "admissions", "emergency_inpatients"],
+    "L2 elective buffer": ["occupancy", "elective_admissions", "elective_inpatients", "occupied_beds"],
+    "L2 tail": ["elective_waiting_list", "urgent_conversions", "bed_requests", "admissions", "emergency_inpatients",
+                "occupied_beds", "occupancy", "elective_admissions"],
+    "L3 outlier congestion": ["occupancy", "outlier_effect", "los_multiplier", "completions", "emergency_inpatients",
+                              "occupied_beds"],
+    "L4 premature discharge": ["occupancy", "readmission_multiplier", "excess_readmissions", "bed_requests",
+                               "admissions", "emergency_inpatients", "occupied_beds"],
+    "L5 downstream blockage": ["acute_dtoc", "mean_delay", "care_need_shift", "share_care_home_now",
+                               "fit_for_care_home", "acute_dtoc_awaiting_care_home"],
+    "L6 spot purchase": ["acute_dtoc_awaiting_home_care", "spot_purchases_hc", "la_unplanned_spending",
+                         "la_funding_index", "social_care_establishment", "social_care_workers", "home_care_capacity",
+                         "utilisation_hc", "beta_hc", "probability_of_waiting_hc", "wait_for_place_hc",
+                         "hospital_to_home_care"],
+    "L7 escalation beds": ["occupancy", "escalation_opening", "escalation_beds", "available_beds"],
+    "L7 side effect": ["escalation_beds", "agency_nurses", "nhs_spending", "pressure_gap", "perceived_pressure",
+                       "improvement_time_now", "capability_investment", "improvement_capability",
+                       "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
+                       "occupied_beds", "occupancy", "escalation_opening"],
+    "L8 burnout": ["nurses", "permanent_ward_nurses", "ward_nurses_available", "workload_ratio", "effort",
+                   "fatigue_build_up", "nurse_fatigue", "nurse_leavers"],
+    "L8 sickness": ["nurse_fatigue", "sickness", "permanent_ward_nurses", "ward_nurses_available", "workload_ratio",
+                    "effort", "fatigue_build_up"],
+    "L9 recruitment": ["nurses", "nurse_vacancy_rate", "hiring_factor", "nurse_hires"],
     "L10 work harder": ["occupied_beds", "nurse_demand", "workload_ratio", "effort", "staffing_adequacy",
                         "staffing_los_effect", "los_multiplier", "completions", "emergency_inpatients"],
     "L11 capability trap": ["perceived_pressure", "improvement_time_now", "capability_investment",
                             "improvement_capability", "capability_los_effect", "los_multiplier", "completions",
-                            "emergency_inpatients", "occupied_beds", "occupancy", "pressure_gap"],
-    "L12 savings spiral": ["financial_position", "savings_rate_now", "savings_cuts", "savings_index", "beds",
-                           "occupancy", "escalation_opening", "escalation_beds", "nhs_spending", "nhs_costs"],
-    "L13 trust-collaboration": ["trust", "placement_time_home_care", "home_care_transfers", "acute_dtoc",
-                                "joint_success", "trust_building"],
+                            "emergency_inpatients", "occupied_beds", "occupancy", "pressure_gap", "pressure_change"],
+    "L12 savings spiral": ["financial_position", "savings_rate_now", "savings_cuts", "savings_index", "capacity_index",
+                           "core_beds", "staffed_beds", "available_beds", "occupancy", "escalation_opening",
+                           "escalation_beds", "nhs_spending", "nhs_costs"],
+    "L13 trust-collaboration": ["trust", "placement_factor", "wait_for_place_hc", "hospital_to_home_care",
+                                "acute_dtoc_awaiting_home_care",
+                                "acute_dtoc", "all_dtoc", "delay_share", "delay_perception", "perceived_delays", "joint_success",
+                                "trust_building"],
     "L13 knowledge": ["collaboration", "knowledge_gain", "shared_knowledge"],
-    "L14 blame": ["acute_dtoc", "blame", "trust_erosion", "trust", "placement_time_home_care",
-                  "home_care_transfers"],
-    "L15 breaches and pressure": ["occupancy", "ed_time", "four_hour_performance", "pressure_gap",
-                                  "perceived_pressure", "improvement_time_now", "improvement_capability",
-                                  "capability_los_effect", "los_multiplier", "emergency_inpatients",
+    "L14 blame": ["perceived_delays", "blame", "trust_erosion", "trust", "placement_factor", "wait_for_place_hc",
+                  "hospital_to_home_care", "acute_dtoc_awaiting_home_care", "acute_dtoc", "all_dtoc", "delay_share", "delay_perception"],
+    "L15 breaches and pressure": ["occupancy", "queue_occupancy", "probability_of_waiting", "admitted_within_4h",
+                                  "four_hour_performance", "pressure_gap", "perceived_pressure",
+                                  "improvement_time_now", "capability_investment", "improvement_capability",
+                                  "capability_los_effect", "los_multiplier", "completions", "emergency_inpatients",
                                   "occupied_beds"],
-    "L16 policy churn": ["improvement_capability", "no_results", "abandoned", "restructuring",
-                         "capability_restructuring_loss"],
+    "L16 policy churn": ["improvement_capability", "programme_abandoned", "programme_stops", "programme_running",
+                         "improvement_time_now", "capability_investment"],
 }
 
-def build() -> Model:
-    m = Model("whole system flow", time_units="day", final_time=5475, dt=1, doc=__doc__ or "")
-    c = m.constant
 
-    # -- scale and calendar ------------------------------------------------------------------
-    c("population", 1_000_000, units="person", doc="Population of the system (lever). England: 55,980,000.")
-    c("reference population", 1_000_000, units="person", doc="Population the per-1 m defaults refer to.")
-    c("days per year", 365, units="day/year", doc="Calendar conversion.")
-    m.aux("scale", "population / reference_population", units="dimensionless", doc="Population relative to 1 m.")
-    c("initial awaiting", 10, units="person", doc="Initial value per 1 m. Domain C2 (assumed — calibrate).")
-    c("initial emergency inpatients", 1270, units="person", doc="Initial value per 1 m. Domain C3 (derived).")
-    c("initial waiting list", 80000, units="person", doc="Initial value per 1 m. Domain C6: 4.5 m / 56.")
-    c("initial elective inpatients", 300, units="person", doc="Initial value per 1 m. Domain C4 (assumed — calibrate).")
-    c("initial DToC", 53, units="person", doc="Initial value per 1 m. Domain C5: 2,973 / 55.98.")
-    c("initial IC clients", 500, units="person", doc="Initial value per 1 m. Domain C7 (assumed — calibrate).")
-    c("initial home care clients", 10000, units="person", doc="Initial value per 1 m. Domain C9 (assumed — calibrate).")
-    c("initial care home residents", 7300, units="person", doc="Initial value per 1 m. Domain C10: 8,150 x 0.9.")
-    c("initial social care workers", 28000, units="FTE", doc="Initial value per 1 m. Domain W4: ≈1.57 m jobs / 56 as FTE (assumed).")
-    m.aux("years", "time / days_per_year", units="year", doc="Years since the start.")
+def build(start_date: str = START_DATE, final_time: float = FINAL_TIME) -> Model:
+    """The whole-system flow model from `start_date` (ISO date) for `final_time` days.
 
-    # -- demand ------------------------------------------------------------------------------
-    c("share under 65", 0.82, units="dimensionless", doc="82% of England under 65 (ONS 2018).")
-    c("share 65 to 84", 0.156, units="dimensionless", doc="Split of the 18% aged 65+: assumed — calibrate.")
-    c("share 85 plus", 0.024, units="dimensionless", doc="≈2.4%: assumed — calibrate (UK 2.5% in 2020, ONS).")
-    c("births and migration rate", 0.0169, units="1/year",
-      doc="Births and net migration per person under 65 per year. Assumed — calibrate (holds the band).")
-    c("mortality under 65", 0.0015, units="1/year", doc="Assumed — calibrate (ONS band rates).")
-    c("mortality 65 to 84", 0.025, units="1/year", doc="Assumed — calibrate (ONS band rates).")
-    c("mortality 85 plus", 0.29, units="1/year", doc="Assumed — calibrate; the 85+ band grows ≈3%/yr.")
-    c("years under 65", 65, units="year", doc="Residence in the band (domain §4.2).")
-    c("years 65 to 84", 20, units="year", doc="Residence in the band (domain §4.2).")
-    c("a1", 0.235, units="1/year", doc="ED attendances per person under 65 per year. Assumed — calibrate.")
-    c("a2", 0.40, units="1/year", doc="ED attendances per person 65–84 per year. Assumed — calibrate.")
-    c("a3", 1.00, units="1/year", doc="ED attendances per person 85+ per year. Assumed — calibrate.")
-    c("onset under 65", 0.005, units="1/year", doc="Care need onset per person per year. Assumed — calibrate.")
-    c("onset 65 to 84", 0.1, units="1/year", doc="Care need onset per person per year. Assumed — calibrate.")
-    c("onset 85 plus", 0.75, units="1/year", doc="Care need onset per person per year. Assumed — calibrate "
-      "(≈37,700 a year per 1 m; 1.84 m requests a year in England = 33,000 per 1 m).")
-    c("initial unmet need", 5000, units="person", doc="Domain D4 per 1 m. Assumed — calibrate.")
-    c("crisis time", 180, units="day", doc="Mean time before unmet need becomes a crisis (domain τ_crisis).")
-    c("assessment time", 60, units="day", doc="Time to assess and resolve a need. Assumed — calibrate.")
-    c("home care need share", 0.02, units="dimensionless", doc="Share of needs met by home care. Assumed.")
-    c("care home need share", 0.095, units="dimensionless", doc="Share of needs met by a care home. Assumed.")
-    c("IC need share", 0.2, units="dimensionless", doc="Share of needs met by step-up IC / reablement. Assumed.")
-    c("k unmet", 0.05, units="dimensionless", doc="ED demand rise per unit relative unmet need. Assumed — calibrate.")
-    c("re attendance fraction", 0.086, units="dimensionless", doc="Re-attend within 7 days (NHS Digital 2017/18).")
-    c("gp elasticity", 0.5, units="dimensionless", doc="ED demand rise per unit GP shortfall (Brailsford 2004). Assumed.")
-    m.lookup("seasonal index", _SEASONAL, units="dimensionless", doc="Type-1 seasonal index by day of year (domain §4.2).")
-
-    m.stock("Population under 65", initial="population * share_under_65", inflows=["births and migration"],
-            outflows=["ageing under 65", "deaths under 65"], units="person", non_negative=True, doc="Domain D1.")
-    m.stock("Population 65 to 84", initial="population * share_65_to_84", inflows=["ageing under 65"],
-            outflows=["ageing 65 to 84", "deaths 65 to 84"], units="person", non_negative=True, doc="Domain D2.")
-    m.stock("Population 85 plus", initial="population * share_85_plus", inflows=["ageing 65 to 84"],
-            outflows=["deaths 85 plus"], units="person", non_negative=True, doc="Domain D3.")
-    m.flow("births and migration", "population_under_65 * births_and_migration_rate / days_per_year", units="person/day",
-           doc="Births and net migration.")
-    m.flow("ageing under 65", "population_under_65 / (years_under_65 * days_per_year)", units="person/day", doc="Ageing.")
-    m.flow("ageing 65 to 84", "population_65_to_84 / (years_65_to_84 * days_per_year)", units="person/day", doc="Ageing.")
-    m.flow("deaths under 65", "population_under_65 * mortality_under_65 / days_per_year", units="person/day", doc="Deaths.")
-    m.flow("deaths 65 to 84", "population_65_to_84 * mortality_65_to_84 / days_per_year", units="person/day", doc="Deaths.")
-    m.flow("deaths 85 plus", "population_85_plus * mortality_85_plus / days_per_year", units="person/day", doc="Deaths.")
-    m.aux("total population", "population_under_65 + population_65_to_84 + population_85_plus", units="person",
-          doc="Everyone.")
-
-    m.stock("Unmet need", initial="initial_unmet_need * scale", inflows=["need onset"],
-            outflows=["crises", "community home care starts", "community care home entries", "step up IC",
-                      "needs resolved"],
-            units="person", non_negative=True, doc="People with unmet or unmanaged care need (domain D4).")
-    m.flow("need onset", "(onset_under_65 * population_under_65 + onset_65_to_84 * population_65_to_84 "
-           "+ onset_85_plus * population_85_plus) / days_per_year", units="person/day", doc="New care needs.")
-    m.flow("crises", "unmet_need / crisis_time", units="person/day", doc="Unmet need becoming a crisis (to ED).")
-    m.flow("community home care starts", "min(unmet_need * home_care_need_share / assessment_time, "
-           "free_home_care / placement_time_home_care)", units="person/day", doc="Home care from the community.")
-    m.flow("community care home entries", "min(unmet_need * care_home_need_share / assessment_time, "
-           "free_care_home_places / placement_time_care_home)", units="person/day", doc="Care home entries from home.")
-    m.flow("step up IC", "min(unmet_need * ic_need_share / assessment_time, free_ic / placement_time_ic)",
-           units="person/day", doc="Step-up intermediate care and reablement from the community.")
-    m.flow("needs resolved", "unmet_need * (1 - home_care_need_share - care_home_need_share - ic_need_share) "
-           "/ assessment_time",
-           units="person/day", doc="Needs met by other means (reablement at home, family, signposting).")
-
-    c("base GPs", 489, units="FTE", doc="27,381 FTE GPs (March 2019, NHS Digital) / 56.")
-    m.aux("gp access effect", "1 + gp_elasticity * (1 - gps / (base_gps * scale))", units="dimensionless",
-          doc="ED demand rises when GP capacity per head falls (Brailsford et al. 2004).")
-    m.aux("value demand", "(a1 * population_under_65 + a2 * population_65_to_84 + a3 * population_85_plus) "
-          "/ days_per_year * seasonal_index(modulo(time, days_per_year * one_year)) * gp_access_effect "
-          "* (1 + k_unmet * (unmet_need / (initial_unmet_need * scale) - 1))", units="person/day",
-          doc="Type-1 attendances from need (domain §4.2).")
-    c("one year", 1, units="year", doc="A year.")
-    m.aux("re attendances", "delay1i(ed_attendances * (1 - conversion) * re_attendance_fraction, 7, "
-          "(value_demand + crises) * (1 - conversion) * re_attendance_fraction "
-          "/ (1 - (1 - conversion) * re_attendance_fraction))",
-          units="person/day", doc="Failure demand: re-attendances within 7 days.")
-    m.aux("ED attendances", "value_demand + crises + re_attendances", units="person/day",
-          doc="Type-1 ED attendances per day.")
-
-    # -- capacity and flow --------------------------------------------------------------------
-    c("base ED time", 0.0708, units="day", doc="Mean time in ED uncrowded (≈1.7 h). Assumed — calibrate.")
-    c("four hours", 4 / 24, units="day", doc="The 4-hour standard.")
-    c("conversion", 0.30, units="dimensionless", doc="Type-1 conversion 0.299 in 2018/19 (derived, NHS England).")
-    c("direct admissions multiplier", 0.35, units="dimensionless", doc="Derived: 0.26 / 0.74 (domain §4.2).")
-    c("overnight fraction", 0.55, units="dimensionless",
-      doc="Share of emergency admissions staying overnight. Assumed — calibrate (0.55–0.70; Little's-law reconciliation).")
-    c("admit time", 1, units="day", doc="Minimum time to admit to a free bed: one time step. Assumed — calibrate.")
-    c("active LoS", 6.0, units="day", doc="Emergency stay excluding delay (domain §4.2 Little's-law reconciliation; range 6–9).")
-    c("elective LoS", 5.2, units="day", doc="Health Foundation 2019.")
-    c("planned electives", 57.7, units="person/day", doc="300 elective beds / 5.2 d per 1 m. Assumed — calibrate.")
-    c("urgent conversion rate", 0.01, units="1/year", doc="Waiting-list patients becoming emergencies (L2 tail). Assumed.")
-    c("complex share", 0.15, units="dimensionless", doc="Complex discharges (domain §4.3).")
-    c("death share", 0.035, units="dimensionless", doc="In-hospital deaths (domain §4.3).")
-    c("readmission fraction", 0.08, units="dimensionless", doc="Domain §4.3 (assumed — calibrate).")
-    c("readmission delay", 30, units="day", doc="Mean time to readmission. Assumed.")
-    c("p1", 0.45, units="dimensionless", doc="Complex discharges to home care (domain §4.2).")
-    c("p2", 0.04, units="dimensionless", doc="Complex discharges to intermediate care (domain §4.2).")
-    c("p3", 0.01, units="dimensionless", doc="Complex discharges to a care home (domain §4.2).")
-    c("min transfer time", 1.35, units="day", doc="Domain §4.3 range 0.5–2; assumed — calibrate on the 2018/19 DToC level.")
-    c("base placement time home care", 7, units="day", doc="Domain §4.2 (assumed — calibrate).")
-    c("base placement time IC", 3, units="day", doc="Assumed — calibrate.")
-    c("base placement time care home", 14, units="day", doc="Assumed — calibrate.")
-    c("deconditioning", 0.05, units="1/day", doc="Rise in care needs per day of delay beyond normal (L5). Assumed.")
-    c("normal delay", 2, units="day", doc="Mean DToC delay at baseline. Assumed.")
-    c("IC LoS", 28, units="day", doc="Domain §4.3.")
-    c("home care duration", 480, units="day",
-      doc="Domain §4.3 range 365–1,095 (Symmetric: 730); assumed — calibrate: balances the inflows at 10,000 clients.")
-    c("care home residence", 913, units="day", doc="Domain §4.3 (2.5 years).")
-    c("base beds", 1800, units="bed", doc="≈101,000 G&A beds (KH03) / 56.")
-    c("base IC places", 600, units="place", doc="Domain C14 (assumed — calibrate).")
-    c("base care home places", 8150, units="place", doc="456,000 places (King's Fund) / 56.")
-    c("bed change", 0, units="dimensionless", doc="Fractional change in G&A beds (lever, ±0.2).")
-    c("IC change", 0, units="dimensionless", doc="Fractional change in intermediate care places (lever, ±0.2).")
-    c("care home change", 0, units="dimensionless", doc="Fractional change in care home places (lever, ±0.2).")
-    c("escalation trigger", 0.92, units="dimensionless", doc="Domain §4.3.")
-    c("escalation open time", 3, units="day", doc="Domain §4.3.")
-    c("escalation close time", 30, units="day", doc="Domain §4.3.")
-    c("escalation on", 1, units="dimensionless", doc="Coping switch (L7).")
-    c("early discharge on", 1, units="dimensionless", doc="Coping switch (L4).")
-    c("spot purchase on", 1, units="dimensionless", doc="Coping switch (L6).")
-    c("spot purchase time", 7, units="day", doc="Time to spot-purchase care. Assumed.")
-    c("spot cost", 2000, units="GBP/person", doc="Premium cost of a spot purchase. Assumed — calibrate.")
-    c("home care per FTE", 0.95, units="person/FTE", doc="Home care clients per home care worker FTE. Assumed — calibrate.")
-    c("home care workforce share", 0.4, units="dimensionless", doc="Share of social care FTE in home care. Assumed.")
-    m.lookup("f crowd", [(0.80, 1.0), (0.85, 1.0), (0.92, 1.3), (0.96, 2.0), (1.00, 3.0)], units="dimensionless",
-             doc="ED time multiplier against occupancy (domain §4.4).")
-    m.lookup("f premature", [(0.85, 1.0), (0.92, 1.2), (0.96, 1.6), (1.00, 2.0)], units="dimensionless",
-             doc="Readmission multiplier against occupancy (domain §4.4).")
-    m.lookup("f outlier", [(0.85, 1.0), (0.92, 1.05), (0.96, 1.15), (1.00, 1.3)], units="dimensionless",
-             doc="LoS multiplier from outlying against occupancy (domain §4.4).")
-    m.lookup("early discharge cut", [(0.85, 0.0), (0.92, 0.03), (0.96, 0.06), (1.00, 0.10)], units="dimensionless",
-             doc="Share of stay cut by early discharge against occupancy. Assumed.")
-    m.lookup("f trust", [(0, 2.0), (0.5, 1.0), (1, 0.7)], units="dimensionless",
-             doc="Placement-time multiplier against trust (domain §4.4).")
-    m.lookup("f workforce", [(0, 0.8), (0.08, 1.0), (0.15, 1.6), (0.25, 3.0)], units="dimensionless",
-             doc="Placement-time multiplier against the social care vacancy rate (domain §4.4).")
-
-    m.aux("ED time", "base_ed_time * f_crowd(occupancy)", units="day", doc="Mean time in ED; exit block when wards are full.")
-    m.aux("patients in ED", "ed_attendances * ed_time", units="person", doc="Domain C1, by Little's law.")
-    m.aux("four hour performance", "1 - exp(-four_hours / ed_time)", units="dimensionless",
-          doc="Share of departures within 4 hours (exponential time in ED).")
-    m.aux("emergency bed demand", "overnight_fraction * conversion * ed_attendances * (1 + direct_admissions_multiplier)",
-          units="person/day", doc="Overnight emergency admissions via A&E and direct.")
-    m.stock("Awaiting a bed", initial="initial_awaiting * scale", inflows=["bed requests", "readmissions", "urgent conversions"],
-            outflows=["admissions"], units="person", non_negative=True, doc="Domain C2.")
-    m.flow("bed requests", "emergency_bed_demand", units="person/day", doc="Decisions to admit overnight.")
-    m.aux("beds", "base_beds * scale * (1 + bed_change) * savings_index", units="bed", doc="Core G&A beds (C11).")
-    m.aux("occupied beds", "emergency_inpatients + elective_inpatients + acute_dtoc", units="bed", doc="Occupied G&A beds.")
-    m.aux("occupancy", "occupied_beds / (beds + escalation_beds)", units="dimensionless", doc="G&A occupancy.")
-    m.aux("beds freed", "completions * (1 - complex_share) + simple_transfers + home_care_transfers + ic_transfers "
-          "+ care_home_transfers + spot_purchases + elective_discharges", units="bed/day",
-          doc="Beds vacated per day by discharges, deaths and transfers.")
-    m.aux("free beds", "max(0, beds + escalation_beds - occupied_beds + beds_freed * admit_time)", units="bed",
-          doc="Beds empty now or vacated within the admission window (one time step).")
-    m.flow("admissions", "min(awaiting_a_bed, free_beds) / admit_time", units="person/day", doc="Emergency admissions (L1).")
-    m.stock("Emergency inpatients", initial="initial_emergency_inpatients * scale", inflows=["admissions"],
-            outflows=["completions"], units="person",
-            doc="Domain C3. Its outflow (stock / LoS, LoS >> dt) cannot empty it, so no outflow limit is needed; "
-                "one would read the admissions and close an algebraic loop through the beds freed.")
-    m.aux("LoS multiplier", "f_outlier(occupancy) * capability_los_effect * staffing_los_effect "
-          "* (1 - early_discharge_on * early_discharge_cut(occupancy))", units="dimensionless",
-          doc="Outlying (L3), capability (L11), staffing (L10) and early discharge (L4).")
-    m.flow("completions", "emergency_inpatients / (active_los * los_multiplier)", units="person/day",
-           doc="Completion of the active phase.")
-    m.aux("discharges home", "completions * (1 - complex_share - death_share)", units="person/day",
-          doc="Simple discharges.")
-    m.flow("readmissions", "delay1(discharges_home * readmission_fraction * capability_failure_effect "
-           "* (1 + early_discharge_on * (f_premature(occupancy) - 1)), readmission_delay)", units="person/day",
-           doc="Failure demand: readmissions (L4).")
-    m.stock("Elective waiting list", initial="initial_waiting_list * scale", inflows=["referrals to treatment"],
-            outflows=["elective admissions", "urgent conversions"], units="person", non_negative=True,
-            doc="Domain C6: 4.5 m (Oct 2019) / 56.")
-    m.flow("referrals to treatment", "planned_electives * scale + initial(urgent_conversions)", units="person/day",
-           doc="Additions to the waiting list.")
-    m.flow("urgent conversions", "elective_waiting_list * urgent_conversion_rate / days_per_year", units="person/day",
-           doc="Waiting patients who become emergencies (L2 tail).")
-    m.aux("planned elective admissions", "planned_electives * scale", units="person/day", doc="Electives planned.")
-    m.flow("elective admissions", "min(planned_elective_admissions, max(0, free_beds - awaiting_a_bed) / admit_time)",
-           units="person/day", doc="Electives admitted after emergencies are placed (L2).")
-    m.aux("elective cancellations", "planned_elective_admissions - elective_admissions", units="person/day",
-          doc="Cancellations (Lane et al. 2000).")
-    m.stock("Elective inpatients", initial="initial_elective_inpatients * scale", inflows=["elective admissions"],
-            outflows=["elective discharges"], units="person", doc="Domain C4 (no outflow limit, as for C3).")
-    m.flow("elective discharges", "elective_inpatients / elective_los", units="person/day", doc="Elective discharges.")
-
-    m.stock("Acute DToC", initial="initial_dtoc * scale", inflows=["becoming fit"],
-            outflows=["simple transfers", "home care transfers", "IC transfers", "care home transfers", "spot purchases"],
-            units="person", non_negative=True, doc="Domain C5: 2,973 delayed a day (FY2018/19) / 55.98.")
-    m.flow("becoming fit", "completions * complex_share", units="person/day", doc="Complex discharges.")
-    m.aux("mean delay", "acute_dtoc / max(becoming_fit, 0.001 * scale * one_per_day)", units="day",
-          doc="Mean DToC delay (Little's law).")
-    c("one per day", 1, units="person/day", doc="Unit rate, a floor for the mean-delay division.")
-    m.aux("care need shift", "1 + deconditioning * max(0, mean_delay - normal_delay)", units="dimensionless",
-          doc="Deconditioning while delayed raises care needs (L5).")
-    m.aux("home care share", "p1 * care_need_shift", units="dimensionless", doc="Share to home care.")
-    m.aux("care home share", "p3 * care_need_shift", units="dimensionless", doc="Share to a care home.")
-    m.aux("placement time home care", "base_placement_time_home_care * f_trust(trust) * f_workforce(sc_vacancy_rate) "
-          "/ sqrt(collaboration)", units="day", doc="Domain §4.2: 7 d x f_trust x f_workforce, joint planning.")
-    m.aux("placement time IC", "base_placement_time_ic * f_trust(trust) / sqrt(collaboration)", units="day",
-          doc="Time to place in intermediate care.")
-    m.aux("placement time care home", "base_placement_time_care_home * f_trust(trust) / sqrt(collaboration)",
-          units="day", doc="Time to place in a care home.")
-    m.flow("simple transfers", "acute_dtoc * max(0, 1 - home_care_share - p2 - care_home_share) / min_transfer_time",
-           units="person/day", doc="Complex discharges home without support.")
-    m.flow("home care transfers", "min(acute_dtoc * home_care_share / min_transfer_time, "
-           "free_home_care / placement_time_home_care)", units="person/day", doc="To home care.")
-    m.flow("IC transfers", "min(acute_dtoc * p2 / min_transfer_time, free_ic / placement_time_ic)",
-           units="person/day", doc="To intermediate care.")
-    m.flow("care home transfers", "min(acute_dtoc * care_home_share / min_transfer_time, "
-           "free_care_home_places / placement_time_care_home)", units="person/day", doc="To a care home.")
-    m.flow("spot purchases", "spot_purchase_on * max(0, acute_dtoc - dtoc_target) / spot_purchase_time",
-           units="person/day", doc="Premium spot-purchased care for delays above target (L6).")
-    m.aux("dtoc target", "53 * scale * one_person", units="person", doc="Delays at the 2018/19 level.")
-    c("one person", 1, units="person", doc="Unit count.")
-
-    m.aux("IC capacity", "base_ic_places * scale * (1 + ic_change) * la_funding_index", units="place",
-          doc="Intermediate care places (C14).")
-    m.aux("free IC", "max(0, ic_capacity - intermediate_care_clients)", units="place", doc="Free IC places.")
-    m.stock("Intermediate care clients", initial="initial_ic_clients * scale", inflows=["IC transfers", "step up IC"],
-            outflows=["IC home", "IC to home care", "IC to care home"], units="person", non_negative=True,
-            doc="Intermediate care and reablement, step-down from hospital and step-up from the community "
-                "(domain C7).")
-    m.flow("IC home", "intermediate_care_clients * 0.6 / ic_los", units="person/day", doc="60% home (assumed).")
-    m.flow("IC to home care", "intermediate_care_clients * 0.3 / ic_los", units="person/day", doc="30% (assumed).")
-    m.flow("IC to care home", "intermediate_care_clients * 0.1 / ic_los", units="person/day", doc="10% (assumed).")
-    m.aux("home care capacity", "social_care_workers * home_care_workforce_share * home_care_per_fte", units="place",
-          doc="Home care capacity from the workforce.")
-    m.aux("free home care", "max(0, home_care_capacity - home_care_clients)", units="place", doc="Free home care.")
-    m.stock("Home care clients", initial="initial_home_care_clients * scale", inflows=["home care transfers", "IC to home care",
-            "community home care starts"], outflows=["home care ends"], units="person", non_negative=True,
-            doc="Domain C9.")
-    m.flow("home care ends", "home_care_clients / home_care_duration", units="person/day", doc="Packages ending.")
-    m.aux("care home places", "base_care_home_places * scale * (1 + care_home_change)", units="place",
-          doc="Domain C13.")
-    m.aux("free care home places", "max(0, care_home_places - care_home_residents)", units="place", doc="Free places.")
-    m.stock("Care home residents", initial="initial_care_home_residents * scale", inflows=["care home transfers", "IC to care home",
-            "community care home entries"], outflows=["care home exits"], units="person", non_negative=True,
-            doc="Domain C10.")
-    m.flow("care home exits", "care_home_residents / care_home_residence", units="person/day", doc="Deaths and moves.")
-
-    m.stock("Escalation beds", initial=0, inflows=["escalation opening"], outflows=["escalation closing"],
-            units="bed", non_negative=True, doc="Domain C12.")
-    m.flow("escalation opening", "escalation_on * max(0, occupancy - escalation_trigger) * beds / escalation_open_time",
-           units="bed/day", doc="Escalation beds opened under pressure (L7).")
-    m.flow("escalation closing", "escalation_beds / escalation_close_time", units="bed/day", doc="Slow closing.")
-
-    # -- workforce ------------------------------------------------------------------------------
-    c("training places", 360, units="FTE/year", doc="Nurse starters per 1 m per year (lever; assumed — calibrate).")
-    c("training increase", 0, units="FTE/year", doc="Extra starters per 1 m per year from ``training start`` (lever).")
-    c("training start", 365, units="day", doc="Start of the extra training places (lever).")
-    c("student attrition", 0.25, units="dimensionless", doc="Domain §4.3.")
-    c("course length", 1095, units="day", doc="3-year degree.")
-    c("leave rate", 0.107, units="1/year", doc="Nurse leaver rate 2017/18 (Health Foundation).")
-    c("retention gain", 0, units="dimensionless", doc="Fractional cut in the leave rate (lever; 0 to 0.3).")
-    c("international recruits", 60, units="FTE/year", doc="Per 1 m per year (lever; domain §4.6, assumed).")
-    c("returners and other joiners", 210, units="FTE/year",
-      doc="Derived: 540 leavers - 270 graduates - 60 international recruits a year per 1 m, so that joiners "
-          "equal leavers at baseline (domain §4.2 nurse equilibrium note).")
-    c("recruitment response", 600, units="FTE/year", doc="Extra recruits per unit vacancy rate above normal. Assumed.")
-    c("normal nurse vacancy rate", 0.12, units="dimensionless", doc="≈12% in Q1 2019/20 (Health Foundation).")
-    c("nurses per occupied bed", 1.6, units="FTE/bed", doc="Domain §4.3 (assumed — calibrate).")
-    c("acute share", 0.55, units="dimensionless", doc="Share of nurses on G&A wards. Assumed — calibrate (≈60%).")
-    c("base sickness", 0.045, units="dimensionless", doc="Domain §4.3.")
-    c("fatigue time", 56, units="day", doc="Domain §4.3.")
-    c("recovery time", 84, units="day", doc="Domain §4.3.")
-    c("fatigue threshold", 0.85, units="dimensionless",
-      doc="Effort below which fatigue does not build. Derived: baseline fatigue ≈0.3 is near equilibrium.")
-    c("work hour limit", 1.15, units="dimensionless", doc="Cap on effort (+15%, domain §4.3; lever).")
-    c("staff LoS sensitivity", 0.5, units="dimensionless", doc="LoS rise per unit staffing shortfall. Assumed.")
-    c("base nurses", 5050, units="FTE", doc="282,661 FTE (July 2018) / 56.")
-    c("base nurse establishment", 5740, units="FTE", doc="5,050 in post + 12% vacancies.")
-    c("social care turnover", 0.30, units="1/year", doc="Skills for Care (29–31%).")
-    c("hire time", 90, units="day", doc="Domain τ_hire (assumed).")
-    c("base social care establishment", 30100, units="FTE", doc="28,000 FTE + ≈7% vacancies (Skills for Care).")
-    c("social care pay index", 1, units="dimensionless", doc="Relative pay (lever, 0.9–1.2).")
-    c("gp training places", 26.7, units="FTE/year", doc="80 trainees / 3 years per 1 m. Assumed — calibrate.")
-    c("gp leave rate", 0.08, units="1/year", doc="Domain §4.3 (assumed — calibrate).")
-    c("gp other joiners", 12.4, units="FTE/year", doc="Derived: balances GP joiners and leavers at baseline.")
-    m.lookup("f fatigue", [(0, 0.8), (0.3, 1.0), (0.6, 1.5), (1, 2.5)], units="dimensionless",
-             doc="Leaver multiplier against fatigue (domain §4.4).")
-    m.lookup("f pay", [(0.8, 1.4), (1.0, 1.0), (1.2, 0.8)], units="dimensionless",
-             doc="Leaver multiplier against relative pay (domain §4.4).")
-
-    m.stock("Student nurses", initial="training_places * scale / days_per_year * course_length",
-            inflows=["nurse starters"], outflows=["graduation", "student drop outs"], units="FTE", doc="Domain W1.")
-    m.flow("nurse starters", "(training_places + step(training_increase, training_start)) * scale / days_per_year",
-           units="FTE/day", doc="Students starting (lever).")
-    m.flow("graduation", "student_nurses / course_length * (1 - student_attrition)", units="FTE/day", doc="Domain §4.2.")
-    m.flow("student drop outs", "student_nurses / course_length * student_attrition", units="FTE/day", doc="Attrition.")
-    m.stock("Nurses", initial="base_nurses * scale", inflows=["graduation", "nurse recruitment"],
-            outflows=["nurse leavers", "nurse post cuts"], units="FTE", non_negative=True, doc="Domain W2.")
-    m.aux("nurse establishment", "base_nurse_establishment * scale * nurse_demand / initial(nurse_demand)",
-          units="FTE", doc="Funded posts, following demand for nurses.")
-    m.aux("nurse vacancy rate", "max(0, nurse_establishment - nurses) / nurse_establishment", units="dimensionless",
-          doc="Vacancies / establishment.")
-    m.flow("nurse recruitment", "(international_recruits + returners_and_other_joiners + recruitment_response "
-           "* max(0, smooth(nurse_vacancy_rate, 180) - normal_nurse_vacancy_rate)) * scale / days_per_year",
-           units="FTE/day", doc="International recruits (responding to vacancies, L9), returners and other joiners.")
-    m.flow("nurse leavers", "nurses * (leave_rate * (1 - retention_gain) * f_fatigue(nurse_fatigue) "
-           "* f_pay(1 + 0 * social_care_pay_index)) / days_per_year", units="FTE/day", doc="Leavers (L8).")
-    m.flow("nurse post cuts", "nurses * savings_rate_now / days_per_year", units="FTE/day",
-           doc="Posts removed by the savings programme.")
-    m.aux("sickness", "base_sickness * (1 + 0.5 * nurse_fatigue)", units="dimensionless", doc="Domain §4.2.")
-    m.aux("nurse demand", "(occupied_beds + escalation_beds) * nurses_per_occupied_bed", units="FTE",
-          doc="Nurses needed on G&A wards (domain §4.2).")
-    m.aux("nurse supply", "nurses * acute_share * (1 - sickness) * (1 - improvement_time_now)", units="FTE",
-          doc="Ward nurses available for direct care.")
-    m.aux("workload ratio", "nurse_demand / nurse_supply", units="dimensionless", doc="Demand / supply.")
-    m.aux("effort", "min(workload_ratio, work_hour_limit)", units="dimensionless", doc="Working harder (L10).")
-    m.aux("staffing adequacy", "min(1, nurse_supply * effort / nurse_demand)", units="dimensionless",
-          doc="Share of nursing need met by staff.")
-    m.aux("staffing LoS effect", "1 + staff_los_sensitivity * (1 - staffing_adequacy)", units="dimensionless",
-          doc="Short staffing lengthens stays.")
-    m.aux("agency nurses", "max(0, nurse_demand - nurse_supply * effort)", units="FTE", doc="Agency cover (L7).")
-    m.stock("Nurse fatigue", initial=0.3, inflows=["fatigue build up"], outflows=["fatigue recovery"],
-            units="dimensionless", non_negative=True, doc="Domain W3.")
-    m.flow("fatigue build up", "max(0, effort - fatigue_threshold) / fatigue_time", units="1/day", doc="Domain §4.2.")
-    m.flow("fatigue recovery", "nurse_fatigue / recovery_time", units="1/day", doc="Domain §4.2.")
-    m.aux("nurse leaver rate", "nurse_leavers * days_per_year / nurses", units="1/year", doc="Leavers per nurse per year.")
-
-    m.stock("Social care workers", initial="initial_social_care_workers * scale", inflows=["social care hires"],
-            outflows=["social care leavers"], units="FTE", non_negative=True, doc="Domain W4.")
-    m.aux("social care establishment", "base_social_care_establishment * scale * la_funding_index", units="FTE",
-          doc="Funded social care posts.")
-    m.aux("sc vacancy rate", "max(0, social_care_establishment - social_care_workers) / social_care_establishment",
-          units="dimensionless", doc="Social care vacancy rate (7.8% in 2018/19).")
-    m.flow("social care hires", "max(0, social_care_establishment - social_care_workers) / hire_time", units="FTE/day",
-           doc="Hires (domain §4.2).")
-    m.flow("social care leavers", "social_care_workers * social_care_turnover * f_pay(social_care_pay_index) "
-           "/ days_per_year", units="FTE/day", doc="Leavers (29–31%, Skills for Care).")
-    m.stock("GP trainees", initial="gp_training_places * scale / days_per_year * course_length",
-            inflows=["gp training starts"], outflows=["gp completions"], units="FTE", doc="Domain W6.")
-    m.flow("gp training starts", "gp_training_places * scale / days_per_year", units="FTE/day", doc="Starters.")
-    m.flow("gp completions", "gp_trainees / course_length", units="FTE/day", doc="3-year GP training.")
-    m.stock("GPs", initial="base_gps * scale", inflows=["gp completions", "gp joiners"], outflows=["gp leavers"],
-            units="FTE", non_negative=True, doc="Domain W5.")
-    m.flow("gp joiners", "gp_other_joiners * scale / days_per_year", units="FTE/day", doc="Returners, international.")
-    m.flow("gp leavers", "gps * gp_leave_rate / days_per_year", units="FTE/day", doc="Domain §4.2.")
-
-    # -- trust and capability ---------------------------------------------------------------------
-    c("trust build time", 730, units="day", doc="Domain §4.3 (assumed).")
-    c("trust erode time", 90, units="day", doc="Domain §4.3 (assumed; Slovic 1993).")
-    c("base positive", 0.811, units="dimensionless",
-      doc="Positive experience at baseline. Derived: holds trust at 0.5 against the base negative events.")
-    c("base negative", 0.1, units="dimensionless", doc="Negative events at baseline. Assumed — calibrate.")
-    c("blame weight", 1, units="dimensionless", doc="Assumed — calibrate.")
-    c("target pressure", 1, units="dimensionless", doc="Weight of 4-hour and DToC targets (lever, 0–2).")
-    c("system accountability", 0.2, units="dimensionless", doc="Accountability held at system level (lever, 0–1).")
-    c("fine per delayed day", 0, units="GBP/person/day", doc="Charged to the LA per delayed day (lever; ≈£100 in 2003).")
-    c("fine reference", 100, units="GBP/person/day", doc="A fine that counts as one unit of blame.")
-    c("learning time", 365, units="day", doc="Domain τ_learn.")
-    c("leadership turnover", 0.25, units="1/year", doc="Domain §4.3 (assumed).")
-    c("normal sharing", 0.1667, units="dimensionless", doc="Derived: holds shared knowledge at 0.4.")
-    c("first reorganisation", 1e6, units="day", doc="Date of the first reorganisation (lever; none by default).")
-    c("reorganisation interval", 0, units="day", doc="Days between reorganisations (lever; 0 = one only).")
-    c("reorganisation loss", 0.3, units="dimensionless", doc="Share of shared knowledge lost. Assumed.")
-    c("pooled budget share", 0.03, units="dimensionless", doc="Share of NHS budget pooled (lever; domain 3%).")
-    c("pooled incentive effect", 5, units="dimensionless", doc="Rise in incentive alignment per unit pooled share.")
-    c("improvement time", 0.05, units="dimensionless", doc="Share of nurse time on improvement (lever; domain §4.3).")
-    c("tests of change", 1, units="dimensionless", doc="Tests of change per team per month (lever, 0–4).")
-    c("improvement effectiveness", 0.01096, units="1/day", doc="Derived: holds capability at 0.4.")
-    c("improvement delay", 270, units="day", doc="Domain §4.3.")
-    c("capability erosion time", 730, units="day", doc="Domain §4.3.")
-    c("capability LoS sensitivity", 0.2, units="dimensionless", doc="LoS change per unit capability gap. Assumed.")
-    c("redesign time", 0, units="dimensionless", doc="Extra improvement time in a redesign initiative (lever).")
-    c("redesign start", 365, units="day", doc="Start of the redesign (lever).")
-    c("evaluation window", 730, units="day", doc="Time before an initiative without results is abandoned (lever).")
-    c("results threshold", 0.1, units="dimensionless", doc="Capability gain counted as a result. Assumed.")
-    c("restructure loss", 0.25, units="dimensionless", doc="Capability and knowledge lost when abandoned. Assumed.")
-    c("pressure time", 30, units="day", doc="Domain §4.3.")
-    c("occupancy target", 0.92, units="dimensionless", doc="Occupancy regarded as on target.")
-    c("tolerated breaches", 0.185, units="dimensionless", doc="4-hour breaches taken as normal pressure: type-1 level 2018/19 (81.5%).")
-    m.lookup("improvement cut", [(0.5, 1.2), (1.0, 1.0), (1.5, 0.5), (2.0, 0.2)], units="dimensionless",
-             doc="Pressure diverts time from improvement (domain §4.4).")
-    m.lookup("tests effect", [(0, 0.5), (1, 1.0), (4, 1.6)], units="dimensionless",
-             doc="Tests of change raise improvement effectiveness (Spear). Assumed.")
-
-    m.stock("Trust", initial=0.5, inflows=["trust building"], outflows=["trust erosion"], units="dimensionless",
-            doc="Domain T1.")
-    m.aux("joint success", "min(2, dtoc_target / max(acute_dtoc, 0.01 * one_person))", units="dimensionless",
-          doc="DToC against target, credited jointly.")
-    m.aux("blame", "target_pressure * (1 - system_accountability) / 0.8 * max(0, acute_dtoc / dtoc_target - 1) "
-          "+ fine_per_delayed_day / fine_reference", units="dimensionless", doc="Blame, target disputes and fines (L14).")
-    m.flow("trust building", "(1 - trust) * base_positive * joint_success / trust_build_time",
-           units="1/day", doc="Domain §4.2.")
-    m.flow("trust erosion", "trust * (base_negative + blame_weight * blame) / trust_erode_time", units="1/day",
-           doc="Domain §4.2.")
-    m.stock("Shared knowledge", initial=0.4, inflows=["knowledge gain"],
-            outflows=["knowledge loss", "reorganisation losses"], units="dimensionless", doc="Domain T2.")
-    m.flow("knowledge gain", "normal_sharing * collaboration * (1 - shared_knowledge) / learning_time", units="1/day",
-           doc="Domain §4.2.")
-    m.flow("knowledge loss", "shared_knowledge * leadership_turnover / days_per_year", units="1/day", doc="Turnover.")
-    m.flow("reorganisation losses", "shared_knowledge * (reorganisation_loss * pulse_train(first_reorganisation, 0, "
-           "reorganisation_interval, 1e9) + restructure_loss * restructuring) / dt", units="1/day",
-           doc="Step losses at reorganisations and when an initiative is restructured (L16).")
-    m.aux("incentive alignment", "1 + pooled_incentive_effect * (pooled_budget_share - 0.03) "
-          "+ 0.5 * (system_accountability - 0.2)", units="dimensionless", doc="Aligned incentives (1 at baseline).")
-    m.aux("collaboration", "trust * shared_knowledge / 0.2 * incentive_alignment", units="dimensionless",
-          doc="Domain: T1^α T2^β x incentives, α = β = 1, normalised to 1 at baseline.")
-
-    m.stock("Improvement capability", initial=0.4, inflows=["capability investment"],
-            outflows=["capability erosion", "capability restructuring loss"], units="dimensionless", doc="Domain T3.")
-    m.aux("initiative active", "step(1, redesign_start) * (1 - abandoned)", units="dimensionless",
-          doc="1 while the redesign runs.")
-    m.aux("abandoned", "sample_if_true(abs(time - redesign_start - evaluation_window) < dt / 2, "
-          "if_then_else(redesign_time > 0, no_results, 0), 0)", units="dimensionless",
-          doc="1 once the initiative was judged without results (L16).")
-    m.aux("no results", "if_then_else(improvement_capability - initial(improvement_capability) < results_threshold, 1, 0)",
-          units="dimensionless", doc="The capability gain is below the threshold.")
-    m.aux("restructuring", "abandoned * pulse(redesign_start + evaluation_window, 0)", units="dimensionless",
-          doc="1 for one step when an initiative is abandoned.")
-    m.aux("improvement time now", "min(0.5, (improvement_time + redesign_time * initiative_active) "
-          "* improvement_cut(perceived_pressure))", units="dimensionless", doc="Time on improvement (L11).")
-    m.flow("capability investment", "delay3i(improvement_time_now * improvement_effectiveness "
-           "* tests_effect(tests_of_change), improvement_delay, improvement_time * improvement_effectiveness)",
-           units="1/day", doc="Domain §4.2.")
-    m.flow("capability erosion", "improvement_capability / capability_erosion_time", units="1/day", doc="Domain §4.2.")
-    m.flow("capability restructuring loss", "improvement_capability * restructure_loss * restructuring / dt",
-           units="1/day", doc="Capability lost when an initiative is abandoned (L16).")
-    m.aux("capability LoS effect", "max(0.5, 1 - capability_los_sensitivity * (improvement_capability - 0.4))",
-          units="dimensionless", doc="Capability shortens stays (L11).")
-    m.aux("capability failure effect", "max(0.5, 1 - 2 * capability_los_sensitivity * (improvement_capability - 0.4))",
-          units="dimensionless", doc="Capability cuts readmissions (failure demand).")
-
-    m.stock("Perceived pressure", initial=1, inflows=["pressure change"], units="dimensionless", doc="Domain T4.")
-    m.aux("pressure gap", "max(occupancy / occupancy_target, target_pressure * (1 - four_hour_performance) "
-          "/ tolerated_breaches, nhs_spending / nhs_funding)",
-          units="dimensionless",
-          doc="The largest gap, each 1 at the base-period level: occupancy, 4-hour breaches, spending over funding.")
-    m.flow("pressure change", "(pressure_gap - perceived_pressure) / pressure_time", units="1/day",
-           doc="First-order smoothing over 30 days.")
-
-    # -- money ---------------------------------------------------------------------------------------
-    c("bed day cost", 350, units="GBP/bed/day", doc="Cost of a staffed G&A bed-day excluding nursing. Assumed.")
-    c("nurse cost", 140, units="GBP/FTE/day", doc="Cost of a nurse FTE-day. Assumed — calibrate.")
-    c("agency premium", 2, units="dimensionless", doc="Agency cost relative to staff. Assumed.")
-    c("nhs budget growth", 0.015, units="1/year", doc="Real funding growth (lever; domain §4.6 1.5%/yr).")
-    c("social care funding growth", 0, units="1/year", doc="Real LA funding growth (lever; flat by default).")
-    c("base la budget", 1.2e6, units="GBP/day", doc="LA adult social care budget per 1 m per day. Assumed.")
-    c("savings rate", 0, units="1/year", doc="Required cost reduction a year on beds and staff (lever; 2–4%).")
-    c("savings start", 365, units="day", doc="Start of the savings programme (lever).")
-    c("savings end", 1825, units="day", doc="End of the savings programme (lever).")
-    c("deficit response", 0, units="1/year", doc="Savings demanded per unit deficit over a year's budget (L12).")
-    m.stock("Savings index", initial=1, outflows=["savings cuts"], units="dimensionless",
-            doc="Beds relative to the start after savings.")
-    m.aux("savings rate now", "savings_rate * (step(1, savings_start) - step(1, savings_end)) "
-          "+ deficit_response * max(0, -financial_position) / (annual_nhs_budget * one_year)", units="1/year",
-          doc="The programme plus a response to a deficit (L12).")
-    m.flow("savings cuts", "savings_index * savings_rate_now / days_per_year", units="1/day", doc="Bed cuts.")
-    m.aux("nhs spending", "(beds + escalation_beds) * bed_day_cost + nurses * nurse_cost "
-          "+ agency_nurses * nurse_cost * agency_premium + spot_purchases * spot_cost", units="GBP/day",
-          doc="Acute spending.")
-    m.aux("pooled transfer", "(pooled_budget_share - 0.03) * initial(nhs_spending)", units="GBP/day",
-          doc="NHS money pooled beyond the 3% baseline.")
-    m.aux("nhs funding", "initial(nhs_spending) * exp(nhs_budget_growth * years) - pooled_transfer "
-          "+ fine_per_delayed_day * acute_dtoc", units="GBP/day", doc="NHS funding, less pooled money, plus fines.")
-    m.aux("annual nhs budget", "nhs_funding * days_per_year", units="GBP/year", doc="A year's funding.")
-    m.stock("Financial position", initial=0, inflows=["nhs income"], outflows=["nhs costs"], units="GBP",
-            doc="Domain T5: cumulative surplus (+) or deficit (-).")
-    m.flow("nhs income", "nhs_funding", units="GBP/day", doc="Funding received.")
-    m.flow("nhs costs", "nhs_spending", units="GBP/day", doc="Spending.")
-    m.aux("la funding index", "max(0.5, (base_la_budget * scale * exp(social_care_funding_growth * years) "
-          "+ pooled_transfer * collaboration - fine_per_delayed_day * acute_dtoc - smooth(spot_purchases * spot_cost, 90) "
-          "+ initial(spot_purchases * spot_cost)) / (base_la_budget * scale))", units="dimensionless",
-          doc="LA funding relative to the start: growth, pooled money (L13), fines paid (L14), spot premiums (L6).")
-
-    # -- outcomes -------------------------------------------------------------------------------------
-    m.aux("DToC days per month", "acute_dtoc * days_per_month", units="person*day/month",
-          doc="Delayed days in a 30.4-day month.")
-    c("days per month", 30.4167, units="day/month", doc="Calendar conversion.")
-    m.aux("cost per capita", "nhs_spending * days_per_year / total_population", units="GBP/person/year",
-          doc="Acute cost per person per year.")
+    Examples
+    --------
+    >>> m = build()
+    >>> m.attrs["start_date"], m.time.final_time
+    ('2018-04-01', 5475.0)
+    """
+    m = Model("whole system flow", time_units="day", final_time=final_time, dt=1, doc=__doc__ or "")
+    m.attrs["start_date"] = start_date
+    add_calendar(m, start_date)
+    add_demand(m)
+    add_acute(m)
+    add_care(m)
+    add_workforce(m)
+    add_system(m)
     return m

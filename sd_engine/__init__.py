@@ -98,7 +98,7 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
 # The names above load on first use (lazy_loader, SPEC 1), so `import sd_engine` and the
 # `sdflow` command's --help and --version do not pay for numpy, scipy and xarray until a model
 # is built or run.
-__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+__getattr__, _lazy_dir, _ = lazy_loader.attach(__name__, submod_attrs={
     "builder": ["Model"],
     "compile": ["CompiledModel", "compile_model"],
     "results": ["Results", "RunStatus", "open_results", "save_results"],
@@ -106,3 +106,9 @@ __getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
     "errors": ["SDError", "SpecError", "EquationSyntaxError", "UnknownVariableError", "UnsupportedError",
                "AlgebraicLoopError", "DimensionError", "SimulationError", "NonFiniteStateError"],
 })
+
+
+def __dir__() -> list[str]:
+    # The lazy names and what this module defines itself (`load`): what tab completion and the
+    # API reference list.
+    return sorted(set(_lazy_dir()) | set(globals()) | set(__all__))

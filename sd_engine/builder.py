@@ -84,6 +84,8 @@ class Model:
         #: Where the model comes from, kept in the spec and the results; a library model's
         #: module (``models.sir``), which is how its named loops are found.
         self.source = "python builder"
+        #: Metadata copied into the ``attrs`` of every result (``{"start_date": "2018-04-01"}``).
+        self.attrs: dict[str, str] = {}
         self.time = TimeSettings(
             initial_time=float(initial_time),
             final_time=float(final_time),
@@ -206,6 +208,7 @@ class Model:
             dimensions=tuple(self._dimensions.values()),
             doc=self.doc,
             source=self.source,
+            attrs=tuple(sorted((str(k), str(v)) for k, v in self.attrs.items())),
         )
 
     def compile(self) -> CompiledModel:

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import shtab
+
 from .errors import SDError, SpecError
+from .progress import QUIET_VARIABLE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -103,13 +107,18 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run system-dynamics models with sdflow.",
     )
     parser.add_argument("-V", "--version", action="store_true", help="print the sdflow version and exit")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars (they show only on a terminal anyway)")
+    # Shell completion scripts from the parser itself, every plugin command included:
+    # `sdflow --print-completion bash > ~/.local/share/bash-completion/completions/sdflow`.
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script (bash, zsh, tcsh)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
         help="simulate a model and summarise its stocks",
         description="Simulate MODEL (a library name such as `teacup`, or a model file) and print the final "
-                    "value of each stock -- or, for an ensemble, the mean and 5-95%% range over the runs.",
+                    "value of each stock -- or, for an ensemble, the mean and 5-95% range over the runs.",
     )
     run.add_argument("model", metavar="MODEL", help="library model name (see `sdflow models`) or model file")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
@@ -136,6 +145,16 @@ def _build_parser() -> argparse.ArgumentParser:
                           "values (they are marked in the results' status)")
 
     commands.add_parser("models", help="list the library models", description="List the library models.")
+    describe = commands.add_parser(
+        "describe", help="print a model's parameters and variables with units, values, ranges and documentation",
+        description="Print the documentation table of MODEL (the same as `model.doc` in Python): every "
+                    "variable, constants first, with kind, units, dimensions, equation, default value, the range "
+                    "the policy lab varies it over, where it is defined and its documentation.")
+    describe.add_argument("model", metavar="MODEL", help="library model name or model file")
+    describe.add_argument("--kind", action="append", choices=("constant", "lookup", "stock", "flow", "aux"),
+                          help="show only variables of this kind (repeatable); e.g. --kind constant for the "
+                               "parameters --set can change")
+    describe.add_argument("--width", type=int, default=60, metavar="N", help="cut cells at N characters (default 60)")
     for register in _plugins():
         register(commands)
     return parser
@@ -167,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage and the message (or --help)
         return exc.code if isinstance(exc.code, int) else 2
+    if args.quiet:
+        os.environ[QUIET_VARIABLE] = "1"  # read by every progress bar (sd_engine.progress)
     if args.version:
         from ._version import __version__
 
@@ -178,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return _list_models(sys.stdout)
+        if args.command == "describe":
+            return _describe(args, sys.stdout)
         if args.command == "run":
             return _run(args, sys.stdout)
         return int(args.handler(args))
@@ -203,6 +226,16 @@ def _list_models(stream: TextIO) -> int:
     width = max((len(n) for n in names), default=0)
     for name in names:
         stream.write(f"{name:<{width}}  {describe(name)}\n")
+    return 0
+
+
+def _describe(args: argparse.Namespace, stream: TextIO) -> int:
+    from . import load
+    from .describe import describe_model, format_doc, summary_line
+
+    model = load(args.model)
+    stream.write(summary_line(model) + "\n")
+    stream.write(format_doc(describe_model(model, tuple(args.kind) if args.kind else None), width=args.width))
     return 0
 
 
@@ -268,7 +301,11 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
 
 # ---------------------------------------------------------------------------------------------
 def summarise(ds: xr.Dataset) -> str:
-    """A plain-text table of the stocks' final values (ensembles: mean and 5-95 % range)."""
+    """A plain-text table of the stocks' final values (ensembles: mean and 5-95 % range).
+
+    A model without stocks (data variables, auxiliaries of time) shows its other variables
+    over time instead, so the summary always says what the run computed.
+    """
     import numpy as np
 
     ensemble = "run" in ds.dims
@@ -281,11 +318,14 @@ def summarise(ds: xr.Dataset) -> str:
         n_flagged = int(np.sum(statuses != "ok")) - n_failed
         counts = [f"{n} {what}" for n, what in ((n_failed, "failed"), (n_flagged, "flagged")) if n]
         header += f", {ds.sizes['run']} runs" + (f" ({', '.join(counts)}, excluded below)" if counts else "")
-    lines = [header, f"stocks at time {t_end:g}{' ' + time_units if time_units else ''}:"]
+    over_time = [n for n, v in ds.data_vars.items() if "time" in v.dims]
+    kinds = ("stock",) if any(ds[n].attrs.get("kind") == "stock" for n in over_time) else ("flow", "aux")
+    what = "stocks" if kinds == ("stock",) else "variables (the model has no stocks)"
+    lines = [header, f"{what} at time {t_end:g}{' ' + time_units if time_units else ''}:"]
 
     rows: list[list[str]] = []
     for name, var in ds.data_vars.items():
-        if var.attrs.get("kind") != "stock" or "time" not in var.dims:
+        if var.attrs.get("kind") not in kinds or "time" not in var.dims:
             continue
         final = var.isel(time=-1)
         if ensemble and "run_status" in ds.coords:
@@ -303,12 +343,13 @@ def summarise(ds: xr.Dataset) -> str:
                 rows.append([label, _fmt(mean), _fmt(p5), _fmt(p95), units])
             else:
                 rows.append([label, _fmt(float(cell.values)), units])
+    label = "stock" if kinds == ("stock",) else "variable"
     if ensemble:
-        table = [["stock", "mean", "p5", "p95", "units"]] + rows
+        table = [[label, "mean", "p5", "p95", "units"]] + rows
     else:
-        table = [["stock", "final", "units"]] + rows
+        table = [[label, "final", "units"]] + rows
     if not rows:
-        lines.append("  (the model has no stocks)")
+        lines.append("  (the model computes nothing over time)")
         return "\n".join(lines) + "\n"
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     numeric = [False] + [True] * (len(table[0]) - 2) + [False]

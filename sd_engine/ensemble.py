@@ -46,6 +46,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import SpecError
+from .progress import progress_bar
 from .expr import canonical
 from .guards import NonFiniteWarning, ResourceLimitError, available_memory, warn_if_not_ok
 from .integrate import bind_inputs, is_time_series
@@ -197,14 +198,22 @@ def _compute(model: CompiledModel, chunks: tuple[Chunk, ...], per_run: Mapping[s
              save: Callable[[Chunk, xr.Dataset], None] | None) -> dict[int, xr.Dataset]:
     """Simulate the chunks not in `done`, saving each as it arrives; all chunks by index."""
     todo = [c for c in chunks if c.index not in done]
-    bar = _progress(len(chunks), len(done), progress)
+    n_runs = sum(c.stop - c.start for c in chunks)
+    with progress_bar(n_runs, "run", "ensemble", initial=sum(c.stop - c.start for c in chunks if c.index in done),
+                      enabled=progress) as bar:
+        _compute_chunks(model, todo, per_run, shared, seed, run_kwargs, keep, client, done, save, bar)
+    return done
 
+
+def _compute_chunks(model: CompiledModel, todo: list[Chunk], per_run: Mapping[str, np.ndarray],
+                    shared: Mapping[str, Any], seed: int, run_kwargs: Mapping[str, Any], keep: tuple[str, ...] | None,
+                    client: Any, done: dict[int, xr.Dataset], save: Callable[[Chunk, xr.Dataset], None] | None,
+                    bar: Any) -> None:
     def finished(chunk: Chunk, ds: xr.Dataset) -> None:
         if save is not None:
             save(chunk, ds)
         done[chunk.index] = ds
-        if bar is not None:
-            bar.update(1)
+        bar.update(chunk.stop - chunk.start)  # the bar counts runs, not chunks
 
     jobs = [(c, {k: v[c.start:c.stop] for k, v in per_run.items()} | dict(shared),
              seed + np.arange(c.start, c.stop)) for c in todo]
@@ -219,9 +228,6 @@ def _compute(model: CompiledModel, chunks: tuple[Chunk, ...], per_run: Mapping[s
                        for c, p, s in jobs}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
-    if bar is not None:
-        bar.close()
-    return done
 
 
 def _run_chunk(model: CompiledModel, params: Mapping[str, Any], seeds: np.ndarray,
@@ -488,11 +494,3 @@ class _client:
     def __exit__(self, *exc: object) -> None:
         for thing in self.owned:
             thing.close()
-
-
-def _progress(total: int, done: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=done, unit="chunk", desc="ensemble", leave=False)

@@ -49,7 +49,7 @@ class ResourceLimitError(SimulationError, MemoryError):
 
 
 class NonFiniteWarning(UserWarning):
-    """Runs finished with values NaN, infinite or beyond :data:`OVERFLOW`, or failed; their
+    """Runs finished with values NaN, infinite or beyond :data:`~sd_engine.guards.OVERFLOW`, or failed; their
     status (``run_status``, or the ``status`` attribute of a single run) says where."""
 
 

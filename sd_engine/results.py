@@ -155,7 +155,8 @@ class Results:
                 f"Variable `{clash[0]}` has the same name as a coordinate of the results (`time`, `run`, "
                 "`run_status`, `run_seed`, a dimension, or a lookup's `<name> input`); rename the variable."
             )
-        attrs = {
+        attrs: dict[str, Any] = dict(spec.attrs)  # the model's own metadata; the engine's keys take precedence
+        attrs.update({
             "model": spec.name,
             "model_hash": spec.hash(),
             "source": spec.source,
@@ -167,7 +168,7 @@ class Results:
             "sdflow_version": __version__,
             "created": self.created,
             "parameters": json.dumps(self._overridden()),
-        }
+        })
         if spec.data_files:
             # The files an imported model read its data from: path (relative to the model),
             # size and SHA-256, so a result says which data it was computed from.

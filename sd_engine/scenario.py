@@ -157,10 +157,27 @@ class Scenario:
         return out
 
     def with_params(self, **changes: float) -> Scenario:
-        """A copy with some constant levers changed (names with underscores)."""
+        """A copy with some constant levers changed (names with underscores).
+
+        The description says which levers changed from what, since the original text may
+        describe the old values.
+
+        >>> s = Scenario("savings", "whole_system_flow", params={"savings rate": 0.03}, description="3% a year.")
+        >>> s.with_params(savings_rate=0.04).description
+        '3% a year. Changed from this description: savings rate = 0.04 (was 0.03).'
+        """
         params = dict(self.params)
-        params.update({k.replace("_", " "): float(v) for k, v in changes.items()})
-        return dataclasses.replace(self, params=params)
+        notes = []
+        for key, value in changes.items():
+            name = key.replace("_", " ")
+            was = next((v for k, v in params.items() if canonical(k) == canonical(name)), None)
+            params[name] = float(value)
+            notes.append(f"{name} = {float(value):g}" + (f" (was {was:g})" if was is not None else ""))
+        description = self.description
+        if notes:
+            description = (description + " " if description else "") + "Changed from this description: " \
+                + ", ".join(notes) + "."
+        return dataclasses.replace(self, params=params, description=description)
 
 
 def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:

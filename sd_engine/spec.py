@@ -355,6 +355,9 @@ class ModelSpec:
     #: Files an imported model read its data from, as ``(path relative to the model, size in
     #: bytes, SHA-256)``: part of the hash, so results record the data as well as the equations.
     data_files: tuple[tuple[str, int, str], ...] = ()
+    #: Model metadata copied into the ``attrs`` of every result, as ``(key, text)`` pairs
+    #: (for instance the calendar date of the initial time, ``start_date``).
+    attrs: tuple[tuple[str, str], ...] = ()
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ Examples
 >>> unc = Uncertainty.from_ranges({"active LoS": (5.4, 6.6)}, 4, method="lhs", seed=1)
 >>> ds = run_experiment(Experiment("whole_system_flow", (base, cuts), unc, final_time=40, saveper=10))
 >>> dict(ds["outcome"].sizes)
-{'metric': 8, 'scenario': 2, 'run': 4}
+{'metric': 14, 'scenario': 2, 'run': 4}
 """
 
 from __future__ import annotations

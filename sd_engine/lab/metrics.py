@@ -3,11 +3,12 @@
 A :class:`LabProfile` is defined once per model and holds
 
 - its outcome :class:`Metric` s — for the whole-system flow model the triple aim plus staff:
-  waits (4-hour performance, patients waiting for a bed), delayed transfers of care, unmet need,
-  cost per head and the NHS financial position, and the nurse leaver rate — each a statistic
-  of one model variable over time;
-- the default parameter uncertainty (ranges of the parameters the model documents as
-  assumed);
+  health (excess deaths), waits (4-hour performance, patients waiting for a bed, 12-hour
+  waits), delayed transfers of care (acute and non-acute), unmet need, readmissions and trust,
+  cost per head and the NHS financial position, and nurse vacancies and leavers — each a
+  statistic of one model variable over time;
+- the default parameter uncertainty (for the whole-system model: the 95% intervals of its fit
+  to England's data, and ranges of the parameters it documents as assumed);
 - the variables drawn as fan charts, and the output interval.
 
 :func:`compute_metrics` evaluates every metric for every scenario and run of an experiment.
@@ -216,7 +217,8 @@ class LabProfile:
                                    + did_you_mean(key, [m.key for m in self.metrics]))
 
 
-#: Lab profiles by canonical model name.
+#: Lab profiles registered in this process (a user's own models), by canonical model name; a
+#: library model's own profile is its module's ``LAB_PROFILE``.
 PROFILES: dict[str, LabProfile] = {}
 
 
@@ -299,7 +301,8 @@ def get_profile(model: str) -> LabProfile:
         raise UnknownVariableError(f"Model `{model}` has no lab profile (outcome metrics and uncertainty)."
                                    + did_you_mean(canonical(model), PROFILES)
                                    + " Give one in a TOML or JSON file (`sdflow lab MODEL --profile FILE`, see "
-                                   "`sd_engine.lab.load_profile`), or register one with `sd_engine.lab.register_profile`.")
+                                   "`sd_engine.lab.load_profile`), or register one with "
+                                   "`sd_engine.lab.register_profile`.")
     return profile
 
 
@@ -320,57 +323,3 @@ def compute_metrics(ds: xr.Dataset, profile: LabProfile) -> xr.DataArray:
     out.name = "outcome"
     out.attrs = {"doc": "Outcome metrics of each run (see the metric coordinates).", "model": profile.model}
     return out
-
-
-# -- the whole-system flow model (models/whole_system_flow.py) -----------------------------------------
-_YEAR = 365.0
-
-register_profile(LabProfile(
-    model="whole_system_flow",
-    metrics=(
-        Metric("four_hour", "4-hour performance", "four hour performance", "window_mean", "%", "waits", "higher",
-               scale=100, window=_YEAR, description="Share of ED attendances within 4 hours, mean over the final year."),
-        Metric("awaiting_bed", "Waiting for a bed", "Awaiting a bed", "window_mean", "people", "waits", "lower",
-               window=_YEAR, description="Patients decided to admit and waiting for a bed, final-year mean."),
-        Metric("delayed_days", "Delayed days a month", "DToC days per month", "window_mean", "days/month",
-               "delays", "lower", window=_YEAR,
-               description="Acute delayed transfers of care (bed-days a month), mean over the final year."),
-        Metric("unmet_need", "Unmet care need", "Unmet need", "window_mean", "people", "unmet need", "lower",
-               window=_YEAR, description="People with an unmet social care need, mean over the final year."),
-        Metric("cost_per_head", "Acute cost per head", "cost per capita", "window_mean", "£/person/year", "cost",
-               "lower", window=_YEAR, description="NHS acute spending per person per year, final-year mean."),
-        Metric("financial_position", "NHS financial position", "Financial position", "final", "£m", "cost",
-               "higher", scale=1e-6, description="Cumulative NHS income minus spending at the end."),
-        Metric("leaver_rate", "Nurse leaver rate", "nurse leaver rate", "window_mean", "%/year", "staff", "lower",
-               scale=100, window=_YEAR, description="Nurses leaving per nurse per year, final-year mean."),
-        Metric("occupancy", "Bed occupancy", "occupancy", "window_mean", "%", "flow", "lower", scale=100,
-               window=_YEAR, description="General and acute bed occupancy, final-year mean."),
-    ),
-    # The parameters the model documents as "assumed — calibrate", ±15-50% around their
-    # defaults (wider where the domain gives a range), kept inside ranges where the
-    # baseline stays physically sensible (occupancy below 100%, staff and stocks positive).
-    uncertainty={
-        "a1": (0.21, 0.26),
-        "a3": (0.85, 1.15),
-        "onset 85 plus": (0.65, 0.85),
-        "k unmet": (0.025, 0.075),
-        "active LoS": (5.6, 6.4),
-        "readmission fraction": (0.065, 0.095),
-        "deconditioning": (0.025, 0.075),
-        "base placement time home care": (5.0, 9.0),
-        "nurses per occupied bed": (1.5, 1.7),
-        "leave rate": (0.095, 0.12),
-        "staff LoS sensitivity": (0.25, 0.75),
-        "capability LoS sensitivity": (0.1, 0.3),
-        "trust erode time": (60.0, 120.0),
-        "base negative": (0.08, 0.12),
-        "nurse cost": (120.0, 160.0),
-        "bed day cost": (300.0, 400.0),
-    },
-    fan_variables=("four hour performance", "Acute DToC", "Unmet need", "cost per capita", "nurse leaver rate",
-                   "Awaiting a bed", "Nurses", "occupancy"),
-    # A fifth of a year: 5,475 days is exactly 75 intervals, so the final-year window holds
-    # five evenly spread points, and a 10,000-run ensemble stays within memory.
-    saveper=73.0,
-    year=_YEAR,
-))

@@ -137,3 +137,17 @@ def test_non_identifiable_parameters_are_flagged():
     assert fixed.params["b"] == pytest.approx(0.4, rel=0.01)
     lo, hi = fixed.ci.loc["b", ["lower", "upper"]]
     assert lo < 0.4 < hi
+
+
+def test_rows_after_the_last_value_have_no_model_value():
+    # A frame's last rows may belong to other series (a monthly row after a quarterly series'
+    # last value): there the fit has no model value, not the last one held or an empty total.
+    import pandas as pd
+
+    data = flu.data()
+    after = pd.DataFrame({"in_bed": [np.nan, np.nan]}, index=pd.Index([15, 16], name=data.index.name))
+    extended = pd.concat([data, after])
+    fit = cal.fit(flu.build(), extended, {"beta": (0.1, 5.0), "gamma": (0.05, 2.0)}, {"Infected": "in_bed"}, "negbin")
+    reference = cal.fit(flu.build(), data, {"beta": (0.1, 5.0), "gamma": (0.05, 2.0)}, {"Infected": "in_bed"}, "negbin")
+    assert np.isnan(fit.predictions[0][-2:]).all()
+    np.testing.assert_allclose(fit.predictions[0][:-2], reference.predictions[0], rtol=1e-9)

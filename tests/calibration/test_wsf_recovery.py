@@ -14,6 +14,7 @@ from scipy import stats
 
 import calibration as cal
 import wsf_synthetic as W
+from mc import Z, seed
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,9 @@ def test_each_series_has_its_own_period(means):
     assert series["breaches"].variable == "ED attendances * (1 - four hour performance)"
     assert series["occupancy"].frequency == "weekly"       # inferred from the column's own gapped rows
     assert series["dtoc_bed_days"].frequency == "quarterly" and series["dtoc_bed_days"].n_used == 6
-    np.testing.assert_array_equal(np.unique(series["dtoc_bed_days"].end - series["dtoc_bed_days"].start),
-                                  [90, 91, 92])
+    dtoc = series["dtoc_bed_days"]
+    rows = ~np.isnan(dtoc.values)  # the quarters the column reports (other rows of the frame are gaps)
+    np.testing.assert_array_equal(np.unique(dtoc.end[rows] - dtoc.start[rows]), [90, 91, 92])
     # the model at the true values reproduces the noise-free series that pandas summed day by day
     theta = np.array([[W.TRUE.get(n, 0.01) for n in problem.names]])
     preds, _ = problem.predict(theta)
@@ -57,12 +59,12 @@ def test_recovery_is_calibrated_over_two_seeds(means):
     # For each seed, d = (theta_hat - theta)' Sigma^-1 (theta_hat - theta) over the k = 4 model
     # parameters is asymptotically chi-square with 4 degrees of freedom (large counts, a
     # smooth likelihood); for two independent seeds the sum is chi-square with 8. The sum must
-    # lie between the 0.1% and 99.9% quantiles (0.86 and 26.1): a test that fails by chance
-    # once in 500 runs, and fails when the estimates are biased or the intervals too narrow
-    # (large sum) or far too wide (tiny sum).
-    total = sum(_mahalanobis(_fit(means, seed)) for seed in (101, 102))
-    k = 2 * len(W.TRUE)
-    assert stats.chi2.ppf(0.001, k) < total < stats.chi2.ppf(0.999, k), total
+    # lie between the quantiles of a Z-standard-error normal tail (3.2e-5 and 1 - 3.2e-5: 0.34
+    # and 34.6), so the test fails by chance once in 16,000 runs, and fails when the estimates
+    # are biased or the intervals too narrow (large sum) or far too wide (tiny sum).
+    total = sum(_mahalanobis(_fit(means, seed(s))) for s in (101, 102))
+    k, tail = 2 * len(W.TRUE), stats.norm.sf(Z)
+    assert stats.chi2.ppf(tail, k) < total < stats.chi2.isf(tail, k), total
 
 
 @pytest.mark.slow
@@ -78,9 +80,22 @@ def test_95_percent_intervals_cover_the_truth_over_seeds():
     long_means = W.expected(W.daily(last=W.LAST_LONG))
     n = 20
     covered = {name: 0 for name in W.TRUE}
-    for seed in range(n):
-        fit = _fit(long_means, 1000 + seed)
+    for i in range(n):
+        fit = _fit(long_means, seed(1000 + i))
         for name, value in W.TRUE.items():
             lo, hi = fit.ci.loc[name, ["lower", "upper"]]
             covered[name] += bool(lo <= value <= hi)
     assert all(c >= 15 for c in covered.values()), covered
+
+
+def test_origin_is_the_models_start_date(means):
+    # The whole-system model runs on a calendar: its start date is the origin of dated data. Left
+    # out, the start date is used; another date would shift its seasons and history silently.
+    frame = W.noisy(means, 0)
+    implied = cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe())
+    stated = cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe(), origin=W.ORIGIN)
+    for a, b in zip(implied.observations.series, stated.observations.series):
+        np.testing.assert_array_equal(a.start, b.start)
+    with pytest.raises(cal.CalibrationError, match=r"`origin` \(2016-01-01\) is not the start date of model "
+                                                   r"`whole system flow` \(2018-04-01\)"):
+        cal.build_problem(W.MODEL, frame, dict(W.BOUNDS), W.observe(), origin="2016-01-01")

@@ -43,7 +43,7 @@ def test_every_scenario_equals_its_own_plain_run(reference: xr.Dataset) -> None:
     for s in exp.scenarios:
         compiled, params = apply(s)
         plain = compiled.run(params=params | exp.uncertainty.params, **SHORT)
-        for var in ("Acute DToC", "four hour performance", "Nurses", "cost per capita"):
+        for var in ("Acute DToC", "four hour performance", "nurse vacancy rate", "cost per capita"):
             np.testing.assert_array_equal(reference[var].sel(scenario=s.name).values, plain[var].values)
     np.testing.assert_array_equal(reference["draws"].values, exp.uncertainty.values)
     assert len(set(reference["model_hash"].values)) == 2  # the schedule changes the model
@@ -70,7 +70,7 @@ def test_provenance_is_recorded(reference: xr.Dataset) -> None:
 @pytest.mark.slow
 def test_two_worker_local_cluster_gives_identical_numbers(reference: xr.Dataset) -> None:
     distributed = run_experiment(experiment(), client="local", chunk_size=4)
-    for var in ("outcome", "Acute DToC", "four hour performance", "Nurses", "seed"):
+    for var in ("outcome", "Acute DToC", "four hour performance", "nurse vacancy rate", "seed"):
         xr.testing.assert_equal(distributed[var], reference[var])
 
 

@@ -116,7 +116,7 @@ def test_sdflow_lab_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     captured = capsys.readouterr()
     assert "[1/2] 2 scenarios × 3 runs" in captured.err and "report:" in captured.out
     ds = xr.open_dataset(out / "results.nc", engine="h5netcdf")
-    assert dict(ds["outcome"].sizes) == {"metric": 8, "scenario": 2, "run": 3}
+    assert dict(ds["outcome"].sizes) == {"metric": 14, "scenario": 2, "run": 3}
     assert "<img" in (out / "report.html").read_text()
 
 

@@ -39,9 +39,12 @@ EXPECTED = {
 # the run gives their polarity, which must be the documented one.
 ENGAGED = {
     ("acute_flow_coping", "L6 spot-purchase fix"): {"spot purchase on": 1, "community places": 300},
+    # The whole-system model's admission throttle binds only when beds run out, the savings
+    # spiral needs a deficit response, and policy churn a redesign programme to abandon.
+    ("whole_system_flow", "L1 admission throttle"): {"bed change": -0.15},
     ("whole_system_flow", "L12 savings spiral"): {"deficit response": 0.5, "nhs budget growth": 0.0},
-    ("whole_system_flow", "L13 trust-collaboration"): {"social care funding growth": -0.05},
     ("whole_system_flow", "L14 blame"): {"social care funding growth": -0.05},
+    ("whole_system_flow", "L16 policy churn"): {"redesign time": 0.1},
 }
 
 
