@@ -12,25 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .compile import CompiledModel, compile_model
 from .errors import SpecError
-from .expr import canonical, parse_equation
+from .expr import Call, canonical, parse_equation
 from .spec import Dimension, LookupMode, LookupTable, ModelSpec, TimeSettings, Variable
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .compile import CompiledModel
-
 __all__ = ["Model", "table_points"]
 
 
 def table_points(name: str, points: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(xs, ys)`` of lookup `name` given as points, checked.
-
-    Accepted: a sequence of ``(x, y)`` pairs (``[(0, 1), (10, 0.5)]``); a pair
-    ``(xs, ys)`` of two sequences of another length than two; a
-    :class:`~sd_engine.spec.LookupTable`; a pandas Series whose index is x. A 2 x 2
-    nesting is read as two ``(x, y)`` pairs, like a literal table in ``with_lookup``.
+    """The ``(xs, ys)`` of lookup `name` given as points, checked, as arrays (the rules of
+    :meth:`LookupTable.from_points <sd_engine.LookupTable.from_points>`).
 
     Examples
     --------
@@ -39,29 +34,8 @@ def table_points(name: str, points: Any) -> tuple[np.ndarray, np.ndarray]:
     >>> [a.tolist() for a in table_points("f", ([0, 5, 10], [1, 0.8, 0.5]))]
     [[0.0, 5.0, 10.0], [1.0, 0.8, 0.5]]
     """
-    if isinstance(points, LookupTable):
-        xs, ys = np.asarray(points.xs, dtype=float), np.asarray(points.ys, dtype=float)
-    elif hasattr(points, "index") and hasattr(points, "to_numpy") and getattr(points, "ndim", 0) == 1:
-        xs, ys = np.asarray(points.index, dtype=float), points.to_numpy(dtype=float)
-    else:
-        try:
-            arr = np.asarray(points, dtype=float)
-        except (TypeError, ValueError):
-            arr = np.zeros(0)
-        if arr.ndim == 2 and arr.shape[1] == 2 and arr.shape[0] >= 1:
-            xs, ys = arr[:, 0], arr[:, 1]
-        elif arr.ndim == 2 and arr.shape[0] == 2 and arr.shape[1] >= 1:
-            xs, ys = arr[0], arr[1]
-        else:
-            raise SpecError(
-                f"Lookup `{name}` needs (x, y) pairs such as [(0, 1), (10, 0.5)], or a pair of x and y "
-                f"sequences; got {points!r}."
-            )
-    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
-        raise SpecError(f"Lookup `{name}` has a point that is not a finite number.")
-    if np.any(np.diff(xs) < 0):
-        raise SpecError(f"Lookup `{name}` needs its x values in increasing order; got {xs.tolist()}.")
-    return np.ascontiguousarray(xs), np.ascontiguousarray(ys)
+    table = LookupTable.from_points(points, name=name)
+    return np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float)
 
 
 class Model:
@@ -219,10 +193,9 @@ class Model:
 
         `points` is a sequence of ``(x, y)`` pairs, a pair ``(xs, ys)`` of longer
         sequences, a :class:`~sd_engine.spec.LookupTable` or a pandas Series indexed by x
-        (see :func:`table_points`).
+        (see :meth:`LookupTable.from_points <sd_engine.LookupTable.from_points>`).
         """
-        xs, ys = table_points(name, points)
-        table = LookupTable(tuple(map(float, xs)), tuple(map(float, ys)), mode)
+        table = LookupTable.from_points(points, mode, name=name)
         return self._add(Variable(name, "lookup", lookup=table, units=units, doc=doc))
 
     # -- results -----------------------------------------------------------------------
@@ -240,8 +213,6 @@ class Model:
 
     def compile(self) -> CompiledModel:
         """Compile the model (cached until the next declaration)."""
-        from .compile import compile_model
-
         if self._compiled is None:
             self._compiled = compile_model(self.spec())
         return self._compiled
@@ -258,8 +229,6 @@ class Model:
         expr = parse_equation(equation, variable=name)
         init = None
         # ACTIVE INITIAL is a property of the whole equation, not a value inside it.
-        from .expr import Call
-
         if isinstance(expr, Call) and expr.func == "active_initial":
             if len(expr.args) != 2:
                 raise SpecError(f"`active_initial` in `{name}` takes (equation, initial value).")

@@ -1,148 +1,46 @@
-"""Compile a :class:`~sd_engine.spec.ModelSpec` into vectorised numpy code.
+"""The front door: compile a :class:`~sd_engine.spec.ModelSpec` and hold the result.
 
-Stages, in order:
+:func:`compile_model` compiles a spec (:func:`sd_engine.codegen.compile_program`) and wraps
+the :class:`~sd_engine.program.Program` in a :class:`CompiledModel`, the object users hold.
+Every method of it is a one-line delegate to the stage that does the work:
 
-1. lower stateful builtins to internal stocks (:mod:`sd_engine.lower`);
-2. lay out the state: continuous stocks in ``y``, discrete states in ``z``, constants
-   and lookup tables in ``c``, recorded series in ``out`` -- every array with a
-   leading run axis;
-3. resolve names and dimensions, and order the equations once with networkx
-   (algebraic loops are reported as their cycle path);
-4. generate readable Python source for two functions, ``initialize`` and
-   ``evaluate``, keep it on the :class:`CompiledModel` and register it with
-   :mod:`linecache` so tracebacks show the equations.
+========================  ==================================================
+``run``                   :func:`sd_engine.integrate.simulate`
+``run(backend="pysd")``   :func:`sd_engine.io.pysd_runtime.run_pysd` (a cross-check)
+``graph``                 :func:`sd_engine.graph.model_graph`
+``loops``                 :func:`sd_engine.loops.analysis.model_loops`
+``loop_dominance``        :func:`sd_engine.loops.analysis.loop_dominance`
+``with_backend``          :func:`sd_engine.interpret.interpreted`, or a recompile
+========================  ==================================================
 
-The generated code is built from the validated tree only, and model files are untrusted:
-
-* every identifier is generated (``v0``, ``v1`` ... in the order of the lowered
-  variables; ``_table0`` ... for literal tables), never derived from a name, so the map
-  from names to identifiers is injective by construction and no name -- a Python
-  keyword, a builtin, ``sf``, ``_table0``, a Unicode letter that NFKC folds -- can
-  collide with anything the code uses;
-* model text (names, equations) appears only in trailing comments, and only through
-  ``repr``, which escapes line breaks and every other control character, so it can
-  never end the comment; the comments keep the source readable and show each equation
-  in tracebacks (the source is registered with :mod:`linecache`);
-* every number is rendered with ``repr``;
-* chains of ``+``/``-`` (and of ``*``/``/``) are written without brackets in between,
-  which Python evaluates left to right exactly as the nested tree, so a long sum does not
-  hit Python's limit of 200 nested brackets; an equation that would still need more
-  than :data:`MAX_NESTING` levels is refused with an error naming the variable.
+Nothing beneath this module imports it: the back ends read the program.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import linecache
-import math
-import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import networkx as nx
-import numpy as np
+import xarray as xr
 
-from . import functions
-from .errors import (
-    AlgebraicLoopError,
-    DimensionError,
-    SDError,
-    SpecError,
-    UnknownVariableError,
-    UnsupportedError,
-    did_you_mean,
-)
-from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references, to_text, walk
-from .io.model_file import name_file
-from .lower import STATEFUL, lower, split_element_cycles
+from .codegen import compile_program
+from .errors import SpecError, UnsupportedError
+from .graph import InternalMode, View, model_graph
+from .integrate import simulate
+from .interpret import Interpreter, interpreted
+from .io.pysd_runtime import run_pysd
+from .loops.analysis import loop_dominance, model_loops
+from .loops.structure import LoopSet
+from .program import Layout, Program
 from .spec import ModelSpec, Variable
 
-if TYPE_CHECKING:
-    import xarray as xr
-
-__all__ = ["Slot", "CompiledModel", "compile_model", "REDUCTIONS", "LOOKUP_FUNCTIONS", "PIECES", "PIECE_AT",
-           "piece_blocks", "ARRAY_USAGE", "MAX_NESTING", "CHAIN_OPERATORS", "comment", "chain_operands",
-           "check_nesting"]
-
-#: Reductions over a dimension: ``sum(x, "region")``; without a dimension, over all.
-REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "vmin": "np.min", "vmax": "np.max", "mean": "np.mean"}
-#: Lookup calls that name their table: ``lookup_extrapolate(table, x)``.
-LOOKUP_FUNCTIONS = {
-    "lookup": "interpolate",
-    "lookup_extrapolate": "extrapolate",
-    "lookup_backward": "hold_backward",
-    "lookup_forward": "look_forward",
-}
-#: How each array function is written (the dimension rules are in ``emit_array_function``).
-ARRAY_USAGE = {
-    "vector_select": "vector_select(selection[dim!], expression[dim!], missing, action, error, \"dim!\")",
-    "vector_sort_order": "vector_sort_order(vector[dim], direction)",
-    "vector_rank": "vector_rank(vector[dim], direction)",
-    "vector_reorder": "vector_reorder(vector[dim], order[dim])",
-    "allocate_available": "allocate_available(request[dim], profiles[dim, profile], supply, \"profile\")",
-    "allocate_by_priority": "allocate_by_priority(request[dim], priority[dim], size, width, supply)",
-}
-_TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
-#: An arrayed variable defined block by block: ``_pieces(_at("north"), eq1, _at("south"), eq2)``.
-#: Each ``_at`` gives, per dimension of the variable, the dimension itself, a subrange of it or
-#: one element; the blocks must cover every element exactly once.
-PIECES = "_pieces"
-PIECE_AT = "_at"
-#: The most nested brackets the code of one equation may need. Python refuses source nested
-#: more than 200 deep ("too many nested parentheses"); the margin covers the wrapping code.
-MAX_NESTING = 180
-#: Operators written as one flat chain: Python evaluates `a + b - c` as `(a + b) - c`.
-CHAIN_OPERATORS = {"+": ("+", "-"), "-": ("+", "-"), "*": ("*", "/"), "/": ("*", "/")}
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one variable lives in a flat buffer: columns ``start:stop``, reshaped to ``shape``."""
-
-    name: str  # display name
-    key: str  # canonical name
-    kind: str
-    dims: tuple[str, ...]  # canonical dimension names
-    shape: tuple[int, ...]
-    start: int
-    update: str = "continuous"
-    internal: bool = False
-
-    @property
-    def stop(self) -> int:
-        return self.start + math.prod(self.shape)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The compiled model's buffers: continuous stocks, discrete states, inputs, recorded series."""
-
-    stocks: tuple[Slot, ...]
-    states: tuple[Slot, ...]
-    constants: tuple[Slot, ...]  # c[i] for i, slot in enumerate(constants)
-    lookups: tuple[str, ...]  # canonical names; c[len(constants) + i] is (xs, ys)
-    series: tuple[Slot, ...]
-
-    @property
-    def n_stocks(self) -> int:
-        return sum(s.size for s in self.stocks)
-
-    @property
-    def n_states(self) -> int:
-        return sum(s.size for s in self.states)
-
-    @property
-    def n_series(self) -> int:
-        return sum(s.size for s in self.series)
+__all__ = ["CompiledModel", "compile_model"]
 
 
 def compile_model(spec: ModelSpec) -> CompiledModel:
-    """Compile `spec`: lower, lay out, order and generate code.
+    """Compile `spec`: lower, lay out, order and generate code (see :mod:`sd_engine.codegen`).
 
     Examples
     --------
@@ -154,816 +52,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     >>> [float(v) for v in compiled.run()["x"]]
     [8.0, 6.0, 4.5]
     """
-    try:
-        return _Compiler(spec).build()
-    except SDError as exc:
-        name_file(exc, spec.source)  # an imported model's spec keeps its file's path
-        raise
-
-
-class _Compiler:
-    def __init__(self, spec: ModelSpec) -> None:
-        self.spec = spec
-        self.lowered = split_element_cycles(lower(spec))
-        self.vars: dict[str, Variable] = {v.canonical: v for v in self.lowered.variables}
-        self.dims: dict[str, tuple[str, ...]] = {
-            d.canonical: tuple(canonical(e) for e in d.elements) for d in self.lowered.dimensions
-        }
-        # Dimensions an equation may read in each other's place: Vensim mappings (either way)
-        # and ranges with the same elements.
-        self.mapped: dict[str, set[str]] = {d: set() for d in self.dims}
-        for d in self.lowered.dimensions:
-            for other in d.maps_to:
-                if canonical(other) in self.dims:
-                    self.mapped[d.canonical].add(canonical(other))
-                    self.mapped[canonical(other)].add(d.canonical)
-        # Generated identifiers, never derived from names: `v<number>` cannot be a keyword, a
-        # builtin or a name the generated code uses (np, fn, sf, c, cs, t, dt, _table0 ...).
-        self.ident: dict[str, str] = {key: f"v{i}" for i, key in enumerate(self.vars)}
-        self.tables: dict[Table, str] = {}
-
-    # -- layout ------------------------------------------------------------------------
-    def var_dims(self, var: Variable) -> tuple[str, ...]:
-        return tuple(canonical(d) for d in var.dims)
-
-    def shape(self, var: Variable) -> tuple[int, ...]:
-        return tuple(len(self.dims[d]) for d in self.var_dims(var))
-
-    def slots(self, variables: Iterable[Variable]) -> tuple[Slot, ...]:
-        out, start = [], 0
-        for var in variables:
-            slot = Slot(var.name, var.canonical, var.kind, self.var_dims(var), self.shape(var), start,
-                        var.update, var.internal)
-            out.append(slot)
-            start = slot.stop
-        return tuple(out)
-
-    def is_parameter(self, var: Variable) -> bool:
-        return var.kind == "constant" and (var.values is not None or isinstance(var.equation, Num))
-
-    def build(self) -> CompiledModel:
-        variables = list(self.vars.values())
-        stocks = [v for v in variables if v.kind == "stock" and v.update == "continuous"]
-        states = [v for v in variables if v.kind == "stock" and v.update != "continuous"]
-        constants = [v for v in variables if self.is_parameter(v)]
-        lookups = [v.canonical for v in variables if v.kind == "lookup"]
-        computed = [v for v in variables if v.kind in ("aux", "flow") or (v.kind == "constant" and not self.is_parameter(v))]
-        series = [v for v in variables if not v.internal and v.kind in ("stock", "flow", "aux")]
-        series += [v for v in computed if v.kind == "constant" and not v.internal]
-        layout = Layout(self.slots(stocks), self.slots(states), self.slots(constants), tuple(lookups),
-                        self.slots(series))
-        self.layout = layout
-        self.check_references()
-        rate_order = self.order_rates(computed)
-        init_order = self.order_initial()
-        source = self.generate(layout, rate_order, init_order)
-        return CompiledModel(self.spec, self.lowered, layout, source, dict(self.tables))
-
-    # -- names and ordering ----------------------------------------------------------------
-    def equations(self, var: Variable) -> list[Expr]:
-        exprs = [e for e in (var.equation, var.init_equation, var.delay_time) if e is not None]
-        return exprs
-
-    def check_references(self) -> None:
-        known = set(self.vars) | set(_TIME_NAMES)
-        callables = set(functions.BUILTINS) | set(functions.ALIASES) | set(REDUCTIONS) | set(LOOKUP_FUNCTIONS)
-        callables |= set(functions.ARRAY_FUNCTIONS)
-        callables |= {"with_lookup", "time", PIECES, PIECE_AT} | {k for k, v in self.vars.items() if v.kind == "lookup"}
-        for var in self.vars.values():
-            for expr in self.equations(var):
-                for node in walk(expr):
-                    if isinstance(node, Ref) and node.name not in known:
-                        raise UnknownVariableError(
-                            f"The equation of `{var.name}` refers to `{node.name}`, which is not defined."
-                            + did_you_mean(node.name, known)
-                            + _equation_hint(var)
-                        )
-                    if isinstance(node, Call) and node.func not in callables:
-                        if node.func in self.vars:
-                            raise SpecError(
-                                f"The equation of `{var.name}` calls `{node.func}`, which is a "
-                                f"{self.vars[node.func].kind}, not a lookup; only lookups can be called."
-                            )
-                        raise UnknownVariableError(
-                            f"The equation of `{var.name}` calls unknown function `{node.func}`."
-                            + did_you_mean(node.func, callables | set(STATEFUL)) + _equation_hint(var)
-                        )
-
-    def deps(self, expr: Expr) -> set[str]:
-        return {r for r in references(expr) if r in self.vars}
-
-    def order_rates(self, computed: Sequence[Variable]) -> list[Variable]:
-        graph = nx.DiGraph()
-        keys = {v.canonical for v in computed}
-        graph.add_nodes_from(v.canonical for v in computed)
-        for var in computed:
-            assert var.equation is not None
-            for dep in self.deps(var.equation):
-                if dep in keys:
-                    graph.add_edge(dep, var.canonical)
-        # An outflow of a non-negative stock is limited by what the stock and its inflows
-        # hold, so it comes after those inflows and the outflows listed before it.
-        for stock in self.vars.values():
-            if stock.kind == "stock" and stock.non_negative and stock.update == "continuous":
-                for i, out in enumerate(stock.outflows):
-                    for before in stock.inflows + stock.outflows[:i]:
-                        if before != out:
-                            graph.add_edge(before, out)
-        return [self.vars[k] for k in self.topological(graph, "equations")]
-
-    def order_initial(self) -> list[Variable]:
-        graph = nx.DiGraph()
-        for var in self.vars.values():
-            if var.kind == "lookup" or self.is_parameter(var):
-                continue
-            graph.add_node(var.canonical)
-            if var.update == "random":
-                continue
-            exprs = [var.init_equation or var.equation, var.delay_time]
-            for expr in exprs:
-                if expr is None:
-                    continue
-                for dep in self.deps(expr):
-                    dv = self.vars[dep]
-                    if dv.kind != "lookup" and not self.is_parameter(dv):
-                        graph.add_edge(dep, var.canonical)
-        # Only what the initial values of stocks and states need is computed at the start;
-        # everything else is computed by `evaluate` at the first step anyway.
-        roots = [k for k in graph if self.vars[k].kind == "stock"]
-        needed = set(roots).union(*(nx.ancestors(graph, k) for k in roots))
-        order = self.topological(graph, "initial values")
-        return [self.vars[k] for k in order if k in needed]
-
-    def topological(self, graph: nx.DiGraph, what: str) -> list[str]:
-        try:
-            # Ties broken by definition order so the generated source is stable.
-            position = {k: i for i, k in enumerate(self.vars)}
-            return list(nx.lexicographical_topological_sort(graph, key=lambda k: position[k]))
-        except nx.NetworkXUnfeasible:
-            cycle = [u for u, _ in nx.find_cycle(graph)]
-            names = [self.vars[k].name for k in cycle]
-            path = " -> ".join(f"`{n}`" for n in names + names[:1])
-            raise AlgebraicLoopError(
-                f"Algebraic loop in the {what} (cause to effect): {path}. Break it with a stock (for example a "
-                "`smooth` or `delay1`), or give one variable an initial value with `active_initial`.",
-                cycle=names,
-            ) from None
-
-    # -- code generation -------------------------------------------------------------------
-    def generate(self, layout: Layout, rate_order: list[Variable], init_order: list[Variable]) -> str:
-        lines = [f"# Generated by sdflow from model {self.spec.name!r}. Every array has a leading run axis.", ""]
-        lines += ["def initialize(t, c, dt, y, z, delay):",
-                  "    n = y.shape[0]"]
-        lines += self.read_inputs(layout, read_states=False)
-        # The integrator keeps one delay column per pipeline element, pipelines in state order.
-        delay_slots: dict[str, Slot] = {}
-        column = 0
-        for s in layout.states:
-            if s.update == "pipeline":
-                delay_slots[s.key] = dataclasses.replace(s, start=column)
-                column = delay_slots[s.key].stop
-        slot_states = {s.key: s for s in layout.states}
-        for var in init_order:
-            expr = var.init_equation or var.equation
-            if var.update == "random":
-                lines.append(f"    {self.ident[var.canonical]} = {self.read(slot_states[var.canonical], 'z')}"
-                             + comment(var.name))
-                continue
-            assert expr is not None
-            lines.append(self.assign(var, expr))
-            if var.kind == "stock":
-                buffer = "y" if var.update == "continuous" else "z"
-                slot = next(s for s in (layout.stocks if buffer == "y" else layout.states) if s.key == var.canonical)
-                lines.append(self.write(slot, buffer, self.ident[var.canonical]))
-            if var.update == "pipeline":
-                assert var.delay_time is not None
-                code, dims = self.emit(var.delay_time, var)
-                code = check_nesting(self.fit(code, dims, self.var_dims(var), var, var.delay_time), var)
-                lines.append(self.write(delay_slots[var.canonical], "delay", code)
-                             + comment(f"delay time of {var.name} = {to_text(var.delay_time)}"))
-        lines.append("")
-        lines += ["def evaluate(t, y, z, c, dt, dy, zn, out):", "    n = y.shape[0]"]
-        lines += self.read_inputs(layout, read_states=True)
-        for var in rate_order:
-            assert var.equation is not None
-            lines.append(self.assign(var, var.equation))
-            if var.kind == "flow":
-                lines += self.limit_outflow(var)
-        for slot in layout.stocks:
-            lines.append(self.write(slot, "dy", self.net_flow(self.vars[slot.key]), full_shape=False)
-                         + comment(f"net flow of {slot.name}"))
-        for slot in layout.states:
-            var = self.vars[slot.key]
-            if var.update in ("discrete", "pipeline") and var.inflows:
-                lines.append(self.write(slot, "zn", self.ident[var.inflows[0]]) + comment(f"next {slot.name}"))
-            else:
-                lines.append(self.write(slot, "zn", self.ident[slot.key]) + comment(f"next {slot.name}"))
-        lines.append("    if out is not None:")
-        for slot in layout.series:
-            lines.append("    " + self.write(slot, "out", self.ident[slot.key]) + comment(slot.name))
-        if not layout.series:
-            lines.append("        pass  # a model of constants only records nothing per step")
-        lines.append("")
-        return "\n".join(lines)
-
-    def net_flow(self, stock: Variable) -> str:
-        """Inflows minus outflows, each aligned to the stock's dimensions."""
-        target = self.var_dims(stock)
-        terms = []
-        for sign, names in (("+", stock.inflows), ("-", stock.outflows)):
-            for name in names:
-                dims = self.var_dims(self.vars[name])
-                if not set(dims) <= set(target):
-                    raise DimensionError(
-                        f"Flow `{self.vars[name].name}` has dimensions {list(dims)} that stock `{stock.name}` "
-                        f"({list(target)}) lacks; give them the same dimensions."
-                    )
-                terms.append(f"{sign} {self.align(self.ident[name], dims, target)}")
-        return net_flow_text(terms, stock, self.ident[stock.canonical], "np")
-
-    def read(self, slot: Slot, buffer: str) -> str:
-        if not slot.shape:
-            return f"{buffer}[:, {slot.start}]"
-        return f"{buffer}[:, {slot.start}:{slot.stop}].reshape((n,) + {slot.shape})"
-
-    def write(self, slot: Slot, buffer: str, code: str, full_shape: bool = True) -> str:
-        """Store `code` into the slot's columns; `full_shape` says it is already (n, *shape)."""
-        if full_shape:
-            full = f"{code}.reshape(n, {slot.size})" if slot.shape else code
-        else:
-            full = f"np.broadcast_to({code}, (n,) + {slot.shape}).reshape(n, {slot.size})" if slot.shape else code
-        if not slot.shape:
-            return f"    {buffer}[:, {slot.start}] = {full}"
-        return f"    {buffer}[:, {slot.start}:{slot.stop}] = {full}"
-
-    def read_inputs(self, layout: Layout, read_states: bool, *, read: Callable[[Slot, str], str] | None = None,
-                    constants: str = "c", indent: str = "    ") -> list[str]:
-        """Lines binding each stock, state, constant and lookup to its identifier; `read` says
-        how a slot of ``y`` or ``z`` is read (the scalar path reads Python lists)."""
-        read = read or self.read
-        lines = []
-        if read_states:
-            for slot in layout.stocks:
-                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'y')}" + comment(slot.name))
-            for slot in layout.states:
-                lines.append(f"{indent}{self.ident[slot.key]} = {read(slot, 'z')}" + comment(slot.name))
-        for i, slot in enumerate(layout.constants):
-            lines.append(f"{indent}{self.ident[slot.key]} = {constants}[{i}]" + comment(slot.name))
-        for j, key in enumerate(layout.lookups):
-            lines.append(f"{indent}{self.ident[key]} = {constants}[{len(layout.constants) + j}]"
-                         + comment(self.vars[key].name))
-        return lines
-
-    def assign(self, var: Variable, expr: Expr) -> str:
-        if isinstance(expr, Call) and expr.func == PIECES:
-            return self.assign_pieces(var, expr)
-        code, dims = self.emit(expr, var)
-        target = self.var_dims(var)
-        code = self.fit(code, dims, target, var, expr)
-        if var.kind == "flow" and var.non_negative:
-            code = f"np.maximum({code}, 0.0)"
-        return (f"    {self.ident[var.canonical]} = {check_nesting(code, var)}"
-                + comment(f"{var.name} = {to_text(expr)}"))
-
-    def assign_pieces(self, var: Variable, expr: Call) -> str:
-        """An arrayed variable assembled from blocks that each have their own equation."""
-        ident = self.ident[var.canonical]
-        target = self.var_dims(var)
-        shape = tuple(len(self.dims[d]) for d in target)
-        lines = [f"np.full((n,) + {shape}, np.nan)" + comment(f"{var.name}: one equation per block")]
-        covered = np.zeros(shape, dtype=int)
-        for selector, piece in piece_blocks(expr, var):
-            labels, index = self.block(selector, target, var)
-            block_shape = tuple(len(i) for i in index)
-            covered[np.ix_(*index)] += 1
-            code, dims = self.emit(piece, var)
-            extra = [d for d in (dims or ()) if d not in labels]
-            if extra:
-                raise DimensionError(
-                    f"The equation of `{var.name}`[{', '.join(selector)}] varies over dimension `{extra[0]}`, "
-                    f"which that block does not have: `{to_text(piece)}`."
-                )
-            if dims is None:
-                value = f"{code}"
-            else:
-                value = f"np.broadcast_to({self.align(code, dims, labels)}, (n,) + {block_shape})"
-            lines.append(f"    {ident}[{self.block_index(index)}] = {check_nesting(value, var)}"
-                         + comment(f"[{', '.join(selector)}] = {to_text(piece)}"))
-        if covered.min() == 0 or covered.max() > 1:
-            cell = np.argwhere(covered != 1)[0]
-            element = ", ".join(self.dims[d][k] for d, k in zip(target, cell))
-            what = "no equation" if covered[tuple(cell)] == 0 else "more than one equation"
-            raise SpecError(f"`{var.name}`[{element}] has {what}; give every element exactly one equation.")
-        if var.kind == "flow" and var.non_negative:
-            lines.append(f"    {ident} = np.maximum({ident}, 0.0)")
-        return f"    {ident} = " + "\n".join(lines)
-
-    def block(self, selector: tuple[str, ...], target: tuple[str, ...],
-              var: Variable) -> tuple[tuple[str, ...], list[list[int]]]:
-        """Dimension labels and element positions of one block of an arrayed variable."""
-        if len(selector) != len(target):
-            raise DimensionError(
-                f"A block of `{var.name}` gives {len(selector)} subscript(s) {list(selector)} for its "
-                f"{len(target)} dimension(s) {list(target)}."
-            )
-        labels: list[str] = []
-        index: list[list[int]] = []
-        for sub, dim in zip(selector, target):
-            key = canonical(sub)
-            elements = self.dims[dim]
-            if key == dim:
-                labels.append(dim)
-                index.append(list(range(len(elements))))
-            elif key in self.dims and set(self.dims[key]) <= set(elements):
-                labels.append(key)
-                index.append([elements.index(e) for e in self.dims[key]])
-            elif key in elements:
-                labels.append(f"{dim}={key}")  # a one-element block: no equation varies over it
-                index.append([elements.index(key)])
-            else:
-                raise DimensionError(
-                    f"`{sub}` in a block of `{var.name}` is neither dimension `{dim}`, a subrange of it, nor one "
-                    f"of its elements." + did_you_mean(key, elements)
-                )
-        return tuple(labels), index
-
-    @staticmethod
-    def block_index(index: list[list[int]]) -> str:
-        parts = []
-        for positions in index:
-            lo, hi = positions[0], positions[-1] + 1
-            parts.append(f"{lo}:{hi}" if positions == list(range(lo, hi)) else repr(positions))
-        if sum(p.startswith("[") for p in parts) > 1:
-            # Several element lists: an open mesh, so they do not pair up element by element.
-            return "(slice(None),) + np.ix_(" + ", ".join(repr(p) for p in index) + ")"
-        return ":, " + ", ".join(parts)
-
-    def fit(self, code: str, dims: tuple[str, ...] | None, target: tuple[str, ...], var: Variable,
-            expr: Expr) -> str:
-        """Make `code` exactly the variable's shape (n, *dims)."""
-        shape = tuple(len(self.dims[d]) for d in target)
-        if dims is None:
-            return f"np.full((n,) + {shape}, {code}, dtype=float)" if shape else f"np.full(n, {code}, dtype=float)"
-        extra = [d for d in dims if d not in target]
-        if extra and var.internal:
-            owner = var.source.split("`")[1]
-            raise DimensionError(
-                f"A stateful function in the equation of `{owner}` has an input that varies over dimension "
-                f"`{extra[0]}`, which `{owner}` does not have. Move the call into its own auxiliary with "
-                f"that dimension and reduce that auxiliary instead."
-            )
-        if extra:
-            raise DimensionError(
-                f"The equation of `{var.name}` varies over dimension `{extra[0]}`, which `{var.name}` does "
-                f"not have: `{to_text(expr)}`. Give `{var.name}` that dimension, or reduce over it "
-                f"(e.g. `sum(..., \"{extra[0]}\")`)."
-            )
-        aligned = self.align(code, dims, target)
-        if dims == target:
-            return aligned
-        return f"np.broadcast_to({aligned}, (n,) + {shape})"
-
-    def draining(self, flow: Variable) -> list[tuple[Variable, tuple[str, ...], tuple[str, ...]]]:
-        """The non-negative stocks `flow` drains, each with what is available to the flow: the
-        stock's inflows and the outflows listed before it (XMILE: first listed, first served)."""
-        return [(stock, stock.inflows, stock.outflows[:stock.outflows.index(flow.canonical)])
-                for stock in self.vars.values()
-                if stock.kind == "stock" and stock.non_negative and flow.canonical in stock.outflows]
-
-    def limit_outflow(self, flow: Variable) -> list[str]:
-        lines = []
-        for stock, inflows, before in self.draining(flow):
-            # Add up what is available in the stock's dimensions, then line it up with the
-            # flow's: flows may list the same dimensions in another order.
-            target = self.var_dims(stock)
-            if set(self.var_dims(flow)) != set(target):
-                raise DimensionError(
-                    f"Flow `{flow.name}` drains non-negative stock `{stock.name}` but has dimensions "
-                    f"{list(self.var_dims(flow))}, not the stock's {list(target)}; give it the stock's dimensions."
-                )
-
-            def term(f: str) -> str:
-                dims = self.var_dims(self.vars[f])
-                if not set(dims) <= set(target):
-                    raise DimensionError(
-                        f"Flow `{self.vars[f].name}` has dimensions {list(dims)} that stock `{stock.name}` "
-                        f"({list(target)}) lacks; give them the same dimensions."
-                    )
-                return self.align(self.ident[f], dims, target)
-
-            available = [f"{self.ident[stock.canonical]} / dt"] + [f"+ {term(f)}" for f in inflows]
-            available += [f"- {term(f)}" for f in before]
-            total = self.align(f"({' '.join(available)})", target, self.var_dims(flow))
-            ident = self.ident[flow.canonical]
-            lines.append(f"    {ident} = np.minimum({ident}, np.maximum({total}, 0.0))"
-                         + comment(f"non-negative {stock.name}"))
-        return lines
-
-    def align(self, code: str, dims: tuple[str, ...] | None, target: tuple[str, ...]) -> str:
-        if dims is None or dims == target:
-            return code
-        order = sorted(dims, key=target.index)
-        if list(order) != list(dims):
-            perm = (0,) + tuple(1 + dims.index(d) for d in order)
-            code = f"np.transpose({code}, {perm})"
-        index = ", ".join(":" if d in dims else "None" for d in target)
-        return f"{code}[:, {index}]"
-
-    def union(self, *all_dims: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        result: list[str] | None = None
-        for dims in all_dims:
-            if dims is None:
-                continue
-            result = result or []
-            result += [d for d in dims if d not in result]
-        return None if result is None else tuple(result)
-
-    def emit(self, expr: Expr, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        """Return numpy code for `expr` and its dimensions (None: the same for every run)."""
-        if isinstance(expr, Num):
-            v = expr.value
-            if not math.isfinite(v):
-                return f"float({str(v)!r})", None
-            # Bracket negatives: `-2.0 ** 2` would mean -(2 ** 2) to Python.
-            return (repr(v) if v >= 0 else f"({v!r})"), None
-        if isinstance(expr, Ref):
-            return self.emit_ref(expr, var)
-        if isinstance(expr, (Unary, Binary)):
-            folded = _fold(expr)
-            if isinstance(folded, Num):
-                return self.emit(folded, var)
-        if isinstance(expr, Unary):
-            code, dims = self.emit(expr.operand, var)
-            if expr.op == "not":
-                # Logical results are numbers, as comparisons are, so `-(not x)` works too.
-                return f"(1.0 * np.logical_not({code}))", dims
-            return f"(-{code})", dims
-        if isinstance(expr, Binary) and expr.op in CHAIN_OPERATORS:
-            # One flat chain, each operand lined up with the dimensions of the whole: the same
-            # operations on the same elements in the same order as the nested form.
-            first, rest = chain_operands(expr)
-            emitted = [self.emit(first, var)] + [self.emit(operand, var) for _, operand in rest]
-            dims = self.union(*(d for _, d in emitted))
-            codes = [self.align(code, d, dims) if dims is not None else code for code, d in emitted]
-            return "(" + codes[0] + "".join(f" {op} {code}" for (op, _), code in zip(rest, codes[1:])) + ")", dims
-        if isinstance(expr, Binary):
-            left, ldims = self.emit(expr.left, var)
-            right, rdims = self.emit(expr.right, var)
-            dims = self.union(ldims, rdims)
-            if dims is not None:
-                left, right = self.align(left, ldims, dims), self.align(right, rdims, dims)
-            if expr.op in ("and", "or"):
-                return f"(1.0 * np.logical_{expr.op}({left}, {right}))", dims
-            if expr.op == "%":
-                return f"np.mod({left}, {right})", dims
-            if expr.op in ("==", "!=", "<", "<=", ">", ">="):
-                return f"(1.0 * ({left} {expr.op} {right}))", dims
-            return f"({left} {expr.op} {right})", dims
-        if isinstance(expr, Call):
-            return self.emit_call(expr, var)
-        if isinstance(expr, (Str, Table)):
-            raise SpecError(
-                f"The equation of `{var.name}` uses `{to_text(expr)}` where a number is expected."
-            )
-        raise TypeError(expr)
-
-    def emit_ref(self, ref: Ref, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        if ref.name in _TIME_NAMES and ref.name not in self.vars:
-            if ref.subscripts:
-                raise SpecError(f"`{ref.name}` in `{var.name}` cannot be subscripted.")
-            return _TIME_NAMES[ref.name], None
-        target = self.vars[ref.name]
-        if target.kind == "lookup":
-            raise SpecError(
-                f"Lookup `{target.name}` is used as a value in `{var.name}`; call it with an input, "
-                f"as in `{ref.name}(x)`."
-            )
-        code, dims = self.ident[ref.name], self.var_dims(target)
-        if not ref.subscripts:
-            return code, dims
-        if len(ref.subscripts) != len(dims):
-            raise DimensionError(
-                f"`{target.name}` has {len(dims)} dimension(s) {dims} but `{var.name}` gives "
-                f"{len(ref.subscripts)} subscript(s) {list(ref.subscripts)}."
-            )
-        index, kept = [], []
-        takes: list[tuple[int, list[int]]] = []  # (axis, positions) of subrange selections
-        for sub, dim in zip(ref.subscripts, dims):
-            key = canonical(sub)
-            # `dim!` (Vensim) is the dimension a reduction runs over: its own label, so an
-            # equation over `dim` can also reduce a variable over `dim` x `dim`.
-            base = key[:-1] if key.endswith("!") else key
-            if base == dim or (base in self.mapped.get(dim, ()) and len(self.dims[base]) == len(self.dims[dim])) \
-                    or (base in self.dims and base != dim and self.dims[base] == self.dims[dim]):
-                index.append(":")
-                kept.append(key)
-                self.dims.setdefault(key, self.dims[dim])
-            elif base in self.dims and set(self.dims[base]) < set(self.dims[dim]):
-                index.append(":")
-                takes.append((1 + len(kept), [self.dims[dim].index(e) for e in self.dims[base]]))
-                kept.append(key)
-                self.dims.setdefault(key, self.dims[base])
-            elif key in self.dims[dim]:
-                index.append(str(self.dims[dim].index(key)))
-            else:
-                raise DimensionError(
-                    f"`{sub}` in `{var.name}` is neither dimension `{dim}` nor one of its elements "
-                    f"{list(self.dims[dim])}." + did_you_mean(key, self.dims[dim])
-                )
-        code = f"{code}[:, {', '.join(index)}]"
-        for axis, positions in takes:
-            code = f"np.take({code}, {positions}, axis={axis})"
-        return code, tuple(kept)
-
-    def emit_call(self, call: Call, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        func = functions.ALIASES.get(call.func, call.func)
-        if func == "time" and not call.args:
-            return "t", None
-        if func in (PIECES, PIECE_AT):
-            raise SpecError(f"`{func}` must be the whole equation of `{var.name}`, not part of it.")
-        if func in REDUCTIONS:
-            return self.emit_reduction(call, var)
-        if func == "with_lookup":
-            if len(call.args) != 2 or not isinstance(call.args[1], Table):
-                raise SpecError(f"`with_lookup` in `{var.name}` takes an input and a table of (x, y) points.")
-            literal = call.args[1]
-            name = self.tables.setdefault(literal, f"_table{len(self.tables)}")
-            code, dims = self.emit(call.args[0], var)
-            return f"fn.lookup({code}, {name}[0], {name}[1])", dims
-        if func in LOOKUP_FUNCTIONS:
-            if len(call.args) != 2 or not isinstance(call.args[0], Ref) or call.args[0].name not in self.vars \
-                    or self.vars[call.args[0].name].kind != "lookup":
-                raise SpecError(f"`{func}` in `{var.name}` takes a lookup's name and an input: `{func}(table, x)`.")
-            return self.emit_lookup(call.args[0].name, call.args[1], var, LOOKUP_FUNCTIONS[func])
-        if func in self.vars and self.vars[func].kind == "lookup":
-            if len(call.args) != 1:
-                raise SpecError(f"Lookup `{self.vars[func].name}` takes one input, in `{var.name}`.")
-            lookup = self.vars[func].lookup
-            assert lookup is not None
-            return self.emit_lookup(func, call.args[0], var, lookup.mode)
-        if func in functions.ARRAY_FUNCTIONS:
-            return self.emit_array_function(func, call, var)
-        builtin = functions.BUILTINS[func]
-        if builtin.nargs is not None and len(call.args) not in builtin.nargs:
-            raise SpecError(
-                f"`{func}` in the equation of `{var.name}` takes "
-                f"{' or '.join(map(str, builtin.nargs))} argument(s), not {len(call.args)}."
-            )
-        if builtin.nargs is None and not call.args:
-            raise SpecError(f"`{func}` in the equation of `{var.name}` needs at least one argument.")
-        emitted = [self.emit(a, var) for a in call.args]
-        dims = self.union(*(d for _, d in emitted))
-        args = [self.align(code, d, dims) if dims is not None else code for code, d in emitted]
-        prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
-        return f"fn.{func.lstrip('_')}({', '.join(prefix + args)})", dims
-
-    def emit_array_function(self, func: str, call: Call, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        """Vector and allocation functions: the arguments lined up so that the dimension the
-        function works along is the last axis (VECTOR SELECT: the ``dim!`` axes it reduces)."""
-        args = call.args
-        usage = ARRAY_USAGE[func]
-        count = len([a for a in args if not isinstance(a, Str)])
-        expected = {"vector_select": 5, "allocate_available": 3}.get(func, usage.count(",") + 1)
-        if count != expected or (func == "vector_select" and len(args) == count) \
-                or (func == "allocate_available" and len(args) != 4):
-            raise SpecError(f"`{func}` in the equation of `{var.name}` is written `{usage}`.")
-
-        def arrayed(expr: Expr, what: str) -> tuple[str, tuple[str, ...]]:
-            code, dims = self.emit(expr, var)
-            if not dims:
-                raise DimensionError(f"The {what} of `{func}` in `{var.name}` must be an array: `{usage}`.")
-            return code, dims
-
-        def per_group(expr: Expr, what: str, target: tuple[str, ...]) -> str:
-            code, dims = self.emit(expr, var)
-            extra = [d for d in dims or () if d not in target]
-            if extra:
-                raise DimensionError(
-                    f"The {what} of `{func}` in `{var.name}` varies over `{extra[0]}`, the dimension the function "
-                    f"works along (or one its result lacks): `{usage}`."
-                )
-            return self.align(code, dims, target)
-
-        if func == "vector_select":
-            sel, sdims = arrayed(args[0], "selection")
-            expr, edims = arrayed(args[1], "expression")
-            union = self.union(sdims, edims) or ()
-            over = [canonical(a.value) for a in args[5:] if isinstance(a, Str)]
-            missing = [d for d in over if d not in union]
-            if missing:
-                raise DimensionError(f"`{func}` in `{var.name}` selects over `{missing[0]}`, which its arrays lack.")
-            kept = tuple(d for d in union if d not in over)
-            axes = tuple(1 + union.index(d) for d in over)
-            rest = [per_group(a, what, kept) for a, what in zip(args[2:5], ("missing value", "action", "error action"))]
-            code = f"fn.vector_select({self.align(sel, sdims, union)}, {self.align(expr, edims, union)}, " \
-                   f"{', '.join(rest)}, {axes})"
-            return code, kept
-        vector, vdims = arrayed(args[0], "first argument")
-        along = vdims[-1]  # Vensim: the last subscript of the first argument
-        if func in ("vector_sort_order", "vector_rank"):
-            return f"fn.{func}({vector}, {per_group(args[1], 'direction', vdims[:-1])})", vdims
-        if func == "vector_reorder":
-            order, odims = arrayed(args[1], "order")
-            union = tuple(d for d in self.union(vdims, odims) or () if d != along) + (along,)
-            return f"fn.vector_reorder({self.align(vector, vdims, union)}, {self.align(order, odims, union)})", union
-        if func == "allocate_available":
-            profiles, pdims = arrayed(args[1], "priority profile")
-            profile = canonical(args[3].value) if isinstance(args[3], Str) else ""
-            if profile not in pdims or along not in pdims:
-                raise DimensionError(
-                    f"The priority profiles of `{func}` in `{var.name}` must vary over the requesters' dimension "
-                    f"`{along}` and the profile dimension: `{usage}`."
-                )
-            others = [d for d in pdims if d != profile]
-            union = tuple(d for d in self.union(vdims, tuple(others)) or () if d != along)
-            supply_dims = self.emit(args[2], var)[1] or ()
-            union = tuple(self.union(union, tuple(d for d in supply_dims if d != along)) or ()) + (along,)
-            return (f"fn.allocate_available({self.align(vector, vdims, union)}, "
-                    f"{self.align(profiles, pdims, union + (profile,))}, "
-                    f"{per_group(args[2], 'supply', union[:-1])})"), union
-        # allocate_by_priority(request, priority, size, width, supply)
-        priority, pdims = arrayed(args[1], "priority")
-        union = tuple(d for d in self.union(vdims, pdims) or () if d != along)
-        for extra in args[3:5]:
-            union = tuple(self.union(union, tuple(d for d in self.emit(extra, var)[1] or () if d != along)) or ())
-        union = union + (along,)
-        return (f"fn.allocate_by_priority({self.align(vector, vdims, union)}, {self.align(priority, pdims, union)}, "
-                f"{per_group(args[3], 'width', union[:-1])}, {per_group(args[4], 'supply', union[:-1])})"), union
-
-    def emit_lookup(self, key: str, arg: Expr, var: Variable, mode: str) -> tuple[str, tuple[str, ...] | None]:
-        code, dims = self.emit(arg, var)
-        impl = functions.LOOKUP_MODES[mode].__name__
-        ident = self.ident[key]
-        return f"fn.{impl}({code}, {ident}[0], {ident}[1])", dims
-
-    def emit_reduction(self, call: Call, var: Variable) -> tuple[str, tuple[str, ...] | None]:
-        if not call.args or len(call.args) > 2 or (len(call.args) == 2 and not isinstance(call.args[1], Str)):
-            raise SpecError(
-                f"`{call.func}` in `{var.name}` takes an array and optionally a dimension name: "
-                f"`{call.func}(x, \"dim\")`."
-            )
-        code, dims = self.emit(call.args[0], var)
-        if not dims:
-            raise DimensionError(f"`{call.func}` in `{var.name}` needs an arrayed argument.")
-        if len(call.args) == 2:
-            assert isinstance(call.args[1], Str)
-            dim = canonical(call.args[1].value)
-            if dim not in dims:
-                raise DimensionError(
-                    f"`{call.func}` in `{var.name}` reduces over `{dim}`, but its argument has dimensions "
-                    f"{list(dims)}." + did_you_mean(dim, dims)
-                )
-            axes: tuple[int, ...] = (1 + dims.index(dim),)
-            kept = tuple(d for d in dims if d != dim)
-        else:
-            axes = tuple(range(1, 1 + len(dims)))
-            kept = ()
-        return f"{REDUCTIONS[call.func]}({code}, axis={axes})", kept
-
-
-_NUMPY_OPERATORS = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "%": np.mod,
-    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
-    ">=": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
-}
-
-
-def net_flow_text(terms: list[str], stock: Variable, ident: str, ns: str) -> str:
-    """The code of a stock's net flow from its signed terms (``"+ inflow"``, ``"- outflow"``),
-    with `ns` the namespace of ``maximum``/``minimum`` (numpy for arrays, floats for the
-    scalar path)."""
-    if not terms:
-        return "0.0"
-    text = " ".join(terms)
-    text = text[2:] if text.startswith("+ ") else "-" + text[2:]
-    if stock.non_negative and stock.update == "continuous":
-        # Outflows are capped already; a negative inflow (an XMILE biflow) must not drain
-        # the stock below zero either, nor drain one that already is.
-        text = f"{ns}.maximum({text}, {ns}.minimum(-{ident} / dt, 0.0))"
-    return text
-
-
-def _fold(expr: Expr) -> Expr:
-    """Evaluate operators on numbers alone at compile time, with numpy's float semantics.
-
-    Left to Python, `1 / 0` would raise ZeroDivisionError from the generated code; numpy
-    gives inf, which the integrator reports as a non-finite run like any other.
-    """
-    if isinstance(expr, Unary):
-        operand = _fold(expr.operand)
-        if isinstance(operand, Num):
-            value = np.logical_not(operand.value) if expr.op == "not" else -np.float64(operand.value)
-            return Num(float(value))
-        return expr
-    if isinstance(expr, Binary):
-        left, right = _fold(expr.left), _fold(expr.right)
-        if isinstance(left, Num) and isinstance(right, Num):
-            with np.errstate(all="ignore"):
-                return Num(float(_NUMPY_OPERATORS[expr.op](np.float64(left.value), np.float64(right.value))))
-    return expr
-
-
-def piece_blocks(expr: Call, var: Variable) -> list[tuple[tuple[str, ...], Expr]]:
-    """The ``(subscripts, equation)`` blocks of a ``_pieces(...)`` equation, checked."""
-    args = expr.args
-    ok = len(args) >= 2 and len(args) % 2 == 0
-    blocks: list[tuple[tuple[str, ...], Expr]] = []
-    for at, piece in zip(args[::2], args[1::2]):
-        if not (isinstance(at, Call) and at.func == PIECE_AT and all(isinstance(a, Str) for a in at.args)):
-            ok = False
-            break
-        blocks.append((tuple(a.value for a in at.args if isinstance(a, Str)), piece))
-    if not ok:
-        raise SpecError(
-            f"`{PIECES}` in `{var.name}` takes pairs of a block and its equation: "
-            f"`{PIECES}({PIECE_AT}(\"north\"), 1, {PIECE_AT}(\"south\"), 2)`."
-        )
-    return blocks
-
-
-def chain_operands(expr: Binary) -> tuple[Expr, list[tuple[str, Expr]]]:
-    """The left spine of a chain of ``+``/``-`` (or ``*``/``/``) as its first operand and the
-    ``(operator, operand)`` pairs that follow, to be written without brackets in between.
-
-    A part of the spine made of numbers alone stays one operand, folded at compile time with
-    numpy's semantics (Python would raise on ``1 / 0``).
-    """
-    group = CHAIN_OPERATORS[expr.op]
-    rest: list[tuple[str, Expr]] = []
-    node: Expr = expr
-    while isinstance(node, Binary) and node.op in group and not isinstance(_fold(node), Num):
-        rest.append((node.op, node.right))
-        node = node.left
-    rest.reverse()
-    return node, rest
-
-
-def comment(text: str) -> str:
-    """A trailing comment carrying model text (a name, an equation) into generated source.
-
-    The text goes through ``repr`` and nothing else: ``repr`` escapes CR, LF and every other
-    control or invisible character, so the text can never end the comment and run as code.
-
-    Examples
-    --------
-    >>> print(comment("x = 1\\rimport os"))
-      # 'x = 1\\rimport os'
-    """
-    if len(text) > 100:
-        text = text[:97] + "..."
-    return f"  # {text!r}"
-
-
-def check_nesting(code: str, var: Variable) -> str:
-    """Return `code` (the generated code of one equation of `var`), or refuse it when Python
-    could not compile its nesting of brackets."""
-    if len(code) > 2 * MAX_NESTING:  # shorter code cannot nest that deep
-        steps = np.frombuffer(code.encode("ascii"), dtype=np.uint8)
-        opening = np.isin(steps, np.frombuffer(b"([{", dtype=np.uint8))
-        closing = np.isin(steps, np.frombuffer(b")]}", dtype=np.uint8))
-        deepest = int(np.cumsum(opening.astype(np.int64) - closing).max())
-        if deepest > MAX_NESTING:
-            raise SpecError(
-                f"The equation of `{var.name}` nests too deeply for generated code ({deepest} levels of brackets, "
-                f"at most {MAX_NESTING}); split it into auxiliaries.{_equation_hint(var)}"
-            )
-    return code
-
-
-def _equation_hint(var: Variable) -> str:
-    return f"\n    {var.name} = {var.equation_text}" if var.equation_text else ""
-
-
-def _load_functions(source: str, filename: str, namespace: dict[str, Any]) -> dict[str, types.FunctionType]:
-    """Turn generated source into functions; the source is also put in linecache for tracebacks."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    try:
-        module_code = compile(source, filename, "exec")
-    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
-        # Not reached by a valid spec (names never enter the code, nesting is checked): a
-        # typed error all the same, naming the line (whose comment names the variable).
-        line = getattr(exc, "lineno", None)
-        text = source.splitlines()[line - 1].strip() if line and line <= source.count("\n") + 1 else ""
-        raise SpecError(
-            f"The code generated for {filename} does not compile ({type(exc).__name__}: {exc}); "
-            f"at: {text[:200]!r}. Simplify that equation and report the model as an sdflow bug."
-        ) from None
-    return {
-        const.co_name: types.FunctionType(const, namespace, const.co_name)
-        for const in module_code.co_consts
-        if isinstance(const, types.CodeType)
-    }
-
-
-# The `fn` namespace of generated code: builtins by their equation names, lookups by mode.
-_FUNCTIONS = types.SimpleNamespace(
-    **{name.lstrip("_"): builtin.impl for name, builtin in functions.BUILTINS.items()},
-    **{impl.__name__: impl for impl in functions.LOOKUP_MODES.values()},
-    **functions.ARRAY_FUNCTIONS,
-)
-
-# ---------------------------------------------------------------------------------------------
-ParamValue = float | Sequence[float] | np.ndarray
+    return CompiledModel(compile_program(spec))
 
 
 @dataclass(frozen=True, eq=False)
@@ -971,32 +60,47 @@ class CompiledModel:
     """A compiled model: its specification, state layout and generated numpy source.
 
     Call :meth:`run` to simulate one run or an ensemble. The object is never mutated
-    by a run; parameter overrides are arguments.
+    by a run; parameter overrides are arguments. It holds one
+    :class:`~sd_engine.program.Program`, the compiler's output that every back end reads.
     """
 
-    spec: ModelSpec
-    lowered: ModelSpec
-    layout: Layout
-    source: str
-    tables: Mapping[Table, str] = field(repr=False)
-    backend: Literal["numpy", "interpreter"] = "numpy"
-    _functions: dict[str, Any] = field(init=False, repr=False)
+    program: Program
 
-    def __post_init__(self) -> None:
-        filename = f"<sdflow model {self.spec.name!r} {self.spec.hash()}>"
-        namespace: dict[str, Any] = {"np": np, "fn": _FUNCTIONS, "__name__": "sdflow_generated"}
-        for table, name in self.tables.items():
-            namespace[name] = (np.array(table.xs), np.array(table.ys))
-        object.__setattr__(self, "_functions", _load_functions(self.source, filename, namespace))
-
-    # -- evaluation interface used by the integrators ---------------------------------------------
+    # -- what was compiled --------------------------------------------------------------------
     @property
-    def initialize(self) -> Any:
-        return self._functions["initialize"]
+    def spec(self) -> ModelSpec:
+        """The model as written."""
+        return self.program.spec
 
     @property
-    def evaluate(self) -> Any:
-        return self._functions["evaluate"]
+    def lowered(self) -> ModelSpec:
+        """The model with its stateful builtins lowered to internal variables."""
+        return self.program.lowered
+
+    @property
+    def layout(self) -> Layout:
+        """Where each stock, state, input and recorded series lives in the buffers."""
+        return self.program.layout
+
+    @property
+    def source(self) -> str:
+        """The generated numpy source of ``initialize`` and ``evaluate``."""
+        return self.program.source
+
+    @property
+    def backend(self) -> Literal["numpy", "interpreter"]:
+        """What evaluates the equations: the generated code, or the reference interpreter."""
+        return "interpreter" if isinstance(self.program.evaluator, Interpreter) else "numpy"
+
+    @property
+    def initialize(self) -> Callable[..., None]:
+        """The program's ``initialize`` (see :class:`~sd_engine.program.Evaluator`)."""
+        return self.program.evaluator.initialize
+
+    @property
+    def evaluate(self) -> Callable[..., None]:
+        """The program's ``evaluate`` (see :class:`~sd_engine.program.Evaluator`)."""
+        return self.program.evaluator.evaluate
 
     @property
     def parameters(self) -> dict[str, Variable]:
@@ -1031,7 +135,9 @@ class CompiledModel:
         params : mapping, optional
             Constant overrides by display or canonical name. A scalar applies to all runs;
             1-D arrays of equal length ``n`` make an ensemble of ``n`` runs (a ``run``
-            dimension). A lookup is overridden with ``(xs, ys)`` or a sequence of pairs.
+            dimension). A lookup is overridden with ``(xs, ys)`` or a sequence of pairs; a
+            scalar constant or auxiliary may be given a time series (a pandas Series indexed
+            by model time), read as a lookup of time.
         initial_time, final_time, dt, saveper : float, optional
             Override the model's time settings.
         method : {"euler", "rk2", "rk4", "rk45", "dop853"}, optional
@@ -1049,7 +155,7 @@ class CompiledModel:
             Show a progress bar.
         backend : {"sdflow", "pysd"}
             ``"pysd"`` runs an imported model's own file through PySD's runtime instead, as a
-            cross-check (Euler only, much slower); see :mod:`sd_engine.io.pysd_runtime`.
+            cross-check (Euler only, much slower): :func:`sd_engine.io.pysd_runtime.run_pysd`.
 
         Examples
         --------
@@ -1064,76 +170,25 @@ class CompiledModel:
         [0.25, 0.5625]
         """
         if backend == "pysd":
-            # A cross-check only: the model's own file through PySD's runtime (Euler, slow).
-            from .io.pysd_runtime import run_pysd
-
             if initial_time is not None or seed is not None:
                 raise UnsupportedError("`backend=\"pysd\"` takes params, final_time, dt, saveper and method only.")
-            return run_pysd(self, params, final_time=final_time, dt=dt, saveper=saveper, method=method)
+            return run_pysd(self.program, params, final_time=final_time, dt=dt, saveper=saveper, method=method)
         if backend != "sdflow":
             raise SpecError(f"Unknown backend `{backend}`; use \"sdflow\" or \"pysd\".")
-        from .integrate import simulate
-
-        model, params = self._with_time_series(params or {})
-        return simulate(
-            model, params=params, initial_time=initial_time, final_time=final_time, dt=dt,
-            saveper=saveper, method=method, seed=seed, errors=errors, progress=progress, rtol=rtol, atol=atol,
-        )
-
-    def _with_time_series(self, params: Mapping[str, Any]) -> tuple[CompiledModel, dict[str, Any]]:
-        """Replace constants or auxiliaries given as time series by a lookup of time.
-
-        A pandas Series (or a DataArray over ``time``) indexed by model time becomes the
-        variable's equation ``with_lookup(time, series)``: interpolated between its points and
-        held beyond them. The result is a recompiled copy; this model is not changed.
-        """
-        # A series given for a lookup is that lookup's new table, handled with the other inputs.
-        series = {k: v for k, v in params.items()
-                  if _is_time_series(v) and not (k in self.spec and self.spec[k].kind == "lookup")}
-        if not series:
-            return self, dict(params)
-        import dataclasses
-
-        replaced = {}
-        for name, value in series.items():
-            var = self.spec[name]
-            if var.kind not in ("constant", "aux") or var.dims:
-                raise SpecError(
-                    f"`{var.name}` is a{'n arrayed' if var.dims else ''} {var.kind}; only scalar constants and "
-                    "auxiliaries can be replaced by a time series."
-                )
-            xs = np.asarray(value.index if hasattr(value, "index") else value["time"], dtype=float)
-            ys = np.asarray(value.values, dtype=float).ravel()
-            if xs.ndim != 1 or len(xs) != len(ys) or not len(xs) or not np.all(np.isfinite(xs)) \
-                    or not np.all(np.isfinite(ys)) or np.any(np.diff(xs) < 0):
-                raise SpecError(
-                    f"The time series for `{var.name}` needs finite values at increasing, finite model times."
-                )
-            equation = Call("with_lookup", (Ref("time"), Table(tuple(xs.tolist()), tuple(ys.tolist()))))
-            replaced[var.canonical] = dataclasses.replace(
-                var, kind="aux", equation=equation, values=None, text="time series given to run()",
-                init_equation=None,
-            )
-        variables = tuple(replaced.get(v.canonical, v) for v in self.spec.variables)
-        spec = dataclasses.replace(self.spec, variables=variables)
-        return _rebuild(spec, self.backend), {k: v for k, v in params.items() if k not in series}
+        return simulate(self.program, params, initial_time=initial_time, final_time=final_time, dt=dt,
+                        saveper=saveper, method=method, seed=seed, errors=errors, progress=progress, rtol=rtol,
+                        atol=atol)
 
     def with_backend(self, backend: Literal["numpy", "interpreter"]) -> CompiledModel:
         """The same model evaluated by generated code or by the slow reference interpreter."""
         if backend == "numpy":
-            return compile_model(self.spec)
-        from .interpret import InterpretedModel
-
-        return InterpretedModel(self.spec, self.lowered, self.layout, self.source, self.tables, "interpreter")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Generated functions do not pickle; the spec does, and compiling is deterministic,
-        # so a copy sent to another process (a Dask worker) is rebuilt from the spec there.
-        return (_rebuild, (self.spec, self.backend))
+            return self if self.backend == "numpy" else compile_model(self.spec)
+        if backend == "interpreter":
+            return CompiledModel(interpreted(self.program))
+        raise SpecError(f"Unknown backend `{backend}`; use \"numpy\" or \"interpreter\".")
 
     # -- feedback loops (sd_engine.graph, sd_engine.loops) ------------------------------------------
-    def graph(self, view: Literal["full", "stock_flow"] = "full",
-              internal: Literal["collapse", "expand"] = "collapse") -> Any:
+    def graph(self, view: View = "full", internal: InternalMode = "collapse") -> nx.DiGraph:
         """The causal graph: a :class:`networkx.DiGraph` of variables (display names) and links.
 
         Nodes carry ``kind``, ``units``, ``doc``; edges carry ``polarity``. ``view="stock_flow"``
@@ -1148,16 +203,14 @@ class CompiledModel:
         >>> sorted(m.compile().graph().edges)
         [('loss', 'x'), ('x', 'loss')]
         """
-        from .loops import model_graph
+        return model_graph(self.program, view, internal)
 
-        return model_graph(self, view, internal)
-
-    def loops(self, ds: xr.Dataset | None = None, **options: Any) -> Any:
+    def loops(self, ds: xr.Dataset | None = None, **options: Any) -> LoopSet:
         """The feedback loops: a :class:`~sd_engine.loops.LoopSet` of :class:`~sd_engine.loops.Loop`.
 
         Each loop has ``id``, ``variables`` (display names), ``polarity`` ("R", "B" or
         "unknown"), ``length`` and ``name``. Options (``max_length``, ``cap``, ``internal``,
-        ``names``, ``numeric``) are those of :func:`sd_engine.loops.model_loops`.
+        ``names``, ``numeric``, ``method``) are those of :func:`sd_engine.loops.model_loops`.
 
         Examples
         --------
@@ -1167,9 +220,7 @@ class CompiledModel:
         >>> [(loop.id, loop.polarity) for loop in m.compile().loops()]
         [('B1', 'B')]
         """
-        from .loops import model_loops
-
-        return model_loops(self, ds, **options)
+        return model_loops(self.program, ds, **options)
 
     def loop_dominance(self, ds: xr.Dataset | None = None, **options: Any) -> xr.DataArray:
         """Relative loop scores (Loops that Matter) over time, dims ``("loop", "time"[, "run"])``.
@@ -1185,17 +236,4 @@ class CompiledModel:
         >>> model.loop_dominance(model.run()).values.tolist()
         [[-1.0, -1.0, nan]]
         """
-        from .loops import loop_dominance
-
-        return loop_dominance(self, ds, **options)
-
-
-def _is_time_series(value: Any) -> bool:
-    import pandas as pd
-    import xarray as xr
-
-    return isinstance(value, pd.Series) or (isinstance(value, xr.DataArray) and value.dims == ("time",))
-
-
-def _rebuild(spec: ModelSpec, backend: Literal["numpy", "interpreter"]) -> CompiledModel:
-    return compile_model(spec).with_backend(backend) if backend != "numpy" else compile_model(spec)
+        return loop_dominance(self.program, ds, **options)

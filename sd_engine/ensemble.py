@@ -49,6 +49,7 @@ from .errors import SpecError
 from .progress import progress_bar
 from .expr import canonical
 from .guards import NonFiniteWarning, ResourceLimitError, available_memory, warn_if_not_ok
+from .integrate import bind_inputs, is_time_series
 from .results import load as load_results
 from .results import save as save_results
 
@@ -240,24 +241,15 @@ def _run_chunk(model: CompiledModel, params: Mapping[str, Any], seeds: np.ndarra
 
 
 def _split_params(model: CompiledModel, params: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
-    """Separate per-run arrays from values shared by all runs, and count the runs."""
-    constants = {s.key: s for s in model.layout.constants}
-    per_run: dict[str, np.ndarray] = {}
-    shared: dict[str, Any] = {}
-    for name, value in params.items():
-        slot = constants.get(canonical(name))
-        arr = np.asarray(value, dtype=float) if slot is not None else None
-        if slot is not None and arr is not None and arr.ndim == len(slot.shape) + 1:
-            per_run[name] = arr
-        else:
-            shared[name] = value  # scalars, arrays for all runs, lookups: checked by `run`
-    lengths = {len(v) for v in per_run.values()}
-    if len(lengths) > 1:
-        sizes = ", ".join(f"`{k}`: {len(v)}" for k, v in per_run.items())
-        raise SpecError(f"Per-run parameter arrays must have one length; got {sizes}.")
-    if not lengths:
+    """Separate per-run arrays from values shared by all runs, and count the runs, by the rule
+    ``run`` itself applies (:func:`sd_engine.integrate.bind_inputs`); time series are shared."""
+    bound = bind_inputs(model, {k: v for k, v in params.items() if not is_time_series(v)})
+    if not bound.ensemble:
         raise SpecError("`run_ensemble` needs at least one parameter given as an array with one value per run.")
-    return per_run, shared, lengths.pop()
+    per_run = {name: np.asarray(value, dtype=float) for name, value in params.items()
+               if canonical(name) in bound.per_run and not is_time_series(value)}
+    shared = {name: value for name, value in params.items() if name not in per_run}
+    return per_run, shared, bound.n_runs
 
 
 def _saved_times(model: CompiledModel, run_kwargs: Mapping[str, Any]) -> int:

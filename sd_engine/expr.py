@@ -50,6 +50,7 @@ __all__ = [
     "chain",
     "MAX_DEPTH",
     "CHAIN_LIMIT",
+    "TIME_NAMES",
 ]
 
 #: The deepest expression tree an equation may have. Every stage that walks the tree
@@ -60,6 +61,9 @@ MAX_DEPTH = 150
 #: Sums of more terms than this are built as sums of groups of `_GROUP` terms (see :func:`chain`).
 CHAIN_LIMIT = 100
 _GROUP = 32
+#: The names equations use for time and the time step, each with the argument of the generated
+#: functions (and of every evaluator) that holds its value. No variable may take these names.
+TIME_NAMES = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -1,8 +1,16 @@
-"""Vectorised builtin functions with Vensim/XMILE semantics.
+"""The language's vocabulary: builtin functions with Vensim/XMILE semantics, and the tables
+every stage reads.
 
 Each function works on numpy arrays with a leading run axis (or plain floats) and is
 called from generated model code and from the reference interpreter alike. The
 table :data:`BUILTINS` maps a builder name to its implementation and signature.
+
+The other tables name what equations may call besides the builtins -- reductions
+(:data:`REDUCTIONS`), lookups called by name (:data:`LOOKUP_FUNCTIONS`), array functions
+(:data:`ARRAY_FUNCTIONS`, written as :data:`ARRAY_USAGE` says) and block equations
+(:data:`PIECES`) -- and how operators compute (:data:`NUMPY_OPERATORS`, :func:`fold`). The
+importers, the code generator, the interpreter and the loop scores read these one tables, so
+no stage keeps a copy of another's.
 """
 
 from __future__ import annotations
@@ -13,7 +21,26 @@ from typing import Any, Callable
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["Builtin", "BUILTINS", "ARRAY_FUNCTIONS", "lookup"]
+from .errors import SpecError
+from .expr import Binary, Call, Expr, Num, Str, Unary
+from .spec import Variable
+
+__all__ = [
+    "Builtin",
+    "BUILTINS",
+    "ALIASES",
+    "ARRAY_FUNCTIONS",
+    "ARRAY_USAGE",
+    "LOOKUP_MODES",
+    "LOOKUP_FUNCTIONS",
+    "REDUCTIONS",
+    "PIECES",
+    "PIECE_AT",
+    "NUMPY_OPERATORS",
+    "piece_blocks",
+    "fold",
+    "lookup",
+]
 
 Array = Any  # numpy array or float
 
@@ -160,6 +187,8 @@ def lookup_forward(x: Array, xs: np.ndarray, ys: np.ndarray) -> Array:
     return ys[np.clip(i, 0, len(xs) - 1)]
 
 
+#: How a lookup reads its table, by mode: between the points, and beyond them (see
+#: :class:`sd_engine.LookupTable`).
 LOOKUP_MODES: dict[str, Callable[..., Array]] = {
     "interpolate": lookup,
     "extrapolate": lookup_extrapolate,
@@ -368,7 +397,7 @@ def allocate_by_priority(request: Array, priority: Array, width: Array, supply: 
 
 
 #: Array functions, which the code generator and the interpreter call with their own rules for
-#: dimensions (see ``_Compiler.emit_array_function``), with their accepted argument counts.
+#: dimensions (see :meth:`sd_engine.codegen.CodeGenerator.emit_array_function`).
 ARRAY_FUNCTIONS: dict[str, Callable[..., Array]] = {
     "vector_select": vector_select,
     "vector_sort_order": vector_sort_order,
@@ -432,3 +461,90 @@ BUILTINS: dict[str, Builtin] = {
 
 #: Aliases accepted for Vensim and XMILE spellings.
 ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "int": "integer", "mod": "modulo"}
+
+#: Reductions over a dimension, ``sum(x, "region")`` (without a dimension: over all), each with
+#: the numpy function that computes it: the code generator writes ``np.<name>``, the
+#: interpreter calls it.
+REDUCTIONS = {"sum": "sum", "prod": "prod", "vmin": "min", "vmax": "max", "mean": "mean"}
+#: Lookup calls that name their table, ``lookup_extrapolate(table, x)``, with the lookup mode
+#: (a key of :data:`LOOKUP_MODES`) each reads the table with.
+LOOKUP_FUNCTIONS = {
+    "lookup": "interpolate",
+    "lookup_extrapolate": "extrapolate",
+    "lookup_backward": "hold_backward",
+    "lookup_forward": "look_forward",
+}
+#: How each array function is written (the dimension rules are in the code generator).
+ARRAY_USAGE = {
+    "vector_select": "vector_select(selection[dim!], expression[dim!], missing, action, error, \"dim!\")",
+    "vector_sort_order": "vector_sort_order(vector[dim], direction)",
+    "vector_rank": "vector_rank(vector[dim], direction)",
+    "vector_reorder": "vector_reorder(vector[dim], order[dim])",
+    "allocate_available": "allocate_available(request[dim], profiles[dim, profile], supply, \"profile\")",
+    "allocate_by_priority": "allocate_by_priority(request[dim], priority[dim], size, width, supply)",
+}
+#: An arrayed variable defined block by block: ``_pieces(_at("north"), eq1, _at("south"), eq2)``.
+#: Each ``_at`` gives, per dimension of the variable, the dimension itself, a subrange of it or
+#: one element; the blocks must cover every element exactly once.
+PIECES = "_pieces"
+PIECE_AT = "_at"
+#: The operators of the expression tree as numpy functions: what every operator computes.
+NUMPY_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "%": np.mod,
+    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
+    ">=": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
+}
+
+
+def piece_blocks(expr: Call, var: Variable) -> list[tuple[tuple[str, ...], Expr]]:
+    """The ``(subscripts, equation)`` blocks of a ``_pieces(...)`` equation of `var`, checked.
+
+    Examples
+    --------
+    >>> from sd_engine.expr import parse_equation
+    >>> expr = parse_equation('_pieces(_at("north"), 1, _at("south"), 2)')
+    >>> [(at, piece.value) for at, piece in piece_blocks(expr, Variable("x", "aux", expr))]
+    [(('north',), 1.0), (('south',), 2.0)]
+    """
+    args = expr.args
+    ok = len(args) >= 2 and len(args) % 2 == 0
+    blocks: list[tuple[tuple[str, ...], Expr]] = []
+    for at, piece in zip(args[::2], args[1::2]):
+        if not (isinstance(at, Call) and at.func == PIECE_AT and all(isinstance(a, Str) for a in at.args)):
+            ok = False
+            break
+        blocks.append((tuple(a.value for a in at.args if isinstance(a, Str)), piece))
+    if not ok:
+        raise SpecError(
+            f"`{PIECES}` in `{var.name}` takes pairs of a block and its equation: "
+            f"`{PIECES}({PIECE_AT}(\"north\"), 1, {PIECE_AT}(\"south\"), 2)`."
+        )
+    return blocks
+
+
+def fold(expr: Expr) -> Expr:
+    """Evaluate operators on numbers alone, with numpy's float semantics.
+
+    Left to Python, ``1 / 0`` would raise ZeroDivisionError from generated code; numpy
+    gives inf, which the integrator reports as a non-finite run like any other.
+
+    Examples
+    --------
+    >>> from sd_engine.expr import parse_equation
+    >>> fold(parse_equation("2 * 3 + 1")), fold(parse_equation("1 / 0"))
+    (Num(value=7.0), Num(value=inf))
+    >>> fold(parse_equation("2 * x"))
+    Binary(op='*', left=Num(value=2.0), right=Ref(name='x', subscripts=()))
+    """
+    if isinstance(expr, Unary):
+        operand = fold(expr.operand)
+        if isinstance(operand, Num):
+            value = np.logical_not(operand.value) if expr.op == "not" else -np.float64(operand.value)
+            return Num(float(value))
+        return expr
+    if isinstance(expr, Binary):
+        left, right = fold(expr.left), fold(expr.right)
+        if isinstance(left, Num) and isinstance(right, Num):
+            with np.errstate(all="ignore"):
+                return Num(float(NUMPY_OPERATORS[expr.op](np.float64(left.value), np.float64(right.value))))
+    return expr

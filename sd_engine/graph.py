@@ -28,18 +28,18 @@ import networkx as nx
 import numpy as np
 
 from .errors import SpecError
-from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references
+from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, references
+from .functions import LOOKUP_FUNCTIONS
+from .program import ProgramLike, as_program
 from .spec import ModelSpec, Variable
 
-__all__ = ["Polarity", "View", "InternalMode", "causal_graph", "link_polarity", "value_sign",
+__all__ = ["Polarity", "View", "InternalMode", "causal_graph", "model_graph", "link_polarity", "value_sign",
            "combine_polarity"]
 
 Polarity = Literal["+", "-", "unknown"]
 View = Literal["full", "stock_flow"]
 InternalMode = Literal["collapse", "expand"]
 
-_TIME_NAMES = {"time", "t", "dt", "time_step"}
-_LOOKUP_CALLS = {"lookup", "lookup_extrapolate", "lookup_backward", "lookup_forward"}
 _REDUCTIONS = {"sum", "mean", "vmin", "vmax"}
 # Non-decreasing functions of one argument, with the sign of their value when known
 # from the sign of the argument (None: not determined).
@@ -154,8 +154,8 @@ class _SignAnalysis:
         if isinstance(expr, (Str, Table)):
             return 0, None
         if isinstance(expr, Ref):
-            if expr.name in _TIME_NAMES and expr.name not in self.vars:
-                return 0, 1 if expr.name in ("dt", "time_step") else None
+            if expr.name in TIME_NAMES and expr.name not in self.vars:
+                return 0, 1 if TIME_NAMES[expr.name] == "dt" else None
             return (1 if expr.name == x else 0), self.value_sign(expr.name)
         if isinstance(expr, Unary):
             d, v = self.analyse(expr.operand, x)
@@ -238,7 +238,7 @@ class _SignAnalysis:
         if func == "with_lookup" and len(call.args) == 2 and isinstance(call.args[1], Table):
             slope, value = _table_sign(call.args[1].ys)
             return _mul(ds[0], slope), value
-        if func in _LOOKUP_CALLS and len(call.args) == 2 and isinstance(call.args[0], Ref):
+        if func in LOOKUP_FUNCTIONS and len(call.args) == 2 and isinstance(call.args[0], Ref):
             table = self.vars.get(call.args[0].name)
             if table is not None and table.lookup is not None:
                 slope, value = _table_sign(table.lookup.ys)
@@ -375,6 +375,11 @@ def causal_graph(spec: ModelSpec, *, view: View = "full", internal: InternalMode
     if view == "stock_flow":
         g = _collapse(g, lambda n: g.nodes[n]["kind"] not in ("stock", "flow"))
     return g
+
+
+def model_graph(model: ProgramLike, view: View = "full", internal: InternalMode = "collapse") -> nx.DiGraph:
+    """The causal graph of a compiled model or program: :func:`causal_graph` of its lowered spec."""
+    return causal_graph(as_program(model).lowered, view=view, internal=internal)
 
 
 def _collapse(g: nx.DiGraph, hidden: Callable[[str], bool]) -> nx.DiGraph:

@@ -22,7 +22,7 @@ from .errors import SimulationError
 from .results import RunStatus
 
 if TYPE_CHECKING:
-    from .compile import CompiledModel
+    from .program import Program
 
 __all__ = [
     "OVERFLOW",
@@ -77,7 +77,7 @@ def warn_if_not_ok(labels: Sequence[str], *, stacklevel: int = 2) -> None:
                   "`dt`.", NonFiniteWarning, stacklevel=stacklevel + 1)
 
 
-def check_memory(model: CompiledModel, n_steps: int, n_saved: int, n_runs: int, adaptive: bool) -> None:
+def check_memory(model: Program, n_steps: int, n_saved: int, n_runs: int, adaptive: bool) -> None:
     """Refuse a run whose buffers would not fit in the memory free, before allocating them."""
     layout = model.layout
     series = max(1, layout.n_series)
@@ -104,7 +104,7 @@ def check_memory(model: CompiledModel, n_steps: int, n_saved: int, n_runs: int, 
     )
 
 
-def flag_values(model: CompiledModel, record: np.ndarray, times: np.ndarray,
+def flag_values(model: Program, record: np.ndarray, times: np.ndarray,
                  status: Sequence[RunStatus]) -> tuple[RunStatus, ...]:
     """Flag each finished run whose saved values hold NaN, an infinity or a magnitude beyond
     :data:`OVERFLOW`, naming the first variable and time.
@@ -160,7 +160,7 @@ def _largest_magnitudes(record: np.ndarray) -> np.ndarray:
     return largest
 
 
-def _nan_by_design(model: CompiledModel) -> np.ndarray:
+def _nan_by_design(model: Program) -> np.ndarray:
     """Series columns of variables that are NaN on purpose -- a NaN literal in the equation
     (Vensim's :RAW: data), NaN values (elements left undefined), a lookup with NaN points --
     and of the variables that read them, directly or through others."""
@@ -190,14 +190,11 @@ def _nan_by_design(model: CompiledModel) -> np.ndarray:
     return mask
 
 
-def _series_name(model: CompiledModel, col: int) -> str:
+def _series_name(model: Program, col: int) -> str:
     """The display name of series column `col`, with its element (``Population[north]``);
     an internal stock by the variable that owns it."""
     slot = next(s for s in model.layout.series if s.start <= col < s.stop)
-    name = slot.name
-    if slot.internal:
-        source = model.lowered[slot.key].source
-        name = source.split("`")[1] if source.count("`") >= 2 else name
+    name = model.lowered[slot.key].owner or slot.name
     if slot.shape:
         dims = {d.canonical: d for d in model.lowered.dimensions}
         index = np.unravel_index(col - slot.start, slot.shape)

@@ -6,8 +6,12 @@ every auxiliary and flow is computed from the stocks, values are saved every
 DELAY FIXED pipelines, random draws) move once per step, after the stocks.
 The adaptive method wraps scipy's embedded Runge-Kutta pair with error control.
 
-Solvers are small objects with a ``step`` method; the step loop does no per-variable
-Python work: one call of the generated ``evaluate`` per stage, vectorised over runs.
+Solvers are small objects with a ``step`` method (:mod:`sd_engine.solvers`); the step loop
+does no per-variable Python work: one call of the program's ``evaluate`` per stage,
+vectorised over runs. Everything here reads a :class:`~sd_engine.program.Program` (or a
+compiled model, which holds one). The inputs of a call -- parameter values with their run
+axis, new lookup tables (:func:`bind_inputs`), time series replacing constants or
+auxiliaries (:func:`with_time_series`) -- are bound to the program's layout here too.
 
 Guards (:mod:`sd_engine.guards`). Before anything is allocated, the memory a run needs
 (saved times x series x runs x 8 bytes, and the step times) is compared with the memory
@@ -15,21 +19,28 @@ free, and a run that would not fit raises :class:`ResourceLimitError` with the n
 the fix. Adaptive methods refuse tolerances they could never meet and stop a run after
 :data:`MAX_ADAPTIVE_STEPS` steps. After a run its saved values are checked in one pass of
 numpy reductions: a run whose values include NaN, an infinity or a magnitude beyond
-:data:`~sd_engine.guards.OVERFLOW` is *flagged* in its status (a stock becoming non-finite during the run
-*fails* it, as before), and :func:`simulate` warns with :class:`NonFiniteWarning`, naming
-the first variable and time.
+:data:`~sd_engine.guards.OVERFLOW` is *flagged* in its status (a stock becoming non-finite
+during the run *fails* it, as before), and :func:`simulate` warns with
+:class:`NonFiniteWarning`, naming the first variable and time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import integrate as scipy_integrate
+from scipy.integrate import OdeSolution
 
+from .codegen import compile_program
 from .errors import (
     NonFiniteStateError,
     SimulationError,
@@ -38,7 +49,7 @@ from .errors import (
     UnsupportedError,
     did_you_mean,
 )
-from .expr import canonical
+from .expr import Call, Ref, Table, canonical
 from .guards import (
     OVERFLOW,
     NonFiniteWarning,
@@ -48,13 +59,12 @@ from .guards import (
     flag_values,
     warn_if_not_ok,
 )
+from .interpret import Interpreter, interpreted
+from .program import Program, ProgramLike, as_program
 from .results import Results, RunStatus
 from .scalar import scalar_path
-
-if TYPE_CHECKING:
-    import xarray as xr
-
-    from .compile import CompiledModel
+from .solvers import ADAPTIVE_METHODS, METHODS, RK2, RK4, SOLVERS, AbstractSolver, Euler
+from .spec import LookupTable
 
 __all__ = [
     "AbstractSolver",
@@ -63,8 +73,13 @@ __all__ = [
     "RK4",
     "SOLVERS",
     "ADAPTIVE_METHODS",
+    "METHODS",
     "simulate",
     "simulate_results",
+    "Inputs",
+    "bind_inputs",
+    "is_time_series",
+    "with_time_series",
     "OVERFLOW",
     "MAX_ADAPTIVE_STEPS",
     "MIN_RTOL",
@@ -74,78 +89,32 @@ __all__ = [
     "warn_if_not_ok",
 ]
 
-Rhs = Callable[[float, np.ndarray], np.ndarray]
-
 #: An adaptive run that needs more steps than this stops, failed: a tolerance it can hardly
 #: meet or a stiff model would otherwise keep it going for hours.
 MAX_ADAPTIVE_STEPS = 500_000
 #: The tightest relative tolerance the adaptive methods accept: scipy raises anything below
 #: 100 machine epsilons (2.2e-14) to that floor, where steps shrink without end.
 MIN_RTOL = 1e-12
-class AbstractSolver(ABC):
-    """A fixed-step explicit method: ``y(t + h)`` from ``y(t)`` and the first stage ``k1``."""
 
-    name: str
-    order: int
-
-    @abstractmethod
-    def step(self, rhs: Rhs, t: float, y: np.ndarray, h: float, k1: np.ndarray) -> np.ndarray: ...
-
-
-class Euler(AbstractSolver):
-    """Forward Euler, Vensim's default: ``y + h * f(t, y)``."""
-
-    name, order = "euler", 1
-
-    def step(self, rhs: Rhs, t: float, y: np.ndarray, h: float, k1: np.ndarray) -> np.ndarray:
-        # In place: the integrator owns `y`, and the saved values were copied out already.
-        y += h * k1
-        return y
-
-
-class RK2(AbstractSolver):
-    """Heun's second-order method (the explicit trapezoid rule)."""
-
-    name, order = "rk2", 2
-
-    def step(self, rhs: Rhs, t: float, y: np.ndarray, h: float, k1: np.ndarray) -> np.ndarray:
-        k2 = rhs(t + h, y + h * k1)
-        return y + (h / 2) * (k1 + k2)
-
-
-class RK4(AbstractSolver):
-    """The classical fourth-order Runge-Kutta method."""
-
-    name, order = "rk4", 4
-
-    def step(self, rhs: Rhs, t: float, y: np.ndarray, h: float, k1: np.ndarray) -> np.ndarray:
-        k2 = rhs(t + h / 2, y + (h / 2) * k1)
-        k3 = rhs(t + h / 2, y + (h / 2) * k2)
-        k4 = rhs(t + h, y + h * k3)
-        return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-
-
-SOLVERS: dict[str, type[AbstractSolver]] = {"euler": Euler, "rk2": RK2, "rk4": RK4}
-#: Adaptive embedded Runge-Kutta pairs (scipy's implementations) with error control.
-ADAPTIVE_METHODS = {"rk45": "RK45", "dop853": "DOP853"}
-METHODS = tuple(SOLVERS) + tuple(ADAPTIVE_METHODS)
 
 
 # ---------------------------------------------------------------------------------------------
-def simulate(model: CompiledModel, **kwargs: Any) -> xr.Dataset:
+def simulate(model: ProgramLike, params: Mapping[str, Any] | None = None, **kwargs: Any) -> xr.Dataset:
     """Simulate `model` and return an :class:`xarray.Dataset` (see ``CompiledModel.run``).
 
-    Runs that failed (marked, not raised) or were flagged are reported with a
-    :class:`NonFiniteWarning`.
+    Constants or auxiliaries given in `params` as time series (:func:`with_time_series`) run
+    a copy of the program with those variables replaced. Runs that failed (marked, not
+    raised) or were flagged are reported with a :class:`NonFiniteWarning`.
     """
-    results = simulate_results(model, **kwargs)
+    program, params = with_time_series(as_program(model), params or {})
+    results = simulate_results(program, params=params, **kwargs)
     # Two levels up: past CompiledModel.run to the caller's line.
     warn_if_not_ok([st.label for st in results.status], stacklevel=3)
     return results.to_dataset()
 
 
 def simulate_results(
-    model: CompiledModel,
+    model: ProgramLike,
     *,
     params: Mapping[str, Any] | None = None,
     initial_time: float | None = None,
@@ -159,8 +128,10 @@ def simulate_results(
     rtol: float = 1e-6,
     atol: float = 1e-9,
 ) -> Results:
-    """Simulate `model` and return the flat :class:`~sd_engine.results.Results`."""
-    time = model.spec.time
+    """Simulate `model` (a program, or a compiled model) and return the flat
+    :class:`~sd_engine.results.Results`."""
+    program = as_program(model)
+    time = program.spec.time
     t0 = time.initial_time if initial_time is None else float(initial_time)
     t1 = time.final_time if final_time is None else float(final_time)
     h = time.dt if dt is None else float(dt)
@@ -198,23 +169,23 @@ def simulate_results(
     controls = {setting: key for setting, key in time.controls if given[setting] is None}
     if controls and method in ADAPTIVE_METHODS:
         raise UnsupportedError(
-            f"`{model.lowered[next(iter(controls.values()))].name}` changes during the run, which the adaptive "
+            f"`{program.lowered[next(iter(controls.values()))].name}` changes during the run, which the adaptive "
             f"method `{method}` cannot follow; use a fixed-step method (euler, rk2, rk4)."
         )
-    inputs = _Inputs.build(model, params or {})
+    inputs = bind_inputs(program, params or {})
     n = inputs.n_runs
     if errors is None:
         errors = "mark" if inputs.ensemble else "raise"
     seeds = _seeds(seed, n)
     if not controls:
         n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
-        check_memory(model, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
+        check_memory(program, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
     step_times = _tidy_times(t0, h, n_steps)
     saved = _saved_steps(step_times, t0, save, h)
     times = step_times[saved]
     rows = np.full(len(step_times), -1)
     rows[saved] = np.arange(len(saved))
-    layout = model.layout
+    layout = program.layout
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
     # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
@@ -224,14 +195,14 @@ def simulate_results(
 
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
-        state = _State(model, inputs, seeds, t0, h, n_steps)
+        state = _State(program, inputs, seeds, t0, h, n_steps)
         if method in ADAPTIVE_METHODS:
-            status = _run_adaptive(model, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
+            status = _run_adaptive(program, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
         elif controls:
-            status, times, record = _run_controlled(model, state, SOLVERS[method](), t0, t1, h, save, controls)
+            status, times, record = _run_controlled(program, state, SOLVERS[method](), t0, t1, h, save, controls)
         else:
-            status = _run_fixed(model, state, SOLVERS[method](), step_times, rows, record, progress)
-        statuses = flag_values(model, record, times, status)
+            status = _run_fixed(program, state, SOLVERS[method](), step_times, rows, record, progress)
+        statuses = flag_values(program, record, times, status)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
@@ -247,7 +218,7 @@ def simulate_results(
                     variable=st.variable, run=i, time=st.time,
                 )
     return Results(
-        model=model,
+        program=program,
         data=record,
         times=times,
         constants=inputs.values,
@@ -295,7 +266,7 @@ def _tidy_times(t0: float, h: float, n_steps: int) -> np.ndarray:
     return np.where(close, snapped, t)
 
 
-def _describe_run(inputs: _Inputs, i: int) -> str:
+def _describe_run(inputs: Inputs, i: int) -> str:
     if not inputs.ensemble or not inputs.overridden:
         return ""
     parts = [f"{inputs.names[k]}={float(np.asarray(inputs.values[k])[i].ravel()[0]):g}"
@@ -315,96 +286,200 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-class _Inputs:
-    """Parameter arrays ``c`` for one simulate call, with the run axis resolved."""
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """The inputs of one simulate call bound to a program's layout, the run axis resolved.
 
-    def __init__(self, n_runs: int, ensemble: bool, values: dict[str, np.ndarray],
-                 tables: dict[str, tuple[np.ndarray, np.ndarray]], c: list[Any], overridden: tuple[str, ...]):
-        self.n_runs, self.ensemble, self.values, self.tables, self.c = n_runs, ensemble, values, tables, c
-        self.overridden = overridden
-        self.names: dict[str, str] = {}
+    Attributes
+    ----------
+    program : Program
+        The program the inputs are for.
+    n_runs : int
+        Runs the call simulates.
+    ensemble : bool
+        Whether a parameter gave one value per run (the results then have a ``run`` axis).
+    overrides : mapping
+        Parameters the call sets (canonical name -> the value given, as an array).
+    tables : mapping
+        Every lookup's ``(xs, ys)``: given by the call, or the model's own.
+    overridden : tuple of str
+        Canonical names of the parameters and lookups the call sets.
+    per_run : tuple of str
+        Canonical names of the parameters given one value per run.
+    """
 
-    @classmethod
-    def build(cls, model: CompiledModel, params: Mapping[str, Any]) -> _Inputs:
-        layout = model.layout
-        constants = {s.key: s for s in layout.constants}
-        overrides: dict[str, np.ndarray] = {}
-        tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        given = {canonical(name) for name in params}
-        for name, value in params.items():
-            key = canonical(name)
-            if key in constants:
-                overrides[key] = np.asarray(value, dtype=float)
-                if not np.all(np.isfinite(overrides[key])):
-                    raise SpecError(f"Parameter `{name}` must be finite; got {value!r}.")
-            elif key in layout.lookups:
-                tables[key] = _table(name, value)
-            elif key in model.spec:
-                var = model.spec[key]
-                what = (f"a constant computed from other variables (`{var.equation_text}`)"
-                        if var.kind == "constant" else
-                        f"{'an' if var.kind == 'aux' else 'a'} {var.kind}, not a constant")
-                raise SpecError(
-                    f"`{var.name}` is {what}, so it cannot be set; set the constants its equation uses "
-                    "instead."
-                )
-            else:
-                settable = [k for k in list(constants) + list(layout.lookups) if not model.lowered[k].internal]
-                names = {model.lowered[k].name: k for k in settable}
-                # Match display names and canonical names, but suggest each parameter once.
-                suggestion = did_you_mean(canonical(name), list(names.values()))
-                for display, key_ in names.items():
-                    suggestion = suggestion.replace(f"`{key_}`", f"`{display}`")
-                raise UnknownVariableError(f"Model `{model.spec.name}` has no parameter `{name}`." + suggestion)
-        # The run axis: one value per run for scalars given as 1-D arrays; arrayed constants
-        # take an extra leading axis.
-        n_runs, ensemble, first = 1, False, ""
-        for key, value in overrides.items():
-            shape = constants[key].shape
-            if value.ndim == len(shape) + 1:
-                if ensemble and value.shape[0] != n_runs:
-                    raise SpecError(
-                        f"Parameter arrays make ensembles of different sizes: `{first}` has {n_runs} runs "
-                        f"and `{model.lowered[key].name}` has {value.shape[0]}; give every array the same "
-                        "length."
-                    )
-                if value.shape[0] == 0:
-                    raise SpecError(f"Parameter `{model.lowered[key].name}` is an empty array; give one "
-                                    "value per run.")
-                n_runs, ensemble, first = value.shape[0], True, first or model.lowered[key].name
-            elif value.shape != shape and value.ndim != 0:
-                raise SpecError(
-                    f"Parameter `{model.lowered[key].name}` has shape {value.shape}; expected a scalar, "
-                    f"{shape or 'a number'} for all runs, or (runs,{' ' if shape else ''}{', '.join(map(str, shape))})."
-                )
+    program: Program = field(repr=False)
+    n_runs: int
+    ensemble: bool
+    overrides: Mapping[str, np.ndarray]
+    tables: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    overridden: tuple[str, ...]
+    per_run: tuple[str, ...]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Display names of the overridden parameters and lookups, by canonical name."""
+        return {k: self.program.lowered[k].name for k in self.overridden}
+
+    @cached_property
+    def values(self) -> dict[str, np.ndarray]:
+        """Every constant's values for every run, ``(runs, *shape)``, by canonical name."""
         values: dict[str, np.ndarray] = {}
-        c: list[Any] = []
-        for slot in layout.constants:
-            var = model.lowered[slot.key]
-            if slot.key in overrides:
-                base = overrides[slot.key]
+        for slot in self.program.layout.constants:
+            var = self.program.lowered[slot.key]
+            if slot.key in self.overrides:
+                base = self.overrides[slot.key]
             elif var.values is not None:
                 base = np.asarray(var.values, dtype=float).reshape(slot.shape)
             else:
                 base = np.asarray(var.equation.value, dtype=float)  # type: ignore[union-attr]
-            arr = np.ascontiguousarray(np.broadcast_to(base, (n_runs,) + slot.shape), dtype=float)
-            values[slot.key] = arr
-            c.append(arr)
-        for key in layout.lookups:
-            if key not in tables:
-                table = model.lowered[key].lookup
-                assert table is not None
-                tables[key] = (np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float))
-            c.append(tables[key])
-        inputs = cls(n_runs, ensemble, values, tables, c, tuple(overrides) + tuple(k for k in tables if k in given))
-        inputs.names = {k: model.lowered[k].name for k in inputs.overridden}
-        return inputs
+            values[slot.key] = np.ascontiguousarray(np.broadcast_to(base, (self.n_runs,) + slot.shape), dtype=float)
+        return values
+
+    @cached_property
+    def c(self) -> list[Any]:
+        """The evaluator's inputs: constants in layout order, then lookup tables."""
+        values = self.values
+        layout = self.program.layout
+        return [values[s.key] for s in layout.constants] + [self.tables[k] for k in layout.lookups]
+
+
+def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
+    """Bind parameter values and lookup tables to `model`'s inputs and resolve the run axis.
+
+    A scalar applies to every run; an array of a constant's own shape too. An array with one
+    more (leading) axis gives one value per run, and all such arrays must agree on the
+    number of runs. A lookup takes a new table as points
+    (:meth:`~sd_engine.LookupTable.from_points`). Names are display or canonical names.
+
+    Raises
+    ------
+    UnknownVariableError
+        A name that is not a parameter (with the closest names).
+    SpecError
+        A value that is not finite, of the wrong shape, for a variable that cannot be set,
+        or arrays that make ensembles of different sizes.
+
+    Examples
+    --------
+    >>> import sd_engine as sd
+    >>> inputs = bind_inputs(sd.load("teacup"), {"Characteristic Time": [5.0, 10.0, 20.0]})
+    >>> inputs.n_runs, inputs.ensemble, inputs.per_run
+    (3, True, ('characteristic_time',))
+    """
+    program = as_program(model)
+    layout = program.layout
+    lowered = program.lowered
+    constants = {s.key: s for s in layout.constants}
+    overrides: dict[str, np.ndarray] = {}
+    tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    given = {canonical(name) for name in params}
+    for name, value in params.items():
+        key = canonical(name)
+        if key in constants:
+            overrides[key] = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(overrides[key])):
+                raise SpecError(f"Parameter `{name}` must be finite; got {value!r}.")
+        elif key in layout.lookups:
+            tables[key] = _table(name, value)
+        elif key in program.spec:
+            var = program.spec[key]
+            what = (f"a constant computed from other variables (`{var.equation_text}`)"
+                    if var.kind == "constant" else
+                    f"{'an' if var.kind == 'aux' else 'a'} {var.kind}, not a constant")
+            raise SpecError(
+                f"`{var.name}` is {what}, so it cannot be set; set the constants its equation uses "
+                "instead."
+            )
+        else:
+            settable = [k for k in list(constants) + list(layout.lookups) if not lowered[k].internal]
+            names = {lowered[k].name: k for k in settable}
+            # Match display names and canonical names, but suggest each parameter once.
+            suggestion = did_you_mean(canonical(name), list(names.values()))
+            for display, key_ in names.items():
+                suggestion = suggestion.replace(f"`{key_}`", f"`{display}`")
+            raise UnknownVariableError(f"Model `{program.spec.name}` has no parameter `{name}`." + suggestion)
+    # The run axis: one value per run for scalars given as 1-D arrays; arrayed constants
+    # take an extra leading axis.
+    n_runs, ensemble, first = 1, False, ""
+    per_run: list[str] = []
+    for key, value in overrides.items():
+        shape = constants[key].shape
+        if value.ndim == len(shape) + 1:
+            if ensemble and value.shape[0] != n_runs:
+                raise SpecError(
+                    f"Parameter arrays make ensembles of different sizes: `{first}` has {n_runs} runs "
+                    f"and `{lowered[key].name}` has {value.shape[0]}; give every array the same "
+                    "length."
+                )
+            if value.shape[0] == 0:
+                raise SpecError(f"Parameter `{lowered[key].name}` is an empty array; give one "
+                                "value per run.")
+            n_runs, ensemble, first = value.shape[0], True, first or lowered[key].name
+            per_run.append(key)
+        elif value.shape != shape and value.ndim != 0:
+            raise SpecError(
+                f"Parameter `{lowered[key].name}` has shape {value.shape}; expected a scalar, "
+                f"{shape or 'a number'} for all runs, or (runs,{' ' if shape else ''}{', '.join(map(str, shape))})."
+            )
+    for key in layout.lookups:
+        if key not in tables:
+            table = lowered[key].lookup
+            assert table is not None
+            tables[key] = (np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float))
+    overridden = tuple(overrides) + tuple(k for k in tables if k in given)
+    return Inputs(program, n_runs, ensemble, overrides, tables, overridden, tuple(per_run))
+
+
+def is_time_series(value: Any) -> bool:
+    """Whether a parameter value is a time series: a pandas Series, or a DataArray over ``time``."""
+    return isinstance(value, pd.Series) or (isinstance(value, xr.DataArray) and value.dims == ("time",))
+
+
+def with_time_series(program: Program, params: Mapping[str, Any]) -> tuple[Program, dict[str, Any]]:
+    """Replace the constants or auxiliaries given in `params` as time series by a lookup of time.
+
+    A pandas Series (or a DataArray over ``time``) indexed by model time becomes the
+    variable's equation ``with_lookup(time, series)``: interpolated between its points and
+    held beyond them. Returns the program to run -- a recompiled copy (evaluated as `program`
+    is) when there are such series, `program` itself otherwise -- and the other parameters.
+    A series given for a lookup is that lookup's new table, one of the other parameters.
+    """
+    spec = program.spec
+    series = {k: v for k, v in params.items()
+              if is_time_series(v) and not (k in spec and spec[k].kind == "lookup")}
+    if not series:
+        return program, dict(params)
+    replaced = {}
+    for name, value in series.items():
+        var = spec[name]
+        if var.kind not in ("constant", "aux") or var.dims:
+            raise SpecError(
+                f"`{var.name}` is a{'n arrayed' if var.dims else ''} {var.kind}; only scalar constants and "
+                "auxiliaries can be replaced by a time series."
+            )
+        xs = np.asarray(value.index if hasattr(value, "index") else value["time"], dtype=float)
+        ys = np.asarray(value.values, dtype=float).ravel()
+        if xs.ndim != 1 or len(xs) != len(ys) or not len(xs) or not np.all(np.isfinite(xs)) \
+                or not np.all(np.isfinite(ys)) or np.any(np.diff(xs) < 0):
+            raise SpecError(
+                f"The time series for `{var.name}` needs finite values at increasing, finite model times."
+            )
+        equation = Call("with_lookup", (Ref("time"), Table(tuple(xs.tolist()), tuple(ys.tolist()))))
+        replaced[var.canonical] = dataclasses.replace(
+            var, kind="aux", equation=equation, values=None, text="time series given to run()",
+            init_equation=None,
+        )
+    variables = tuple(replaced.get(v.canonical, v) for v in spec.variables)
+    recompiled = compile_program(dataclasses.replace(spec, variables=variables))
+    if isinstance(program.evaluator, Interpreter):
+        recompiled = interpreted(recompiled)
+    return recompiled, {k: v for k, v in params.items() if k not in series}
 
 
 def _table(name: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
-    from .builder import table_points  # the same rules as declaring the lookup
-
-    return table_points(name, value)
+    table = LookupTable.from_points(value, name=name)  # the same rules as declaring the lookup
+    return np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,9 +498,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
 class _State:
     """Everything that changes during a run: stocks ``y``, discrete states ``z``, pipelines."""
 
-    def __init__(self, model: CompiledModel, inputs: _Inputs, seeds: np.ndarray, t0: float, h: float,
+    def __init__(self, program: Program, inputs: Inputs, seeds: np.ndarray, t0: float, h: float,
                  n_steps: int) -> None:
-        layout = model.layout
+        layout = program.layout
         n = inputs.n_runs
         self.c = inputs.c
         self.t0, self.h = t0, h
@@ -440,20 +515,20 @@ class _State:
             streams = []
             for s in layout.states:
                 if s.update == "random":
-                    fn_seed = model.lowered[s.key].equation.value  # type: ignore[union-attr]
+                    fn_seed = program.lowered[s.key].equation.value  # type: ignore[union-attr]
                     streams += [zlib.crc32(f"{s.key}:{fn_seed}:{e}".encode()) for e in range(s.size)]
             with np.errstate(over="ignore"):
                 self.keys = _mix(_mix(seeds_u[:, None] * _GOLDEN) ^ np.asarray(streams, dtype=np.uint64)[None, :])
             self.z[:, self.random] = self.draw(0)
         delay = np.zeros((n, len(self.pipes)))
-        model.initialize(np.float64(t0), self.c, np.float64(h), self.y, self.z, delay)
+        program.evaluator.initialize(np.float64(t0), self.c, np.float64(h), self.y, self.z, delay)
         if len(self.pipes):
             bad = ~np.isfinite(delay) | (delay < 0)
             if bad.any():
                 run, col = (int(v[0]) for v in np.nonzero(bad))
                 pipes = [s for s in layout.states if s.update == "pipeline"]
                 slot = pipes[int(np.searchsorted(np.cumsum([s.size for s in pipes]), col, side="right"))]
-                owner = model.lowered[slot.key].source.split("`")[1]
+                owner = program.lowered[slot.key].owner or slot.name
                 where = f" in run {run}" if n > 1 else ""
                 raise SpecError(
                     f"The delay time of `delay_fixed` in `{owner}` is {delay[run, col]:g}{where}; it must be a "
@@ -483,20 +558,20 @@ class _State:
             self.z[:, self.random] = self.draw(k + 1)
 
 
-def _first_failure(model: CompiledModel, y: np.ndarray, t: float, status: list[RunStatus],
+def _first_failure(program: Program, y: np.ndarray, t: float, status: list[RunStatus],
                    alive: np.ndarray) -> None:
     bad = alive & ~np.isfinite(y).all(axis=1)
     for run in np.flatnonzero(bad):
         col = int(np.flatnonzero(~np.isfinite(y[run]))[0])
-        slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
-        owner = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+        slot = next(s for s in program.layout.stocks if s.start <= col < s.stop)
+        owner = program.lowered[slot.key].owner or slot.name
         status[run] = RunStatus(failed=True, time=t, variable=owner, value=str(y[run, col]))
         alive[run] = False
 
 
-def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step_times: np.ndarray,
+def _run_fixed(program: Program, state: _State, solver: AbstractSolver, step_times: np.ndarray,
                rows: np.ndarray, record: np.ndarray, progress: bool) -> list[RunStatus]:
-    evaluate = model.evaluate
+    evaluate = program.evaluator.evaluate
     n = state.y.shape[0]
     n_steps = len(step_times) - 1
     # Times as numpy scalars: an equation of time and numbers alone (`1 / (1 - time)`) then
@@ -509,7 +584,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
     status = [RunStatus()] * n  # one shared (frozen) "ok"; failures replace their entry
     alive = np.ones(n, dtype=bool)
     if not np.isfinite(y).all():  # an initial value is already NaN or infinite
-        _first_failure(model, y, float(step_times[0]), status, alive)
+        _first_failure(program, y, float(step_times[0]), status, alive)
 
     def rhs(t: float, yy: np.ndarray) -> np.ndarray:
         out = np.empty_like(yy)
@@ -518,7 +593,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
 
     # One run of a model without subscripts: equations over Python floats (sd_engine.scalar),
     # falling back to the array code for any step that needs numpy's inf/NaN semantics.
-    scalar = scalar_path(model) if n == 1 else None
+    scalar = scalar_path(program) if n == 1 else None
     if scalar is not None:
         array_evaluate, fast, cs = evaluate, scalar.evaluate, scalar.inputs(c)
 
@@ -542,7 +617,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
         # One reduction instead of isfinite().all(): NaN and inf propagate through a sum. A sum
         # that merely overflows is checked element by element and finds nothing.
         if not math.isfinite(add_reduce(y, axis=None)) and alive.any():
-            _first_failure(model, y, float(step_times[k + 1]), status, alive)
+            _first_failure(program, y, float(step_times[k + 1]), status, alive)
         if bar is not None and k % 100 == 0:
             bar.update(min(100, n_steps - k))
     if bar is not None:
@@ -554,7 +629,7 @@ def _run_fixed(model: CompiledModel, state: _State, solver: AbstractSolver, step
 MAX_CONTROLLED_STEPS = 10_000_000
 
 
-def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver, t0: float, t1: float, h: float,
+def _run_controlled(program: Program, state: _State, solver: AbstractSolver, t0: float, t1: float, h: float,
                     save: float, controls: dict[str, str]) -> tuple[list[RunStatus], np.ndarray, np.ndarray]:
     """Fixed steps with Vensim's control variables read from the model at every step.
 
@@ -564,13 +639,13 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
     must agree on these values at every step: one time axis cannot hold runs that end or save
     at different times, so that is refused rather than padded.
     """
-    evaluate = model.evaluate
-    layout = model.layout
+    evaluate = program.evaluator.evaluate
+    layout = program.layout
     n = state.y.shape[0]
     columns = {setting: next(s.start for s in layout.series if s.key == key) for setting, key in controls.items()}
     if "dt" in controls and len(state.pipes):
         raise UnsupportedError(
-            f"`{model.lowered[controls['dt']].name}` changes during the run, and a DELAY FIXED (or another "
+            f"`{program.lowered[controls['dt']].name}` changes during the run, and a DELAY FIXED (or another "
             "pipeline delay) counts its length in steps; give the time step as a number."
         )
     c, y, z = state.c, state.y, state.z
@@ -578,7 +653,7 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
     status = [RunStatus()] * n
     alive = np.ones(n, dtype=bool)
     if not np.isfinite(y).all():
-        _first_failure(model, y, t0, status, alive)
+        _first_failure(program, y, t0, status, alive)
     step = np.float64(h)
 
     def rhs(t: float, yy: np.ndarray) -> np.ndarray:
@@ -592,13 +667,13 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
         values = out[:, columns[name]]
         if not (values == values[0]).all():
             raise UnsupportedError(
-                f"`{model.lowered[controls[name]].name}` differs between the runs of the ensemble at time {t:g} "
+                f"`{program.lowered[controls[name]].name}` differs between the runs of the ensemble at time {t:g} "
                 f"(from {np.nanmin(values):g} to {np.nanmax(values):g}); runs that end, save or step at different "
                 "times cannot share one time axis. Run them one at a time."
             )
         value = float(values[0])
         if name != "final_time" and not (math.isfinite(value) and value > 0):
-            raise SimulationError(f"`{model.lowered[controls[name]].name}` is {value:g} at time {t:g}; it must be a "
+            raise SimulationError(f"`{program.lowered[controls[name]].name}` is {value:g} at time {t:g}; it must be a "
                                   "positive number.")
         return value
 
@@ -628,7 +703,7 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
         if z.shape[1] > 0:
             state.advance_discrete(zn, k)
         if not math.isfinite(np.add.reduce(y, axis=None)) and alive.any():
-            _first_failure(model, y, float(t + step), status, alive)
+            _first_failure(program, y, float(t + step), status, alive)
         t = np.float64(_tidy_times(float(t), float(step), 1)[1])
     else:
         raise SimulationError(
@@ -638,7 +713,7 @@ def _run_controlled(model: CompiledModel, state: _State, solver: AbstractSolver,
     return status, np.asarray(times), np.stack(rows, axis=1)
 
 
-def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record: np.ndarray, scipy_method: str,
+def _run_adaptive(program: Program, state: _State, times: np.ndarray, record: np.ndarray, scipy_method: str,
                   rtol: float, atol: float, h: float, max_steps: int | None = None) -> list[RunStatus]:
     """Integrate each run with scipy's embedded pair and record it at the saved `times`.
 
@@ -647,23 +722,20 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
     across runs, so one hard run's error would be diluted by the easy ones (missing
     `rtol`), one failing run would stop all, and an ensemble would not equal its runs.
     """
-    from scipy import integrate as scipy_integrate
-    from scipy.integrate import OdeSolution
-
     stepper = getattr(scipy_integrate, scipy_method)
     max_steps = MAX_ADAPTIVE_STEPS if max_steps is None else max_steps
-    if model.layout.n_states:
-        names = ", ".join(f"`{model.lowered[s.key].source.split('`')[1]}`" for s in model.layout.states[:3])
+    if program.layout.n_states:
+        names = ", ".join(f"`{program.lowered[s.key].owner or s.name}`" for s in program.layout.states[:3])
         raise UnsupportedError(
             f"Adaptive methods cannot integrate discrete states (DELAY FIXED, SAMPLE IF TRUE, INITIAL, "
             f"random draws) used in {names}; use a fixed-step method such as `rk4`."
         )
-    evaluate = model.evaluate
+    evaluate = program.evaluator.evaluate
     n, m = state.y.shape
     status = [RunStatus()] * n  # one shared (frozen) "ok"; failures replace their entry
     alive = np.ones(n, dtype=bool)
     if not np.isfinite(state.y).all():
-        _first_failure(model, state.y, float(times[0]), status, alive)
+        _first_failure(program, state.y, float(times[0]), status, alive)
     ys = np.full((n, len(times), m), np.nan)
     for i in range(n):
         # This run's inputs: constants keep a run axis of length one; lookups are shared.
@@ -710,8 +782,8 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
             with np.errstate(all="ignore"):
                 steep = np.where(np.isfinite(dy), np.abs(dy) / (np.abs(y_last) + atol), np.inf)
             col = int(np.argmax(steep))
-            slot = next(s for s in model.layout.stocks if s.start <= col < s.stop)
-            variable = slot.name if not slot.internal else model.lowered[slot.key].source.split("`")[1]
+            slot = next(s for s in program.layout.stocks if s.start <= col < s.stop)
+            variable = program.lowered[slot.key].owner or slot.name
             why = (f"needed more than {max_steps:,} steps (a stiff model, or `rtol` {rtol:g} too tight)" if capped
                    else message.rstrip("."))
             status[i] = RunStatus(
@@ -725,14 +797,14 @@ def _run_adaptive(model: CompiledModel, state: _State, times: np.ndarray, record
         y = np.ascontiguousarray(ys[:, j])
         evaluate(t, y, state.z, state.c, np.float64(h), dy_all, zn_all, record[:, j])
         if not np.isfinite(y[alive]).all():
-            _first_failure(model, y, float(t), status, alive)
+            _first_failure(program, y, float(t), status, alive)
     return status
 
 
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only when a bar is asked for: tqdm.auto may load the notebook widgets
 
     # `delay`: short runs finish before a bar would appear, so only long runs show one.
     return tqdm(total=total, unit="step", desc="simulating", leave=False, delay=0.5)

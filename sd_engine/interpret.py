@@ -1,11 +1,11 @@
 """The slow reference interpreter: the test oracle for the generated numpy code.
 
-:class:`InterpretedModel` evaluates the same lowered model as the code generator in
-:mod:`sd_engine.compile`, behind the same ``initialize``/``evaluate`` interface, but
-shares none of its code generation: it walks the expression tree recursively for every
-variable on every call, finds the evaluation order itself by recursion with
-memoisation, and aligns subscripts by *name* with :class:`xarray.DataArray` instead
-of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
+:class:`Interpreter` evaluates the same lowered model as the code generator in
+:mod:`sd_engine.codegen`, as an :class:`~sd_engine.program.Evaluator` of its own (the same
+``initialize``/``evaluate`` calls and buffers), but shares none of its code generation: it
+walks the expression tree recursively for every variable on every call, finds the
+evaluation order itself by recursion with memoisation, and aligns subscripts by *name*
+with :class:`xarray.DataArray` instead of by axis position. Builtin semantics come from :mod:`sd_engine.functions`, so a
 disagreement between the two backends points at the compiler (names, dimensions,
 order, buffers), not at a function's definition.
 
@@ -15,6 +15,7 @@ for tests and for debugging a suspect generated model, never for production runs
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -23,18 +24,23 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import functions
-from .compile import LOOKUP_FUNCTIONS, PIECES, REDUCTIONS, CompiledModel, Layout, Slot, piece_blocks
 from .errors import AlgebraicLoopError, DimensionError, SpecError, UnknownVariableError
-from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
-from .spec import ModelSpec, Variable
+from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, to_text
+from .functions import (
+    ALIASES,
+    ARRAY_FUNCTIONS,
+    BUILTINS,
+    LOOKUP_FUNCTIONS,
+    LOOKUP_MODES,
+    PIECES,
+    REDUCTIONS,
+    piece_blocks,
+)
+from .program import Layout, Program, Slot
+from .spec import ModelSpec, Variable, mapped_dimensions
 
-__all__ = ["InterpretedModel"]
+__all__ = ["Interpreter", "interpreted"]
 
-# Reductions by their numpy function; the compiler maps the same names to source text.
-_REDUCERS: dict[str, Callable[..., Any]] = {
-    "sum": np.sum, "prod": np.prod, "vmin": np.min, "vmax": np.max, "mean": np.mean,
-}
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
     "%": np.mod,
@@ -44,10 +50,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 _LOGICAL: dict[str, Callable[[Any, Any], Any]] = {"and": np.logical_and, "or": np.logical_or}
-_TIME = {"t": "t", "time": "t", "dt": "dt", "time_step": "dt"}
 _RUN = "run"
-
-assert set(_REDUCERS) == set(REDUCTIONS), "reductions out of step with the compiler"
 
 
 def _apply(ufunc: Callable[..., Any], *args: Any) -> xr.DataArray:
@@ -78,50 +81,33 @@ def _vector_select(selection: xr.DataArray, expression: xr.DataArray, missing: x
     return result
 
 
-class InterpretedModel(CompiledModel):
-    """A compiled model whose equations are evaluated by a tree-walking interpreter.
-
-    The reference backend used as a test oracle: :attr:`initialize` and
-    :attr:`evaluate` have exactly the signatures and buffer semantics of the
-    generated functions, so every integrator runs it unchanged, but each call
-    walks the expression trees of the lowered model and aligns dimensions by name
-    with xarray. It is orders of magnitude slower than the generated code.
-
-    Build it from a compiled model with ``compiled.with_backend("interpreter")``.
+def interpreted(program: Program) -> Program:
+    """`program` evaluated by the reference interpreter instead of its generated code.
 
     Examples
     --------
     >>> import sd_engine as sd
-    >>> teacup = sd.load("teacup")
-    >>> slow = teacup.with_backend("interpreter")
-    >>> a = teacup.run(final_time=5)["Teacup Temperature"]
-    >>> b = slow.run(final_time=5)["Teacup Temperature"]
+    >>> from sd_engine.integrate import simulate
+    >>> teacup = sd.load("teacup").program
+    >>> a = simulate(teacup, final_time=5)["Teacup Temperature"]
+    >>> b = simulate(interpreted(teacup), final_time=5)["Teacup Temperature"]
     >>> bool(abs(a - b).max() < 1e-12)
     True
     """
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "_interpreter", _Interpreter(self.lowered, self.layout))
-
-    @property
-    def initialize(self) -> Callable[[float, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray], None]:
-        """``initialize(t, c, dt, y, z, delay)``: fill stocks, discrete states and pipeline delays."""
-        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
-        return interpreter.initialize
-
-    @property
-    def evaluate(
-        self,
-    ) -> Callable[[float, np.ndarray, np.ndarray, Sequence[Any], float, np.ndarray, np.ndarray, np.ndarray | None],
-                  None]:
-        """``evaluate(t, y, z, c, dt, dy, zn, out)``: fill derivatives, next states and recorded series."""
-        interpreter: _Interpreter = self._interpreter  # type: ignore[attr-defined]
-        return interpreter.evaluate
+    return dataclasses.replace(program, evaluator=Interpreter(program.lowered, program.layout))
 
 
-class _Interpreter:
-    """What the interpreter knows about a model between calls: variables, dimensions, buffer slots."""
+class Interpreter:
+    """The reference :class:`~sd_engine.program.Evaluator`: a tree-walking interpreter.
+
+    :meth:`initialize` and :meth:`evaluate` have exactly the signatures and buffer semantics
+    of the generated functions, so every integrator runs it unchanged, but each call walks
+    the expression trees of the lowered model and aligns dimensions by name with xarray. It
+    is orders of magnitude slower than the generated code. Between calls it keeps only what
+    it knows of the model: variables, dimensions and buffer slots.
+
+    Use it through :func:`interpreted`, or ``compiled.with_backend("interpreter")``.
+    """
 
     def __init__(self, lowered: ModelSpec, layout: Layout) -> None:
         self.vars: dict[str, Variable] = {v.canonical: v for v in lowered.variables}
@@ -129,12 +115,7 @@ class _Interpreter:
             d.canonical: tuple(canonical(e) for e in d.elements) for d in lowered.dimensions
         }
         # Dimensions read in each other's place (Vensim mappings, either way).
-        self.mapped: dict[str, set[str]] = {d: set() for d in self.elements}
-        for d in lowered.dimensions:
-            for other in d.maps_to:
-                if canonical(other) in self.elements:
-                    self.mapped[d.canonical].add(canonical(other))
-                    self.mapped[canonical(other)].add(d.canonical)
+        self.mapped = mapped_dimensions(lowered.dimensions)
         # The layout only says where each variable lives in the buffers.
         self.stocks: tuple[Slot, ...] = layout.stocks
         self.states: tuple[Slot, ...] = layout.states
@@ -156,6 +137,7 @@ class _Interpreter:
 
     def initialize(self, t: float, c: Sequence[Any], dt: float, y: np.ndarray, z: np.ndarray,
                    delay: np.ndarray) -> None:
+        """Fill initial stocks ``y``, discrete states ``z`` and pipeline delays ``delay``."""
         # Recursion from the stocks computes exactly what their initial values need.
         frame = _Frame(self, "initial", t, dt, c, y, z)
         for slot in self.stocks:
@@ -172,6 +154,7 @@ class _Interpreter:
 
     def evaluate(self, t: float, y: np.ndarray, z: np.ndarray, c: Sequence[Any], dt: float, dy: np.ndarray,
                  zn: np.ndarray, out: np.ndarray | None) -> None:
+        """Fill net flows ``dy``, next discrete states ``zn`` and, unless None, series ``out``."""
         frame = _Frame(self, "rate", t, dt, c, y, z)
         for key, var in self.vars.items():
             if var.kind in ("aux", "flow") or (var.kind == "constant" and key not in self.parameters):
@@ -199,7 +182,7 @@ class _Interpreter:
 class _Frame:
     """One call of ``initialize`` or ``evaluate``: the inputs and the values worked out so far."""
 
-    def __init__(self, model: _Interpreter, mode: str, t: float, dt: float, c: Sequence[Any], y: np.ndarray,
+    def __init__(self, model: Interpreter, mode: str, t: float, dt: float, c: Sequence[Any], y: np.ndarray,
                  z: np.ndarray) -> None:
         self.model = model
         self.mode = mode  # "initial": stocks from their initial equations; "rate": from y and z
@@ -366,8 +349,8 @@ class _Frame:
         raise SpecError(f"The equation of `{var.name}` uses `{to_text(expr)}` where a number is expected.")
 
     def reference(self, ref: Ref, var: Variable) -> xr.DataArray:
-        if ref.name in _TIME and ref.name not in self.model.vars:
-            return xr.DataArray(self.t if _TIME[ref.name] == "t" else self.dt)
+        if ref.name in TIME_NAMES and ref.name not in self.model.vars:
+            return xr.DataArray(self.t if TIME_NAMES[ref.name] == "t" else self.dt)
         if ref.name not in self.model.vars:
             raise UnknownVariableError(f"The equation of `{var.name}` refers to `{ref.name}`, which is not defined.")
         target = self.model.vars[ref.name]
@@ -402,10 +385,10 @@ class _Frame:
         return value.rename(renames) if renames else value
 
     def call(self, call: Call, var: Variable) -> xr.DataArray:
-        func = functions.ALIASES.get(call.func, call.func)
+        func = ALIASES.get(call.func, call.func)
         if func == "time" and not call.args:
             return xr.DataArray(self.t)
-        if func in _REDUCERS:
+        if func in REDUCTIONS:
             return self.reduce(func, call, var)
         if func == "with_lookup":
             table = call.args[-1] if call.args else None
@@ -426,11 +409,11 @@ class _Frame:
             assert points is not None
             xs, ys = self.c[self.model.tables[func]]
             return self.look_up(self.value_of(call.args[0], var), xs, ys, points.mode)
-        if func in functions.ARRAY_FUNCTIONS:
+        if func in ARRAY_FUNCTIONS:
             return self.array_function(func, call, var)
-        if func not in functions.BUILTINS:
+        if func not in BUILTINS:
             raise UnknownVariableError(f"The equation of `{var.name}` calls unknown function `{func}`.")
-        builtin = functions.BUILTINS[func]
+        builtin = BUILTINS[func]
         if (builtin.nargs is not None and len(call.args) not in builtin.nargs) or not call.args:
             raise SpecError(f"`{func}` in the equation of `{var.name}` has the wrong number of arguments.")
         args = xr.broadcast(*(self.value_of(a, var) for a in call.args))
@@ -462,12 +445,12 @@ class _Frame:
             cores, inputs = [[along], [along]], values
         else:
             cores, inputs = [[along], []], values
-        result: xr.DataArray = xr.apply_ufunc(functions.ARRAY_FUNCTIONS[func], *inputs, input_core_dims=cores,
+        result: xr.DataArray = xr.apply_ufunc(ARRAY_FUNCTIONS[func], *inputs, input_core_dims=cores,
                                               output_core_dims=[[along]])
         return result
 
     def look_up(self, x: xr.DataArray, xs: np.ndarray, ys: np.ndarray, mode: str) -> xr.DataArray:
-        result = functions.LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))
+        result = LOOKUP_MODES[mode](x.data, np.asarray(xs), np.asarray(ys))
         return xr.DataArray(np.asarray(result, dtype=float), dims=x.dims)
 
     def reduce(self, func: str, call: Call, var: Variable) -> xr.DataArray:
@@ -483,4 +466,4 @@ class _Frame:
             if dim not in dims:
                 raise DimensionError(f"`{func}` in `{var.name}` reduces over `{dim}`, which its argument lacks.")
             dims = [dim]
-        return value.reduce(_REDUCERS[func], dim=dims)
+        return value.reduce(getattr(np, REDUCTIONS[func]), dim=dims)

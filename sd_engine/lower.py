@@ -10,8 +10,11 @@ only see stocks, flows and auxiliaries.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from typing import Any
+
+import networkx as nx
 
 from .errors import SpecError, UnsupportedError
 from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
@@ -76,10 +79,6 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
     read their initial equations), so INITIAL blocks are split: their internal stocks, which only
     hold a value from the start, split into one stock per element.
     """
-    import itertools
-
-    import networkx as nx
-
     by_key = {v.canonical: v for v in spec.variables}
     dims = {d.canonical: d for d in spec.dimensions}
     dim_names = set(dims)
@@ -180,7 +179,8 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
                 elements = tuple(canonical(n) for n in names)
                 piece = Variable(f"_{var.name}[{', '.join(names)}]", "stock" if held else "aux", expr,
                                  internal=True, update="discrete" if held else "continuous",
-                                 source=f"element of `{var.name}`, on its own to order it element by element")
+                                 source=f"element of `{var.name}`, on its own to order it element by element",
+                                 owner=var.owner or var.name)
                 added.append(piece)
                 pieces[(var.canonical, elements)] = piece.canonical
                 new_args += [Call("_at", tuple(Str(n) for n in names)), Ref(piece.canonical)]
@@ -283,7 +283,7 @@ class _Lowering:
     def internal(self, owner: Variable, name: str, kind: str, equation: Expr | None, **kw: Any) -> Ref:
         return self.add(
             Variable(name, kind, equation, dims=owner.dims, internal=True,  # type: ignore[arg-type]
-                     source=f"lowered from the equation of `{owner.name}`", **kw)
+                     source=f"lowered from the equation of `{owner.name}`", owner=owner.owner or owner.name, **kw)
         )
 
     def order(self, owner: Variable, value: Expr, func: str) -> int:

@@ -10,22 +10,22 @@ keep datasets in netCDF (or CSV for a table).
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from ._version import __version__
 from .errors import SpecError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .compile import CompiledModel, Slot
+from .expr import canonical
+from .program import Program, Slot
 
 __all__ = ["RunStatus", "Results", "save", "load", "save_results", "open_results", "to_table"]
 
@@ -70,9 +70,9 @@ class RunStatus:
 
 @dataclass(frozen=True, eq=False)
 class Results:
-    """The raw output of one simulate call (one run or an ensemble)."""
+    """The raw output of one simulate call (one run or an ensemble) of `program`."""
 
-    model: CompiledModel
+    program: Program
     data: np.ndarray  # (runs, times, series)
     times: np.ndarray
     constants: Mapping[str, np.ndarray]  # canonical name -> (runs, *shape)
@@ -101,26 +101,23 @@ class Results:
 
     def series(self, name: str) -> np.ndarray:
         """Values of one recorded variable, shaped ``(runs, times, *subscripts)``."""
-        from .expr import canonical
-
         key = canonical(name)
-        for slot in self.model.layout.series:
+        for slot in self.program.layout.series:
             if slot.key == key:
-                return self._block(slot)
-        self.model.resolve(name)  # raises with a suggestion if the name is unknown
+                return self.block(slot)
+        self.program.spec[name]  # raises with a suggestion if the name is unknown
         raise SpecError(f"`{name}` is not recorded over time (constants and lookups are in `constants`).")
 
-    def _block(self, slot: Slot) -> np.ndarray:
+    def block(self, slot: Slot) -> np.ndarray:
+        """The values of the series in `slot`, shaped ``(runs, times, *slot.shape)``."""
         n, T = self.data.shape[:2]
         return self.data[:, :, slot.start:slot.stop].reshape((n, T) + slot.shape)
 
     def to_dataset(self) -> xr.Dataset:
         """The results as an :class:`xarray.Dataset` (see the module docstring)."""
-        from ._version import __version__
-
-        model = self.model
-        spec = model.spec
-        lowered = model.lowered
+        program = self.program
+        spec = program.spec
+        lowered = program.lowered
         dim_names = {d.canonical: d.name for d in lowered.dimensions}
         coords: dict[str, Any] = {"time": ("time", self.times, {"units": spec.time.units})}
         for d in lowered.dimensions:
@@ -136,11 +133,11 @@ class Results:
             return a if self.ensemble else a[0]
 
         data_vars: dict[str, xr.Variable] = {}
-        for slot in model.layout.series:
+        for slot in program.layout.series:
             var = lowered[slot.key]
             dims = lead + ("time",) + tuple(dim_names[d] for d in slot.dims)
-            data_vars[var.name] = xr.Variable(dims, squeeze(self._block(slot)), _attrs(var))
-        for slot in model.layout.constants:
+            data_vars[var.name] = xr.Variable(dims, squeeze(self.block(slot)), _attrs(var))
+        for slot in program.layout.constants:
             var = lowered[slot.key]
             if var.internal:
                 continue
@@ -184,9 +181,7 @@ class Results:
 
     def _overridden(self) -> dict[str, Any]:
         """Parameter values set for this call, by display name (lookups as ``[xs, ys]``)."""
-        from .expr import canonical
-
-        lowered = self.model.lowered
+        lowered = self.program.lowered
         out: dict[str, Any] = {}
         for name in self.overrides:
             key = canonical(name)
@@ -263,8 +258,6 @@ def to_table(ds: xr.Dataset) -> pd.DataFrame:
     >>> to_table(m.run()).round(4).to_dict("list")
     {'x': [1.0, 0.75, 0.5625], 'loss': [0.5, 0.375, 0.2812]}
     """
-    import pandas as pd
-
     lead = [d for d in ("run", "time") if d in ds.dims]
     columns: dict[str, np.ndarray] = {}
     for name, var in ds.data_vars.items():
@@ -285,8 +278,6 @@ def to_table(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def _product(axes: list[np.ndarray]) -> list[tuple[Any, ...]]:
-    import itertools
-
     return list(itertools.product(*(list(a) for a in axes)))
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 from .errors import SpecError, UnknownVariableError, did_you_mean
-from .expr import MAX_DEPTH, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
+from .expr import MAX_DEPTH, TIME_NAMES, Expr, canonical, depth, forbidden_character, to_text, unknown_operator
 
 __all__ = [
     "Kind",
@@ -29,6 +31,7 @@ __all__ = [
     "ModelSpec",
     "RESERVED_NAMES",
     "check_name",
+    "mapped_dimensions",
 ]
 
 Kind = Literal["stock", "flow", "aux", "constant", "lookup"]
@@ -39,7 +42,7 @@ LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forwar
 StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
 #: Names the equations use for time and the time step; no variable may take them.
-RESERVED_NAMES = frozenset({"time", "t", "dt", "time_step"})
+RESERVED_NAMES = frozenset(TIME_NAMES)
 
 
 #: How names compare, for messages about two names that are one.
@@ -121,6 +124,25 @@ class Dimension:
         return names.index(key)
 
 
+def mapped_dimensions(dimensions: Sequence[Dimension]) -> dict[str, frozenset[str]]:
+    """The dimensions each of `dimensions` may be read in place of, by canonical name: those it
+    maps to and those mapped to it (Vensim's ``B: b1, b2 -> A``, either way).
+
+    Examples
+    --------
+    >>> a, b = Dimension("A", ("a1", "a2")), Dimension("B", ("b1", "b2"), maps_to=("A",))
+    >>> {k: sorted(v) for k, v in mapped_dimensions([a, b]).items()}
+    {'a': ['b'], 'b': ['a']}
+    """
+    mapped: dict[str, set[str]] = {d.canonical: set() for d in dimensions}
+    for d in dimensions:
+        for other in d.maps_to:
+            if canonical(other) in mapped:
+                mapped[d.canonical].add(canonical(other))
+                mapped[canonical(other)].add(d.canonical)
+    return {k: frozenset(v) for k, v in mapped.items()}
+
+
 @dataclass(frozen=True)
 class LookupTable:
     """A graphical function: points ``(xs, ys)`` and how to read between and beyond them.
@@ -146,6 +168,47 @@ class LookupTable:
         if not all(math.isfinite(v) for v in self.xs + self.ys):
             raise SpecError("Lookup points must be finite numbers.")
 
+    @classmethod
+    def from_points(cls, points: Any, mode: LookupMode = "interpolate", *, name: str = "") -> LookupTable:
+        """The table of lookup `name` from points given as users give them, checked.
+
+        Accepted: a sequence of ``(x, y)`` pairs (``[(0, 1), (10, 0.5)]``); a pair
+        ``(xs, ys)`` of two sequences of another length than two; a :class:`LookupTable`; a
+        pandas Series whose index is x. A 2 x 2 nesting is read as two ``(x, y)`` pairs, like
+        a literal table in ``with_lookup``. The builder declares lookups and ``run`` takes
+        new tables for them by these rules.
+
+        Examples
+        --------
+        >>> LookupTable.from_points([(0, 1), (10, 0.5)], name="f")
+        LookupTable(xs=(0.0, 10.0), ys=(1.0, 0.5), mode='interpolate')
+        >>> LookupTable.from_points(([0, 5, 10], [1, 0.8, 0.5]), name="f").xs
+        (0.0, 5.0, 10.0)
+        """
+        if isinstance(points, LookupTable):
+            xs, ys = np.asarray(points.xs, dtype=float), np.asarray(points.ys, dtype=float)
+        elif hasattr(points, "index") and hasattr(points, "to_numpy") and getattr(points, "ndim", 0) == 1:
+            xs, ys = np.asarray(points.index, dtype=float), points.to_numpy(dtype=float)
+        else:
+            try:
+                arr = np.asarray(points, dtype=float)
+            except (TypeError, ValueError):
+                arr = np.zeros(0)
+            if arr.ndim == 2 and arr.shape[1] == 2 and arr.shape[0] >= 1:
+                xs, ys = arr[:, 0], arr[:, 1]
+            elif arr.ndim == 2 and arr.shape[0] == 2 and arr.shape[1] >= 1:
+                xs, ys = arr[0], arr[1]
+            else:
+                raise SpecError(
+                    f"Lookup `{name}` needs (x, y) pairs such as [(0, 1), (10, 0.5)], or a pair of x and y "
+                    f"sequences; got {points!r}."
+                )
+        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+            raise SpecError(f"Lookup `{name}` has a point that is not a finite number.")
+        if np.any(np.diff(xs) < 0):
+            raise SpecError(f"Lookup `{name}` needs its x values in increasing order; got {xs.tolist()}.")
+        return cls(tuple(map(float, xs)), tuple(map(float, ys)), mode)
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -155,6 +218,8 @@ class Variable:
     and the value of a scalar constant. Arrayed constants give ``values`` instead
     (C order over ``dims``). Names in ``inflows``/``outflows`` are canonical. ``undefined``
     lists the elements that have no definition (NaN values), as a model file may leave them.
+    An internal variable (the stocks of a SMOOTH, an element split out of an array...) names
+    in ``owner`` the variable of the model it belongs to, which messages name instead.
     """
 
     name: str
@@ -178,6 +243,9 @@ class Variable:
     #: and has no value for the others), each as ``"a1, b2"``; their values are NaN. Out of the
     #: repr (and so of the spec hash): the equation or values already hold the NaNs.
     undefined: tuple[str, ...] = field(default=(), repr=False)
+    #: The display name of the model variable an internal variable belongs to ("" for the
+    #: model's own). Out of the repr (and so of the spec hash), as `source` says the same in words.
+    owner: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "Variable", self.source)

@@ -103,6 +103,21 @@ def test_needs_per_run_values_and_rejects_its_own_keywords() -> None:
         run_ensemble(model, {"Characteristic Time": [5, 6]}, errors="raise")
 
 
+def test_runs_are_counted_by_the_rule_run_applies() -> None:
+    m = Model("two rates", final_time=2)
+    m.constant("a", 1.0)
+    m.constant("b", 2.0)
+    m.stock("s", 1, inflows=["f"])
+    m.flow("f", "a * b")
+    model = m.compile()
+    with pytest.raises(SpecError, match="Parameter arrays make ensembles of different sizes: `a` has 2 runs"):
+        run_ensemble(model, {"a": [1.0, 2.0], "b": [1.0, 2.0, 3.0]})
+    with pytest.raises(UnknownVariableError, match="has no parameter `c`"):
+        run_ensemble(model, {"a": [1.0, 2.0], "c": 1.0})  # refused before any chunk runs
+    ds = run_ensemble(model, {"a": [1.0, 2.0], "b": 3.0}, chunk_size=1)
+    np.testing.assert_allclose(ds["s"].isel(time=-1).values, [1 + 2 * 3.0, 1 + 2 * 6.0])
+
+
 @pytest.mark.slow
 def test_two_worker_local_cluster_gives_identical_numbers() -> None:
     model = noisy_model().compile()

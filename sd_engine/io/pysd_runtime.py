@@ -36,32 +36,30 @@ import warnings
 import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ..errors import SDError, UnsupportedError
 from ..expr import canonical
+from ..program import Program, ProgramLike, as_program
 from .model_file import read_model_bytes, vensim_file, vensim_text
 from .xml_safety import check_xmile
 from .xmile_modules import xmile_file
 
-if TYPE_CHECKING:
-    import xarray as xr
-
-    from ..compile import CompiledModel
 
 __all__ = ["run_pysd", "translate", "translated"]
 
 
-def run_pysd(model: CompiledModel, params: Mapping[str, Any] | None = None, *,
+def run_pysd(model: ProgramLike, params: Mapping[str, Any] | None = None, *,
              final_time: float | None = None, dt: float | None = None, saveper: float | None = None,
              method: str | None = None) -> xr.Dataset:
     """Run `model`'s source file with PySD and return a Dataset like :meth:`CompiledModel.run`.
 
     Parameters
     ----------
-    model : CompiledModel
+    model : CompiledModel or Program
         A model loaded from a ``.mdl`` or XMILE file (its ``spec.source``).
     params : mapping, optional
         Constant overrides by name; 1-D arrays of equal length make a ``run`` axis, run by
@@ -77,26 +75,23 @@ def run_pysd(model: CompiledModel, params: Mapping[str, Any] | None = None, *,
     >>> m = sd.load("teacup.mdl")  # doctest: +SKIP
     >>> m.run(backend="pysd")["Teacup Temperature"]  # doctest: +SKIP
     """
-    import xarray as xr
-
-    source = Path(model.spec.source) if model.spec.source else None
+    program = as_program(model)
+    source = Path(program.spec.source) if program.spec.source else None
     if source is None or not source.is_file() or source.suffix.lower() not in (".mdl", ".xmile", ".xml", ".stmx",
                                                                                 ".itmx"):
         raise UnsupportedError(
-            f"`backend=\"pysd\"` runs a model's Vensim or XMILE file, and model `{model.spec.name}` was not loaded "
+            f"`backend=\"pysd\"` runs a model's Vensim or XMILE file, and model `{program.spec.name}` was not loaded "
             "from one; use the default backend."
         )
-    wanted = (method or model.spec.time.method).lower()
+    wanted = (method or program.spec.time.method).lower()
     if wanted != "euler":
         raise UnsupportedError(f"PySD integrates with Euler only, not `{wanted}`; pass method=\"euler\".")
     with translated(source) as pysd_model:
-        return _run(model, pysd_model, params, final_time, dt, saveper)
+        return _run(program, pysd_model, params, final_time, dt, saveper)
 
 
-def _run(model: CompiledModel, pysd_model: Any, params: Mapping[str, Any] | None, final_time: float | None,
+def _run(model: Program, pysd_model: Any, params: Mapping[str, Any] | None, final_time: float | None,
          dt: float | None, saveper: float | None) -> xr.Dataset:
-    import xarray as xr
-
     params = dict(params or {})
     sizes = {len(np.atleast_1d(v)) for v in params.values() if np.ndim(v) == 1}
     if len(sizes) > 1:
@@ -151,6 +146,7 @@ def translated(source: Path) -> Iterator[Any]:
 
 def _translate_in(folder: Path, source: Path) -> Any:
     """Check `source`, build PySD's module of it in `folder`, check the module, load it."""
+    # PySD's runtime is for this cross-check only: it loads here, never on the normal path.
     import pysd
     from parsimonious.exceptions import ParsimoniousError
     from pysd.builders.python.python_model_builder import ModelBuilder
@@ -267,13 +263,11 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name not in ("__data", "__file__", "__pysd_version__")
 
 
-def _pysd_name(model: CompiledModel, name: str) -> str:
-    return model.resolve(name).name
+def _pysd_name(model: Program, name: str) -> str:
+    return model.spec[name].name
 
 
-def _to_dataset(model: CompiledModel, frame: Any) -> xr.Dataset:
-    import xarray as xr
-
+def _to_dataset(model: Program, frame: Any) -> xr.Dataset:
     columns = {canonical(str(c)): c for c in frame.columns}
     times = np.asarray(frame.index, dtype=float)
     data: dict[str, Any] = {}

@@ -19,15 +19,21 @@ if TYPE_CHECKING:
         dominance_phases,
         dominance_probability,
         dominant,
-        library_loop_names,
-        link_score_array,
         loop_dominance,
         model_graph,
         model_loops,
-        settle_along_run,
     )
     from .discovery import discover_loops, strongest_path_loops
-    from .scores import Trajectories, link_scores, loop_scores, numeric_polarities, relative_loop_scores, trajectories
+    from .scores import (
+        Trajectories,
+        link_score_array,
+        link_scores,
+        loop_scores,
+        numeric_polarities,
+        relative_loop_scores,
+        settle_along_run,
+        trajectories,
+    )
     from .structure import (
         DEFAULT_CAP,
         Loop,
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
         cycle_rank,
         find_loops,
         independent_loops,
+        library_loop_names,
         shortest_independent_loops,
     )
 
@@ -77,11 +84,11 @@ __all__ = [
 # subcommands without importing what they run.
 __getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
     "analysis": ["DOMINANCE_THRESHOLD", "DominancePhase", "dominance_phases", "dominance_probability", "dominant",
-                 "library_loop_names", "link_score_array", "loop_dominance", "model_graph", "model_loops",
-                 "settle_along_run"],
+                 "loop_dominance", "model_graph", "model_loops"],
     "discovery": ["discover_loops", "strongest_path_loops"],
-    "scores": ["Trajectories", "link_scores", "loop_scores", "numeric_polarities", "relative_loop_scores",
-               "trajectories"],
+    "scores": ["Trajectories", "link_score_array", "link_scores", "loop_scores", "numeric_polarities",
+               "relative_loop_scores", "settle_along_run", "trajectories"],
     "structure": ["DEFAULT_CAP", "Loop", "LoopSet", "TooManyLoopsWarning", "complete_digraph_cycle_count",
-                  "cycle_partitions", "cycle_rank", "find_loops", "independent_loops", "shortest_independent_loops"],
+                  "cycle_partitions", "cycle_rank", "find_loops", "independent_loops", "library_loop_names",
+                  "shortest_independent_loops"],
 })

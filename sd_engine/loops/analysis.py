@@ -1,44 +1,39 @@
-"""Loop analysis of a compiled model: graph, loops, link scores and loop dominance.
+"""Loop analysis of a compiled model: its loops and their dominance along a run.
 
-These functions back the ``CompiledModel.graph``, ``.loops`` and ``.loop_dominance``
-methods; the dominance helpers work on the DataArray that ``loop_dominance`` returns.
+:func:`model_loops` and :func:`loop_dominance` back the ``CompiledModel.loops`` and
+``.loop_dominance`` methods (``.graph`` is :func:`sd_engine.graph.model_graph`); the
+dominance helpers work on the DataArray that ``loop_dominance`` returns. They take a
+compiled model or its :class:`~sd_engine.program.Program`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-import networkx as nx
 import numpy as np
 import xarray as xr
 
 from ..errors import SpecError, UnsupportedError
-from ..graph import InternalMode, View, causal_graph
-from ..library import attribute_of_source
+from ..graph import InternalMode, model_graph
+from ..program import ProgramLike, as_program
+from .discovery import discover_loops
 from .scores import (
     FlowFormula,
     Labelling,
-    Trajectories,
-    link_derivative_signs,
+    label_scores,
     link_scores,
     loop_scores,
-    numeric_polarities,
     relative_loop_scores,
+    settle_along_run,
     trajectories,
 )
-from .structure import DEFAULT_CAP, LoopSet, find_loops
-
-if TYPE_CHECKING:
-    from ..compile import CompiledModel
+from .structure import DEFAULT_CAP, LoopSet, find_loops, library_loop_names
 
 __all__ = [
     "model_graph",
     "model_loops",
-    "settle_along_run",
-    "library_loop_names",
-    "link_score_array",
     "loop_dominance",
     "dominant",
     "dominance_probability",
@@ -51,24 +46,8 @@ __all__ = [
 DOMINANCE_THRESHOLD = 0.5
 
 
-def model_graph(model: CompiledModel, view: View = "full", internal: InternalMode = "collapse") -> nx.DiGraph:
-    """The causal graph of `model` (see :func:`sd_engine.graph.causal_graph`)."""
-    return causal_graph(model.lowered, view=view, internal=internal)
-
-
-def library_loop_names(model: CompiledModel) -> dict[str, tuple[str, ...]]:
-    """Loop names declared by a library model (a ``LOOPS`` mapping in its module), if any.
-
-    The module is the one the model was built from (its spec's ``source``), found through the
-    library door (:mod:`sd_engine.library`): a renamed copy keeps its names, and a model file's
-    spec never names a module to import.
-    """
-    loops = attribute_of_source(model.spec.source, "LOOPS", {})
-    return {str(k): tuple(v) for k, v in loops.items()}
-
-
 def model_loops(
-    model: CompiledModel,
+    model: ProgramLike,
     ds: xr.Dataset | None = None,
     *,
     max_length: int | None = None,
@@ -96,8 +75,6 @@ def model_loops(
     ``"unknown"``.
     """
     if method == "search":
-        from .discovery import discover_loops
-
         return discover_loops(model, ds, internal=internal, names=names, numeric=numeric)
     if method != "enumerate":
         raise SpecError(f"`method` must be \"enumerate\" or \"search\", not {method!r}.")
@@ -115,91 +92,8 @@ def model_loops(
     return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override, live=live, times=times)
 
 
-def settle_along_run(model: CompiledModel, g: nx.DiGraph, loops: LoopSet, traj: Trajectories
-                     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], np.ndarray], np.ndarray]:
-    """Sign the loops' links of undetermined polarity along the run in `traj`.
-
-    Returns the polarity of each such link (``"unknown"`` where it changes sign), the
-    steps at which it is live, and the times of those steps (the ``polarity``, ``live``
-    and ``times`` arguments of :func:`~sd_engine.loops.structure.find_loops`).
-    """
-    expanded = model_graph(model, "full", "expand")
-    undetermined = sorted({e for loop in loops for e in loop.edges if g.edges[e]["polarity"] == "unknown"})
-    signs = link_derivative_signs(traj, g, undetermined)
-    scores: dict[tuple[str, str], np.ndarray] | None = None
-    override: dict[tuple[str, str], str] = {}
-    live: dict[tuple[str, str], np.ndarray] = {}
-    for edge in undetermined:
-        if edge in signs:
-            sign = signs[edge]
-            turning = bool(np.isnan(sign).any())  # the slope changes sign at a step
-        else:
-            # A collapsed link's sign along the run: its composite score's sign (NaN only
-            # where there is no score, at the end of the run).
-            from .scores import _composite
-
-            if scores is None:
-                scores = link_scores(traj, expanded)
-            sign = np.sign(_composite(scores, expanded, edge[0], edge[1], g.edges[edge]["via"]))
-            turning = False
-        sign = np.nan_to_num(sign)
-        override[edge] = "unknown" if turning else numeric_polarities({edge: sign})[edge]
-        live[edge] = sign != 0
-    return override, live, traj.times
-
-
-def link_score_array(model: CompiledModel, ds: xr.Dataset | None = None, *, labelling: Labelling = "forward",
-                     flow_formula: FlowFormula = "2023", internal: InternalMode = "expand") -> xr.DataArray:
-    """Link scores of every causal link along the run(s) of `ds`, dims ``("link", "time"[, "run"])``.
-
-    The ``link`` coordinate reads ``"cause -> effect"``; ``cause`` and ``effect`` are
-    extra coordinates. With ``internal="collapse"``, a link through SMOOTH/DELAY
-    internals scores its largest-magnitude internal path.
-
-    Examples
-    --------
-    >>> import sd_engine as sd
-    >>> scores = link_score_array(sd.load("teacup"))
-    >>> float(scores.sel(link="Heat Loss to Room -> Teacup Temperature").isel(time=0))
-    -1.0
-    """
-    traj = trajectories(model, ds)
-    expanded = model_graph(model, "full", "expand")
-    scores = link_scores(traj, expanded, labelling=labelling, flow_formula=flow_formula)
-    edges = list(expanded.edges) if internal == "expand" else list(model_graph(model, "full", internal).edges)
-    if internal == "collapse":
-        g = model_graph(model, "full", "collapse")
-        from .scores import _composite
-
-        data = [scores[e] if not g.edges[e].get("via") else _composite(scores, expanded, e[0], e[1], g.edges[e]["via"])
-                for e in edges]
-    else:
-        data = [scores[e] for e in edges]
-    array = np.stack(data) if data else np.zeros((0, traj.n_runs, len(traj.times)))
-    return _label(array, [f"{a} -> {b}" for a, b in edges], "link", traj, ds,
-                  {"cause": ("link", [a for a, _ in edges]), "effect": ("link", [b for _, b in edges])},
-                  labelling, flow_formula)
-
-
-def _label(array: np.ndarray, labels: list[str], dim: str, traj: Any, ds: xr.Dataset | None,
-           extra: Mapping[str, Any], labelling: str, flow_formula: str) -> xr.DataArray:
-    coords: dict[str, Any] = {dim: labels, "time": traj.times, **extra}
-    if traj.ensemble:
-        da = xr.DataArray(np.transpose(array, (0, 2, 1)), dims=(dim, "time", "run"),
-                          coords={**coords, "run": np.arange(traj.n_runs)})
-    else:
-        da = xr.DataArray(array[:, 0, :], dims=(dim, "time"), coords=coords)
-    if ds is not None:
-        # Scores at every dt, reported at the saved times of `ds`.
-        da = da.sel(time=np.asarray(ds["time"].values, dtype=float), method="nearest", tolerance=1e-9 * max(1.0, traj.dt))
-        da = da.assign_coords(time=ds["time"].values)
-    da.attrs.update(labelling=labelling, flow_formula=flow_formula, dt=traj.dt,
-                    method="Loops that Matter (Schoenberg et al. 2020; flow-to-stock score of 2023)")
-    return da
-
-
 def loop_dominance(
-    model: CompiledModel,
+    model: ProgramLike,
     ds: xr.Dataset | None = None,
     *,
     loops: LoopSet | None = None,
@@ -211,7 +105,7 @@ def loop_dominance(
 
     Parameters
     ----------
-    model : CompiledModel
+    model : CompiledModel or Program
     ds : xarray.Dataset, optional
         A result of ``model.run()`` (one run or an ensemble); the model's default run if
         omitted. The run is repeated with every variable recorded at every ``dt``, and
@@ -247,11 +141,12 @@ def loop_dominance(
     graph = loops.graph if loops.graph is not None else model_graph(model)
     expanded = model_graph(model, "full", "expand")
     scores = link_scores(traj, expanded, labelling=labelling, flow_formula=flow_formula)
+    lowered = as_program(model).lowered
     for loop in loops:
         for edge in loop.edges:
             via = graph.edges[edge].get("via", ())
             for node in (*edge, *via):
-                var = model.lowered[expanded.nodes[node]["key"]] if node in expanded else None
+                var = lowered[expanded.nodes[node]["key"]] if node in expanded else None
                 if var is not None and var.kind == "stock" and var.update != "continuous":
                     raise UnsupportedError(
                         f"Loop {loop.id} runs through `{var.name}`, a discrete state (SAMPLE IF TRUE, DELAY FIXED or "
@@ -265,7 +160,7 @@ def loop_dominance(
         "partition": ("loop", [loop.partition for loop in loops]),
         "length": ("loop", [loop.length for loop in loops]),
     }
-    da = _label(array, [loop.id for loop in loops], "loop", traj, ds, extra, labelling, flow_formula)
+    da = label_scores(array, [loop.id for loop in loops], "loop", traj, ds, extra, labelling, flow_formula)
     da.name = "relative loop score" if relative else "loop score"
     da.attrs["complete"] = int(loops.complete)
     if loops.message:

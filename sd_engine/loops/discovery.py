@@ -20,18 +20,16 @@ every loop through them scores 0 there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 import xarray as xr
 
 from ..errors import SpecError
-from ..graph import InternalMode
-from .structure import LoopSet, find_loops
-
-if TYPE_CHECKING:
-    from ..compile import CompiledModel
+from ..graph import InternalMode, model_graph
+from ..program import ProgramLike
+from .scores import link_score_array, settle_along_run, trajectories
+from .structure import LoopSet, find_loops, library_loop_names
 
 __all__ = ["strongest_path_loops", "discover_loops"]
 
@@ -102,7 +100,7 @@ def strongest_path_loops(graph: nx.DiGraph, scores: Mapping[tuple[str, str], flo
 
 
 def discover_loops(
-    model: CompiledModel,
+    model: ProgramLike,
     ds: xr.Dataset | None = None,
     *,
     every: int = 1,
@@ -126,9 +124,6 @@ def discover_loops(
     >>> [loop.label for loop in discover_loops(sd.load("sir"))]
     ['recovery', 'contagion', 'depletion']
     """
-    from .analysis import library_loop_names, link_score_array, model_graph, settle_along_run
-    from .scores import trajectories
-
     if not isinstance(every, int) or every < 1:
         raise SpecError(f"`every` must be a positive whole number, not {every!r}.")
     g = model_graph(model, "full", internal)

@@ -29,6 +29,9 @@ Conventions (tests depend on them):
   the same cycle partition (0/0 gives 0).
 
 Arrayed (subscripted) models are not scored yet and are refused with a clear error.
+
+:func:`link_score_array` labels the link scores of a run; :func:`settle_along_run` signs the
+links whose polarity the equations leave open, along a run.
 """
 
 from __future__ import annotations
@@ -36,28 +39,31 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
 import xarray as xr
 
-from .. import functions
+from ..codegen import compile_program
 from ..errors import SpecError, UnsupportedError
-from ..expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical
+from ..expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical
+from ..functions import ALIASES, BUILTINS, LOOKUP_FUNCTIONS, LOOKUP_MODES, NUMPY_OPERATORS
+from ..graph import InternalMode, model_graph
+from ..integrate import simulate_results
+from ..program import Program, ProgramLike, as_program
+from ..results import Results
 from ..spec import ModelSpec, Variable
 from .structure import Loop, LoopSet
-
-if TYPE_CHECKING:
-    from ..compile import CompiledModel
-    from ..results import Results
 
 __all__ = [
     "Trajectories",
     "trajectories",
-    "partial_change",
     "link_scores",
+    "link_score_array",
+    "label_scores",
+    "settle_along_run",
     "loop_scores",
     "relative_loop_scores",
     "numeric_polarities",
@@ -69,10 +75,8 @@ __all__ = [
 Labelling = Literal["forward", "backward"]
 FlowFormula = Literal["2023", "2020"]
 
-_TIME = {"time": "t", "t": "t", "dt": "dt", "time_step": "dt"}
-_LOOKUP_CALLS = {"lookup": "interpolate", "lookup_extrapolate": "extrapolate",
-                 "lookup_backward": "hold_backward", "lookup_forward": "look_forward"}
-_FULL_RECORD: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# The program of each scored program that records every variable: compiled once, dropped with it.
+_FULL_RECORD: weakref.WeakKeyDictionary[Program, Program] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,23 +106,11 @@ class Trajectories:
         return out
 
 
-def _full_record_model(model: CompiledModel) -> CompiledModel:
+def _full_record(program: Program) -> Program:
     """The same model compiled to record every stock, flow and aux, internal ones included."""
-    cached = _FULL_RECORD.get(model)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    from ..compile import CompiledModel, _Compiler
-
-    compiler = _Compiler(model.spec)
-    base = compiler.build()
-    variables = list(compiler.vars.values())
-    series = [v for v in variables if v.kind in ("stock", "flow", "aux")]
-    layout = replace(base.layout, series=compiler.slots(series))
-    computed = [v for v in variables
-                if v.kind in ("aux", "flow") or (v.kind == "constant" and not compiler.is_parameter(v))]
-    source = compiler.generate(layout, compiler.order_rates(computed), compiler.order_initial())
-    full = CompiledModel(base.spec, base.lowered, layout, source, dict(compiler.tables))
-    _FULL_RECORD[model] = full
+    full = _FULL_RECORD.get(program)
+    if full is None:
+        full = _FULL_RECORD[program] = compile_program(program.spec, record="all")
     return full
 
 
@@ -131,9 +123,10 @@ def _refuse_arrays(spec: ModelSpec) -> None:
         )
 
 
-def _params_from(model: CompiledModel, ds: xr.Dataset) -> dict[str, Any]:
+def _params_from(program: Program, ds: xr.Dataset) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for key, var in model.parameters.items():
+    for slot in program.layout.constants:
+        key, var = slot.key, program.lowered[slot.key]
         if var.internal or var.name not in ds.data_vars:
             continue
         params[key] = np.asarray(ds[var.name].values, dtype=float)
@@ -143,12 +136,12 @@ def _params_from(model: CompiledModel, ds: xr.Dataset) -> dict[str, Any]:
         overrides = {}
     for name, value in overrides.items():
         key = canonical(name)
-        if key in model.lowered and model.lowered[key].kind == "lookup":
+        if key in program.lowered and program.lowered[key].kind == "lookup":
             params[key] = (np.asarray(value[0], dtype=float), np.asarray(value[1], dtype=float))
     return params
 
 
-def trajectories(model: CompiledModel, ds: xr.Dataset | None = None) -> Trajectories:
+def trajectories(model: ProgramLike, ds: xr.Dataset | None = None) -> Trajectories:
     """Every variable at every ``dt`` for the run(s) in `ds` (or the model's default run).
 
     The run is repeated with every variable recorded (``saveper = dt``), using the
@@ -156,10 +149,9 @@ def trajectories(model: CompiledModel, ds: xr.Dataset | None = None) -> Trajecto
     repeat must equal those in `ds`, so a dataset from another model or from changed
     settings is refused.
     """
-    from ..integrate import simulate_results
-
-    _refuse_arrays(model.lowered)
-    full = _full_record_model(model)
+    program = as_program(model)
+    _refuse_arrays(program.lowered)
+    full = _full_record(program)
     kwargs: dict[str, Any] = {"errors": "mark"}
     if ds is not None:
         if not isinstance(ds, xr.Dataset):
@@ -168,7 +160,7 @@ def trajectories(model: CompiledModel, ds: xr.Dataset | None = None) -> Trajecto
         missing = [k for k in ("dt", "method", "initial_time") if k not in attrs]
         if missing or "time" not in ds.coords:
             raise SpecError(f"`ds` lacks `{(missing or ['time'])[0]}`; pass the dataset returned by `model.run()`.")
-        kwargs.update(params=_params_from(model, ds), dt=float(attrs["dt"]), method=str(attrs["method"]),
+        kwargs.update(params=_params_from(program, ds), dt=float(attrs["dt"]), method=str(attrs["method"]),
                       initial_time=float(attrs["initial_time"]), final_time=float(ds["time"].values[-1]))
         if "run_seed" in ds.coords:
             kwargs["seed"] = [int(s) for s in ds["run_seed"].values]
@@ -176,31 +168,31 @@ def trajectories(model: CompiledModel, ds: xr.Dataset | None = None) -> Trajecto
             kwargs["seed"] = int(attrs["seed"])
     res: Results = simulate_results(full, **kwargs)
     if ds is not None:
-        _check_same_run(model, ds, res)
+        _check_same_run(program, ds, res)
     lowered = full.lowered
-    values = {slot.key: res._block(slot) for slot in full.layout.series}
+    values = {slot.key: res.block(slot) for slot in full.layout.series}
     constants = {k: np.asarray(v, dtype=float).reshape(res.n_runs, 1) for k, v in res.constants.items()}
     lookups = {k: (np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for k, (x, y) in res.lookups.items()}
     return Trajectories(lowered, np.asarray(res.times, dtype=float), float(res.dt), values, constants, lookups,
                         res.ensemble)
 
 
-def _check_same_run(model: CompiledModel, ds: xr.Dataset, res: Results) -> None:
+def _check_same_run(program: Program, ds: xr.Dataset, res: Results) -> None:
     times = np.asarray(ds["time"].values, dtype=float)
     index = np.searchsorted(res.times, times - 1e-9 * max(1.0, abs(res.dt)))
     ok = len(index) and index[-1] < len(res.times) and np.allclose(res.times[np.minimum(index, len(res.times) - 1)],
                                                                    times, rtol=1e-9, atol=1e-9)
     if not ok:
         raise SpecError("The times of `ds` are not steps of its own `dt`; pass the dataset returned by `model.run()`.")
-    recorded = {slot.key: slot for slot in res.model.layout.series}
-    for slot in model.layout.stocks:
-        var = model.lowered[slot.key]
+    recorded = {slot.key: slot for slot in res.program.layout.series}
+    for slot in program.layout.stocks:
+        var = program.lowered[slot.key]
         if var.internal:
             continue
         if var.name not in ds.data_vars:
             raise SpecError(f"`ds` has no values of stock `{var.name}`; pass the dataset returned by this model's "
                             "`run()`.")
-        ours = res._block(recorded[slot.key])[:, index]
+        ours = res.block(recorded[slot.key])[:, index]
         theirs = np.asarray(ds[var.name].values, dtype=float).reshape(ours.shape)
         if not np.allclose(ours, theirs, rtol=1e-7, atol=1e-9, equal_nan=True):
             raise SpecError(
@@ -210,6 +202,10 @@ def _check_same_run(model: CompiledModel, ds: xr.Dataset, res: Results) -> None:
 
 
 # -- the expression tree over (runs, times) arrays --------------------------------------------------
+#: Operators whose numpy result is boolean.
+_LOGICAL = frozenset({"==", "!=", "<", "<=", ">", ">=", "and", "or"})
+
+
 class _Evaluator:
     def __init__(self, traj: Trajectories, t: np.ndarray) -> None:
         self.traj = traj
@@ -223,32 +219,17 @@ class _Evaluator:
         if isinstance(expr, Ref):
             if expr.name in env:
                 return env[expr.name]
-            if expr.name in _TIME:
-                return self.t if _TIME[expr.name] == "t" else self.dt
+            if expr.name in TIME_NAMES:
+                return self.t if TIME_NAMES[expr.name] == "t" else self.dt
             raise SpecError(f"`{expr.name}` in the equation of `{var.name}` has no recorded values to score.")
         if isinstance(expr, Unary):
             value = self.value_of(expr.operand, env, var)
             return 1.0 * np.logical_not(value) if expr.op == "not" else -value
         if isinstance(expr, Binary):
             left, right = self.value_of(expr.left, env, var), self.value_of(expr.right, env, var)
-            op = expr.op
-            if op == "+":
-                return left + right
-            if op == "-":
-                return left - right
-            if op == "*":
-                return left * right
-            if op == "/":
-                return np.divide(left, right)
-            if op == "**":
-                return np.power(left, right)
-            if op == "%":
-                return np.mod(left, right)
-            if op in ("and", "or"):
-                return 1.0 * (np.logical_and(left, right) if op == "and" else np.logical_or(left, right))
-            compare = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-                       ">": np.greater, ">=": np.greater_equal}[op]
-            return 1.0 * compare(left, right)
+            value = NUMPY_OPERATORS[expr.op](left, right)
+            # Comparisons and logic give numbers, as in the generated code.
+            return 1.0 * value if expr.op in _LOGICAL else value
         if isinstance(expr, Call):
             return self.call(expr, env, var)
         raise SpecError(f"The equation of `{var.name}` uses `{expr}` where a number is expected.")
@@ -261,26 +242,27 @@ class _Evaluator:
         return np.asarray(lookup.xs, dtype=float), np.asarray(lookup.ys, dtype=float)
 
     def call(self, call: Call, env: Mapping[str, np.ndarray], var: Variable) -> Any:
-        func = functions.ALIASES.get(call.func, call.func)
+        func = ALIASES.get(call.func, call.func)
         if func == "time" and not call.args:
             return self.t
         if func == "with_lookup":
             table = call.args[1]
             assert isinstance(table, Table)
-            return functions.lookup(self.value_of(call.args[0], env, var), np.array(table.xs), np.array(table.ys))
-        if func in _LOOKUP_CALLS:
+            return LOOKUP_MODES["interpolate"](self.value_of(call.args[0], env, var), np.array(table.xs),
+                                               np.array(table.ys))
+        if func in LOOKUP_FUNCTIONS:
             name = call.args[0]
             assert isinstance(name, Ref)
             xs, ys = self.table(name.name)
-            return functions.LOOKUP_MODES[_LOOKUP_CALLS[func]](self.value_of(call.args[1], env, var), xs, ys)
+            return LOOKUP_MODES[LOOKUP_FUNCTIONS[func]](self.value_of(call.args[1], env, var), xs, ys)
         if func in self.vars and self.vars[func].kind == "lookup":
             lookup = self.vars[func].lookup
             assert lookup is not None
             xs, ys = self.table(func)
-            return functions.LOOKUP_MODES[lookup.mode](self.value_of(call.args[0], env, var), xs, ys)
-        if func not in functions.BUILTINS or any(isinstance(a, (Str, Table)) for a in call.args):
+            return LOOKUP_MODES[lookup.mode](self.value_of(call.args[0], env, var), xs, ys)
+        if func not in BUILTINS or any(isinstance(a, (Str, Table)) for a in call.args):
             raise UnsupportedError(f"`{func}` in the equation of `{var.name}` cannot be re-evaluated for loop scores.")
-        builtin = functions.BUILTINS[func]
+        builtin = BUILTINS[func]
         args = [self.value_of(a, env, var) for a in call.args]
         prefix = ([self.t] if builtin.time else []) + ([self.dt] if builtin.dt else [])
         return builtin.impl(*prefix, *args)
@@ -292,15 +274,6 @@ class _Evaluator:
         if var.kind == "flow" and var.non_negative:
             value = np.maximum(value, 0.0)
         return value
-
-
-def partial_change(expr_var: Variable, cause: str, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray],
-                   traj: Trajectories, t_before: np.ndarray) -> np.ndarray:
-    """``f(cause after, everything else before) - f(before)``: the ceteris-paribus change of `expr_var`."""
-    evaluator = _Evaluator(traj, t_before)
-    env = dict(before)
-    env[cause] = after[cause]
-    return evaluator.value(expr_var, env) - before[expr_var.canonical]
 
 
 def _score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndarray:
@@ -471,3 +444,84 @@ def link_derivative_signs(traj: Trajectories, graph: nx.DiGraph, edges: Sequence
         sign = np.where(up == 0, down, np.where((down == 0) | (down == up), up, np.nan))
         out[(cause, effect)] = np.broadcast_to(sign, x.shape).astype(float)
     return out
+
+
+def settle_along_run(model: ProgramLike, g: nx.DiGraph, loops: LoopSet, traj: Trajectories
+                     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], np.ndarray], np.ndarray]:
+    """Sign the loops' links of undetermined polarity along the run in `traj`.
+
+    Returns the polarity of each such link (``"unknown"`` where it changes sign), the
+    steps at which it is live, and the times of those steps (the ``polarity``, ``live``
+    and ``times`` arguments of :func:`~sd_engine.loops.structure.find_loops`).
+    """
+    expanded = model_graph(model, "full", "expand")
+    undetermined = sorted({e for loop in loops for e in loop.edges if g.edges[e]["polarity"] == "unknown"})
+    signs = link_derivative_signs(traj, g, undetermined)
+    scores: dict[tuple[str, str], np.ndarray] | None = None
+    override: dict[tuple[str, str], str] = {}
+    live: dict[tuple[str, str], np.ndarray] = {}
+    for edge in undetermined:
+        if edge in signs:
+            sign = signs[edge]
+            turning = bool(np.isnan(sign).any())  # the slope changes sign at a step
+        else:
+            # A collapsed link's sign along the run: its composite score's sign (NaN only
+            # where there is no score, at the end of the run).
+            if scores is None:
+                scores = link_scores(traj, expanded)
+            sign = np.sign(_composite(scores, expanded, edge[0], edge[1], g.edges[edge]["via"]))
+            turning = False
+        sign = np.nan_to_num(sign)
+        override[edge] = "unknown" if turning else numeric_polarities({edge: sign})[edge]
+        live[edge] = sign != 0
+    return override, live, traj.times
+
+
+def link_score_array(model: ProgramLike, ds: xr.Dataset | None = None, *, labelling: Labelling = "forward",
+                     flow_formula: FlowFormula = "2023", internal: InternalMode = "expand") -> xr.DataArray:
+    """Link scores of every causal link along the run(s) of `ds`, dims ``("link", "time"[, "run"])``.
+
+    The ``link`` coordinate reads ``"cause -> effect"``; ``cause`` and ``effect`` are
+    extra coordinates. With ``internal="collapse"``, a link through SMOOTH/DELAY
+    internals scores its largest-magnitude internal path.
+
+    Examples
+    --------
+    >>> import sd_engine as sd
+    >>> scores = link_score_array(sd.load("teacup"))
+    >>> float(scores.sel(link="Heat Loss to Room -> Teacup Temperature").isel(time=0))
+    -1.0
+    """
+    traj = trajectories(model, ds)
+    expanded = model_graph(model, "full", "expand")
+    scores = link_scores(traj, expanded, labelling=labelling, flow_formula=flow_formula)
+    edges = list(expanded.edges) if internal == "expand" else list(model_graph(model, "full", internal).edges)
+    if internal == "collapse":
+        g = model_graph(model, "full", "collapse")
+        data = [scores[e] if not g.edges[e].get("via") else _composite(scores, expanded, e[0], e[1], g.edges[e]["via"])
+                for e in edges]
+    else:
+        data = [scores[e] for e in edges]
+    array = np.stack(data) if data else np.zeros((0, traj.n_runs, len(traj.times)))
+    return label_scores(array, [f"{a} -> {b}" for a, b in edges], "link", traj, ds,
+                        {"cause": ("link", [a for a, _ in edges]), "effect": ("link", [b for _, b in edges])},
+                        labelling, flow_formula)
+
+
+def label_scores(array: np.ndarray, labels: list[str], dim: str, traj: Trajectories, ds: xr.Dataset | None,
+                 extra: Mapping[str, Any], labelling: str, flow_formula: str) -> xr.DataArray:
+    """Scores ``(items, runs, times)`` as a DataArray with dims ``(dim, "time"[, "run"])``, the
+    items labelled `labels`, reported at the saved times of `ds` when given."""
+    coords: dict[str, Any] = {dim: labels, "time": traj.times, **extra}
+    if traj.ensemble:
+        da = xr.DataArray(np.transpose(array, (0, 2, 1)), dims=(dim, "time", "run"),
+                          coords={**coords, "run": np.arange(traj.n_runs)})
+    else:
+        da = xr.DataArray(array[:, 0, :], dims=(dim, "time"), coords=coords)
+    if ds is not None:
+        # Scores at every dt, reported at the saved times of `ds`.
+        da = da.sel(time=np.asarray(ds["time"].values, dtype=float), method="nearest", tolerance=1e-9 * max(1.0, traj.dt))
+        da = da.assign_coords(time=ds["time"].values)
+    da.attrs.update(labelling=labelling, flow_formula=flow_formula, dt=traj.dt,
+                    method="Loops that Matter (Schoenberg et al. 2020; flow-to-stock score of 2023)")
+    return da

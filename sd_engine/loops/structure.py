@@ -21,6 +21,8 @@ import numpy as np
 from ..errors import SpecError, UnknownVariableError, did_you_mean
 from ..expr import canonical
 from ..graph import combine_polarity
+from ..library import attribute_of_source
+from ..program import ProgramLike, as_program
 
 __all__ = [
     "Loop",
@@ -34,6 +36,7 @@ __all__ = [
     "shortest_independent_loops",
     "independent_loops",
     "complete_digraph_cycle_count",
+    "library_loop_names",
 ]
 
 LoopPolarity = Literal["R", "B", "unknown"]
@@ -413,3 +416,13 @@ def find_loops(
         ))
     return LoopSet(tuple(loops), complete=complete, message=message, cycle_rank=rank, graph=g)
 
+
+def library_loop_names(model: ProgramLike) -> dict[str, tuple[str, ...]]:
+    """Loop names declared by a library model (a ``LOOPS`` mapping in its module), if any.
+
+    The module is the one the model was built from (its spec's ``source``), found through the
+    library door (``sd_engine.library``): a renamed copy keeps its names, and a model file's
+    spec never names a module to import.
+    """
+    loops = attribute_of_source(as_program(model).spec.source, "LOOPS", {})
+    return {str(k): tuple(v) for k, v in loops.items()}

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import SpecError
+from .analysis import dominance_probability
 from .structure import Loop, LoopSet
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def plot_loops(g: nx.DiGraph, loops: LoopSet | Sequence[Loop] | None = None,
     >>> len(ax.texts) > 0
     True
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # plotting only: matplotlib is slow to import and optional for the rest
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 6))
@@ -102,9 +103,7 @@ def plot_dominance(rls: xr.DataArray, ax: Axes | None = None, top: int = 8) -> A
 
     Shows the `top` loops with the largest peak magnitude.
     """
-    import matplotlib.pyplot as plt
-
-    from .analysis import dominance_probability
+    import matplotlib.pyplot as plt  # plotting only: matplotlib is slow to import and optional for the rest
 
     if not isinstance(rls, xr.DataArray) or "loop" not in rls.dims:
         raise SpecError("Pass the DataArray returned by `model.loop_dominance(ds)` (dims `loop` and `time`).")

@@ -20,7 +20,7 @@ from security.hostile import FOLDING, IDENTIFIER_NAMES, guard, payloads, stock_v
 
 import sd_engine as sd
 from sd_engine.builder import Model
-from sd_engine.compile import MAX_NESTING
+from sd_engine.codegen import MAX_NESTING
 from sd_engine.errors import EquationSyntaxError, SDError, SpecError
 from sd_engine.expr import CHAIN_LIMIT, MAX_DEPTH, Binary, Num, Ref, Unary, canonical, depth, parse_equation
 from sd_engine.io.xml_safety import ModelFileError

@@ -1,0 +1,261 @@
+"""Each element of the file as spec variables: stocks and their flows, constants, lookups,
+and equations given block by block.
+
+:func:`to_variables` converts one element with the expression converter. A stock's net
+flow is split into its inflows and outflows where they are the file's own flows; what is
+left becomes an internal flow. An arrayed variable whose blocks have their own equations
+becomes one ``_pieces(...)`` equation (:func:`piecewise`), each block read in its own
+subscripts (Vensim's rules: :meth:`~sd_engine.io.convert.subscripts.Subscripts.swaps`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import SpecError, UnsupportedError
+from ...expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, walk
+from ...spec import Variable
+from .data import ExternalTables
+from .elements import Element, terms
+from .expressions import ExpressionConverter
+from .subscripts import substitute
+
+__all__ = ["to_variables", "piecewise", "mark_flows", "check_undefined_reads"]
+
+
+def to_variables(conv: ExpressionConverter, el: Element) -> list[Variable]:
+    """The spec variables of element `el` (a stock may bring an internal net flow; a subscripted
+    lookup is one internal lookup per element)."""
+    subscripts = conv.ctx.subscripts
+    common: dict[str, Any] = dict(units=el.units, doc=el.doc, dims=el.dims, source=el.source)
+    if el.kind != "lookup" and subscripts.holes(el):
+        common["undefined"] = tuple(", ".join(h) for h in subscripts.holes(el))
+    if el.kind == "lookup":
+        for _, ast in el.pieces:
+            if type(ast).__name__ != "LookupsStructure" and not isinstance(ast, ExternalTables):
+                raise UnsupportedError(f"Lookup `{el.name}` has a definition that is not a table of points.")
+        if not el.dims:
+            return [Variable(el.name, "lookup", lookup=conv.lookup_table(el.pieces[0][1], ()), **common)]
+        # A subscripted lookup: one table per element, each its own internal lookup.
+        tables = []
+        for subs, ast in el.pieces:
+            for combo in itertools.product(*(subscripts.expand(sub, conv.current) for sub in subs)):
+                name = f"{el.name}[{', '.join(combo)}]"
+                tables.append(Variable(name, "lookup", lookup=conv.lookup_table(ast, combo), units=el.units,
+                                       doc=el.doc, internal=True, source=el.source))
+        return tables
+    asts = [a for _, a in el.pieces]
+    integ = [type(a).__name__ == "IntegStructure" for a in asts]
+    if any(integ):
+        if not all(integ):
+            raise UnsupportedError(
+                f"`{el.name}` is a stock for some subscripts and not for others; sdflow needs one kind."
+            )
+        if common.get("undefined"):
+            # A NaN state would stop the integrator; a hole in a stock is refused by name.
+            raise UnsupportedError(
+                f"Stock `{el.name}` is defined on some elements only ([{'], ['.join(common['undefined'])}] "
+                "have no equation); sdflow integrates whole arrays of stocks. Define those elements "
+                "(for example `INTEG(0, 0)`)."
+            )
+        return _stock(conv, el, common)
+    if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
+            and asts[0].function.reference == "active_initial":
+        conv.current = el.name
+        args = asts[0].arguments
+        equation = piecewise(conv, el, [(el.pieces[0][0], conv.expr(args[0]))])
+        init = piecewise(conv, el, [(el.pieces[0][0], conv.expr(args[1]))])
+        return [Variable(el.name, "aux", equation, init_equation=init, **common)]
+    # Constants: numbers and arrays of numbers for every block.
+    values = subscripts.constant_values(el)
+    if values is not None:
+        if not el.dims:
+            return [Variable(el.name, "constant", Num(float(values)), **common)]
+        return [Variable(el.name, "constant", values=tuple(float(v) for v in values.ravel()), **common)]
+    converted = []
+    for subs, ast in _split_arrays(conv, el):
+        conv.block = subs  # what a subscripted lookup call inside is evaluated over
+        converted.append((subs, conv.expr(ast)))
+    conv.block = ()
+    equation = piecewise(conv, el, converted)
+    return [Variable(el.name, "constant" if isinstance(equation, Num) else "aux", equation, **common)]
+
+
+def _split_arrays(conv: ExpressionConverter, el: Element) -> list[tuple[tuple[str, ...], Any]]:
+    """Blocks given as arrays of numbers, split into one block per element, so they can sit
+    beside blocks defined by equations."""
+    elements = conv.ctx.subscripts.elements
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for subs, ast in el.pieces:
+        if isinstance(ast, ExternalTables) and len(ast.tables) > 1:
+            # Series read from a file: one block per element, each reading its own table.
+            out.extend((combo, ExternalTables(((combo, table),), ast.mode, ast.source)) for combo, table in ast.tables)
+            continue
+        if not isinstance(ast, np.ndarray):
+            out.append((subs, ast))
+            continue
+        ranges = [i for i, sub in enumerate(subs) if canonical(sub) in elements]
+        values = np.asarray(ast, dtype=float)
+        sizes = [len(elements[canonical(subs[i])]) for i in ranges]
+        if values.size != math.prod(sizes):
+            raise SpecError(f"`{el.name}`{list(subs)} has {values.size} values for {math.prod(sizes)} elements.")
+        values = values.reshape(sizes)
+        for combo in itertools.product(*(range(k) for k in sizes)):
+            block = list(subs)
+            for i, k in zip(ranges, combo):
+                block[i] = elements[canonical(subs[i])][k]
+            out.append((tuple(block), float(values[combo])))
+    return out
+
+
+def piecewise(conv: ExpressionConverter, el: Element, pieces: list[tuple[tuple[str, ...], Expr]]) -> Expr:
+    """One equation, or ``_pieces(_at(...), eq, ...)`` when blocks have their own equations."""
+    if not el.dims:
+        return pieces[0][1]
+    if len(pieces) == 1 and [canonical(s) for s in pieces[0][0]] == [canonical(d) for d in el.dims]:
+        return _contextualize(conv, pieces[0][1], pieces[0][0])
+    args: list[Expr] = []
+    for subs, expr in pieces:
+        args += [Call("_at", tuple(Str(s) for s in subs)), _contextualize(conv, expr, subs)]
+    for hole in conv.ctx.subscripts.holes(el):
+        # No value in Vensim: NaN, so whatever reads it shows it (listed in `undefined`).
+        args += [Call("_at", tuple(Str(s) for s in hole)), Num(math.nan)]
+    return Call("_pieces", tuple(args))
+
+
+def _contextualize(conv: ExpressionConverter, expr: Expr, labels: Sequence[str]) -> Expr:
+    """Read each subscript of `expr` in the block `labels`, as Vensim does."""
+    swap, remapped = conv.ctx.subscripts.swaps(expr, labels)
+    if not remapped:
+        return substitute(expr, swap)
+    return _remap(conv, expr, swap, remapped)
+
+
+def _remap(conv: ExpressionConverter, expr: Expr, swap: dict[str, str], remapped: dict[str, str]) -> Expr:
+    """Swap subscripts; where a mapped subrange reads a variable over its parent range, read
+    through an auxiliary that lays those elements out along the mapped-to range."""
+    if isinstance(expr, Ref):
+        target = conv.ctx.elements.get(expr.name)
+        subs = tuple(swap.get(canonical(s), s) for s in expr.subscripts)
+        if target is not None and len(target.dims) == len(expr.subscripts):
+            for i, sub in enumerate(expr.subscripts):
+                key = canonical(sub)
+                if key in remapped and canonical(target.dims[i]) != key:
+                    return Ref(_mapped_view(conv, target, i, sub, remapped[key]), subs)
+        return Ref(expr.name, subs)
+    if isinstance(expr, Unary):
+        return Unary(expr.op, _remap(conv, expr.operand, swap, remapped))
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _remap(conv, expr.left, swap, remapped), _remap(conv, expr.right, swap, remapped))
+    if isinstance(expr, Call):
+        return Call(expr.func, tuple(_remap(conv, a, swap, remapped) for a in expr.args))
+    return expr
+
+
+def _mapped_view(conv: ExpressionConverter, target: Element, position: int, source: str, dest: str) -> str:
+    """An internal auxiliary: `target` with the elements of subrange `source` at `position`
+    laid out, one by one, along range `dest` (Vensim's ``source: ... -> dest``)."""
+    name = f"_{target.name} from {source} as {dest}"
+    key = canonical(name)
+    if key not in conv.views:
+        elements = conv.ctx.subscripts.elements
+        sources, dests = elements[canonical(source)], elements[canonical(dest)]
+        if len(sources) != len(dests):
+            raise UnsupportedError(
+                f"`{conv.current}` maps `{source}` onto `{dest}`, which have different numbers of elements."
+            )
+        dims = tuple(dest if k == position else d for k, d in enumerate(target.dims))
+        args: list[Expr] = []
+        for s_el, d_el in zip(sources, dests):
+            args.append(Call("_at", tuple(Str(d_el if k == position else d) for k, d in enumerate(target.dims))))
+            args.append(Ref(target.key, tuple(s_el if k == position else d for k, d in enumerate(target.dims))))
+        conv.views[key] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=dims, internal=True,
+                                   source=f"`{source}` read as `{dest}` in {conv.ctx.path.name}", owner=source)
+    return key
+
+
+def _stock(conv: ExpressionConverter, el: Element, common: dict[str, Any]) -> list[Variable]:
+    flows = [(subs, conv.expr(a.flow)) for subs, a in el.pieces]
+    inits = [(subs, conv.expr(a.initial)) for subs, a in el.pieces]
+    non_negative = any(bool(getattr(a, "non_negative", False)) for _, a in el.pieces)
+    init = piecewise(conv, el, inits)
+    flow = piecewise(conv, el, flows)
+    inflows: list[str] = []
+    outflows: list[str] = []
+    rest: list[tuple[str, Expr]] = []
+    for sign, term in terms(flow):
+        if isinstance(term, Ref) and _can_be_flow(conv, term, el):
+            (inflows if sign == "+" else outflows).append(term.name)
+        else:
+            rest.append((sign, term))
+    if len(set(inflows + outflows)) != len(inflows + outflows):
+        inflows, outflows, rest = [], [], [("+", flow)]
+    extra: list[Variable] = []
+    if rest:
+        net: Expr | None = None
+        for sign, term in rest:
+            if net is None:
+                net = term if sign == "+" else Unary("-", term)
+            else:
+                net = Binary(sign, net, term)
+        assert net is not None
+        name = f"{el.name} net flow"
+        extra.append(Variable(name, "flow", net, dims=el.dims, units="", internal=True,
+                              source=f"the rate of stock `{el.name}` in {conv.ctx.path.name}", owner=el.name))
+        inflows.append(canonical(name))
+    stock = Variable(el.name, "stock", init, inflows=tuple(inflows), outflows=tuple(outflows),
+                     non_negative=non_negative, **common)
+    return [stock, *extra]
+
+
+def _can_be_flow(conv: ExpressionConverter, ref: Ref, stock: Element) -> bool:
+    """Whether `ref`, a term of `stock`'s net flow, is one of the file's variables that can be
+    the stock's own flow (an auxiliary over the stock's dimensions, not a constant or a state)."""
+    target = conv.ctx.elements.get(ref.name)
+    if target is None or target.kind != "aux":
+        return False
+    asts = [a for _, a in target.pieces]
+    if any(isinstance(a, (int, float, np.ndarray)) for a in asts):
+        return False
+    if len(asts) == 1 and type(asts[0]).__name__ == "GameStructure" and isinstance(asts[0].expression, (int, float)):
+        return False
+    if any(type(a).__name__ == "IntegStructure" for a in asts):
+        return False
+    if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
+            and asts[0].function.reference == "active_initial":
+        return False
+    if [canonical(d) for d in target.dims] != [canonical(d) for d in stock.dims]:
+        return False
+    return not ref.subscripts or [canonical(s) for s in ref.subscripts] == [canonical(d) for d in stock.dims]
+
+
+def mark_flows(variables: Sequence[Variable]) -> list[Variable]:
+    """`variables` with those listed as a stock's inflow or outflow made flows."""
+    names = {f for v in variables if v.kind == "stock" for f in v.inflows + v.outflows}
+    return [dataclasses.replace(v, kind="flow") if v.canonical in names and v.kind == "aux" else v for v in variables]
+
+
+def check_undefined_reads(variables: Sequence[Variable]) -> None:
+    """Refuse an equation that names an element its variable leaves undefined: Vensim has no
+    value for it (and reports the equation), so no number may stand in for it."""
+    holes = {v.canonical: {tuple(canonical(e) for e in h.split(", ")) for h in v.undefined}
+             for v in variables if v.undefined}
+    if not holes:
+        return
+    for var in variables:
+        for expr in (var.equation, var.init_equation):
+            for node in walk(expr) if expr is not None else ():
+                if isinstance(node, Ref) and node.name in holes \
+                        and tuple(canonical(s) for s in node.subscripts) in holes[node.name]:
+                    target = next(v for v in variables if v.canonical == node.name)
+                    raise SpecError(
+                        f"`{var.name}` reads `{target.name}[{', '.join(node.subscripts)}]`, which the model "
+                        f"does not define (`{target.name}` is defined on some elements only); define that "
+                        "element or read a defined one."
+                    )
