@@ -56,7 +56,8 @@ def figure_png(fig: Figure, dpi: int = 110) -> str:
     return f'<img alt="figure" src="data:image/png;base64,{data}">'
 
 
-def _fmt(x: float) -> str:
+def format_number(x: float) -> str:
+    """A number for a table: thousands separated, three significant figures or so, '–' if not finite."""
     if not np.isfinite(x):
         return "–"
     a = abs(x)
@@ -82,12 +83,12 @@ def _comparison_html(table: pd.DataFrame) -> str:
         cells = []
         for m in metrics:
             r = table.loc[(s, m)]
-            text = f"<b>{_fmt(r['median'])}</b><br><span class=small>{_fmt(r['low'])} to {_fmt(r['high'])}</span>"
+            text = f"<b>{format_number(r['median'])}</b><br><span class=small>{format_number(r['low'])} to {format_number(r['high'])}</span>"
             cls = ""
             if i:
                 p = r["p_better"]
                 change = r["change"]
-                text += f"<br><span class=small>change {'+' if change >= 0 else ''}{_fmt(change)}; better in " \
+                text += f"<br><span class=small>change {'+' if change >= 0 else ''}{format_number(change)}; better in " \
                         f"{100 * p:.0f}% of runs</span>" if np.isfinite(p) else ""
                 material = abs(change) > 1e-3 * abs(table.loc[(scenarios[0], m), "median"])
                 cls = "" if not material else " class=good" if p >= 0.9 else " class=bad" if p <= 0.1 else ""
@@ -110,7 +111,7 @@ def _headlines(table: pd.DataFrame) -> str:
                               ("worse", (sub["p_better"] <= 0.1) & material)):
             for _, r in sub[mask].iterrows():
                 said.append(f"{verdict} {html.escape(str(r['label']).lower())} "
-                            f"({'+' if r['change'] >= 0 else ''}{_fmt(r['change'])} {html.escape(str(r['units']))})")
+                            f"({'+' if r['change'] >= 0 else ''}{format_number(r['change'])} {html.escape(str(r['units']))})")
         text = "; ".join(said) if said else "no outcome changes consistently from the baseline"
         items.append(f"<li><b>{html.escape(s)}</b>: {text}.</li>")
     return ("<p>Compared with the baseline in the same runs, each policy is consistently (in at least 90% of "
@@ -135,7 +136,7 @@ def _sensitivity_table(indices: xr.Dataset, key: str) -> str:
     for m in indices["metric"].values:
         d = indices.sel(metric=m)
         order = np.argsort(-np.nan_to_num(d[key].values), kind="stable")[:3]
-        names = ", ".join(f"{d['parameter'].values[k]} ({_fmt(float(d[key].values[k]))})" for k in order)
+        names = ", ".join(f"{d['parameter'].values[k]} ({format_number(float(d[key].values[k]))})" for k in order)
         label = str(d["metric_label"].values) if "metric_label" in d.coords else str(m)
         rows.append(f"<tr><td class=name>{html.escape(label)}</td><td class=name>{html.escape(names)}</td></tr>")
     return f"<table><tr><th class=name>outcome</th><th class=name>most influential ({key})</th></tr>{''.join(rows)}</table>"
