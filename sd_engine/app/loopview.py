@@ -71,12 +71,12 @@ def sector_layout(nodes: Sequence[str], sectors: Mapping[str, str]) -> dict[str,
         groups.setdefault(sectors.get(n, "other"), []).append(n)
     names = sorted(groups, key=lambda s: (-len(groups[s]), s))
     pos: dict[str, tuple[float, float]] = {}
-    big = 0.0 if len(names) == 1 else 3.2 + 0.35 * len(names)
+    big = 0.0 if len(names) == 1 else 4.5 + 0.5 * len(names) + 0.25 * max(len(g) for g in groups.values())
     for i, s in enumerate(names):
         angle = 2 * math.pi * i / max(1, len(names))
         cx, cy = big * math.cos(angle), big * math.sin(angle)
         members = sorted(groups[s])
-        radius = 0.0 if len(members) == 1 else 0.55 + 0.28 * len(members)
+        radius = 0.0 if len(members) == 1 else 0.8 + 0.45 * len(members)
         for j, n in enumerate(members):
             a = 2 * math.pi * j / len(members) + angle
             pos[n] = (cx + radius * math.cos(a), cy + radius * math.sin(a))
@@ -164,19 +164,22 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     graph_renderer.edge_renderer.glyph = MultiLine(line_color="colour", line_width=2.2, line_alpha=0.85,
                                                    line_dash="solid")
     graph_renderer.edge_renderer.hover_glyph = MultiLine(line_color="colour", line_width=4.5)
+    paths = [_curve(pos[a], pos[b]) for a, b in edges]
+    graph_renderer.edge_renderer.data_source.data["xs"] = [list(p[0]) for p in paths]
+    graph_renderer.edge_renderer.data_source.data["ys"] = [list(p[1]) for p in paths]
     graph_renderer.layout_provider = StaticLayoutProvider(graph_layout={n: list(pos[n]) for n in nodes})
     graph_renderer.inspection_policy = NodesAndLinkedEdges()
     fig.renderers.append(graph_renderer)
-    for (a, b), c, p in zip(edges, [colour[e] for e in edges], polarity):
-        (x0, y0), (x1, y1) = pos[a], pos[b]
-        # Stop the arrow at the node's edge, so the head shows.
+    for (xs_, ys_), c, p in zip(paths, [colour[e] for e in edges], polarity):
+        # The head on the last segment of the curve, stopped short of the node so it shows.
+        x0, y0, x1, y1 = xs_[-3], ys_[-3], xs_[-1], ys_[-1]
         d = math.hypot(x1 - x0, y1 - y0) or 1.0
-        shrink = min(0.22, d / 3)
+        back = 0.25 / d
         fig.add_layout(Arrow(end=VeeHead(size=10, fill_color=c, line_color=c), x_start=x0, y_start=y0,
-                             x_end=x1 - (x1 - x0) * shrink / d, y_end=y1 - (y1 - y0) * shrink / d,
-                             line_color=c, line_alpha=0.0))
-        fig.text(x=[(x0 + x1) / 2], y=[(y0 + y1) / 2], text=[p if p in "+-" else "?"], text_color=c,
-                 text_font_size="10pt", text_font_style="bold", text_align="center", text_baseline="middle")
+                             x_end=x1 - (x1 - x0) * back, y_end=y1 - (y1 - y0) * back, line_color=c, line_alpha=0.0))
+        mid = len(xs_) // 2
+        fig.text(x=[xs_[mid]], y=[ys_[mid]], text=[p if p in "+-" else "?"], text_color=c, text_font_size="11pt",
+                 text_font_style="bold", text_align="center", text_baseline="bottom")
     labels = ColumnDataSource({"x": xs, "y": ys - 0.32, "text": nodes})
     fig.add_layout(LabelSet(x="x", y="y", text="text", source=labels, text_font_size="8pt", text_align="center",
                             text_baseline="top", text_color="#222222"))
@@ -186,6 +189,18 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     fig.add_tools(HoverTool(renderers=[graph_renderer.edge_renderer], line_policy="interp",
                             tooltips=[("link", "@start → @end"), ("polarity", "@polarity"), ("in loops", "@loops")]))
     return fig
+
+
+def _curve(p0: tuple[float, float], p1: tuple[float, float], bend: float = 0.18, n: int = 16
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A quadratic Bézier from `p0` to `p1`, bowed to its left: a link and its reverse do not overlap."""
+    (x0, y0), (x1, y1) = p0, p1
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    cx, cy = mx - bend * (y1 - y0), my + bend * (x1 - x0)
+    s = np.linspace(0.0, 1.0, n)
+    xs = (1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s ** 2 * x1
+    ys = (1 - s) ** 2 * y0 + 2 * (1 - s) * s * cy + s ** 2 * y1
+    return xs, ys
 
 
 def _polarity(graph: nx.DiGraph, a: str, b: str) -> str:

@@ -134,7 +134,8 @@ class Workbench:
     _unit_design: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
     _compiled: dict[str, tuple[CompiledModel, dict[str, Any]]] = field(default_factory=dict, repr=False)
     _loops: dict[int, Any] = field(default_factory=dict, repr=False)
-    _baseline: dict[str, xr.Dataset] = field(default_factory=dict, repr=False)
+    _baseline: dict[str, Any] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ---------------------------------------------------------------------------
@@ -361,14 +362,34 @@ class Workbench:
             warnings.simplefilter("ignore")
             return model.run(params=params, seed=self.seed, **self._run_kwargs())
 
-    def baseline(self) -> dict[str, xr.Dataset]:
-        """The single run and the ensemble of the baseline (computed once)."""
+    def baseline(self) -> dict[str, Any]:
+        """The single run, the ensemble and the loop scores of the baseline (computed once, shared by
+        every browser tab)."""
         with self._lock:
             if not self._baseline:
                 name = self.baseline_name
                 values = self.scenario_values(name)
-                self._baseline = {"single": self.single(values, name), "ensemble": self.ensemble(values, name)}
+                single = self.single(values, name)
+                self._baseline = {"single": single, "ensemble": self.ensemble(values, name)}
+                self._baseline["dominance"] = self.dominance(single, name)
         return self._baseline
+
+    def graph(self) -> Any:
+        """The model's causal graph (networkx), computed once."""
+        with self._lock:
+            if "graph" not in self._cache:
+                self._cache["graph"] = self.model.graph()
+        return self._cache["graph"]
+
+    def sectors(self) -> dict[str, str]:
+        """Each variable's sector for the loop view (:func:`~sd_engine.app.loopview.sector_map`), computed once."""
+        from .loopview import sector_map
+
+        graph = self.graph()
+        with self._lock:
+            if "sectors" not in self._cache:
+                self._cache["sectors"] = sector_map(graph)
+        return dict(self._cache["sectors"])
 
     # -- outcomes -------------------------------------------------------------------------------------
     def scorecard(self, ensemble: xr.Dataset, single: xr.Dataset | None = None) -> pd.DataFrame:
@@ -412,7 +433,7 @@ class Workbench:
             if id(model) not in self._loops:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    loops = model.loops(self.baseline()["single"] if model is self.model else None)
+                    loops = model.loops()
                 note = getattr(loops, "message", "") or "; ".join(str(w.message) for w in caught)
                 self._loops[id(model)] = (loops, note)
         return self._loops[id(model)]

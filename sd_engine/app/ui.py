@@ -31,7 +31,7 @@ from bokeh.plotting import figure
 
 from ..errors import SpecError
 from .controls import Control
-from .loopview import loop_figure, sector_map
+from .loopview import loop_figure
 from .session import Workbench
 
 if TYPE_CHECKING:
@@ -80,10 +80,12 @@ class Explorer(pn.viewable.Viewer):
         self.timings: dict[str, float] = {}
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
-        self.sliders: dict[str, pn.widgets.EditableFloatSlider] = {}
+        self.sliders: dict[str, pn.widgets.FloatSlider] = {}
         for c in workbench.controls:
             label = f"{c.name} ({c.units})" if c.units else c.name
-            slider = pn.widgets.EditableFloatSlider(
+            # Plain sliders: an editable one costs three times as much to render, and a whole-system
+            # model has forty of them.
+            slider = pn.widgets.FloatSlider(
                 name=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
                 css_classes=["sd-slider", f"sd-slider-{_slug(c.name)}"], format="0[.]00000")
             slider.param.watch(self._moved, "value_throttled")
@@ -117,7 +119,6 @@ class Explorer(pn.viewable.Viewer):
         self.loop_table = pn.pane.HTML("", sizing_mode="stretch_width")
         self.loop_pane = pn.pane.Bokeh(sizing_mode="fixed")
         self.loop_note = pn.pane.Markdown("", css_classes=["sd-note"])
-        self._sectors: dict[str, str] | None = None
         self._sources: dict[str, ColumnDataSource] = {}
         self._build_plots()
         self._apply_scenario(self.picker.value, update=False)
@@ -190,10 +191,15 @@ class Explorer(pn.viewable.Viewer):
                             legend_label="this run")
             fig.add_tools(HoverTool(renderers=[line], tooltips=[(xlabel, "@x{0.00}"), (d.label, "@y{0.000}")],
                                     mode="vline"))
-            fig.legend.location = "top_left"
-            fig.legend.label_text_font_size = "7pt"
-            fig.legend.background_fill_alpha = 0.6
-            fig.legend.click_policy = "hide"
+            legend = fig.legend[0]
+            if figures:  # one legend, under the first plot, where it hides no data
+                legend.visible = False
+            else:
+                fig.height = 300
+                fig.add_layout(legend, "below")
+                legend.orientation = "horizontal"
+                legend.label_text_font_size = "7pt"
+                legend.click_policy = "hide"
             figures.append(pn.pane.Bokeh(fig, sizing_mode="stretch_width"))
         self.plots.objects = figures
 
@@ -289,9 +295,7 @@ class Explorer(pn.viewable.Viewer):
         if scenario == self.wb.baseline_name:
             # The opening view is the baseline: its runs are already there.
             self._store(single=base["single"], ensemble=base["ensemble"], values=self.values(), scenario=scenario)
-            t0 = time.perf_counter()
-            self._store(dominance=self.wb.dominance(base["single"], scenario))
-            self.timings["loop scores"] = time.perf_counter() - t0
+            self._store(dominance=base["dominance"])
             self._draw_all()
         else:
             self.update()
@@ -355,12 +359,10 @@ class Explorer(pn.viewable.Viewer):
         competing = _competing(rls)
         chosen = self.wb.top_loops(rls.sel(loop=competing) if competing else rls, float(self.loop_time.value),
                                    int(self.loop_count.value))
-        if self._sectors is None:
-            self._sectors = sector_map(self.wb.model.graph())
         from ..lab.templating import render
 
         self.loop_table.object = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
-        self.loop_pane.object = loop_figure(self.wb.model.graph(), chosen, self._sectors,
+        self.loop_pane.object = loop_figure(self.wb.graph(), chosen, self.wb.sectors(),
                                             title=f"Dominant loops at {self._loop_time_label()}")
         self.loop_note.object = note
 
