@@ -86,24 +86,24 @@ class Explorer(pn.viewable.Viewer):
             # Plain sliders: an editable one costs three times as much to render, and a whole-system
             # model has forty of them.
             slider = pn.widgets.FloatSlider(
-                name=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
+                label=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
                 css_classes=["sd-slider", f"sd-slider-{_slug(c.name)}"], format="0[.]00000")
             slider.param.watch(self._moved, "value_throttled")
             self.sliders[c.name] = slider
         names = [_DEFAULTS, *workbench.scenarios]
-        self.picker = pn.widgets.Select(name="Scenario", options=names, value=workbench.baseline_name or _DEFAULTS,
+        self.picker = pn.widgets.Select(label="Scenario", options=names, value=workbench.baseline_name or _DEFAULTS,
                                         sizing_mode="stretch_width")
         self.picker.param.watch(self._picked, "value")
-        self.reset = pn.widgets.Button(name="Reset to the scenario", button_type="light")
+        self.reset = pn.widgets.Button(label="Reset to the scenario")
         self.reset.on_click(lambda _: self._apply_scenario(self.picker.value))
-        self.save_name = pn.widgets.TextInput(name="Save as scenario", placeholder="scenario name")
-        self.save_button = pn.widgets.Button(name="Save as scenario", button_type="primary")
+        self.save_name = pn.widgets.TextInput(label="Save as scenario", placeholder="scenario name")
+        self.save_button = pn.widgets.Button(label="Save as scenario")
         self.save_button.on_click(self._save)
         self.save_status = pn.pane.Markdown("", css_classes=["sd-note"])
         self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="scenario.toml",
-                                                label="Download the scenario (TOML)", button_type="light")
+                                                label="Download the scenario (TOML)")
         outputs = workbench.outputs()
-        self.variables = pn.widgets.MultiChoice(name="Variables plotted", options=workbench.plottable(),
+        self.variables = pn.widgets.MultiChoice(label="Variables plotted", options=workbench.plottable(),
                                                 value=outputs, sizing_mode="stretch_width")
         self.variables.param.watch(self._variables_changed, "value")
         self.status = pn.pane.Markdown("", css_classes=["sd-status"], sizing_mode="stretch_width")
@@ -111,9 +111,9 @@ class Explorer(pn.viewable.Viewer):
         self.scorecard = pn.pane.HTML("", sizing_mode="stretch_width")
         t = self._times()
         axis, _ = workbench.time_axis(t)
-        self.loop_time = pn.widgets.DiscreteSlider(name="Loops dominating at", options={f"{x:.4g}": float(v)
+        self.loop_time = pn.widgets.DiscreteSlider(label="Loops dominating at", options={f"{x:.4g}": float(v)
                                                    for x, v in zip(axis, t)}, value=float(t[-1]))
-        self.loop_count = pn.widgets.IntSlider(name="Loops shown", start=1, end=10, value=5)
+        self.loop_count = pn.widgets.IntSlider(label="Loops shown", start=1, end=10, value=5)
         self.loop_time.param.watch(self._loops_changed, "value")
         self.loop_count.param.watch(self._loops_changed, "value")
         self.loop_table = pn.pane.HTML("", sizing_mode="stretch_width")
