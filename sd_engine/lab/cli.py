@@ -138,7 +138,7 @@ def run_lab(
     ...     res = run_lab("whole_system_flow", [Scenario("baseline", "whole_system_flow")], samples=3,
     ...                   out=d, final_time=30, morris=0, sobol=0, loops=False, progress=False)
     ...     sorted(res.files)
-    ['report', 'results']
+    ['report', 'results', 'runs', 'scorecard', 'workbook']
     """
     import xarray as xr
 
@@ -215,13 +215,15 @@ def run_lab(
     t = stage(f"report → {folder / 'report.html'}")
     dom = result.dominance.sel(loop=share["loop"].values) if result.dominance is not None and share is not None else None
     downloads = write_downloads(folder, ds)
-    result.files.update({f"download: {k}": v for k, v in downloads.items()})
+    result.files.update(downloads)
+    link_text = {"scorecard": "Scorecard (CSV file)", "runs": "Every run: outcomes, status, parameter draws (CSV)",
+                 "workbook": "Scorecard and runs (Excel workbook)"}
     from .. import load
 
     result.files["report"] = write_report(
         folder / "report.html", ds, fan_variables=profile.fan_variables, year=profile.year, morris=result.morris,
         sobol=result.sobol, dominance=dom, dominance_share=share, timings=result.timings, profile=profile,
-        model=load(model), downloads={k: v.name for k, v in downloads.items()})
+        model=load(model), downloads={link_text[k]: v.name for k, v in downloads.items()})
     return result
 
 

@@ -282,23 +282,27 @@ def sensitivity_caveats(morris: xr.Dataset | None, sobol: xr.Dataset | None) -> 
     if sobol is not None and "S1" in sobol:
         n = sobol.attrs.get("n_runs", "?")
         half = np.concatenate([sobol["S1_conf"].values.ravel(), sobol["ST_conf"].values.ravel()])
-        wide = float(np.nanmedian(half)) if half.size else 0.0
-        if wide > WIDE_INTERVAL:
+        half = half[np.isfinite(half)]
+        wide = int((half > WIDE_INTERVAL).sum())
+        if wide:
             notes["sobol"].append(
-                f"These indices come from {n} runs; their 95% intervals are wide (median ±{wide:.2f}), so they "
-                "rank parameters roughly at best. Read only indices whose interval stays clear of the others, "
-                "or rerun with a larger base sample (--sobol 512 or more).")
-        negative = []
+                f"These indices come from {n} runs, and {wide} of the {half.size} have 95% intervals wider than "
+                f"±{WIDE_INTERVAL:g} (up to ±{float(half.max()):.2g}): their 95% intervals are wide, so read only "
+                "indices whose interval stays clear of the others, or rerun with a larger base sample "
+                "(--sobol 512 or more).")
+        outside = []
         for m in sobol["metric"].values:
             d = sobol.sel(metric=m)
             label = str(d["metric_label"].values) if "metric_label" in d.coords else str(m)
-            for i, p in enumerate(d["parameter"].values):
-                if float(d["S1"].values[i]) < 0:
-                    negative.append(f"{p} on {label}")
-        if negative:
+            for key in ("S1", "ST"):
+                for i, p in enumerate(d["parameter"].values):
+                    v = float(d[key].values[i])
+                    if v < 0 or v > 1:
+                        outside.append(f"{key} of {p} on {label}: {v:.2f}")
+        if outside:
             notes["sobol"].append(
-                "Negative first-order indices (" + "; ".join(negative[:6]) + ("; …" if len(negative) > 6 else "")
-                + ") are sampling noise around a small true value: an index cannot be below 0.")
+                "Indices below 0 or above 1 (" + "; ".join(outside[:6]) + ("; …" if len(outside) > 6 else "")
+                + ") are sampling noise: a share of variance lies between 0 and 1.")
     return notes
 
 
@@ -330,7 +334,11 @@ def _scorecard_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_downloads(folder: str | Path, ds: xr.Dataset) -> dict[str, Path]:
-    """The scorecard and the runs as CSV files and one Excel workbook (sheets scorecard, runs)."""
+    """The scorecard and the runs as CSV files and one Excel workbook (sheets scorecard, runs).
+
+    Returns the files by kind: ``scorecard`` (``scorecard.csv``), ``runs`` (``runs.csv``: every
+    outcome, status and parameter draw of every run) and ``workbook`` (``lab.xlsx``).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -338,14 +346,14 @@ def write_downloads(folder: str | Path, ds: xr.Dataset) -> dict[str, Path]:
     if "outcome" in ds:
         score = _scorecard_frame(comparison_table(ds))
         score.to_csv(folder / "scorecard.csv", index=False)
-        files["scorecard (CSV)"] = folder / "scorecard.csv"
+        files["scorecard"] = folder / "scorecard.csv"
     runs.to_csv(folder / "runs.csv")
-    files["runs (CSV)"] = folder / "runs.csv"
+    files["runs"] = folder / "runs.csv"
     with pd.ExcelWriter(folder / "lab.xlsx", engine="openpyxl") as writer:
         if "outcome" in ds:
             score.to_excel(writer, sheet_name="scorecard", index=False)
         runs.to_excel(writer, sheet_name="runs")
-    files["scorecard and runs (Excel)"] = folder / "lab.xlsx"
+    files["workbook"] = folder / "lab.xlsx"
     return files
 
 
