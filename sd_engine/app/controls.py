@@ -210,9 +210,10 @@ def controls_for(model: CompiledModel, profile: LabProfile | None,
         out.append(Control(var.name, "lever", default, low, high, var.units, var.doc, source))
     for name, (low, high) in profile.uncertainty.items():
         var = model.resolve(name)
-        default = defaults.get(var.name)
-        if default is None:  # a subscripted or unknown constant: the lab draws it, no slider here
+        found_default = defaults.get(var.name)
+        if found_default is None:  # a subscripted constant: the lab draws it, no slider here
             continue
-        out.append(Control(var.name, "uncertain", default, min(low, default), max(high, default), var.units,
+        out.append(Control(var.name, "uncertain", found_default, min(low, found_default), max(high, found_default),
+                           var.units,
                            var.doc, "lab profile"))
     return tuple(out)

@@ -91,18 +91,10 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     first listed loop that uses them and dashed for negative polarity; arrows point from
     cause to effect. Hover a node or a link for its details.
     """
-    from bokeh.models import (
-        Arrow,
-        ColumnDataSource,
-        GraphRenderer,
-        HoverTool,
-        LabelSet,
-        MultiLine,
-        NodesAndLinkedEdges,
-        Scatter,
-        StaticLayoutProvider,
-        VeeHead,
-    )
+    from bokeh.models import ColumnDataSource, HoverTool, MultiLine, NodesAndLinkedEdges, Scatter, StaticLayoutProvider
+    from bokeh.models.annotations.arrows import Arrow, VeeHead
+    from bokeh.models.annotations.labels import LabelSet
+    from bokeh.models.renderers.graph_renderer import GraphRenderer
     from bokeh.plotting import figure
 
     nodes: list[str] = []
@@ -126,7 +118,7 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     xs = np.array([pos[n][0] for n in nodes])
     ys = np.array([pos[n][1] for n in nodes])
     pad = 1.2
-    fig.x_range.range_padding = fig.y_range.range_padding = 0.15
+    fig.x_range.range_padding = fig.y_range.range_padding = 0.15  # type: ignore[attr-defined]
     # Sector regions behind the nodes, labelled.
     sector_names = sorted({sectors.get(n, "other") for n in nodes}, key=lambda s: s)
     for i, s in enumerate(sector_names):
@@ -139,14 +131,14 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
                  text_align="center", text_font_size="9pt", text_color="#555555", text_font_style="italic")
     kinds = nx.get_node_attributes(graph, "kind")
     graph_renderer = GraphRenderer()
-    graph_renderer.node_renderer.data_source.data = {
+    graph_renderer.node_renderer.data_source = ColumnDataSource({
         "index": nodes,
         "kind": [str(kinds.get(n, "")) for n in nodes],
         "sector": [sectors.get(n, "") for n in nodes],
         "units": [str(graph.nodes[n].get("units", "")) if n in graph else "" for n in nodes],
         "doc": [str(graph.nodes[n].get("doc", ""))[:160] if n in graph else "" for n in nodes],
         "marker": ["square" if kinds.get(n) == "stock" else "circle" for n in nodes],
-    }
+    })
     graph_renderer.node_renderer.glyph = Scatter(size=16, marker="marker", fill_color="#ffffff",
                                                  line_color="#333333", line_width=1.5)
     graph_renderer.node_renderer.hover_glyph = Scatter(size=20, marker="marker", fill_color="#ffe08a",
@@ -154,7 +146,7 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     starts = [a for a, _ in edges]
     ends = [b for _, b in edges]
     polarity = [_polarity(graph, a, b) for a, b in edges]
-    graph_renderer.edge_renderer.data_source.data = {
+    edge_data: dict[str, Any] = {
         "start": starts, "end": ends,
         "colour": [colour[e] for e in edges],
         "dash": ["dashed" if p == "-" else "solid" for p in polarity],
@@ -165,8 +157,9 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
                                                    line_dash="solid")
     graph_renderer.edge_renderer.hover_glyph = MultiLine(line_color="colour", line_width=4.5)
     paths = [_curve(pos[a], pos[b]) for a, b in edges]
-    graph_renderer.edge_renderer.data_source.data["xs"] = [list(p[0]) for p in paths]
-    graph_renderer.edge_renderer.data_source.data["ys"] = [list(p[1]) for p in paths]
+    edge_data["xs"] = [list(p[0]) for p in paths]
+    edge_data["ys"] = [list(p[1]) for p in paths]
+    graph_renderer.edge_renderer.data_source = ColumnDataSource(edge_data)
     graph_renderer.layout_provider = StaticLayoutProvider(graph_layout={n: list(pos[n]) for n in nodes})
     graph_renderer.inspection_policy = NodesAndLinkedEdges()
     fig.renderers.append(graph_renderer)
@@ -176,7 +169,7 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
         d = math.hypot(x1 - x0, y1 - y0) or 1.0
         back = 0.25 / d
         fig.add_layout(Arrow(end=VeeHead(size=10, fill_color=c, line_color=c), x_start=x0, y_start=y0,
-                             x_end=x1 - (x1 - x0) * back, y_end=y1 - (y1 - y0) * back, line_color=c, line_alpha=0.0))
+                             x_end=x1 - (x1 - x0) * back, y_end=y1 - (y1 - y0) * back, line_color=c, line_alpha=0.0))  # type: ignore[call-arg]
         mid = len(xs_) // 2
         fig.text(x=[xs_[mid]], y=[ys_[mid]], text=[p if p in "+-" else "?"], text_color=c, text_font_size="11pt",
                  text_font_style="bold", text_align="center", text_baseline="bottom")

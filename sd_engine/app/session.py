@@ -438,7 +438,7 @@ class Workbench:
                 self._loops[id(model)] = (loops, note)
         return self._loops[id(model)]
 
-    def dominance(self, single: xr.DataArray | xr.Dataset, scenario: str | None = None) -> xr.DataArray | None:
+    def dominance(self, single: xr.Dataset, scenario: str | None = None) -> xr.DataArray | None:
         """Relative loop scores (Loops that Matter) of a single run, dims ``("loop", "time")``; None if
         the model has no feedback loop or the run failed."""
         model, _ = self._applied(scenario)

@@ -98,7 +98,7 @@ class Explorer(pn.viewable.Viewer):
         self.reset.on_click(lambda _: self._apply_scenario(self.picker.value))
         self.save_name = pn.widgets.TextInput(label="Save as scenario", placeholder="scenario name")
         self.save_button = pn.widgets.Button(label="Save as scenario")
-        self.save_button.on_click(self._save)
+        self.save_button.on_click(self._save_clicked)
         self.save_status = pn.pane.Markdown("", css_classes=["sd-note"])
         self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="scenario.toml",
                                                 label="Download the scenario (TOML)")
@@ -168,7 +168,7 @@ class Explorer(pn.viewable.Viewer):
                    if c.role == "uncertain" else ""))
 
     def _build_plots(self) -> None:
-        figures = []
+        figures: list[pn.pane.Bokeh] = []
         for name in self.variables.value:
             d = self.wb.display(name)
             unit = f" ({d.units})" if d.units else ""
@@ -206,7 +206,7 @@ class Explorer(pn.viewable.Viewer):
     # -- values and scenarios ---------------------------------------------------------------------
     def values(self) -> dict[str, float]:
         """The slider values by constant name."""
-        return {name: float(s.value) for name, s in self.sliders.items()}
+        return {name: float(s.value or 0.0) for name, s in self.sliders.items()}
 
     def _scenario(self) -> str | None:
         return None if self.picker.value == _DEFAULTS else str(self.picker.value)
@@ -358,7 +358,7 @@ class Explorer(pn.viewable.Viewer):
             return
         competing = _competing(rls)
         chosen = self.wb.top_loops(rls.sel(loop=competing) if competing else rls, float(self.loop_time.value),
-                                   int(self.loop_count.value))
+                                   int(self.loop_count.value or 5))
         from ..lab.templating import render
 
         self.loop_table.object = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
@@ -388,9 +388,12 @@ class Explorer(pn.viewable.Viewer):
     def _current_scenario(self) -> Any:
         return self.wb.scenario(self.values(), self.save_name.value or "my scenario", based_on=self._scenario())
 
-    def _save(self, _: Any = None) -> Path | None:
+    def _save_clicked(self, _: Any) -> None:
+        self._save()
+
+    def _save(self) -> Path | None:
         try:
-            if not self.save_name.value.strip():
+            if not (self.save_name.value or "").strip():
                 raise SpecError("Give the scenario a name before saving it.")
             path = self.wb.save_scenario(self._current_scenario(), self.scenario_dir)
         except (SpecError, OSError) as exc:

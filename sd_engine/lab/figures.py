@@ -307,7 +307,8 @@ def fan_figure(ds: xr.Dataset, variable: str, *, label: str | None = None, units
 
 def tornado_figure(indices: xr.Dataset, metric: str, *, top: int = 12) -> tuple[Any, str]:
     """Morris screening of one metric as a Bokeh bar chart (mu* with its interval, sigma as dots) and alt text."""
-    from bokeh.models import ColumnDataSource, HoverTool, Whisker
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models.annotations.geometry import Whisker
 
     if "mu_star" not in indices:
         raise SpecError("A tornado needs Morris indices (`mu_star`); run `sensitivity(..., method=\"morris\")`.")
@@ -342,7 +343,8 @@ def sobol_figure(indices: xr.Dataset, metric: str) -> tuple[Any, str]:
     The axis runs from -0.25 to 1.25 in every chart, so bars compare across outcomes; an
     interval beyond it is cut at the edge (the report says when intervals are that wide).
     """
-    from bokeh.models import ColumnDataSource, HoverTool, Range1d, Whisker
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d
+    from bokeh.models.annotations.geometry import Whisker
     from bokeh.transform import dodge
 
     if "ST" not in indices:
@@ -350,7 +352,7 @@ def sobol_figure(indices: xr.Dataset, metric: str) -> tuple[Any, str]:
     d = indices.sel(metric=metric)
     params = [str(p) for p in d["parameter"].values]
     label = str(d["metric_label"].values) if "metric_label" in d.coords else str(metric)
-    fig = _bokeh_figure(title=f"Sobol indices: {label}", y_range=list(reversed(params)), x_range=Range1d(-0.25, 1.25),
+    fig = _bokeh_figure(title=f"Sobol indices: {label}", y_range=list(reversed(params)), x_range=Range1d(start=-0.25, end=1.25),
                         height=90 + 44 * len(params), sizing_mode="stretch_width",
                         x_axis_label="share of the variance of the outcome")
     bars = []
