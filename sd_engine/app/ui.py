@@ -32,7 +32,7 @@ from bokeh.plotting import figure
 from ..errors import SpecError
 from .controls import Control
 from .loopview import loop_figure
-from .session import Workbench
+from .session import LOCAL_SPREAD, Workbench
 
 if TYPE_CHECKING:
     from ..compile import CompiledModel
@@ -138,13 +138,12 @@ class Explorer(pn.viewable.Viewer):
             if rows:
                 groups.append(pn.Card(*rows, title=f"{title} ({len(rows)})", collapsed=role == "uncertain",
                                       sizing_mode="stretch_width"))
-        fan_text = ("the other band 100 runs with the uncertain parameters drawn from the lab profile's ranges"
-                    if wb.profile is not None else
-                    f"the band 100 runs with every constant drawn within ±{100 * 0.1:.0f}% of its slider value")
+        fan_text = ("with the uncertain parameters drawn from the lab profile's ranges" if wb.profile is not None
+                    else f"with every constant drawn within ±{100 * LOCAL_SPREAD:.0f}% of its slider value")
         intro = pn.pane.Markdown(
-            f"## {wb.model.spec.name}\nMove a lever and release it: the solid line is one run at the slider values, "
-            f"the blue bands {fan_text} (5–95% and 25–75%), under the current levers; grey shows the "
-            f"{'baseline scenario' if wb.baseline_name else 'model defaults'} the same way.",
+            f"## {wb.model.spec.name}\nMove a lever and release it: the solid line is one run at the slider values; "
+            f"the blue bands hold 90% and 50% of {wb.n_runs} runs under the current levers {fan_text}. Grey shows "
+            f"the {'baseline scenario' if wb.baseline_name else 'model defaults'} the same way.",
             sizing_mode="stretch_width")
         sidebar = pn.Column(self.picker, self.reset, *groups, pn.layout.Divider(), self.save_name, self.save_button,
                             self.download, self.save_status, width=380, scroll=True, height=900)

@@ -162,7 +162,14 @@ def summarise(table: pd.DataFrame, certainty: float = CERTAIN) -> list[dict[str,
 
 
 def _aims(items: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(dict.fromkeys(str(i["label"]).lower() for i in items))
+    return ", ".join(dict.fromkeys(_lower_first(str(i["label"])) for i in items))
+
+
+def _lower_first(label: str) -> str:
+    """"Waiting for a bed" -> "waiting for a bed", but "NHS financial position" keeps its acronym."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
 
 
 def best_by_outcome(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -441,7 +448,7 @@ def render_report(
         "n_parameters": int(ds.sizes.get("parameter", 0)), "seed": ds.attrs.get("seed", 0),
         "model_hash": str(ds["model_hash"].values[0]) if "model_hash" in ds.coords else "",
         "versions": versions, "created": str(ds.attrs.get("created", "")),
-        "saveper": (f"{saveper:g} {ds.attrs.get('time_units', '')}" if saveper is not None else ""),
+        "saveper": (f"{saveper:.3g} {ds.attrs.get('time_units', '')}" if saveper is not None else ""),
         "saveper_days": saveper * 365.0 / year if saveper is not None and year else None,
         "certain": f"{100 * CERTAIN:.0f}%",
         "summary": summarise(table) if table is not None else [],
