@@ -21,7 +21,7 @@ Examples
 >>> wb = Workbench.open("teacup")
 >>> ds = wb.single({"Characteristic Time": 5.0})
 >>> round(float(ds["Teacup Temperature"].isel(time=-1)), 3)
-70.008
+70.253
 """
 
 from __future__ import annotations
@@ -213,13 +213,11 @@ class Workbench:
 
     def display(self, variable: str) -> Display:
         """Label, units and scale of `variable`: a metric's when one reads it (names as in the scorecard)."""
+        from ..lab.figures import variable_display  # one rule for the app, the report's table and figures
+
         var = self.model.resolve(variable)
-        if self.profile is not None:
-            for m in self.profile.metrics:
-                # Only scales that do not turn a level into a yearly total (a percentage, £m).
-                if canonical(m.variable) == var.canonical and m.statistic != "total":
-                    return Display(var.name, m.label, m.units, m.scale if m.units not in ("people/year",) else 1.0)
-        return Display(var.name, var.name, var.units)
+        label, units, scale = variable_display(self.profile, var.name, var.units)
+        return Display(var.name, label, units, scale)
 
     def time_axis(self, times: np.ndarray) -> tuple[np.ndarray, str]:
         """Times for a plot axis: years (from the start date when the model records one) or model time."""
