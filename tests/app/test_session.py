@@ -189,3 +189,17 @@ def test_control_is_frozen() -> None:
     with pytest.raises(AttributeError):
         c.low = 3.0  # type: ignore[misc]
     assert controls_for(sd.load("teacup"), None)[0].range_source == "around the default"
+
+
+def test_a_profile_file_naming_a_model_file_next_to_it(tmp_path: Path, test_models: Path) -> None:
+    import shutil
+
+    shutil.copy(test_models / "samples" / "teacup" / "teacup.mdl", tmp_path / "teacup.mdl")
+    (tmp_path / "lab.toml").write_text(TEACUP_PROFILE.replace('model = "teacup"', 'model = "teacup.mdl"'))
+    wb = Workbench.open(tmp_path / "lab.toml", n_runs=4)
+    assert Path(wb.model_name) == tmp_path / "teacup.mdl" and wb.profile is not None
+    assert [c.name for c in wb.controls] == ["Room Temperature"]
+    reference = sd.load(tmp_path / "teacup.mdl").run(params={"Room Temperature": 65.0})
+    ds = wb.single({"Room Temperature": 65.0})
+    np.testing.assert_array_equal(ds["Teacup Temperature"].values,
+                                  reference["Teacup Temperature"].sel(time=ds["time"].values).values)
