@@ -18,6 +18,7 @@ import lazy_loader
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .app import explore
     from .builder import Model
     from .compile import CompiledModel, compile_model
     from .errors import (
@@ -57,6 +58,7 @@ __all__ = [
     "DimensionError",
     "SimulationError",
     "NonFiniteStateError",
+    "explore",
     "__version__",
 ]
 
@@ -99,6 +101,7 @@ def load(source: str | Path | ModelSpec | Model, *, data_files: Sequence[str | P
 # `sdflow` command's --help and --version do not pay for numpy, scipy and xarray until a model
 # is built or run.
 __getattr__, _lazy_dir, _ = lazy_loader.attach(__name__, submod_attrs={
+    "app": ["explore"],  # the notebook app: Panel loads only when it is called
     "builder": ["Model"],
     "compile": ["CompiledModel", "compile_model"],
     "results": ["Results", "RunStatus", "open_results", "save_results"],

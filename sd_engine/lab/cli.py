@@ -34,7 +34,7 @@ from ..errors import SpecError
 if TYPE_CHECKING:  # xarray loads when the lab runs, not when `sdflow` registers the command
     import xarray as xr
 
-__all__ = ["register", "run_lab", "load_scenarios", "LabOutput"]
+__all__ = ["register", "run_lab", "load_scenarios", "LabOutput", "report_saveper"]
 
 
 def register(subparsers: Any) -> None:
@@ -140,7 +140,7 @@ def run_lab(
     ...     res = run_lab("whole_system_flow", [Scenario("baseline", "whole_system_flow")], samples=3,
     ...                   out=d, final_time=30, morris=0, sobol=0, loops=False, progress=False)
     ...     sorted(res.files)
-    ['report', 'results']
+    ['report', 'results', 'runs', 'scorecard', 'workbook']
     """
     import xarray as xr
 
@@ -148,7 +148,7 @@ def run_lab(
     from .analysis import dominance_share, loop_dominance_by_scenario, sensitivity
     from .experiment import Experiment, Uncertainty, run_experiment
     from .metrics import get_profile
-    from .report import write_report
+    from .report import write_downloads, write_report
 
     stream = log if log is not None else sys.stderr
     profile = get_profile(model)
@@ -158,11 +158,12 @@ def run_lab(
         unc = Uncertainty.from_posterior(posterior, samples, seed=seed)
     else:
         unc = Uncertainty.from_ranges(profile.uncertainty, samples, method=design, seed=seed)  # type: ignore[arg-type]
-    experiment = Experiment(model, tuple(scenarios), unc, final_time=final_time, seed=seed)
+    saveper = report_saveper(profile)
+    experiment = Experiment(model, tuple(scenarios), unc, final_time=final_time, saveper=saveper, seed=seed)
     # Finished chunks are kept per set of options: the same command run again resumes, the lab run
     # again with other options into the same folder starts its own runs.
     options = [model, [s.as_dict() for s in scenarios], samples, design, str(posterior), seed, final_time, morris,
-               sobol, sobol_parameters]
+               sobol, sobol_parameters, saveper]
     store = folder / "store" / hashlib.sha256(json.dumps(options, default=str).encode()).hexdigest()[:12]
     result = LabOutput(results=xr.Dataset())
     steps = 2 + bool(morris) + bool(sobol and morris) + bool(loops)
@@ -186,7 +187,8 @@ def run_lab(
     if morris:
         t = stage(f"Morris screening of {len(profile.uncertainty)} parameters, {morris} trajectories")
         m = sensitivity(model, baseline, profile.uncertainty, morris, method="morris", seed=seed,
-                        final_time=final_time, client=client, store=store / "morris", progress=progress)
+                        final_time=final_time, saveper=saveper, client=client, store=store / "morris",
+                        progress=progress)
         result.morris = m.indices
         indices.append(m.indices.rename({k: f"morris_{k}" for k in m.indices.data_vars}))
         result.timings["Morris screening"] = time.perf_counter() - t
@@ -198,7 +200,7 @@ def run_lab(
             ranges = {p: profile.uncertainty[p] for p in top}
             t = stage(f"Sobol indices of the top {len(ranges)} parameters, base sample {sobol}")
             s = sensitivity(model, baseline, ranges, sobol, method="sobol", seed=seed, final_time=final_time,
-                            client=client, store=store / "sobol", progress=progress)
+                            saveper=saveper, client=client, store=store / "sobol", progress=progress)
             result.sobol = s.indices
             indices.append(s.indices.rename({k: f"sobol_{k}" for k in s.indices.data_vars}).rename(
                 {"parameter": "sobol_parameter"}))
@@ -210,7 +212,7 @@ def run_lab(
     share = None
     if loops:
         t = stage("loop dominance (Loops that Matter) for a central run of each scenario")
-        result.dominance = loop_dominance_by_scenario(experiment, saveper=profile.saveper, final_time=final_time)
+        result.dominance = loop_dominance_by_scenario(experiment, saveper=saveper, final_time=final_time)
         share = dominance_share(result.dominance)
         # Loops alone in their cycle partition always "dominate" it; show the ones that compete.
         sizes = result.dominance["partition"].to_series().value_counts()
@@ -220,10 +222,33 @@ def run_lab(
         result.timings["loop dominance"] = time.perf_counter() - t
     t = stage(f"report → {folder / 'report.html'}")
     dom = result.dominance.sel(loop=share["loop"].values) if result.dominance is not None and share is not None else None
+    downloads = write_downloads(folder, ds)
+    result.files.update(downloads)
+    link_text = {"scorecard": "Scorecard (CSV file)", "runs": "Every run: outcomes, status, parameter draws (CSV)",
+                 "workbook": "Scorecard and runs (Excel workbook)"}
+    from .. import load
+
     result.files["report"] = write_report(
         folder / "report.html", ds, fan_variables=profile.fan_variables, year=profile.year, morris=result.morris,
-        sobol=result.sobol, dominance=dom, dominance_share=share, timings=result.timings)
+        sobol=result.sobol, dominance=dom, dominance_share=share, timings=result.timings, profile=profile,
+        model=load(model), downloads={link_text[k]: v.name for k, v in downloads.items()})
     return result
+
+
+def report_saveper(profile: Any) -> float | None:
+    """The output interval of the lab: the profile's, but at most a month, so seasons are not aliased.
+
+    A year is ``profile.year`` model time units; a month is a twelfth of it, which divides the
+    final-year window of the metrics into twelve evenly spread points.
+
+    >>> from sd_engine.lab import find_profile
+    >>> round(report_saveper(find_profile("whole_system_flow")), 4)
+    30.4167
+    """
+    month = profile.year / 12 if profile.year and profile.year > 1 else None
+    if profile.saveper is None:
+        return month
+    return min(profile.saveper, month) if month is not None else profile.saveper
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """Pictures and tables of an experiment: fan charts, scenario comparison, tornado, Sobol, loop dominance.
 
 Every function takes the dataset of :func:`~sd_engine.lab.run_experiment` (or the result of
-an analysis) and returns a matplotlib Figure or a pandas DataFrame; nothing is shown or
-saved, so the same pictures serve notebooks and the HTML report.
+an analysis) and returns a figure or a pandas DataFrame; nothing is shown or saved. The
+matplotlib figures (``fan_chart``, ``tornado``...) serve notebooks and papers; the Bokeh ones
+(``fan_figure``, ``tornado_figure``...) are interactive (zoom, pan, hover) and come with a plain
+description for alt text: the HTML report embeds them standalone.
 
 Examples
 --------
@@ -17,7 +19,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,8 @@ from ..errors import SpecError, UnknownVariableError, did_you_mean
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["fan_chart", "comparison_table", "tornado", "sobol_plot", "dominance_heatmap", "SCENARIO_COLOURS"]
+__all__ = ["fan_chart", "comparison_table", "tornado", "sobol_plot", "dominance_heatmap", "SCENARIO_COLOURS",
+           "variable_display", "fan_figure", "tornado_figure", "sobol_figure", "dominance_figure"]
 
 #: Colour-blind-safe palette (Okabe & Ito, with Tol's wine for the too-pale yellow), baseline in black.
 SCENARIO_COLOURS = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#882255",
@@ -219,3 +222,203 @@ def dominance_heatmap(share: xr.DataArray, *, top: int = 12, labels: Sequence[st
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of time dominant")
     ax.set_title("Which feedback loops dominate, by scenario", fontsize=10)
     return fig
+
+
+# -- labels shared by the tables, the figures and the app -----------------------------------------------
+def variable_display(profile: Any, variable: str, units: str = "") -> tuple[str, str, float]:
+    """``(label, units, scale)`` of a model variable as tables and figures show it.
+
+    When a metric of the lab profile reads the variable (other than as a time integral), the
+    metric's label, units and scale are used, so a fan chart and the table name and measure the
+    same thing ("4-hour performance", %, ×100); otherwise the variable's own name and units.
+
+    >>> from sd_engine.lab import find_profile
+    >>> variable_display(find_profile("whole_system_flow"), "four hour performance")
+    ('4-hour performance', '%', 100.0)
+    >>> variable_display(None, "Nurses", "FTE")
+    ('Nurses', 'FTE', 1.0)
+    """
+    from ..expr import canonical
+
+    if profile is not None:
+        for m in profile.metrics:
+            if canonical(m.variable) == canonical(variable) and m.statistic != "total":
+                return m.label, m.units, float(m.scale)
+    return variable, units, 1.0
+
+
+# -- interactive figures (Bokeh): the report embeds them standalone, with zoom, pan and hover ----------
+def _bokeh_figure(**kwargs: Any) -> Any:
+    from bokeh.plotting import figure
+
+    kwargs.setdefault("tools", "pan,wheel_zoom,box_zoom,reset,save")
+    kwargs.setdefault("toolbar_location", "above")
+    return figure(**kwargs)
+
+
+def fan_figure(ds: xr.Dataset, variable: str, *, label: str | None = None, units: str = "", scale: float = 1.0,
+               year: float | None = None, bands: tuple[float, float] = (0.05, 0.95)) -> tuple[Any, str]:
+    """All scenarios of one variable: baseline 5-95% band (grey), each scenario's median (a line).
+
+    Returns the Bokeh figure and a plain-text description of what it shows (the alt text).
+    Click a scenario in the legend to hide it; hover a line for its values.
+    """
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    if variable not in ds.data_vars:
+        raise UnknownVariableError(f"The experiment did not keep `{variable}`."
+                                   + did_you_mean(variable, [str(v) for v in ds.data_vars]))
+    label = label or variable
+    x = ds[variable] * scale
+    t, t_label = _time_axis(ds, year)
+    names = [str(s) for s in ds["scenario"].values]
+    has_runs = "run" in x.dims and x.sizes["run"] > 1
+    fig = _bokeh_figure(title=f"{label}" + (f" ({units})" if units else ""), height=330, sizing_mode="stretch_width",
+                        x_axis_label=t_label, y_axis_label=units or label)
+    medians = {}
+    base = x.sel(scenario=names[0])
+    if has_runs:
+        q = base.quantile(list(bands), dim="run").values
+        fig.varea(t, q[0], q[1], fill_color="#999999", fill_alpha=0.25,
+                  legend_label=f"{names[0]}: {round(100 * (bands[1] - bands[0]))}% of runs")
+    lines = []
+    for i, name in enumerate(names):
+        xs = x.sel(scenario=name)
+        med = (xs.median("run") if "run" in xs.dims else xs).values
+        medians[name] = med
+        src = ColumnDataSource({"x": t, "y": med, "scenario": [name] * len(t)})
+        lines.append(fig.line("x", "y", source=src, color=SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)],
+                              line_width=2.2 if i == 0 else 1.6, line_dash="solid" if i == 0 else "solid",
+                              legend_label=name))
+    fig.add_tools(HoverTool(renderers=lines, tooltips=[("scenario", "@scenario"), (t_label, "@x{0.00}"),
+                                                       (label, "@y{0,0.00}")]))
+    fig.legend.click_policy = "hide"
+    fig.legend.label_text_font_size = "8pt"
+    fig.add_layout(fig.legend[0], "right")
+    end = {n: float(m[-1]) for n, m in medians.items()}
+    hi, lo = max(end, key=end.__getitem__), min(end, key=end.__getitem__)
+    span = f"{t[-1] - t[0]:g} {t_label}"
+    alt = (f"Line chart of {label}{' in ' + units if units else ''} over {span}: the median of each of the "
+           f"{len(names)} scenarios{', with the band holding ' + str(round(100 * (bands[1] - bands[0]))) + '% of the baseline runs' if has_runs else ''}. "
+           f"At the end the baseline median is {_short(end[names[0]])}; the highest median is {hi} "
+           f"({_short(end[hi])}) and the lowest {lo} ({_short(end[lo])}).")
+    return fig, alt
+
+
+def tornado_figure(indices: xr.Dataset, metric: str, *, top: int = 12) -> tuple[Any, str]:
+    """Morris screening of one metric as a Bokeh bar chart (mu* with its interval, sigma as dots) and alt text."""
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models.annotations.geometry import Whisker
+
+    if "mu_star" not in indices:
+        raise SpecError("A tornado needs Morris indices (`mu_star`); run `sensitivity(..., method=\"morris\")`.")
+    d = indices.sel(metric=metric)
+    order = np.argsort(-np.nan_to_num(d["mu_star"].values), kind="stable")[:top][::-1]
+    names = [str(p) for p in d["parameter"].values[order]]
+    mu = d["mu_star"].values[order]
+    conf = d["mu_star_conf"].values[order] if "mu_star_conf" in d else np.zeros_like(mu)
+    sigma = d["sigma"].values[order]
+    label = str(d["metric_label"].values) if "metric_label" in d.coords else str(metric)
+    units = str(d["metric_units"].values) if "metric_units" in d.coords else ""
+    src = ColumnDataSource({"p": names, "mu": mu, "lo": mu - conf, "hi": mu + conf, "sigma": sigma})
+    fig = _bokeh_figure(title=f"Morris screening: {label}", y_range=names, height=60 + 24 * len(names),
+                        sizing_mode="stretch_width", x_axis_label=f"effect on {label} ({units})")
+    bars = fig.hbar(y="p", right="mu", height=0.6, source=src, color="#0072B2", legend_label="μ* (mean |effect|)")
+    fig.add_layout(Whisker(source=src, base="p", lower="lo", upper="hi", dimension="width", line_color="#333333"))
+    dots = fig.scatter(x="sigma", y="p", source=src, color="#D55E00", size=7, legend_label="σ (spread of effects)")
+    fig.add_tools(HoverTool(renderers=[bars, dots], tooltips=[("parameter", "@p"), ("μ*", "@mu{0,0.000}"),
+                                                              ("σ", "@sigma{0,0.000}")]))
+    fig.legend.location = "bottom_right"
+    fig.legend.label_text_font_size = "8pt"
+    ranked = list(reversed(names))
+    alt = (f"Bar chart of the Morris screening of {label}: {len(names)} parameters ranked by μ*, the mean size of "
+           f"their effect. Largest: {', '.join(ranked[:3])}" + (f" (μ* {_short(float(mu[-1]))} {units})" if len(mu)
+                                                                  else "") + ".")
+    return fig, alt
+
+
+def sobol_figure(indices: xr.Dataset, metric: str) -> tuple[Any, str]:
+    """First-order (S1) and total (ST) Sobol indices of one metric with their 95% intervals, and alt text.
+
+    The axis runs from -0.25 to 1.25 in every chart, so bars compare across outcomes; an
+    interval beyond it is cut at the edge (the report says when intervals are that wide).
+    """
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d
+    from bokeh.models.annotations.geometry import Whisker
+    from bokeh.transform import dodge
+
+    if "ST" not in indices:
+        raise SpecError("A Sobol plot needs Sobol indices (`S1`, `ST`); run `sensitivity(..., method=\"sobol\")`.")
+    d = indices.sel(metric=metric)
+    params = [str(p) for p in d["parameter"].values]
+    label = str(d["metric_label"].values) if "metric_label" in d.coords else str(metric)
+    fig = _bokeh_figure(title=f"Sobol indices: {label}", y_range=list(reversed(params)), x_range=Range1d(start=-0.25, end=1.25),
+                        height=90 + 44 * len(params), sizing_mode="stretch_width",
+                        x_axis_label="share of the variance of the outcome")
+    bars = []
+    for key, colour, offset in (("S1", "#56B4E9", 0.18), ("ST", "#E69F00", -0.18)):
+        v = d[key].values.astype(float)
+        c = d[f"{key}_conf"].values.astype(float)
+        src = ColumnDataSource({"p": params, "v": v, "lo": v - c, "hi": v + c, "kind": [key] * len(params)})
+        bars.append(fig.hbar(y=dodge("p", offset, range=fig.y_range), right="v", height=0.34, source=src,
+                             color=colour, legend_label="S1 first order" if key == "S1" else "ST total"))
+        fig.add_layout(Whisker(source=src, base=dodge("p", offset, range=fig.y_range), lower="lo", upper="hi",
+                               dimension="width", line_color="#333333"))
+    fig.add_tools(HoverTool(renderers=bars, tooltips=[("parameter", "@p"), ("", "@kind"), ("index", "@v{0.00}"),
+                                                      ("95% interval", "@lo{0.00} to @hi{0.00}")]))
+    fig.legend.location = "bottom_right"
+    fig.legend.label_text_font_size = "8pt"
+    st = d["ST"].values.astype(float)
+    top = params[int(np.nanargmax(st))] if len(params) and np.isfinite(st).any() else ""
+    alt = (f"Bar chart of Sobol indices of {label} for {len(params)} parameters: first-order (S1) and total (ST) "
+           f"shares of its variance with 95% intervals."
+           + (f" Largest total index: {top} (ST {_short(float(np.nanmax(st)))}, interval "
+              f"±{_short(float(d['ST_conf'].values[params.index(top)]))})." if top else ""))
+    return fig, alt
+
+
+def dominance_figure(share: xr.DataArray, *, labels: Sequence[str] | None = None, top: int = 12) -> tuple[Any, str]:
+    """Loops (rows) by scenario (columns): the share of the run each loop is dominant, as a Bokeh heat map."""
+    from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.palettes import Viridis256
+
+    values = share.transpose("loop", "scenario").values
+    spread = np.nanmax(values, axis=1) - np.nanmin(values, axis=1)
+    order = np.lexsort((-np.nanmax(values, axis=1), -np.round(spread, 2)))[:top]
+    ids = [str(x) for x in share["loop"].values]
+    full = [str(x) for x in (labels if labels is not None else ids)]
+    scen = [str(s) for s in share["scenario"].values]
+    rows = [ids[k] for k in order]
+    data: dict[str, list[Any]] = {"loop": [], "scenario": [], "v": [], "label": [], "text": []}
+    for k in order:
+        for j, s in enumerate(scen):
+            v = float(values[k, j])
+            data["loop"].append(ids[k])
+            data["scenario"].append(s)
+            data["v"].append(v)
+            data["label"].append(full[k])
+            data["text"].append(f"{v:.2f}")
+    mapper = LinearColorMapper(palette=Viridis256, low=0, high=1)
+    fig = _bokeh_figure(title="Which feedback loops dominate, by scenario (share of the run)", x_range=scen,
+                        y_range=list(reversed(rows)), height=110 + 30 * len(rows), sizing_mode="stretch_width")
+    src = ColumnDataSource(data)
+    cells = fig.rect(x="scenario", y="loop", width=1, height=1, source=src,
+                     fill_color={"field": "v", "transform": mapper}, line_color="white")
+    fig.text(x="scenario", y="loop", text="text", source=src, text_align="center", text_baseline="middle",
+             text_font_size="8pt", text_color="#ffffff")
+    fig.xaxis.major_label_orientation = 0.6
+    fig.add_tools(HoverTool(renderers=[cells], tooltips=[("loop", "@label"), ("scenario", "@scenario"),
+                                                         ("share of the run dominant", "@v{0.00}")]))
+    moved = [ids[k] for k in order if spread[k] >= 0.05]
+    alt = (f"Heat map of {len(rows)} feedback loops (rows) by {len(scen)} scenarios (columns): the share of each run "
+           f"in which the loop is among the dominant ones. "
+           + (f"The scenarios change the dominance of {', '.join(moved[:5])}." if moved else
+              "No scenario changes which loops dominate by more than 5% of the run."))
+    return fig, alt
+
+
+def _short(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    a = abs(x)
+    return f"{x:,.0f}" if a >= 1000 else f"{x:.3g}"

@@ -1,0 +1,192 @@
+"""Slider-to-redraw latency of `sdflow app` on a model (the whole-system model by default).
+
+Two measurements, medians over several slider moves:
+
+1. **In process** (`Explorer.update` stages): the single run, the 100-run ensemble (one
+   ``model.run`` call), the loop scores, the scorecard and the redraw of every plot's data.
+2. **In the browser** (when Chromium and Playwright are there): ``sdflow app`` on a local port,
+   the slider dragged with the mouse in headless Chromium, and the time until the page holds the
+   new single run, then the new fan (the ensemble's bands). This is what a person waits for.
+
+Usage::
+
+    python benchmarks/bench_app.py                    # whole_system_flow, 5 moves, browser if possible
+    python benchmarks/bench_app.py --model teacup --slider "Characteristic Time" --moves 8 --no-browser
+
+Results go to stdout and, with ``--out``, to a Markdown file (benchmarks/app_results.md).
+Every run goes through ``CompiledModel.run``: a faster back end shows up here without a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def in_process(model: str, slider: str, moves: int) -> dict[str, list[float]]:
+    from sd_engine.app.session import Workbench
+    from sd_engine.app.ui import Explorer
+
+    t0 = time.perf_counter()
+    wb = Workbench.open(model)
+    wb.baseline()
+    wb.loops()
+    opened = time.perf_counter() - t0
+    ex = Explorer(wb)
+    c = wb.control(slider)
+    values = np.linspace(c.low, c.high, moves + 2)[1:-1]
+    out: dict[str, list[float]] = {"open model, baseline and loops (once)": [opened]}
+    for v in values:
+        ex.sliders[c.name].value = float(v)
+        vals, scenario = ex.values(), ex._scenario()
+        stages = {}
+        t = time.perf_counter()
+        single = wb.single(vals, scenario)
+        stages["single run"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ex._store(single=single, values=vals, scenario=scenario)
+        ex._draw_single()
+        stages["redraw the single run (data to plots)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ens = wb.ensemble(vals, scenario)
+        stages[f"ensemble of {wb.n_runs} runs (one call)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ex._store(ensemble=ens)
+        ex._draw_ensemble()
+        stages["fans and scorecard (quantiles, metrics, table)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ex._store(dominance=wb.dominance(single, scenario))
+        stages["loop scores (Loops that Matter)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ex._draw_loops()
+        stages["loop table and view"] = time.perf_counter() - t
+        stages["single run on screen (run + redraw)"] = stages["single run"] + stages[
+            "redraw the single run (data to plots)"]
+        stages["single run and fan on screen"] = stages["single run on screen (run + redraw)"] + stages[
+            f"ensemble of {wb.n_runs} runs (one call)"] + stages["fans and scorecard (quantiles, metrics, table)"]
+        for k, v_ in stages.items():
+            out.setdefault(k, []).append(v_)
+    return out
+
+
+def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | str:
+    chromium = os.environ.get("SDFLOW_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        return f"skipped: no Chromium at {chromium}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "skipped: the playwright package is not installed"
+    from sd_engine.app.session import Workbench
+
+    wb = Workbench.open(model)
+    variable = wb.outputs()[0]
+    slug = "".join(ch if ch.isalnum() else "-" for ch in slider.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sd_engine.cli", "app", model, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: dict[str, list[float]] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    return "skipped: the app did not start"
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
+            page.wait_for_function("(n) => window.Bokeh && Bokeh.documents.length > 0 && "
+                                   "Bokeh.documents[0].get_model_by_name(n) !== null", arg=f"fan:{variable}",
+                                   timeout=180_000)
+            out["page load (new session)"] = [time.perf_counter() - t]
+            # The page notes when each source changes, in the browser's own clock.
+            page.evaluate("""(v) => { window._changed = {};
+                for (const key of ['single:' + v, 'fan:' + v]) {
+                  const s = Bokeh.documents[0].get_model_by_name(key);
+                  s.connect(s.properties.data.change, () => { window._changed[key] = performance.now(); });
+                } }""", variable)
+            handle = page.locator(f".sd-slider-{slug} .noUi-handle").first
+            handle.scroll_into_view_if_needed()
+            for k in range(moves):
+                box = handle.bounding_box()
+                assert box is not None
+                x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                dx = 25 if k % 2 == 0 else -25
+                page.evaluate("() => { window._changed = {}; }")
+                page.mouse.move(x, y)
+                page.mouse.down()
+                page.mouse.move(x + dx, y, steps=3)
+                released = page.evaluate("() => performance.now()")
+                page.mouse.up()
+                page.wait_for_function(f"() => window._changed['fan:{variable}'] !== undefined", timeout=180_000)
+                changed = page.evaluate("() => window._changed")
+                out.setdefault("release → single run drawn", []).append(
+                    (changed[f"single:{variable}"] - released) / 1000)
+                out.setdefault("release → fan drawn", []).append((changed[f"fan:{variable}"] - released) / 1000)
+                time.sleep(1.5)  # let the loop scores of this move finish before the next
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return out
+
+
+def _table(rows: dict[str, list[float]]) -> list[str]:
+    lines = ["| stage | median (s) | min (s) | max (s) | n |", "|---|---:|---:|---:|---:|"]
+    for k, v in rows.items():
+        lines.append(f"| {k} | {statistics.median(v):.3f} | {min(v):.3f} | {max(v):.3f} | {len(v)} |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="whole_system_flow")
+    parser.add_argument("--slider", default="bed change")
+    parser.add_argument("--moves", type=int, default=5)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="also write the tables to this Markdown file")
+    args = parser.parse_args()
+    import sd_engine
+
+    lines = [f"# sdflow app: slider-to-redraw latency ({args.model}, slider `{args.slider}`)", "",
+             f"sdflow {sd_engine.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores, "
+             f"load average {os.getloadavg()[0]:.1f} at the start "
+             "(other jobs share this machine: wall-clock times are pessimistic).", "",
+             "## In process (Explorer update stages)", ""]
+    lines += _table(in_process(args.model, args.slider, args.moves))
+    if not args.no_browser:
+        lines += ["", "## In the browser (headless Chromium, mouse drag, until the page holds the new data)", ""]
+        result = in_browser(args.model, args.slider, args.moves)
+        lines += [result] if isinstance(result, str) else _table(result)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,484 @@
+"""The app's user interface (Panel): sliders, scenario picker, live plots, scorecard and loop view.
+
+:class:`Explorer` is one Panel component; :func:`explore` returns it for a notebook cell and
+:func:`serve` serves it on a local port (127.0.0.1 only) for ``sdflow app``.
+
+When a slider is released (or a value typed), the app redraws in stages so the first answer
+comes fast: the single run (its line in every plot), then the 100-run ensemble (the fans and the
+scorecard), then the loop scores. Each stage runs in a worker thread and is dropped if a newer
+move has started, so a quick succession of moves never queues stale work.
+
+Every plotted series is a Bokeh ``ColumnDataSource`` named ``single:<variable>``,
+``fan:<variable>``, ``base-single:<variable>`` or ``base-fan:<variable>``, with the run's slider
+values as JSON in the single run's ``tags``: the browser test reads them back from the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import panel as pn
+import xarray as xr
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from ..errors import SpecError
+from .controls import Control
+from .loopview import loop_figure
+from .session import LOCAL_SPREAD, Workbench
+
+if TYPE_CHECKING:
+    from ..compile import CompiledModel
+
+__all__ = ["Explorer", "explore", "serve"]
+
+_DEFAULTS = "(model defaults)"
+_BLUE, _GREY = "#0072B2", "#7f7f7f"
+_CSS = """
+.sd-note {font-size: 0.85em; color: #555;}
+.sd-status {font-size: 0.85em; color: #333;}
+table.sd-score {border-collapse: collapse; font-size: 0.85em;}
+table.sd-score th, table.sd-score td {border: 1px solid #ccc; padding: 3px 6px; text-align: right;}
+table.sd-score th.name, table.sd-score td.name {text-align: left;}
+table.sd-score td.good {background: #e3f3e8;} table.sd-score td.bad {background: #fbe4e0;}
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _fmt(x: float) -> str:
+    from ..lab.report import format_number
+
+    return format_number(x)
+
+
+class Explorer(pn.viewable.Viewer):
+    """A model explorer: the sliders of a :class:`Workbench` and what its runs show.
+
+    Parameters
+    ----------
+    workbench : Workbench
+    scenario_dir : path
+        Where "Save as scenario" writes its TOML files.
+    """
+
+    def __init__(self, workbench: Workbench, *, scenario_dir: str | Path = "scenarios", **params: Any) -> None:
+        super().__init__(**params)
+        self.wb = workbench
+        self.scenario_dir = Path(scenario_dir)
+        self._generation = 0
+        self._holding = False
+        self.timings: dict[str, float] = {}
+        self.last: dict[str, Any] = {}
+        pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
+        self.sliders: dict[str, pn.widgets.FloatSlider] = {}
+        for c in workbench.controls:
+            label = f"{c.name} ({c.units})" if c.units else c.name
+            # Plain sliders: an editable one costs three times as much to render, and a whole-system
+            # model has forty of them.
+            slider = pn.widgets.FloatSlider(
+                label=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
+                css_classes=["sd-slider", f"sd-slider-{_slug(c.name)}"], format="0[.]00000")
+            slider.param.watch(self._moved, "value_throttled")
+            self.sliders[c.name] = slider
+        names = [_DEFAULTS, *workbench.scenarios]
+        self.picker = pn.widgets.Select(label="Scenario", options=names, value=workbench.baseline_name or _DEFAULTS,
+                                        sizing_mode="stretch_width")
+        self.picker.param.watch(self._picked, "value")
+        self.reset = pn.widgets.Button(label="Reset to the scenario")
+        self.reset.on_click(lambda _: self._apply_scenario(self.picker.value))
+        self.save_name = pn.widgets.TextInput(label="Save as scenario", placeholder="scenario name")
+        self.save_button = pn.widgets.Button(label="Save as scenario")
+        self.save_button.on_click(self._save_clicked)
+        self.save_status = pn.pane.Markdown("", css_classes=["sd-note"])
+        self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="scenario.toml",
+                                                label="Download the scenario (TOML)")
+        outputs = workbench.outputs()
+        self.variables = pn.widgets.MultiChoice(label="Variables plotted", options=workbench.plottable(),
+                                                value=outputs, sizing_mode="stretch_width")
+        self.variables.param.watch(self._variables_changed, "value")
+        self.status = pn.pane.Markdown("", css_classes=["sd-status"], sizing_mode="stretch_width")
+        self.plots = pn.GridBox(ncols=2, sizing_mode="stretch_width")
+        self.scorecard = pn.pane.HTML("", sizing_mode="stretch_width")
+        t = self._times()
+        axis, _ = workbench.time_axis(t)
+        self.loop_time = pn.widgets.DiscreteSlider(label="Loops dominating at", options={f"{x:.4g}": float(v)
+                                                   for x, v in zip(axis, t)}, value=float(t[-1]))
+        self.loop_count = pn.widgets.IntSlider(label="Loops shown", start=1, end=10, value=5)
+        self.loop_time.param.watch(self._loops_changed, "value")
+        self.loop_count.param.watch(self._loops_changed, "value")
+        self.loop_table = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.loop_pane = pn.pane.Bokeh(sizing_mode="fixed")
+        self.loop_note = pn.pane.Markdown("", css_classes=["sd-note"])
+        self._sources: dict[str, ColumnDataSource] = {}
+        self._build_plots()
+        self._apply_scenario(self.picker.value, update=False)
+        self._draw_initial()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _times(self) -> np.ndarray:
+        return np.asarray(self.wb.baseline()["single"]["time"].values, dtype=float)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        wb = self.wb
+        groups = []
+        for role, title in (("lever", "Levers"), ("uncertain", "Uncertain parameters (single run)"),
+                            ("constant", "Constants")):
+            rows = [pn.Row(self.sliders[c.name], pn.widgets.TooltipIcon(value=self._tooltip(c)), margin=0)
+                    for c in wb.controls if c.role == role]
+            if rows:
+                groups.append(pn.Card(*rows, title=f"{title} ({len(rows)})", collapsed=role == "uncertain",
+                                      sizing_mode="stretch_width"))
+        fan_text = ("with the uncertain parameters drawn from the lab profile's ranges" if wb.profile is not None
+                    else f"with every constant drawn within ±{100 * LOCAL_SPREAD:.0f}% of its slider value")
+        intro = pn.pane.Markdown(
+            f"## {wb.model.spec.name}\nMove a lever and release it: the solid line is one run at the slider values; "
+            f"the blue bands hold 90% and 50% of {wb.n_runs} runs under the current levers {fan_text}. Grey shows "
+            f"the {'baseline scenario' if wb.baseline_name else 'model defaults'} the same way.",
+            sizing_mode="stretch_width")
+        sidebar = pn.Column(self.picker, self.reset, *groups, pn.layout.Divider(), self.save_name, self.save_button,
+                            self.download, self.save_status, width=380, scroll=True, height=900)
+        loops = pn.Column(pn.pane.Markdown("### Feedback loops dominating (Loops that Matter)"),
+                          pn.pane.Markdown(
+                              "Each loop's share of the change in its part of the model at the chosen time, in the "
+                              "single run (negative: balancing). Loops alone in their part of the model always "
+                              "explain all of it and are left out. Drag to pan, scroll to zoom, hover for details.",
+                              css_classes=["sd-note"]),
+                          pn.Row(self.loop_time, self.loop_count), self.loop_table, self.loop_pane, self.loop_note,
+                          sizing_mode="stretch_width")
+        main = pn.Column(intro, self.status, self.variables, self.plots,
+                         pn.pane.Markdown("### Outcome scorecard"), self.scorecard, loops,
+                         sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, sizing_mode="stretch_width")
+
+    @staticmethod
+    def _tooltip(c: Control) -> str:
+        return (f"{c.doc or c.name} Default {c.default:g}; range {c.low:g} to {c.high:g} ({c.range_source})."
+                + (" The ensemble draws this parameter; the slider sets it for the single run only."
+                   if c.role == "uncertain" else ""))
+
+    def _build_plots(self) -> None:
+        figures: list[pn.pane.Bokeh] = []
+        for name in self.variables.value:
+            d = self.wb.display(name)
+            unit = f" ({d.units})" if d.units else ""
+            _, xlabel = self.wb.time_axis(np.zeros(1))
+            fig = figure(title=f"{d.label}{unit}", height=260, sizing_mode="stretch_width", x_axis_label=xlabel,
+                         tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}")
+            for key in ("base-fan", "fan", "base-single", "single"):
+                src = self._sources.get(f"{key}:{name}") or ColumnDataSource(
+                    name=f"{key}:{name}", data={"x": [], "t": [], "y": [], "lo": [], "hi": [], "q1": [], "q3": []})
+                self._sources[f"{key}:{name}"] = src
+            fig.varea("x", "lo", "hi", source=self._sources[f"base-fan:{name}"], fill_color=_GREY, fill_alpha=0.18,
+                      legend_label="baseline 5–95%")
+            fig.varea("x", "lo", "hi", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.18,
+                      legend_label="now 5–95%")
+            fig.varea("x", "q1", "q3", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.25,
+                      legend_label="now 25–75%")
+            fig.line("x", "y", source=self._sources[f"base-single:{name}"], color=_GREY, line_dash="dashed",
+                     line_width=1.5, legend_label="baseline run")
+            line = fig.line("x", "y", source=self._sources[f"single:{name}"], color=_BLUE, line_width=2,
+                            legend_label="this run")
+            fig.add_tools(HoverTool(renderers=[line], tooltips=[(xlabel, "@x{0.00}"), (d.label, "@y{0.000}")],
+                                    mode="vline"))
+            legend = fig.legend[0]
+            if figures:  # one legend, under the first plot, where it hides no data
+                legend.visible = False
+            else:
+                fig.height = 300
+                fig.add_layout(legend, "below")
+                legend.orientation = "horizontal"
+                legend.label_text_font_size = "7pt"
+                legend.click_policy = "hide"
+            figures.append(pn.pane.Bokeh(fig, sizing_mode="stretch_width"))
+        self.plots.objects = figures
+
+    # -- values and scenarios ---------------------------------------------------------------------
+    def values(self) -> dict[str, float]:
+        """The slider values by constant name."""
+        return {name: float(s.value or 0.0) for name, s in self.sliders.items()}
+
+    def _scenario(self) -> str | None:
+        return None if self.picker.value == _DEFAULTS else str(self.picker.value)
+
+    def _apply_scenario(self, name: str, update: bool = True) -> None:
+        scenario = None if name == _DEFAULTS else name
+        values = self.wb.scenario_values(scenario)
+        fixed = set(self.wb.fixed_by(scenario))
+        self._holding = True
+        try:
+            for cname, slider in self.sliders.items():
+                c = self.wb.control(cname)
+                v = min(max(values[cname], c.low), c.high)
+                slider.param.update(value=v, value_throttled=v, disabled=cname in fixed)
+        finally:
+            self._holding = False
+        if update:
+            self._schedule()
+
+    def _picked(self, event: Any) -> None:
+        self._apply_scenario(event.new)
+
+    def _moved(self, event: Any) -> None:
+        if not self._holding:
+            self._schedule()
+
+    def _variables_changed(self, event: Any) -> None:
+        self._build_plots()
+        self._draw_all()
+
+    def _loops_changed(self, event: Any) -> None:
+        self._draw_loops()
+
+    # -- updates ----------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        self._generation += 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            loop.create_task(self._update_async(self._generation))
+        else:  # a notebook without a server, a test: in this thread
+            self.update()
+
+    def update(self) -> None:
+        """Recompute and redraw everything for the current sliders, in this thread."""
+        values, scenario = self.values(), self._scenario()
+        t0 = time.perf_counter()
+        single = self.wb.single(values, scenario)
+        self.timings["single run"] = time.perf_counter() - t0
+        self._store(single=single, values=values, scenario=scenario)
+        t0 = time.perf_counter()
+        self._store(ensemble=self.wb.ensemble(values, scenario))
+        self.timings[f"{self.wb.n_runs}-run ensemble"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self._store(dominance=self.wb.dominance(single, scenario))
+        self.timings["loop scores"] = time.perf_counter() - t0
+        self._draw_all()
+
+    async def _update_async(self, generation: int) -> None:
+        values, scenario = self.values(), self._scenario()
+        doc = pn.state.curdoc
+        stages = (("single run", lambda: self.wb.single(values, scenario)),
+                  (f"{self.wb.n_runs}-run ensemble", lambda: self.wb.ensemble(values, scenario)),
+                  ("loop scores", lambda: self.wb.dominance(self.last["single"], scenario)))
+        self.status.object = "Running…"
+        for label, work in stages:
+            t0 = time.perf_counter()
+            result = await asyncio.to_thread(work)
+            if generation != self._generation:
+                return  # a newer move has started: its results will be drawn instead
+            self.timings[label] = time.perf_counter() - t0
+            key = {"single run": "single", "loop scores": "dominance"}.get(label, "ensemble")
+            self._store(**{key: result}, **({"values": values, "scenario": scenario} if key == "single" else {}))
+            with pn.io.unlocked() if doc is not None else _nothing():
+                {"single": self._draw_single, "ensemble": self._draw_ensemble, "dominance": self._draw_loops}[key]()
+                self._draw_status()
+
+    def _store(self, **items: Any) -> None:
+        self.last.update(items)
+
+    def _draw_initial(self) -> None:
+        base = self.wb.baseline()
+        scenario = self._scenario()
+        if scenario == self.wb.baseline_name:
+            # The opening view is the baseline: its runs are already there.
+            self._store(single=base["single"], ensemble=base["ensemble"], values=self.values(), scenario=scenario)
+            self._store(dominance=base["dominance"])
+            self._draw_all()
+        else:
+            self.update()
+
+    def _draw_all(self) -> None:
+        self._draw_single()
+        self._draw_ensemble()
+        self._draw_loops()
+        self._draw_status()
+
+    def _series(self, ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        d = self.wb.display(name)
+        t = np.asarray(ds["time"].values, dtype=float)
+        x, _ = self.wb.time_axis(t)
+        return t, x, np.asarray(ds[name].values, dtype=float) * d.scale
+
+    def _draw_single(self) -> None:
+        base = self.wb.baseline()["single"]
+        single = self.last.get("single")
+        for name in self.variables.value:
+            t, x, y = self._series(base, name)
+            self._sources[f"base-single:{name}"].data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
+            if single is not None:
+                t, x, y = self._series(single, name)
+                src = self._sources[f"single:{name}"]
+                src.tags = [json.dumps({"params": self.last.get("values", {}), "scenario": self.last.get("scenario"),
+                                        "scale": self.wb.display(name).scale, "status": single.attrs.get("status")})]
+                src.data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
+
+    def _fan(self, ds: xr.Dataset, name: str) -> dict[str, np.ndarray]:
+        t, x, y = self._series(ds, name)
+        ok = np.asarray(ds["run_status"].values == "ok") if "run_status" in ds.coords else np.ones(y.shape[0], bool)
+        q = np.quantile(y[ok], [0.05, 0.25, 0.5, 0.75, 0.95], axis=0) if ok.any() else np.full((5, t.size), np.nan)
+        return {"x": x, "t": t, "y": q[2], "lo": q[0], "q1": q[1], "q3": q[3], "hi": q[4]}
+
+    def _draw_ensemble(self) -> None:
+        base = self.wb.baseline()["ensemble"]
+        ens = self.last.get("ensemble")
+        for name in self.variables.value:
+            self._sources[f"base-fan:{name}"].data = self._fan(base, name)
+            if ens is not None:
+                self._sources[f"fan:{name}"].data = self._fan(ens, name)
+        if ens is not None:
+            self.scorecard.object = self._scorecard_html(self.wb.scorecard(ens, self.last.get("single")))
+
+    def _scorecard_html(self, table: Any) -> str:
+        from ..lab.templating import render
+
+        return render("sd_engine.app", "scorecard.html.j2", rows=table.to_dict("records"), fmt=_fmt,
+                      has_profile=self.wb.profile is not None, n_runs=self.wb.n_runs,
+                      baseline=self.wb.baseline_name or "model defaults")
+
+    def _draw_loops(self) -> None:
+        rls = self.last.get("dominance")
+        loops, note = self.wb.loops()
+        if rls is None:
+            self.loop_table.object = "<p class=sd-note>No loop scores for this run (the model has no feedback " \
+                                     "loop, or the run failed).</p>"
+            self.loop_pane.object = None
+            return
+        competing = _competing(rls)
+        chosen = self.wb.top_loops(rls.sel(loop=competing) if competing else rls, float(self.loop_time.value),
+                                   int(self.loop_count.value or 5))
+        from ..lab.templating import render
+
+        self.loop_table.object = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
+        self.loop_pane.object = loop_figure(self.wb.graph(), chosen, self.wb.sectors(),
+                                            title=f"Dominant loops at {self._loop_time_label()}")
+        self.loop_note.object = note
+
+    def _loop_time_label(self) -> str:
+        _, unit = self.wb.time_axis(np.zeros(1))
+        value = float(self.loop_time.value)
+        label = next((k for k, v in self.loop_time.options.items() if v == value), f"{value:g}")
+        return f"{unit} {label}" if unit == "year" else f"{label} {unit}"
+
+    def _draw_status(self) -> None:
+        single = self.last.get("single")
+        status = str(single.attrs.get("status", "ok")) if single is not None else ""
+        times = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
+        warn = "" if status in ("", "ok") else f"**The single run {status}.** "
+        ens = self.last.get("ensemble")
+        if ens is not None and "run_status" in ens.coords:
+            bad = int((ens["run_status"] != "ok").sum())
+            if bad:
+                warn += f"**{bad} of {ens.sizes['run']} ensemble runs failed** and are left out of the bands. "
+        self.status.object = warn + (f"Last update — {times}" if times else "")
+
+    # -- saving ---------------------------------------------------------------------------------------
+    def _current_scenario(self) -> Any:
+        return self.wb.scenario(self.values(), self.save_name.value or "my scenario", based_on=self._scenario())
+
+    def _save_clicked(self, _: Any) -> None:
+        self._save()
+
+    def _save(self) -> Path | None:
+        try:
+            if not (self.save_name.value or "").strip():
+                raise SpecError("Give the scenario a name before saving it.")
+            path = self.wb.save_scenario(self._current_scenario(), self.scenario_dir)
+        except (SpecError, OSError) as exc:
+            self.save_status.object = f"Not saved: {exc}"
+            return None
+        options = [_DEFAULTS, *self.wb.scenarios]
+        self.picker.options = options
+        self.save_status.object = (f"Saved `{path}`. Run it in the policy lab with "
+                                   f"`sdflow lab {self.wb.model_name} --scenarios {path}`.")
+        return path
+
+    def _scenario_file(self) -> io.BytesIO:
+        from ..scenario import dumps
+
+        scenario = self._current_scenario()
+        self.download.filename = f"{_slug(scenario.name).replace('-', '_') or 'scenario'}.toml"
+        return io.BytesIO(dumps(scenario, "toml").encode("utf-8"))
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _competing(rls: xr.DataArray) -> list[str]:
+    """Loops that share their part of the model (cycle partition) with another loop."""
+    if "partition" not in rls.coords:
+        return [str(x) for x in rls["loop"].values]
+    parts = [int(p) for p in rls["partition"].values]
+    return [str(k) for k, p in zip(rls["loop"].values, parts) if parts.count(p) > 1]
+
+
+def _loop_colours() -> tuple[str, ...]:
+    from .loopview import LOOP_COLOURS
+
+    return LOOP_COLOURS
+
+
+def explore(model: CompiledModel | str | Path, *, profile: Any = None, scenario_dir: str | Path = "scenarios",
+            n_runs: int = 100) -> Explorer:
+    """The model app as a notebook component: ``sd.explore(model)`` in a cell shows it.
+
+    Parameters
+    ----------
+    model : CompiledModel, library name or file
+        A compiled model, or what ``sdflow app`` takes (library name, model file, lab profile file).
+    profile : LabProfile or path, optional
+        A lab profile for a compiled model (library models find theirs).
+    """
+    from ..lab.metrics import LabProfile, find_profile, load_profile
+
+    pn.extension()
+    if isinstance(model, (str, Path)):
+        wb = Workbench.open(model, profile=profile if not isinstance(profile, LabProfile) else None, n_runs=n_runs)
+        if isinstance(profile, LabProfile):
+            wb = Workbench.from_model(wb.model, profile, name=wb.model_name, n_runs=n_runs)
+    else:
+        lab = profile if isinstance(profile, LabProfile) or profile is None else load_profile(profile)
+        name = str(model.spec.name)
+        lab = lab or find_profile(name.replace(" ", "_"))
+        wb = Workbench.from_model(model, lab, name=name.replace(" ", "_") if lab is not None else name, n_runs=n_runs)
+    return Explorer(wb, scenario_dir=scenario_dir)
+
+
+def serve(source: str | Path, *, port: int = 5006, profile: str | Path | None = None, show: bool = False,
+          scenario_dir: str | Path = "scenarios", n_runs: int = 100, threaded: bool = False,
+          ready: Any = None) -> Any:
+    """Serve the app for `source` on ``http://127.0.0.1:<port>/`` (this machine only).
+
+    The model is loaded, and its baseline and loops computed, once; each browser tab gets its
+    own :class:`Explorer` over the shared :class:`Workbench`. Blocks until interrupted unless
+    `threaded`.
+    """
+    wb = Workbench.open(source, profile=profile, n_runs=n_runs)
+    wb.baseline()
+    wb.loops()
+    if ready is not None:
+        ready(wb)
+
+    def app() -> pn.viewable.Viewable:
+        return Explorer(wb, scenario_dir=scenario_dir).__panel__()
+
+    pn.extension()
+    return pn.serve({"/": app}, port=port, address="127.0.0.1", websocket_origin=[f"127.0.0.1:{port}",
+                    f"localhost:{port}"], show=show, title=f"sdflow app: {wb.model.spec.name}", threaded=threaded,
+                    start=not threaded)
