@@ -130,6 +130,7 @@ class CompiledModel:
         rtol: float = 1e-6,
         atol: float = 1e-9,
         backend: Literal["sdflow", "pysd"] = "sdflow",
+        variables: Sequence[str] | None = None,
     ) -> xr.Dataset:
         """Simulate and return an :class:`xarray.Dataset`.
 
@@ -159,6 +160,10 @@ class CompiledModel:
         backend : {"sdflow", "pysd"}
             ``"pysd"`` runs an imported model's own file through PySD's runtime instead, as a
             cross-check (Euler only, much slower): :func:`sd_engine.io.pysd_runtime.run_pysd`.
+        variables : sequence of str, optional
+            Keep only these variables in the result (display or canonical names, as in `params`;
+            PySD's ``return_columns``). An unknown name raises
+            :class:`~sd_engine.errors.UnknownVariableError` before the run.
 
         Examples
         --------
@@ -172,6 +177,11 @@ class CompiledModel:
         >>> ds["x"].sel(time=2).values.tolist()
         [0.25, 0.5625]
         """
+        if variables is not None:
+            keep = list(dict.fromkeys(self.resolve(v).name for v in variables))  # typos fail before the run
+            return self.run(params, initial_time=initial_time, final_time=final_time, dt=dt, saveper=saveper,
+                            method=method, seed=seed, errors=errors, progress=progress, rtol=rtol, atol=atol,
+                            backend=backend)[keep]
         if backend == "pysd":
             if initial_time is not None or seed is not None:
                 raise UnsupportedError("`backend=\"pysd\"` takes params, final_time, dt, saveper and method only.")

@@ -153,7 +153,7 @@ def test_models_lists_library_with_descriptions(capsys: pytest.CaptureFixture[st
         (["run", "teacup", "--set", "Characteristic Time=5", "--set", "characteristic time=6"], "is set twice"),
         (["run", "teacup", "--set", "Heat Loss to Room=3"], "`Heat Loss to Room` is a flow, not a constant"),
         (["run", "teacup", "--dt", "0"], "`dt` must be a positive number"),
-        (["run", "teacup", "--out", "teacup.xlsx"], "Cannot save results as `teacup.xlsx`"),
+        (["run", "teacup", "--out", "teacup.parquet"], "Cannot save results as `teacup.parquet`"),
         (["run", "no-such-dir/model.mdl"], "No model file `no-such-dir/model.mdl`."),
         (["run", "teacup", "--file", "data.xls"], "`--file data.xls` is not of the form NAME=PATH"),
         (["run", "teacup", "--data-file", "data.tab"], "`--data-file` and `--file` apply to Vensim and XMILE"),
