@@ -111,14 +111,15 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="no progress bars (they show only on a terminal anyway)")
     # Shell completion scripts from the parser itself, every plugin command included:
     # `sdflow --print-completion bash > ~/.local/share/bash-completion/completions/sdflow`.
-    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script (bash, zsh, tcsh)")
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a completion script for this shell")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
         help="simulate a model and summarise its stocks",
         description="Simulate MODEL (a library name such as `teacup`, or a model file) and print the final "
-                    "value of each stock -- or, for an ensemble, the mean and 5-95% range over the runs.",
+                    "value of each stock (of each flow and auxiliary for a model without stocks) -- or, for an "
+                    "ensemble, the mean and 5-95% range over the runs.",
     )
     run.add_argument("model", metavar="MODEL", help="library model name (see `sdflow models`) or model file")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Run every model file with a canonical output (output.tab or output.csv) in DIR and "
                     "print model, format, pass/fail/refused and the largest scaled error.",
     )
-    parser.add_argument("directory", nargs="?", default="../shared/test-models",
+    parser.add_argument("directory", nargs="?", default="../shared/test-models", metavar="DIR",
                         help="folder of models (default: ../shared/test-models)")
     parser.add_argument("--failures-only", action="store_true", help="list only models that do not pass")
     parser.set_defaults(handler=_main)
