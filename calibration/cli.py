@@ -307,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fitting {len(params)} parameter(s) to {data} ...", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # listed in the report instead
-            result = fit(model, data, params, observe, inputs=inputs or None, **options)
+            result = fit(model, data, params, observe, inputs=inputs or None, progress=True, **options)
         report = result.report()
         print(report)
         if args.score:

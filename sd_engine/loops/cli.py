@@ -46,14 +46,15 @@ def _run(args: argparse.Namespace) -> int:
 
     model = sd.load(args.model)
     internal: InternalMode = "expand" if args.expand else "collapse"
-    ds = model.run() if args.dominance or args.search else None
+    # Progress bars show on a terminal only, and not under `sdflow --quiet` (sd_engine.progress).
+    ds = model.run(progress=True) if args.dominance or args.search else None
     loops = model_loops(model, ds, max_length=args.max_length, cap=args.cap or DEFAULT_CAP, internal=internal,
-                        method="search" if args.search else "enumerate")
+                        method="search" if args.search else "enumerate", progress=True)
     print(f"{model.spec.name}: {len(loops)} feedback loop(s), cycle rank {loops.cycle_rank}")
     print(loops.table())
     rls = None
     if args.dominance and len(loops):
-        rls = loop_dominance(model, ds, loops=loops)
+        rls = loop_dominance(model, ds, loops=loops, progress=True)
         print("\nDominance phases (loops explaining at least half the change):")
         for phase in dominance_phases(rls):
             labels = ", ".join(loops[i].label for i in phase.loops)
