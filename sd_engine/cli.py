@@ -258,7 +258,8 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         params[name] = value
     if args.out is not None and args.out.suffix.lower() not in _OUT_SUFFIXES:
         # Checked before the run (sd_engine.save_results checks too) so a long run is not wasted.
-        raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc`, `.csv`, `.xlsx` or `.tab` file name.")
+        raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc`, `.csv`, `.xlsx` or `.tab` "
+                        "file name.")
     if args.out is not None and args.out.suffix.lower() == ".tab" and any(not isinstance(v, float) for v in params.values()):
         raise SpecError(f"`{args.out.name}`: a `.tab` file holds one run (Vensim's layout, one row per variable); "
                         "save an ensemble as `.csv`, `.xlsx` or `.nc`.")
