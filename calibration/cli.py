@@ -326,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
             result.to_dataset().to_netcdf(outputs["netcdf"], engine="h5netcdf")
             print(f"wrote {outputs['netcdf']}", file=sys.stderr)
     except (SDError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"sdflow: error: {err}", file=sys.stderr)
         return 2
     return 0
 
