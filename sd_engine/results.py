@@ -341,8 +341,8 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
         if str(name) in per_run or not np.all(values == values[:1]):
             columns.update(_flat_columns(str(name), var, ["run"], ds))
     for coord in ("run_seed", "run_status"):
-        if coord in ds.coords:
-            columns[coord] = ds[coord].values
+        if coord in ds.coords:  # per run, or per scenario and run in a policy-lab result
+            columns.update(_flat_columns(coord, ds[coord], ["run"], ds))
     return pd.DataFrame(columns, index=pd.Index(ds["run"].values, name="run"))
 
 

@@ -133,3 +133,19 @@ def test_run_keeps_only_the_variables_asked_for() -> None:
     assert ds.attrs["model"] == "SIR"
     with pytest.raises(sd.UnknownVariableError, match=r"no variable `Infectd`\. Did you mean `infectious`"):
         model.run(variables=["Infectd"])
+
+
+def test_a_table_of_scenarios_names_each_scenarios_parameters_and_status() -> None:
+    # A policy-lab result has a scenario dimension before run: one column per scenario.
+    import xarray as xr
+
+    model = sd.load("sir")
+    runs = [model.run(params={"Contact Infectivity": values}, saveper=50) for values in ([0.2, 0.3], [0.25, 0.35])]
+    ds = xr.concat(runs, dim=xr.DataArray(["base", "alt"], dims="scenario", name="scenario"), coords="minimal",
+                   compat="override")
+    ds = ds.assign_coords(run_status=(("scenario", "run"), [["ok", "ok"], ["ok", "failed at t=3"]]))
+    runs_table = run_table(ds)
+    assert runs_table["Contact Infectivity[alt]"].tolist() == [0.25, 0.35]
+    assert runs_table["run_status[alt]"].tolist() == ["ok", "failed at t=3"]
+    table = to_table(ds)
+    assert table.loc[(1, 50.0), "Infectious[alt]"] == runs[1]["Infectious"].sel(run=1, time=50.0)
