@@ -125,3 +125,13 @@ def test_the_loops_command_shows_progress_unless_quiet(bars: list[Recorder],
     assert main(["--quiet", "loops", "sir", "--search", "--dominance"]) == 0
     assert bars == []
     assert "Dominance phases" in capsys.readouterr().out
+
+
+def test_listing_loops_counts_the_run_that_signs_their_links(bars: list[Recorder]) -> None:
+    # acute_flow_coping has loops whose polarity only a run settles (65 of its 80): one run of 365 days
+    # at dt = 1/32, every one of its 11,680 steps counted.
+    model = sd.load("acute_flow_coping")
+    model.loops(progress=True)
+    bar = by_desc(bars, "simulating")
+    steps = round((model.spec.time.final_time - model.spec.time.initial_time) / model.spec.time.dt)
+    assert bar.kwargs["total"] == steps == bar.n == 365 * 32

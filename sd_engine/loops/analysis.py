@@ -75,8 +75,8 @@ def model_loops(
     were live together; if they never were, the run cannot tell and its polarity is
     ``"unknown"``.
 
-    `progress` shows a bar of the steps the search has covered (``method="search"``) on a
-    terminal.
+    `progress` shows a bar of the steps the search has covered (``method="search"``), or of
+    the run that signs the links (``"enumerate"``), on a terminal.
     """
     if method == "search":
         return discover_loops(model, ds, internal=internal, names=names, numeric=numeric, progress=progress)
@@ -89,7 +89,7 @@ def model_loops(
     if not numeric or all(loop.polarity != "unknown" for loop in loops):
         return loops
     try:
-        traj = trajectories(model, ds)
+        traj = trajectories(model, ds, progress=progress)
     except UnsupportedError:
         return loops
     override, live, times = settle_along_run(model, g, loops, traj)
