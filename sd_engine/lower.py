@@ -334,16 +334,48 @@ class _Lowering:
         return self.smooth_chain(owner, x, time, init, self.order(owner, n, "smooth_n"), "smooth_n")
 
     # -- material delays ---------------------------------------------------------------
+    def effective_order(self, owner: Variable, time: Expr, n: int, what: str) -> Expr:
+        """Vensim's order for a material delay of order `n` with delay time `time`: the largest
+        ``m <= n`` with ``m * TIME STEP <= time`` at the start (at least 1).
+
+        Vensim lowers the order of DELAY3 and DELAY N when the delay is shorter than `n` time
+        steps (its output for ``DELAY N(x, 1.25, i, 3)`` with TIME STEP 0.5 is the second-order
+        delay, SDXorg test-models ``tests/delay_pipeline``); integrating the full order with Euler
+        would drain a stage by more than its contents in one step and oscillate. PySD applies the
+        same rule (``m * dt > delay time`` lowers it). The order is fixed from the initial values,
+        so an ensemble or a changed TIME STEP gets its own order per run.
+        """
+        count: Expr = Num(1)
+        for k in range(2, n + 1):
+            fits = Call("if_then_else", (Binary("<=", Binary("*", Num(k), Ref("dt")), time), Num(1), Num(0)))
+            count = Binary("+", count, fits)
+        return self.internal(owner, self.name(owner, f"{what} order"), "stock", count, update="discrete")
+
     def delay_chain(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: int, what: str) -> Expr:
-        stage_time = time if n == 1 else Binary("/", time, Num(n))
+        if n == 1:
+            base = self.name(owner, what)
+            inflow = self.internal(owner, f"{base} inflow", "flow", x)
+            stock_ref = Ref(Variable(base, "stock", init).canonical)
+            outflow = self.internal(owner, f"{base} outflow", "flow", Binary("/", stock_ref, time))
+            self.internal(owner, base, "stock", Binary("*", init, time),
+                          inflows=(inflow.name,), outflows=(outflow.name,))
+            return outflow
+        # Stages past the effective order pass their inflow straight on and stay empty.
+        order = self.effective_order(owner, time, n, what)
+        stage_time = Binary("/", time, order)
         base = self.name(owner, what)
         inflow = self.internal(owner, f"{base} inflow", "flow", x)
         for k in range(1, n + 1):
-            stock_name = f"{base} stage {k}" if n > 1 else base
+            stock_name = f"{base} stage {k}"
             stock_ref = Ref(Variable(stock_name, "stock", init).canonical)
-            outflow = self.internal(owner, f"{stock_name} outflow", "flow", Binary("/", stock_ref, stage_time))
-            self.internal(owner, stock_name, "stock", Binary("*", init, stage_time),
-                          inflows=(inflow.name,), outflows=(outflow.name,))
+            drain: Expr = Binary("/", stock_ref, stage_time)
+            start: Expr = Binary("*", init, stage_time)
+            if k > 1:
+                active = Binary(">=", order, Num(k))
+                drain = Call("if_then_else", (active, drain, inflow))
+                start = Call("if_then_else", (active, start, Num(0)))
+            outflow = self.internal(owner, f"{stock_name} outflow", "flow", drain)
+            self.internal(owner, stock_name, "stock", start, inflows=(inflow.name,), outflows=(outflow.name,))
             inflow = outflow
         return inflow
 
@@ -373,21 +405,31 @@ class _Lowering:
         for k in range(1, max(order, 2)):
             times.append(self.internal(owner, f"{base} time lag {k}", "stock", time,
                                        inflows=(times[-1].name,), update="discrete"))
+        # Vensim lowers the order when the delay is shorter than `order` time steps; stages past
+        # the effective order pass their inflow on unchanged (see effective_order).
+        effective: Expr = Num(order) if order == 1 else self.effective_order(owner, time, order, "delay_n")
         # Stage contents are kept as value x delay time, as Vensim does.
         upstream: Expr = x
-        stage_ref: Ref | None = None
+        output: Expr | None = None
         for k in range(order):
             stage_name = f"{base} stage {k + 1}"
             stage_ref = Ref(Variable(stage_name, "stock", init).canonical)
-            inflow = self.internal(owner, f"{stage_name} inflow", "flow", Binary("*", Num(order), upstream))
-            outflow_rate = Binary("/", stage_ref, times[k])
-            outflow = self.internal(owner, f"{stage_name} outflow", "flow", Binary("*", Num(order), outflow_rate))
+            inflow = self.internal(owner, f"{stage_name} inflow", "flow", Binary("*", effective, upstream))
+            outflow_rate: Expr = Binary("/", stage_ref, times[k])
+            # Vensim reads the output before the step's delay time takes effect: the time of one step back.
+            stage_output: Expr = Binary("/", stage_ref, times[1])
+            if k > 0:
+                active = Binary(">=", effective, Num(k + 1))
+                outflow_rate = Call("if_then_else", (active, outflow_rate, upstream))
+                assert output is not None
+                stage_output = Call("if_then_else", (active, stage_output, output))
+            outflow = self.internal(owner, f"{stage_name} outflow", "flow", Binary("*", effective, outflow_rate))
             self.internal(owner, stage_name, "stock", Binary("*", init, time),
                           inflows=(inflow.name,), outflows=(outflow.name,))
             upstream = outflow_rate
-        assert stage_ref is not None
-        # Vensim reads the output before the step's delay time takes effect: the time of one step back.
-        return Binary("/", stage_ref, times[1])
+            output = stage_output
+        assert output is not None
+        return output
 
     def lower_delay_fixed(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
         base = self.name(owner, "delay_fixed")

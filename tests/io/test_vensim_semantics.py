@@ -1,0 +1,64 @@
+"""Vensim's and Stella's semantics where a plain reading of the equations gives a different
+answer: the order of a material delay shorter than its order in time steps, ...
+
+Each is checked against the tool's own output (numbers quoted from the SDXorg test-models
+canonical outputs) and an independent hand-written recurrence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import sd_engine as sd
+
+MODELS = Path(__file__).parent / "models"
+
+
+# -- DELAY N / DELAY3 with a delay shorter than order x TIME STEP ------------------------------
+def material_delay(x: np.ndarray, delay: float, init: float, order: int, dt: float) -> np.ndarray:
+    """A material delay of `order` stages integrated with Euler: the textbook chain, by hand."""
+    stage_time = delay / order
+    stages = np.full(order, init * stage_time)
+    out = np.empty(len(x))
+    for i, xi in enumerate(x):
+        rates = stages / stage_time
+        out[i] = rates[-1]
+        inflows = np.concatenate(([xi], rates[:-1]))
+        stages = stages + dt * (inflows - rates)
+    return out
+
+
+def test_delay_shorter_than_order_time_steps_lowers_the_order_as_vensim_does() -> None:
+    ds = sd.load(MODELS / "delay_short.mdl").run(errors="raise")
+    t = ds["time"].values
+    x = -1 + 5.0 * (t >= 5)
+    second = material_delay(x, 1.25, 6.0, 2, 0.5)
+    # 3 x 0.5 > 1.25: Vensim integrates the second-order delay (its own output for this case,
+    # test-models tests/delay_pipeline `Output Third order Delay`: 6, 6, 1.52, -0.272, -0.8096).
+    np.testing.assert_allclose(ds["Third Order"].values[:5], [6, 6, 1.52, -0.272, -0.8096], rtol=1e-12)
+    np.testing.assert_allclose(ds["Third Order"].values, second, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds["Second Order"].values, second, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds["Delay Three"].values, second, rtol=1e-12, atol=1e-12)
+    # 3 x 0.5 = 1.5 is not shorter: the third order stays.
+    np.testing.assert_allclose(ds["Long Third Order"].values, material_delay(x, 1.5, 6.0, 3, 0.5),
+                               rtol=1e-12, atol=1e-12)
+    # The full third order would oscillate (-6.1 at t = 1 before the fix).
+    assert not np.allclose(material_delay(x, 1.25, 6.0, 3, 0.5), second)
+
+
+def test_delay_order_follows_each_run_and_time_step() -> None:
+    model = sd.load(MODELS / "delay_short.mdl")
+    ens = model.run(params={"Short Delay": np.array([1.25, 1.5, 0.4])}, errors="raise")
+    t = ens["time"].values
+    x = -1 + 5.0 * (t >= 5)
+    for run, (delay, order) in enumerate([(1.25, 2), (1.5, 3), (0.4, 1)]):
+        expected = material_delay(x, delay, 6.0, order, 0.5)
+        np.testing.assert_allclose(ens["Third Order"].isel(run=run).values, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ens["Delay Three"].isel(run=run).values, expected, rtol=1e-12, atol=1e-12)
+    # A shorter TIME STEP keeps the full order: 3 x 0.25 <= 1.25.
+    fine = model.run(dt=0.25, saveper=0.25, errors="raise")
+    tf = fine["time"].values
+    np.testing.assert_allclose(fine["Third Order"].values,
+                               material_delay(-1 + 5.0 * (tf >= 5), 1.25, 6.0, 3, 0.25), rtol=1e-12, atol=1e-12)
