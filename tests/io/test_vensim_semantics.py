@@ -62,3 +62,18 @@ def test_delay_order_follows_each_run_and_time_step() -> None:
     tf = fine["time"].values
     np.testing.assert_allclose(fine["Third Order"].values,
                                material_delay(-1 + 5.0 * (tf >= 5), 1.25, 6.0, 3, 0.25), rtol=1e-12, atol=1e-12)
+
+
+# -- XMILE non-negative stocks ------------------------------------------------------------------
+def test_flow_draining_two_stocks_keeps_its_value_and_each_non_negative_stock_stops_at_zero() -> None:
+    ds = sd.load(MODELS / "shared_outflow.xmile").run(errors="raise")
+    # `Drain` leaves both `Kept` (non-negative) and `Free`: it cannot be capped for one without
+    # the other, so it stays 4 (test-models tests/non_negative_all: `OutFlow` 7 at t = 27 while
+    # its stocks are empty) and only `Kept` stops at zero.
+    np.testing.assert_array_equal(ds["Drain"].values, 4.0)
+    np.testing.assert_array_equal(ds["Kept"].values, [10, 6, 2, 0, 0, 0, 0])
+    np.testing.assert_array_equal(ds["Free"].values, [10, 6, 2, -2, -6, -10, -14])
+    # A flow with one source stock is capped by what the stock holds, and reports the capped value
+    # (Stella's rule, unchanged).
+    np.testing.assert_array_equal(ds["Single"].values, [4, 4, 2, 0, 0, 0, 0])
+    np.testing.assert_array_equal(ds["Alone"].values, [10, 6, 2, 0, 0, 0, 0])

@@ -22,7 +22,7 @@ from .elements import CONTROL, TIME_STEP_SERIES
 from .expressions import ExpressionConverter
 from .macros import expand_macro
 from .start_values import time_settings
-from .variables import check_undefined_reads, mark_flows, to_variables
+from .variables import check_undefined_reads, mark_flows, split_shared_outflows, to_variables
 
 __all__ = ["Converter", "convert"]
 
@@ -102,6 +102,6 @@ def _convert(converter: Converter) -> ModelSpec:
         value = time.dt if value is None else value
         variables.append(Variable(element.name, "constant", Num(float(value)), units=element.units,
                                   doc=element.doc, source=element.source))
-    variables = mark_flows(variables)
+    variables = mark_flows(split_shared_outflows(variables))
     check_undefined_reads(variables)
     return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path))
