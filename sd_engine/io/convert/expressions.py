@@ -383,8 +383,9 @@ class ExpressionConverter(ABC):
                                            Str(profile)))
 
     def check_profile_types(self, target: Element, profile: str) -> None:
-        """Refuse the priority profiles sdflow lacks (0 fixed quantity, 5 constant elasticity)
-        where the profile type is given as a number."""
+        """Refuse the priority profiles sdflow lacks (5 constant elasticity, and 0 fixed quantity
+        beside other types) where the profile type is given as a number; a type given by an
+        equation is checked during the run (:func:`sd_engine.functions.allocate_profiles`)."""
         position = [canonical(d) for d in target.dims].index(profile) if profile in \
             [canonical(d) for d in target.dims] else None
         if position is None:
@@ -399,12 +400,14 @@ class ExpressionConverter(ABC):
             for subs, ast in target.pieces:
                 if canonical(subs[position]) in (first, profile) and isinstance(ast, (int, float)):
                     types.add(float(ast))
-        unknown = sorted(t for t in types if t not in (1.0, 2.0, 3.0, 4.0))
+        unknown = sorted(t for t in types if t not in (0.0, 1.0, 2.0, 3.0, 4.0))
+        if 0.0 in types and len(types) > 1:
+            unknown = [0.0]  # fixed quantities beside other profiles: how they share is not documented
         if unknown:
             raise UnsupportedError(
                 f"ALLOCATE AVAILABLE in `{self.current}` uses priority profile type {unknown[0]:g} in "
-                f"`{target.name}`; sdflow supports 1 (rectangular), 2 (triangular), 3 (normal) and 4 "
-                "(exponential)."
+                f"`{target.name}`; sdflow supports 0 (fixed quantity, for every requester at once), 1 (rectangular), "
+                "2 (triangular), 3 (normal) and 4 (exponential)."
             )
 
     def ast_AllocateByPriorityStructure(self, node: Any) -> Expr:
