@@ -335,15 +335,14 @@ class _Lowering:
 
     # -- material delays ---------------------------------------------------------------
     def effective_order(self, owner: Variable, time: Expr, n: int, what: str) -> Expr:
-        """Vensim's order for a material delay of order `n` with delay time `time`: the largest
-        ``m <= n`` with ``m * TIME STEP <= time`` at the start (at least 1).
+        """Vensim's order for DELAY N of order `n` with delay time `time`: the largest ``m <= n``
+        with ``m * TIME STEP <= time`` at the start (at least 1).
 
-        Vensim lowers the order of DELAY3 and DELAY N when the delay is shorter than `n` time
-        steps (its output for ``DELAY N(x, 1.25, i, 3)`` with TIME STEP 0.5 is the second-order
-        delay, SDXorg test-models ``tests/delay_pipeline``); integrating the full order with Euler
-        would drain a stage by more than its contents in one step and oscillate. PySD applies the
-        same rule (``m * dt > delay time`` lowers it). The order is fixed from the initial values,
-        so an ensemble or a changed TIME STEP gets its own order per run.
+        Vensim lowers the order of DELAY N when the delay is shorter than `n` time steps (its
+        output for ``DELAY N(x, 1.25, i, 3)`` with TIME STEP 0.5 is the second-order delay, SDXorg
+        test-models ``tests/delay_pipeline``), as PySD does (``m * dt > delay time`` lowers it).
+        DELAY3 keeps its order (see :meth:`delay_chain`). The order is fixed from the initial
+        values, so an ensemble or a changed TIME STEP gets its own order per run.
         """
         count: Expr = Num(1)
         for k in range(2, n + 1):
@@ -352,30 +351,17 @@ class _Lowering:
         return self.internal(owner, self.name(owner, f"{what} order"), "stock", count, update="discrete")
 
     def delay_chain(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: int, what: str) -> Expr:
-        if n == 1:
-            base = self.name(owner, what)
-            inflow = self.internal(owner, f"{base} inflow", "flow", x)
-            stock_ref = Ref(Variable(base, "stock", init).canonical)
-            outflow = self.internal(owner, f"{base} outflow", "flow", Binary("/", stock_ref, time))
-            self.internal(owner, base, "stock", Binary("*", init, time),
-                          inflows=(inflow.name,), outflows=(outflow.name,))
-            return outflow
-        # Stages past the effective order pass their inflow straight on and stay empty.
-        order = self.effective_order(owner, time, n, what)
-        stage_time = Binary("/", time, order)
+        # DELAY3 keeps its third order even when a stage is shorter than TIME STEP: Vensim's output
+        # for DELAY3(Time, 2) with TIME STEP 1 (SDXorg test-models tests/arguments) is the full chain.
+        stage_time = time if n == 1 else Binary("/", time, Num(n))
         base = self.name(owner, what)
         inflow = self.internal(owner, f"{base} inflow", "flow", x)
         for k in range(1, n + 1):
-            stock_name = f"{base} stage {k}"
+            stock_name = f"{base} stage {k}" if n > 1 else base
             stock_ref = Ref(Variable(stock_name, "stock", init).canonical)
-            drain: Expr = Binary("/", stock_ref, stage_time)
-            start: Expr = Binary("*", init, stage_time)
-            if k > 1:
-                active = Binary(">=", order, Num(k))
-                drain = Call("if_then_else", (active, drain, inflow))
-                start = Call("if_then_else", (active, start, Num(0)))
-            outflow = self.internal(owner, f"{stock_name} outflow", "flow", drain)
-            self.internal(owner, stock_name, "stock", start, inflows=(inflow.name,), outflows=(outflow.name,))
+            outflow = self.internal(owner, f"{stock_name} outflow", "flow", Binary("/", stock_ref, stage_time))
+            self.internal(owner, stock_name, "stock", Binary("*", init, stage_time),
+                          inflows=(inflow.name,), outflows=(outflow.name,))
             inflow = outflow
         return inflow
 

@@ -22,6 +22,7 @@ defines no variables.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from typing import Any
 from parsimonious.exceptions import ParsimoniousError
 
 from ..errors import SDError, UnsupportedError
-from ..expr import canonical
+from ..expr import Num, canonical
 from ..spec import LookupTable, ModelSpec
 from .convert.converter import convert
 from .convert.elements import TIME_STEP_SERIES, VENSIM_SUFFIXES, XMILE_SUFFIXES
@@ -93,19 +94,34 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         )
     raw = read_model_bytes(path)  # once, regular files only: the parsers get this checked text
     graphicals: Graphicals = {}
+    save_interval: float | None = None
     if suffix in VENSIM_SUFFIXES:
         abstract, file_text = read_vensim(path, raw)
         method = "euler"
     else:
-        abstract, file_text, method, graphicals = read_xmile(path, raw)
+        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw)
     external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
     try:
         spec = convert(path, abstract, method, external, graphicals, file_text)
+        spec = _with_save_interval(spec, save_interval)
     except SDError as exc:
         name_file(exc, str(path))
         raise
     read = tuple((f.path, f.size, f.sha256) for f in external.read)
     return dataclasses.replace(spec, data_files=read) if read else spec
+
+
+def _with_save_interval(spec: ModelSpec, interval: float | None) -> ModelSpec:
+    """`spec` saving every `interval` (Stella's ``isee:save_interval``, which PySD's parser
+    drops: SDEverywhere's sir.xmile saves every 2 days with dt 1/16), its SAVEPER constant too."""
+    if interval is None or spec.time.controls:
+        return spec
+    saveper = None if math.isclose(interval, spec.time.dt) else interval
+    variables = tuple(
+        dataclasses.replace(v, equation=Num(interval))
+        if v.canonical == "saveper" and v.kind == "constant" and not v.internal else v
+        for v in spec.variables)
+    return dataclasses.replace(spec, time=dataclasses.replace(spec.time, saveper=saveper), variables=variables)
 
 
 def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
@@ -126,9 +142,10 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
 
 
-def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals]:
+def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float | None]:
     """PySD's abstract model of the XMILE file `path` whose bytes are `raw`, with its text, its
-    integration method and the graphical functions given per array element.
+    integration method, the graphical functions given per array element and Stella's save
+    interval (None when the file gives none).
 
     The file is checked with defusedxml first; Stella's arrays with a graphical function per
     element, modules, macros and the legacy isee layout are rewritten as one current model
@@ -164,7 +181,7 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals]:
             f"`{missing[0]}`), as happens with legacy isee files; save the model as XMILE from a current "
             "Stella version."
         )
-    return abstract, file_text, info.method, graphicals
+    return abstract, file_text, info.method, graphicals, info.save_interval
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
