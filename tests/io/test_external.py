@@ -105,7 +105,7 @@ def test_data_interpolation_modes(modes_model: Path) -> None:
     ds = load(modes_model).run()
     # The tables behind the data variables stay internal: the results hold the model's variables.
     assert set(map(str, ds.data_vars)) == {"d interp", "d back", "d fwd", "d raw", "total", "FINAL TIME",
-                                           "INITIAL TIME", "SAVEPER"}
+                                           "INITIAL TIME", "SAVEPER", "TIME STEP"}
     at = {name: dict(zip(ds["time"].values.tolist(), ds[name].values.tolist()))
           for name in ("d interp", "d back", "d fwd", "d raw")}
     # interpolate: linear between points, over the missing one, ends held.

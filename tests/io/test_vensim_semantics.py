@@ -93,3 +93,21 @@ def test_xmile_save_interval_sets_the_saved_times_and_saveper() -> None:
     steps = np.arange(13)
     level = 0.0625 * steps * (steps - 1) / 2
     np.testing.assert_allclose(ds["Level"].values, level[::4], rtol=1e-12)
+
+
+# -- control variables in the results --------------------------------------------------------
+def test_time_step_is_saved_with_the_other_control_variables() -> None:
+    from sd_engine.io.conformance import compare, read_canonical
+
+    model = sd.load(MODELS / "decay.mdl")
+    ds = model.run()
+    # Vensim saves INITIAL TIME, FINAL TIME, SAVEPER and TIME STEP as series: a table with
+    # them compares without filling TIME STEP from dt (compare is given no dt here).
+    assert {"INITIAL TIME", "FINAL TIME", "SAVEPER", "TIME STEP"} <= set(ds.data_vars)
+    assert ds["TIME STEP"].item() == model.spec.time.dt == 0.5
+    # Remaining = 100 x 0.75^k after k steps of 0.5 (decay time 2), by hand.
+    table = read_canonical(MODELS / "decay_controls.tab")
+    worst, _ = compare(ds, table, None)
+    assert worst < 1e-3  # the table holds ten significant digits
+    # The value is the run's own step.
+    assert model.run(dt=0.25)["TIME STEP"].item() == 0.25

@@ -104,4 +104,9 @@ def _convert(converter: Converter) -> ModelSpec:
                                   doc=element.doc, source=element.source))
     variables = mark_flows(split_shared_outflows(variables))
     check_undefined_reads(variables)
-    return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path))
+    # Vensim and Stella save TIME STEP with the other control variables; it names the engine's
+    # dt, so the results add it as a series (sd_engine.results) under the file's own name.
+    attrs: tuple[tuple[str, str], ...] = ()
+    if "time_step" in ctx.controls and "time_step" not in dynamic:
+        attrs = (("time_step_variable", ctx.controls["time_step"].name),)
+    return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path), attrs=attrs)
