@@ -473,6 +473,11 @@ class _Lowering:
 
     # -- random numbers: one uniform draw per run and time step, transformed ------------
     def uniform(self, owner: Variable, seed: Expr | None) -> Ref:
+        if isinstance(seed, Ref) and not seed.subscripts and seed.name in self.spec:
+            # A seed named by a constant (PINK NOISE macros, Sterman's beer game): its number.
+            target = self.spec[seed.name]
+            if target.kind == "constant" and isinstance(target.equation, Num):
+                seed = target.equation
         if seed is not None and not isinstance(seed, Num):
             raise UnsupportedError(
                 f"The seed of a random function in `{owner.name}` must be a number, not `{to_text(seed)}`."

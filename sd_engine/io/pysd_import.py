@@ -38,6 +38,7 @@ from .convert.converter import convert
 from .convert.elements import TIME_STEP_SERIES, VENSIM_SUFFIXES, XMILE_SUFFIXES
 from .external import ExternalReader
 from .model_file import name_file, read_model_bytes, vensim_file, vensim_text
+from .vensim_normalise import normalise, sections_grammar
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
@@ -128,7 +129,9 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
     """PySD's abstract model of the Vensim file `path` whose bytes are `raw`, and its checked text."""
     file_text = vensim_text(path, raw)
     try:
-        parsed = vensim_file(path, file_text)
+        # PySD reads a normalised copy (comments in equations, data variables with no equation,
+        # macros after the main text); messages quote `file_text`, whose lines are the same.
+        parsed = vensim_file(path, normalise(file_text), sections=sections_grammar())
         parsed.parse()
         return parsed.get_abstract_model(), file_text
     except _PARSE_ERRORS as exc:
