@@ -169,13 +169,13 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
     try:
-        parsed = xmile_file(path, _lookup_builtin_as_call(text))
+        parsed = xmile_file(path, _xmile_spellings(_lookup_builtin_as_call(text)))
         parsed.parse()
         abstract = parsed.get_abstract_model()
     except _PARSE_ERRORS as exc:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
     found = {canonical(e.name) for s in abstract.sections for e in s.elements}
-    missing = [n for n in expected if canonical(n) not in found]
+    missing = [n for n in expected if canonical(n.replace("\\n", " ")) not in found]
     if missing:
         # Older isee files (XMILE drafts) are not read by PySD's parser: refuse rather
         # than run a model with variables missing.
@@ -185,6 +185,34 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
             "Stella version."
         )
     return abstract, file_text, info.method, graphicals, info.save_interval
+
+
+_WHOLE_ARRAY = re.compile(rb"\[\s*\*(?:\s*,\s*\*)*\s*\]")
+_EQUATION = re.compile(rb"(<(eqn|inflow|outflow)\b[^>]*>)([^<]*)(</\2>)")
+_NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
+
+
+def _xmile_spellings(text: bytes) -> bytes:
+    """An XMILE document in the spellings PySD's XMILE grammar reads, each on its own line.
+
+    * ``a[*]``, ``f[*, *]``: the whole array (Stella's wildcard for every element) as ``a``, so
+      ``SUM(a[*])`` is the sum over the whole array (SDEverywhere's ``sum.xmile``);
+    * ``\\n`` in a name (XMILE's escape for a line break, ``Stock with \\n Newline Character``):
+      a space in the name and an underscore where equations name it, as Stella's output
+      writes the name (SDXorg test-models ``tests/special_characters_xmile``);
+    * a stock's ``<inflow>``/``<outflow>`` naming a flow with punctuation (``Flow_w/_division``):
+      quoted, since PySD reads them as expressions.
+    """
+    def equation(match: re.Match[bytes]) -> bytes:
+        body = _WHOLE_ARRAY.sub(b"", match.group(3)).replace(b"\\n", b"_")
+        name = body.strip()
+        if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):
+            # A flow's name, not an expression: quoted, as equations write such names.
+            body = body.replace(name, b'"' + name + b'"', 1)
+        return match.group(1) + body + match.group(4)
+
+    text = _EQUATION.sub(equation, text)
+    return _NAME.sub(lambda m: m.group(1) + m.group(2).replace(b"\\n", b" ") + m.group(3), text)
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)

@@ -120,3 +120,15 @@ def test_normalise_keeps_every_line_and_the_sketch() -> None:
         out = normalise(text)
         assert out.count("\n") == text.count("\n")
         assert out.endswith("\\\\\\---/// Sketch information\n{keep} x\n")
+
+
+def test_xmile_spellings_pysd_does_not_read() -> None:
+    # `\n` in a name (a line break: a space, as Stella's output names it), flows with punctuation
+    # named unquoted in <inflow>/<outflow>, and the wildcard `Demand[*]` for the whole array.
+    ds = sd.load(Path(__file__).parent / "models" / "xmile_spellings.xmile").run()
+    waiting = [10.0]
+    for _ in range(3):
+        waiting.append(waiting[-1] + 3 - waiting[-1] / 2)
+    np.testing.assert_allclose(ds["Waiting with   Line Break"].values, waiting, rtol=1e-12)
+    np.testing.assert_allclose(ds["Seen*today"].values, np.array(waiting) / 2, rtol=1e-12)
+    np.testing.assert_array_equal(ds["Total demand"].values, 10.0)
