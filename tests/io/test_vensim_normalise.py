@@ -132,3 +132,12 @@ def test_xmile_spellings_pysd_does_not_read() -> None:
     np.testing.assert_allclose(ds["Waiting with   Line Break"].values, waiting, rtol=1e-12)
     np.testing.assert_allclose(ds["Seen*today"].values, np.array(waiting) / 2, rtol=1e-12)
     np.testing.assert_array_equal(ds["Total demand"].values, 10.0)
+
+
+def test_invert_matrix_of_one_range_in_two_places_is_refused(tmp_path: Path) -> None:
+    # SDEverywhere's invertmatrixio reads `m[d, d]`; a matrix over one range in both places is
+    # not what INVERT MATRIX inverts here, so it is refused by name rather than failing in numpy.
+    body = ("d: a, b ~~|\ne: d ~~|\nm[d, e] = IF THEN ELSE(d = e, 2, 1) ~~|\n"
+            "inv[d, e] = INVERT MATRIX(m[d, d], 2) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"INVERT MATRIX in `inv` reads `m\[d, d\]`, one range in two places"):
+        sd.load(mdl(tmp_path, body))
