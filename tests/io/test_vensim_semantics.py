@@ -111,3 +111,15 @@ def test_time_step_is_saved_with_the_other_control_variables() -> None:
     assert worst < 1e-3  # the table holds ten significant digits
     # The value is the run's own step.
     assert model.run(dt=0.25)["TIME STEP"].item() == 0.25
+
+
+def test_a_time_step_that_changes_is_saved_as_its_series(test_models: Path) -> None:
+    from sd_engine.io.conformance import compare, read_canonical
+
+    folder = test_models / "tests/control_vars"
+    ds = sd.load(folder / "test_control_vars.mdl").run()
+    # TIME STEP is given by an equation there (1, then 0.5): the result's TIME STEP is that series,
+    # and Vensim's output compares with no dt to fill it from.
+    np.testing.assert_array_equal(ds["TIME STEP"].values, ds["TIME STEP (equation)"].values)
+    assert set(ds["TIME STEP"].values.tolist()) == {1.0, 0.5}
+    assert compare(ds, read_canonical(folder / "output.tab"), None)[0] <= 1.0

@@ -107,6 +107,8 @@ def _convert(converter: Converter) -> ModelSpec:
     # Vensim and Stella save TIME STEP with the other control variables; it names the engine's
     # dt, so the results add it as a series (sd_engine.results) under the file's own name.
     attrs: tuple[tuple[str, str], ...] = ()
-    if "time_step" in ctx.controls and "time_step" not in dynamic:
+    if "time_step" in ctx.controls:
         attrs = (("time_step_variable", ctx.controls["time_step"].name),)
+        if "time_step" in dynamic:  # a TIME STEP that changes during the run: its series
+            attrs += (("time_step_series", TIME_STEP_SERIES),)
     return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path), attrs=attrs)
