@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import special, stats
 
-from .errors import SpecError
+from .errors import SpecError, UnsupportedError
 from .expr import Binary, Call, Expr, Num, Str, Unary
 from .spec import Variable
 
@@ -350,8 +350,26 @@ def allocate_profiles(request: Array, ptype: Array, priority: Array, width: Arra
         *(np.asarray(a, dtype=float) for a in (request, ptype, priority, width)),
         np.asarray(supply, dtype=float)[..., None])
     supply = supply[..., 0]
-    reach = np.select([ptype == k for k in _PROFILE_REACH], list(_PROFILE_REACH.values()), default=np.nan)
     wanted = request > 0
+    fixed = ptype == 0
+    known = np.isin(ptype, (0, 1, 2, 3, 4))
+    if np.any(wanted & ~known) or np.any(np.any(wanted & fixed, axis=-1) & np.any(wanted & ~fixed, axis=-1)):
+        # A profile type given by an equation is only known during the run.
+        bad = ptype[wanted & ~known]
+        raise UnsupportedError(
+            f"ALLOCATE AVAILABLE met priority profile type {bad.flat[0]:g} during the run; sdflow supports 0 (fixed "
+            "quantity, for every requester at once), 1 (rectangular), 2 (triangular), 3 (normal) and 4 (exponential)."
+            if bad.size else
+            "ALLOCATE AVAILABLE met fixed-quantity profiles (type 0) together with other profile types during the run; "
+            "Vensim's documentation does not say how they share a shortage. Give every requester type 0, or none."
+        )
+    # Type 0, fixed quantity: the same quantity at every priority (Vensim's documentation), so
+    # no priority level balances a shortage; Vensim then rations in proportion to the requests
+    # (its output for SDEverywhere's allocate_ptype model: 200 and 300 get 40 and 60 of 100).
+    all_fixed = np.all(fixed | ~wanted, axis=-1) & np.any(wanted, axis=-1)
+    if np.any(all_fixed):
+        ptype = np.where(all_fixed[..., None], 1.0, ptype)  # any valid type; replaced below
+    reach = np.select([ptype == k for k in _PROFILE_REACH], list(_PROFILE_REACH.values()), default=np.nan)
     lo = np.min(np.where(wanted, priority - reach * width, np.inf), axis=-1) - 1.0
     hi = np.max(np.where(wanted, priority + reach * width, -np.inf), axis=-1) + 1.0
     lo, hi = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
@@ -374,6 +392,11 @@ def allocate_profiles(request: Array, ptype: Array, priority: Array, width: Arra
         out = out * np.where(given > 0, supply / given, 0.0)[..., None]
     enough = (supply >= np.sum(request, axis=-1))[..., None]
     out = np.where(enough, request, np.where((supply <= 0)[..., None], 0.0, out))
+    if np.any(all_fixed):
+        with np.errstate(all="ignore"):
+            rationed = request * np.minimum(1.0, supply / np.sum(request, axis=-1))[..., None]
+        out = np.where(all_fixed[..., None], np.where((supply <= 0)[..., None], 0.0, rationed), out)
+        width = np.where(all_fixed[..., None], 1.0, width)  # ignored by type 0
     bad = (np.any(request < 0, axis=-1) | (supply < 0))[..., None] | (wanted & ~(width > 0)) \
         | (wanted & np.isnan(reach))
     return np.where(bad, np.nan, out)

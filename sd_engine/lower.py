@@ -334,7 +334,25 @@ class _Lowering:
         return self.smooth_chain(owner, x, time, init, self.order(owner, n, "smooth_n"), "smooth_n")
 
     # -- material delays ---------------------------------------------------------------
+    def effective_order(self, owner: Variable, time: Expr, n: int, what: str) -> Expr:
+        """Vensim's order for DELAY N of order `n` with delay time `time`: the largest ``m <= n``
+        with ``m * TIME STEP <= time`` at the start (at least 1).
+
+        Vensim lowers the order of DELAY N when the delay is shorter than `n` time steps (its
+        output for ``DELAY N(x, 1.25, i, 3)`` with TIME STEP 0.5 is the second-order delay, SDXorg
+        test-models ``tests/delay_pipeline``), as PySD does (``m * dt > delay time`` lowers it).
+        DELAY3 keeps its order (see :meth:`delay_chain`). The order is fixed from the initial
+        values, so an ensemble or a changed TIME STEP gets its own order per run.
+        """
+        count: Expr = Num(1)
+        for k in range(2, n + 1):
+            fits = Call("if_then_else", (Binary("<=", Binary("*", Num(k), Ref("dt")), time), Num(1), Num(0)))
+            count = Binary("+", count, fits)
+        return self.internal(owner, self.name(owner, f"{what} order"), "stock", count, update="discrete")
+
     def delay_chain(self, owner: Variable, x: Expr, time: Expr, init: Expr, n: int, what: str) -> Expr:
+        # DELAY3 keeps its third order even when a stage is shorter than TIME STEP: Vensim's output
+        # for DELAY3(Time, 2) with TIME STEP 1 (SDXorg test-models tests/arguments) is the full chain.
         stage_time = time if n == 1 else Binary("/", time, Num(n))
         base = self.name(owner, what)
         inflow = self.internal(owner, f"{base} inflow", "flow", x)
@@ -373,21 +391,31 @@ class _Lowering:
         for k in range(1, max(order, 2)):
             times.append(self.internal(owner, f"{base} time lag {k}", "stock", time,
                                        inflows=(times[-1].name,), update="discrete"))
+        # Vensim lowers the order when the delay is shorter than `order` time steps; stages past
+        # the effective order pass their inflow on unchanged (see effective_order).
+        effective: Expr = Num(order) if order == 1 else self.effective_order(owner, time, order, "delay_n")
         # Stage contents are kept as value x delay time, as Vensim does.
         upstream: Expr = x
-        stage_ref: Ref | None = None
+        output: Expr | None = None
         for k in range(order):
             stage_name = f"{base} stage {k + 1}"
             stage_ref = Ref(Variable(stage_name, "stock", init).canonical)
-            inflow = self.internal(owner, f"{stage_name} inflow", "flow", Binary("*", Num(order), upstream))
-            outflow_rate = Binary("/", stage_ref, times[k])
-            outflow = self.internal(owner, f"{stage_name} outflow", "flow", Binary("*", Num(order), outflow_rate))
+            inflow = self.internal(owner, f"{stage_name} inflow", "flow", Binary("*", effective, upstream))
+            outflow_rate: Expr = Binary("/", stage_ref, times[k])
+            # Vensim reads the output before the step's delay time takes effect: the time of one step back.
+            stage_output: Expr = Binary("/", stage_ref, times[1])
+            if k > 0:
+                active = Binary(">=", effective, Num(k + 1))
+                outflow_rate = Call("if_then_else", (active, outflow_rate, upstream))
+                assert output is not None
+                stage_output = Call("if_then_else", (active, stage_output, output))
+            outflow = self.internal(owner, f"{stage_name} outflow", "flow", Binary("*", effective, outflow_rate))
             self.internal(owner, stage_name, "stock", Binary("*", init, time),
                           inflows=(inflow.name,), outflows=(outflow.name,))
             upstream = outflow_rate
-        assert stage_ref is not None
-        # Vensim reads the output before the step's delay time takes effect: the time of one step back.
-        return Binary("/", stage_ref, times[1])
+            output = stage_output
+        assert output is not None
+        return output
 
     def lower_delay_fixed(self, owner: Variable, x: Expr, time: Expr, init: Expr) -> Expr:
         base = self.name(owner, "delay_fixed")
@@ -445,6 +473,11 @@ class _Lowering:
 
     # -- random numbers: one uniform draw per run and time step, transformed ------------
     def uniform(self, owner: Variable, seed: Expr | None) -> Ref:
+        if isinstance(seed, Ref) and not seed.subscripts and seed.name in self.spec:
+            # A seed named by a constant (PINK NOISE macros, Sterman's beer game): its number.
+            target = self.spec[seed.name]
+            if target.kind == "constant" and isinstance(target.equation, Num):
+                seed = target.equation
         if seed is not None and not isinstance(seed, Num):
             raise UnsupportedError(
                 f"The seed of a random function in `{owner.name}` must be a number, not `{to_text(seed)}`."

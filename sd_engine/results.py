@@ -156,6 +156,16 @@ class Results:
                 continue  # a table per element of a data variable or arrayed lookup: the model's own are kept
             data_vars[var.name] = xr.Variable((f"{var.name} input",), ys, _attrs(var))
             coords[f"{var.name} input"] = xs
+        step_name = dict(spec.attrs).get("time_step_variable")
+        step_series = dict(spec.attrs).get("time_step_series")
+        if step_name and step_name not in data_vars:
+            # An imported model's TIME STEP, saved as Vensim and Stella save it: the engine's dt,
+            # or the series of its equation when it changes during the run.
+            if step_series in data_vars:
+                data_vars[step_name] = data_vars[step_series]
+            else:
+                data_vars[step_name] = xr.Variable((), self.dt, {"kind": "constant", "units": spec.time.units,
+                                                                 "doc": "The time step of the run."})
         clash = sorted(set(data_vars) & set(coords))
         if clash:
             raise SpecError(

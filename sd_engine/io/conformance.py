@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,9 @@ __all__ = [
     "ATOL",
     "MODEL_SUFFIXES",
     "KNOWN_FAILURES",
+    "DEFECT_EVIDENCE",
+    "defect_evidence",
+    "known_failure",
     "TOLERANCES",
     "tolerance",
     "CaseResult",
@@ -160,13 +164,50 @@ KNOWN_FAILURES: dict[str, str] = {
     'tests/subscripted_flows/test_subscripted_flows.xmile': (
         'the file has `???` in place of equations (an unfinished export); no engine can run it'
     ),
+    'tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_1d_arrays/test_subscript_1d_arrays.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_subranges/test_subscript_subrange.stmx': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/subscript_subranges/test_subscript_subrange.xmile': (
+        'the file has `???` in place of equations (an unfinished export); no engine can run it'
+    ),
+    'tests/macro_multi_expression/test_macro_multi_expression.stmx': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/macro_multi_expression/test_macro_multi_expression.xmile': (
+        'calls EXPRESSION MACRO, which the XMILE file does not define (the macro is only in the .mdl)'
+    ),
+    'tests/macro_multi_macros/test_macro_multi_macros.stmx': (
+        'calls EXPRESSION MACRO and SECOND MACRO, which the XMILE file does not define (the macros are only in '
+        'the .mdl)'
+    ),
+    'tests/macro_multi_macros/test_macro_multi_macros.xmile': (
+        'calls EXPRESSION MACRO and SECOND MACRO, which the XMILE file does not define (the macros are only in '
+        'the .mdl)'
+    ),
     'tests/zeroled_decimals/test_zeroled_decimals.xmile': (
         'the file asks for RK4 (sim_specs method="RK4", a Vensim export) but output.tab is Vensim\'s Euler'
         ' run; with method="euler" it matches (test_zeroled_decimals_xmile_matches_with_euler)'
     ),
 }
 
-Status = Literal["pass", "fail", "refused", "error"]
+#: What proves a file defect of ``KNOWN_FAILURES`` in the file itself, checked whenever the file
+#: is run (:func:`defect_evidence`): ``("placeholder", "???")`` for an equation left as ``???``,
+#: ``("undefined macro", NAME)`` for a call of a macro the file does not define.
+DEFECT_EVIDENCE: dict[str, tuple[str, str]] = {
+    **{key: ("placeholder", "???") for key, reason in KNOWN_FAILURES.items() if "`???`" in reason},
+    **{key: ("undefined macro", "EXPRESSION MACRO") for key, reason in KNOWN_FAILURES.items()
+       if reason.startswith("calls EXPRESSION MACRO")},
+    'tests/macro_multi_macros/test_macro_multi_macros.stmx': ("undefined macro", "SECOND MACRO"),
+    'tests/macro_multi_macros/test_macro_multi_macros.xmile': ("undefined macro", "SECOND MACRO"),
+}
+
+Status = Literal["pass", "fail", "refused", "error", "known"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +220,8 @@ class CaseResult:
     max_error: float  # largest |a - e| / (ATOL + RTOL |e|); <= 1 passes; nan when not run
     message: str = ""
     seconds: float = 0.0
+    #: Another engine's outcome on the same file (``--cross-check``): e.g. ``"pysd pass 0.02"``.
+    cross_check: str = ""
 
 
 def find_cases(root: str | Path) -> list[tuple[Path, Path]]:
@@ -304,32 +347,108 @@ def data_files_beside(model_path: str | Path) -> list[Path]:
                   if p.suffix.lower() in (".tab", ".csv") and not p.stem.lower().startswith("output"))
 
 
-def run_case(model_path: str | Path, canonical_path: str | Path, root: str | Path | None = None) -> CaseResult:
-    """Load, run and compare one model file; refusals and errors become statuses."""
+def run_case(model_path: str | Path, canonical_path: str | Path, root: str | Path | None = None, *,
+             cross_check: bool = False) -> CaseResult:
+    """Load, run and compare one model file; refusals and errors become statuses.
+
+    A file listed in ``KNOWN_FAILURES`` that does not pass is ``"known"`` when its documented
+    defect is found in it (``DEFECT_EVIDENCE``), ``"fail"`` when it is not. With `cross_check`,
+    the file is also run with PySD's runtime and compared with the same canonical output.
+    """
     from .. import load
 
     model_path = Path(model_path)
     label = str(model_path.relative_to(root)) if root is not None else model_path.name
     fmt = model_path.suffix.lstrip(".").lower()
     start = _time.perf_counter()
+    cross = ""
     try:
         expected = read_canonical(canonical_path)
         model = load(model_path, data_files=data_files_beside(model_path))
         ds = model.run(errors="raise")
         atol, rtol = tolerance(model_path)
         error, where = compare(ds, expected, model.spec.time.dt, atol=atol, rtol=rtol)
+        if cross_check:
+            cross = _cross_check(model, expected, atol, rtol)
     except UnsupportedError as exc:
-        return CaseResult(label, fmt, "refused", float("nan"), str(exc), _time.perf_counter() - start)
+        result = CaseResult(label, fmt, "refused", float("nan"), str(exc), _time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 -- one broken model must not stop the table
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return CaseResult(label, fmt, "error", float("nan"), f"{type(exc).__name__}: {message}",
-                          _time.perf_counter() - start)
-    status: Status = "pass" if error <= 1.0 else "fail"
-    message = "" if status == "pass" else f"worst at `{where}`"
-    if (atol, rtol) != (ATOL, RTOL):
-        message = f"{message}; " if message else ""
-        message += f"documented tolerance atol={atol:g}, rtol={rtol:g} (TOLERANCES)"
-    return CaseResult(label, fmt, status, error, message, _time.perf_counter() - start)
+        result = CaseResult(label, fmt, "error", float("nan"), f"{type(exc).__name__}: {message}",
+                            _time.perf_counter() - start)
+    else:
+        status: Status = "pass" if error <= 1.0 else "fail"
+        message = "" if status == "pass" else f"worst at `{where}`"
+        if (atol, rtol) != (ATOL, RTOL):
+            message = f"{message}; " if message else ""
+            message += f"documented tolerance atol={atol:g}, rtol={rtol:g} (TOLERANCES)"
+        result = CaseResult(label, fmt, status, error, message, _time.perf_counter() - start, cross)
+    return _with_known_failure(result, model_path)
+
+
+def _cross_check(model: object, expected: pd.DataFrame, atol: float, rtol: float) -> str:
+    """PySD's outcome on the model's file against the same canonical output."""
+    try:
+        other = model.run(backend="pysd")  # type: ignore[attr-defined]
+        error, _ = compare(other, expected, model.spec.time.dt, atol=atol, rtol=rtol)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 -- the other engine's failure is a result, not ours
+        return f"pysd error: {type(exc).__name__}"
+    return f"pysd {'pass' if error <= 1.0 else 'fail'} {error:.3g}"
+
+
+def known_failure(model_path: str | Path) -> tuple[str, str] | None:
+    """The ``KNOWN_FAILURES`` key and reason of a model file (matched by the end of its path)."""
+    posix = Path(model_path).as_posix()
+    for key, reason in KNOWN_FAILURES.items():
+        if posix.endswith(key):
+            return key, reason
+    return None
+
+
+def defect_evidence(model_path: str | Path, kind: str, detail: str) -> str | None:
+    """Where file `model_path` shows the defect (`kind`, `detail`) of ``DEFECT_EVIDENCE``, as a
+    short sentence naming the line; None when the file does not show it.
+
+    ``("placeholder", "???")``: an equation that is ``???``. ``("undefined macro", NAME)``: a
+    call ``NAME(`` (spaces and underscores alike, any case) in a file that defines no macro of
+    that name (``<macro name="NAME">`` in XMILE, ``:MACRO: NAME(`` in Vensim).
+    """
+    text = Path(model_path).read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if kind == "placeholder":
+        for number, line in enumerate(lines, 1):
+            if re.search(r"(<eqn>|=)\s*\?\?\?\s*(</eqn>|$)", line):
+                return f"line {number} has `???` in place of an equation"
+        return None
+    if kind == "undefined macro":
+        words = [re.escape(w) for w in detail.split()]
+        name = r"[\s_]+".join(words)
+        defined = re.search(rf"<macro\s+name\s*=\s*[\"']{name}[\"']|:MACRO:\s*{name}\s*\(", text, re.IGNORECASE)
+        if defined:
+            return None
+        for number, line in enumerate(lines, 1):
+            if re.search(rf"(?<![\w]){name}\s*\(", line, re.IGNORECASE):
+                return f"line {number} calls `{detail}`, which the file does not define"
+        return None
+    raise ValueError(f"unknown defect kind `{kind}`")
+
+
+def _with_known_failure(result: CaseResult, model_path: Path) -> CaseResult:
+    """`result` with a documented file defect as status ``"known"`` (see :func:`run_case`)."""
+    listed = known_failure(model_path)
+    if listed is None:
+        return result
+    key, reason = listed
+    if result.status == "pass":
+        return dataclasses.replace(result, message=f"passes although listed in KNOWN_FAILURES ({reason[:60]}...)")
+    if key in DEFECT_EVIDENCE:
+        kind, detail = DEFECT_EVIDENCE[key]
+        found = defect_evidence(model_path, kind, detail)
+        if found is None:
+            return dataclasses.replace(result, status="fail",
+                                       message=f"the documented defect ({kind} `{detail}`) is not in the file")
+        reason = f"{reason} ({found})"
+    return dataclasses.replace(result, status="known", message=reason)
 
 
 def tolerance(model_path: str | Path) -> tuple[float, float]:
@@ -341,23 +460,43 @@ def tolerance(model_path: str | Path) -> tuple[float, float]:
     return ATOL, RTOL
 
 
-def run_folder(root: str | Path) -> list[CaseResult]:
-    """Run every model with a canonical output under `root`."""
-    return [run_case(m, c, root) for m, c in find_cases(root)]
+def run_folder(root: str | Path, *, cross_check: bool = False) -> list[CaseResult]:
+    """Run every model with a canonical output under `root` (and with PySD too: `cross_check`)."""
+    return [run_case(m, c, root, cross_check=cross_check) for m, c in find_cases(root)]
 
 
-def format_table(results: Sequence[CaseResult], *, width: int = 60) -> str:
-    """A plain-text table: model, format, status, max scaled error, and why for non-passes."""
-    lines = [f"{'model':<{width}} {'format':<6} {'status':<8} {'max error':>10}  note"]
-    for r in results:
+def format_table(results: Sequence[CaseResult], *, width: int = 60, failures_only: bool = False) -> str:
+    """A plain-text table: model, format, status, max scaled error, and why for non-passes;
+    documented file defects (status ``"known"``) are listed apart, after the table.
+
+    With `failures_only`, only the models that fail or raise an error are listed (``all pass``
+    when there are none), then the counts.
+    """
+    cross = any(r.cross_check for r in results)
+
+    def row(r: CaseResult) -> str:
         err = "-" if np.isnan(r.max_error) else f"{r.max_error:10.3g}"
         note = (r.message.splitlines()[0] if r.message else "")[:110]
-        lines.append(f"{r.model:<{width}} {r.format:<6} {r.status:<8} {err:>10}  {note}")
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "refused", "error")}
+        other = f" {r.cross_check:<18}" if cross else ""
+        return f"{r.model:<{width}} {r.format:<6} {r.status:<8} {err:>10}{other}  {note}"
+
+    header = f"{'model':<{width}} {'format':<6} {'status':<8} {'max error':>10}" + (
+        f" {'other engine':<18}" if cross else "") + "  note"
+    known = [r for r in results if r.status == "known"]
+    if failures_only:
+        shown = [r for r in results if r.status in ("fail", "error")]
+        lines = [header, *map(row, shown)] if shown else ["all pass"]
+    else:
+        lines = [header, *(row(r) for r in results if r.status != "known")]
+        if known:
+            lines += ["", f"Documented file defects (KNOWN_FAILURES), not counted as failures ({len(known)}):"]
+            lines += [f"  {r.model}: {r.message.splitlines()[0] if r.message else ''}" for r in known]
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "refused", "error", "known")}
     lines.append("")
     lines.append(f"{len(results)} models: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     lines.append("max error is the worst |a - e| / (1e-5 + 1e-5 |e|) over canonical columns and times (or the "
-                 "model's documented tolerance); <= 1 passes.")
+                 "model's documented tolerance); <= 1 passes. known: a documented defect of the file itself, "
+                 "found in it.")
     return "\n".join(lines)
 
 

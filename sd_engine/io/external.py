@@ -355,8 +355,10 @@ class ExternalReader:
         return rect
 
     def _values(self, variable: str, sheet: _Sheet, rect: _Rect, *, missing: bool) -> np.ndarray:
-        """The numbers in `rect` as floats; empty cells are NaN when `missing` allows them,
-        else an error naming the cell, as is any cell holding text."""
+        """The numbers in `rect` as floats; empty cells, and cells holding text, are NaN when
+        `missing` allows them (a series of data or a lookup: Vensim treats a cell that is not a
+        number as a missing value and interpolates over it, SDXorg test-models
+        ``tests/get_with_missing_values_xlsx``), else an error naming the cell."""
         if rect.sheet and canonical_sheet(rect.sheet) != canonical_sheet(sheet.name):
             book = self._books[sheet.path]
             found = {canonical_sheet(n): n for n in book}[canonical_sheet(rect.sheet)]
@@ -368,6 +370,8 @@ class ExternalReader:
                 r, c = rect.r0 + i, rect.c0 + j
                 raw = cells[r, c] if r < cells.shape[0] and c < cells.shape[1] else None
                 value = _number(raw)
+                if value is None and missing:
+                    value = math.nan
                 if value is None:
                     # Only an excerpt: the cell may hold anything (a message can end up in a log).
                     raise ExternalDataError(

@@ -169,15 +169,30 @@ def vensim_text(path: Path, raw: bytes) -> str:
     return text
 
 
-def vensim_file(path: Path, text: str) -> Any:
+def vensim_file(path: Path, text: str, sections: Any = None) -> Any:
     """PySD's ``VensimFile`` parsing the checked text `text` (:func:`vensim_text`) in place of
     reading the file at `path` again (its own read drops undecodable bytes, which can merge
-    two names, and would open a path that may have changed)."""
-    from pysd.translators.vensim.vensim_file import VensimFile
+    two names, and would open a path that may have changed). `sections`, when given, is the
+    grammar that splits the file into main part and macros in place of PySD's own."""
+    from pysd.translators.vensim.vensim_file import FileSectionsVisitor, VensimFile
 
     class _CheckedVensimFile(VensimFile):  # type: ignore[misc]
         def _read(self, encoding: Any) -> str:
             return text
+
+        def parse(self, parse_all: bool = True) -> None:
+            if sections is None:
+                super().parse(parse_all)
+                return
+            # PySD's parse with the section grammar replaced (the rest as PySD 3.14 does it).
+            self.sections = FileSectionsVisitor(sections.parse(self.model_text)).entries
+            self.sections[0].path = self.mdl_path.with_suffix(".py")
+            for section in self.sections[1:]:
+                section.path = self.mdl_path.parent.joinpath(
+                    self._clean_file_names(section.name)[0]).with_suffix(".py")
+            if parse_all:
+                for section in self.sections:
+                    section.parse()
 
     return _CheckedVensimFile(path)
 

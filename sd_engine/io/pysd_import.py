@@ -22,6 +22,7 @@ defines no variables.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -31,12 +32,13 @@ from typing import Any
 from parsimonious.exceptions import ParsimoniousError
 
 from ..errors import SDError, UnsupportedError
-from ..expr import canonical
+from ..expr import Num, canonical
 from ..spec import LookupTable, ModelSpec
 from .convert.converter import convert
 from .convert.elements import TIME_STEP_SERIES, VENSIM_SUFFIXES, XMILE_SUFFIXES
 from .external import ExternalReader
 from .model_file import name_file, read_model_bytes, vensim_file, vensim_text
+from .vensim_normalise import normalise, sections_grammar
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
@@ -93,14 +95,16 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         )
     raw = read_model_bytes(path)  # once, regular files only: the parsers get this checked text
     graphicals: Graphicals = {}
+    save_interval: float | None = None
     if suffix in VENSIM_SUFFIXES:
         abstract, file_text = read_vensim(path, raw)
         method = "euler"
     else:
-        abstract, file_text, method, graphicals = read_xmile(path, raw)
+        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw)
     external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
     try:
         spec = convert(path, abstract, method, external, graphicals, file_text)
+        spec = _with_save_interval(spec, save_interval)
     except SDError as exc:
         name_file(exc, str(path))
         raise
@@ -108,11 +112,26 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
     return dataclasses.replace(spec, data_files=read) if read else spec
 
 
+def _with_save_interval(spec: ModelSpec, interval: float | None) -> ModelSpec:
+    """`spec` saving every `interval` (Stella's ``isee:save_interval``, which PySD's parser
+    drops: SDEverywhere's sir.xmile saves every 2 days with dt 1/16), its SAVEPER constant too."""
+    if interval is None or spec.time.controls:
+        return spec
+    saveper = None if math.isclose(interval, spec.time.dt) else interval
+    variables = tuple(
+        dataclasses.replace(v, equation=Num(interval))
+        if v.canonical == "saveper" and v.kind == "constant" and not v.internal else v
+        for v in spec.variables)
+    return dataclasses.replace(spec, time=dataclasses.replace(spec.time, saveper=saveper), variables=variables)
+
+
 def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
     """PySD's abstract model of the Vensim file `path` whose bytes are `raw`, and its checked text."""
     file_text = vensim_text(path, raw)
     try:
-        parsed = vensim_file(path, file_text)
+        # PySD reads a normalised copy (comments in equations, data variables with no equation,
+        # macros after the main text); messages quote `file_text`, whose lines are the same.
+        parsed = vensim_file(path, normalise(file_text), sections=sections_grammar())
         parsed.parse()
         return parsed.get_abstract_model(), file_text
     except _PARSE_ERRORS as exc:
@@ -126,9 +145,10 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
 
 
-def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals]:
+def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float | None]:
     """PySD's abstract model of the XMILE file `path` whose bytes are `raw`, with its text, its
-    integration method and the graphical functions given per array element.
+    integration method, the graphical functions given per array element and Stella's save
+    interval (None when the file gives none).
 
     The file is checked with defusedxml first; Stella's arrays with a graphical function per
     element, modules, macros and the legacy isee layout are rewritten as one current model
@@ -149,13 +169,13 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals]:
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
     try:
-        parsed = xmile_file(path, _lookup_builtin_as_call(text))
+        parsed = xmile_file(path, _xmile_spellings(_lookup_builtin_as_call(text)))
         parsed.parse()
         abstract = parsed.get_abstract_model()
     except _PARSE_ERRORS as exc:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
     found = {canonical(e.name) for s in abstract.sections for e in s.elements}
-    missing = [n for n in expected if canonical(n) not in found]
+    missing = [n for n in expected if canonical(n.replace("\\n", " ")) not in found]
     if missing:
         # Older isee files (XMILE drafts) are not read by PySD's parser: refuse rather
         # than run a model with variables missing.
@@ -164,7 +184,35 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals]:
             f"`{missing[0]}`), as happens with legacy isee files; save the model as XMILE from a current "
             "Stella version."
         )
-    return abstract, file_text, info.method, graphicals
+    return abstract, file_text, info.method, graphicals, info.save_interval
+
+
+_WHOLE_ARRAY = re.compile(rb"\[\s*\*(?:\s*,\s*\*)*\s*\]")
+_EQUATION = re.compile(rb"(<(eqn|inflow|outflow)\b[^>]*>)([^<]*)(</\2>)")
+_NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
+
+
+def _xmile_spellings(text: bytes) -> bytes:
+    """An XMILE document in the spellings PySD's XMILE grammar reads, each on its own line.
+
+    * ``a[*]``, ``f[*, *]``: the whole array (Stella's wildcard for every element) as ``a``, so
+      ``SUM(a[*])`` is the sum over the whole array (SDEverywhere's ``sum.xmile``);
+    * ``\\n`` in a name (XMILE's escape for a line break, ``Stock with \\n Newline Character``):
+      a space in the name and an underscore where equations name it, as Stella's output
+      writes the name (SDXorg test-models ``tests/special_characters_xmile``);
+    * a stock's ``<inflow>``/``<outflow>`` naming a flow with punctuation (``Flow_w/_division``):
+      quoted, since PySD reads them as expressions.
+    """
+    def equation(match: re.Match[bytes]) -> bytes:
+        body = _WHOLE_ARRAY.sub(b"", match.group(3)).replace(b"\\n", b"_")
+        name = body.strip()
+        if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):
+            # A flow's name, not an expression: quoted, as equations write such names.
+            body = body.replace(name, b'"' + name + b'"', 1)
+        return match.group(1) + body + match.group(4)
+
+    text = _EQUATION.sub(equation, text)
+    return _NAME.sub(lambda m: m.group(1) + m.group(2).replace(b"\\n", b" ") + m.group(3), text)
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)

@@ -14,6 +14,8 @@ defined twice among the variables of one model is refused, both with the line in
 
 from __future__ import annotations
 
+import math
+
 import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ class XmileInfo:
     method: str
     variables: tuple[str, ...]
     root: ET.Element = field(repr=False, compare=False)
+    #: Stella's ``isee:save_interval`` on ``<sim_specs>``: how often results are saved (None: every dt).
+    save_interval: float | None = None
 
 
 def _local(tag: str) -> str:
@@ -118,7 +122,25 @@ def check_xmile(path: str | Path, data: bytes | None = None) -> XmileInfo:
                     "RK2, RK4 and RK45."
                 )
             method = METHODS[raw]
-    return XmileInfo(method, tuple(names), root)
+    return XmileInfo(method, tuple(names), root, _save_interval(path, root))
+
+
+def _save_interval(path: Path, root: ET.Element) -> float | None:
+    """Stella's save interval (``<sim_specs isee:save_interval="2">``), or None when not given."""
+    for node in root.iter():
+        if _local(node.tag) != "sim_specs":
+            continue
+        for key, value in node.attrib.items():
+            if _local(key) == "save_interval":
+                try:
+                    number = float(value)
+                except ValueError:
+                    raise ModelFileError(
+                        f"`{path.name}` gives save interval `{value[:40]}` in <sim_specs>, which is not a number; "
+                        "write a positive number."
+                    ) from None
+                return number if math.isfinite(number) and number > 0 else None
+    return None
 
 
 def _check_sim_specs(path: Path, root: ET.Element, handler: _Handler) -> None:

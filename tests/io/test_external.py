@@ -105,7 +105,7 @@ def test_data_interpolation_modes(modes_model: Path) -> None:
     ds = load(modes_model).run()
     # The tables behind the data variables stay internal: the results hold the model's variables.
     assert set(map(str, ds.data_vars)) == {"d interp", "d back", "d fwd", "d raw", "total", "FINAL TIME",
-                                           "INITIAL TIME", "SAVEPER"}
+                                           "INITIAL TIME", "SAVEPER", "TIME STEP"}
     at = {name: dict(zip(ds["time"].values.tolist(), ds[name].values.tolist()))
           for name in ("d interp", "d back", "d fwd", "d raw")}
     # interpolate: linear between points, over the missing one, ends held.
@@ -217,9 +217,19 @@ def test_constant_read_errors_name_variable_file_and_cell(workbook: Path, equati
         load(path)
 
 
-def test_non_numeric_data_cell(workbook: Path) -> None:
-    path = write_mdl(workbook.parent, "d := GET XLS DATA('w.xlsx', 'S1', '1', 'B3')\n\t~\t~\t|\n")
-    with pytest.raises(ExternalDataError, match=r"`d` reads cell C3 of `w.xlsx`, sheet `S1`, which holds `abc`"):
+def test_non_numeric_data_cell_is_a_missing_value(workbook: Path) -> None:
+    # Vensim reads a cell holding text in a data series or a lookup as a missing value and
+    # interpolates over it (test-models tests/get_with_missing_values_xlsx, matched in the corpus
+    # run): C3 holds `abc` between 1 at t = 0 and 3 at t = 2.
+    body = ("d := GET XLS DATA('w.xlsx', 'S1', '1', 'B3')\n\t~\t~\t|\n"
+            "l(GET XLS LOOKUPS('w.xlsx', 'S1', '1', 'B3'))\n\t~\t~\t|\n"
+            "c = l(Time)\n\t~\t~\t|\n")
+    ds = load(write_mdl(workbook.parent, body, final_time=2)).run()
+    assert ds["d"].values.tolist() == [1, 1.5, 2, 2.5, 3]
+    assert ds["c"].values.tolist() == [1, 1.5, 2, 2.5, 3]
+    # A constant must be a number: the same cell read as a constant is refused by name.
+    path = write_mdl(workbook.parent, "k = GET XLS CONSTANTS('w.xlsx', 'S1', 'C3')\n\t~\t~\t|\n")
+    with pytest.raises(ExternalDataError, match=r"`k` reads cell C3 of `w.xlsx`, sheet `S1`, which holds `abc`"):
         load(path)
 
 

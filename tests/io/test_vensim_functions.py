@@ -222,10 +222,53 @@ def test_allocate_by_priority_is_rectangular_profiles_of_the_same_width(tmp_path
 
 
 def test_allocate_available_refuses_profiles_it_lacks(tmp_path: Path) -> None:
+    # Fixed quantity beside other types: how they share a shortage is not documented.
     body = ALLOCATE.replace("1, 3, 3, 0;", "0, 3, 3, 0;")
     with pytest.raises(UnsupportedError, match=r"ALLOCATE AVAILABLE in `shared` uses priority profile type 0 in "
-                                               r"`profiles`; sdflow supports 1 \(rectangular\)"):
+                                               r"`profiles`; sdflow supports 0 \(fixed quantity, for every "
+                                               r"requester at once\), 1 \(rectangular\)"):
         sd.load(mdl(tmp_path, body))
+    # Constant elasticity (5) is not implemented.
+    with pytest.raises(UnsupportedError, match=r"uses priority profile type 5 in `profiles`"):
+        sd.load(mdl(tmp_path, ALLOCATE.replace("1, 3, 3, 0;", "5, 3, 3, 0;")))
+
+
+FIXED = """
+who: A1, A2 ~~|
+pprofile: ptype, ppriority, pwidth, pextra ~~|
+kind = {kind} ~~|
+pp[who, ptype] = kind ~~|
+pp[who, ppriority] = 0.1, 0.9 ~~|
+pp[who, pwidth] = 0.5 ~~|
+pp[who, pextra] = 0 ~~|
+request[who] = 200, 50 ~~|
+supply = 25 * Time ~~|
+shares[who] = ALLOCATE AVAILABLE(request[who], pp[who, ptype], supply) ~~|
+"""
+
+
+def test_fixed_quantity_profiles_ration_in_proportion_to_the_requests(tmp_path: Path) -> None:
+    # Type 0 is the same quantity at every priority (Vensim's documentation), so priorities do
+    # not order a shortage; Vensim's own output (SDEverywhere models/allocate_ptype, matched in the
+    # corpus run) rations in proportion: 200 and 50 get 80 and 20 of 100.
+    ds = both_backends(mdl(tmp_path, FIXED.format(kind=0), final=12, dt=2))
+    for t in ds["time"].values:
+        supply = 25 * t
+        expected = [200 * min(1, supply / 250), 50 * min(1, supply / 250)]
+        np.testing.assert_allclose(ds["shares"].sel(time=t).values, expected, rtol=1e-12, atol=1e-12)
+    assert ds["shares"].sel(time=4.0).values.tolist() == [80.0, 20.0]
+
+
+def test_profile_types_given_by_equations_are_checked_during_the_run(tmp_path: Path) -> None:
+    # The profile type changes with time: 0 for every requester, then 5 (constant elasticity).
+    model = sd.load(mdl(tmp_path, FIXED.format(kind="IF THEN ELSE(Time < 4, 0, 5)"), final=12, dt=2))
+    with pytest.raises(UnsupportedError, match=r"ALLOCATE AVAILABLE met priority profile type 5 during the run"):
+        model.run()
+    mixed = FIXED.format(kind="0").replace("pp[who, ptype] = kind ~~|",
+                                           "pp[A1, ptype] = kind ~~|\npp[A2, ptype] = Time ~~|")
+    model = sd.load(mdl(tmp_path, mixed, final=12, dt=2, name="mixed.mdl"))
+    with pytest.raises(UnsupportedError, match=r"fixed-quantity profiles \(type 0\) together with other profile"):
+        model.run()
 
 
 def test_allocations_carry_the_run_axis(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from .elements import CONTROL, TIME_STEP_SERIES
 from .expressions import ExpressionConverter
 from .macros import expand_macro
 from .start_values import time_settings
-from .variables import check_undefined_reads, mark_flows, to_variables
+from .variables import check_undefined_reads, mark_flows, split_shared_outflows, to_variables
 
 __all__ = ["Converter", "convert"]
 
@@ -102,6 +102,13 @@ def _convert(converter: Converter) -> ModelSpec:
         value = time.dt if value is None else value
         variables.append(Variable(element.name, "constant", Num(float(value)), units=element.units,
                                   doc=element.doc, source=element.source))
-    variables = mark_flows(variables)
+    variables = mark_flows(split_shared_outflows(variables))
     check_undefined_reads(variables)
-    return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path))
+    # Vensim and Stella save TIME STEP with the other control variables; it names the engine's
+    # dt, so the results add it as a series (sd_engine.results) under the file's own name.
+    attrs: tuple[tuple[str, str], ...] = ()
+    if "time_step" in ctx.controls:
+        attrs = (("time_step_variable", ctx.controls["time_step"].name),)
+        if "time_step" in dynamic:  # a TIME STEP that changes during the run: its series
+            attrs += (("time_step_series", TIME_STEP_SERIES),)
+    return ModelSpec(path.stem, tuple(variables), time, ctx.subscripts.dimensions, source=str(path), attrs=attrs)

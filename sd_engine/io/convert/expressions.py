@@ -383,8 +383,9 @@ class ExpressionConverter(ABC):
                                            Str(profile)))
 
     def check_profile_types(self, target: Element, profile: str) -> None:
-        """Refuse the priority profiles sdflow lacks (0 fixed quantity, 5 constant elasticity)
-        where the profile type is given as a number."""
+        """Refuse the priority profiles sdflow lacks (5 constant elasticity, and 0 fixed quantity
+        beside other types) where the profile type is given as a number; a type given by an
+        equation is checked during the run (:func:`sd_engine.functions.allocate_profiles`)."""
         position = [canonical(d) for d in target.dims].index(profile) if profile in \
             [canonical(d) for d in target.dims] else None
         if position is None:
@@ -399,12 +400,14 @@ class ExpressionConverter(ABC):
             for subs, ast in target.pieces:
                 if canonical(subs[position]) in (first, profile) and isinstance(ast, (int, float)):
                     types.add(float(ast))
-        unknown = sorted(t for t in types if t not in (1.0, 2.0, 3.0, 4.0))
+        unknown = sorted(t for t in types if t not in (0.0, 1.0, 2.0, 3.0, 4.0))
+        if 0.0 in types and len(types) > 1:
+            unknown = [0.0]  # fixed quantities beside other profiles: how they share is not documented
         if unknown:
             raise UnsupportedError(
                 f"ALLOCATE AVAILABLE in `{self.current}` uses priority profile type {unknown[0]:g} in "
-                f"`{target.name}`; sdflow supports 1 (rectangular), 2 (triangular), 3 (normal) and 4 "
-                "(exponential)."
+                f"`{target.name}`; sdflow supports 0 (fixed quantity, for every requester at once), 1 (rectangular), "
+                "2 (triangular), 3 (normal) and 4 (exponential)."
             )
 
     def ast_AllocateByPriorityStructure(self, node: Any) -> Expr:
@@ -570,6 +573,19 @@ def _xmile_pulse_train(conv: ExpressionConverter, key: str, args: list[Expr]) ->
     return Binary("*", Binary("/", magnitude, Ref("dt")), Call("_xmile_pulse_train", (start, interval)))
 
 
+def _invert_matrix(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
+    matrix = args[0] if args else None
+    if isinstance(matrix, Ref) and len({canonical(s) for s in matrix.subscripts}) < len(matrix.subscripts):
+        target = conv.ctx.elements.get(matrix.name)
+        shown = target.name if target is not None else matrix.name
+        raise UnsupportedError(
+            f"INVERT MATRIX in `{conv.current}` reads `{shown}[{', '.join(matrix.subscripts)}]`, one range in "
+            "two places; sdflow inverts a matrix over two ranges: write it over the range and its equivalent, "
+            "as the variable is defined."
+        )
+    return Call("invert_matrix", tuple(args))
+
+
 def _pulse_train(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
     start, interval, width, end = args  # PySD's order; the engine's is (start, width, interval, end)
     return Call("pulse_train", (start, width, interval, end))
@@ -581,7 +597,7 @@ CALLS: dict[str, Builder] = {
     **{name: _same for name in (
         "abs", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "ln",
         "log", "integer", "modulo", "quantum", "xidz", "zidz", "if_then_else", "step", "pulse", "ramp", "min",
-        "max", "invert_matrix", "random_uniform", "random_normal", "random_exponential", "random_poisson",
+        "max", "random_uniform", "random_normal", "random_exponential", "random_poisson",
         "gamma_ln",
         "previous",  # XMILE PREVIOUS(x[, init]): a discrete state (sd_engine.lower)
         "npv",  # stateful: lowered to its two stocks (sd_engine.lower)
@@ -594,6 +610,7 @@ CALLS: dict[str, Builder] = {
     "power": lambda conv, key, args: Binary("**", args[0], args[1]),
     "pi": lambda conv, key, args: Num(math.pi),
     "pulse_train": _pulse_train,
+    "invert_matrix": _invert_matrix,
     "xramp": lambda conv, key, args: Call("ramp", (args[0], args[1], Num(math.inf))),  # XMILE RAMP: no end
     "xpulse": _xmile_pulse,
     "xpulse_train": _xmile_pulse_train,

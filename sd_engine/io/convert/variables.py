@@ -26,7 +26,7 @@ from .elements import Element, terms
 from .expressions import ExpressionConverter
 from .subscripts import substitute
 
-__all__ = ["to_variables", "piecewise", "mark_flows", "check_undefined_reads"]
+__all__ = ["to_variables", "piecewise", "mark_flows", "split_shared_outflows", "check_undefined_reads"]
 
 
 def to_variables(conv: ExpressionConverter, el: Element) -> list[Variable]:
@@ -233,6 +233,45 @@ def _can_be_flow(conv: ExpressionConverter, ref: Ref, stock: Element) -> bool:
     if [canonical(d) for d in target.dims] != [canonical(d) for d in stock.dims]:
         return False
     return not ref.subscripts or [canonical(s) for s in ref.subscripts] == [canonical(d) for d in stock.dims]
+
+
+def split_shared_outflows(variables: Sequence[Variable]) -> list[Variable]:
+    """`variables` with a flow that drains several stocks, one of them non-negative, read by each
+    of those stocks through an internal inflow ``-flow`` instead of as its outflow.
+
+    Stella caps an outflow by what its one source stock holds (first listed, first served), and
+    the flow reports the capped value. A flow listed as the outflow of two stocks (possible in
+    hand-written XMILE, not in Stella) cannot be capped for one without changing the other, so
+    it keeps its own value and each non-negative stock stops at zero instead: the rule of the
+    SDXorg test-models ``tests/non_negative_all`` canonical output (``OutFlow`` 7 at t = 27 while
+    the two stocks it drains hold 4 and empty, `TestStock3`, which may go negative, -1 at t = 12).
+    """
+    drained: dict[str, list[Variable]] = {}
+    for v in variables:
+        if v.kind == "stock":
+            for f in v.outflows:
+                drained.setdefault(f, []).append(v)
+    shared = {f for f, stocks in drained.items() if len(stocks) > 1 and any(s.non_negative for s in stocks)}
+    if not shared:
+        return list(variables)
+    names = {v.canonical: v.name for v in variables}
+    out: list[Variable] = []
+    for v in variables:
+        if v.kind != "stock" or not set(v.outflows) & shared:
+            out.append(v)
+            continue
+        extra: list[Variable] = []
+        for f in v.outflows:
+            if f in shared:
+                extra.append(Variable(f"{v.name} draining {names.get(f, f)}", "flow", Unary("-", Ref(f)),
+                                      dims=v.dims, units="", internal=True, owner=v.name,
+                                      source=f"outflow `{names.get(f, f)}` of stock `{v.name}`, shared with "
+                                             "another stock"))
+        out.append(dataclasses.replace(
+            v, outflows=tuple(f for f in v.outflows if f not in shared),
+            inflows=v.inflows + tuple(x.canonical for x in extra)))
+        out.extend(extra)
+    return out
 
 
 def mark_flows(variables: Sequence[Variable]) -> list[Variable]:
