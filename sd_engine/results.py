@@ -59,6 +59,19 @@ class RunStatus:
     reason: str = ""
     flagged: bool = False
 
+    def __eq__(self, other: object) -> bool:
+        # Field by field with NaN times equal: the generated __eq__ compares `time` with ==
+        # on Python 3.13 (a tuple compare before), so two ok runs (time NaN) were unequal there.
+        if not isinstance(other, RunStatus):
+            return NotImplemented
+        return (self.failed, self.variable, self.value, self.reason, self.flagged) == (
+            other.failed, other.variable, other.value, other.reason, other.flagged) and (
+            self.time == other.time or (math.isnan(self.time) and math.isnan(other.time)))
+
+    def __hash__(self) -> int:
+        return hash((self.failed, None if math.isnan(self.time) else self.time, self.variable, self.value,
+                     self.reason, self.flagged))
+
     @property
     def ok(self) -> bool:
         """True when the run finished with every saved value finite and in range."""

@@ -249,3 +249,14 @@ def test_results_series_by_display_or_canonical_name() -> None:
         results.series("patients in treatmnt")
     with pytest.raises(ValueError, match=r"`Treatment Time` is not recorded over time"):
         results.series("Treatment Time")
+
+
+def test_run_statuses_compare_by_value_with_nan_times_equal() -> None:
+    # An ok run's time is NaN; Python 3.13's generated __eq__ compares fields with ==, where
+    # NaN != NaN, so equal statuses compared unequal there.
+    from sd_engine.results import RunStatus
+
+    assert RunStatus() == RunStatus() and hash(RunStatus()) == hash(RunStatus())
+    assert RunStatus(failed=True, time=2.0, variable="x", value="inf") == RunStatus(True, 2.0, "x", "inf")
+    assert RunStatus() != RunStatus(flagged=True) and RunStatus(True, 2.0) != RunStatus(True, 3.0)
+    assert len({RunStatus(), RunStatus()}) == 1
