@@ -1,0 +1,132 @@
+"""Which back end runs a simulate call, and the call of the compiled one.
+
+Back ends, by the name ``run(backend=...)`` takes:
+
+``"numpy"``
+    The generated numpy code (:mod:`sd_engine.codegen`), with the scalar path for single
+    runs without subscripts (:mod:`sd_engine.scalar`). Covers everything.
+``"numba"``
+    The compiled kernel (:mod:`sd_engine.codegen_numba`): the whole step loop in machine
+    code, runs spread across cores. Fixed-step methods (Euler, RK2, RK4) of models without
+    subscripts; anything else it refuses by name and the call runs on numpy, with a
+    :class:`BackendWarning` saying why.
+``"interpreter"``
+    The slow reference interpreter (:mod:`sd_engine.interpret`), the test oracle.
+``"auto"`` (the default)
+    numba when it covers the call and pays, else numpy, silently. The rule
+    (:func:`choose_backend`): numba when its kernel for the model is already compiled (in
+    this process or in the disk cache), or when the estimated time of the call on numpy
+    exceeds the estimated compile time (:func:`numpy_seconds` > :func:`compile_seconds`):
+    ensembles and long runs; a short one-off run stays on numpy, whose cost is a few
+    milliseconds where a first compile costs a second or more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Literal
+
+import numpy as np
+
+from .codegen_numba import NotCompiled, is_cached, numba_kernel, refusal
+from .errors import SpecError, did_you_mean
+from .program import Program
+
+__all__ = ["Backend", "BACKENDS", "BackendWarning", "choose_backend", "compile_seconds", "numpy_seconds",
+           "run_compiled"]
+
+Backend = Literal["auto", "numba", "numpy", "interpreter"]
+#: The back ends ``run(backend=...)`` takes (``"sdflow"`` is accepted as ``"auto"``).
+BACKENDS: tuple[str, ...] = ("auto", "numba", "numpy", "interpreter")
+_STAGES = {"euler": 1, "rk2": 2, "rk4": 4}
+
+log = logging.getLogger("sd_engine.numba")
+
+
+class BackendWarning(UserWarning):
+    """The back end asked for cannot run the call; another one does (the message says why)."""
+
+
+def compile_seconds(program: Program) -> float:
+    """A first compile's time, estimated: half a second plus 10 ms per equation (World3-03,
+    314 series, measured at a few seconds on a 2-core machine)."""
+    return 0.5 + 0.01 * len(program.lowered.variables)
+
+
+def numpy_seconds(program: Program, n_runs: int, n_steps: int, method: str) -> float:
+    """The numpy back end's time for a call, estimated: per evaluation of the equations, about
+    10 us plus 0.25 us per equation for one run (the scalar path), and 1.5 us plus 6 ns per
+    run per equation for an ensemble (one numpy pass per equation)."""
+    n_eq = len(program.lowered.variables)
+    per_call = 1e-5 + 2.5e-7 * n_eq if n_runs == 1 else (1.5e-6 + 6e-9 * n_runs) * n_eq
+    return (n_steps + 1) * _STAGES.get(method, 1) * per_call
+
+
+def choose_backend(program: Program, backend: str, *, method: str, fixed_step: bool, n_runs: int,
+                   n_steps: int) -> str:
+    """The back end that runs a call: ``"numba"``, ``"numpy"`` or ``"interpreter"`` (see the
+    module docstring for the rule of ``"auto"``).
+
+    Examples
+    --------
+    >>> import sd_engine as sd
+    >>> program = sd.load("teacup").program
+    >>> choose_backend(program, "numpy", method="euler", fixed_step=True, n_runs=1, n_steps=120)
+    'numpy'
+    """
+    if backend == "sdflow":
+        backend = "auto"
+    if backend not in BACKENDS:
+        raise SpecError(f"Unknown backend `{backend}`." + did_you_mean(str(backend), BACKENDS)
+                        + " Use \"auto\", \"numba\", \"numpy\", \"interpreter\" or \"pysd\".")
+    if backend in ("numpy", "interpreter"):
+        return backend
+    reason = None if fixed_step else f"the method `{method}` is adaptive (scipy's), not a fixed step"
+    reason = reason or refusal(program)
+    if backend == "numba":
+        if reason is not None:
+            warnings.warn(f"Model `{program.spec.name}` runs on numpy: {reason}.", BackendWarning, stacklevel=5)
+            return "numpy"
+        return "numba"
+    if reason is not None:
+        return "numpy"
+    if is_cached(program) or numpy_seconds(program, n_runs, n_steps, method) > compile_seconds(program):
+        return "numba"
+    return "numpy"
+
+
+def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
+                 z0: np.ndarray, c: list[np.ndarray | tuple[np.ndarray, np.ndarray]], record: np.ndarray,
+                 keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray, pipes: np.ndarray,
+                 rand: np.ndarray, fail_step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run `program`'s compiled kernel from the initial states `y0`, `z0` (one row per run),
+    writing the saved series into `record` ``(runs, saved times, series)``.
+
+    `fail_step` holds -1 for each run, or the step at which it already failed; the kernel
+    sets the step at which a run's first stock becomes non-finite. Returns that stock's
+    column and value per run. The first compile of a model is logged with its time.
+    """
+    try:
+        kernel = numba_kernel(program)
+    except NotCompiled as exc:  # refusal() was checked by the caller; kept for direct use
+        raise SpecError(f"Model `{program.spec.name}` cannot run on numba: {exc}.") from None
+    n = y0.shape[0]
+    n_constants = len(program.layout.constants)
+    constants = np.stack([np.asarray(a, dtype=float).reshape(n) for a in c[:n_constants]], axis=1) \
+        if n_constants else np.zeros((n, 0))
+    lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
+    parallel = n > 1
+    driver = kernel.module.run_parallel if parallel else kernel.module.run_serial
+    first = not driver.signatures
+    started = time.perf_counter()
+    fail_col = np.zeros(n, dtype=np.int64)
+    fail_value = np.zeros(n)
+    kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
+               record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
+               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel)
+    if first:
+        log.info("numba kernel of model %r ready in %.2f s (%s run; cached in %s)", program.spec.name,
+                 time.perf_counter() - started, "ensemble" if parallel else "single", kernel.path.parent)
+    return fail_col, fail_value

@@ -1,0 +1,261 @@
+"""The builtins of compiled (numba) model code: one float in, one float out.
+
+The code written by :mod:`sd_engine.codegen_numba` calls these as ``sf.<name>`` from inside
+njit functions. Each follows the semantics of its numpy implementation in
+:mod:`sd_engine.functions` and of the scalar path (:mod:`sd_engine.scalar`) operation for
+operation, so a compiled run gives the numpy back end's numbers: the same IEEE operations in
+the same order (``error_model="numpy"``: a division by zero gives inf or NaN, never an
+exception). :data:`COVERED` names the builtins of :data:`sd_engine.functions.BUILTINS`
+written here; the code generator refuses any other by name, so a builtin added to the
+language later stays on the numpy back end until it is written here too.
+
+This module must stay importable without side effects: generated modules import it, and
+numba's on-disk cache of a generated module keys on its source (the cache folder's name
+also carries a hash of this file, see :mod:`sd_engine.codegen_numba`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "COVERED",
+    "minimum",
+    "maximum",
+    "xidz",
+    "zidz",
+    "integer",
+    "modulo",
+    "quantum",
+    "log",
+    "step",
+    "pulse",
+    "pulse_train",
+    "xmile_pulse_train",
+    "ramp",
+    "lookup",
+    "lookup_extrapolate",
+    "lookup_backward",
+    "lookup_forward",
+    "power",
+    "truncated_exponential",
+    "mix",
+    "draw",
+]
+
+_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+
+#: The builtins of :data:`sd_engine.functions.BUILTINS` compiled code covers, with the code of
+#: their call (``{}`` takes the arguments, time and time step first where the builtin wants them).
+COVERED: dict[str, str] = {
+    "abs": "abs({})",
+    "sqrt": "math.sqrt({})",
+    "exp": "math.exp({})",
+    "ln": "math.log({})",
+    "log10": "math.log10({})",
+    "log": "sf.log({})",
+    "sin": "math.sin({})",
+    "cos": "math.cos({})",
+    "tan": "math.tan({})",
+    "arcsin": "math.asin({})",
+    "arccos": "math.acos({})",
+    "arctan": "math.atan({})",
+    "sinh": "math.sinh({})",
+    "cosh": "math.cosh({})",
+    "tanh": "math.tanh({})",
+    "integer": "sf.integer({})",
+    "modulo": "sf.modulo({})",
+    "quantum": "sf.quantum({})",
+    "xidz": "sf.xidz({})",
+    "zidz": "sf.zidz({})",
+    "step": "sf.step({})",
+    "pulse": "sf.pulse({})",
+    "pulse_train": "sf.pulse_train({})",
+    "ramp": "sf.ramp({})",
+    "_xmile_pulse_train": "sf.xmile_pulse_train({})",
+    "_truncated_exponential": "sf.truncated_exponential({})",
+}
+
+
+@njit(**_OPTIONS)
+def minimum(a: float, b: float) -> float:
+    # np.minimum: NaN propagates from either side.
+    return b if (b < a or b != b) else a
+
+
+@njit(**_OPTIONS)
+def maximum(a: float, b: float) -> float:
+    return b if (b > a or b != b) else a
+
+
+@njit(**_OPTIONS)
+def xidz(a: float, b: float, x: float) -> float:
+    return x if b == 0 else a / b
+
+
+@njit(**_OPTIONS)
+def zidz(a: float, b: float) -> float:
+    return 0.0 if b == 0 else a / b
+
+
+@njit(**_OPTIONS)
+def integer(x: float) -> float:
+    return np.trunc(x)
+
+
+@njit(**_OPTIONS)
+def modulo(a: float, b: float) -> float:
+    return math.fmod(a, b) if b != 0 else math.nan  # np.fmod(a, 0) is NaN
+
+
+@njit(**_OPTIONS)
+def quantum(a: float, q: float) -> float:
+    return a if q <= 0 else q * np.trunc(a / q)
+
+
+@njit(**_OPTIONS)
+def log(x: float, base: float) -> float:
+    return math.log(x) / math.log(base)
+
+
+@njit(**_OPTIONS)
+def step(t: float, dt: float, height: float, start: float) -> float:
+    return height if t + dt / 2 > start else 0.0
+
+
+@njit(**_OPTIONS)
+def pulse(t: float, dt: float, start: float, width: float) -> float:
+    w = dt if width == 0 else width
+    tt = t + dt / 2
+    return 1.0 if (tt > start and tt < start + w) else 0.0
+
+
+@njit(**_OPTIONS)
+def _floored_mod(a: float, b: float) -> float:
+    # np.mod for b > 0: the remainder with the sign of b.
+    r = math.fmod(a, b)
+    if r != 0 and (r < 0) != (b < 0):
+        r += b
+    return r
+
+
+@njit(**_OPTIONS)
+def pulse_train(t: float, dt: float, start: float, width: float, interval: float, end: float) -> float:
+    tt = t + dt / 2
+    w = dt if width == 0 else width
+    phase = _floored_mod(tt - start, interval) if interval > 0 else tt - start
+    return 1.0 if (tt > start and t <= end + dt / 2 and phase < w) else 0.0
+
+
+@njit(**_OPTIONS)
+def xmile_pulse_train(t: float, dt: float, start: float, interval: float) -> float:
+    tt = t + dt / 2
+    phase = _floored_mod(tt - start, interval) if interval > 0 else tt - start
+    return 1.0 if (tt > start and phase < dt) else 0.0
+
+
+@njit(**_OPTIONS)
+def ramp(t: float, slope: float, start: float, end: float) -> float:
+    return 0.0 if t < start else slope * ((t if t < end else end) - start)
+
+
+@njit(**_OPTIONS)
+def _right(xs: np.ndarray, a: int, b: int, x: float) -> int:
+    # np.searchsorted(xs[a:b], x, side="right") + a: the points at or before x.
+    lo, hi = a, b
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(**_OPTIONS)
+def _left(xs: np.ndarray, a: int, b: int, x: float) -> int:
+    lo, hi = a, b
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+# Lookups read the table ``xs[a:b], ys[a:b]``: every table of a run lives in one flat pair of
+# arrays, so a table given to one call may have any length.
+@njit(**_OPTIONS)
+def lookup(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    """np.interp for one point, with numpy's formula (as the scalar path's ``lookup``)."""
+    if x != x:
+        return math.nan
+    if x <= xs[a]:
+        return ys[a]
+    if x >= xs[b - 1]:
+        return ys[b - 1]
+    j = _right(xs, a, b, x) - 1
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    return slope * (x - xs[j]) + ys[j]
+
+
+@njit(**_OPTIONS)
+def lookup_extrapolate(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    y = lookup(x, xs, ys, a, b)
+    if b - a < 2:
+        return y
+    if x < xs[a]:
+        return ys[a] + (x - xs[a]) * ((ys[a + 1] - ys[a]) / (xs[a + 1] - xs[a]))
+    if x > xs[b - 1]:
+        return ys[b - 1] + (x - xs[b - 1]) * ((ys[b - 1] - ys[b - 2]) / (xs[b - 1] - xs[b - 2]))
+    return y
+
+
+@njit(**_OPTIONS)
+def lookup_backward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    i = _right(xs, a, b, x) - 1 if x == x else b - 1  # searchsorted puts NaN last
+    return ys[min(max(i, a), b - 1)]
+
+
+@njit(**_OPTIONS)
+def lookup_forward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    i = _left(xs, a, b, x) if x == x else b
+    return ys[min(max(i, a), b - 1)]
+
+
+@njit(**_OPTIONS)
+def power(a: float, b: float) -> float:
+    return a ** b
+
+
+@njit(**_OPTIONS)
+def truncated_exponential(u: float, low: float, high: float, shift: float, stretch: float) -> float:
+    # functions.truncated_exponential: invert the CDF of Exp(1) between the standardised bounds.
+    lo = -math.expm1(-maximum((low - shift) / stretch, 0.0))
+    hi = -math.expm1(-maximum((high - shift) / stretch, 0.0))
+    z = -math.log1p(-(lo + u * (hi - lo)))
+    return minimum(maximum(shift + stretch * z, low), high)  # np.clip
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(**_OPTIONS)
+def mix(x: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser (``sd_engine.integrate``'s counter-based generator)."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(**_OPTIONS)
+def draw(key: np.uint64, k: int) -> float:
+    """Draw `k` of the stream `key`: the integrator's ``draw(k)`` for one run and column."""
+    bits = mix(key + np.uint64(k + 1) * _GOLDEN)
+    return float(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
