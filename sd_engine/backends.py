@@ -23,8 +23,6 @@ Back ends, by the name ``run(backend=...)`` takes:
 
 from __future__ import annotations
 
-import logging
-import time
 import warnings
 from typing import Literal
 
@@ -41,8 +39,6 @@ Backend = Literal["auto", "numba", "numpy", "interpreter"]
 #: The back ends ``run(backend=...)`` takes (``"sdflow"`` is accepted as ``"auto"``).
 BACKENDS: tuple[str, ...] = ("auto", "numba", "numpy", "interpreter")
 _STAGES = {"euler": 1, "rk2": 2, "rk4": 4}
-
-log = logging.getLogger("sd_engine.numba")
 
 
 class BackendWarning(UserWarning):
@@ -106,7 +102,7 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
 
     `fail_step` holds -1 for each run, or the step at which it already failed; the kernel
     sets the step at which a run's first stock becomes non-finite. Returns that stock's
-    column and value per run. The first compile of a model is logged with its time.
+    column and value per run.
     """
     try:
         kernel = numba_kernel(program)
@@ -118,15 +114,9 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         if n_constants else np.zeros((n, 0))
     lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
     parallel = n > 1
-    driver = kernel.module.run_parallel if parallel else kernel.module.run_serial
-    first = not driver.signatures
-    started = time.perf_counter()
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
     kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
                record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
                fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel)
-    if first:
-        log.info("numba kernel of model %r ready in %.2f s (%s run; cached in %s)", program.spec.name,
-                 time.perf_counter() - started, "ensemble" if parallel else "single", kernel.path.parent)
     return fail_col, fail_value

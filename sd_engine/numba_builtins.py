@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange, types
 
 __all__ = [
     "COVERED",
@@ -44,6 +44,10 @@ __all__ = [
     "truncated_exponential",
     "mix",
     "draw",
+    "EVALUATE",
+    "BLOCK",
+    "run_block",
+    "run_serial",
 ]
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
@@ -66,6 +70,7 @@ COVERED: dict[str, str] = {
     "sinh": "math.sinh({})",
     "cosh": "math.cosh({})",
     "tanh": "math.tanh({})",
+    "gamma_ln": "math.lgamma({})",  # scipy's gammaln and the C library's lgamma agree to an ulp or two
     "integer": "sf.integer({})",
     "modulo": "sf.modulo({})",
     "quantum": "sf.quantum({})",
@@ -259,3 +264,100 @@ def draw(key: np.uint64, k: int) -> float:
     """Draw `k` of the stream `key`: the integrator's ``draw(k)`` for one run and column."""
     bits = mix(key + np.uint64(k + 1) * _GOLDEN)
     return float(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+# -- the drivers: the step loop over a block of runs ---------------------------------------------
+_F, _I = types.float64, types.int64
+_V, _VI, _M = types.float64[::1], types.int64[::1], types.float64[:, ::1]
+#: The signature of a model's compiled
+#: ``evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r)``: one run's equations
+#: from row `iy` of stocks `y`, row `iz` of states `z` and row `ic` of constants `c`; its net
+#: flows into row `s` of `K`, next discrete states into row `q` of `ZN` and, when `r` >= 0, its
+#: series into row `r` of `R`. Rows, not views: a view per call costs more than the equations
+#: of a small model.
+EVALUATE = types.void(_F, _F, _M, _I, _M, _I, _M, _I, _V, _V, _VI, _M, _I, _M, _I, _M, _I)
+_DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, _V, _V, _VI, _M, _I,
+                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V)
+#: Runs a block steps together: their equations interleave, so the processor overlaps one run's
+#: chain of dependent operations with the others' (a single run waits on each result in turn).
+BLOCK = 16
+
+
+@njit(**_OPTIONS)
+def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+              disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Runs ``a:b`` step by step: the step loop of ``sd_engine.integrate._run_fixed`` and the
+    solvers' ``step``, operation for operation (``y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)``).
+    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``."""
+    B = b - a
+    m = Y.shape[1]
+    y = Y[a:b].copy()
+    z = Z[a:b].copy()
+    stages = 1 if method == 0 else 2 if method == 1 else 4
+    yt = np.empty((B, m))
+    K = np.empty((4 * B, m))  # the stages' net flows, four rows per run
+    ZN = np.empty((2 * B, Z.shape[1]))  # next discrete states: of the step, and scratch for later stages
+    pointer = np.zeros((B, len(pipes)), np.int64)
+    half = h / 2
+    sixth = h / 6
+    n_steps = len(times) - 1
+    for k in range(n_steps + 1):
+        t = times[k]
+        r = rows[k]
+        for s in range(stages if k < n_steps else 1):
+            tt = t if s == 0 else t + half if (method == 2 and s < 3) else t + h
+            for u in range(B):
+                w = 4 * u
+                if s == 0:
+                    for j in range(m):
+                        yt[u, j] = y[u, j]
+                elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + h * K[w, j]
+                elif s < 3:  # RK4: k2, k3 at t + h/2
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + half * K[w + s - 1, j]
+                else:
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + h * K[w + 2, j]
+                row = (a + u) * T + r if (s == 0 and r >= 0) else -1
+                evaluate(tt, h, yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1), R, row)
+        if k == n_steps:
+            break
+        for u in range(B):
+            w = 4 * u
+            if method == 0:
+                for j in range(m):
+                    y[u, j] += h * K[w, j]
+            elif method == 1:
+                for j in range(m):
+                    y[u, j] = y[u, j] + half * (K[w, j] + K[w + 1, j])
+            else:
+                for j in range(m):
+                    y[u, j] = y[u, j] + sixth * (K[w, j] + 2 * K[w + 1, j] + 2 * K[w + 2, j] + K[w + 3, j])
+            # Discrete states after the stocks: samples, pipelines, then fresh draws (_State.advance_discrete).
+            for q in range(len(disc)):
+                z[u, disc[q]] = ZN[2 * u, disc[q]]
+            for q in range(len(pipes)):
+                pbuf[a + u, q, pointer[u, q]] = ZN[2 * u, pipes[q]]
+                pointer[u, q] = (pointer[u, q] + 1) % plen[a + u, q]
+                z[u, pipes[q]] = pbuf[a + u, q, pointer[u, q]]
+            for q in range(len(rand)):
+                z[u, rand[q]] = draw(keys[a + u, q], k + 1)
+            if fail_step[a + u] < 0:
+                for j in range(m):
+                    if not math.isfinite(y[u, j]):
+                        fail_step[a + u] = k + 1
+                        fail_col[a + u] = j
+                        fail_value[a + u] = y[u, j]
+                        break
+
+
+@njit(_DRIVER, **_OPTIONS)
+def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+               disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
+    n = Y.shape[0]
+    for a in range(0, n, BLOCK):
+        run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
