@@ -81,15 +81,17 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
         return backend
     reason = None if fixed_step else f"the method `{method}` is adaptive (scipy's), not a fixed step"
     reason = reason or refusal(program)
+    if reason is None and backend == "auto" and not is_cached(program) \
+            and numpy_seconds(program, n_runs, n_steps, method) <= compile_seconds(program):
+        return "numpy"  # a short one-off call: compiling would cost more than it saves
+    if reason is None:
+        try:
+            numba_kernel(program)  # compiled (or loaded from the disk cache) here, once per program
+            return "numba"
+        except NotCompiled as exc:
+            reason = str(exc)
     if backend == "numba":
-        if reason is not None:
-            warnings.warn(f"Model `{program.spec.name}` runs on numpy: {reason}.", BackendWarning, stacklevel=5)
-            return "numpy"
-        return "numba"
-    if reason is not None:
-        return "numpy"
-    if is_cached(program) or numpy_seconds(program, n_runs, n_steps, method) > compile_seconds(program):
-        return "numba"
+        warnings.warn(f"Model `{program.spec.name}` runs on numpy: {reason}.", BackendWarning, stacklevel=5)
     return "numpy"
 
 

@@ -73,6 +73,11 @@ _LOOKUP_IMPL = {"interpolate": "lookup", "extrapolate": "lookup_extrapolate", "h
                 "look_forward": "lookup_forward"}
 
 
+# Internal builtins by the function the modeller wrote.
+_USER_NAMES = {"_truncated_normal": "random_normal", "_truncated_poisson": "random_poisson",
+               "_truncated_exponential": "random_exponential", "_xmile_pulse_train": "pulse"}
+
+
 class NotCompiled(Exception):
     """The model uses something the compiled back end does not cover; the message names it."""
 
@@ -130,7 +135,7 @@ class NumbaGenerator(ScalarGenerator):
         from .numba_builtins import COVERED  # numba is imported only when a kernel is built
 
         if func not in COVERED:
-            raise NotCompiled(f"`{func.lstrip('_')}` (in `{var.name}`)")
+            raise NotCompiled(f"`{_USER_NAMES.get(func, func.lstrip('_'))}` (in `{var.name}`)")
         prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
         return COVERED[func].format(", ".join(prefix + args))
 
@@ -369,7 +374,16 @@ def numba_kernel(model: ProgramLike) -> NumbaKernel:
         # Registered by name: numba's cached machine code finds its module's globals through it.
         sys.modules[spec.name] = module
         started = time.perf_counter()
-        spec.loader.exec_module(module)  # compiles `evaluate` (explicit signature), or loads it from disk
+        try:
+            spec.loader.exec_module(module)  # compiles `evaluate` (explicit signature), or loads it from disk
+        except Exception as exc:  # noqa: BLE001 -- numba's typing errors have no common base worth naming
+            # A construct the generator writes but numba cannot type: a gap of this back end,
+            # never the model's fault, so the call runs on numpy.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = f"numba could not compile it ({type(exc).__name__}: {first[:160]})"
+            _KERNELS[program] = reason
+            _SOURCES.pop(program, None)
+            raise NotCompiled(reason) from None
         stats = module.evaluate.stats
         log.info("numba kernel of model %r %s in %.2f s (%s)", program.spec.name,
                  "loaded from the cache" if stats.cache_hits else "compiled", time.perf_counter() - started, path)

@@ -113,7 +113,7 @@ def integer(x: float) -> float:
 
 @njit(**_OPTIONS)
 def modulo(a: float, b: float) -> float:
-    return math.fmod(a, b) if b != 0 else math.nan  # np.fmod(a, 0) is NaN
+    return np.fmod(a, b)
 
 
 @njit(**_OPTIONS)
@@ -141,7 +141,7 @@ def pulse(t: float, dt: float, start: float, width: float) -> float:
 @njit(**_OPTIONS)
 def _floored_mod(a: float, b: float) -> float:
     # np.mod for b > 0: the remainder with the sign of b.
-    r = math.fmod(a, b)
+    r = np.fmod(a, b)
     if r != 0 and (r < 0) != (b < 0):
         r += b
     return r
