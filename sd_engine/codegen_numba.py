@@ -194,7 +194,7 @@ class NumbaGenerator(ScalarGenerator):
 # One compiled function per model, of the signature the shared drivers call
 # (sd_engine.numba_builtins.EVALUATE): the drivers are compiled once per machine, not per model.
 _DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
-# Ensembles: the shared step loop (numba_builtins.run_one, its source taken as it is) calling this
+# Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
 # model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
 # shared drivers call them through a pointer; runs spread across cores. Compiled on the first
 # ensemble of the model, and cached.
@@ -216,9 +216,9 @@ def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, 
 def _ensemble_source() -> str:
     """The per-model ensemble driver: `run_block` of the builtins module with `evaluate` the
     module's own function instead of a parameter."""
-    from . import numba_builtins
+    from .numba_builtins import run_block
 
-    source = inspect.getsource(numba_builtins.run_block)
+    source = inspect.getsource(run_block)
     header = "def run_block(evaluate, a,"
     assert header in source, "numba_builtins.run_block changed its signature"
     source = source[source.index(header):].replace(header, "def run_block(a,", 1)
@@ -270,12 +270,10 @@ class NumbaKernel:
         lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
         ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
-        from . import numba_builtins
+        from .numba_builtins import run_serial
 
-        if parallel:
-            driver, first = self.module.run_parallel, ()
-        else:
-            driver, first = numba_builtins.run_serial, (self.module.evaluate,)
+        first: tuple[Any, ...] = () if parallel else (self.module.evaluate,)
+        driver: Any = self.module.run_parallel if parallel else run_serial
         n, n_saved, n_series = record.shape
         driver(*first, np.ascontiguousarray(times, dtype=np.float64), np.ascontiguousarray(rows, dtype=np.int64), float(h),
                METHOD_CODES[method], np.ascontiguousarray(y0, dtype=np.float64),

@@ -50,7 +50,8 @@ __all__ = [
     "run_serial",
 ]
 
-_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+# Every function: cached on disk, numpy's float semantics (inf/NaN, no exceptions), no GIL.
+_jit = njit(cache=True, error_model="numpy", nogil=True)
 
 #: The builtins of :data:`sd_engine.functions.BUILTINS` compiled code covers, with the code of
 #: their call (``{}`` takes the arguments, time and time step first where the builtin wants them).
@@ -85,60 +86,60 @@ COVERED: dict[str, str] = {
 }
 
 
-@njit(**_OPTIONS)
+@_jit
 def minimum(a: float, b: float) -> float:
     # np.minimum: NaN propagates from either side.
     return b if (b < a or b != b) else a
 
 
-@njit(**_OPTIONS)
+@_jit
 def maximum(a: float, b: float) -> float:
     return b if (b > a or b != b) else a
 
 
-@njit(**_OPTIONS)
+@_jit
 def xidz(a: float, b: float, x: float) -> float:
     return x if b == 0 else a / b
 
 
-@njit(**_OPTIONS)
+@_jit
 def zidz(a: float, b: float) -> float:
     return 0.0 if b == 0 else a / b
 
 
-@njit(**_OPTIONS)
+@_jit
 def integer(x: float) -> float:
     return np.trunc(x)
 
 
-@njit(**_OPTIONS)
+@_jit
 def modulo(a: float, b: float) -> float:
     return np.fmod(a, b)
 
 
-@njit(**_OPTIONS)
+@_jit
 def quantum(a: float, q: float) -> float:
     return a if q <= 0 else q * np.trunc(a / q)
 
 
-@njit(**_OPTIONS)
+@_jit
 def log(x: float, base: float) -> float:
     return math.log(x) / math.log(base)
 
 
-@njit(**_OPTIONS)
+@_jit
 def step(t: float, dt: float, height: float, start: float) -> float:
     return height if t + dt / 2 > start else 0.0
 
 
-@njit(**_OPTIONS)
+@_jit
 def pulse(t: float, dt: float, start: float, width: float) -> float:
     w = dt if width == 0 else width
     tt = t + dt / 2
     return 1.0 if (tt > start and tt < start + w) else 0.0
 
 
-@njit(**_OPTIONS)
+@_jit
 def _floored_mod(a: float, b: float) -> float:
     # np.mod for b > 0: the remainder with the sign of b.
     r = np.fmod(a, b)
@@ -147,7 +148,7 @@ def _floored_mod(a: float, b: float) -> float:
     return r
 
 
-@njit(**_OPTIONS)
+@_jit
 def pulse_train(t: float, dt: float, start: float, width: float, interval: float, end: float) -> float:
     tt = t + dt / 2
     w = dt if width == 0 else width
@@ -155,19 +156,19 @@ def pulse_train(t: float, dt: float, start: float, width: float, interval: float
     return 1.0 if (tt > start and t <= end + dt / 2 and phase < w) else 0.0
 
 
-@njit(**_OPTIONS)
+@_jit
 def xmile_pulse_train(t: float, dt: float, start: float, interval: float) -> float:
     tt = t + dt / 2
     phase = _floored_mod(tt - start, interval) if interval > 0 else tt - start
     return 1.0 if (tt > start and phase < dt) else 0.0
 
 
-@njit(**_OPTIONS)
+@_jit
 def ramp(t: float, slope: float, start: float, end: float) -> float:
     return 0.0 if t < start else slope * ((t if t < end else end) - start)
 
 
-@njit(**_OPTIONS)
+@_jit
 def _right(xs: np.ndarray, a: int, b: int, x: float) -> int:
     # np.searchsorted(xs[a:b], x, side="right") + a: the points at or before x.
     lo, hi = a, b
@@ -180,7 +181,7 @@ def _right(xs: np.ndarray, a: int, b: int, x: float) -> int:
     return lo
 
 
-@njit(**_OPTIONS)
+@_jit
 def _left(xs: np.ndarray, a: int, b: int, x: float) -> int:
     lo, hi = a, b
     while lo < hi:
@@ -194,7 +195,7 @@ def _left(xs: np.ndarray, a: int, b: int, x: float) -> int:
 
 # Lookups read the table ``xs[a:b], ys[a:b]``: every table of a run lives in one flat pair of
 # arrays, so a table given to one call may have any length.
-@njit(**_OPTIONS)
+@_jit
 def lookup(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
     """np.interp for one point, with numpy's formula (as the scalar path's ``lookup``)."""
     if x != x:
@@ -208,7 +209,7 @@ def lookup(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
     return slope * (x - xs[j]) + ys[j]
 
 
-@njit(**_OPTIONS)
+@_jit
 def lookup_extrapolate(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
     y = lookup(x, xs, ys, a, b)
     if b - a < 2:
@@ -220,24 +221,24 @@ def lookup_extrapolate(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int)
     return y
 
 
-@njit(**_OPTIONS)
+@_jit
 def lookup_backward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
     i = _right(xs, a, b, x) - 1 if x == x else b - 1  # searchsorted puts NaN last
     return ys[min(max(i, a), b - 1)]
 
 
-@njit(**_OPTIONS)
+@_jit
 def lookup_forward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
     i = _left(xs, a, b, x) if x == x else b
     return ys[min(max(i, a), b - 1)]
 
 
-@njit(**_OPTIONS)
+@_jit
 def power(a: float, b: float) -> float:
     return a ** b
 
 
-@njit(**_OPTIONS)
+@_jit
 def truncated_exponential(u: float, low: float, high: float, shift: float, stretch: float) -> float:
     # functions.truncated_exponential: invert the CDF of Exp(1) between the standardised bounds.
     lo = -math.expm1(-maximum((low - shift) / stretch, 0.0))
@@ -251,7 +252,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-@njit(**_OPTIONS)
+@_jit
 def mix(x: np.uint64) -> np.uint64:
     """SplitMix64's finaliser (``sd_engine.integrate``'s counter-based generator)."""
     x = (x ^ (x >> np.uint64(30))) * _M1
@@ -259,7 +260,7 @@ def mix(x: np.uint64) -> np.uint64:
     return x ^ (x >> np.uint64(31))
 
 
-@njit(**_OPTIONS)
+@_jit
 def draw(key: np.uint64, k: int) -> float:
     """Draw `k` of the stream `key`: the integrator's ``draw(k)`` for one run and column."""
     bits = mix(key + np.uint64(k + 1) * _GOLDEN)
@@ -283,7 +284,7 @@ _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, 
 BLOCK = 16
 
 
-@njit(**_OPTIONS)
+@_jit
 def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
               disc, pipes, rand, fail_step, fail_col, fail_value):
     """Runs ``a:b`` step by step: the step loop of ``sd_engine.integrate._run_fixed`` and the
@@ -353,7 +354,7 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                         break
 
 
-@njit(_DRIVER, **_OPTIONS)
+@njit(_DRIVER, cache=True, error_model="numpy", nogil=True)
 def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
                disc, pipes, rand, fail_step, fail_col, fail_value):
     """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
