@@ -28,7 +28,10 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
+# bench: every back end against PySD and Simlin (pysimlin, the `bench` extra, installed here only)
+# -> benchmarks/results.md. World3-03 is read from $$WORLD3_MDL (the public wrld3-03.mdl; not shipped).
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[bench]'
 	$(PY) benchmarks/bench_engine.py
 
 # docs: the API reference from the docstrings (Sphinx, warnings are errors) -> docs/_build/html/index.html
@@ -40,7 +43,7 @@ docs: $(STAMP)
 lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet uv
-	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra docs --universal \
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra docs --extra bench --universal \
 		--python-version 3.10 --custom-compile-command "make lock" --quiet -o $(CONSTRAINTS)
 	rm -rf .lock-venv
 
