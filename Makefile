@@ -29,10 +29,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # bench: every back end against PySD and Simlin (pysimlin, the `bench` extra, installed here only)
-# -> benchmarks/results.md. World3-03 is read from $$WORLD3_MDL (the public wrld3-03.mdl; not shipped).
+# -> benchmarks/results.md (and results_engine.md: numpy against a hand-written loop). World3-03 is read
+# from WORLD3_MDL=path/wrld3-03.mdl (the public model; not shipped).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[bench]'
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_backends.py $(WORLD3_MDL)
 
 # docs: the API reference from the docstrings (Sphinx, warnings are errors) -> docs/_build/html/index.html
 docs: $(STAMP)

@@ -23,16 +23,18 @@ Back ends, by the name ``run(backend=...)`` takes:
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Literal
 
 import numpy as np
 
-from .codegen_numba import NotCompiled, is_cached, numba_kernel, refusal
+from .codegen_numba import NotCompiled, has_ensemble_driver, is_cached, numba_kernel, refusal
 from .errors import SpecError, did_you_mean
-from .program import Program
+from .program import Program, ProgramLike, as_program
 
-__all__ = ["Backend", "BACKENDS", "BackendWarning", "choose_backend", "compile_seconds", "numpy_seconds",
+__all__ = ["Backend", "BACKENDS", "BackendWarning", "choose_backend", "compile_seconds", "ensemble_compile_seconds",
+           "numpy_seconds", "precompile",
            "run_compiled"]
 
 Backend = Literal["auto", "numba", "numpy", "interpreter"]
@@ -49,6 +51,12 @@ def compile_seconds(program: Program) -> float:
     """A first compile's time, estimated: half a second plus 10 ms per equation (World3-03,
     314 series, measured at a few seconds on a 2-core machine)."""
     return 0.5 + 0.01 * len(program.lowered.variables)
+
+
+def ensemble_compile_seconds(program: Program) -> float:
+    """The compile of a model's own ensemble driver, estimated: 10 s plus 20 ms per equation
+    (the parallel loop's machinery, and the equations optimised again inside the loop)."""
+    return 10.0 + 0.02 * len(program.lowered.variables)
 
 
 def numpy_seconds(program: Program, n_runs: int, n_steps: int, method: str) -> float:
@@ -116,9 +124,49 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         if n_constants else np.zeros((n, 0))
     lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
     parallel = n > 1
+    # The model's own ensemble driver (equations inlined in the loop) costs a compile of its own,
+    # paid when the call is large enough to repay it, or already paid (cached).
+    inline = parallel and (has_ensemble_driver(program) or numpy_seconds(program, n, len(times) - 1, method)
+                           > ensemble_compile_seconds(program))
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
     kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
                record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
-               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel)
+               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
+               inline=inline)
     return fail_col, fail_value
+
+
+def precompile(model: ProgramLike, *, ensemble: bool = True) -> float:
+    """Compile `model`'s numba kernel and, with `ensemble`, its own ensemble driver now (or load
+    them from the disk cache), so that later calls of any size use them; returns the seconds
+    it took. For a service or a lab that will run the model many times.
+
+    Raises
+    ------
+    SpecError
+        The compiled back end does not cover the model (the message says why).
+    """
+    program = as_program(model)
+    started = time.perf_counter()
+    try:
+        kernel = numba_kernel(program)
+    except NotCompiled as exc:
+        raise SpecError(f"Model `{program.spec.name}` cannot run on numba: {exc}.") from None
+    if ensemble:
+        layout = program.layout
+        n, m, nz = 2, layout.n_stocks, layout.n_states
+        pipes = [s for s in layout.states if s.update == "pipeline"]
+        n_pipes = sum(s.size for s in pipes)
+        # Two runs of one step on dummy inputs: the driver is compiled for the argument types
+        # every call passes (NumbaKernel.run converts them alike); the numbers are thrown away.
+        with np.errstate(all="ignore"):
+            kernel.run(times=np.array([0.0, 1.0]), rows=np.array([0, 1]), h=1.0, method="euler",
+                       y0=np.ones((n, m)), z0=np.ones((n, nz)), constants=np.ones((n, len(layout.constants))),
+                       lookups=[(np.array([0.0, 1.0]), np.array([0.0, 1.0]))] * len(layout.lookups),
+                       record=np.empty((n, 2, layout.n_series)), keys=np.zeros((n, 0), dtype=np.uint64),
+                       plen=np.ones((n, n_pipes), dtype=np.int64), pbuf=np.zeros((n, n_pipes, 1)),
+                       disc=np.zeros(0, dtype=np.int64), pipes=np.arange(0), rand=np.arange(0),
+                       fail_step=np.full(n, -1), fail_col=np.zeros(n, dtype=np.int64), fail_value=np.zeros(n),
+                       parallel=True, inline=True)
+    return time.perf_counter() - started

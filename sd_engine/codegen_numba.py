@@ -60,7 +60,7 @@ from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
-           "is_cached", "CACHE_ENV", "METHOD_CODES"]
+           "is_cached", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
 
 log = logging.getLogger("sd_engine.numba")
 
@@ -262,18 +262,39 @@ class NumbaKernel:
             z0: np.ndarray, constants: np.ndarray, lookups: list[tuple[np.ndarray, np.ndarray]],
             record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
             pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
-            fail_value: np.ndarray, parallel: bool) -> None:
+            fail_value: np.ndarray, parallel: bool, inline: bool = False) -> None:
         """Run every row of `y0` from its initial state, writing the saved series into
         `record` ``(runs, saved times, series)`` and the first non-finite stock of each run into
-        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked)."""
+        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked).
+
+        `parallel` spreads blocks of runs across cores; `inline` takes the model's own
+        ensemble driver (compiled on its first use, then cached), which inlines the equations
+        into the step loop, instead of the shared one that calls them through a pointer."""
         sizes = [len(xs) for xs, _ in lookups]
         lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
         ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
-        from .numba_builtins import run_serial
+        from .numba_builtins import run_parallel, run_serial
 
-        first: tuple[Any, ...] = () if parallel else (self.module.evaluate,)
-        driver: Any = self.module.run_parallel if parallel else run_serial
+        # numba's default thread pool (workqueue) cannot run two parallel kernels at once: a call
+        # from a second thread while one runs (Dask's threaded workers) takes the serial driver.
+        parallel = parallel and _PARALLEL.acquire(blocking=False)
+        try:
+            inline = parallel and inline
+            first: tuple[Any, ...] = () if inline else (self.module.evaluate,)
+            driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
+            self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
+                       disc, pipes, rand, fail_step, fail_col, fail_value)
+        finally:
+            if parallel:
+                _PARALLEL.release()
+
+    @staticmethod
+    def _call(driver: Any, first: tuple[Any, ...], times: np.ndarray, rows: np.ndarray, h: float, method: str,
+              y0: np.ndarray, z0: np.ndarray, constants: np.ndarray, lx: np.ndarray, ly: np.ndarray, lo: np.ndarray,
+              record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
+              pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
+              fail_value: np.ndarray) -> None:
         n, n_saved, n_series = record.shape
         driver(*first, np.ascontiguousarray(times, dtype=np.float64), np.ascontiguousarray(rows, dtype=np.int64), float(h),
                METHOD_CODES[method], np.ascontiguousarray(y0, dtype=np.float64),
@@ -288,6 +309,7 @@ class NumbaKernel:
 _KERNELS: weakref.WeakKeyDictionary[Program, NumbaKernel | str] = weakref.WeakKeyDictionary()
 _SOURCES: weakref.WeakKeyDictionary[Program, str] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
+_PARALLEL = threading.Lock()
 
 
 def refusal(model: ProgramLike) -> str | None:
@@ -342,6 +364,19 @@ def is_cached(model: ProgramLike) -> bool:
     path = _module_path(_SOURCES[program])
     cached = path.parent / "__pycache__"
     return cached.is_dir() and any(cached.glob(f"{path.stem}.evaluate-*.nbi"))
+
+
+def has_ensemble_driver(model: ProgramLike) -> bool:
+    """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
+    program = as_program(model)
+    kernel = _KERNELS.get(program)
+    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures:
+        return True
+    if refusal(program) is not None:
+        return False
+    path = _module_path(_SOURCES[program])
+    cached = path.parent / "__pycache__"
+    return cached.is_dir() and any(cached.glob(f"{path.stem}.run_parallel-*.nbi"))
 
 
 def numba_kernel(model: ProgramLike) -> NumbaKernel:

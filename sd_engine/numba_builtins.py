@@ -48,6 +48,7 @@ __all__ = [
     "BLOCK",
     "run_block",
     "run_serial",
+    "run_parallel",
 ]
 
 # Every function: cached on disk, numpy's float semantics (inf/NaN, no exceptions), no GIL.
@@ -360,5 +361,17 @@ def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys
     """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
     n = Y.shape[0]
     for a in range(0, n, BLOCK):
+        run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+
+
+@njit(_DRIVER, cache=True, error_model="numpy", nogil=True, parallel=True)
+def run_parallel(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+                 disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Every run of a call in blocks across cores, calling `evaluate` through a pointer (no
+    compile per model; the model's own ensemble driver, which inlines it, is faster)."""
+    n = Y.shape[0]
+    for block in prange((n + BLOCK - 1) // BLOCK):
+        a = block * BLOCK
         run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
                   pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)

@@ -23,9 +23,9 @@ import pytest
 import models
 import sd_engine as sd
 from sd_engine import functions
-from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds
+from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds, precompile
 from sd_engine.builder import Model
-from sd_engine.codegen_numba import is_cached, numba_kernel, refusal
+from sd_engine.codegen_numba import has_ensemble_driver, is_cached, numba_kernel, refusal
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
 from zoo import RUN_OPTIONS, ZOO
 
@@ -183,3 +183,16 @@ def test_a_second_process_loads_the_kernel_from_the_disk_cache(caplog: pytest.Lo
     assert "loaded from the cache" in done.stdout, done.stdout
     expected = float(model.run(backend="numpy", final_time=1)["Infectious"][-1])
     assert float(done.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_the_models_own_ensemble_driver_equals_the_shared_one() -> None:
+    # The shared parallel driver calls `evaluate` through a pointer; the model's own, compiled by
+    # precompile, inlines it. Same operations: the same numbers to the last bit.
+    model = _random_model().compile()
+    spreads = {"spread": np.linspace(0.5, 3.0, 20)}
+    shared = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert not has_ensemble_driver(model)
+    precompile(model)
+    assert has_ensemble_driver(model)
+    own = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert_results_close(own, shared, rtol=0, atol=0)
