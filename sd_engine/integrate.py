@@ -246,6 +246,9 @@ def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np
     """The steps saved with save interval `save`: the first step at or after each multiple of
     `save` from `t0` (every k-th step when `save` is k steps; otherwise the saved times are
     computed times, never values moved to times the run did not compute)."""
+    every = save / h
+    if every == round(every) and every >= 1:  # every k-th step (saveper a whole number of steps)
+        return np.arange(0, len(step_times), int(every))
     tol = 1e-9 * max(1.0, abs(save / h))
     targets = np.arange(0.0, (step_times[-1] - t0) / save + tol + 1.0) * (save / h)
     steps = np.unique(np.ceil(targets - tol).astype(np.intp))
