@@ -123,7 +123,7 @@ def parameter(model: sd.CompiledModel) -> tuple[str, float]:
 
 
 def bench_model(label: str, model: sd.CompiledModel, source: Path | None, repeats: int,
-                with_pysd: bool) -> dict[str, Any]:
+                with_pysd: bool, ensemble_options: dict[str, Any] | None = None) -> dict[str, Any]:
     name, base = parameter(model)
     values = np.linspace(0.8, 1.2, RUNS) * base
     row: dict[str, Any] = {"model": label, "steps": None, "parameter": name}
@@ -136,7 +136,10 @@ def bench_model(label: str, model: sd.CompiledModel, source: Path | None, repeat
     row["steps"] = len(single_numpy["time"]) - 1
     assert_results_close(single_numba, single_numpy, rtol=1e-10, atol=1e-10)
     ens = {name: values}
-    assert_results_close(model.run(ens, backend="numba"), model.run(ens, backend="numpy"), rtol=1e-10, atol=1e-10)
+    opts = ensemble_options or {}
+    row["ensemble_options"] = opts
+    assert_results_close(model.run(ens, backend="numba", **opts), model.run(ens, backend="numpy", **opts), rtol=1e-10,
+                         atol=1e-10)
 
     try:
         slm = simlin_model(source, model.spec)
@@ -157,7 +160,7 @@ def bench_model(label: str, model: sd.CompiledModel, source: Path | None, repeat
     # Simlin's answer against sdflow's, on the stocks it names alike.
     df = slm.run(analyze_loops=False).results if slm is not None else None
     diffs = []
-    for stock in model.spec.stocks if df is not None else ():
+    for stock in [v for v in model.spec.variables if v.kind == "stock"] if df is not None else []:
         col = next((c for c in df.columns if str(c).lower().replace("_", " ") == stock.name.lower()), None)
         if col is not None and len(df[col]) == len(single_numpy["time"]):
             ref = single_numpy[stock.name].values
@@ -165,8 +168,8 @@ def bench_model(label: str, model: sd.CompiledModel, source: Path | None, repeat
     row["simlin_diff"] = max(diffs) if diffs else None
 
     ensemble: dict[str, Callable[[], Any]] = {
-        "numpy": lambda: model.run(ens, backend="numpy"),
-        "numba": lambda: model.run(ens, backend="numba"),
+        "numpy": lambda: model.run(ens, backend="numpy", **opts),
+        "numba": lambda: model.run(ens, backend="numba", **opts),
     }
     if slm is not None:
         simlin_name = next((c for c in slm.get_var_names() if c.lower().replace("_", " ") == name.lower()), name)
@@ -193,7 +196,8 @@ def main() -> None:
                             True))
     rows.append(bench_model("SIR", sd.load(SHARED / "SIR" / "SIR.mdl"), SHARED / "SIR" / "SIR.mdl", 10, True))
     wsf = sd.load("whole_system_flow")
-    rows.append(bench_model("whole-system flow (15 years)", wsf, None, 5, False))
+    # As the policy lab runs it: saved every 73 days (all 5,476 days of 339 series x 1,000 runs would be 15 GB).
+    rows.append(bench_model("whole-system flow (15 years)", wsf, None, 5, False, {"saveper": 73}))
     if world3 is not None and world3.exists():
         rows.append(bench_model("World3-03", sd.load(world3), world3, 10, False))
     # The policy lab's size: 10,000 runs of the whole-system model, three levers varied.
@@ -201,8 +205,12 @@ def main() -> None:
     rng = np.random.default_rng(0)
     lab = {p.name: (p.values[0] if p.values is not None else p.equation.value) * rng.uniform(0.8, 1.2, LAB_RUNS)
            for p in levers}
-    lab_times = interleaved({"numpy": lambda: wsf.run(lab, backend="numpy"),
-                             "numba": lambda: wsf.run(lab, backend="numba")}, 1)
+    from sd_engine.ensemble import run_ensemble
+
+    lab_times = interleaved({
+        "numpy": lambda: run_ensemble(wsf, lab, chunk_size=2500, saveper=73, backend="numpy"),
+        "numba": lambda: run_ensemble(wsf, lab, chunk_size=2500, saveper=73, backend="numba"),
+    }, 1)
     write(rows, lab_times, [p.name for p in levers], world3, load_before, time.perf_counter() - started)
 
 
@@ -233,7 +241,11 @@ def write(rows: list[dict[str, Any]], lab: dict[str, float], levers: list[str], 
         lines.append(f"| {r['model']} | {r['parameter']} | {fmt(e['numpy'])} | {fmt(e['numba'])} | "
                      f"{fmt(e.get('simlin'))} | {fmt(e.get('pysd'))} | {ratio(e.get('simlin'), e['numba'])} | "
                      f"{ratio(e['numpy'], e['numba'])} |")
-    lines += ["", f"## The policy lab's size: {LAB_RUNS:,} runs of the whole-system model (15 years)", "",
+    lines += ["", "The whole-system model's ensembles save every 73 days, as the policy lab does (Simlin's loop keeps "
+              "every day).", "",
+              f"## The policy lab's size: {LAB_RUNS:,} runs of the whole-system model (15 years)", "",
+              "`run_ensemble` in this process, chunks of 2,500 runs, saved every 73 days (as "
+              "`benchmarks/bench_lab.py`).", "",
               f"Levers varied (±20 %, uniform): {', '.join(levers)}.", "",
               f"| numpy | numba | numpy / numba |", "|---|---|---|",
               f"| {fmt(lab['numpy'])} | {fmt(lab['numba'])} | {ratio(lab['numpy'], lab['numba'])} |", "",

@@ -182,8 +182,8 @@ class NumbaGenerator(ScalarGenerator):
                  "import math", "", "import numpy as np", "from numba import njit, prange", "",
                  "from sd_engine import numba_builtins as sf", "from sd_engine.numba_builtins import draw", ""]
         for table, name in self.tables.items():
-            lines.append(f"{name}_x = np.array({[float(x) for x in table.xs]!r})")
-            lines.append(f"{name}_y = np.array({[float(y) for y in table.ys]!r})")
+            lines.append(f"{name}_x = {_array(table.xs)}")
+            lines.append(f"{name}_y = {_array(table.ys)}")
         lines += ["", "", _DECORATOR, "def evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r):"]
         lines += ["    " + b for b in body]
         return "\n".join(lines) + "\n" + _ensemble_source()
@@ -223,6 +223,15 @@ def _ensemble_source() -> str:
     assert header in source, "numba_builtins.run_block changed its signature"
     source = source[source.index(header):].replace(header, "def run_block(a,", 1)
     return _ENSEMBLE.format(run_block='@njit(cache=True, error_model="numpy", nogil=True)\n' + source)
+
+
+def _array(values: Any) -> str:
+    """A literal float array: numbers by ``repr``, NaN and infinities by name (``repr`` would
+    write ``nan``, which is no Python name)."""
+    def one(v: float) -> str:
+        return repr(v) if math.isfinite(v) else "np.nan" if v != v else "np.inf" if v > 0 else "-np.inf"
+
+    return f"np.array([{', '.join(one(float(v)) for v in values)}], dtype=np.float64)"
 
 
 def cache_dir() -> Path:

@@ -26,7 +26,10 @@ from sd_engine import functions
 from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds, precompile
 from sd_engine.builder import Model
 from sd_engine.codegen_numba import has_ensemble_driver, is_cached, numba_kernel, refusal
+from sd_engine.guards import NonFiniteWarning
+from sd_engine.io.conformance import data_files_beside, find_cases
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
+from paths import TEST_MODELS
 from zoo import RUN_OPTIONS, ZOO
 
 pytest.importorskip("numba")
@@ -196,3 +199,32 @@ def test_the_models_own_ensemble_driver_equals_the_shared_one() -> None:
     assert has_ensemble_driver(model)
     own = model.run(spreads, seed=3, backend="numba", method="rk2")
     assert_results_close(own, shared, rtol=0, atol=0)
+
+
+CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []
+
+
+@pytest.mark.slow  # the whole shared conformance sample, one kernel per model (~1-2 minutes)
+@pytest.mark.parametrize("case", CORPUS, ids=[str(c[0].relative_to(TEST_MODELS)) for c in CORPUS])
+def test_conformance_models_run_compiled_with_the_numpy_results(case: tuple[Path, Path]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PySD's parser warns about encodings and ignored sections
+        try:
+            model = sd.load(case[0], data_files=data_files_beside(case[0]))
+            expected = model.run(backend="numpy", errors="mark")
+        except sd.SDError as exc:
+            pytest.skip(f"not run on numpy either: {type(exc).__name__}")
+    reason = refusal(model)
+    if reason is not None:
+        assert "`" in reason or "subscripts" in reason or "interpreter" in reason, reason
+        pytest.xfail(f"refused: {reason}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteWarning)
+        actual = model.run(backend="numba", errors="mark")
+    assert actual.attrs["status"] == expected.attrs["status"]
+    time = model.spec.time
+    steps = (time.final_time - time.initial_time) / time.dt
+    # As for the library models: transcendental functions may differ in the last bit (see above).
+    rtol = 1e-12 if steps <= 1000 else 1e-10
+    with np.errstate(invalid="ignore"):
+        assert_results_close(actual, expected, rtol=rtol, atol=rtol, check_status=False)
