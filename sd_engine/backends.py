@@ -34,13 +34,15 @@ from .errors import SpecError, did_you_mean
 from .program import Program, ProgramLike, as_program
 
 __all__ = ["Backend", "BACKENDS", "BackendWarning", "choose_backend", "compile_seconds", "ensemble_compile_seconds",
-           "numpy_seconds", "precompile",
+           "numpy_seconds", "precompile", "PARALLEL_SECONDS",
            "run_compiled"]
 
 Backend = Literal["auto", "numba", "numpy", "interpreter"]
 #: The back ends ``run(backend=...)`` takes (``"sdflow"`` is accepted as ``"auto"``).
 BACKENDS: tuple[str, ...] = ("auto", "numba", "numpy", "interpreter")
 _STAGES = {"euler": 1, "rk2": 2, "rk4": 4}
+#: An ensemble whose numpy time is estimated below this runs its blocks on one thread.
+PARALLEL_SECONDS = 0.25
 
 
 class BackendWarning(UserWarning):
@@ -69,7 +71,7 @@ def numpy_seconds(program: Program, n_runs: int, n_steps: int, method: str) -> f
 
 
 def choose_backend(program: Program, backend: str, *, method: str, fixed_step: bool, n_runs: int,
-                   n_steps: int) -> str:
+                   n_steps: int, why: str = "") -> str:
     """The back end that runs a call: ``"numba"``, ``"numpy"`` or ``"interpreter"`` (see the
     module docstring for the rule of ``"auto"``).
 
@@ -87,7 +89,9 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
                         + " Use \"auto\", \"numba\", \"numpy\", \"interpreter\" or \"pysd\".")
     if backend in ("numpy", "interpreter"):
         return backend
-    reason = None if fixed_step else f"the method `{method}` is adaptive (scipy's), not a fixed step"
+    # `why`: what makes the call other than a plain fixed-step run (an adaptive method, control
+    # variables that change during the run), which the kernel does not do.
+    reason = None if fixed_step else (why or f"the method `{method}` is adaptive (scipy's), not a fixed step")
     reason = reason or refusal(program)
     if reason is None and backend == "auto" and not is_cached(program) \
             and numpy_seconds(program, n_runs, n_steps, method) <= compile_seconds(program):
@@ -130,10 +134,21 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
                            > ensemble_compile_seconds(program))
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
-    kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
-               record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
-               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
-               inline=inline)
+    import numba
+
+    # Threads pay only for a call of some size: waking them costs more than a small ensemble's
+    # work, and far more on a machine whose cores are busy (measured: 1,000 teacup runs took
+    # 3 ms on one thread, 12 ms on two of a loaded 2-core machine).
+    threads = numba.get_num_threads()
+    if parallel and numpy_seconds(program, n, len(times) - 1, method) < PARALLEL_SECONDS:
+        numba.set_num_threads(1)
+    try:
+        kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
+                   record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
+                   fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
+                   inline=inline)
+    finally:
+        numba.set_num_threads(threads)
     return fail_col, fail_value
 
 

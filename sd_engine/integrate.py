@@ -174,8 +174,10 @@ def simulate_results(
             f"`{program.lowered[next(iter(controls.values()))].name}` changes during the run, which the adaptive "
             f"method `{method}` cannot follow; use a fixed-step method (euler, rk2, rk4)."
         )
-    chosen = choose_backend(program, backend, method=method, fixed_step=method not in ADAPTIVE_METHODS and not controls,
-                            n_runs=_n_runs(program, params or {}), n_steps=n_steps)
+    why = (f"the method `{method}` is adaptive (scipy's), not a fixed step" if method in ADAPTIVE_METHODS else
+           "its FINAL TIME, TIME STEP or SAVEPER changes during the run" if controls else "")
+    chosen = choose_backend(program, backend, method=method, fixed_step=not why, n_runs=_n_runs(program, params or {}),
+                            n_steps=n_steps, why=why)
     if chosen == "interpreter" and not isinstance(program.evaluator, Interpreter):
         program = interpreted(program)
     inputs = bind_inputs(program, params or {})
