@@ -11,7 +11,7 @@ equals its single runs).
 
 What is computed is exactly what the numpy back end computes: the same lowered model, the
 same order of equations and of operations inside each (``a + b - c`` as ``(a + b) - c``),
-the same builtins (:mod:`sd_engine.numba_builtins`), numpy's float semantics
+the same builtins (``sd_engine.numba_builtins``), numpy's float semantics
 (``error_model="numpy"``: a division by zero gives inf or NaN). Initial values come from
 the program's own ``initialize`` (run once, in numpy), so only the step loop is compiled.
 Results equal the numpy back end's to rounding: bit for bit where the operations are
@@ -19,7 +19,7 @@ IEEE's own (+ - * /, comparisons, lookups), within an ulp or two where a transce
 function of the C library differs from numpy's vectorised one.
 
 What the kernel does not cover it refuses by name (:class:`NotCompiled`): subscripts and
-array functions, a builtin not in :data:`sd_engine.numba_builtins.COVERED` (so a builtin
+array functions, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
 added to the language later is refused until it is written there), and programs not
 evaluated by generated code (the reference interpreter). The caller then runs the numpy
 back end.
@@ -87,7 +87,7 @@ class NumbaGenerator(ScalarGenerator):
 
     The expressions are those of :class:`~sd_engine.scalar.ScalarGenerator` (the same
     operations in the same order); the calls of builtins and lookups are this back end's
-    (:mod:`sd_engine.numba_builtins`), and whatever it does not cover raises
+    (``sd_engine.numba_builtins``), and whatever it does not cover raises
     :class:`NotCompiled` naming the construct.
     """
 
