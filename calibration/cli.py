@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
         description="Fit model parameters to historical data by maximum likelihood, or sample their posterior.",
     )
     p.add_argument("model", nargs="?",
-                   help="library model name, calibration example (flu, dtoc, ae) or a .py file with build()")
+                   help="library model name, calibration example (flu, dtoc, ae), Vensim/XMILE model file or a .py "
+                        "file with build()")
     p.add_argument("--config", help="a calibration file (.toml or .json) with the model, data, parameters and "
                                     "observations; other options override it")
     p.add_argument("--template", metavar="MODEL",
@@ -73,21 +74,29 @@ def register(subparsers: Any) -> None:
                    help="leave rows labelled in this range out of the fit (repeatable)")
     p.add_argument("--score", metavar="FIRST:LAST",
                    help="also print fit statistics for the rows labelled in this range")
-    p.add_argument("--method", choices=["multistart", "de", "least_squares"])
+    p.add_argument("--method", choices=["multistart", "de", "least_squares"],
+                   help="optimiser: local fits from several starts (default), differential evolution, or least "
+                        "squares")
     p.add_argument("--starts", type=int, help="local optimisations of multistart (default 4)")
-    p.add_argument("--ci", choices=["curvature", "profile", "none"])
+    p.add_argument("--ci", choices=["curvature", "profile", "none"],
+                   help="confidence intervals from the curvature of the likelihood (default), from profile "
+                        "likelihoods (a fit per parameter and point), or none")
     p.add_argument("--derived", action="append", default=[], metavar="NAME=EXPR",
                    help="a derived quantity, e.g. R0=beta/gamma")
     p.add_argument("--posterior", action="store_true", help="also sample the posterior with emcee")
     p.add_argument("--prior", action="append", default=[], metavar="NAME=DIST:ARGS",
                    help="prior for --posterior, e.g. beta=normal:2:1, phi_inv=exponential:5 (rate), "
                         "gamma=uniform:0:2 (default: uniform over the bounds)")
-    p.add_argument("--draws", type=int, default=4000, help="posterior draws kept (default 4000)")
-    p.add_argument("--walkers", type=int, default=32)
+    p.add_argument("--draws", type=int, default=4000,
+                   help="posterior draws kept after tuning, over all walkers (default 4000)")
+    p.add_argument("--walkers", type=int, default=32, help="emcee walkers of --posterior (default 32)")
     p.add_argument("--tune", type=int, default=500, help="steps discarded at the start (default 500)")
-    p.add_argument("--checkpoint", help="file to checkpoint the sampler to (an existing one is resumed)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="write the fit (or the posterior) to this netCDF file; with --template, the folder")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="a .npz file (the suffix is added if missing) the sampler of --posterior saves to every 50 "
+                        "steps; an existing checkpoint of the same set-up is resumed, one of another is refused")
+    p.add_argument("--seed", type=int, help="seed of the optimiser's starts and of the sampler (default 0)")
+    p.add_argument("--out", help="write the fit to this netCDF file (with --posterior, the posterior as arviz "
+                                 "InferenceData); with --template, the folder")
     p.add_argument("--plot", help="save the fit plot to this image file")
     p.set_defaults(handler=run)
 
@@ -298,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fitting {len(params)} parameter(s) to {data} ...", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # listed in the report instead
-            result = fit(model, data, params, observe, inputs=inputs or None, **options)
+            result = fit(model, data, params, observe, inputs=inputs or None, progress=True, **options)
         report = result.report()
         print(report)
         if args.score:
@@ -317,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
             result.to_dataset().to_netcdf(outputs["netcdf"], engine="h5netcdf")
             print(f"wrote {outputs['netcdf']}", file=sys.stderr)
     except (SDError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"sdflow: error: {err}", file=sys.stderr)
         return 2
     return 0
 

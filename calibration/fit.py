@@ -41,6 +41,7 @@ from .optimize import (
 from .parameters import Parameter, as_parameter
 from .problem import CalibrationProblem, as_spec
 from sd_engine.expr import canonical
+from sd_engine.progress import progress_bar
 from .statistics import fit_statistics
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ def fit(
     population: float | None = None,
     run_options: Mapping[str, Any] | None = None,
     warn: bool = True,
+    progress: bool = False,
 ) -> FitResult:
     """Fit model parameters to data by maximum likelihood.
 
@@ -393,6 +395,9 @@ def fit(
     warn : bool
         Issue :class:`~calibration.errors.NotIdentifiableWarning` for parameters the data do
         not determine (they are listed in ``warnings`` in any case).
+    progress : bool
+        With ``ci="profile"``, show a bar counting the profiles (one per free parameter and
+        derived quantity, each a walk of constrained fits) on a terminal.
 
     Returns
     -------
@@ -424,12 +429,12 @@ def fit(
     if not math.isfinite(best.loglik) or best.loglik < -1e99:
         raise CalibrationError("Every simulation failed or gave an impossible likelihood; check the bounds and the "
                                "model (see the run status of `model.run` at the starting values).")
-    return _finish(problem, best, locals_, funcs, method, ci, level, warn, t_start, information)
+    return _finish(problem, best, locals_, funcs, method, ci, level, warn, t_start, information, progress)
 
 
 def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalResult], funcs: dict[str, Derived],
             method: str, ci: str, level: float, warn: bool, t_start: float,
-            information: str = "expected") -> FitResult:
+            information: str = "expected", progress: bool = False) -> FitResult:
     z = best.z
     theta = problem.to_natural(z[None, :])[0]
     names = list(problem.names)
@@ -546,8 +551,14 @@ def _finish(problem: CalibrationProblem, best: LocalResult, locals_: list[LocalR
     if ci == "profile":
         # Profiles need the fitted result; their intervals go into a new table, not the built one.
         ci_table = ci_table.copy()
-        for name in names + list(funcs):
-            prof = result.profile(name)
+        profiled = names + list(funcs)
+        with progress_bar(len(profiled), "profile", "profile likelihood", enabled=progress) as bar:
+            for name in profiled:
+                bar.set_postfix_str(name)
+                result.profile(name)
+                bar.update(1)
+        for name in profiled:
+            prof = result.profile(name)  # computed above and kept on the result
             ci_table.loc[name, ["lower", "upper", "method"]] = [prof.lower, prof.upper, "profile"]
             for side, is_open in (("lower", prof.lower_open), ("upper", prof.upper_open)):
                 if is_open:

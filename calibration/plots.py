@@ -14,9 +14,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .fit import FitResult
-    from .optimize import Profile
 
-__all__ = ["plot_fit", "plot_profile"]
+__all__ = ["plot_fit"]
 
 
 def _x(labels: np.ndarray) -> np.ndarray:
@@ -59,21 +58,4 @@ def plot_fit(result: FitResult) -> Figure:
             axr.plot(x[rest], resid[rest], "o", mfc="none", color="C2", ms=3)
         axr.set_ylabel("data - model")
         axr.set_xlabel("date" if x.dtype.kind == "M" else f"time ({result.problem.spec.time.units})")
-    return fig
-
-
-def plot_profile(profile: Profile, loglik_max: float, level_drop: float) -> Figure:
-    """The profile log-likelihood of one quantity with its interval threshold."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 3.5), layout="constrained")
-    ax = fig.subplots()
-    ok = profile.loglik > loglik_max - 50
-    ax.plot(profile.values[ok], profile.loglik[ok] - loglik_max, "o-", ms=3)
-    ax.axhline(-level_drop, color="C3", ls="--", lw=1, label=f"-{level_drop:.2f}")
-    for v in (profile.lower, profile.upper):
-        ax.axvline(v, color="0.5", lw=0.8)
-    ax.set_xlabel(profile.name)
-    ax.set_ylabel("profile log-likelihood - max")
-    ax.legend(fontsize="small")
     return fig

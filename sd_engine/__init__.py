@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         UnknownVariableError,
         UnsupportedError,
     )
-    from .results import Results, RunStatus, open_results, save_results
+    from .results import Results, RunStatus, open_results, save_results, to_pandas
     from .spec import Dimension, LookupTable, ModelSpec, TimeSettings, Variable
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "load",
     "save_results",
     "open_results",
+    "to_pandas",
     "SDError",
     "SpecError",
     "EquationSyntaxError",
@@ -104,7 +105,7 @@ __getattr__, _lazy_dir, _ = lazy_loader.attach(__name__, submod_attrs={
     "app": ["explore"],  # the notebook app: Panel loads only when it is called
     "builder": ["Model"],
     "compile": ["CompiledModel", "compile_model"],
-    "results": ["Results", "RunStatus", "open_results", "save_results"],
+    "results": ["Results", "RunStatus", "open_results", "save_results", "to_pandas"],
     "spec": ["ModelSpec", "Variable", "Dimension", "LookupTable", "TimeSettings"],
     "errors": ["SDError", "SpecError", "EquationSyntaxError", "UnknownVariableError", "UnsupportedError",
                "AlgebraicLoopError", "DimensionError", "SimulationError", "NonFiniteStateError"],

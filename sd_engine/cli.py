@@ -48,8 +48,8 @@ _PROG = "sdflow"
 #: Kept in step with ``sd_engine.integrate.METHODS`` (checked in the tests); spelled out here
 #: so ``sdflow --help`` does not import the engine.
 _METHODS = ("euler", "rk2", "rk4", "rk45", "dop853")
-#: File types ``sd_engine.save_results`` writes.
-_OUT_SUFFIXES = (".nc", ".nc4", ".netcdf", ".csv")
+#: File types ``sd_engine.save_results`` writes (``sd_engine.results.SAVE_SUFFIXES``, checked in the tests).
+_OUT_SUFFIXES = (".nc", ".nc4", ".netcdf", ".csv", ".tab", ".xlsx")
 
 
 def parse_file_map(text: str) -> tuple[str, Path]:
@@ -111,14 +111,15 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="no progress bars (they show only on a terminal anyway)")
     # Shell completion scripts from the parser itself, every plugin command included:
     # `sdflow --print-completion bash > ~/.local/share/bash-completion/completions/sdflow`.
-    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script (bash, zsh, tcsh)")
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a completion script for this shell")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
         help="simulate a model and summarise its stocks",
         description="Simulate MODEL (a library name such as `teacup`, or a model file) and print the final "
-                    "value of each stock -- or, for an ensemble, the mean and 5-95% range over the runs.",
+                    "value of each stock (of each flow and auxiliary for a model without stocks) -- or, for an "
+                    "ensemble, the mean and 5-95% range over the runs.",
     )
     run.add_argument("model", metavar="MODEL", help="library model name (see `sdflow models`) or model file")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
@@ -130,7 +131,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--saveper", type=float, metavar="S", help="save interval (off the dt grid: the first step at or after each multiple)")
     run.add_argument("--method", choices=_METHODS, help="integration method (model's own by default)")
     run.add_argument("--seed", type=int, metavar="N", help="seed of random functions; run i uses N + i")
-    run.add_argument("--out", type=Path, metavar="FILE", help="write results to FILE (.nc or .csv)")
+    run.add_argument("--out", type=Path, metavar="FILE",
+                     help="write results to FILE: .nc (netCDF, everything), .csv or .xlsx (a table: one row per "
+                          "time, or per run and time with the run's varied parameters and run_status), or .tab "
+                          "(Vensim's layout, one row per variable; single runs)")
     run.add_argument("--data-file", dest="data_files", action="append", default=[], type=Path, metavar="FILE",
                      help="a .tab/.csv table with the series of a model file's data variables (repeatable)")
     run.add_argument("--file", dest="file_maps", action="append", default=[], metavar="NAME=PATH",
@@ -254,7 +258,11 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         params[name] = value
     if args.out is not None and args.out.suffix.lower() not in _OUT_SUFFIXES:
         # Checked before the run (sd_engine.save_results checks too) so a long run is not wasted.
-        raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc` or `.csv` file name.")
+        raise SpecError(f"Cannot save results as `{args.out.name}`; use a `.nc`, `.csv`, `.xlsx` or `.tab` "
+                        "file name.")
+    if args.out is not None and args.out.suffix.lower() == ".tab" and any(not isinstance(v, float) for v in params.values()):
+        raise SpecError(f"`{args.out.name}`: a `.tab` file holds one run (Vensim's layout, one row per variable); "
+                        "save an ensemble as `.csv`, `.xlsx` or `.nc`.")
 
     from . import load, save_results
     from .io.model_file import MODEL_SUFFIXES

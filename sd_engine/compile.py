@@ -11,6 +11,7 @@ Every method of it is a one-line delegate to the stage that does the work:
 ``loops``                 :func:`sd_engine.loops.analysis.model_loops`
 ``loop_dominance``        :func:`sd_engine.loops.analysis.loop_dominance`
 ``with_backend``          :func:`sd_engine.interpret.interpreted`, or a recompile
+``doc``, ``repr``         :func:`sd_engine.describe.describe_model`, :func:`~sd_engine.describe.summary_line`
 ========================  ==================================================
 
 Nothing beneath this module imports it: the back ends read the program.
@@ -23,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import networkx as nx
+import pandas as pd
 import xarray as xr
 
 from .codegen import compile_program
+from .describe import describe_model, doc_html, summary_line
 from .errors import SpecError, UnsupportedError
 from .graph import InternalMode, View, model_graph
 from .integrate import simulate
@@ -127,6 +130,7 @@ class CompiledModel:
         rtol: float = 1e-6,
         atol: float = 1e-9,
         backend: Literal["auto", "numba", "numpy", "interpreter", "pysd", "sdflow"] = "auto",
+        variables: Sequence[str] | None = None,
     ) -> xr.Dataset:
         """Simulate and return an :class:`xarray.Dataset`.
 
@@ -161,6 +165,10 @@ class CompiledModel:
             reference. ``"pysd"`` runs an imported model's own file through PySD's runtime
             instead, as a cross-check (Euler only, much slower):
             :func:`sd_engine.io.pysd_runtime.run_pysd`. ``"sdflow"`` means ``"auto"``.
+        variables : sequence of str, optional
+            Keep only these variables in the result (display or canonical names, as in `params`;
+            PySD's ``return_columns``). An unknown name raises
+            :class:`~sd_engine.errors.UnknownVariableError` before the run.
 
         Examples
         --------
@@ -174,6 +182,11 @@ class CompiledModel:
         >>> ds["x"].sel(time=2).values.tolist()
         [0.25, 0.5625]
         """
+        if variables is not None:
+            keep = list(dict.fromkeys(self.resolve(v).name for v in variables))  # typos fail before the run
+            return self.run(params, initial_time=initial_time, final_time=final_time, dt=dt, saveper=saveper,
+                            method=method, seed=seed, errors=errors, progress=progress, rtol=rtol, atol=atol,
+                            backend=backend)[keep]
         if backend == "pysd":
             if initial_time is not None or seed is not None:
                 raise UnsupportedError("`backend=\"pysd\"` takes params, final_time, dt, saveper and method only.")
@@ -240,3 +253,29 @@ class CompiledModel:
         [[-1.0, -1.0, nan]]
         """
         return loop_dominance(self.program, ds, **options)
+
+    # -- documentation (sd_engine.describe) -----------------------------------------------------------
+    @property
+    def doc(self) -> pd.DataFrame:
+        """The documentation table: one row per variable, constants first (what ``sdflow describe`` prints).
+
+        Columns ``kind``, ``units``, ``dimensions``, ``equation``, ``value`` (constants), ``low`` and
+        ``high`` (the lab profile's range), ``source`` and ``doc``; see
+        :func:`sd_engine.describe.describe_model`.
+
+        Examples
+        --------
+        >>> from sd_engine.builder import Model
+        >>> m = Model("decay")
+        >>> _ = m.constant("rate", 0.5, units="1/day", doc="Share lost each day.")
+        >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x * rate")
+        >>> m.compile().doc.loc["rate", ["kind", "units", "value", "doc"]].tolist()
+        ['constant', '1/day', 0.5, 'Share lost each day.']
+        """
+        return describe_model(self)
+
+    def __repr__(self) -> str:
+        return summary_line(self)
+
+    def _repr_html_(self) -> str:
+        return doc_html(self)

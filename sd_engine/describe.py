@@ -109,12 +109,21 @@ def summary_line(model: CompiledModel) -> str:
             f"{t.final_time:g} {t.units}>")
 
 
-def doc_html(model: CompiledModel, kinds: tuple[str, ...] | None = ("constant",)) -> str:
-    """HTML for a notebook: the summary line and the documentation table (escaped by pandas)."""
+def doc_html(model: CompiledModel, kinds: tuple[str, ...] | None = ("constant",), *, max_rows: int = 40,
+             width: int = 80) -> str:
+    """HTML for a notebook: the summary line and the documentation table (escaped by pandas).
+
+    A long table shows its first and last rows around a "..." row (pandas' `max_rows`) and cells
+    are cut at `width` characters, so a model with hundreds of parameters stays one screen;
+    ``model.doc`` has them all.
+    """
     import html
 
     table = describe_model(model, kinds)
     table = table.loc[:, [c for c in table.columns if not _empty(table[c])]]
+    table = table.apply(lambda c: c.map(lambda v: _cell(v, width) if isinstance(v, str) else v))
     what: Literal["parameters", "variables"] = "parameters" if kinds == ("constant",) else "variables"
+    more = f" (first and last {max_rows // 2} shown; <code>model.doc</code> has all)" if len(table) > max_rows else ""
     return (f"<p><code>{html.escape(summary_line(model))}</code></p>"
-            f"<details><summary>{len(table)} {what}</summary>{table.to_html(na_rep='', escape=True)}</details>")
+            f"<details><summary>{len(table)} {what}{more}</summary>"
+            f"{table.to_html(na_rep='', escape=True, max_rows=max_rows)}</details>")

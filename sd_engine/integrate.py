@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ from .guards import (
 )
 from .interpret import Interpreter, interpreted
 from .program import Program, ProgramLike, as_program
+from .progress import QUIET_VARIABLE
 from .results import Results, RunStatus
 from .scalar import scalar_path
 from .solvers import ADAPTIVE_METHODS, METHODS, RK2, RK4, SOLVERS, AbstractSolver, Euler
@@ -849,9 +851,11 @@ def _run_adaptive(program: Program, state: _State, times: np.ndarray, record: np
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
+    # The rules of sd_engine.progress: off under SDFLOW_QUIET (`sdflow --quiet`) and off when
+    # stderr is not a terminal (`disable=None`), so logs and pipes get no bar.
+    if not enabled or os.environ.get(QUIET_VARIABLE):
         return None
     from tqdm.auto import tqdm  # only when a bar is asked for: tqdm.auto may load the notebook widgets
 
     # `delay`: short runs finish before a bar would appear, so only long runs show one.
-    return tqdm(total=total, unit="step", desc="simulating", leave=False, delay=0.5)
+    return tqdm(total=total, unit="step", desc="simulating", leave=False, delay=0.5, disable=None)

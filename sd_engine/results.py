@@ -4,7 +4,8 @@
 the labelled :class:`xarray.Dataset` users work with: variables named as in the
 model, dimensions ``time``, the model's subscripts, and ``run`` for ensembles, with
 units, documentation and provenance in ``attrs``. :func:`save` and :func:`load`
-keep datasets in netCDF (or CSV for a table).
+keep datasets in netCDF; :func:`save` also writes tables a spreadsheet opens (CSV, Excel,
+Vensim's ``.tab``), and :func:`to_pandas` gives the DataFrame PySD users know.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from .errors import SpecError
 from .expr import canonical
 from .program import Program, Slot
 
-__all__ = ["RunStatus", "Results", "build_dataset", "save", "load", "save_results", "open_results", "to_table"]
+__all__ = ["RunStatus", "Results", "build_dataset", "save", "load", "save_results", "open_results", "to_table",
+           "to_pandas", "run_table", "SAVE_SUFFIXES"]
+
+#: The file types :func:`save` writes (the command line checks ``--out`` against them before a run).
+SAVE_SUFFIXES = (".nc", ".nc4", ".netcdf", ".csv", ".tab", ".xlsx")
+# Excel's limits on one sheet.
+_EXCEL_ROWS, _EXCEL_COLUMNS = 1_048_576, 16_384
 
 # HDF5 (under netCDF4) reserves "/" in names; model names may contain it.
 _SLASH = "\u2215"
@@ -266,11 +273,15 @@ def _jsonable(a: np.ndarray) -> Any:
 
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
-    """Save a result dataset to ``.nc`` (netCDF4) or ``.csv`` (a table, see :func:`to_table`).
+    """Save a result dataset to ``.nc`` (netCDF4), ``.csv``, ``.xlsx`` or ``.tab``.
 
     netCDF keeps everything (ensembles, subscripts, attributes) and :func:`load` reads it
     back unchanged; names containing ``/``, which HDF5 reserves, are stored with a
-    look-alike character and restored on load.
+    look-alike character and restored on load. ``.csv`` is the table of :func:`to_table`: one
+    row per time, or per run and time for an ensemble, with the run's varied parameters and
+    status as columns. ``.xlsx`` is the same table on a sheet ``results``, with a sheet
+    ``variables`` of units and documentation. ``.tab`` is Vensim's export layout, one row per
+    variable and the times across (a single run only).
 
     Examples
     --------
@@ -284,11 +295,20 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".nc", ".nc4", ".netcdf", ".csv"):
-        raise SpecError(f"Cannot save results as `{path.name}`; use a `.nc` or `.csv` file name.")
+    if suffix not in SAVE_SUFFIXES:
+        raise SpecError(f"Cannot save results as `{path.name}`; use a `.nc`, `.csv`, `.xlsx` or `.tab` file name.")
+    if suffix == ".tab" and "run" in ds.dims:
+        raise SpecError(f"`{path.name}`: a `.tab` file holds one run (Vensim's layout, one row per variable); save an "
+                        "ensemble as `.csv`, `.xlsx` or `.nc`.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         to_table(ds).to_csv(path)
+        return path
+    if suffix == ".tab":
+        _tab(ds).to_csv(path, sep="\t")
+        return path
+    if suffix == ".xlsx":
+        _write_xlsx(ds, path)
         return path
     _require_h5py()
     renamed = {name: str(name).replace("/", _SLASH) for name in list(ds.variables) if "/" in str(name)}
@@ -297,12 +317,15 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
-def to_table(ds: xr.Dataset) -> pd.DataFrame:
+def to_table(ds: xr.Dataset, *, constants: bool = False) -> pd.DataFrame:
     """The time series of a result as a wide table, as Vensim and PySD write them.
 
     One row per saved time (per run and time for an ensemble: a ``(run, time)`` index),
     one column per variable, and one per element of an arrayed variable, named
-    ``"Population[north]"`` or ``"Flow[north,young]"``.
+    ``"Population[north]"`` or ``"Flow[north,young]"``. An ensemble's table starts with the
+    columns of :func:`run_table` (the parameters that differ between runs, ``run_seed``,
+    ``run_status``), so each row says which run it is. With `constants`, the model's constants
+    are columns too, their value repeated at every time (as PySD gives them).
 
     Examples
     --------
@@ -314,18 +337,15 @@ def to_table(ds: xr.Dataset) -> pd.DataFrame:
     """
     lead = [d for d in ("run", "time") if d in ds.dims]
     columns: dict[str, np.ndarray] = {}
+    if "run" in lead:
+        n_times = ds.sizes["time"]
+        columns.update({k: np.repeat(v.to_numpy(), n_times) for k, v in run_table(ds).items()})
     for name, var in ds.data_vars.items():
         if "time" not in var.dims:
-            continue
-        extra = [d for d in var.dims if d not in lead]
-        arr = var.transpose(*lead, *extra).values
-        flat = arr.reshape(arr.shape[: len(lead)] + (-1,)).reshape(-1, int(np.prod([ds.sizes[d] for d in extra])))
-        if not extra:
-            columns[str(name)] = flat[:, 0]
-            continue
-        labels = [",".join(str(e) for e in combo) for combo in _product([ds[d].values for d in extra])]
-        for j, label in enumerate(labels):
-            columns[f"{name}[{label}]"] = flat[:, j]
+            if not constants or var.attrs.get("kind") != "constant":
+                continue  # lookups are tables over their own input, not values over time
+            var = var.expand_dims(time=ds["time"].values)
+        columns.update(_flat_columns(str(name), var, lead, ds))
     index = pd.MultiIndex.from_product([ds[d].values for d in lead], names=lead) if len(lead) > 1 \
         else pd.Index(ds["time"].values, name="time")
     return pd.DataFrame(columns, index=index)
@@ -333,6 +353,97 @@ def to_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def _product(axes: list[np.ndarray]) -> list[tuple[Any, ...]]:
     return list(itertools.product(*(list(a) for a in axes)))
+
+
+def _flat_columns(name: str, var: xr.DataArray, lead: list[str], ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """`var` (dims `lead` then subscripts) as one column per element, ``name[a,b]``."""
+    extra = [d for d in var.dims if d not in lead]
+    arr = var.transpose(*lead, *extra).values.reshape(-1, int(np.prod([ds.sizes[d] for d in extra])))
+    if not extra:
+        return {name: arr[:, 0]}
+    labels = [",".join(str(e) for e in combo) for combo in _product([ds[d].values for d in extra])]
+    return {f"{name}[{label}]": arr[:, j] for j, label in enumerate(labels)}
+
+
+def run_table(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per run of an ensemble: the parameters that differ between runs, the seed and the status.
+
+    A parameter is a column when its value differs between runs, or when it was set with one
+    value per run (the ``parameters`` attribute of the result); an arrayed one has a column per
+    element, ``name[a]``. ``run_seed`` and ``run_status`` follow when the result has them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sd_engine.builder import Model
+    >>> m = Model("decay", final_time=1)
+    >>> _ = m.constant("rate", 0.5); _ = m.constant("size", 1.0)
+    >>> _ = m.stock("x", initial="size", outflows=["loss"]); _ = m.flow("loss", "x * rate")
+    >>> run_table(m.compile().run(params={"rate": np.array([0.1, 0.2])})).to_dict("list")
+    {'rate': [0.1, 0.2], 'run_status': ['ok', 'ok']}
+    """
+    if "run" not in ds.dims:
+        raise SpecError("`run_table` needs an ensemble (a result with a `run` dimension); this is a single run.")
+    n_runs = ds.sizes["run"]
+    per_run = {k for k, v in json.loads(ds.attrs.get("parameters", "{}")).items()
+               if isinstance(v, list) and len(v) == n_runs}
+    columns: dict[str, np.ndarray] = {}
+    for name, var in ds.data_vars.items():
+        if "time" in var.dims or "run" not in var.dims or var.attrs.get("kind") != "constant":
+            continue
+        values = var.transpose("run", ...).values.reshape(n_runs, -1)
+        if str(name) in per_run or not np.all(values == values[:1]):
+            columns.update(_flat_columns(str(name), var, ["run"], ds))
+    for coord in ("run_seed", "run_status"):
+        if coord in ds.coords:  # per run, or per scenario and run in a policy-lab result
+            columns.update(_flat_columns(coord, ds[coord], ["run"], ds))
+    return pd.DataFrame(columns, index=pd.Index(ds["run"].values, name="run"))
+
+
+def to_pandas(ds: xr.Dataset) -> pd.DataFrame:
+    """The result as PySD's ``model.run()`` gives it: a DataFrame indexed by time.
+
+    One column per variable named as in the model, constants included (their value at every
+    time), and one column per element of an arrayed variable, ``"Stock A[Entry 1,Column 2]"``
+    (PySD's flattened output). An ensemble has a ``(run, time)`` index and starts with the
+    columns of :func:`run_table`. The same as ``to_table(ds, constants=True)``.
+
+    Examples
+    --------
+    >>> from sd_engine.builder import Model
+    >>> m = Model("decay", final_time=1)
+    >>> _ = m.constant("rate", 0.5)
+    >>> _ = m.stock("x", initial=1, outflows=["loss"]); _ = m.flow("loss", "x * rate")
+    >>> to_pandas(m.run()).to_dict("list")
+    {'x': [1.0, 0.5], 'loss': [0.5, 0.25], 'rate': [0.5, 0.5]}
+    """
+    return to_table(ds, constants=True)
+
+
+def _tab(ds: xr.Dataset) -> pd.DataFrame:
+    """Vensim's tab-separated export: one row per variable, a column per time (headed ``Time``)."""
+    table = to_table(ds, constants=True).T
+    # Times as Vensim prints them: 0, 0.25, 12 (not 0.0, 12.0).
+    table.columns = [np.format_float_positional(t, trim="-") for t in table.columns]
+    table.index.name = "Time"
+    return table
+
+
+def _write_xlsx(ds: xr.Dataset, path: Path) -> None:
+    table = to_table(ds)
+    rows, cols = len(table) + 1, table.shape[1] + table.index.nlevels
+    if rows > _EXCEL_ROWS or cols > _EXCEL_COLUMNS:
+        raise SpecError(
+            f"`{path.name}`: the table has {rows:,} rows and {cols:,} columns, more than an Excel sheet holds "
+            f"({_EXCEL_ROWS:,} x {_EXCEL_COLUMNS:,}); save it as `.csv` or `.nc`, or keep fewer runs or times."
+        )
+    about = pd.DataFrame(
+        [{"name": str(n), "kind": v.attrs.get("kind", ""), "units": v.attrs.get("units", ""),
+          "doc": v.attrs.get("doc", "")} for n, v in ds.data_vars.items()]
+    ).set_index("name")
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        table.to_excel(writer, sheet_name="results")
+        about.to_excel(writer, sheet_name="variables")
 
 
 def load(path: str | Path) -> xr.Dataset:

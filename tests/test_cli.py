@@ -153,7 +153,7 @@ def test_models_lists_library_with_descriptions(capsys: pytest.CaptureFixture[st
         (["run", "teacup", "--set", "Characteristic Time=5", "--set", "characteristic time=6"], "is set twice"),
         (["run", "teacup", "--set", "Heat Loss to Room=3"], "`Heat Loss to Room` is a flow, not a constant"),
         (["run", "teacup", "--dt", "0"], "`dt` must be a positive number"),
-        (["run", "teacup", "--out", "teacup.xlsx"], "Cannot save results as `teacup.xlsx`"),
+        (["run", "teacup", "--out", "teacup.parquet"], "Cannot save results as `teacup.parquet`"),
         (["run", "no-such-dir/model.mdl"], "No model file `no-such-dir/model.mdl`."),
         (["run", "teacup", "--file", "data.xls"], "`--file data.xls` is not of the form NAME=PATH"),
         (["run", "teacup", "--data-file", "data.tab"], "`--data-file` and `--file` apply to Vensim and XMILE"),
@@ -329,3 +329,33 @@ def test_help_and_version_load_no_numerical_library() -> None:
               "print(heavy)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_every_default_a_help_text_states_is_the_one_used() -> None:
+    import argparse
+    import inspect
+
+    from calibration.fit import fit
+    from calibration.posterior import sample
+    from sd_engine.cli import _build_parser
+    from sd_engine.loops.structure import DEFAULT_CAP
+
+    # Options whose parser default is None and whose value comes from the function they call.
+    passed_on = {("calibrate", "--starts"): inspect.signature(fit).parameters["starts"].default,
+                 ("calibrate", "--seed"): inspect.signature(fit).parameters["seed"].default,
+                 ("loops", "--cap"): DEFAULT_CAP}
+    subparsers = next(a for a in _build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for command, parser in subparsers.choices.items():
+        for action in parser._actions:
+            stated = re.search(r"\(default:? (-?[0-9.]+)\)", action.help or "")
+            if stated is None:
+                continue
+            option = action.option_strings[0] if action.option_strings else action.dest
+            real = action.default if action.default is not None else passed_on[(command, option)]
+            assert float(stated.group(1)) == float(real), (command, option)
+            checked += 1
+    assert checked >= 12
+    help_text = subparsers.choices["calibrate"].format_help()
+    assert "HDF5" not in help_text and ".npz" in help_text and "every 50" in help_text
+    assert inspect.signature(sample).parameters["checkpoint_every"].default == 50

@@ -57,3 +57,30 @@ def test_html_is_escaped() -> None:
     m.constant("k <x>", 1, doc="a <script> b")
     html = doc_html(m.compile())
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;" in html
+
+
+def test_model_doc_is_what_the_command_prints_and_repr_is_its_first_line() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["describe", "whole_system_flow"]) == 0
+    model = sd.load("whole_system_flow")
+    first, table = out.getvalue().split("\n", 1)
+    assert table == format_doc(model.doc) and first == repr(model)
+    # The counts in the repr, counted here from the spec's own variables.
+    visible = [v for v in model.spec.variables if not v.internal]
+    n_stocks = sum(v.kind == "stock" for v in visible)
+    n_constants = sum(v.kind == "constant" for v in visible)
+    assert f"{n_constants} constants" in first and f"{n_stocks} stocks" in first and len(first) < 200
+    assert "dt=1 from 0 to 5475 day" in first
+
+
+def test_the_notebook_table_is_cut_to_its_first_and_last_rows() -> None:
+    model = sd.load("whole_system_flow")
+    html = model._repr_html_()
+    params = model.doc[model.doc["kind"] == "constant"].index
+    body = html.split("<tbody>")[1]
+    assert body.count("<tr>") == 41  # 20 first + "..." + 20 last
+    assert f"<th>{params[0]}</th>" in body and f"<th>{params[-1]}</th>" in body
+    assert f"<th>{params[20]}</th>" not in body and f"{len(params)} parameters" in html
+    small = sd.load("sir")._repr_html_()
+    assert small.split("<tbody>")[1].count("<tr>") == 3 and "first and last" not in small

@@ -522,5 +522,6 @@ def test_results_series_of_an_unknown_name() -> None:
 def test_saving_results_to_an_unknown_format(tmp_path: object) -> None:
     from pathlib import Path
 
-    with pytest.raises(sd.SpecError, match=r"Cannot save results as `run\.json`; use a `\.nc` or `\.csv` file name"):
+    with pytest.raises(sd.SpecError,
+                       match=r"Cannot save results as `run\.json`; use a `\.nc`, `\.csv`, `\.xlsx` or `\.tab` file name"):
         sd.save_results(working().run(), Path(str(tmp_path)) / "run.json")

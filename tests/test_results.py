@@ -174,9 +174,9 @@ def test_netcdf_keeps_a_slash_in_names_and_elements(tmp_path: Path) -> None:
 
 
 def test_saving_to_an_unknown_format_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(sd.SpecError, match=r"Cannot save results as `run.xlsx`; use a `.nc` or `.csv`"):
-        sd.save_results(health_board().run(), tmp_path / "run.xlsx")
-    assert not (tmp_path / "run.xlsx").exists()
+    with pytest.raises(sd.SpecError, match=r"Cannot save results as `run.parquet`; use a `.nc`, `.csv`, `.xlsx`"):
+        sd.save_results(health_board().run(), tmp_path / "run.parquet")
+    assert not (tmp_path / "run.parquet").exists()
 
 
 def test_loading_a_missing_file_or_a_csv_is_refused(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """The model app: sliders, scenarios, live runs and loop dominance in the browser or a notebook.
 
-``sdflow app MODEL`` serves it on a local port (:func:`serve`); ``sd.explore(model)`` shows the
-same component in a notebook cell (:func:`explore`). What it computes lives in
-:class:`Workbench` (no user interface), which the tests and the benchmark drive directly.
+``sdflow app MODEL`` serves it on a local port (:func:`sd_engine.app.serve`); ``sd.explore(model)`` shows the
+same component in a notebook cell (:func:`sd_engine.app.explore`). What it computes lives in
+:class:`~sd_engine.app.session.Workbench` (no user interface), which the tests and the benchmark drive directly.
 
-Panel loads only when :func:`explore` or :func:`serve` is *called*: ``import sd_engine``,
+Panel loads only when :func:`~sd_engine.app.explore` or :func:`~sd_engine.app.serve` is *called*: ``import sd_engine``,
 ``sd.explore`` itself and ``sdflow --help`` never load it.
 """
 
@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Control", "controls_for", "Workbench", "Explorer", "explore", "serve"]
 
-__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+__getattr__, _lazy_dir, _ = lazy_loader.attach(__name__, submod_attrs={
     "controls": ["Control", "controls_for"],
     "session": ["Workbench"],
     "ui": ["Explorer"],
 })
+
+
+def __dir__() -> list[str]:
+    # lazy_loader's own listing leaves out what this module defines (`explore`, `serve`), which
+    # tab completion and the API reference read.
+    return sorted(set(_lazy_dir()) | set(globals()) | set(__all__))
 
 
 def explore(model: CompiledModel | str | Path, *, profile: Any = None, scenario_dir: str | Path = "scenarios",
@@ -48,7 +54,7 @@ def explore(model: CompiledModel | str | Path, *, profile: Any = None, scenario_
 
     Returns
     -------
-    Explorer
+    sd_engine.app.ui.Explorer
         A Panel component (``Explorer.__panel__()`` is its layout).
     """
     from .ui import explore as _explore

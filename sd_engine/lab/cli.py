@@ -41,9 +41,10 @@ def register(subparsers: Any) -> None:
     """Add the ``lab`` subcommand to the ``sdflow`` argument parser."""
     p = subparsers.add_parser(
         "lab", help="run policy scenarios under parameter uncertainty and write an HTML report",
-        description="Run scenarios of a library model over a parameter-uncertainty design (in chunks, locally or "
-                    "on a Dask cluster), compute the outcome metrics, sensitivity indices and loop dominance, and "
-                    "write results.nc and report.html.")
+        description="Run scenarios of a model (a library model, or a model file with its --profile) over a "
+                    "parameter-uncertainty design (in chunks, locally or on a Dask cluster), compute the outcome "
+                    "metrics, sensitivity indices and loop dominance, and write results.nc, report.html and the "
+                    "scorecard and runs as CSV and Excel files.")
     p.add_argument("model", help="a library model (e.g. whole_system_flow) or a Vensim/XMILE model file")
     p.add_argument("--profile", metavar="FILE", default=None,
                    help="the lab profile (outcome metrics, uncertain parameters) as a TOML or JSON file; needed for a "

@@ -111,7 +111,7 @@ def comparison_table(ds: xr.Dataset, *, quantiles: tuple[float, float] = (0.05, 
     pandas.DataFrame
         Rows ``(scenario, metric)``; columns ``median``, ``low``, ``high``, ``change``
         (median paired difference from the first scenario), ``p_better``, ``units``,
-        ``better``, ``label``.
+        ``better``, ``label``. The baseline's ``p_better`` is NaN: it is not compared with itself.
     """
     if "outcome" not in ds:
         raise SpecError("The dataset has no `outcome` metrics; run the experiment on a model with a lab profile.")
@@ -121,7 +121,7 @@ def comparison_table(ds: xr.Dataset, *, quantiles: tuple[float, float] = (0.05, 
     ok = ds["run_status"] == "ok" if "run_status" in ds else xr.full_like(o.isel(metric=0), True, dtype=bool)
     base = o.isel(scenario=0)
     rows = []
-    for s in o["scenario"].values:
+    for i, s in enumerate(o["scenario"].values):
         for m in o["metric"].values:
             values = o.sel(scenario=s, metric=m).where(ok.sel(scenario=s))
             diff = (o.sel(scenario=s, metric=m) - base.sel(metric=m)).where(ok.sel(scenario=s) & ok.isel(scenario=0))
@@ -134,7 +134,7 @@ def comparison_table(ds: xr.Dataset, *, quantiles: tuple[float, float] = (0.05, 
                 "units": str(o["metric_units"].sel(metric=m).values), "better": better,
                 "median": float(values.median()), "low": float(values.quantile(quantiles[0])),
                 "high": float(values.quantile(quantiles[1])), "change": float(diff.median()),
-                "p_better": p_better if int(valid.sum()) else np.nan,
+                "p_better": p_better if i and int(valid.sum()) else np.nan,
             })
     return pd.DataFrame(rows).set_index(["scenario", "metric"])
 

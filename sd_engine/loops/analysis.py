@@ -56,6 +56,7 @@ def model_loops(
     names: Mapping[str, Sequence[str]] | None = None,
     numeric: bool = True,
     method: Literal["enumerate", "search"] = "enumerate",
+    progress: bool = False,
 ) -> LoopSet:
     """The feedback loops of `model`, with polarities settled along a run where needed.
 
@@ -73,9 +74,12 @@ def model_loops(
     ``polarity_basis="run"`` and the ``polarity_period`` over which all its run-signed links
     were live together; if they never were, the run cannot tell and its polarity is
     ``"unknown"``.
+
+    `progress` shows a bar of the steps the search has covered (``method="search"``), or of
+    the run that signs the links (``"enumerate"``), on a terminal.
     """
     if method == "search":
-        return discover_loops(model, ds, internal=internal, names=names, numeric=numeric)
+        return discover_loops(model, ds, internal=internal, names=names, numeric=numeric, progress=progress)
     if method != "enumerate":
         raise SpecError(f"`method` must be \"enumerate\" or \"search\", not {method!r}.")
     g = model_graph(model, "full", internal)
@@ -85,7 +89,7 @@ def model_loops(
     if not numeric or all(loop.polarity != "unknown" for loop in loops):
         return loops
     try:
-        traj = trajectories(model, ds)
+        traj = trajectories(model, ds, progress=progress)
     except UnsupportedError:
         return loops
     override, live, times = settle_along_run(model, g, loops, traj)
@@ -100,6 +104,7 @@ def loop_dominance(
     relative: bool = True,
     labelling: Labelling = "forward",
     flow_formula: FlowFormula = "2023",
+    progress: bool = False,
 ) -> xr.DataArray:
     """Relative loop scores (or raw loop scores) over time, dims ``("loop", "time"[, "run"])``.
 
@@ -120,6 +125,8 @@ def loop_dominance(
         Stella's published results) or at ``t - dt`` and ``t`` (backward).
     flow_formula : {"2023", "2020"}
         The corrected flow-to-stock score (default) or the original one.
+    progress : bool
+        Show a bar of the steps of the repeated run (most of the time taken) on a terminal.
 
     Returns
     -------
@@ -137,7 +144,7 @@ def loop_dominance(
     """
     if loops is None:
         loops = model_loops(model, ds)
-    traj = trajectories(model, ds)
+    traj = trajectories(model, ds, progress=progress)
     graph = loops.graph if loops.graph is not None else model_graph(model)
     expanded = model_graph(model, "full", "expand")
     scores = link_scores(traj, expanded, labelling=labelling, flow_formula=flow_formula)

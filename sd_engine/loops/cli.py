@@ -19,14 +19,17 @@ def register(subparsers: Any) -> None:
     """Add the ``loops`` subcommand to the ``sdflow`` argument parser."""
     parser = subparsers.add_parser(
         "loops", help="list a model's feedback loops and, optionally, their dominance over a run",
-        description="List the feedback loops of a model (id, polarity, length, variables). With --dominance, "
-                    "run the model and show which loops dominate when (Loops that Matter).",
+        description="List the feedback loops of a model (id, polarity, name, variables), shortest first. With "
+                    "--dominance, run the model and show which loops dominate when (Loops that Matter).",
     )
     parser.add_argument("model", help="a library model name or a model file")
     parser.add_argument("--dominance", action="store_true", help="run the model and report the dominance phases")
     parser.add_argument("--html", metavar="FILE", help="write an interactive HTML view of the loops")
-    parser.add_argument("--max-length", type=int, default=None, help="list only loops of at most this many links")
-    parser.add_argument("--cap", type=int, default=None, help="stop listing after this many loops")
+    parser.add_argument("--max-length", type=int, default=None, metavar="N",
+                        help="list only loops of at most N links (a named loop longer than that is left out)")
+    parser.add_argument("--cap", type=int, default=None, metavar="N",
+                        help="count at most N loops (default 100000); a model with more lists its shortest "
+                             "independent loop set instead")
     parser.add_argument("--expand", action="store_true", help="show the internal loops of SMOOTH and DELAY")
     parser.add_argument("--search", action="store_true",
                         help="find the loops that matter along a run with the strongest-path search instead of "
@@ -43,14 +46,15 @@ def _run(args: argparse.Namespace) -> int:
 
     model = sd.load(args.model)
     internal: InternalMode = "expand" if args.expand else "collapse"
-    ds = model.run() if args.dominance or args.search else None
+    # Progress bars show on a terminal only, and not under `sdflow --quiet` (sd_engine.progress).
+    ds = model.run(progress=True) if args.dominance or args.search else None
     loops = model_loops(model, ds, max_length=args.max_length, cap=args.cap or DEFAULT_CAP, internal=internal,
-                        method="search" if args.search else "enumerate")
+                        method="search" if args.search else "enumerate", progress=True)
     print(f"{model.spec.name}: {len(loops)} feedback loop(s), cycle rank {loops.cycle_rank}")
     print(loops.table())
     rls = None
     if args.dominance and len(loops):
-        rls = loop_dominance(model, ds, loops=loops)
+        rls = loop_dominance(model, ds, loops=loops, progress=True)
         print("\nDominance phases (loops explaining at least half the change):")
         for phase in dominance_phases(rls):
             labels = ", ".join(loops[i].label for i in phase.loops)

@@ -28,6 +28,7 @@ import xarray as xr
 from ..errors import SpecError
 from ..graph import InternalMode, model_graph
 from ..program import ProgramLike
+from ..progress import progress_bar
 from .scores import link_score_array, settle_along_run, trajectories
 from .structure import LoopSet, find_loops, library_loop_names
 
@@ -107,6 +108,7 @@ def discover_loops(
     internal: InternalMode = "collapse",
     names: Mapping[str, Sequence[str]] | None = None,
     numeric: bool = True,
+    progress: bool = False,
 ) -> LoopSet:
     """The loops of `model` found by the strongest-path search along a run.
 
@@ -116,7 +118,7 @@ def discover_loops(
     whose ``message`` says how it was found. Named loops (the library's ``LOOPS`` and
     `names`) are always included, found or not, as Stella's LOOPSCORE does. Pass the
     result to ``model.loop_dominance(ds, loops=...)``: relative scores are then shares of
-    the loops found.
+    the loops found. `progress` shows a bar of the steps searched (times runs) on a terminal.
 
     Examples
     --------
@@ -136,11 +138,14 @@ def discover_loops(
                     key=lambda n: str(g.nodes[n].get("key", n)))
     cycles: dict[tuple[str, ...], None] = {}
     steps = range(0, values.shape[1], every)
-    for j in steps:
-        for r in range(values.shape[2]):
-            step_scores = dict(zip(edges, values[:, j, r]))
-            for cycle in strongest_path_loops(g, step_scores, stocks):
-                cycles[cycle] = None
+    n_runs = values.shape[2]
+    with progress_bar(len(steps) * n_runs, "step", "loop search", enabled=progress) as bar:
+        for j in steps:
+            for r in range(n_runs):
+                step_scores = dict(zip(edges, values[:, j, r]))
+                for cycle in strongest_path_loops(g, step_scores, stocks):
+                    cycles[cycle] = None
+            bar.update(n_runs)
     given: dict[str, Sequence[str]] = dict(library_loop_names(model))
     given.update(names or {})
     note = (f"Loops found by the strongest-path search (Eberlein & Schoenberg 2020) at {len(steps)} saved steps: "

@@ -141,18 +141,18 @@ def _params_from(program: Program, ds: xr.Dataset) -> dict[str, Any]:
     return params
 
 
-def trajectories(model: ProgramLike, ds: xr.Dataset | None = None) -> Trajectories:
+def trajectories(model: ProgramLike, ds: xr.Dataset | None = None, *, progress: bool = False) -> Trajectories:
     """Every variable at every ``dt`` for the run(s) in `ds` (or the model's default run).
 
     The run is repeated with every variable recorded (``saveper = dt``), using the
     parameters, seeds, method and time settings recorded in `ds`; the stocks of the
     repeat must equal those in `ds`, so a dataset from another model or from changed
-    settings is refused.
+    settings is refused. `progress` shows a bar of the steps simulated on a terminal.
     """
     program = as_program(model)
     _refuse_arrays(program.lowered)
     full = _full_record(program)
-    kwargs: dict[str, Any] = {"errors": "mark"}
+    kwargs: dict[str, Any] = {"errors": "mark", "progress": progress}
     if ds is not None:
         if not isinstance(ds, xr.Dataset):
             raise SpecError(f"`ds` must be the xarray.Dataset returned by `model.run()`, not {type(ds).__name__}.")

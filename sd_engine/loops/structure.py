@@ -248,11 +248,13 @@ def independent_loops(loops: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
 
 
 def _name_loops(cycles: list[tuple[str, ...]], names: Mapping[str, Sequence[str]], g: nx.DiGraph,
-                model: str, complete: bool = True) -> dict[tuple[str, ...], str]:
+                model: str, complete: bool = True, max_length: int | None = None) -> dict[tuple[str, ...], str]:
     """Match each named path to the shortest loop that runs through it in that order.
 
     When `cycles` is not the complete list, a named loop missing from it is built from
-    shortest paths between its named variables and added to `cycles`.
+    shortest paths between its named variables and added to `cycles`. With `max_length`
+    the list holds only the short loops: a named loop missing from it is longer (or not
+    a loop at all, which the listing without `max_length` reports) and goes unnamed.
     """
     by_key = {_key(g, n): n for n in g}
     out: dict[tuple[str, ...], str] = {}
@@ -278,9 +280,11 @@ def _name_loops(cycles: list[tuple[str, ...]], names: Mapping[str, Sequence[str]
         if not matches and not complete:
             # The listed loops are only an independent set; a named loop may lie outside it.
             through = _loop_through(g, nodes)
-            if through is not None:
+            if through is not None and (max_length is None or len(through) <= max_length):
                 cycles.append(through)
                 matches.append(through)
+        if not matches and max_length is not None:
+            continue
         if not matches:
             path_text = " -> ".join(f"`{v}`" for v in path)
             raise SpecError(f"Loop `{name}` ({path_text}) is not a feedback loop of `{model}`; check the "
@@ -384,7 +388,7 @@ def find_loops(
             warnings.warn(message, TooManyLoopsWarning, stacklevel=3)
         del found
     listed.sort(key=lambda c: (len(c), [_key(g, n) for n in c]))
-    named = _name_loops(listed, names or {}, g, model, complete)
+    named = _name_loops(listed, names or {}, g, model, complete, max_length)
     part_index = {}
     for i, part in enumerate(cycle_partitions(g)):
         for n in part:

@@ -90,7 +90,7 @@ def test_errors_are_reported_plainly(flu_csv, capsys, argv, message):
     args = ["calibrate", "flu", "--data", str(flu_csv)] + [v for kv in base.items() for v in kv]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "error: " in err and message in err
+    assert "\nsdflow: error: " in "\n" + err and message in err
     assert "Traceback" not in err
 
 

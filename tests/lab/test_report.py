@@ -43,6 +43,8 @@ def test_comparison_table_pairs_runs_with_the_baseline() -> None:
     assert t.loc[("cheaper", "score"), "p_better"] == 0.75  # better in three of the four runs
     assert t.loc[("baseline", "cost"), "median"] == 25.0
     assert t.loc[("dearer", "score"), "change"] == 0.0 and t.loc[("dearer", "score"), "p_better"] == 0.0
+    # The baseline is not better or worse than itself: undefined, not 0 (which read as "never better").
+    assert t.loc["baseline", "p_better"].isna().all() and (t.loc["baseline", "change"] == 0.0).all()
 
 
 def test_failed_runs_are_left_out_of_the_table() -> None:

@@ -144,3 +144,19 @@ def test_dominance_helpers_reject_other_input():
         dominance_phases(ens)
     with pytest.raises(sd.SpecError, match="no loop `Z1` to highlight"):
         plot_loops(model.graph(), model.loops(), highlight="Z1")
+
+
+def test_max_length_lists_the_short_loops_with_the_names_they_have_in_the_full_listing(capsys):
+    # acute_flow_coping names a loop of 3 links and one of 5; `--max-length 4` used to fail on the long one.
+    from sd_engine.cli import main
+
+    model = sd.load("acute_flow_coping")
+    full = model.loops()
+    assert max(loop.length for loop in full if loop.name) > 4  # the case that failed
+    short = model.loops(max_length=4)
+    expected = {loop.variables: loop.name for loop in full if loop.length <= 4}
+    assert {loop.variables: loop.name for loop in short} == expected
+    assert sorted(n for n in expected.values() if n) == ["L15 overwhelm tipping"]
+    assert main(["loops", "acute_flow_coping", "--max-length", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"acute flow coping: {len(short)} feedback loop(s)") and "L15 overwhelm tipping" in out    # A name that is no loop at all is still an error when every loop is listed: test_loop_names_must_exist.
