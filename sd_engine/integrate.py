@@ -213,7 +213,7 @@ def simulate_results(
         elif controls:
             status, times, record = _run_controlled(program, state, SOLVERS[method](), t0, t1, h, save, controls)
         elif chosen == "numba":
-            status = _run_compiled(program, state, method, step_times, rows, record)
+            status = _run_compiled(program, state, method, step_times, rows, record, progress)
         else:
             status = _run_fixed(program, state, SOLVERS[method](), step_times, rows, record, progress)
         statuses = flag_values(program, record, times, status)
@@ -595,8 +595,10 @@ def _n_runs(program: Program, params: Mapping[str, Any]) -> int:
 
 
 def _run_compiled(program: Program, state: _State, method: str, step_times: np.ndarray, rows: np.ndarray,
-                  record: np.ndarray) -> list[RunStatus]:
-    """The fixed-step loop of :func:`_run_fixed` in the compiled kernel (:mod:`sd_engine.backends`)."""
+                  record: np.ndarray, progress: bool = False) -> list[RunStatus]:
+    """The fixed-step loop of :func:`_run_fixed` in the compiled kernel (:mod:`sd_engine.backends`);
+    a progress bar fills when the kernel returns (it does not call back into Python per step)."""
+    bar = _progress(len(step_times) - 1, progress)
     n = state.y.shape[0]
     status = [RunStatus()] * n
     alive = np.ones(n, dtype=bool)
@@ -610,6 +612,9 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         plen=state.length if pipes else np.ones((n, 0), dtype=np.int64),
         pbuf=state.buffer if pipes else np.zeros((n, 0, 1)), disc=state.discrete, pipes=state.pipes,
         rand=state.random, fail_step=fail_step)
+    if bar is not None:
+        bar.update(len(step_times) - 1)
+        bar.close()
     for run in np.flatnonzero(alive & (fail_step > 0)):
         slot = next(s for s in program.layout.stocks if s.start <= fail_col[run] < s.stop)
         owner = program.lowered[slot.key].owner or slot.name
