@@ -28,8 +28,13 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
+# bench: every back end against PySD and Simlin (pysimlin, the `bench` extra, installed here only)
+# -> benchmarks/results.md (and results_engine.md: numpy against a hand-written loop). World3-03 is read
+# from WORLD3_MDL=path/wrld3-03.mdl (the public model; not shipped).
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[bench]'
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_backends.py $(WORLD3_MDL)
 
 # docs: the API reference from the docstrings (Sphinx, warnings are errors) -> docs/_build/html/index.html
 docs: $(STAMP)
@@ -40,7 +45,7 @@ docs: $(STAMP)
 lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet uv
-	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra docs --universal \
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra docs --extra bench --universal \
 		--python-version 3.10 --custom-compile-command "make lock" --quiet -o $(CONSTRAINTS)
 	rm -rf .lock-venv
 

@@ -18,7 +18,7 @@ contenders interleaved round by round (and sdflow and numpy timed between the bl
 the PySD loop) so that load from other processes hits them alike. They time the
 call a user makes: sdflow's include building the ``xarray.Dataset``, PySD's its
 ``pandas.DataFrame``; the hand loop returns bare arrays. Models are compiled/translated
-once beforehand. Prints a table and writes it to ``benchmarks/results.md``.
+once beforehand. Prints a table and writes it to ``benchmarks/results_engine.md``.
 
 This is a script, not a test: wall-clock numbers depend on the machine.
 """
@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 import sd_engine as sd  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "test-models"
-RESULTS = Path(__file__).resolve().parent / "results.md"
+RESULTS = Path(__file__).resolve().parent / "results_engine.md"
 SIZES = (1_000, 10_000)
 #: A PySD loop expected to take longer than this is measured on a subset and extrapolated.
 PYSD_LOOP_BUDGET_S = 60.0

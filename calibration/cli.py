@@ -353,6 +353,7 @@ def _posterior(args: argparse.Namespace, model: Any, data: Any, params: dict[str
         warnings.simplefilter("ignore", FutureWarning)  # arviz announces its 1.0 refactor on import
         import arviz as az
 
+    az.Numba.disable_numba()  # arviz's numba path fails with numpy 2 (see calibration.posterior._arviz)
     print()
     print(az.summary(idata, kind="all", round_to=4).to_string())
     if "netcdf" in outputs:

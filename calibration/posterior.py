@@ -93,6 +93,9 @@ def _arviz() -> Any:
         warnings.simplefilter("ignore", FutureWarning)  # arviz announces its 1.0 refactor on import
         import arviz
 
+    # arviz takes a numba code path when numba is installed (sdflow's compiled back end needs it);
+    # in arviz 0.23 with numpy 2 that path fails (`float()` of a 1-element array in mcse "sd").
+    arviz.Numba.disable_numba()
     return arviz
 
 

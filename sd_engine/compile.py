@@ -129,7 +129,7 @@ class CompiledModel:
         progress: bool = False,
         rtol: float = 1e-6,
         atol: float = 1e-9,
-        backend: Literal["sdflow", "pysd"] = "sdflow",
+        backend: Literal["auto", "numba", "numpy", "interpreter", "pysd", "sdflow"] = "auto",
         variables: Sequence[str] | None = None,
     ) -> xr.Dataset:
         """Simulate and return an :class:`xarray.Dataset`.
@@ -157,9 +157,14 @@ class CompiledModel:
             default, ensembles mark.
         progress : bool
             Show a progress bar.
-        backend : {"sdflow", "pysd"}
-            ``"pysd"`` runs an imported model's own file through PySD's runtime instead, as a
-            cross-check (Euler only, much slower): :func:`sd_engine.io.pysd_runtime.run_pysd`.
+        backend : {"auto", "numba", "numpy", "interpreter", "pysd"}
+            What computes the run (:mod:`sd_engine.backends`): ``"auto"`` picks the compiled
+            numba kernel when it covers the model and pays (ensembles, long runs, a kernel
+            already compiled), else numpy; ``"numba"`` asks for the kernel (a model it does not
+            cover runs on numpy, with a warning naming why); ``"interpreter"`` is the slow
+            reference. ``"pysd"`` runs an imported model's own file through PySD's runtime
+            instead, as a cross-check (Euler only, much slower):
+            :func:`sd_engine.io.pysd_runtime.run_pysd`. ``"sdflow"`` means ``"auto"``.
         variables : sequence of str, optional
             Keep only these variables in the result (display or canonical names, as in `params`;
             PySD's ``return_columns``). An unknown name raises
@@ -186,11 +191,9 @@ class CompiledModel:
             if initial_time is not None or seed is not None:
                 raise UnsupportedError("`backend=\"pysd\"` takes params, final_time, dt, saveper and method only.")
             return run_pysd(self.program, params, final_time=final_time, dt=dt, saveper=saveper, method=method)
-        if backend != "sdflow":
-            raise SpecError(f"Unknown backend `{backend}`; use \"sdflow\" or \"pysd\".")
         return simulate(self.program, params, initial_time=initial_time, final_time=final_time, dt=dt,
                         saveper=saveper, method=method, seed=seed, errors=errors, progress=progress, rtol=rtol,
-                        atol=atol)
+                        atol=atol, backend=backend)
 
     def with_backend(self, backend: Literal["numpy", "interpreter"]) -> CompiledModel:
         """The same model evaluated by generated code or by the slow reference interpreter."""

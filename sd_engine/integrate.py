@@ -41,6 +41,7 @@ import xarray as xr
 from scipy import integrate as scipy_integrate
 from scipy.integrate import OdeSolution
 
+from .backends import Backend, choose_backend, run_compiled
 from .codegen import compile_program
 from .errors import (
     NonFiniteStateError,
@@ -129,9 +130,10 @@ def simulate_results(
     progress: bool = False,
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    backend: Backend | str = "auto",
 ) -> Results:
     """Simulate `model` (a program, or a compiled model) and return the flat
-    :class:`~sd_engine.results.Results`."""
+    :class:`~sd_engine.results.Results`; `backend` as :mod:`sd_engine.backends` says."""
     program = as_program(model)
     time = program.spec.time
     t0 = time.initial_time if initial_time is None else float(initial_time)
@@ -174,6 +176,12 @@ def simulate_results(
             f"`{program.lowered[next(iter(controls.values()))].name}` changes during the run, which the adaptive "
             f"method `{method}` cannot follow; use a fixed-step method (euler, rk2, rk4)."
         )
+    why = (f"the method `{method}` is adaptive (scipy's), not a fixed step" if method in ADAPTIVE_METHODS else
+           "its FINAL TIME, TIME STEP or SAVEPER changes during the run" if controls else "")
+    chosen = choose_backend(program, backend, method=method, fixed_step=not why, n_runs=_n_runs(program, params or {}),
+                            n_steps=n_steps, why=why)
+    if chosen == "interpreter" and not isinstance(program.evaluator, Interpreter):
+        program = interpreted(program)
     inputs = bind_inputs(program, params or {})
     n = inputs.n_runs
     if errors is None:
@@ -192,8 +200,10 @@ def simulate_results(
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
     # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
     shape = (layout.n_series, len(times), n)
-    buffer = np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)
-    record = buffer.transpose(2, 1, 0)
+    if chosen == "numba":  # the compiled kernel writes run by run: each run's block contiguous
+        record = np.empty((n, len(times), layout.n_series))
+    else:
+        record = (np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)).transpose(2, 1, 0)
 
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
@@ -202,6 +212,8 @@ def simulate_results(
             status = _run_adaptive(program, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
         elif controls:
             status, times, record = _run_controlled(program, state, SOLVERS[method](), t0, t1, h, save, controls)
+        elif chosen == "numba":
+            status = _run_compiled(program, state, method, step_times, rows, record, progress)
         else:
             status = _run_fixed(program, state, SOLVERS[method](), step_times, rows, record, progress)
         statuses = flag_values(program, record, times, status)
@@ -238,6 +250,9 @@ def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np
     """The steps saved with save interval `save`: the first step at or after each multiple of
     `save` from `t0` (every k-th step when `save` is k steps; otherwise the saved times are
     computed times, never values moved to times the run did not compute)."""
+    every = save / h
+    if every == round(every) and every >= 1:  # every k-th step (saveper a whole number of steps)
+        return np.arange(0, len(step_times), int(every))
     tol = 1e-9 * max(1.0, abs(save / h))
     targets = np.arange(0.0, (step_times[-1] - t0) / save + tol + 1.0) * (save / h)
     steps = np.unique(np.ceil(targets - tol).astype(np.intp))
@@ -569,6 +584,43 @@ def _first_failure(program: Program, y: np.ndarray, t: float, status: list[RunSt
         owner = program.lowered[slot.key].owner or slot.name
         status[run] = RunStatus(failed=True, time=t, variable=owner, value=str(y[run, col]))
         alive[run] = False
+
+
+def _n_runs(program: Program, params: Mapping[str, Any]) -> int:
+    """The runs a call makes, before its inputs are bound (the longest per-run array)."""
+    constants = {s.key: len(s.shape) for s in program.layout.constants}
+    sizes = [np.shape(v)[0] for k, v in params.items()
+             if np.ndim(v) == constants.get(canonical(k), -2) + 1 and np.ndim(v) > 0]
+    return max(sizes, default=1)
+
+
+def _run_compiled(program: Program, state: _State, method: str, step_times: np.ndarray, rows: np.ndarray,
+                  record: np.ndarray, progress: bool = False) -> list[RunStatus]:
+    """The fixed-step loop of :func:`_run_fixed` in the compiled kernel (:mod:`sd_engine.backends`);
+    a progress bar fills when the kernel returns (it does not call back into Python per step)."""
+    bar = _progress(len(step_times) - 1, progress)
+    n = state.y.shape[0]
+    status = [RunStatus()] * n
+    alive = np.ones(n, dtype=bool)
+    if not np.isfinite(state.y).all():
+        _first_failure(program, state.y, float(step_times[0]), status, alive)
+    fail_step = np.where(alive, -1, 0).astype(np.int64)
+    pipes = len(state.pipes)
+    fail_col, fail_value = run_compiled(
+        program, times=step_times, rows=rows, h=state.h, method=method, y0=state.y, z0=state.z, c=state.c,
+        record=record, keys=state.keys if len(state.random) else np.zeros((n, 0), dtype=np.uint64),
+        plen=state.length if pipes else np.ones((n, 0), dtype=np.int64),
+        pbuf=state.buffer if pipes else np.zeros((n, 0, 1)), disc=state.discrete, pipes=state.pipes,
+        rand=state.random, fail_step=fail_step)
+    if bar is not None:
+        bar.update(len(step_times) - 1)
+        bar.close()
+    for run in np.flatnonzero(alive & (fail_step > 0)):
+        slot = next(s for s in program.layout.stocks if s.start <= fail_col[run] < s.stop)
+        owner = program.lowered[slot.key].owner or slot.name
+        status[run] = RunStatus(failed=True, time=float(step_times[fail_step[run]]), variable=owner,
+                                value=str(np.float64(fail_value[run])))
+    return status
 
 
 def _run_fixed(program: Program, state: _State, solver: AbstractSolver, step_times: np.ndarray,

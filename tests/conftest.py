@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,3 +15,17 @@ def test_models() -> Path:
     if not TEST_MODELS.exists():
         pytest.skip("shared test-models not found next to the project")
     return TEST_MODELS
+
+
+@pytest.fixture(autouse=True, scope="session")
+def numba_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled (numba) kernels go to a folder of this session, not the user's cache: each model
+    compiles once per session, and a session never reuses another's kernels."""
+    folder = tmp_path_factory.mktemp("numba-cache")
+    before = os.environ.get("SDFLOW_CACHE_DIR")
+    os.environ["SDFLOW_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SDFLOW_CACHE_DIR", None)
+    else:
+        os.environ["SDFLOW_CACHE_DIR"] = before

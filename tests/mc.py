@@ -17,6 +17,8 @@ import math
 import os
 
 import arviz as az
+
+az.Numba.disable_numba()  # arviz's numba path fails with numpy 2 (see calibration.posterior._arviz)
 import numpy as np
 
 __all__ = ["Z", "SEED_OFFSET", "seed", "binomial_lower_bound", "mcse_mean", "mcse_sd", "mcse_quantile",

@@ -1,0 +1,435 @@
+"""The compiled back end: a model's equations and its step loop as one numba (LLVM) kernel.
+
+The scalar path (:mod:`sd_engine.scalar`) writes a model's equations over Python floats;
+:class:`NumbaGenerator` reuses that generator to write them for numba: ``evaluate`` computes
+every flow and auxiliary of one run at one time from that run's stocks, and ``run_one``
+drives a whole run -- Euler, RK2 or RK4 steps, discrete states, DELAY FIXED pipelines and
+the counter-based random draws of :mod:`sd_engine.integrate` -- without returning to Python.
+``run_serial`` loops over the runs of a call; ``run_parallel`` spreads them across cores
+with ``prange`` (each run writes only its own rows, so runs are independent and an ensemble
+equals its single runs).
+
+What is computed is exactly what the numpy back end computes: the same lowered model, the
+same order of equations and of operations inside each (``a + b - c`` as ``(a + b) - c``),
+the same builtins (``sd_engine.numba_builtins``), numpy's float semantics
+(``error_model="numpy"``: a division by zero gives inf or NaN). Initial values come from
+the program's own ``initialize`` (run once, in numpy), so only the step loop is compiled.
+Results equal the numpy back end's to rounding: bit for bit where the operations are
+IEEE's own (+ - * /, comparisons, lookups), within an ulp or two where a transcendental
+function of the C library differs from numpy's vectorised one.
+
+What the kernel does not cover it refuses by name (:class:`NotCompiled`): subscripts and
+array functions, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
+added to the language later is refused until it is written there), and programs not
+evaluated by generated code (the reference interpreter). The caller then runs the numpy
+back end.
+
+Compiled code is cached on disk: the generated module is written to
+``<cache>/numba-<numba version>-<machine>/m_<hash>.py`` (the hash covers the source, the
+builtins module and the Python version) and imported from there, and numba keeps its
+machine code beside it (``cache=True``, keyed by numba on the CPU), so a second process
+loads the kernel instead of compiling it. The cache folder is ``$SDFLOW_CACHE_DIR`` or the
+user's cache directory (:func:`cache_dir`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import logging
+import math
+import os
+import platform
+import sys
+import threading
+import time
+import types
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .codegen import check_nesting, comment
+from .expr import Call, Expr, Num, Ref, Table, to_text
+from .functions import ALIASES, BUILTINS, LOOKUP_FUNCTIONS, PIECES
+from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
+from .scalar import NotScalar, ScalarGenerator
+from .spec import Variable
+
+__all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
+           "is_cached", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
+
+log = logging.getLogger("sd_engine.numba")
+
+#: The environment variable naming the folder of compiled kernels (tests point it at a tmp dir).
+CACHE_ENV = "SDFLOW_CACHE_DIR"
+#: The fixed-step methods the kernel runs, by the code ``run_one`` takes.
+METHOD_CODES = {"euler": 0, "rk2": 1, "rk4": 2}
+
+_LOOKUP_IMPL = {"interpolate": "lookup", "extrapolate": "lookup_extrapolate", "hold_backward": "lookup_backward",
+                "look_forward": "lookup_forward"}
+
+
+# Internal builtins by the function the modeller wrote.
+_USER_NAMES = {"_truncated_normal": "random_normal", "_truncated_poisson": "random_poisson",
+               "_truncated_exponential": "random_exponential", "_xmile_pulse_train": "pulse"}
+
+
+class NotCompiled(Exception):
+    """The model uses something the compiled back end does not cover; the message names it."""
+
+
+class NumbaGenerator(ScalarGenerator):
+    """Writes a lowered model as a numba module: ``evaluate`` over floats and the run drivers.
+
+    The expressions are those of :class:`~sd_engine.scalar.ScalarGenerator` (the same
+    operations in the same order); the calls of builtins and lookups are this back end's
+    (``sd_engine.numba_builtins``), and whatever it does not cover raises
+    :class:`NotCompiled` naming the construct.
+    """
+
+    def emit(self, expr: Expr, var: Variable) -> tuple[str, None]:
+        if isinstance(expr, Num) and not math.isfinite(expr.value):
+            v = expr.value
+            return ("math.nan" if v != v else "math.inf" if v > 0 else "(-math.inf)"), None
+        return super().emit(expr, var)
+
+    def scalar(self, expr: Expr, var: Variable) -> str:
+        if isinstance(expr, Num) and not math.isfinite(expr.value):
+            return self.emit(expr, var)[0]
+        return super().scalar(expr, var)
+
+    def scalar_call(self, call: Call, var: Variable) -> str:
+        func = ALIASES.get(call.func, call.func)
+        if func == "time" and not call.args:
+            return "t"
+        if func == "with_lookup" and len(call.args) == 2 and isinstance(call.args[1], Table):
+            name = self.tables.setdefault(call.args[1], f"_table{len(self.tables)}")
+            x = self.scalar(call.args[0], var)
+            return f"sf.lookup({x}, {name}_x, {name}_y, 0, {len(call.args[1].xs)})"
+        if func in self.vars and self.vars[func].kind == "lookup" and len(call.args) == 1:
+            table = self.vars[func].lookup
+            assert table is not None
+            return self.scalar_lookup(func, call.args[0], var, table.mode)
+        if func in LOOKUP_FUNCTIONS:
+            if len(call.args) == 2 and isinstance(call.args[0], Ref) and call.args[0].name in self.vars:
+                return self.scalar_lookup(call.args[0].name, call.args[1], var, LOOKUP_FUNCTIONS[func])
+            raise NotScalar
+        if func not in BUILTINS:
+            raise NotScalar  # reductions, array functions and block equations need arrays
+        builtin = BUILTINS[func]
+        if builtin.nargs is not None and len(call.args) not in builtin.nargs:
+            raise NotScalar  # the array compiler reports the error
+        args = [self.scalar(a, var) for a in call.args]
+        if func == "if_then_else":
+            return f"({args[1]} if {args[0]} else {args[2]})"
+        if func in ("min", "max"):
+            # functions.minimum folds left: min(a, b, c) = minimum(minimum(a, b), c).
+            code = args[0]
+            for a in args[1:]:
+                code = f"sf.{func}imum({code}, {a})"
+            return code
+        from .numba_builtins import COVERED  # numba is imported only when a kernel is built
+
+        if func not in COVERED:
+            raise NotCompiled(f"`{_USER_NAMES.get(func, func.lstrip('_'))}` (in `{var.name}`)")
+        prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
+        return COVERED[func].format(", ".join(prefix + args))
+
+    def scalar_lookup(self, key: str, arg: Expr, var: Variable, mode: str) -> str:
+        x = self.scalar(arg, var)
+        if mode not in _LOOKUP_IMPL:
+            raise NotCompiled(f"lookup mode `{mode}` (in `{var.name}`)")
+        j = self.lookup_index[key]
+        return f"sf.{_LOOKUP_IMPL[mode]}({x}, lx, ly, lo[{j}], lo[{j + 1}])"
+
+    def generate(self, layout: Layout) -> str:
+        if self.dims or any(v.dims for v in self.vars.values()):
+            raise NotScalar
+        self.lookup_index = {key: j for j, key in enumerate(layout.lookups)}
+        ident = self.ident
+        body: list[str] = []
+        for slot in layout.stocks:
+            body.append(f"{ident[slot.key]} = y[iy, {slot.start}]" + comment(slot.name))
+        for slot in layout.states:
+            body.append(f"{ident[slot.key]} = z[iz, {slot.start}]" + comment(slot.name))
+        for i, slot in enumerate(layout.constants):
+            body.append(f"{ident[slot.key]} = c[ic, {i}]" + comment(slot.name))
+        for var in self.rate_order():
+            assert var.equation is not None
+            if isinstance(var.equation, Call) and var.equation.func == PIECES:
+                raise NotScalar
+            code = self.emit(var.equation, var)[0]
+            if var.kind == "flow" and var.non_negative:
+                code = f"sf.maximum({code}, 0.0)"
+            body.append(f"{ident[var.canonical]} = {check_nesting(code, var)}"
+                        + comment(f"{var.name} = {to_text(var.equation)}"))
+            if var.kind == "flow":
+                body += [line.strip() for line in self.limit_outflow(var)]
+        for slot in layout.stocks:
+            body.append(f"K[s, {slot.start}] = {self.net_flow(self.vars[slot.key])}" + comment(f"net flow of {slot.name}"))
+        for slot in layout.states:
+            var = self.vars[slot.key]
+            source = var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else slot.key
+            body.append(f"ZN[q, {slot.start}] = {ident[source]}" + comment(f"next {slot.name}"))
+        body.append("if r >= 0:")
+        body += [f"    R[r, {slot.start}] = {ident[slot.key]}" + comment(slot.name) for slot in layout.series]
+        body.append("    pass")
+        lines = [f"# Generated by sdflow from model {self.lowered.name!r}: the compiled (numba) back end.",
+                 "import math", "", "import numpy as np", "from numba import njit, prange", "",
+                 "from sd_engine import numba_builtins as sf", "from sd_engine.numba_builtins import draw", ""]
+        for table, name in self.tables.items():
+            lines.append(f"{name}_x = {_array(table.xs)}")
+            lines.append(f"{name}_y = {_array(table.ys)}")
+        lines += ["", "", _DECORATOR, "def evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r):"]
+        lines += ["    " + b for b in body]
+        return "\n".join(lines) + "\n" + _ensemble_source()
+
+
+
+
+# One compiled function per model, of the signature the shared drivers call
+# (sd_engine.numba_builtins.EVALUATE): the drivers are compiled once per machine, not per model.
+_DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
+# Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
+# model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
+# shared drivers call them through a pointer; runs spread across cores. Compiled on the first
+# ensemble of the model, and cached.
+_ENSEMBLE = """
+
+{run_block}
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
+                 fail_step, fail_col, fail_value):
+    n = Y.shape[0]
+    for block in prange((n + sf.BLOCK - 1) // sf.BLOCK):
+        a = block * sf.BLOCK
+        run_block(a, min(n, a + sf.BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
+                  disc, pipes, rand, fail_step, fail_col, fail_value)
+"""
+
+
+def _ensemble_source() -> str:
+    """The per-model ensemble driver: `run_block` of the builtins module with `evaluate` the
+    module's own function instead of a parameter."""
+    from .numba_builtins import run_block
+
+    source = inspect.getsource(run_block)
+    header = "def run_block(evaluate, a,"
+    assert header in source, "numba_builtins.run_block changed its signature"
+    source = source[source.index(header):].replace(header, "def run_block(a,", 1)
+    return _ENSEMBLE.format(run_block='@njit(cache=True, error_model="numpy", nogil=True)\n' + source)
+
+
+def _array(values: Any) -> str:
+    """A literal float array: numbers by ``repr``, NaN and infinities by name (``repr`` would
+    write ``nan``, which is no Python name)."""
+    def one(v: float) -> str:
+        return repr(v) if math.isfinite(v) else "np.nan" if v != v else "np.inf" if v > 0 else "-np.inf"
+
+    return f"np.array([{', '.join(one(float(v)) for v in values)}], dtype=np.float64)"
+
+
+def cache_dir() -> Path:
+    """The folder of compiled kernels: ``$SDFLOW_CACHE_DIR``, else the user's cache directory
+    (``~/.cache/sdflow`` on Linux, via platformdirs), with one subfolder per numba version and
+    machine."""
+    import numba
+    import platformdirs
+
+    base = os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("sdflow")
+    return Path(base) / f"numba-{numba.__version__}-{platform.machine()}"
+
+
+def _builtins_hash() -> str:
+    path = Path(__file__).with_name("numba_builtins.py")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class NumbaKernel:
+    """The compiled drivers of one program, and how to call them.
+
+    Attributes
+    ----------
+    source : str
+        The generated module (readable: each line carries its equation in a comment).
+    path : Path
+        Where the module lives in the cache.
+    """
+
+    source: str
+    path: Path
+    module: types.ModuleType
+    tables: int  # lookups of the layout
+
+    def run(self, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
+            z0: np.ndarray, constants: np.ndarray, lookups: list[tuple[np.ndarray, np.ndarray]],
+            record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
+            pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
+            fail_value: np.ndarray, parallel: bool, inline: bool = False) -> None:
+        """Run every row of `y0` from its initial state, writing the saved series into
+        `record` ``(runs, saved times, series)`` and the first non-finite stock of each run into
+        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked).
+
+        `parallel` spreads blocks of runs across cores; `inline` takes the model's own
+        ensemble driver (compiled on its first use, then cached), which inlines the equations
+        into the step loop, instead of the shared one that calls them through a pointer."""
+        sizes = [len(xs) for xs, _ in lookups]
+        lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
+        ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
+        from .numba_builtins import run_parallel, run_serial
+
+        # numba's default thread pool (workqueue) cannot run two parallel kernels at once: a call
+        # from a second thread while one runs (Dask's threaded workers) takes the serial driver.
+        parallel = parallel and _PARALLEL.acquire(blocking=False)
+        try:
+            inline = parallel and inline
+            first: tuple[Any, ...] = () if inline else (self.module.evaluate,)
+            driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
+            self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
+                       disc, pipes, rand, fail_step, fail_col, fail_value)
+        finally:
+            if parallel:
+                _PARALLEL.release()
+
+    @staticmethod
+    def _call(driver: Any, first: tuple[Any, ...], times: np.ndarray, rows: np.ndarray, h: float, method: str,
+              y0: np.ndarray, z0: np.ndarray, constants: np.ndarray, lx: np.ndarray, ly: np.ndarray, lo: np.ndarray,
+              record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
+              pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
+              fail_value: np.ndarray) -> None:
+        n, n_saved, n_series = record.shape
+        driver(*first, np.ascontiguousarray(times, dtype=np.float64), np.ascontiguousarray(rows, dtype=np.int64), float(h),
+               METHOD_CODES[method], np.ascontiguousarray(y0, dtype=np.float64),
+               np.ascontiguousarray(z0, dtype=np.float64), np.ascontiguousarray(constants, dtype=np.float64),
+               lx, ly, lo, record.reshape(n * n_saved, n_series), n_saved, np.ascontiguousarray(keys, dtype=np.uint64),
+               np.ascontiguousarray(plen, dtype=np.int64), np.ascontiguousarray(pbuf, dtype=np.float64),
+               np.ascontiguousarray(disc, dtype=np.int64), np.ascontiguousarray(pipes, dtype=np.int64),
+               np.ascontiguousarray(rand, dtype=np.int64), fail_step, fail_col, fail_value)
+
+
+# Built once per program (or its refusal), dropped with it.
+_KERNELS: weakref.WeakKeyDictionary[Program, NumbaKernel | str] = weakref.WeakKeyDictionary()
+_SOURCES: weakref.WeakKeyDictionary[Program, str] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+_PARALLEL = threading.Lock()
+
+
+def refusal(model: ProgramLike) -> str | None:
+    """Why the compiled back end cannot run `model` (one line naming the construct), or None."""
+    program = as_program(model)
+    if program in _SOURCES:
+        return None
+    if program in _KERNELS and isinstance(_KERNELS[program], str):
+        return str(_KERNELS[program])
+    try:
+        _SOURCES[program] = _generate(program)
+    except _Refused as exc:
+        _KERNELS[program] = str(exc)
+        return str(exc)
+    return None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _generate(program: Program) -> str:
+    if not isinstance(program.evaluator, GeneratedEvaluator):
+        raise _Refused("the program is evaluated by the reference interpreter, not by generated code")
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        raise _Refused("numba is not installed (`pip install numba`)") from None
+    try:
+        return NumbaGenerator(program.lowered).generate(program.layout)
+    except NotScalar:
+        raise _Refused("the model has subscripts or array functions, which the compiled back end does not "
+                       "cover yet") from None
+    except NotCompiled as exc:
+        raise _Refused(f"the compiled back end does not cover {exc}") from None
+
+
+def _module_path(source: str) -> Path:
+    key = hashlib.sha256(f"{source}\n{_builtins_hash()}\n{sys.version}".encode()).hexdigest()[:32]
+    return cache_dir() / f"m_{key}.py"
+
+
+def is_cached(model: ProgramLike) -> bool:
+    """Whether `model`'s kernel is built in this process or compiled on disk (so running it
+    costs no compile)."""
+    program = as_program(model)
+    kernel = _KERNELS.get(program)
+    if isinstance(kernel, NumbaKernel):
+        return True
+    if refusal(program) is not None:
+        return False
+    path = _module_path(_SOURCES[program])
+    cached = path.parent / "__pycache__"
+    return cached.is_dir() and any(cached.glob(f"{path.stem}.evaluate-*.nbi"))
+
+
+def has_ensemble_driver(model: ProgramLike) -> bool:
+    """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
+    program = as_program(model)
+    kernel = _KERNELS.get(program)
+    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures:
+        return True
+    if refusal(program) is not None:
+        return False
+    path = _module_path(_SOURCES[program])
+    cached = path.parent / "__pycache__"
+    return cached.is_dir() and any(cached.glob(f"{path.stem}.run_parallel-*.nbi"))
+
+
+def numba_kernel(model: ProgramLike) -> NumbaKernel:
+    """The compiled kernel of `model` (built once per program, loaded from the disk cache when
+    another process compiled it); raises :class:`NotCompiled` with the reason when the back end
+    does not cover the model."""
+    program = as_program(model)
+    with _LOCK:
+        kernel = _KERNELS.get(program)
+        if isinstance(kernel, NumbaKernel):
+            return kernel
+        reason = refusal(program)
+        if reason is not None:
+            raise NotCompiled(reason)
+        source = _SOURCES[program]
+        path = _module_path(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written once under its hash: rewriting would change its time stamp and make numba
+        # discard the machine code cached beside it. A file of that name that is not exactly
+        # this source (a torn write) is replaced.
+        if not path.exists() or path.read_text(encoding="utf-8") != source:
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(source, encoding="utf-8")
+            os.replace(partial, path)
+        spec = importlib.util.spec_from_file_location(f"sdflow_numba_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # Registered by name: numba's cached machine code finds its module's globals through it.
+        sys.modules[spec.name] = module
+        started = time.perf_counter()
+        try:
+            spec.loader.exec_module(module)  # compiles `evaluate` (explicit signature), or loads it from disk
+        except Exception as exc:  # noqa: BLE001 -- numba's typing errors have no common base worth naming
+            # A construct the generator writes but numba cannot type: a gap of this back end,
+            # never the model's fault, so the call runs on numpy.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = f"numba could not compile it ({type(exc).__name__}: {first[:160]})"
+            _KERNELS[program] = reason
+            _SOURCES.pop(program, None)
+            raise NotCompiled(reason) from None
+        stats = module.evaluate.stats
+        log.info("numba kernel of model %r %s in %.2f s (%s)", program.spec.name,
+                 "loaded from the cache" if stats.cache_hits else "compiled", time.perf_counter() - started, path)
+        kernel = NumbaKernel(source, path, module, len(program.layout.lookups))
+        _KERNELS[program] = kernel
+        return kernel
+

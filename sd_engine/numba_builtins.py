@@ -1,0 +1,377 @@
+"""The builtins of compiled (numba) model code: one float in, one float out.
+
+The code written by :mod:`sd_engine.codegen_numba` calls these as ``sf.<name>`` from inside
+njit functions. Each follows the semantics of its numpy implementation in
+:mod:`sd_engine.functions` and of the scalar path (:mod:`sd_engine.scalar`) operation for
+operation, so a compiled run gives the numpy back end's numbers: the same IEEE operations in
+the same order (``error_model="numpy"``: a division by zero gives inf or NaN, never an
+exception). :data:`COVERED` names the builtins of :data:`sd_engine.functions.BUILTINS`
+written here; the code generator refuses any other by name, so a builtin added to the
+language later stays on the numpy back end until it is written here too.
+
+This module must stay importable without side effects: generated modules import it, and
+numba's on-disk cache of a generated module keys on its source (the cache folder's name
+also carries a hash of this file, see :mod:`sd_engine.codegen_numba`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange, types
+
+__all__ = [
+    "COVERED",
+    "minimum",
+    "maximum",
+    "xidz",
+    "zidz",
+    "integer",
+    "modulo",
+    "quantum",
+    "log",
+    "step",
+    "pulse",
+    "pulse_train",
+    "xmile_pulse_train",
+    "ramp",
+    "lookup",
+    "lookup_extrapolate",
+    "lookup_backward",
+    "lookup_forward",
+    "power",
+    "truncated_exponential",
+    "mix",
+    "draw",
+    "EVALUATE",
+    "BLOCK",
+    "run_block",
+    "run_serial",
+    "run_parallel",
+]
+
+# Every function: cached on disk, numpy's float semantics (inf/NaN, no exceptions), no GIL.
+_jit = njit(cache=True, error_model="numpy", nogil=True)
+
+#: The builtins of :data:`sd_engine.functions.BUILTINS` compiled code covers, with the code of
+#: their call (``{}`` takes the arguments, time and time step first where the builtin wants them).
+COVERED: dict[str, str] = {
+    "abs": "abs({})",
+    "sqrt": "math.sqrt({})",
+    "exp": "math.exp({})",
+    "ln": "math.log({})",
+    "log10": "math.log10({})",
+    "log": "sf.log({})",
+    "sin": "math.sin({})",
+    "cos": "math.cos({})",
+    "tan": "math.tan({})",
+    "arcsin": "math.asin({})",
+    "arccos": "math.acos({})",
+    "arctan": "math.atan({})",
+    "sinh": "math.sinh({})",
+    "cosh": "math.cosh({})",
+    "tanh": "math.tanh({})",
+    "gamma_ln": "math.lgamma({})",  # scipy's gammaln and the C library's lgamma agree to an ulp or two
+    "integer": "sf.integer({})",
+    "modulo": "sf.modulo({})",
+    "quantum": "sf.quantum({})",
+    "xidz": "sf.xidz({})",
+    "zidz": "sf.zidz({})",
+    "step": "sf.step({})",
+    "pulse": "sf.pulse({})",
+    "pulse_train": "sf.pulse_train({})",
+    "ramp": "sf.ramp({})",
+    "_xmile_pulse_train": "sf.xmile_pulse_train({})",
+    "_truncated_exponential": "sf.truncated_exponential({})",
+}
+
+
+@_jit
+def minimum(a: float, b: float) -> float:
+    # np.minimum: NaN propagates from either side.
+    return b if (b < a or b != b) else a
+
+
+@_jit
+def maximum(a: float, b: float) -> float:
+    return b if (b > a or b != b) else a
+
+
+@_jit
+def xidz(a: float, b: float, x: float) -> float:
+    return x if b == 0 else a / b
+
+
+@_jit
+def zidz(a: float, b: float) -> float:
+    return 0.0 if b == 0 else a / b
+
+
+@_jit
+def integer(x: float) -> float:
+    return np.trunc(x)
+
+
+@_jit
+def modulo(a: float, b: float) -> float:
+    return np.fmod(a, b)
+
+
+@_jit
+def quantum(a: float, q: float) -> float:
+    return a if q <= 0 else q * np.trunc(a / q)
+
+
+@_jit
+def log(x: float, base: float) -> float:
+    return math.log(x) / math.log(base)
+
+
+@_jit
+def step(t: float, dt: float, height: float, start: float) -> float:
+    return height if t + dt / 2 > start else 0.0
+
+
+@_jit
+def pulse(t: float, dt: float, start: float, width: float) -> float:
+    w = dt if width == 0 else width
+    tt = t + dt / 2
+    return 1.0 if (tt > start and tt < start + w) else 0.0
+
+
+@_jit
+def _floored_mod(a: float, b: float) -> float:
+    # np.mod for b > 0: the remainder with the sign of b.
+    r = np.fmod(a, b)
+    if r != 0 and (r < 0) != (b < 0):
+        r += b
+    return r
+
+
+@_jit
+def pulse_train(t: float, dt: float, start: float, width: float, interval: float, end: float) -> float:
+    tt = t + dt / 2
+    w = dt if width == 0 else width
+    phase = _floored_mod(tt - start, interval) if interval > 0 else tt - start
+    return 1.0 if (tt > start and t <= end + dt / 2 and phase < w) else 0.0
+
+
+@_jit
+def xmile_pulse_train(t: float, dt: float, start: float, interval: float) -> float:
+    tt = t + dt / 2
+    phase = _floored_mod(tt - start, interval) if interval > 0 else tt - start
+    return 1.0 if (tt > start and phase < dt) else 0.0
+
+
+@_jit
+def ramp(t: float, slope: float, start: float, end: float) -> float:
+    return 0.0 if t < start else slope * ((t if t < end else end) - start)
+
+
+@_jit
+def _right(xs: np.ndarray, a: int, b: int, x: float) -> int:
+    # np.searchsorted(xs[a:b], x, side="right") + a: the points at or before x.
+    lo, hi = a, b
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_jit
+def _left(xs: np.ndarray, a: int, b: int, x: float) -> int:
+    lo, hi = a, b
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+# Lookups read the table ``xs[a:b], ys[a:b]``: every table of a run lives in one flat pair of
+# arrays, so a table given to one call may have any length.
+@_jit
+def lookup(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    """np.interp for one point, with numpy's formula (as the scalar path's ``lookup``)."""
+    if x != x:
+        return math.nan
+    if x <= xs[a]:
+        return ys[a]
+    if x >= xs[b - 1]:
+        return ys[b - 1]
+    j = _right(xs, a, b, x) - 1
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    return slope * (x - xs[j]) + ys[j]
+
+
+@_jit
+def lookup_extrapolate(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    y = lookup(x, xs, ys, a, b)
+    if b - a < 2:
+        return y
+    if x < xs[a]:
+        return ys[a] + (x - xs[a]) * ((ys[a + 1] - ys[a]) / (xs[a + 1] - xs[a]))
+    if x > xs[b - 1]:
+        return ys[b - 1] + (x - xs[b - 1]) * ((ys[b - 1] - ys[b - 2]) / (xs[b - 1] - xs[b - 2]))
+    return y
+
+
+@_jit
+def lookup_backward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    i = _right(xs, a, b, x) - 1 if x == x else b - 1  # searchsorted puts NaN last
+    return ys[min(max(i, a), b - 1)]
+
+
+@_jit
+def lookup_forward(x: float, xs: np.ndarray, ys: np.ndarray, a: int, b: int) -> float:
+    i = _left(xs, a, b, x) if x == x else b
+    return ys[min(max(i, a), b - 1)]
+
+
+@_jit
+def power(a: float, b: float) -> float:
+    return a ** b
+
+
+@_jit
+def truncated_exponential(u: float, low: float, high: float, shift: float, stretch: float) -> float:
+    # functions.truncated_exponential: invert the CDF of Exp(1) between the standardised bounds.
+    lo = -math.expm1(-maximum((low - shift) / stretch, 0.0))
+    hi = -math.expm1(-maximum((high - shift) / stretch, 0.0))
+    z = -math.log1p(-(lo + u * (hi - lo)))
+    return minimum(maximum(shift + stretch * z, low), high)  # np.clip
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@_jit
+def mix(x: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser (``sd_engine.integrate``'s counter-based generator)."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@_jit
+def draw(key: np.uint64, k: int) -> float:
+    """Draw `k` of the stream `key`: the integrator's ``draw(k)`` for one run and column."""
+    bits = mix(key + np.uint64(k + 1) * _GOLDEN)
+    return float(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+# -- the drivers: the step loop over a block of runs ---------------------------------------------
+_F, _I = types.float64, types.int64
+_V, _VI, _M = types.float64[::1], types.int64[::1], types.float64[:, ::1]
+#: The signature of a model's compiled
+#: ``evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r)``: one run's equations
+#: from row `iy` of stocks `y`, row `iz` of states `z` and row `ic` of constants `c`; its net
+#: flows into row `s` of `K`, next discrete states into row `q` of `ZN` and, when `r` >= 0, its
+#: series into row `r` of `R`. Rows, not views: a view per call costs more than the equations
+#: of a small model.
+EVALUATE = types.void(_F, _F, _M, _I, _M, _I, _M, _I, _V, _V, _VI, _M, _I, _M, _I, _M, _I)
+_DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, _V, _V, _VI, _M, _I,
+                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V)
+#: Runs a block steps together: their equations interleave, so the processor overlaps one run's
+#: chain of dependent operations with the others' (a single run waits on each result in turn).
+BLOCK = 16
+
+
+@_jit
+def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+              disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Runs ``a:b`` step by step: the step loop of ``sd_engine.integrate._run_fixed`` and the
+    solvers' ``step``, operation for operation (``y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)``).
+    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``."""
+    B = b - a
+    m = Y.shape[1]
+    y = Y[a:b].copy()
+    z = Z[a:b].copy()
+    stages = 1 if method == 0 else 2 if method == 1 else 4
+    yt = np.empty((B, m))
+    K = np.empty((4 * B, m))  # the stages' net flows, four rows per run
+    ZN = np.empty((2 * B, Z.shape[1]))  # next discrete states: of the step, and scratch for later stages
+    pointer = np.zeros((B, len(pipes)), np.int64)
+    half = h / 2
+    sixth = h / 6
+    n_steps = len(times) - 1
+    for k in range(n_steps + 1):
+        t = times[k]
+        r = rows[k]
+        for s in range(stages if k < n_steps else 1):
+            tt = t if s == 0 else t + half if (method == 2 and s < 3) else t + h
+            for u in range(B):
+                w = 4 * u
+                if s == 0:
+                    for j in range(m):
+                        yt[u, j] = y[u, j]
+                elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + h * K[w, j]
+                elif s < 3:  # RK4: k2, k3 at t + h/2
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + half * K[w + s - 1, j]
+                else:
+                    for j in range(m):
+                        yt[u, j] = y[u, j] + h * K[w + 2, j]
+                row = (a + u) * T + r if (s == 0 and r >= 0) else -1
+                evaluate(tt, h, yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1), R, row)
+        if k == n_steps:
+            break
+        for u in range(B):
+            w = 4 * u
+            if method == 0:
+                for j in range(m):
+                    y[u, j] += h * K[w, j]
+            elif method == 1:
+                for j in range(m):
+                    y[u, j] = y[u, j] + half * (K[w, j] + K[w + 1, j])
+            else:
+                for j in range(m):
+                    y[u, j] = y[u, j] + sixth * (K[w, j] + 2 * K[w + 1, j] + 2 * K[w + 2, j] + K[w + 3, j])
+            # Discrete states after the stocks: samples, pipelines, then fresh draws (_State.advance_discrete).
+            for q in range(len(disc)):
+                z[u, disc[q]] = ZN[2 * u, disc[q]]
+            for q in range(len(pipes)):
+                pbuf[a + u, q, pointer[u, q]] = ZN[2 * u, pipes[q]]
+                pointer[u, q] = (pointer[u, q] + 1) % plen[a + u, q]
+                z[u, pipes[q]] = pbuf[a + u, q, pointer[u, q]]
+            for q in range(len(rand)):
+                z[u, rand[q]] = draw(keys[a + u, q], k + 1)
+            if fail_step[a + u] < 0:
+                for j in range(m):
+                    if not math.isfinite(y[u, j]):
+                        fail_step[a + u] = k + 1
+                        fail_col[a + u] = j
+                        fail_value[a + u] = y[u, j]
+                        break
+
+
+@njit(_DRIVER, cache=True, error_model="numpy", nogil=True)
+def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+               disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
+    n = Y.shape[0]
+    for a in range(0, n, BLOCK):
+        run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+
+
+@njit(_DRIVER, cache=True, error_model="numpy", nogil=True, parallel=True)
+def run_parallel(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+                 disc, pipes, rand, fail_step, fail_col, fail_value):
+    """Every run of a call in blocks across cores, calling `evaluate` through a pointer (no
+    compile per model; the model's own ensemble driver, which inlines it, is faster)."""
+    n = Y.shape[0]
+    for block in prange((n + BLOCK - 1) // BLOCK):
+        a = block * BLOCK
+        run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)

@@ -1,0 +1,230 @@
+"""The compiled (numba) back end against the numpy back end: the same numbers, or a refusal.
+
+The numpy back end is the independent reference here (itself checked against the interpreter,
+analytic solutions and canonical outputs). Each model is compiled once per session: the kernel
+cache lives in a session tmp dir (conftest sets ``SDFLOW_CACHE_DIR``). Equal means within
+1e-12 relative (a C library's ``exp`` or ``log`` may differ from numpy's in the last bit; the
+arithmetic itself is the same operations in the same order), and an ensemble equals its single
+runs bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import models
+import sd_engine as sd
+from sd_engine import functions
+from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds, precompile
+from sd_engine.builder import Model
+from sd_engine.codegen_numba import has_ensemble_driver, is_cached, numba_kernel, refusal
+from sd_engine.guards import NonFiniteWarning
+from sd_engine.io.conformance import data_files_beside, find_cases
+from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
+from paths import TEST_MODELS
+from zoo import RUN_OPTIONS, ZOO
+
+pytest.importorskip("numba")
+
+METHODS = ("euler", "rk2", "rk4")
+# What the back end does not cover yet: subscripts and array functions; RANDOM NORMAL and
+# RANDOM POISSON (scipy's special functions). Each is refused by name and runs on numpy.
+REFUSED_ZOO = {"arrays", "non_negative_arrays", "blocks", "random_draws"}
+
+
+def _equal(model: sd.CompiledModel, rtol: float = 1e-12, **options: object) -> None:
+    expected = model.run(backend="numpy", **options)  # type: ignore[arg-type]
+    actual = model.run(backend="numba", **options)  # type: ignore[arg-type]
+    assert actual.attrs["status"] == expected.attrs["status"]
+    assert_results_close(actual, expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_models_run_compiled_with_the_numpy_results_or_are_refused_by_name(name: str) -> None:
+    model = ZOO[name]().compile()
+    reason = refusal(model)
+    if name in REFUSED_ZOO:
+        assert reason is not None and ("`" in reason or "subscripts" in reason), reason
+        with pytest.warns(BackendWarning, match="runs on numpy"):
+            fallback = model.run(backend="numba", **RUN_OPTIONS.get(name, {}))
+        assert_results_close(fallback, model.run(backend="numpy", **RUN_OPTIONS.get(name, {})), rtol=0, atol=0)
+        return
+    assert reason is None
+    for method in METHODS:
+        _equal(model, method=method, **RUN_OPTIONS.get(name, {}))
+
+
+@pytest.mark.parametrize("call", ["random_normal(0, 10, 5, 2)", "random_poisson(0, 12, 4, 0, 1)"])
+def test_random_functions_without_a_compiled_version_are_refused_by_name(call: str) -> None:
+    m = Model("draws", final_time=2)
+    m.stock("x", initial=1, inflows=["f"])
+    m.flow("f", call)
+    assert f"`{call.split('(')[0]}` (in `f`)" in str(refusal(m.compile()))
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_library_models_run_compiled_with_the_numpy_results(name: str) -> None:
+    model = models.build(name).compile()
+    assert refusal(model) is None
+    # numpy's exp and log (SIMD) and the C library's may differ in the last bit; through the
+    # feedback of a long run (the whole-system model: 5,475 steps, 56 exp and 15 log per step)
+    # such a difference grows to about 1e-11 relative (7e-12 measured), so runs of more than
+    # 1,000 steps get 1e-10. Shorter runs stay within 1e-12.
+    time = model.spec.time
+    steps = (time.final_time - time.initial_time) / time.dt
+    _equal(model, rtol=1e-12 if steps <= 1000 else 1e-10)
+
+
+def _random_model() -> Model:
+    m = Model("random walk", final_time=12, dt=0.25)
+    m.constant("spread", 2.0)
+    m.stock("level", initial=10, inflows=["noise in"], outflows=["decay"])
+    m.flow("noise in", "random_uniform(0, spread) + random_exponential(0, 5, 0, spread, 3)")
+    m.flow("decay", "level * 0.1")
+    m.aux("held", "sample_if_true(modulo(time, 2) < 0.1, level, 0)")
+    m.aux("late", "delay_fixed(level, 1.5, 3)")
+    return m
+
+
+def test_random_draws_pipelines_and_samples_equal_numpy_and_single_runs() -> None:
+    model = _random_model().compile()
+    assert refusal(model) is None
+    for method in METHODS:
+        _equal(model, method=method, seed=5)
+    spreads = {"spread": np.linspace(0.5, 3.0, 40)}
+    ens = assert_ensemble_matches_single_runs(model, spreads, seed=11, backend="numba", method="rk4")
+    assert_results_close(ens, model.run(spreads, seed=11, backend="numpy", method="rk4"), rtol=1e-12, atol=1e-12)
+
+
+def test_ensembles_of_sir_equal_single_runs_and_numpy() -> None:
+    model = models.build("sir").compile()
+    params = {"Contact Infectivity": np.linspace(0.1, 0.5, 37)}  # not a multiple of the block of runs
+    ens = assert_ensemble_matches_single_runs(model, params, backend="numba", final_time=20, dt=0.125)
+    assert_results_close(ens, model.run(params, backend="numpy", final_time=20, dt=0.125), rtol=1e-12, atol=1e-12)
+
+
+def test_a_failing_run_is_marked_where_numpy_marks_it() -> None:
+    m = Model("blow up", final_time=3, dt=0.25)
+    m.constant("k", 1.0)
+    m.stock("x", initial=1, inflows=["growth"])
+    m.flow("growth", "x / (2 - time * k)")  # infinite at time 2 / k
+    model = m.compile()
+    params = {"k": np.array([0.5, 1.0, 2.0])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = model.run(params, backend="numpy")
+        actual = model.run(params, backend="numba")
+    assert list(actual["run_status"].values) == list(expected["run_status"].values)
+    assert "failed" in str(actual["run_status"].values[1])
+    for name in ("x", "growth"):  # infinities and NaN where numpy has them
+        np.testing.assert_allclose(actual[name].values, expected[name].values, rtol=1e-12)
+
+
+def test_a_builtin_the_back_end_does_not_know_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A builtin added to the language later stays on numpy until numba_builtins covers it.
+    monkeypatch.setitem(functions.BUILTINS, "softsign", functions.Builtin(lambda x: x / (1 + np.abs(x)), (1,)))
+    m = Model("new builtin", final_time=2)
+    m.stock("x", initial=1, inflows=["f"])
+    m.flow("f", "softsign(x)")
+    program = m.compile().program
+    assert "`softsign` (in `f`)" in str(refusal(program))
+    with pytest.warns(BackendWarning, match="softsign"):
+        assert choose_backend(program, "numba", method="euler", fixed_step=True, n_runs=1, n_steps=2) == "numpy"
+
+
+def test_adaptive_methods_stay_on_scipy() -> None:
+    model = models.build("teacup").compile()
+    with pytest.warns(BackendWarning, match="adaptive"):
+        model.run(backend="numba", method="rk45")
+    assert choose_backend(model.program, "auto", method="rk45", fixed_step=False, n_runs=10_000, n_steps=10_000) \
+        == "numpy"
+
+
+def test_auto_picks_numba_for_big_calls_and_numpy_for_a_small_one_off() -> None:
+    m = _random_model()
+    m.constant("unused", 1.0)  # another model than the other tests': nothing compiled yet
+    program = m.compile().program
+    assert not is_cached(program)
+    assert choose_backend(program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=48) == "numpy"
+    assert numpy_seconds(program, 10_000, 5000, "rk4") > compile_seconds(program)
+    assert choose_backend(program, "auto", method="rk4", fixed_step=True, n_runs=10_000, n_steps=5000) == "numba"
+    with pytest.raises(sd.SDError, match="Unknown backend `numbaa`"):
+        choose_backend(program, "numbaa", method="euler", fixed_step=True, n_runs=1, n_steps=1)
+
+
+def test_a_compiled_kernel_counts_as_cached_and_auto_then_uses_it() -> None:
+    model = models.build("teacup").compile()
+    numba_kernel(model)
+    assert is_cached(model)
+    assert choose_backend(model.program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=10) == "numba"
+
+
+def test_interpreter_backend_runs_the_reference() -> None:
+    model = models.build("teacup").compile()
+    ds = model.run(backend="interpreter", final_time=5)
+    assert_results_close(ds, model.run(backend="numpy", final_time=5), rtol=1e-12, atol=1e-12)
+
+
+def test_a_second_process_loads_the_kernel_from_the_disk_cache(caplog: pytest.LogCaptureFixture) -> None:
+    model = models.build("sir").compile()
+    with caplog.at_level(logging.INFO, logger="sd_engine.numba"):
+        numba_kernel(model)
+    script = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+              "import sd_engine as sd\n"
+              "print(float(sd.load('sir').run(backend='numba', final_time=1)['Infectious'][-1]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ}, cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stderr
+    assert "loaded from the cache" in done.stdout, done.stdout
+    expected = float(model.run(backend="numpy", final_time=1)["Infectious"][-1])
+    assert float(done.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_the_models_own_ensemble_driver_equals_the_shared_one() -> None:
+    # The shared parallel driver calls `evaluate` through a pointer; the model's own, compiled by
+    # precompile, inlines it. Same operations: the same numbers to the last bit.
+    model = _random_model().compile()
+    spreads = {"spread": np.linspace(0.5, 3.0, 20)}
+    shared = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert not has_ensemble_driver(model)
+    precompile(model)
+    assert has_ensemble_driver(model)
+    own = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert_results_close(own, shared, rtol=0, atol=0)
+
+
+CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []
+
+
+@pytest.mark.slow  # the whole shared conformance sample, one kernel per model (~1-2 minutes)
+@pytest.mark.parametrize("case", CORPUS, ids=[str(c[0].relative_to(TEST_MODELS)) for c in CORPUS])
+def test_conformance_models_run_compiled_with_the_numpy_results(case: tuple[Path, Path]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PySD's parser warns about encodings and ignored sections
+        try:
+            model = sd.load(case[0], data_files=data_files_beside(case[0]))
+            expected = model.run(backend="numpy", errors="mark")
+        except sd.SDError as exc:
+            pytest.skip(f"not run on numpy either: {type(exc).__name__}")
+    reason = refusal(model)
+    if reason is not None:
+        assert "`" in reason or "subscripts" in reason or "interpreter" in reason, reason
+        pytest.xfail(f"refused: {reason}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteWarning)
+        actual = model.run(backend="numba", errors="mark")
+    assert actual.attrs["status"] == expected.attrs["status"]
+    time = model.spec.time
+    steps = (time.final_time - time.initial_time) / time.dt
+    # As for the library models: transcendental functions may differ in the last bit (see above).
+    rtol = 1e-12 if steps <= 1000 else 1e-10
+    with np.errstate(invalid="ignore"):
+        assert_results_close(actual, expected, rtol=rtol, atol=rtol, check_status=False)
