@@ -23,10 +23,11 @@ demo: $(STAMP)
 	$(VENV)/bin/sdflow run sir --set "Contact Infectivity=0.2,0.25,0.3,0.35" --method rk4 --out demo-output/sir.csv
 	$(VENV)/bin/sdflow lab whole_system_flow --samples 200 --morris 10 --sobol 64 --out demo-output/lab
 
-# test: the type check, then the suite (notebooks, doctests and the docs build included).
+# test: the type check, then the suite (notebooks, doctests and the docs build included) on every
+# core (pytest-xdist; worksteal keeps both cores busy when a long test is left at the end).
 test: $(STAMP)
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 # bench: every back end against PySD and Simlin (pysimlin, the `bench` extra, installed here only)
 # -> benchmarks/results.md (and results_engine.md: numpy against a hand-written loop). World3-03 is read
