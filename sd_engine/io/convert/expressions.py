@@ -385,7 +385,7 @@ class ExpressionConverter(ABC):
     def check_profile_types(self, target: Element, profile: str) -> None:
         """Refuse the priority profiles sdflow lacks (5 constant elasticity, and 0 fixed quantity
         beside other types) where the profile type is given as a number; a type given by an
-        equation is checked during the run (:func:`sd_engine.functions.allocate_profiles`)."""
+        equation is checked during the run (``sd_engine.functions.allocate_profiles``)."""
         position = [canonical(d) for d in target.dims].index(profile) if profile in \
             [canonical(d) for d in target.dims] else None
         if position is None:
