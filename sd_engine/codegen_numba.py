@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from .codegen import check_nesting, comment
-from .expr import Call, Expr, Num, Ref, Table, to_text
-from .functions import ALIASES, BUILTINS, LOOKUP_FUNCTIONS, PIECES
+from .expr import Call, Expr, Num, Table, to_text
+from .functions import BUILTINS, PIECES
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
@@ -102,30 +102,10 @@ class NumbaGenerator(ScalarGenerator):
             return self.emit(expr, var)[0]
         return super().scalar(expr, var)
 
-    def scalar_call(self, call: Call, var: Variable) -> str:
-        func = ALIASES.get(call.func, call.func)
-        if func == "time" and not call.args:
-            return "t"
-        if func == "with_lookup" and len(call.args) == 2 and isinstance(call.args[1], Table):
-            name = self.tables.setdefault(call.args[1], f"_table{len(self.tables)}")
-            x = self.scalar(call.args[0], var)
-            return f"sf.lookup({x}, {name}_x, {name}_y, 0, {len(call.args[1].xs)})"
-        if func in self.vars and self.vars[func].kind == "lookup" and len(call.args) == 1:
-            table = self.vars[func].lookup
-            assert table is not None
-            return self.scalar_lookup(func, call.args[0], var, table.mode)
-        if func in LOOKUP_FUNCTIONS:
-            if len(call.args) == 2 and isinstance(call.args[0], Ref) and call.args[0].name in self.vars:
-                return self.scalar_lookup(call.args[0].name, call.args[1], var, LOOKUP_FUNCTIONS[func])
-            raise NotScalar
-        if func not in BUILTINS:
-            raise NotScalar  # reductions, array functions and block equations need arrays
-        builtin = BUILTINS[func]
-        if builtin.nargs is not None and len(call.args) not in builtin.nargs:
-            raise NotScalar  # the array compiler reports the error
-        args = [self.scalar(a, var) for a in call.args]
-        if func == "if_then_else":
-            return f"({args[1]} if {args[0]} else {args[2]})"
+    def inline_lookup(self, x: str, name: str, table: Table) -> str:
+        return f"sf.lookup({x}, {name}_x, {name}_y, 0, {len(table.xs)})"
+
+    def builtin_call(self, func: str, args: list[str], var: Variable) -> str:
         if func in ("min", "max"):
             # functions.minimum folds left: min(a, b, c) = minimum(minimum(a, b), c).
             code = args[0]
@@ -136,6 +116,7 @@ class NumbaGenerator(ScalarGenerator):
 
         if func not in COVERED:
             raise NotCompiled(f"`{_USER_NAMES.get(func, func.lstrip('_'))}` (in `{var.name}`)")
+        builtin = BUILTINS[func]
         prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
         return COVERED[func].format(", ".join(prefix + args))
 

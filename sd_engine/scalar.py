@@ -227,7 +227,7 @@ class ScalarGenerator(CodeGenerator):
             return "t"
         if func == "with_lookup" and len(call.args) == 2 and isinstance(call.args[1], Table):
             name = self.tables.setdefault(call.args[1], f"_table{len(self.tables)}")
-            return f"sf.lookup({self.scalar(call.args[0], var)}, {name}_x, {name}_y)"
+            return self.inline_lookup(self.scalar(call.args[0], var), name, call.args[1])
         if func in self.vars and self.vars[func].kind == "lookup" and len(call.args) == 1:
             table = self.vars[func].lookup
             assert table is not None
@@ -244,6 +244,15 @@ class ScalarGenerator(CodeGenerator):
         args = [self.scalar(a, var) for a in call.args]
         if func == "if_then_else":
             return f"({args[1]} if {args[0]} else {args[2]})"
+        return self.builtin_call(func, args, var)
+
+    def inline_lookup(self, x: str, name: str, table: Table) -> str:
+        """The code of a table written inline (WITH LOOKUP) read at `x`; its points are `name`_x, _y."""
+        return f"sf.lookup({x}, {name}_x, {name}_y)"
+
+    def builtin_call(self, func: str, args: list[str], var: Variable) -> str:
+        """The code of builtin `func` on the argument codes `args` (a subclass's target language)."""
+        builtin = BUILTINS[func]
         prefix = (["t"] if builtin.time else []) + (["dt"] if builtin.dt else [])
         if func in _NATIVE:
             return f"sf.{_NATIVE[func]}({', '.join(prefix + args)})"
