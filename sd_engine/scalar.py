@@ -247,7 +247,7 @@ class ScalarGenerator(CodeGenerator):
         return self.builtin_call(func, args, var)
 
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
-        """The code of a table written inline (WITH LOOKUP) read at `x`; its points are `name`_x, _y."""
+        """The code of a table written inline (WITH LOOKUP) read at `x`; its points are bound as `name` + ``_x``, ``_y``."""
         return f"sf.lookup({x}, {name}_x, {name}_y)"
 
     def builtin_call(self, func: str, args: list[str], var: Variable) -> str:
