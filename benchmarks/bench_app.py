@@ -40,6 +40,7 @@ def in_process(model: str, slider: str, moves: int) -> dict[str, list[float]]:
 
     t0 = time.perf_counter()
     wb = Workbench.open(model)
+    wb.precompile()  # as `sdflow app` does
     wb.baseline()
     wb.loops()
     opened = time.perf_counter() - t0

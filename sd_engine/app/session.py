@@ -137,6 +137,7 @@ class Workbench:
     _baseline: dict[str, Any] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _numba: bool = field(default=False, repr=False)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -177,6 +178,22 @@ class Workbench:
         wb = cls(model, model_name, profile, controls, scenarios, n_runs, seed, final_time, saveper,
                  _lhs_unit(n_runs, k, seed))
         return wb
+
+    def precompile(self) -> bool:
+        """Compile the model's numba kernels now, or load them from the disk cache, so that every
+        slider move runs compiled (a 100-run fan of the whole-system model in about 0.1 s where
+        numpy takes about a second). The first compile on a machine takes seconds; later ones
+        load in well under one. Returns False, and runs stay on numpy, when the compiled back end
+        does not cover the model.
+        """
+        from ..backends import precompile
+
+        try:
+            precompile(self.model)
+        except SpecError:  # not covered (e.g. subscripts): numpy runs it, as `run` would
+            return False
+        self._numba = True
+        return True
 
     # -- lookups ----------------------------------------------------------------------------------
     def control(self, name: str) -> Control:
@@ -320,15 +337,19 @@ class Workbench:
             self.control(unknown[0])  # raises with the closest names
         return model, params
 
-    def _run_kwargs(self) -> dict[str, Any]:
-        return {"final_time": self.final_time, "saveper": self.saveper, "errors": "mark"}
+    def _run_kwargs(self, model: CompiledModel) -> dict[str, Any]:
+        # The precompiled kernels by name: "auto" alone may judge a 100-run call too small to
+        # repay a compile it does not know is paid. Scenarios that change equations are other
+        # models, left to "auto".
+        backend = "numba" if self._numba and model is self.model else "auto"
+        return {"final_time": self.final_time, "saveper": self.saveper, "errors": "mark", "backend": backend}
 
     def single(self, values: Mapping[str, float] | None = None, scenario: str | None = None) -> xr.Dataset:
         """One run at the slider values (failures are marked in ``attrs["status"]``, not raised)."""
         model, params = self._params(values or {}, scenario)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the app shows the run's status instead
-            return model.run(params=params, **self._run_kwargs())
+            return model.run(params=params, **self._run_kwargs(model))
 
     def draws(self, values: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
         """The ensemble's parameter values: the profile's ranges, or ±10% around the sliders."""
@@ -358,7 +379,7 @@ class Workbench:
             return self.single(values, scenario).expand_dims(run=np.arange(self.n_runs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return model.run(params=params, seed=self.seed, **self._run_kwargs())
+            return model.run(params=params, seed=self.seed, **self._run_kwargs(model))
 
     def baseline(self) -> dict[str, Any]:
         """The single run, the ensemble and the loop scores of the baseline (computed once, shared by

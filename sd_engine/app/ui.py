@@ -457,6 +457,7 @@ def explore(model: CompiledModel | str | Path, *, profile: Any = None, scenario_
         name = str(model.spec.name)
         lab = lab or find_profile(name.replace(" ", "_"))
         wb = Workbench.from_model(model, lab, name=name.replace(" ", "_") if lab is not None else name, n_runs=n_runs)
+    wb.precompile()
     return Explorer(wb, scenario_dir=scenario_dir)
 
 
@@ -470,6 +471,7 @@ def serve(source: str | Path, *, port: int = 5006, profile: str | Path | None = 
     `threaded`.
     """
     wb = Workbench.open(source, profile=profile, n_runs=n_runs)
+    wb.precompile()  # once per machine (disk cache): slider moves then run compiled
     wb.baseline()
     wb.loops()
     if ready is not None:

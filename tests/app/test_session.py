@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -203,3 +204,30 @@ def test_a_profile_file_naming_a_model_file_next_to_it(tmp_path: Path, test_mode
     ds = wb.single({"Room Temperature": 65.0})
     np.testing.assert_array_equal(ds["Teacup Temperature"].values,
                                   reference["Teacup Temperature"].sel(time=ds["time"].values).values)
+
+
+def test_precompiled_workbench_runs_compiled_and_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app compiles its model once so that slider moves run on numba; the plotted numbers must
+    # be the API's (numpy) to the last few bits, and every run of the workbench must go compiled.
+    import sd_engine.integrate as integrate
+
+    wb = Workbench.open("teacup", n_runs=8)
+    assert wb.precompile()
+    chosen: list[str] = []
+    real = integrate.choose_backend
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        chosen.append(real(*args, **kwargs))
+        return chosen[-1]
+
+    monkeypatch.setattr(integrate, "choose_backend", spy)
+    values = {"Characteristic Time": 7.5}
+    single, ens = wb.single(values), wb.ensemble(values)
+    assert chosen == ["numba", "numba"]
+    monkeypatch.undo()
+    expected = wb.model.run(params=values, backend="numpy", final_time=wb.final_time, saveper=wb.saveper)
+    np.testing.assert_allclose(single["Teacup Temperature"], expected["Teacup Temperature"], rtol=1e-12)
+    params = {**values, **wb.draws(values)}
+    expected_ens = wb.model.run(params=params, seed=wb.seed, backend="numpy", final_time=wb.final_time,
+                                saveper=wb.saveper)
+    np.testing.assert_allclose(ens["Teacup Temperature"], expected_ens["Teacup Temperature"], rtol=1e-12)
