@@ -243,6 +243,7 @@ def simulate_results(
         dt=h,
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
+        backend=chosen,
     )
 
 

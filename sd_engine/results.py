@@ -104,6 +104,7 @@ class Results:
     dt: float
     seeds: np.ndarray | None = None
     overrides: tuple[str, ...] = ()
+    backend: str = "numpy"  # the back end that computed the numbers: "numba", "numpy" or "interpreter"
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -196,6 +197,7 @@ class Results:
             "model_hash": attributes[_HASH]["hash"],
             "source": spec.source,
             "method": self.method,
+            "backend": self.backend,
             "dt": self.dt,
             "initial_time": float(self.times[0]) if len(self.times) else math.nan,
             "final_time": float(self.times[-1]) if len(self.times) else math.nan,

@@ -129,7 +129,8 @@ def _params_from(program: Program, ds: xr.Dataset) -> dict[str, Any]:
         key, var = slot.key, program.lowered[slot.key]
         if var.internal or var.name not in ds.data_vars:
             continue
-        params[key] = np.asarray(ds[var.name].values, dtype=float)
+        # `ds.variables`, not `ds[...]`: no DataArray built per constant (hundreds in a large model).
+        params[key] = np.asarray(ds.variables[var.name].values, dtype=float)
     try:
         overrides = json.loads(ds.attrs.get("parameters", "{}"))
     except (TypeError, ValueError):
@@ -145,7 +146,7 @@ def trajectories(model: ProgramLike, ds: xr.Dataset | None = None, *, progress: 
     """Every variable at every ``dt`` for the run(s) in `ds` (or the model's default run).
 
     The run is repeated with every variable recorded (``saveper = dt``), using the
-    parameters, seeds, method and time settings recorded in `ds`; the stocks of the
+    parameters, seeds, method, back end and time settings recorded in `ds`; the stocks of the
     repeat must equal those in `ds`, so a dataset from another model or from changed
     settings is refused. `progress` shows a bar of the steps simulated on a terminal.
     """
@@ -160,6 +161,10 @@ def trajectories(model: ProgramLike, ds: xr.Dataset | None = None, *, progress: 
         missing = [k for k in ("dt", "method", "initial_time") if k not in attrs]
         if missing or "time" not in ds.coords:
             raise SpecError(f"`ds` lacks `{(missing or ['time'])[0]}`; pass the dataset returned by `model.run()`.")
+        # The back end that computed `ds` too: the same numbers, and a compiled repeat for a
+        # compiled run (its full-record kernel is compiled once, then loaded from the disk cache).
+        if attrs.get("backend") in ("numba", "numpy"):
+            kwargs["backend"] = str(attrs["backend"])
         kwargs.update(params=_params_from(program, ds), dt=float(attrs["dt"]), method=str(attrs["method"]),
                       initial_time=float(attrs["initial_time"]), final_time=float(ds["time"].values[-1]))
         if "run_seed" in ds.coords:
@@ -193,7 +198,7 @@ def _check_same_run(program: Program, ds: xr.Dataset, res: Results) -> None:
             raise SpecError(f"`ds` has no values of stock `{var.name}`; pass the dataset returned by this model's "
                             "`run()`.")
         ours = res.block(recorded[slot.key])[:, index]
-        theirs = np.asarray(ds[var.name].values, dtype=float).reshape(ours.shape)
+        theirs = np.asarray(ds.variables[var.name].values, dtype=float).reshape(ours.shape)
         if not np.allclose(ours, theirs, rtol=1e-7, atol=1e-9, equal_nan=True):
             raise SpecError(
                 f"Stock `{var.name}` in `ds` differs from this model's run with the settings recorded in `ds`; "
