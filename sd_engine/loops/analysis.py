@@ -93,7 +93,9 @@ def model_loops(
     except UnsupportedError:
         return loops
     override, live, times = settle_along_run(model, g, loops, traj)
-    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override, live=live, times=times)
+    # The loops listed above, signed again: enumerating a large model's loops twice costs seconds.
+    return find_loops(g, max_length=max_length, cap=cap, names=given, polarity=override, live=live, times=times,
+                      cycles=[loop.variables for loop in loops], note=loops.message, complete=loops.complete)
 
 
 def loop_dominance(

@@ -320,6 +320,7 @@ def find_loops(
     times: Sequence[float] | np.ndarray | None = None,
     cycles: Iterable[Sequence[str]] | None = None,
     note: str = "",
+    complete: bool = False,
 ) -> LoopSet:
     """The feedback loops of causal graph `g`.
 
@@ -348,10 +349,12 @@ def find_loops(
         live together, the run says nothing about the loop and its polarity is unknown.
     cycles : iterable of variable sequences, optional
         Loops found otherwise (e.g. by :func:`~sd_engine.loops.discovery.discover_loops`)
-        to describe instead of enumerating them; the set is then marked incomplete, with
-        `note` as its message.
+        to describe instead of enumerating them, with `note` as the set's message.
     note : str
         The message of a set given by `cycles`.
+    complete : bool
+        Whether `cycles` are all the loops of `g` (a set this function listed before);
+        otherwise the set is marked incomplete.
 
     Examples
     --------
@@ -370,7 +373,7 @@ def find_loops(
     message = ""
     if cycles is not None:
         listed = list(dict.fromkeys(_rotate(g, c) for c in cycles))
-        complete, message = False, note
+        message = note
     else:
         found = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), cap + 1))
         complete = len(found) <= cap
