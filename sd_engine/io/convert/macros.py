@@ -48,12 +48,15 @@ def expand_macro(conv: Converter, key: str, args: list[Expr]) -> Expr:
     for arg in args:
         for node in walk(arg):
             if isinstance(node, Ref):
-                over += [canonical(s) for s in node.subscripts if canonical(s) in display and canonical(s) not in over]
+                for sub in node.subscripts:
+                    dim = _in_context(conv, canonical(sub))
+                    if dim in display and dim not in over:
+                        over.append(dim)
     prefix = f"_{macro.name} {count} in {caller}"
     scope: dict[str, Expr] = {canonical(p): a for p, a in zip(macro.params, args)}
     names = {canonical(e.name): f"{prefix}: {e.name}" for e in macro.elements}
     scope.update({k: Ref(canonical(v)) for k, v in names.items()})
-    outer, outer_context = conv.scope, conv.context
+    outer, outer_context, outer_block = conv.scope, conv.context, conv.block
     conv.scope, conv.context = scope, ()
     conv.expanding.append(key)
     try:
@@ -71,7 +74,21 @@ def expand_macro(conv: Converter, key: str, args: list[Expr]) -> Expr:
                 conv.variables.append(dataclasses.replace(var, internal=True, owner=macro.name))
     finally:
         conv.expanding.pop()
-        conv.scope, conv.context, conv.current = outer, outer_context, caller
+        conv.scope, conv.context, conv.current, conv.block = outer, outer_context, caller, outer_block
     if key not in names:
         raise SpecError(f"Macro `{macro.name}` has no variable named after it to give its output.")
-    return Ref(canonical(names[key]))
+    return Ref(canonical(names[key]), tuple(display[d] for d in over))
+
+
+def _in_context(conv: Converter, dim: str) -> str:
+    """The caller's dimension that subscript `dim` of a macro argument stands for: `dim` itself,
+    or the range of the caller's equation that `dim` is mapped onto (``CLIP(x["N-1"], x[N])`` in
+    an equation over ``N``, with ``"N-1" -> N``, is one call per element of ``N``, as Vensim
+    reads the mapped range in place of the equation's own)."""
+    ranges = conv.ctx.subscripts.elements
+    # The ranges of the block being converted (``CX[N]`` of a `CX` over `PM`), then the equation's.
+    context = [canonical(s) for s in conv.block if canonical(s) in ranges] + list(conv.context)
+    if dim in context:
+        return dim
+    mapped = list(dict.fromkeys(c for c in context if c in conv.ctx.subscripts.mapped.get(dim, frozenset())))
+    return mapped[0] if len(mapped) == 1 else dim

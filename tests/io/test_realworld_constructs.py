@@ -1,0 +1,36 @@
+"""Constructs of published Vensim models (MetaSD's library, Industrial Dynamics, Sterman's beer
+game, ...) that sdflow's importer had refused, each pinned by a small model of our own with the
+answer worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import sd_engine as sd
+
+CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
+
+
+def write(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(body + CONTROL)
+    return path
+
+
+# -- a macro called over a mapped range (scirev7/8: CLIP(..., X["N-1"], X[N]) in CX[N]) -------------
+CLIP = (":MACRO: CLIP(true,false,a,b)\nCLIP=IF THEN ELSE(a>=b,true,false)\n\t~\ttrue\n\t~\t|\n\n:END OF MACRO:\n"
+        "PM : (p1-p4) ~~|\nN : (p2-p4) ~~|\n\"N-1\" : (p1-p3) -> N ~~|\n"
+        "X[PM] = 1, 3, 2, 5 ~~|\nK[PM] = Time * X[PM] ~~|\n")
+
+
+def test_macro_over_a_mapped_range_in_a_block_is_one_call_per_element(tmp_path: Path) -> None:
+    # Each element of N compares X one element back (through "N-1" -> N) with X itself:
+    # p2: 1 >= 3 no, p3: 3 >= 2 yes, p4: 2 >= 5 no. The same holds for K = Time * X from t = 1.
+    path = write(tmp_path, "clip.mdl", CLIP + "CX[p1] = 7 ~~|\nCX[N] = CLIP(1, 0, X[\"N-1\"], X[N]) ~~|\n"
+                 "CK[p1] = 7 ~~|\nCK[N] = CLIP(Time, -Time, K[\"N-1\"], K[N]) ~~|\n")
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["CX"].sel(time=2).values, [7, 0, 1, 0])
+    # At t = 0 every K is 0, so a >= b and each element of N is Time = 0.
+    np.testing.assert_array_equal(ds["CK"].values, [[7, 0, 0, 0], [7, -1, 1, -1], [7, -2, 2, -2]])
