@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import SpecError, UnsupportedError
-from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
+from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text, walk
 from .spec import ModelSpec, Variable
 
 __all__ = ["STATEFUL", "lower", "split_element_cycles"]
@@ -35,6 +35,7 @@ STATEFUL: dict[str, tuple[int, ...]] = {
     "delay3i": (3,),
     "delay_n": (4,),
     "delay_fixed": (3,),
+    "delay_material": (4,),
     "trend": (3,),
     "forecast": (3,),
     "sample_if_true": (3,),
@@ -422,6 +423,22 @@ class _Lowering:
         pushed = self.internal(owner, f"{base} input", "aux", x)
         return self.internal(owner, base, "stock", init, inflows=(pushed.name,), update="pipeline",
                              delay_time=time)
+
+    def lower_delay_material(self, owner: Variable, x: Expr, time: Expr, init: Expr, missing: Expr) -> Expr:
+        """Vensim's DELAY MATERIAL with a delay time fixed for the run: "the same as DELAY FIXED
+        except that delay time can be a variable" (Vensim's reference), so a constant delay time
+        is DELAY FIXED and the missing value (used only when the delay time grows) is never read.
+        A delay time that may change is refused: how Vensim merges and spaces the material then
+        is not documented."""
+        changing = sorted({node.name for node in walk(time) if isinstance(node, Ref)
+                           and (node.name not in self.spec or self.spec[node.name].kind != "constant")})
+        if changing:
+            raise UnsupportedError(
+                f"DELAY MATERIAL in `{owner.name}` has a delay time that may change during the run "
+                f"(`{to_text(time)}` reads `{changing[0]}`); sdflow runs DELAY MATERIAL with a delay time fixed "
+                "for the run only. Make the delay time a constant, or use DELAY FIXED."
+            )
+        return self.lower_delay_fixed(owner, x, time, init)
 
     # -- trend and forecast (Vensim's definitions) -------------------------------------
     def lower_trend(self, owner: Variable, x: Expr, time: Expr, initial_trend: Expr) -> Expr:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import sd_engine as sd
+from sd_engine.errors import UnsupportedError
 
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
 
@@ -34,3 +36,25 @@ def test_macro_over_a_mapped_range_in_a_block_is_one_call_per_element(tmp_path: 
     np.testing.assert_array_equal(ds["CX"].sel(time=2).values, [7, 0, 1, 0])
     # At t = 0 every K is 0, so a >= b and each element of N is Time = 0.
     np.testing.assert_array_equal(ds["CK"].values, [[7, 0, 0, 0], [7, -1, 1, -1], [7, -2, 2, -2]])
+
+
+# -- DELAY MATERIAL (thyroid dynamics' PIPELINE macro) ------------------------------------------------
+def test_delay_material_with_a_fixed_delay_time_is_delay_fixed(tmp_path: Path) -> None:
+    # Vensim's reference: "the same as DELAY FIXED except that delay time can be a variable".
+    # The input Time + 1 comes out 2 steps later; before that the initial value 5 comes out.
+    path = write(tmp_path, "material.mdl",
+                 "inp = Time + 1 ~~|\nlag = 2 ~~|\nout = DELAY MATERIAL(inp, lag, 5, 0) ~~|\n"
+                 ":MACRO: PIPELINE(Input,DelayTime,Init)\nPIPELINE = DELAY MATERIAL(Input,DelayTime,Init,0)\n"
+                 "\t~\tInput\n\t~\t|\n\n:END OF MACRO:\nvia macro = PIPELINE(inp, lag, 5) ~~|\n")
+    path.write_text(path.read_text().replace("FINAL TIME = 2", "FINAL TIME = 5"))
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["out"].values, [5, 5, 1, 2, 3, 4])
+    np.testing.assert_array_equal(ds["via macro"].values, ds["out"].values)
+
+
+def test_delay_material_with_a_changing_delay_time_is_refused(tmp_path: Path) -> None:
+    # Vensim merges or spaces material when the delay time moves, in ways its reference does
+    # not spell out: refused rather than run as a fixed delay.
+    path = write(tmp_path, "moving.mdl", "inp = 1 ~~|\nlag = 1 + Time ~~|\nout = DELAY MATERIAL(inp, lag, 0, 0) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"DELAY MATERIAL in `out` has a delay time that may change.*`lag`"):
+        sd.load(path)

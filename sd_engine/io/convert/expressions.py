@@ -601,6 +601,7 @@ CALLS: dict[str, Builder] = {
         "gamma_ln",
         "previous",  # XMILE PREVIOUS(x[, init]): a discrete state (sd_engine.lower)
         "npv",  # stateful: lowered to its two stocks (sd_engine.lower)
+        "delay_material",  # stateful: DELAY FIXED for a fixed delay time (sd_engine.lower)
     )},
     **{name: _two_arguments for name in ("lookup_forward", "lookup_backward", "lookup_extrapolate")},
     **{name: _vector for name in ("vector_sort_order", "vector_reorder", "vector_rank")},
