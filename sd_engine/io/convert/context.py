@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,8 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     source = SourceFile(path, text if text is not None else read_model_bytes(path).decode("utf-8", errors="replace"))
     sections = list(abstract.sections)
     _check_names(sections, source)
+    if source.vensim:
+        sections = [_plain_names(s) if s.type == "main" else s for s in sections]
     others = [s for s in sections if s.type not in ("main", "macro")]
     if others:
         kinds = sorted({s.type for s in others})
@@ -178,6 +180,45 @@ def _element_graphicals(el: Element, tables: Mapping[tuple[str, ...], LookupTabl
             ast = ast.argument  # the element's own table wins over the variable's
         pieces.append((subs, GraphicalElement(canonical(name), ast)))
     return replace(el, pieces=tuple(pieces))
+
+
+#: Vensim names that sdflow's equations keep for the engine (``DT`` is the time step in XMILE and
+#: in sdflow; in Vensim only TIME STEP is), with the name such a variable of a .mdl file takes.
+PLAIN_NAMES = {"dt": "DT_"}
+
+
+def _plain_names(section: Any) -> Any:
+    """`section` (PySD's main section of a Vensim file) with a variable named like one of
+    :data:`PLAIN_NAMES` renamed, and every reference to it: Industrial Dynamics' ``DT = TIME STEP``
+    (IDch15d) is a plain variable that equations read. Without such a variable, nothing changes."""
+    renamed = {canonical(e.name): PLAIN_NAMES[canonical(e.name)] for e in section.elements
+               if canonical(e.name) in PLAIN_NAMES}
+    if not renamed:
+        return section
+    targets = {key: canonical(new) for key, new in renamed.items()}
+
+    def rename(node: Any) -> Any:
+        if type(node).__name__ == "ReferenceStructure" and isinstance(node.reference, str) \
+                and canonical(node.reference) in targets:
+            return replace(node, reference=targets[canonical(node.reference)])
+        if is_dataclass(node) and not isinstance(node, type):
+            changes = {f.name: rename(getattr(node, f.name)) for f in fields(node)}
+            return replace(node, **{k: v for k, v in changes.items() if v is not getattr(node, k)}) \
+                if any(v is not getattr(node, k) for k, v in changes.items()) else node
+        if isinstance(node, (list, tuple)) and not hasattr(node, "_fields"):
+            items = [rename(item) for item in node]
+            return type(node)(items) if any(a is not b for a, b in zip(items, node)) else node
+        return node
+
+    elements = []
+    for element in section.elements:
+        element = rename(element)
+        if canonical(element.name) in renamed:
+            note = f"Named `{element.name}` in the file (sdflow keeps that name for the time step)."
+            element = replace(element, name=renamed[canonical(element.name)],
+                              documentation=f"{note} {element.documentation or ''}".strip())
+        elements.append(element)
+    return replace(section, elements=elements)
 
 
 # -- what an untrusted file must get right -----------------------------------------------------
