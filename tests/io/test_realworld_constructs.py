@@ -71,3 +71,32 @@ def test_a_vensim_variable_named_dt_is_a_plain_variable(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["y"].values, [2, 2, 2])
     assert float(ds["DT_"]) == 0.5 and "Named `DT` in the file" in model.spec["DT_"].doc
 
+
+
+# -- random seeds written with constants; SAMPLE IF TRUE of itself (Sterman's beer game) ------------
+def test_a_seed_written_with_constants_picks_a_fixed_stream(tmp_path: Path) -> None:
+    # `Seed + Games` per element (the beer game's PINK NOISE call): the same stream each run, another
+    # when the seed changes; a seed of Seed + 0 is the seed 7, drawing what `v`'s seed 7 draws.
+    body = ("G : (g1-g3) ~~|\nSeed = 7 ~~|\nu[G] = RANDOM UNIFORM(0, 1, Seed + G) ~~|\n"
+            "v = RANDOM UNIFORM(0, 1, Seed + 0) ~~|\n")
+    first = sd.load(write(tmp_path, "seed.mdl", body)).run()
+    again = sd.load(write(tmp_path, "seed.mdl", body)).run()
+    other = sd.load(write(tmp_path, "seed.mdl", body.replace("Seed = 7", "Seed = 8"))).run()
+    np.testing.assert_array_equal(first["u"].values, again["u"].values)
+    assert not np.array_equal(first["u"].values, other["u"].values)
+    assert len(np.unique(first["u"].values)) == first["u"].size  # each element its own stream
+    literal = sd.load(write(tmp_path, "seed.mdl", body.replace("Seed + 0)", "7)"))).run()
+    np.testing.assert_array_equal(first["v"].values, literal["v"].values)
+    assert not np.array_equal(first["v"].values, other["v"].values)
+
+
+def test_a_seed_that_changes_during_the_run_is_still_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "moving_seed.mdl", "u = RANDOM UNIFORM(0, 1, 3 + Time) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"seed of a random function in `u` must be a number"):
+        sd.load(path)
+
+
+def test_sample_if_true_that_reads_itself_is_refused_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "peak.mdl", "x = Time ~~|\npeak = SAMPLE IF TRUE(x > peak, x, x) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"SAMPLE IF TRUE in `peak` reads `peak` itself"):
+        sd.load(path)
