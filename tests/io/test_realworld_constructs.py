@@ -11,6 +11,7 @@ import pytest
 
 import sd_engine as sd
 from sd_engine.errors import UnsupportedError
+from sd_engine.io.external import DataAccessError, ExternalFileNotFoundError
 
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
 
@@ -99,4 +100,46 @@ def test_a_seed_that_changes_during_the_run_is_still_refused(tmp_path: Path) -> 
 def test_sample_if_true_that_reads_itself_is_refused_by_name(tmp_path: Path) -> None:
     path = write(tmp_path, "peak.mdl", "x = Time ~~|\npeak = SAMPLE IF TRUE(x > peak, x, x) ~~|\n")
     with pytest.raises(UnsupportedError, match=r"SAMPLE IF TRUE in `peak` reads `peak` itself"):
+        sd.load(path)
+
+
+# -- ?tag file references resolved in the model's XLS Files settings (Groupon valuation models) --------
+SETTINGS = "\\\\\\---/// Sketch information - do not modify anything except names\nV300\n///---\\\\\\\n:L\x7f<%^E!@\n" \
+           "9:Current\n30:?series=d.csv\n"
+
+
+def test_an_indirect_file_reference_is_resolved_in_the_files_settings(tmp_path: Path) -> None:
+    # Vensim: "use '?Tag' to indirectly reference a file and resolve the reference in Model>Settings>
+    # XLS Files", which the .mdl stores after the sketch as `30:?tag=file`.
+    (tmp_path / "d.csv").write_text("time,0,2\nx,10,30\n")
+    path = tmp_path / "tagged.mdl"
+    path.write_text("d := GET DIRECT DATA('?series', ',', '1', 'B2') ~~|\n" + CONTROL + SETTINGS)
+    np.testing.assert_array_equal(sd.load(path).run()["d"].values, [10, 20, 30])
+
+
+def test_an_indirect_reference_to_a_missing_file_names_tag_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "tagged.mdl"
+    path.write_text("d := GET DIRECT DATA('?series', ',', '1', 'B2') ~~|\n" + CONTROL + SETTINGS)
+    with pytest.raises(ExternalFileNotFoundError,
+                       match=r"`d` reads file `d.csv` \(`\?series` in the model's XLS Files settings\), which is not"):
+        sd.load(path)
+
+
+def test_an_indirect_reference_in_the_settings_is_confined_to_the_models_folder(tmp_path: Path) -> None:
+    # The settings are model text, as untrusted as a file name in an equation.
+    (tmp_path / "outside.csv").write_text("time,0,2\nx,10,30\n")
+    (tmp_path / "m").mkdir()
+    path = tmp_path / "m" / "tagged.mdl"
+    path.write_text("d := GET DIRECT DATA('?series', ',', '1', 'B2') ~~|\n" + CONTROL
+                    + SETTINGS.replace("d.csv", "../outside.csv"))
+    with pytest.raises(DataAccessError, match=r"outside the folder"):
+        sd.load(path)
+
+
+def test_a_data_variable_without_a_readable_source_names_the_vensim_datasets(tmp_path: Path) -> None:
+    # FREE6: the data live only in `all_data2.vdf`, Vensim's binary dataset, which sdflow does not read.
+    (tmp_path / "all_data2.vdf").write_bytes(b"\x00vdf")
+    path = write(tmp_path, "free.mdl", "emissions ~ TonC/year ~|\ntotal = INTEG(emissions, 0) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"`emissions` is a data variable with no equation: Vensim reads its "
+                                               r"values from a dataset \(.vdf\) \(beside the model: `all_data2.vdf`\)"):
         sd.load(path)

@@ -18,7 +18,7 @@ from typing import Any
 from ...errors import UnsupportedError
 from ...expr import canonical, forbidden_character
 from ...spec import LookupTable, Variable
-from ..external import ExternalReader
+from ..external import ExternalReader, settings_indirections
 from ..model_file import ModelFileError, read_model_bytes
 from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
@@ -96,6 +96,8 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     # Vensim macros are expanded at each call: one copy of their variables per call.
     macros = {canonical(s.name): s for s in sections if s.type == "macro"}
     section = [s for s in sections if s.type == "main"][0]
+    if source.vensim:
+        external.indirect.update(settings_indirections(source.text))
     subscripts = Subscripts.of(read_dimensions(section.subscripts, source, external))
     elements: list[Element] = []
     for element in section.elements:
