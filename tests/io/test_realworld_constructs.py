@@ -143,3 +143,35 @@ def test_a_data_variable_without_a_readable_source_names_the_vensim_datasets(tmp
     with pytest.raises(UnsupportedError, match=r"`emissions` is a data variable with no equation: Vensim reads its "
                                                r"values from a dataset \(.vdf\) \(beside the model: `all_data2.vdf`\)"):
         sd.load(path)
+
+
+# -- VECTOR LOOKUP (MetaSD's interpolating arrays) -----------------------------------------------------
+def test_vector_lookup_modes_against_numpy(tmp_path: Path) -> None:
+    # y values 2, 1, 3, 5, 4 at x = 0, 0.25, ..., 1 (Vensim: n + 1 values on an even grid from xmin
+    # to xmax); x runs from -0.25 to 1.375 in steps of 0.125, off the grid and past both ends.
+    body = ("i : (i1-i5) ~~|\nv[i] = 2, 1, 3, 5, 4 ~~|\nx = Time / 8 - 0.25 ~~|\nmode = 0 ~~|\n"
+            "lookup = VECTOR LOOKUP(v[i1], x, 0, 1, 0) ~~|\nbackward = VECTOR LOOKUP(v[i1], x, 0, 1, 2) ~~|\n"
+            "extrapolate = VECTOR LOOKUP(v[i1], x, 0, 1, 3) ~~|\nforward = VECTOR LOOKUP(v[i1], x, 0, 1, 4) ~~|\n"
+            "by constant = VECTOR LOOKUP(v[i1], x, 0, 1, mode) ~~|\n")
+    path = write(tmp_path, "vl.mdl", body)
+    path.write_text(path.read_text().replace("FINAL TIME = 2", "FINAL TIME = 13"))
+    model = sd.load(path)
+    ds = model.run()
+    x, grid, ys = ds["x"].values, np.linspace(0, 1, 5), np.array([2, 1, 3, 5, 4.0])
+    np.testing.assert_allclose(ds["lookup"].values, np.interp(x, grid, ys), rtol=0, atol=1e-14)
+    held = np.clip(x, 0, 1) * 4
+    np.testing.assert_array_equal(ds["backward"].values, ys[np.floor(held + 1e-12).astype(int)])
+    np.testing.assert_array_equal(ds["forward"].values, ys[np.ceil(held - 1e-12).astype(int)])
+    # Extrapolation continues the end segments: slope -4 below 0, slope -4 above 1.
+    ext = np.where(x < 0, 2 - 4 * x, np.where(x > 1, 4 - 4 * (x - 1), np.interp(x, grid, ys)))
+    np.testing.assert_allclose(ds["extrapolate"].values, ext, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(ds["by constant"].values, ds["lookup"].values, rtol=0, atol=0)
+    # The mode named by a constant is read at run time, so setting it for a run takes effect.
+    np.testing.assert_array_equal(model.run(params={"mode": 2})["by constant"].values, ds["backward"].values)
+
+
+def test_vector_lookup_area_mode_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "area.mdl", "i : (i1-i3) ~~|\nv[i] = 1, 2, 3 ~~|\nmode = 1 ~~|\n"
+                 "a = VECTOR LOOKUP(v[i1], Time, 0, 2, mode) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"VECTOR LOOKUP in `a` has mode 1; sdflow runs modes 0 \(LOOKUP\)"):
+        sd.load(path)

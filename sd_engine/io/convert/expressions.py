@@ -30,6 +30,7 @@ from .data import ExternalTables
 from .elements import Element, GraphicalElement, describe, negate, points_table
 from .start_values import start_value
 from .subscripts import bang_dims, substitute
+from .vector_lookup import vector_lookup
 
 __all__ = ["ExpressionConverter", "CALLS"]
 
@@ -617,4 +618,5 @@ CALLS: dict[str, Builder] = {
     "xpulse_train": _xmile_pulse_train,
     "vector_select": lambda conv, key, args: conv.vector_select(args),
     "get_time_value": lambda conv, key, args: conv.get_time_value(args),
+    "vector_lookup": lambda conv, key, args: vector_lookup(conv, args),
 }
