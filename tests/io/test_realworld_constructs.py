@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sd_engine as sd
-from sd_engine.errors import UnsupportedError
+from sd_engine.errors import SpecError, UnsupportedError
 from sd_engine.io.external import DataAccessError, ExternalFileNotFoundError
 
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
@@ -174,4 +174,39 @@ def test_vector_lookup_area_mode_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "area.mdl", "i : (i1-i3) ~~|\nv[i] = 1, 2, 3 ~~|\nmode = 1 ~~|\n"
                  "a = VECTOR LOOKUP(v[i1], Time, 0, 2, mode) ~~|\n")
     with pytest.raises(UnsupportedError, match=r"VECTOR LOOKUP in `a` has mode 1; sdflow runs modes 0 \(LOOKUP\)"):
+        sd.load(path)
+
+
+# -- macros with extra outputs (Homer's COVID-19 SSTATS, Theil statistics) ----------------------------
+STATS = (":MACRO: STATS(x, y : total, biggest)\nSTATS = x - y\n\t~\tx\n\t~\t|\n"
+         "total = INTEG(x + y, 0) ~~|\nbiggest = MAX(x, y) ~~|\n:END OF MACRO:\n")
+
+
+def test_macro_extra_outputs_are_model_variables_per_call(tmp_path: Path) -> None:
+    # Two calls, each binding its own outputs (one over a line break, as Vensim writes long calls),
+    # and an equation of the model that reads an output.
+    path = write(tmp_path, "stats.mdl", STATS + "a = Time ~~|\nb = 2 ~~|\n"
+                 "d1 = STATS(a, b : sum ab, max ab) ~~|\n"
+                 "d2 = STATS(b, 5 :\\\n\tsum b5 , max b5) ~~|\nuse = max ab * 10 ~~|\n")
+    ds = sd.load(path).run()
+    t = ds["time"].values
+    np.testing.assert_array_equal(ds["d1"].values, t - 2)
+    np.testing.assert_array_equal(ds["sum ab"].values, [0, 2, 5])  # Euler sum of Time + 2 at t = 0, 1
+    np.testing.assert_array_equal(ds["max ab"].values, np.maximum(t, 2))
+    np.testing.assert_array_equal(ds["sum b5"].values, [0, 7, 14])
+    np.testing.assert_array_equal(ds["max b5"].values, [5, 5, 5])
+    np.testing.assert_array_equal(ds["use"].values, 10 * np.maximum(t, 2))
+
+
+def test_macro_extra_outputs_of_an_arrayed_call_take_its_dimensions(tmp_path: Path) -> None:
+    path = write(tmp_path, "stats_array.mdl", STATS + "R : (r1-r2) ~~|\nk[R] = 1, 4 ~~|\n"
+                 "d[R] = STATS(k[R], 3 : s[R], m[R]) ~~|\n")
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["m"].values[0], [3, 4])
+    np.testing.assert_array_equal(ds["s"].values[-1], [8, 14])  # two Euler steps of 4 and 7
+
+
+def test_a_call_binding_the_wrong_number_of_outputs_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "stats_bad.mdl", STATS + "d = STATS(1, 2 : only one) ~~|\n")
+    with pytest.raises(SpecError, match=r"`d` binds 1 output\(s\) of macro `STATS` after `:`; the macro has 2"):
         sd.load(path)

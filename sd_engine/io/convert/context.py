@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from ...expr import canonical, forbidden_character
 from ...spec import LookupTable, Variable
 from ..external import ExternalReader, settings_indirections
 from ..model_file import ModelFileError, read_model_bytes
+from ..vensim_normalise import macro_call_outputs
 from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
 from .subscripts import Subscripts, element_dimensions, read_dimensions
@@ -54,6 +55,10 @@ class ModelContext:
         The internal lookups of the XMILE graphical functions given per element.
     graphicals : frozenset of str
         The elements with a graphical function per array element (XMILE), by canonical name.
+    macro_outputs : mapping
+        The extra outputs bound at each call of a Vensim macro that has them
+        (``SPLIT(10, 0.3 : rest)``), by canonical name of the calling variable:
+        ``(macro, output names)`` per call, in order.
     """
 
     source: SourceFile
@@ -66,6 +71,7 @@ class ModelContext:
     element_tables: Mapping[tuple[str, tuple[str, ...]], str]
     element_lookups: tuple[Variable, ...]
     graphicals: frozenset[str]
+    macro_outputs: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -85,6 +91,8 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     _check_names(sections, source)
     if source.vensim:
         sections = [_plain_names(s) if s.type == "main" else s for s in sections]
+        # `?tag` file names resolved in the model's XLS Files settings, before any file is read.
+        external.indirect.update(settings_indirections(source.text))
     others = [s for s in sections if s.type not in ("main", "macro")]
     if others:
         kinds = sorted({s.type for s in others})
@@ -96,8 +104,6 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     # Vensim macros are expanded at each call: one copy of their variables per call.
     macros = {canonical(s.name): s for s in sections if s.type == "macro"}
     section = [s for s in sections if s.type == "main"][0]
-    if source.vensim:
-        external.indirect.update(settings_indirections(source.text))
     subscripts = Subscripts.of(read_dimensions(section.subscripts, source, external))
     elements: list[Element] = []
     for element in section.elements:
@@ -116,8 +122,9 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     lookups: list[Variable] = []
     model = [_element_graphicals(el, graphicals[el.key], subscripts, tables, lookups) if el.key in graphicals else el
              for el in model]
+    outputs = macro_call_outputs(source.text) if source.vensim and macros else {}
     return ModelContext(source, method, subscripts, {e.key: e for e in model}, controls, macros, external, tables,
-                        tuple(lookups), frozenset(graphicals))
+                        tuple(lookups), frozenset(graphicals), outputs)
 
 
 def read_element(element: Any, source: SourceFile, subscripts: Subscripts, external: ExternalReader,

@@ -36,6 +36,7 @@ class Converter(ExpressionConverter):
         self.variables: list[Variable] = []  # in the order the spec lists them (macro copies before their caller)
         self.expanding: list[str] = []  # the macros being expanded, innermost last
         self.macro_calls: dict[str, int] = {}  # calls so far of each macro, which number its copies
+        self.output_calls: dict[str, int] = {}  # calls with extra outputs so far, by calling variable
 
     def expand_macro(self, key: str, args: list[Expr]) -> Expr:
         return expand_macro(self, key, args)

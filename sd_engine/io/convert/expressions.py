@@ -613,10 +613,10 @@ CALLS: dict[str, Builder] = {
     "pi": lambda conv, key, args: Num(math.pi),
     "pulse_train": _pulse_train,
     "invert_matrix": _invert_matrix,
+    "vector_lookup": lambda conv, key, args: vector_lookup(conv, args),
     "xramp": lambda conv, key, args: Call("ramp", (args[0], args[1], Num(math.inf))),  # XMILE RAMP: no end
     "xpulse": _xmile_pulse,
     "xpulse_train": _xmile_pulse_train,
     "vector_select": lambda conv, key, args: conv.vector_select(args),
     "get_time_value": lambda conv, key, args: conv.get_time_value(args),
-    "vector_lookup": lambda conv, key, args: vector_lookup(conv, args),
 }

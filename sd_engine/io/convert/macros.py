@@ -10,10 +10,11 @@ copies take the dimensions the arguments vary over.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError, UnsupportedError
 from ...expr import Expr, Ref, canonical, walk
+from ...spec import Variable
 from .context import read_element
 from .variables import to_variables
 
@@ -27,11 +28,6 @@ def expand_macro(conv: Converter, key: str, args: list[Expr]) -> Expr:
     """Copy macro `key`'s variables into the model for one call with `args`; the call becomes
     a reference to its output variable."""
     macro = conv.ctx.macros[key]
-    if macro.returns:
-        raise UnsupportedError(
-            f"`{conv.current}` calls macro `{macro.name}`, which has extra outputs "
-            f"({', '.join(macro.returns)}); sdflow expands macros with one output only."
-        )
     if len(args) != len(macro.params):
         raise SpecError(
             f"`{conv.current}` calls macro `{macro.name}` with {len(args)} argument(s); it takes "
@@ -77,7 +73,35 @@ def expand_macro(conv: Converter, key: str, args: list[Expr]) -> Expr:
         conv.scope, conv.context, conv.current, conv.block = outer, outer_context, caller, outer_block
     if key not in names:
         raise SpecError(f"Macro `{macro.name}` has no variable named after it to give its output.")
-    return Ref(canonical(names[key]), tuple(display[d] for d in over))
+    subs = tuple(display[d] for d in over)
+    if macro.returns:
+        _bind_outputs(conv, macro, caller, names, subs)
+    return Ref(canonical(names[key]), subs)
+
+
+def _bind_outputs(conv: Converter, macro: Any, caller: str, names: dict[str, str], subs: tuple[str, ...]) -> None:
+    """The extra outputs a call binds (``SPLIT(10, 0.3 : remainder)``) as model variables, each
+    reading the copy of the macro's variable of that output (Vensim: "they generate model
+    variables ... and can be used in equations"). A call that binds none adds none."""
+    calls = conv.ctx.macro_outputs.get(canonical(caller), ())
+    index = conv.output_calls.get(canonical(caller), 0)
+    if index >= len(calls) or canonical(calls[index][0]) != canonical(macro.name):
+        return
+    conv.output_calls[canonical(caller)] = index + 1
+    written, bound = calls[index]
+    if len(bound) != len(macro.returns):
+        raise SpecError(
+            f"`{caller}` binds {len(bound)} output(s) of macro `{written}` after `:`; the macro has "
+            f"{len(macro.returns)} ({', '.join(macro.returns)})."
+        )
+    for output, name in zip(macro.returns, bound):
+        name = name.split("[", 1)[0].strip()  # `s[R]`: the output over the call's dimensions
+        if canonical(output) not in names:
+            raise SpecError(f"Macro `{macro.name}` lists output `{output}` but defines no variable of that name.")
+        conv.variables.append(Variable(
+            name, "aux", Ref(canonical(names[canonical(output)]), subs), dims=subs,
+            doc=f"Output `{output}` of macro `{macro.name}` called by `{caller}`.",
+            source=f"{conv.ctx.path.name}: `{caller}` calls macro `{macro.name}`"))
 
 
 def _in_context(conv: Converter, dim: str) -> str:
