@@ -87,14 +87,18 @@ def _macros_with_outputs(text: str) -> list[str]:
 
 def _output_calls(definition: str, names: list[str]) -> list[tuple[str, int, int]]:
     """Each call in `definition` of a macro in `names` with outputs bound: the macro's name and
-    the span from its `:` to (not including) the closing parenthesis. One linear scan per name."""
+    the span from its `:` to (not including) the closing parenthesis. One linear scan per name:
+    a call inside an earlier call's span is not scanned again (so nested calls of such a macro are
+    left to PySD's parser, which refuses them), and the header is skipped."""
     found: list[tuple[str, int, int]] = []
     for name in names:
         words = [re.escape(w) for w in name.split()]
         call = re.compile(r"(?<![\w])" + r"[ \t_]+".join(words) + r"[ \t]*\(", flags=re.IGNORECASE)
+        scanned = 0
         for match in call.finditer(definition):
-            if definition[:match.start()].rstrip().upper().endswith(":MACRO:"):
-                continue  # the header itself
+            if match.start() < scanned or re.search(r":MACRO:[ \t]*\Z", definition[max(0, match.start() - 20):
+                                                                                 match.start()], re.IGNORECASE):
+                continue
             depth, colon, i = 1, -1, match.end()
             while i < len(definition) and depth:
                 ch = definition[i]
@@ -106,6 +110,7 @@ def _output_calls(definition: str, names: list[str]) -> list[tuple[str, int, int
                     colon = i
                 depth += (ch == "(") - (ch == ")")
                 i += 1
+            scanned = i
             if colon >= 0 and depth == 0:
                 found.append((name, colon, i - 1))
     return found
@@ -132,7 +137,8 @@ def macro_call_outputs(text: str) -> dict[str, list[tuple[str, tuple[str, ...]]]
         spans = _output_calls(definition, names)
         if not spans:
             continue
-        left = re.sub(r"(?is).*:END OF MACRO:", "", definition).split("=", 1)[0]
+        end = definition.upper().rfind(":END OF MACRO:")  # the definition after a macro that ends in its chunk
+        left = definition[end + len(":END OF MACRO:") if end >= 0 else 0:].split("=", 1)[0]
         owner = canonical(left.split("[", 1)[0].strip().strip('"'))
         for name, start, end in sorted(spans, key=lambda span: span[1]):
             outputs = " ".join(definition[start + 1:end].replace("\\\n", " ").split())
