@@ -210,3 +210,19 @@ def test_a_call_binding_the_wrong_number_of_outputs_is_refused(tmp_path: Path) -
     path = write(tmp_path, "stats_bad.mdl", STATS + "d = STATS(1, 2 : only one) ~~|\n")
     with pytest.raises(SpecError, match=r"`d` binds 1 output\(s\) of macro `STATS` after `:`; the macro has 2"):
         sd.load(path)
+
+
+# -- what no engine can simulate: causal-loop placeholders, an undocumented builtin --------------------
+def test_a_causal_loop_placeholder_is_refused_naming_variable_and_line(tmp_path: Path) -> None:
+    # FREE6's energy_pos_loop.mdl: a causal-loop diagram, each variable `A FUNCTION OF(causes)`.
+    path = write(tmp_path, "cld.mdl", "price = 1 ~~|\n\ndemand = A FUNCTION OF(price) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"`cld.mdl` line 3: `demand` calls A FUNCTION OF, a placeholder"):
+        sd.load(path)
+
+
+def test_sinteg_is_refused_by_name(tmp_path: Path) -> None:
+    # Wonderland3's bounded stock: SINTEG is not in Vensim's reference, so there is nothing to match.
+    path = write(tmp_path, "sinteg.mdl", "r = 0.1 ~~|\nk = SINTEG(r, 0.5, 0, 1, :NA:, :NA:, :NA:) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"`sinteg.mdl` line 2: `k` calls SINTEG, a Vensim function its "
+                                               r"reference does not document"):
+        sd.load(path)

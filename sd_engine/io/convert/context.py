@@ -89,6 +89,7 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     source = SourceFile(path, text if text is not None else read_model_bytes(path).decode("utf-8", errors="replace"))
     sections = list(abstract.sections)
     _check_names(sections, source)
+    _refuse_unsimulatable(sections, source)
     if source.vensim:
         sections = [_plain_names(s) if s.type == "main" else s for s in sections]
         # `?tag` file names resolved in the model's XLS Files settings, before any file is read.
@@ -189,6 +190,45 @@ def _element_graphicals(el: Element, tables: Mapping[tuple[str, ...], LookupTabl
             ast = ast.argument  # the element's own table wins over the variable's
         pieces.append((subs, GraphicalElement(canonical(name), ast)))
     return replace(el, pieces=tuple(pieces))
+
+
+#: Calls no model can be simulated with, by PySD's name, and why.
+UNSIMULATABLE = {
+    "a_function_of": ("A FUNCTION OF", "a placeholder Vensim writes for a variable of a causal-loop diagram whose "
+                      "equation has not been written; the diagram is not a simulation model. Write the equation"),
+    "sinteg": ("SINTEG", "a Vensim function its reference does not document, so sdflow cannot reproduce it. Write "
+               "the stock with INTEG and bound it explicitly"),
+}
+
+
+def _pysd_nodes(node: Any) -> Any:
+    """Every node of a PySD abstract expression (dataclasses, lists and tuples of them)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if is_dataclass(item) and not isinstance(item, type):
+            yield item
+            stack.extend(getattr(item, f.name) for f in fields(item))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def _refuse_unsimulatable(sections: Sequence[Any], source: SourceFile) -> None:
+    """Refuse, naming the variable, its line and the call, a model whose equations call one of
+    :data:`UNSIMULATABLE` (FREE6's causal-loop diagrams, Wonderland's SINTEG)."""
+    for section in sections:
+        for element in section.elements:
+            for component in element.components:
+                for node in _pysd_nodes(component.ast):
+                    if type(node).__name__ != "CallStructure":
+                        continue
+                    func = getattr(node.function, "reference", node.function)
+                    if isinstance(func, str) and canonical(func) in UNSIMULATABLE:
+                        written, why = UNSIMULATABLE[canonical(func)]
+                        where = "" if section.type == "macro" else source.at(str(element.name), search=False)
+                        raise UnsupportedError(
+                            f"`{source.path.name}`{where}: `{element.name}` calls {written}, {why}."
+                        )
 
 
 #: Vensim names that sdflow's equations keep for the engine (``DT`` is the time step in XMILE and
