@@ -226,3 +226,30 @@ def test_sinteg_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"`sinteg.mdl` line 2: `k` calls SINTEG, a Vensim function its "
                                                r"reference does not document"):
         sd.load(path)
+
+
+# -- the integration method a Vensim file's settings ask for ------------------------------------------
+def settings(code: int) -> str:
+    return f"\\\\\\---/// Sketch information\nV300\n///---\\\\\\\n:L\x7f<%^E!@\n15:0,0,0,{code},0,0\n"
+
+
+def test_a_vensim_file_asking_for_rk4_runs_rk4(tmp_path: Path) -> None:
+    # dy/dt = -y, y0 = 1, TIME STEP 1: one classic RK4 step multiplies y by 1 - 1 + 1/2 - 1/6 + 1/24
+    # (Euler, which PySD's parser would imply, gives 0).
+    path = tmp_path / "rk4.mdl"
+    path.write_text("y = INTEG(-y, 1) ~~|\n" + CONTROL + settings(1))
+    model = sd.load(path)
+    assert model.spec.time.method == "rk4"
+    np.testing.assert_allclose(model.run()["y"].values, [1, 0.375, 0.375 ** 2], rtol=1e-15)
+    path.write_text("y = INTEG(-y, 1) ~~|\n" + CONTROL + settings(4))
+    assert sd.load(path).spec.time.method == "rk2"
+    path.write_text("y = INTEG(-y, 1) ~~|\n" + CONTROL + settings(0))
+    assert sd.load(path).spec.time.method == "euler"
+
+
+def test_runge_kutta_with_a_pulse_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rk4_pulse.mdl"
+    path.write_text("y = INTEG(PULSE(1, 1), 0) ~~|\n" + CONTROL + settings(5))
+    with pytest.raises(UnsupportedError, match=r"`rk4_pulse.mdl` asks for RK4 integration \(its settings\), and `y` "
+                                               r"calls PULSE"):
+        sd.load(path)

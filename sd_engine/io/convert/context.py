@@ -25,7 +25,7 @@ from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
 from .subscripts import Subscripts, element_dimensions, read_dimensions
 
-__all__ = ["ModelContext", "read_context", "read_element"]
+__all__ = ["ModelContext", "read_context", "read_element", "vensim_method"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,8 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     `path` when None).
     """
     source = SourceFile(path, text if text is not None else read_model_bytes(path).decode("utf-8", errors="replace"))
+    if source.vensim:
+        method = vensim_method(source.text, method)
     sections = list(abstract.sections)
     _check_names(sections, source)
     _refuse_unsimulatable(sections, source)
@@ -190,6 +192,33 @@ def _element_graphicals(el: Element, tables: Mapping[tuple[str, ...], LookupTabl
             ast = ast.argument  # the element's own table wins over the variable's
         pieces.append((subs, GraphicalElement(canonical(name), ast)))
     return replace(el, pieces=tuple(pieces))
+
+
+#: Vensim's integration type, the fourth number of the ``15:`` line of a .mdl file's settings,
+#: as the method sdflow runs (read as xmutil, Ventana's own converter, reads it: 1 and 5 RK4,
+#: 3 and 4 RK2, anything else Euler).
+VENSIM_METHODS = {1: "rk4", 5: "rk4", 3: "rk2", 4: "rk2"}
+
+
+def vensim_method(text: str, default: str = "euler") -> str:
+    """The integration method a Vensim file's settings ask for (`default` without a ``15:`` line):
+    PySD's parser does not read them, and running Euler where the file asks for Runge-Kutta
+    gives another answer (MetaSD's critical-slowing, thyroid and catastrophe models).
+
+    Examples
+    --------
+    >>> vensim_method("x = 1 ~~|\\n:L\\x7f<%^E!@\\n15:0,0,0,1,0,0\\n")
+    'rk4'
+    """
+    marker = text.find("<%^E!@")
+    if marker < 0:
+        return default
+    for line in text[marker:].splitlines():
+        if line.startswith("15:"):
+            fields = line[3:].split(",")
+            code = fields[3].strip() if len(fields) > 3 else ""
+            return VENSIM_METHODS.get(int(code), "euler") if code.isdigit() and len(code) < 4 else default
+    return default
 
 
 #: Calls no model can be simulated with, by PySD's name, and why.
