@@ -10,6 +10,7 @@ only see stocks, flows and auxiliaries.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import networkx as nx
 
 from .errors import SpecError, UnsupportedError
-from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text
+from .expr import Binary, Call, Expr, Num, Ref, Str, Unary, canonical, references, to_text, walk
+from .functions import fold
 from .spec import ModelSpec, Variable
 
 __all__ = ["STATEFUL", "lower", "split_element_cycles"]
@@ -35,6 +37,7 @@ STATEFUL: dict[str, tuple[int, ...]] = {
     "delay3i": (3,),
     "delay_n": (4,),
     "delay_fixed": (3,),
+    "delay_material": (4,),
     "trend": (3,),
     "forecast": (3,),
     "sample_if_true": (3,),
@@ -423,6 +426,22 @@ class _Lowering:
         return self.internal(owner, base, "stock", init, inflows=(pushed.name,), update="pipeline",
                              delay_time=time)
 
+    def lower_delay_material(self, owner: Variable, x: Expr, time: Expr, init: Expr, missing: Expr) -> Expr:
+        """Vensim's DELAY MATERIAL with a delay time fixed for the run: "the same as DELAY FIXED
+        except that delay time can be a variable" (Vensim's reference), so a constant delay time
+        is DELAY FIXED and the missing value (used only when the delay time grows) is never read.
+        A delay time that may change is refused: how Vensim merges and spaces the material then
+        is not documented."""
+        changing = sorted({node.name for node in walk(time) if isinstance(node, Ref)
+                           and (node.name not in self.spec or self.spec[node.name].kind != "constant")})
+        if changing:
+            raise UnsupportedError(
+                f"DELAY MATERIAL in `{owner.name}` has a delay time that may change during the run "
+                f"(`{to_text(time)}` reads `{changing[0]}`); sdflow runs DELAY MATERIAL with a delay time fixed "
+                "for the run only. Make the delay time a constant, or use DELAY FIXED."
+            )
+        return self.lower_delay_fixed(owner, x, time, init)
+
     # -- trend and forecast (Vensim's definitions) -------------------------------------
     def lower_trend(self, owner: Variable, x: Expr, time: Expr, initial_trend: Expr) -> Expr:
         init = Binary("/", x, Binary("+", Num(1), Binary("*", initial_trend, time)))
@@ -454,6 +473,14 @@ class _Lowering:
 
     # -- discrete states ---------------------------------------------------------------
     def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:
+        if owner.canonical in references(condition) | references(x):
+            # `Peak = SAMPLE IF TRUE(x > Peak, x, x)` (Sterman's beer game): Vensim computes it,
+            # reading Peak as a level, but its reference does not say which value that is.
+            raise UnsupportedError(
+                f"SAMPLE IF TRUE in `{owner.name}` reads `{owner.name}` itself in its condition or input; "
+                "sdflow does not run a SAMPLE IF TRUE that samples its own value (Vensim does not document "
+                "which value it reads). Compare with a stock that holds the previous value instead."
+            )
         base = self.name(owner, "sample_if_true")
         state = Ref(Variable(base, "stock", init).canonical)
         value = self.internal(owner, f"{base} value", "aux", Call("if_then_else", (condition, x, state)))
@@ -473,16 +500,49 @@ class _Lowering:
 
     # -- random numbers: one uniform draw per run and time step, transformed ------------
     def uniform(self, owner: Variable, seed: Expr | None) -> Ref:
-        if isinstance(seed, Ref) and not seed.subscripts and seed.name in self.spec:
-            # A seed named by a constant (PINK NOISE macros, Sterman's beer game): its number.
-            target = self.spec[seed.name]
-            if target.kind == "constant" and isinstance(target.equation, Num):
-                seed = target.equation
+        if seed is not None and not isinstance(seed, Num):
+            seed = self.fixed_seed(seed)
         if seed is not None and not isinstance(seed, Num):
             raise UnsupportedError(
                 f"The seed of a random function in `{owner.name}` must be a number, not `{to_text(seed)}`."
             )
         return self.internal(owner, self.name(owner, "random"), "stock", seed or Num(0), update="random")
+
+    def fixed_seed(self, seed: Expr) -> Expr:
+        """A seed written with constants (PINK NOISE macros: ``seed``; Sterman's beer game:
+        ``Order Noise Seed + Games``, one seed per element) as the number that picks its stream,
+        or `seed` unchanged when it reads anything else. The number is the seed's own value for a
+        scalar; for a seed that differs across elements it is derived from all their values,
+        since each element already draws its own stream."""
+        arrays: list[tuple[float, ...]] = []
+
+        def substitute(expr: Expr) -> Expr | None:
+            if isinstance(expr, Ref):
+                target = self.spec[expr.name] if expr.name in self.spec else None
+                if target is None or target.kind != "constant":
+                    return None
+                if isinstance(target.equation, Num):
+                    return target.equation
+                if target.values is None:
+                    return None
+                arrays.append(tuple(target.values))
+                return expr
+            if isinstance(expr, Unary):
+                operand = substitute(expr.operand)
+                return None if operand is None else Unary(expr.op, operand)
+            if isinstance(expr, Binary):
+                left, right = substitute(expr.left), substitute(expr.right)
+                return None if left is None or right is None else Binary(expr.op, left, right)
+            return expr if isinstance(expr, Num) else None
+
+        constant = substitute(seed)
+        if constant is None:
+            return seed
+        folded = fold(constant)
+        if isinstance(folded, Num):
+            return folded
+        digest = hashlib.sha256(repr((to_text(folded), arrays)).encode()).digest()
+        return Num(float(int.from_bytes(digest[:6], "big")))
 
     def lower_random_uniform(self, owner: Variable, low: Expr, high: Expr, seed: Expr | None = None) -> Expr:
         u = self.uniform(owner, seed)

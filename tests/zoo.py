@@ -115,6 +115,7 @@ def delays() -> Model:
     m.aux("nth order", "delay_n(signal, delay_time, 3, 5)")
     m.aux("fixed", "delay_fixed(signal, delay_time, 1)")
     m.aux("fixed short", "delay_fixed(signal * 2 + time, 1.5, signal)")
+    m.aux("material", "delay_material(signal, delay_time, 1, 0)")  # DELAY FIXED for a fixed delay time
     m.stock("received", initial=0, inflows=["arriving"])
     m.flow("arriving", "delay3(signal, 2) + delay_fixed(signal, 1, 0)")
     return m

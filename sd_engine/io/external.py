@@ -50,6 +50,7 @@ __all__ = [
     "ExternalFileNotFoundError",
     "DataAccessError",
     "DataFile",
+    "settings_indirections",
     "Series",
     "ExternalReader",
     "cell_position",
@@ -206,6 +207,9 @@ class ExternalReader:
         self._chosen = {os.path.realpath(p if p.is_absolute() else self.folder / p) for p in self.files.values()}
         self._chosen |= {os.path.realpath(p) for p in self.data_files}
         self._read: dict[str, tuple[DataFile, bytes]] = {}
+        #: ``?tag`` -> file name, from the model's own settings (:func:`settings_indirections`):
+        #: names written in the model, so confined to `data_root` like any other.
+        self.indirect: dict[str, str] = {}
         self._books: dict[Path, dict[str, np.ndarray]] = {}
         self._texts: dict[tuple[Path, str], np.ndarray] = {}
         self._names: dict[Path, dict[tuple[str, str], _Rect]] = {}
@@ -221,6 +225,13 @@ class ExternalReader:
         it does not exist or lies outside the folders the model may read."""
         given = self.files.get(name, self.files.get(name.strip()))
         shown = excerpt(name, 200)
+        via = ""
+        if given is None and name.strip() in self.indirect:
+            # Vensim resolves `?tag` in Model>Settings>XLS Files, which the .mdl file stores.
+            via = f" (`{shown}` in the model's XLS Files settings)"
+            name = self.indirect[name.strip()]
+            shown = excerpt(name, 200)
+            given = self.files.get(name)
         if given is None and name.startswith("?"):
             raise ExternalFileNotFoundError(
                 f"`{variable}` reads file `{shown}`, an indirect reference; pass the file as "
@@ -236,7 +247,7 @@ class ExternalReader:
             nearby = self._nearby(path.parent, confined=given is None)
             hint = did_you_mean(path.name, nearby)
             raise ExternalFileNotFoundError(
-                f"`{variable}` reads file `{shown}`, which is not in `{path.parent}`.{hint} Put the file "
+                f"`{variable}` reads file `{shown}`{via}, which is not in `{path.parent}`.{hint} Put the file "
                 f"there or pass `files={{'{shown}': 'path'}}` when loading the model."
             )
         return path
@@ -511,9 +522,14 @@ class ExternalReader:
         """The series of data variable `variable` for each element (a tuple of subscripts, empty
         for a scalar) from the first data file that has it."""
         if not self.data_files:
+            # Vensim reads such a variable from the datasets (.vdf) named when simulating, a binary
+            # format of its own that sdflow does not read; say which ones lie beside the model.
+            beside = sorted(p.name for p in self.folder.glob("*") if p.suffix.lower() == ".vdf")[:3]
+            there = f" (beside the model: {', '.join(f'`{excerpt(n, 80)}`' for n in beside)})" if beside else ""
             raise UnsupportedError(
-                f"`{variable}` is a data variable with no equation: its values come from a Vensim data file. "
-                "Export the data to a .tab or .csv file and pass it as `data_files=[...]` when loading the model."
+                f"`{variable}` is a data variable with no equation: Vensim reads its values from a dataset (.vdf)"
+                f"{there}, which sdflow does not read. Export the data from Vensim to a .tab or .csv file and "
+                "pass it as `data_files=[...]` when loading the model."
             )
         for path in self.data_files:
             times, columns = self.data_table(variable, path)
@@ -562,6 +578,26 @@ class ExternalReader:
             columns[name] = values[keep]
         self._tables[path] = (times[keep], columns)
         return self._tables[path]
+
+
+def settings_indirections(text: str) -> dict[str, str]:
+    """The ``?tag`` file references a Vensim file resolves in its settings (Model>Settings>XLS
+    Files), which the .mdl stores after its sketch as ``30:?tag=file`` lines.
+
+    Examples
+    --------
+    >>> settings_indirections("x = 1 ~~|\\n:L\\x7f<%^E!@\\n9:run\\n30:?data=data.xlsx\\n")
+    {'?data': 'data.xlsx'}
+    """
+    marker = text.find("<%^E!@")
+    if marker < 0:
+        return {}
+    found: dict[str, str] = {}
+    for line in text[marker:].splitlines():
+        tag, equals, file = line.strip()[3:].partition("=") if line.startswith("30:?") else ("", "", "")
+        if equals and tag.strip() and file.strip():
+            found.setdefault(tag.strip(), file.strip())
+    return found
 
 
 def _within(path: str, root: str) -> bool:

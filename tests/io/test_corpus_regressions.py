@@ -15,15 +15,15 @@ from sd_engine.io.xml_safety import ModelFileError
 CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n"
 
 
-def test_macro_with_extra_outputs_is_refused_by_name_not_as_a_broken_file(tmp_path: Path) -> None:
-    # Valid Vensim: `rest` is a second output of the macro, bound at the call after `:`.
-    # PySD's grammar cannot read such a call; the user must hear that the macro is the reason.
+def test_macro_with_extra_outputs_runs_each_output_as_a_model_variable(tmp_path: Path) -> None:
+    # Valid Vensim: `rest` is a second output of the macro, bound at the call after `:` to the
+    # model variable `remainder` (tests/io/test_realworld_constructs.py has more).
     path = tmp_path / "split.mdl"
     path.write_text(":MACRO: SPLIT(total, share: rest)\nSPLIT = total * share ~~|\n"
                     "rest = total * (1 - share) ~~|\n:END OF MACRO:\n"
                     "part = SPLIT(10, 0.3 : remainder) ~~|\n" + CONTROL)
-    with pytest.raises(UnsupportedError, match=r"`split.mdl` defines macro `SPLIT` with extra outputs"):
-        sd.load(path)
+    ds = sd.load(path).run()
+    np.testing.assert_allclose([ds["part"].values[0], ds["remainder"].values[0]], [3.0, 7.0], rtol=1e-15)
 
 
 def test_a_file_the_parser_cannot_read_still_names_the_place(tmp_path: Path) -> None:

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ...errors import UnsupportedError
 from ...expr import canonical, forbidden_character
 from ...spec import LookupTable, Variable
-from ..external import ExternalReader
+from ..external import ExternalReader, settings_indirections
 from ..model_file import ModelFileError, read_model_bytes
+from ..vensim_normalise import macro_call_outputs
 from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
 from .subscripts import Subscripts, element_dimensions, read_dimensions
 
-__all__ = ["ModelContext", "read_context", "read_element"]
+__all__ = ["ModelContext", "read_context", "read_element", "vensim_method"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class ModelContext:
         The internal lookups of the XMILE graphical functions given per element.
     graphicals : frozenset of str
         The elements with a graphical function per array element (XMILE), by canonical name.
+    macro_outputs : mapping
+        The extra outputs bound at each call of a Vensim macro that has them
+        (``SPLIT(10, 0.3 : rest)``), by canonical name of the calling variable:
+        ``(macro, output names)`` per call, in order.
     """
 
     source: SourceFile
@@ -66,6 +71,7 @@ class ModelContext:
     element_tables: Mapping[tuple[str, tuple[str, ...]], str]
     element_lookups: tuple[Variable, ...]
     graphicals: frozenset[str]
+    macro_outputs: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -81,8 +87,15 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     `path` when None).
     """
     source = SourceFile(path, text if text is not None else read_model_bytes(path).decode("utf-8", errors="replace"))
+    if source.vensim:
+        method = vensim_method(source.text, method)
     sections = list(abstract.sections)
     _check_names(sections, source)
+    _refuse_unsimulatable(sections, source)
+    if source.vensim:
+        sections = [_plain_names(s) if s.type == "main" else s for s in sections]
+        # `?tag` file names resolved in the model's XLS Files settings, before any file is read.
+        external.indirect.update(settings_indirections(source.text))
     others = [s for s in sections if s.type not in ("main", "macro")]
     if others:
         kinds = sorted({s.type for s in others})
@@ -112,8 +125,9 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     lookups: list[Variable] = []
     model = [_element_graphicals(el, graphicals[el.key], subscripts, tables, lookups) if el.key in graphicals else el
              for el in model]
+    outputs = macro_call_outputs(source.text) if source.vensim and macros else {}
     return ModelContext(source, method, subscripts, {e.key: e for e in model}, controls, macros, external, tables,
-                        tuple(lookups), frozenset(graphicals))
+                        tuple(lookups), frozenset(graphicals), outputs)
 
 
 def read_element(element: Any, source: SourceFile, subscripts: Subscripts, external: ExternalReader,
@@ -178,6 +192,111 @@ def _element_graphicals(el: Element, tables: Mapping[tuple[str, ...], LookupTabl
             ast = ast.argument  # the element's own table wins over the variable's
         pieces.append((subs, GraphicalElement(canonical(name), ast)))
     return replace(el, pieces=tuple(pieces))
+
+
+#: Vensim's integration type, the fourth number of the ``15:`` line of a .mdl file's settings,
+#: as the method sdflow runs (read as xmutil, Ventana's own converter, reads it: 1 and 5 RK4,
+#: 3 and 4 RK2, anything else Euler).
+VENSIM_METHODS = {1: "rk4", 5: "rk4", 3: "rk2", 4: "rk2"}
+
+
+def vensim_method(text: str, default: str = "euler") -> str:
+    """The integration method a Vensim file's settings ask for (`default` without a ``15:`` line):
+    PySD's parser does not read them, and running Euler where the file asks for Runge-Kutta
+    gives another answer (MetaSD's critical-slowing, thyroid and catastrophe models).
+
+    Examples
+    --------
+    >>> vensim_method("x = 1 ~~|\\n:L\\x7f<%^E!@\\n15:0,0,0,1,0,0\\n")
+    'rk4'
+    """
+    marker = text.find("<%^E!@")
+    if marker < 0:
+        return default
+    for line in text[marker:].splitlines():
+        if line.startswith("15:"):
+            fields = line[3:].split(",")
+            code = fields[3].strip() if len(fields) > 3 else ""
+            return VENSIM_METHODS.get(int(code), "euler") if code.isdigit() and len(code) < 4 else default
+    return default
+
+
+#: Calls no model can be simulated with, by PySD's name, and why.
+UNSIMULATABLE = {
+    "a_function_of": ("A FUNCTION OF", "a placeholder Vensim writes for a variable of a causal-loop diagram whose "
+                      "equation has not been written; the diagram is not a simulation model. Write the equation"),
+    "sinteg": ("SINTEG", "a Vensim function its reference does not document, so sdflow cannot reproduce it. Write "
+               "the stock with INTEG and bound it explicitly"),
+}
+
+
+def _pysd_nodes(node: Any) -> Any:
+    """Every node of a PySD abstract expression (dataclasses, lists and tuples of them)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if is_dataclass(item) and not isinstance(item, type):
+            yield item
+            stack.extend(getattr(item, f.name) for f in fields(item))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def _refuse_unsimulatable(sections: Sequence[Any], source: SourceFile) -> None:
+    """Refuse, naming the variable, its line and the call, a model whose equations call one of
+    :data:`UNSIMULATABLE` (FREE6's causal-loop diagrams, Wonderland's SINTEG)."""
+    for section in sections:
+        for element in section.elements:
+            for component in element.components:
+                for node in _pysd_nodes(component.ast):
+                    if type(node).__name__ != "CallStructure":
+                        continue
+                    func = getattr(node.function, "reference", node.function)
+                    if isinstance(func, str) and canonical(func) in UNSIMULATABLE:
+                        written, why = UNSIMULATABLE[canonical(func)]
+                        where = "" if section.type == "macro" else source.at(str(element.name), search=False)
+                        raise UnsupportedError(
+                            f"`{source.path.name}`{where}: `{element.name}` calls {written}, {why}."
+                        )
+
+
+#: Vensim names that sdflow's equations keep for the engine (``DT`` is the time step in XMILE and
+#: in sdflow; in Vensim only TIME STEP is), with the name such a variable of a .mdl file takes.
+PLAIN_NAMES = {"dt": "DT_"}
+
+
+def _plain_names(section: Any) -> Any:
+    """`section` (PySD's main section of a Vensim file) with a variable named like one of
+    :data:`PLAIN_NAMES` renamed, and every reference to it: Industrial Dynamics' ``DT = TIME STEP``
+    (IDch15d) is a plain variable that equations read. Without such a variable, nothing changes."""
+    renamed = {canonical(e.name): PLAIN_NAMES[canonical(e.name)] for e in section.elements
+               if canonical(e.name) in PLAIN_NAMES}
+    if not renamed:
+        return section
+    targets = {key: canonical(new) for key, new in renamed.items()}
+
+    def rename(node: Any) -> Any:
+        if type(node).__name__ == "ReferenceStructure" and isinstance(node.reference, str) \
+                and canonical(node.reference) in targets:
+            return replace(node, reference=targets[canonical(node.reference)])
+        if is_dataclass(node) and not isinstance(node, type):
+            changes = {f.name: rename(getattr(node, f.name)) for f in fields(node)}
+            return replace(node, **{k: v for k, v in changes.items() if v is not getattr(node, k)}) \
+                if any(v is not getattr(node, k) for k, v in changes.items()) else node
+        if isinstance(node, (list, tuple)) and not hasattr(node, "_fields"):
+            items = [rename(item) for item in node]
+            return type(node)(items) if any(a is not b for a, b in zip(items, node)) else node
+        return node
+
+    elements = []
+    for element in section.elements:
+        element = rename(element)
+        if canonical(element.name) in renamed:
+            note = f"Named `{element.name}` in the file (sdflow keeps that name for the time step)."
+            element = replace(element, name=renamed[canonical(element.name)],
+                              documentation=f"{note} {element.documentation or ''}".strip())
+        elements.append(element)
+    return replace(section, elements=elements)
 
 
 # -- what an untrusted file must get right -----------------------------------------------------

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...expr import Expr, Num, canonical
+from ...errors import UnsupportedError
+from ...expr import Call, Expr, Num, canonical, walk
 from ...spec import LookupTable, ModelSpec, Variable
 from ..external import ExternalReader
 from ..model_file import ModelFileError
@@ -36,6 +37,7 @@ class Converter(ExpressionConverter):
         self.variables: list[Variable] = []  # in the order the spec lists them (macro copies before their caller)
         self.expanding: list[str] = []  # the macros being expanded, innermost last
         self.macro_calls: dict[str, int] = {}  # calls so far of each macro, which number its copies
+        self.output_calls: dict[str, int] = {}  # calls with extra outputs so far, by calling variable
 
     def expand_macro(self, key: str, args: list[Expr]) -> Expr:
         return expand_macro(self, key, args)
@@ -60,6 +62,28 @@ def convert(path: Path, abstract: Any, method: str, external: ExternalReader,
             f"`{path.name}` has an equation nested too deeply to convert (in `{converter.current}`); split it into "
             "auxiliaries."
         ) from None
+
+
+#: Builtins whose value jumps within a time step, as Vensim's names.
+STEP_FUNCTIONS = {"pulse": "PULSE", "pulse_train": "PULSE TRAIN", "step": "STEP"}
+
+
+def _check_runge_kutta(ctx: ModelContext, variables: list[Variable], method: str) -> None:
+    """Refuse a Vensim file that asks for Runge-Kutta integration (its settings) and calls a
+    builtin that jumps within a step: sdflow evaluates it at each stage's time, where Vensim's
+    reference does not say what it does (a PULSE of one TIME STEP then moves a third of its
+    volume under RK4); Euler, which the file does not ask for, would be another answer."""
+    for var in variables:
+        for expr in (var.equation, var.init_equation):
+            for node in walk(expr) if expr is not None else ():
+                if isinstance(node, Call) and node.func in STEP_FUNCTIONS:
+                    owner = var.owner or var.name
+                    raise UnsupportedError(
+                        f"`{ctx.path.name}` asks for {method.upper()} integration (its settings), and `{owner}` calls "
+                        f"{STEP_FUNCTIONS[node.func]}, whose value between time steps Vensim does not document; "
+                        "sdflow does not run that combination. Set the model's integration type to Euler in "
+                        "Vensim, or replace the call with a continuous input."
+                    )
 
 
 def _convert(converter: Converter) -> ModelSpec:
@@ -104,6 +128,8 @@ def _convert(converter: Converter) -> ModelSpec:
                                   doc=element.doc, source=element.source))
     variables = mark_flows(split_shared_outflows(variables))
     check_undefined_reads(variables)
+    if ctx.source.vensim and time.method != "euler":
+        _check_runge_kutta(ctx, variables, time.method)
     # Vensim and Stella save TIME STEP with the other control variables; it names the engine's
     # dt, so the results add it as a series (sd_engine.results) under the file's own name.
     attrs: tuple[tuple[str, str], ...] = ()

@@ -30,6 +30,7 @@ from .data import ExternalTables
 from .elements import Element, GraphicalElement, describe, negate, points_table
 from .start_values import start_value
 from .subscripts import bang_dims, substitute
+from .vector_lookup import vector_lookup
 
 __all__ = ["ExpressionConverter", "CALLS"]
 
@@ -601,6 +602,7 @@ CALLS: dict[str, Builder] = {
         "gamma_ln",
         "previous",  # XMILE PREVIOUS(x[, init]): a discrete state (sd_engine.lower)
         "npv",  # stateful: lowered to its two stocks (sd_engine.lower)
+        "delay_material",  # stateful: DELAY FIXED for a fixed delay time (sd_engine.lower)
     )},
     **{name: _two_arguments for name in ("lookup_forward", "lookup_backward", "lookup_extrapolate")},
     **{name: _vector for name in ("vector_sort_order", "vector_reorder", "vector_rank")},
@@ -611,6 +613,7 @@ CALLS: dict[str, Builder] = {
     "pi": lambda conv, key, args: Num(math.pi),
     "pulse_train": _pulse_train,
     "invert_matrix": _invert_matrix,
+    "vector_lookup": lambda conv, key, args: vector_lookup(conv, args),
     "xramp": lambda conv, key, args: Call("ramp", (args[0], args[1], Num(math.inf))),  # XMILE RAMP: no end
     "xpulse": _xmile_pulse,
     "xpulse_train": _xmile_pulse_train,
