@@ -169,7 +169,8 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
     try:
-        parsed = xmile_file(path, _xmile_spellings(_lookup_builtin_as_call(text)))
+        spelled = _xmile_spellings(_lookup_builtin_as_call(text), _variable_dimensions(tree))
+        parsed = xmile_file(path, spelled)
         parsed.parse()
         abstract = parsed.get_abstract_model()
     except _PARSE_ERRORS as exc:
@@ -188,15 +189,64 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
 
 
 _WHOLE_ARRAY = re.compile(rb"\[\s*\*(?:\s*,\s*\*)*\s*\]")
+#: A reference with a wildcard among named positions: ``m[DimD, *]``, ``z[*:SubA]``.
+_PARTIAL_WILDCARD = re.compile(rb'((?:"[^"<]+"|[\w.$]+)\s*)\[([^\[\]<]*\*[^\[\]<]*)\]')
 _EQUATION = re.compile(rb"(<(eqn|inflow|outflow)\b[^>]*>)([^<]*)(</\2>)")
 _NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
+_MOD = re.compile(rb"(?<=[\s)])MOD(?=[\s(])")
+_SIZE = re.compile(rb"\bSIZE\s*\(", flags=re.IGNORECASE)
 
 
-def _xmile_spellings(text: bytes) -> bytes:
+def _variable_dimensions(root: ET.Element) -> dict[str, tuple[str, ...]]:
+    """Per XMILE variable (canonical name), the names of its dimensions in order."""
+    found: dict[str, tuple[str, ...]] = {}
+    for node in root.iter():
+        name = node.get("name")
+        if name is None or node.tag.rsplit("}", 1)[-1] not in ("aux", "stock", "flow", "gf"):
+            continue
+        dims = [d.get("name", "") for child in node if child.tag.rsplit("}", 1)[-1] == "dimensions"
+                for d in child if d.tag.rsplit("}", 1)[-1] == "dim"]
+        if dims:
+            found[canonical(name.replace("\\n", " "))] = tuple(dims)
+    return found
+
+
+def _partial_wildcards(body: bytes, dimensions: Mapping[str, tuple[str, ...]]) -> bytes:
+    """`body` with each ``*`` of a partly named reference written as Vensim's reduced range.
+
+    ``SUM(m[DimD, *])`` sums over the variable's second dimension for each element of DimD:
+    Vensim writes it ``SUM(m[DimD, DimE!])``, which PySD's XMILE grammar also reads. ``*:SubA``
+    reduces over the subrange only (``SubA!``). A reference to a name whose dimensions the file
+    does not give is left as written, so PySD's parser reports it with its line.
+    """
+    def reference(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).strip().strip(b'"').decode("utf-8", errors="replace")
+        positions = [p.strip() for p in match.group(2).split(b",")]
+        dims = dimensions.get(canonical(name.replace("_", " ")))
+        if dims is None or len(dims) != len(positions):
+            return match.group(0)
+        written = []
+        for position, dim in zip(positions, dims):
+            if position == b"*":
+                written.append(dim.encode("utf-8") + b"!")
+            elif position.startswith(b"*:"):
+                written.append(position[2:].strip() + b"!")
+            else:
+                written.append(position)
+        return match.group(1) + b"[" + b", ".join(written) + b"]"
+
+    return _PARTIAL_WILDCARD.sub(reference, body)
+
+
+def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | None = None) -> bytes:
     """An XMILE document in the spellings PySD's XMILE grammar reads, each on its own line.
 
     * ``a[*]``, ``f[*, *]``: the whole array (Stella's wildcard for every element) as ``a``, so
       ``SUM(a[*])`` is the sum over the whole array (SDEverywhere's ``sum.xmile``);
+    * ``m[DimD, *]``, ``z[*:SubA]``: a wildcard among named positions as Vensim's reduced range
+      ``m[DimD, DimE!]``, ``z[SubA!]``, from the variable's `dimensions` (name -> dimension names);
+    * the infix ``MOD`` in the lower case PySD's grammar reads, and ``SIZE(DimA)`` as Vensim's
+      ``ELMCOUNT(DimA)``;
     * ``\\n`` in a name (XMILE's escape for a line break, ``Stock with \\n Newline Character``):
       a space in the name and an underscore where equations name it, as Stella's output
       writes the name (SDXorg test-models ``tests/special_characters_xmile``);
@@ -205,6 +255,8 @@ def _xmile_spellings(text: bytes) -> bytes:
     """
     def equation(match: re.Match[bytes]) -> bytes:
         body = _WHOLE_ARRAY.sub(b"", match.group(3)).replace(b"\\n", b"_")
+        body = _partial_wildcards(body, dimensions or {})
+        body = _SIZE.sub(b"ELMCOUNT(", _MOD.sub(b"mod", body))
         name = body.strip()
         if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):
             # A flow's name, not an expression: quoted, as equations write such names.
@@ -242,7 +294,7 @@ def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:
     detail = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in (text[0] if text else type(exc).__name__))
     detail = detail[:300]
     place = ""
-    found = re.search(r"at '([^']{1,40})", detail)
+    found = re.search(r"(?:at|begins with) '([^']{1,40})", detail)
     if found:
         # Point at the line of the file and the variable whose equation holds the failing text.
         fragment = " ".join(found.group(1).split())[:20]
@@ -251,7 +303,7 @@ def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:
             if fragment and fragment in " ".join(line.split()):
                 owner = ""
                 for previous in reversed(lines[:number]):
-                    named = re.search(r'name="([^"]+)"', previous)
+                    named = re.search(r'<(?:aux|stock|flow|gf|module)\b[^>]*\sname="([^"]+)"', previous)
                     if named:
                         owner = named.group(1)
                         break

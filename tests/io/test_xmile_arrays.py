@@ -1,0 +1,49 @@
+"""XMILE array spellings PySD's XMILE grammar does not read, as xmutil and Stella write them:
+wildcards among named positions (``m[DimD, *]``, ``z[*:SubA]``), the infix ``MOD`` and
+``SIZE(range)``. Values are checked by hand against the small model's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sd_engine as sd
+from sd_engine.io.model_file import ModelFileError
+
+MODELS = Path(__file__).parent / "models"
+
+
+@pytest.fixture(scope="module")
+def wildcards() -> object:
+    return sd.load(MODELS / "xmile_wildcards.xmile").run()
+
+
+def test_partial_wildcards_reduce_over_the_starred_position(wildcards: object) -> None:
+    ds = wildcards
+    # Cases: north 1/2, south 10/20, east 100/200 (young/old).
+    np.testing.assert_array_equal(ds["Per region"].sel(Region="north").values, 3.0)  # type: ignore[index]
+    np.testing.assert_array_equal(ds["Per region"].isel(time=0).values, [3.0, 30.0, 300.0])  # type: ignore[index]
+    np.testing.assert_array_equal(ds["Per age"].isel(time=0).values, [111.0, 222.0])  # type: ignore[index]
+    # `*:Coast`: only south and east of the region totals.
+    np.testing.assert_array_equal(ds["Coast total"].values, 330.0)  # type: ignore[index]
+    np.testing.assert_array_equal(ds["Largest region"].values, 300.0)  # type: ignore[index]
+
+
+def test_infix_mod_and_size(wildcards: object) -> None:
+    ds = wildcards
+    np.testing.assert_array_equal(ds["Phase"].values, [1, 2, 0, 1, 2])  # type: ignore[index]
+    np.testing.assert_array_equal(ds["Regions"].values, [31, 32, 30, 31, 32])  # type: ignore[index]
+
+
+def test_rewrites_keep_lines_and_a_bad_wildcard_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = (MODELS / "xmile_wildcards.xmile").read_text()
+    bad = text.replace("SUM(Cases[*, Age])", "SUM(Cases[*, Age, *])")
+    line = next(n for n, row in enumerate(bad.splitlines(), 1) if "Age, *]" in row)
+    path = tmp_path / "bad.xmile"
+    path.write_text(bad)
+    # Three positions for a variable of two dimensions: left as written, so PySD's parser
+    # stops at it and the message points at the user's line.
+    with pytest.raises(ModelFileError, match=rf"`bad.xmile` at line {line}, in the equation of `Per age`"):
+        sd.load(path)
