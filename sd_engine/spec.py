@@ -41,8 +41,10 @@ LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forwar
 #: pipeline (DELAY FIXED), or a fresh uniform random draw each step ("random").
 StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
-#: Names the equations use for time and the time step; no variable may take them.
-RESERVED_NAMES = frozenset(TIME_NAMES)
+#: Names the equations use for time and the time step; no variable may take them. The builder
+#: also reserves ``t`` (its equations' name for time); a model file may name a variable ``t``
+#: (Vensim and XMILE write time ``Time``), which its equations then read as that variable.
+RESERVED_NAMES = frozenset(TIME_NAMES) - {"t"}
 
 
 #: How names compare, for messages about two names that are one.
