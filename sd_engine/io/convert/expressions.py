@@ -300,6 +300,66 @@ class ExpressionConverter(ABC):
                             "`!`, as in `VECTOR SELECT(sel[dim!], x[dim!], 0, 0, 0)`.")
         return Call("vector_select", tuple(args) + tuple(Str(d) for d in over))
 
+    def vector_elm_map(self, args: list[Expr]) -> Expr:
+        """VECTOR ELM MAP(vec[start], offset): the element `offset` places after `start` in the
+        whole array of `vec`, counted row by row over all its subscripts, from 0 (Vensim's help).
+
+        Written with VECTOR SELECT over the array's own ranges (marked ``!``, apart from the
+        equation's ranges): the one element whose place equals the start's place plus `offset`.
+        An offset outside the array gives NaN, which fails the run, where Vensim reports an
+        error and returns :NA:.
+        """
+        if len(args) != 2:
+            raise SpecError(f"VECTOR ELM MAP in `{self.current}` takes two arguments (vector, offset), "
+                            f"not {len(args)}.")
+        vec, offset = args
+        target = self.ctx.elements.get(vec.name) if isinstance(vec, Ref) else None
+        if not isinstance(vec, Ref) or target is None or not target.dims or len(vec.subscripts) != len(target.dims):
+            raise UnsupportedError(
+                f"VECTOR ELM MAP in `{self.current}` needs a subscripted variable of the model, with one "
+                "subscript for each of its dimensions, as its first argument: `VECTOR ELM MAP(x[a1], offset)`."
+            )
+        elements = self.ctx.subscripts.elements
+        sizes = [len(elements[canonical(d)]) for d in target.dims]
+        start: Expr = Num(0.0)
+        place: Expr = Num(0.0)
+        for i, (dim, sub) in enumerate(zip(target.dims, vec.subscripts)):
+            stride = float(math.prod(sizes[i + 1:]))
+            place = Binary("+", place, Binary("*", Num(stride), Ref(self._index_of(dim, dim), (f"{dim}!",))))
+            members = [canonical(e) for e in elements[canonical(dim)]]
+            if canonical(sub) in members:
+                start = Binary("+", start, Num(stride * members.index(canonical(sub))))
+            elif canonical(sub) in elements:
+                start = Binary("+", start, Binary("*", Num(stride), Ref(self._index_of(sub, dim), (sub,))))
+            else:
+                raise UnsupportedError(
+                    f"VECTOR ELM MAP in `{self.current}` starts `{target.name}` at `{sub}`, which is not an element "
+                    f"or subrange of its dimension `{dim}`."
+                )
+        selection = Binary("==", place, Binary("+", start, offset))
+        whole = Ref(vec.name, tuple(f"{d}!" for d in target.dims))
+        return Call("vector_select", (selection, whole, Num(math.nan), Num(6.0), Num(0.0))
+                    + tuple(Str(canonical(d) + "!") for d in target.dims))
+
+    def _index_of(self, sub: str, dim: str) -> str:
+        """An internal constant over range `sub`: the place (from 0) of each of its elements in
+        range `dim`."""
+        name = f"_index of {sub} in {dim}"
+        key = canonical(name)
+        if key not in self.views:
+            members = [canonical(e) for e in self.ctx.subscripts.elements[canonical(dim)]]
+            own = self.ctx.subscripts.elements[canonical(sub)]
+            if any(canonical(e) not in members for e in own):
+                raise UnsupportedError(
+                    f"VECTOR ELM MAP in `{self.current}` starts at range `{sub}`, whose elements are not all in "
+                    f"`{dim}`; start at an element or a subrange of `{dim}`."
+                )
+            self.views[key] = Variable(name, "constant", values=tuple(float(members.index(canonical(e))) for e in own),
+                                       dims=(sub,), internal=True, owner=sub,
+                                       doc=f"The place of each element of `{sub}` in `{dim}`, from 0.",
+                                       source=f"VECTOR ELM MAP in {self.ctx.path.name}")
+        return key
+
     def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
         """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's
         block, each element reading its own table at its own input."""
@@ -615,5 +675,6 @@ CALLS: dict[str, Builder] = {
     "xpulse": _xmile_pulse,
     "xpulse_train": _xmile_pulse_train,
     "vector_select": lambda conv, key, args: conv.vector_select(args),
+    "vector_elm_map": lambda conv, key, args: conv.vector_elm_map(args),
     "get_time_value": lambda conv, key, args: conv.get_time_value(args),
 }
