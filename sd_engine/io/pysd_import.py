@@ -193,6 +193,8 @@ _WHOLE_ARRAY = re.compile(rb"\[\s*\*(?:\s*,\s*\*)*\s*\]")
 _PARTIAL_WILDCARD = re.compile(rb'((?:"[^"<]+"|[\w.$]+)\s*)\[([^\[\]<]*\*[^\[\]<]*)\]')
 _EQUATION = re.compile(rb"(<(eqn|inflow|outflow)\b[^>]*>)([^<]*)(</\2>)")
 _NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
+#: xmutil writes Vensim's vector functions with their spaces, which PySD's XMILE grammar stops at.
+_VECTOR_CALL = re.compile(rb"\bVECTOR (?:ELM MAP|SELECT|SORT ORDER|RANK|REORDER|LOOKUP)(?=\s*\()")
 _MOD = re.compile(rb"(?<=[\s)])MOD(?=[\s(])")
 _SIZE = re.compile(rb"\bSIZE\s*\(", flags=re.IGNORECASE)
 
@@ -224,7 +226,8 @@ def _partial_wildcards(body: bytes, dimensions: Mapping[str, tuple[str, ...]]) -
         positions = [p.strip() for p in match.group(2).split(b",")]
         dims = dimensions.get(canonical(name.replace("_", " ")))
         if dims is None or len(dims) != len(positions):
-            return match.group(0)
+            # Stella's whole array `a[*]` of a name without dimensions here: the array as a whole.
+            return match.group(1).rstrip() if all(p == b"*" for p in positions) else match.group(0)
         written = []
         for position, dim in zip(positions, dims):
             if position == b"*":
@@ -241,10 +244,12 @@ def _partial_wildcards(body: bytes, dimensions: Mapping[str, tuple[str, ...]]) -
 def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | None = None) -> bytes:
     """An XMILE document in the spellings PySD's XMILE grammar reads, each on its own line.
 
-    * ``a[*]``, ``f[*, *]``: the whole array (Stella's wildcard for every element) as ``a``, so
-      ``SUM(a[*])`` is the sum over the whole array (SDEverywhere's ``sum.xmile``);
-    * ``m[DimD, *]``, ``z[*:SubA]``: a wildcard among named positions as Vensim's reduced range
-      ``m[DimD, DimE!]``, ``z[SubA!]``, from the variable's `dimensions` (name -> dimension names);
+    * ``a[*]``, ``m[DimD, *]``, ``z[*:SubA]``: Stella's wildcards as Vensim's reduced ranges
+      ``a[DimA!]``, ``m[DimD, DimE!]``, ``z[SubA!]``, from the variable's `dimensions` (name ->
+      dimension names), so ``SUM(a[*])`` sums the whole array (SDEverywhere's ``sum.xmile``) and
+      ``VECTOR SELECT(sel[*], x[*], ...)`` selects over it; ``a[*]`` of a name whose dimensions the
+      file does not give is the whole array, ``a``;
+    * xmutil's ``VECTOR ELM MAP(``, ``VECTOR SELECT(`` ... with underscores, as PySD reads them;
     * the infix ``MOD`` in the lower case PySD's grammar reads, and ``SIZE(DimA)`` as Vensim's
       ``ELMCOUNT(DimA)``;
     * ``\\n`` in a name (XMILE's escape for a line break, ``Stock with \\n Newline Character``):
@@ -254,8 +259,9 @@ def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | No
       quoted, since PySD reads them as expressions.
     """
     def equation(match: re.Match[bytes]) -> bytes:
-        body = _WHOLE_ARRAY.sub(b"", match.group(3)).replace(b"\\n", b"_")
-        body = _partial_wildcards(body, dimensions or {})
+        body = _partial_wildcards(match.group(3), dimensions or {})
+        body = _WHOLE_ARRAY.sub(b"", body).replace(b"\\n", b"_")
+        body = _VECTOR_CALL.sub(lambda m: m.group(0).replace(b" ", b"_"), body)
         body = _SIZE.sub(b"ELMCOUNT(", _MOD.sub(b"mod", body))
         name = body.strip()
         if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):

@@ -25,6 +25,7 @@ import numpy as np
 from ...errors import SpecError, UnsupportedError
 from ...expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, chain, walk
 from ...spec import LookupTable, TimeSettings, Variable
+from ..external import VENSIM_NA
 from .context import ModelContext
 from .data import ExternalTables
 from .elements import Element, GraphicalElement, describe, negate, points_table
@@ -70,6 +71,10 @@ class ExpressionConverter(ABC):
         if isinstance(node, bool):
             return Num(float(node))
         if isinstance(node, (int, float, np.integer, np.floating)):
+            if math.isnan(node) and self.ctx.source.vensim:
+                # PySD reads Vensim's :NA: as NaN; Vensim's :NA: is a number that equals itself,
+                # so `x = :NA:` tests for data a data variable does not have (SDEverywhere's sumif).
+                return Num(VENSIM_NA)
             return Num(float(node))
         if isinstance(node, np.ndarray):
             raise UnsupportedError(f"`{self.current}` uses an array of numbers inside an equation.")
@@ -88,7 +93,7 @@ class ExpressionConverter(ABC):
         if low in ("-inf", "-np.inf"):
             return Num(-math.inf)
         if low in ("nan", "np.nan", ":na:", "na"):
-            return Num(-1e38)  # Vensim's :NA: is the number -1e38
+            return Num(VENSIM_NA)  # Vensim's :NA: is the number -1e38
         try:
             return Num(float(text))
         except ValueError:
