@@ -47,3 +47,34 @@ def test_rewrites_keep_lines_and_a_bad_wildcard_is_reported_at_its_line(tmp_path
     # stops at it and the message points at the user's line.
     with pytest.raises(ModelFileError, match=rf"`bad.xmile` at line {line}, in the equation of `Per age`"):
         sd.load(path)
+
+
+GF_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+    <header><vendor>sdflow tests</vendor><product version="1.0">hand-written</product></header>
+    <sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+    <model>
+        <variables>
+            <aux name="g">
+                <eqn>0+0</eqn>
+                <gf><xscale min="0" max="2"/><yscale min="0" max="4"/><xpts>0,1,2</xpts><ypts>0,1,4</ypts></gf>
+            </aux>
+            <aux name="back"><eqn>LOOKUP_BACKWARD(g, 1.5)</eqn></aux>
+            <aux name="ahead"><eqn>LOOKUP_FORWARD(g, 1.5)</eqn></aux>
+            <aux name="at point"><eqn>LOOKUP_BACKWARD(g, 1)</eqn></aux>
+        </variables>
+    </model>
+</xmile>
+"""
+
+
+def test_lookup_modes_read_the_graphical_function_of_a_variable(tmp_path: Path) -> None:
+    # `g` is a variable with a graphical function (0,0), (1,1), (2,4), as xmutil writes a Vensim
+    # lookup; LOOKUP_BACKWARD/FORWARD name it as the table (SDEverywhere's lookup.xmile).
+    path = tmp_path / "gf.xmile"
+    path.write_text(GF_MODEL)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["g"].values, 0.0)  # the variable: its table at 0 + 0
+    np.testing.assert_array_equal(ds["back"].values, 1.0)
+    np.testing.assert_array_equal(ds["ahead"].values, 4.0)
+    np.testing.assert_array_equal(ds["at point"].values, 1.0)

@@ -617,7 +617,21 @@ def _same(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
 
 def _two_arguments(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr | None:
     # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table by name, read in that mode.
-    return Call(key, tuple(args)) if len(args) == 2 else None
+    if len(args) != 2:
+        return None
+    table = args[0]
+    target = conv.ctx.elements.get(table.name) if isinstance(table, Ref) and not table.subscripts else None
+    if target is not None and not target.dims and target.pieces \
+            and type(target.pieces[0][1]).__name__ == "InlineLookupsStructure":
+        # XMILE: a variable with a graphical function named as the table (SDEverywhere's
+        # lookup.xmile, `LOOKUP_BACKWARD(g, 0)`) reads its table, an internal lookup.
+        name = f"_{target.name} table"
+        if canonical(name) not in conv.views:
+            conv.views[canonical(name)] = Variable(
+                name, "lookup", lookup=points_table(target.pieces[0][1].lookups, target.name), internal=True,
+                owner=target.name, source=f"graphical function of `{target.name}` in {conv.ctx.path.name}")
+        table = Ref(canonical(name))
+    return Call(key, (table, args[1]))
 
 
 def _vector(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
