@@ -169,7 +169,7 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
     try:
-        spelled = _xmile_spellings(_lookup_builtin_as_call(text), _variable_dimensions(tree))
+        spelled = _xmile_spellings(_initial_equations(_lookup_builtin_as_call(text)), _variable_dimensions(tree))
         parsed = xmile_file(path, spelled)
         parsed.parse()
         abstract = parsed.get_abstract_model()
@@ -274,6 +274,24 @@ def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | No
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
+
+
+#: An auxiliary's or flow's equation with its initial equation after it, in the same variable.
+_INIT_EQN = re.compile(rb"(<eqn>)([^<]*)(</eqn>)((?:(?!</(?:aux|flow|stock)>)[^\0])*?)<init_eqn>([^<]*)</init_eqn>")
+
+
+def _initial_equations(text: bytes) -> bytes:
+    """An XMILE document with each auxiliary's ``<init_eqn>`` (its value at the initial time,
+    which PySD's parser drops) written into its equation as Vensim's ACTIVE INITIAL, which it
+    means (SDEverywhere's active_initial.xmile); the emptied element keeps its lines."""
+    def variable(match: re.Match[bytes]) -> bytes:
+        tag_open, equation, tag_close, between, initial = match.groups()
+        if not equation.strip() or not initial.strip():
+            return match.group(0)
+        return (tag_open + b"ACTIVE_INITIAL(" + equation + b", " + initial + b")" + tag_close + between
+                + b"<init_eqn>" + b"\n" * initial.count(b"\n") + b"</init_eqn>")
+
+    return _INIT_EQN.sub(variable, text)
 
 
 def _lookup_builtin_as_call(text: bytes) -> bytes:

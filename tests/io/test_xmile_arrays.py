@@ -78,3 +78,35 @@ def test_lookup_modes_read_the_graphical_function_of_a_variable(tmp_path: Path) 
     np.testing.assert_array_equal(ds["back"].values, 1.0)
     np.testing.assert_array_equal(ds["ahead"].values, 4.0)
     np.testing.assert_array_equal(ds["at point"].values, 1.0)
+
+
+INIT_EQN_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+    <header><vendor>sdflow tests</vendor><product version="1.0">hand-written</product></header>
+    <sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+    <model>
+        <variables>
+            <stock name="S"><eqn>T</eqn><inflow>adjust</inflow></stock>
+            <flow name="adjust"><eqn>(T - S) / 10</eqn></flow>
+            <aux name="T">
+                <eqn>S * 2</eqn>
+                <init_eqn>5</init_eqn>
+            </aux>
+        </variables>
+    </model>
+</xmile>
+"""
+
+
+def test_an_initial_equation_breaks_the_initial_loop(tmp_path: Path) -> None:
+    # S starts at T and T is 2 S: a loop, except that T's <init_eqn> gives it 5 at the initial
+    # time (Vensim's ACTIVE INITIAL). Then T = 2 S, and S grows by (2 S - S) / 10 a step.
+    path = tmp_path / "init.xmile"
+    path.write_text(INIT_EQN_MODEL)
+    ds = sd.load(path).run()
+    np.testing.assert_allclose(ds["S"].values, [5.0, 5.5, 6.05], rtol=1e-15)
+    np.testing.assert_allclose(ds["T"].values, [10.0, 11.0, 12.1], rtol=1e-15)
+    # Without the initial equation the loop is refused by name.
+    path.write_text(INIT_EQN_MODEL.replace("<init_eqn>5</init_eqn>", ""))
+    with pytest.raises(sd.AlgebraicLoopError, match=r"`T` -> `S` -> `T`|`S` -> `T` -> `S`"):
+        sd.load(path)
