@@ -231,6 +231,8 @@ class ExpressionConverter(ABC):
             if dim not in self.ctx.subscripts.elements:
                 raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
             return Num(float(len(self.ctx.subscripts.elements[dim])))
+        if key == "get_data_between_times":
+            return self.get_data_between_times(raw)
         if key == "active_initial":
             raise UnsupportedError(
                 f"ACTIVE INITIAL in `{self.current}` must be the whole equation; sdflow does not support it "
@@ -365,9 +367,62 @@ class ExpressionConverter(ABC):
                                        source=f"VECTOR ELM MAP in {self.ctx.path.name}")
         return key
 
-    def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
+    def get_data_between_times(self, raw: list[Any]) -> Expr:
+        """Vensim GET DATA BETWEEN TIMES(data[...], time, mode): the data variable's points read at
+        `time`, interpolated (mode 0), forward (1) or backward (-1); :NA: outside the data.
+
+        Vensim's output for SDEverywhere's getdata model reads forward and backward at the whole
+        time unit at or below `time`: forward, the first data point at or after it; backward,
+        the last data point before it (so at a data time, the one before). Interpolation reads
+        `time` itself. This follows that output.
+        """
+        if len(raw) != 3:
+            raise SpecError(f"GET DATA BETWEEN TIMES in `{self.current}` takes three arguments (data variable, "
+                            f"time, mode), not {len(raw)}.")
+        reference = getattr(raw[0], "reference", None)
+        key = canonical(str(reference)) if reference is not None else ""
+        target = self.ctx.elements.get(key)
+        if target is None or not target.pieces or not all(isinstance(a, ExternalTables) for _, a in target.pieces):
+            raise UnsupportedError(
+                f"GET DATA BETWEEN TIMES in `{self.current}` reads something other than a data variable; its "
+                "first argument must name a data variable, as in `GET DATA BETWEEN TIMES(sales data, Time, 0)`."
+            )
+        subs = tuple(raw[0].subscripts.subscripts) if getattr(raw[0], "subscripts", None) is not None else ()
+        when, mode = self.expr(raw[1]), self.expr(raw[2])
+
+        def read(chosen: tuple[str, ...], swap: dict[str, str]) -> Expr:
+            table = next((t for elements, t in (pair for _, a in target.pieces for pair in a.tables)
+                          if tuple(canonical(e) for e in elements) == chosen), None)
+            if table is None:
+                raise UnsupportedError(f"`{self.current}` reads data `{target.name}` at [{', '.join(chosen)}], "
+                                       "which has no data.")
+            label = f"{target.name}[{', '.join(chosen)}]" if chosen else target.name
+            tables = {}
+            for reading in ("interpolate", "look_forward", "hold_backward"):
+                name = f"_{label} between times {reading}"
+                self.views.setdefault(canonical(name), Variable(
+                    name, "lookup", lookup=dataclasses.replace(table, mode=reading), internal=True,
+                    owner=target.name, source=f"GET DATA BETWEEN TIMES in {self.ctx.path.name}"))
+                tables[reading] = canonical(name)
+            at, how = substitute(when, swap), substitute(mode, swap)
+            whole = Call("integer", (at,))
+            whole = Binary("-", whole, Call("if_then_else", (Binary("<", at, whole), Num(1.0), Num(0.0))))
+            # The last point strictly before `whole`: hold backward just below it.
+            before = Binary("-", whole, Num(1e-9))
+            value = Call("if_then_else", (
+                Binary(">", how, Num(0.5)), Call(tables["look_forward"], (whole,)),
+                Call("if_then_else", (Binary("<", how, Num(-0.5)), Call(tables["hold_backward"], (before,)),
+                                      Call(tables["interpolate"], (at,))))))
+            outside = Binary("or", Binary("<", at, Num(table.xs[0])), Binary(">", at, Num(table.xs[-1])))
+            return Call("if_then_else", (outside, Num(VENSIM_NA), value))
+
+        return self.arrayed_lookup_call(key, subs, Num(0.0), read=read)
+
+    def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr,
+                            read: Callable[[tuple[str, ...], dict[str, str]], Expr] | None = None) -> Expr:
         """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's
-        block, each element reading its own table at its own input."""
+        block, each element reading its own table at its own input. `read` writes an element's
+        reading instead (given the element and the block's subscripts as elements)."""
         lookup = self.ctx.elements[key]
         elements = self.ctx.subscripts.elements
         if len(subs) != len(lookup.dims):
@@ -388,12 +443,15 @@ class ExpressionConverter(ABC):
                             and canonical(element) in {canonical(e) for e in elements[key_sub]}:
                         swap[key_sub] = element
             chosen = tuple(canonical(swap.get(canonical(sub), sub)) for sub in subs)
+            block = tuple(element for label, element in zip(labels, combo) if label in ranges)
+            if read is not None:
+                args += [Call("_at", tuple(Str(e) for e in block)), read(chosen, swap)]
+                continue
             table = self.ctx.element_tables.get((key, chosen))
             if table is None:
                 raise UnsupportedError(
                     f"`{self.current}` reads lookup `{lookup.name}` at [{', '.join(chosen)}], which has no table."
                 )
-            block = tuple(element for label, element in zip(labels, combo) if label in ranges)
             args += [Call("_at", tuple(Str(e) for e in block)), Call(table, (substitute(arg, swap),))]
         if not ranges:
             assert isinstance(args[1], Expr)
