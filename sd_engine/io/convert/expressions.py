@@ -405,8 +405,8 @@ class ExpressionConverter(ABC):
                     owner=target.name, source=f"GET DATA BETWEEN TIMES in {self.ctx.path.name}"))
                 tables[reading] = canonical(name)
             at, how = substitute(when, swap), substitute(mode, swap)
-            whole = Call("integer", (at,))
-            whole = Binary("-", whole, Call("if_then_else", (Binary("<", at, whole), Num(1.0), Num(0.0))))
+            truncated = Call("integer", (at,))
+            whole = Binary("-", truncated, Call("if_then_else", (Binary("<", at, truncated), Num(1.0), Num(0.0))))
             # The last point strictly before `whole`: hold backward just below it.
             before = Binary("-", whole, Num(1e-9))
             value = Call("if_then_else", (
