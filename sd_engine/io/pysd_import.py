@@ -42,6 +42,7 @@ from .vensim_normalise import normalise, sections_grammar
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
+from .xmile_vensim_calls import put_vensim_calls, take_vensim_calls
 
 __all__ = ["read_model", "read_vensim", "read_xmile", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
@@ -169,10 +170,13 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
     try:
+        # Vensim's file-reading calls that xmutil leaves in comments are read as Vensim reads them.
+        text, calls = take_vensim_calls(text, path.name)
         spelled = _xmile_spellings(_initial_equations(_lookup_builtin_as_call(text)), _variable_dimensions(tree))
         parsed = xmile_file(path, spelled)
         parsed.parse()
         abstract = parsed.get_abstract_model()
+        put_vensim_calls(abstract, calls)
     except _PARSE_ERRORS as exc:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
     found = {canonical(e.name) for s in abstract.sections for e in s.elements}
