@@ -42,7 +42,8 @@ from .vensim_normalise import normalise, sections_grammar
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
-from .xmile_vensim_calls import put_vensim_calls, take_vensim_calls
+from .xmile_vensim_calls import (data_placeholders, put_vensim_calls, read_as_data, take_vensim_calls,
+                                 vensim_expression_calls)
 
 __all__ = ["read_model", "read_vensim", "read_xmile", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
@@ -101,7 +102,7 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         abstract, file_text = read_vensim(path, raw)
         method = "euler"
     else:
-        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw)
+        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw, data_files=bool(data_files))
     external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
     try:
         spec = convert(path, abstract, method, external, graphicals, file_text)
@@ -146,10 +147,11 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
 
 
-def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float | None]:
+def read_xmile(path: Path, raw: bytes, *, data_files: bool = False) -> tuple[Any, str, str, Graphicals, float | None]:
     """PySD's abstract model of the XMILE file `path` whose bytes are `raw`, with its text, its
     integration method, the graphical functions given per array element and Stella's save
-    interval (None when the file gives none).
+    interval (None when the file gives none). With `data_files` (data files are given), xmutil's
+    placeholders of Vensim data variables are data variables read from them.
 
     The file is checked with defusedxml first; Stella's arrays with a graphical function per
     element, modules, macros and the legacy isee layout are rewritten as one current model
@@ -169,14 +171,27 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
         text = raw if filled is None else ET.tostring(filled, encoding="utf-8")
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
+    placeholders = data_placeholders(tree)
+    if placeholders and not data_files and _written_by_xmutil(tree):
+        first = sorted(placeholders.values())[0]
+        where = re.search(rf'name="{re.escape(first)}"', file_text)
+        line = f" (line {file_text.count(chr(10), 0, where.start()) + 1})" if where else ""
+        raise UnsupportedError(
+            f"`{path.name}` was written by xmutil from a Vensim model whose data variables it leaves as a "
+            f"placeholder (`{first}`{line}: TIME through a flat graphical function); pass the model's data files "
+            "as `data_files=[...]` to read them, or load the Vensim .mdl."
+        )
+    if data_files:
+        graphicals = {k: v for k, v in graphicals.items() if k not in placeholders}
     try:
         # Vensim's file-reading calls that xmutil leaves in comments are read as Vensim reads them.
-        text, calls = take_vensim_calls(text, path.name)
+        text, calls = take_vensim_calls(vensim_expression_calls(text), path.name)
         spelled = _xmile_spellings(_initial_equations(_lookup_builtin_as_call(text)), _variable_dimensions(tree))
         parsed = xmile_file(path, spelled)
         parsed.parse()
         abstract = parsed.get_abstract_model()
         put_vensim_calls(abstract, calls)
+        read_as_data(abstract, placeholders if data_files else ())
     except _PARSE_ERRORS as exc:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
     found = {canonical(e.name) for s in abstract.sections for e in s.elements}
@@ -201,6 +216,13 @@ _NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
 _VECTOR_CALL = re.compile(rb"\bVECTOR (?:ELM MAP|SELECT|SORT ORDER|RANK|REORDER|LOOKUP)(?=\s*\()")
 _MOD = re.compile(rb"(?<=[\s)])MOD(?=[\s(])")
 _SIZE = re.compile(rb"\bSIZE\s*\(", flags=re.IGNORECASE)
+
+
+def _written_by_xmutil(root: ET.Element) -> bool:
+    """Whether the XMILE header names xmutil, Ventana's translator of Vensim models, as vendor
+    or product."""
+    return any(node.tag.rsplit("}", 1)[-1] in ("vendor", "product") and "xmutil" in (node.text or "").lower()
+               for node in root.iter())
 
 
 def _variable_dimensions(root: ET.Element) -> dict[str, tuple[str, ...]]:

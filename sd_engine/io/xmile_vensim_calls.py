@@ -19,13 +19,14 @@ naming the line.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnsupportedError
 from ..expr import canonical
 
-__all__ = ["VensimCall", "take_vensim_calls", "put_vensim_calls"]
+__all__ = ["VensimCall", "take_vensim_calls", "put_vensim_calls", "vensim_expression_calls", "data_placeholders", "read_as_data"]
 
 #: The arguments of each call, after the file: PySD's field names.
 _FIELDS = {
@@ -86,6 +87,25 @@ def take_vensim_calls(text: bytes, file_name: str) -> tuple[bytes, Calls]:
     return b"".join(out), calls
 
 
+#: A call of a Vensim function of expressions left in a comment inside an equation.
+_EXPRESSION_CALL = re.compile(rb"\b0\s*\{\s*(GET_DATA_BETWEEN_TIMES)_*\(([^{}<]*)\)\s*\}")
+#: An underscore that stands for a space: next to anything but a letter or digit.
+_SPACE = re.compile(rb"_+(?=[^A-Za-z0-9]|$)|(?<=[^A-Za-z0-9_])_+|^_+")
+
+
+def vensim_expression_calls(text: bytes) -> bytes:
+    """`text` with each ``0{GET_DATA_BETWEEN_TIMES_(...)}`` that xmutil leaves inside an equation
+    written as the call itself, its underscores that stand for spaces made spaces again (names
+    keep theirs, as XMILE writes them), on the same lines. Its arguments are expressions, which
+    PySD's XMILE grammar reads (SDEverywhere's getdata.xmile)."""
+    def call(match: re.Match[bytes]) -> bytes:
+        arguments = _SPACE.sub(b" ", match.group(2))
+        lines = match.group(0).count(b"\n") - arguments.count(b"\n")
+        return match.group(1) + b"(" + arguments + b")" + b"\n" * lines
+
+    return _EQN.sub(lambda m: m.group(1) + _EXPRESSION_CALL.sub(call, m.group(2)) + m.group(3), text)
+
+
 def _subscripts(raw: bytes) -> tuple[str, ...]:
     return tuple(canonical(s.strip()) for s in raw.decode("utf-8", errors="replace").split(","))
 
@@ -131,3 +151,46 @@ def put_vensim_calls(abstract: Any, calls: Calls) -> None:
                     element.components[index] = am.AbstractData(component.subscripts, ast)
                 else:
                     component.ast = ast
+
+
+def data_placeholders(root: Any) -> dict[str, str]:
+    """The variables that xmutil wrote for Vensim data variables (canonical -> display name).
+
+    A Vensim data variable has no equation: its series come from a data file. xmutil writes it
+    as ``TIME`` read through a graphical function of one flat segment, (0, 1) to (1, 1), on
+    every element: a placeholder, not the data. With data files given (``data_files=``), these
+    variables are read from them as the Vensim model reads them (SDEverywhere's extdata, prune,
+    sumif); without, the file runs as written.
+    """
+    found: dict[str, str] = {}
+    for node in root.iter():
+        if node.tag.rsplit("}", 1)[-1] != "aux" or node.get("name") is None:
+            continue
+        eqns = [e for e in node.iter() if e.tag.rsplit("}", 1)[-1] == "eqn"]
+        gfs = [g for g in node.iter() if g.tag.rsplit("}", 1)[-1] == "gf"]
+        if not eqns or len(gfs) != len(eqns) or any((e.text or "").strip().upper() != "TIME" for e in eqns):
+            continue
+        if all(_points(g, "xpts") == "0,1" and _points(g, "ypts") == "1,1" for g in gfs):
+            name = str(node.get("name")).replace("\\n", " ")
+            found[canonical(name)] = name
+    return found
+
+
+def _points(gf: Any, tag: str) -> str:
+    for child in gf:
+        if child.tag.rsplit("}", 1)[-1] == tag:
+            return "".join((child.text or "").split())
+    return ""
+
+
+def read_as_data(abstract: Any, names: Collection[str]) -> None:
+    """Make the elements `names` of PySD's abstract model Vensim data variables (in place)."""
+    if not names:
+        return
+    from pysd.translators.structures import abstract_expressions as ae
+    from pysd.translators.structures import abstract_model as am
+
+    for section in abstract.sections:
+        for element in section.elements:
+            if canonical(element.name) in names:
+                element.components = [am.AbstractData(c.subscripts, ae.DataStructure()) for c in element.components]

@@ -66,3 +66,36 @@ def test_files_outside_the_model_folder_are_refused(tmp_path: Path) -> None:
     (tmp_path / "demand.csv").write_text("time,demand\n0,1\n")
     with pytest.raises(sd.SDError, match=r"reads file `../demand.csv`, which is outside the folder"):
         sd.load(path)
+
+
+def test_xmutil_placeholders_of_data_variables_read_the_data_files() -> None:
+    # xmutil writes a Vensim data variable as TIME through a flat graphical function; given the
+    # data files, it is the data variable (data.tab: level near 1, 3, 9 and far 10, 30, 90 at 0, 2,
+    # 4; flow in near 5 throughout, far 50, 70, 90), interpolated.
+    ds = sd.load(FOLDER / "data.xmile", data_files=["data.tab"]).run()
+    np.testing.assert_array_equal(ds["level"].values, [[1, 10], [2, 20], [3, 30], [6, 60], [9, 90]])
+    np.testing.assert_array_equal(ds["flow in"].values, [[5, 50], [5, 60], [5, 70], [5, 80], [5, 90]])
+    # GET DATA BETWEEN TIMES left in a comment, forward from MIN(FINAL TIME, Time + 1): points at
+    # or after 1, 2, 3, 4, 4.
+    np.testing.assert_array_equal(ds["ahead"].values, [3.0, 3.0, 9.0, 9.0, 9.0])
+    # ... and inside INIT, interpolating at 1: 2 and 20, held.
+    np.testing.assert_array_equal(ds["start ahead"].values, np.tile([2.0, 20.0], (5, 1)))
+
+
+def test_xmutil_placeholders_without_data_files_are_refused() -> None:
+    line = next(n for n, row in enumerate((FOLDER / "data.xmile").read_text().splitlines(), 1)
+                if 'name="flow in"' in row)
+    with pytest.raises(UnsupportedError, match=rf"leaves as a placeholder \(`flow in` \(line {line}\).*data_files="):
+        sd.load(FOLDER / "data.xmile")
+
+
+def test_a_flat_graphical_function_of_time_from_another_vendor_runs_as_written(tmp_path: Path) -> None:
+    text = (FOLDER / "data.xmile").read_text().replace("Ventana Systems, xmutil", "isee systems")
+    text = text.replace("<eqn>0{GET_DATA_BETWEEN_TIMES_(_level[near]_,_MIN(FINAL_TIME,_Time_+_One_year)_,_1_)}</eqn>",
+                        "<eqn>1</eqn>")
+    text = text.replace("<eqn>INIT(0{GET_DATA_BETWEEN_TIMES_(_level[Site]_,_Time_+_One_year_,_0_)})</eqn>",
+                        "<eqn>2</eqn>")
+    path = tmp_path / "stella.xmile"
+    path.write_text(text)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["level"].values, 1.0)  # the graphical function is 1 everywhere
