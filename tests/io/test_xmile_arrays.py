@@ -110,3 +110,48 @@ def test_an_initial_equation_breaks_the_initial_loop(tmp_path: Path) -> None:
     path.write_text(INIT_EQN_MODEL.replace("<init_eqn>5</init_eqn>", ""))
     with pytest.raises(sd.AlgebraicLoopError, match=r"`T` -> `S` -> `T`|`S` -> `T` -> `S`"):
         sd.load(path)
+
+
+INDEX_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+    <header><vendor>sdflow tests</vendor><product version="1.0">hand-written</product></header>
+    <sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+    <dimensions>
+        <dim name="Stage"><elem name="s1"/><elem name="s2"/><elem name="s3"/></dim>
+        <dim name="Slot"><elem name="x"/><elem name="y"/></dim>
+    </dimensions>
+    <model>
+        <variables>
+            <aux name="cost">
+                <dimensions><dim name="Stage"/></dimensions>
+                <element subscript="s1"><eqn>10</eqn></element>
+                <element subscript="s2"><eqn>20</eqn></element>
+                <element subscript="s3"><eqn>NAN</eqn></element>
+            </aux>
+            <aux name="pick">
+                <dimensions><dim name="Slot"/></dimensions>
+                <element subscript="x"><eqn>2</eqn></element>
+                <element subscript="y"><eqn>1</eqn></element>
+            </aux>
+            <aux name="picked">
+                <dimensions><dim name="Slot"/></dimensions>
+                <eqn>cost[pick]</eqn>
+            </aux>
+            <aux name="third"><eqn>cost[s3]</eqn></aux>
+            <aux name="beyond"><eqn>cost[count]</eqn></aux>
+            <aux name="count"><eqn>4</eqn></aux>
+        </variables>
+    </model>
+</xmile>
+"""
+
+
+def test_a_subscript_given_by_a_variable_and_nan(tmp_path: Path) -> None:
+    # Stella: `cost[pick]` is the element of cost at the position pick holds (from 1); NAN is
+    # not a number; a position past the end is NaN too.
+    path = tmp_path / "index.xmile"
+    path.write_text(INDEX_MODEL)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["picked"].values, [[20.0, 10.0], [20.0, 10.0]])
+    assert np.isnan(ds["third"].values).all()
+    assert np.isnan(ds["beyond"].values).all()

@@ -188,6 +188,8 @@ class ExpressionConverter(ABC):
             return Ref("dt" if name == "time_step" else "time")
         if name == "pi" and not subs and name not in elements:  # XMILE PI, written without ()
             return Num(math.pi)
+        if name == "nan" and not subs and name not in elements and not self.ctx.source.vensim:
+            return Num(math.nan)  # XMILE NAN: not a number (Stella writes it for a missing element)
         if name == "self" and not subs and name not in elements:
             # XMILE SELF: the variable whose equation this is (as in PREVIOUS(SELF, 0)).
             return Ref(canonical(self.current))
@@ -203,6 +205,9 @@ class ExpressionConverter(ABC):
                 family = max(holders, key=lambda d: len(d.elements))
                 return Num(float([canonical(e) for e in family.elements].index(name) + 1))
         target = elements.get(name)
+        if subs and target is not None and not self.ctx.source.vensim and len(subs) == len(target.dims) \
+                and any(canonical(s) in elements and canonical(s) not in ranges.elements for s in subs):
+            return self.indexed_by_value(target, subs)
         if not subs and target is not None and target.dims and self.context:
             # An arrayed variable read without subscripts follows the equation's dimensions,
             # through a mapping where it is over another range.
@@ -347,6 +352,25 @@ class ExpressionConverter(ABC):
         whole = Ref(vec.name, tuple(f"{d}!" for d in target.dims))
         return Call("vector_select", (selection, whole, Num(math.nan), Num(6.0), Num(0.0))
                     + tuple(Str(canonical(d) + "!") for d in target.dims))
+
+    def indexed_by_value(self, target: Element, subs: tuple[str, ...]) -> Expr:
+        """XMILE ``a[i]`` where `i` is a variable: the element of `a` at position `i` (from 1)
+        along that dimension (Stella's subscript by value; SDEverywhere's arrays.stmx), written as
+        VECTOR ELM MAP from the dimension's first element; a position outside gives NaN."""
+        elements = self.ctx.elements
+        sizes = [len(self.ctx.subscripts.elements[canonical(d)]) for d in target.dims]
+        start: list[str] = []
+        offset: Expr = Num(0.0)
+        for i, (sub, dim) in enumerate(zip(subs, target.dims)):
+            index = elements.get(canonical(sub))
+            if index is None or canonical(sub) in self.ctx.subscripts.elements:
+                start.append(sub)
+                continue
+            start.append(self.ctx.subscripts.elements[canonical(dim)][0])
+            value = Ref(index.key, tuple(index.dims))
+            offset = Binary("+", offset, Binary("*", Num(float(math.prod(sizes[i + 1:]))),
+                                                Binary("-", value, Num(1.0))))
+        return self.vector_elm_map([Ref(target.key, tuple(start)), offset])
 
     def _index_of(self, sub: str, dim: str) -> str:
         """An internal constant over range `sub`: the place (from 0) of each of its elements in
