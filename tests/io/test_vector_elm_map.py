@@ -61,3 +61,45 @@ def test_the_interpreter_agrees(mapped: object) -> None:
     slow = sd.load(MODEL).with_backend("interpreter").run()
     for name in ("previous", "same", "avg task skill", "diagonal step"):
         np.testing.assert_array_equal(slow[name].values, mapped[name].values)  # type: ignore[index]
+
+
+VECTOR_LOOKUP = """{UTF-8}
+i: (i1-i4) ~~|
+k: k1, k2 ~~|
+y[i] = 0, 10, 40, 90 ~~|
+z[k, i] = 0, 10, 40, 90; 1, 1, 2, 2; ~~|
+x = Time ~~|
+mode = 0 ~~|
+m0 = VECTOR LOOKUP(y[i1], x, 1, 4, mode) ~~|
+m2 = VECTOR LOOKUP(y[i1], x, 1, 4, 2) ~~|
+m3 = VECTOR LOOKUP(y[i1], x, 1, 4, 3) ~~|
+m4 = VECTOR LOOKUP(y[i1], x, 1, 4, 4) ~~|
+area = VECTOR LOOKUP(y[i1], x, 1, 4, 1) ~~|
+rows[k] = VECTOR LOOKUP(z[k, i1], x, 1, 4, 0) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 5 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 0.5 ~~|
+"""
+
+
+def test_vector_lookup_reads_the_last_range_as_a_lookup(tmp_path: Path) -> None:
+    # y = 0, 10, 40, 90 at x = 1, 2, 3, 4 (equally spaced from xmin 1 to xmax 4); x = Time, 0 .. 5.
+    path = tmp_path / "vl.mdl"
+    path.write_text(VECTOR_LOOKUP)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["m0"].values, [0, 0, 0, 5, 10, 25, 40, 65, 90, 90, 90])  # ends held
+    np.testing.assert_array_equal(ds["m2"].values, [0, 0, 0, 0, 10, 10, 40, 40, 90, 90, 90])  # backward
+    np.testing.assert_array_equal(ds["m3"].values, [-10, -5, 0, 5, 10, 25, 40, 65, 90, 115, 140])  # extrapolate
+    np.testing.assert_array_equal(ds["m4"].values, [0, 0, 0, 10, 10, 40, 40, 90, 90, 90, 90])  # forward
+    assert np.isnan(ds["area"].values).all()  # LOOKUP AREA is not computed: NaN, not a number
+    # Each row of a two-dimensional array along its last range: k2 is 1, 1, 2, 2.
+    np.testing.assert_array_equal(ds["rows"].sel(k="k2").values, [1, 1, 1, 1, 1, 1.5, 2, 2, 2, 2, 2])
+    np.testing.assert_array_equal(ds["rows"].sel(k="k1").values, ds["m0"].values)
+
+
+def test_vector_lookup_needs_the_first_element(tmp_path: Path) -> None:
+    path = tmp_path / "vl.mdl"
+    path.write_text(VECTOR_LOOKUP.replace("VECTOR LOOKUP(y[i1], x, 1, 4, 2)", "VECTOR LOOKUP(y[i2], x, 1, 4, 2)"))
+    with pytest.raises(UnsupportedError, match=r"VECTOR LOOKUP in `m2` needs a subscripted variable .* first element"):
+        sd.load(path)
