@@ -284,11 +284,16 @@ def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | No
     * a stock's ``<inflow>``/``<outflow>`` naming a flow with punctuation (``Flow_w/_division``):
       quoted, since PySD reads them as expressions.
     """
+    # SIZE(range) is XMILE's ELMCOUNT, unless the model has a graphical function of that name.
+    size_defined = re.search(rb'\sname\s*=\s*"size"', text, flags=re.IGNORECASE) is not None
+
     def equation(match: re.Match[bytes]) -> bytes:
         body = _partial_wildcards(match.group(3), dimensions or {})
         body = _WHOLE_ARRAY.sub(b"", body).replace(b"\\n", b"_")
         body = _VECTOR_CALL.sub(lambda m: m.group(0).replace(b" ", b"_"), body)
-        body = _SIZE.sub(b"ELMCOUNT(", _MOD.sub(b"mod", body))
+        body = _MOD.sub(b"mod", body)
+        if not size_defined:
+            body = _SIZE.sub(b"ELMCOUNT(", body)
         name = body.strip()
         if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):
             # A flow's name, not an expression: quoted, as equations write such names.

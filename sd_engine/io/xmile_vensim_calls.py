@@ -35,7 +35,8 @@ _FIELDS = {
     "data": ("tab", "time_row_or_col", "cell"),
 }
 _CALL = re.compile(rb"^\s*0\s*\{\s*GET_+(DIRECT|XLS)_+(CONSTANTS|LOOKUPS|DATA)_*\((.*)\)\s*\}\s*$", re.DOTALL)
-_VARIABLE = re.compile(rb"<(aux|flow|stock)\b[^>]*\sname\s*=\s*\"([^\"]*)\"[^>]*>(.*?)</\1>", re.DOTALL)
+#: A variable with a body (a view's self-closing ``<aux .../>`` is not one).
+_VARIABLE = re.compile(rb"<(aux|flow|stock)\b[^>]*\sname\s*=\s*\"([^\"]*)\"[^>]*(?<!/)>(.*?)</\1>", re.DOTALL)
 _ELEMENT = re.compile(rb"<element\b[^>]*\ssubscript\s*=\s*\"([^\"]*)\"[^>]*>(.*?)</element>", re.DOTALL)
 _EQN = re.compile(rb"(<eqn>)([^<]*)(</eqn>)")
 

@@ -155,3 +155,13 @@ def test_a_subscript_given_by_a_variable_and_nan(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["picked"].values, [[20.0, 10.0], [20.0, 10.0]])
     assert np.isnan(ds["third"].values).all()
     assert np.isnan(ds["beyond"].values).all()
+
+
+def test_size_stays_a_call_of_a_graphical_function_named_size(tmp_path: Path) -> None:
+    text = GF_MODEL.replace('<aux name="g">', '<aux name="size">').replace("(g, ", "(size, ")
+    text = text.replace('<aux name="at point"><eqn>LOOKUP_BACKWARD(size, 1)</eqn></aux>',
+                        '<aux name="at point"><eqn>SIZE(1.5)</eqn></aux>')
+    path = tmp_path / "size.xmile"
+    path.write_text(text)
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["at point"].values, 2.5)  # the table (1, 1), (2, 4) at 1.5

@@ -14,6 +14,7 @@ import pytest
 import sd_engine as sd
 from sd_engine.errors import UnsupportedError
 from sd_engine.io.model_file import ModelFileError
+from sd_engine.io.xmile_vensim_calls import take_vensim_calls
 
 FOLDER = Path(__file__).parent / "models" / "xmile_vensim_calls"
 
@@ -99,3 +100,14 @@ def test_a_flat_graphical_function_of_time_from_another_vendor_runs_as_written(t
     path.write_text(text)
     ds = sd.load(path).run()
     np.testing.assert_array_equal(ds["level"].values, 1.0)  # the graphical function is 1 everywhere
+
+
+def test_a_view_entry_before_a_variable_does_not_take_its_call() -> None:
+    # A self-closing <aux .../> (a view's entry) before the variable holding the call.
+    text = (b'<views><aux name="unused" x="1"/></views>\n<aux name="rate">\n'
+            b"<eqn>0{GET_DIRECT_CONSTANTS('rates.csv',_',',_'B1')}</eqn></aux>")
+    rewritten, calls = take_vensim_calls(text, "m.xmile")
+    assert list(calls) == ["rate"]
+    assert calls["rate"][()].arguments == (("file", "rates.csv"), ("tab", ","), ("cell", "B1"))
+    assert calls["rate"][()].line == 3
+    assert rewritten.count(b"\n") == text.count(b"\n") and b"<eqn>0</eqn>" in rewritten
