@@ -82,3 +82,12 @@ def test_an_entry_outside_the_destination_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"maps `z2` onto `west`, which is not an element"), \
             pytest.warns(UserWarning):
         sd.load(path)
+
+
+def test_a_mapping_continued_on_the_next_line(tmp_path: Path) -> None:
+    # Vensim breaks long lines with a backslash (C-LEARN's `Semi Agg: ... ->(COP: ..., X\` newline `)`).
+    path = write(tmp_path, "Zone: z1, z2\n\t->(Region: Coast, north\\\n\t\t) ~~|\nCoast: south, east ~~|\n",
+                 "zone rate[Zone] = 10, 20 ~~|\nx[Region] = zone rate[Zone] ~~|\n")
+    with pytest.warns(UserWarning):
+        ds = sd.load(path).run()
+    assert first(ds, "x") == [20.0, 10.0, 10.0]

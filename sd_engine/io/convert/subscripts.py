@@ -261,7 +261,8 @@ def _element_mappings(name: str, source: SourceFile) -> dict[str, list[str]]:
     if found is None:
         return {}
     out: dict[str, list[str]] = {}
-    for entry in _MAPPING_ENTRY.finditer(found.group(1)):
+    written = re.sub(r"\\[ \t]*\r?\n\s*", " ", found.group(1))  # Vensim's line continuations
+    for entry in _MAPPING_ENTRY.finditer(written):
         if entry.group(1):
             out[entry.group(1).strip()] = [e.strip() for e in entry.group(2).split(",") if e.strip()]
     return out
