@@ -55,7 +55,7 @@ def write(tmp_path: Path, ranges: str, body: str) -> Path:
 def test_an_element_no_source_maps_onto_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "Zone: z1, z2 -> (Region: south, north) ~~|\n",
                  "zone rate[Zone] = 10, 20 ~~|\nx[Region] = zone rate[Zone] ~~|\n")
-    with pytest.raises(UnsupportedError, match=r"`Zone` maps onto `east` through none or several"), \
+    with pytest.raises(UnsupportedError, match=r"`Zone` \(defined at line 3\) maps onto `east` through none or several"), \
             pytest.warns(UserWarning):
         sd.load(path)
 
@@ -63,7 +63,7 @@ def test_an_element_no_source_maps_onto_is_refused(tmp_path: Path) -> None:
 def test_an_element_two_sources_map_onto_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "Zone: z1, z2 -> (Region: north, north) ~~|\n",
                  "zone rate[Zone] = 10, 20 ~~|\nx[Region] = zone rate[Zone] ~~|\n")
-    with pytest.raises(UnsupportedError, match=r"`Zone` maps onto `north` through none or several"), \
+    with pytest.raises(UnsupportedError, match=r"`Zone` \(defined at line 3\) maps onto `north` through none or several"), \
             pytest.warns(UserWarning):
         sd.load(path)
 
@@ -71,7 +71,8 @@ def test_an_element_two_sources_map_onto_is_refused(tmp_path: Path) -> None:
 def test_a_mapping_with_the_wrong_number_of_entries_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "Zone: z1, z2, z3 -> (Region: south, north) ~~|\n",
                  "zone rate[Zone] = 10, 20, 30 ~~|\nx[Region] = zone rate[Zone] ~~|\n")
-    with pytest.raises(UnsupportedError, match=r"`Zone` maps onto `Region` with 2 entries for its 3 elements"), \
+    with pytest.raises(UnsupportedError,
+                       match=r"`Zone` \(defined at line 3\) maps onto `Region` with 2 entries for its 3 elements"), \
             pytest.warns(UserWarning):
         sd.load(path)
 

@@ -22,7 +22,7 @@ from ..external import ExternalReader
 from ..model_file import ModelFileError, read_model_bytes
 from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
-from .subscripts import Subscripts, element_dimensions, element_mappings, read_dimensions
+from .subscripts import Subscripts, element_dimensions, element_mappings, mapping_lines, read_dimensions
 
 __all__ = ["ModelContext", "read_context", "read_element"]
 
@@ -95,7 +95,8 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     macros = {canonical(s.name): s for s in sections if s.type == "macro"}
     section = [s for s in sections if s.type == "main"][0]
     dimensions = read_dimensions(section.subscripts, source, external)
-    subscripts = Subscripts.of(dimensions, element_mappings(section.subscripts, source, dimensions))
+    subscripts = Subscripts.of(dimensions, element_mappings(section.subscripts, source, dimensions),
+                               mapping_lines(section.subscripts, source))
     elements: list[Element] = []
     for element in section.elements:
         el = read_element(element, source, subscripts, external)

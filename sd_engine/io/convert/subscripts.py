@@ -30,7 +30,7 @@ from ..external import ExternalReader
 from ..model_file import ModelFileError
 from .elements import Element, SourceFile
 
-__all__ = ["Subscripts", "read_dimensions", "element_mappings", "element_dimensions", "substitute", "bang_dims"]
+__all__ = ["Subscripts", "read_dimensions", "element_mappings", "mapping_lines", "element_dimensions", "substitute", "bang_dims"]
 
 
 @dataclass(frozen=True)
@@ -59,22 +59,30 @@ class Subscripts:
     mapped: Mapping[str, frozenset[str]]
     ranges_of: Mapping[str, tuple[str, ...]]
     element_maps: Mapping[str, Mapping[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
+    #: Where each range mapped element by element is defined (" line N"), for messages.
+    mapping_lines: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, dimensions: Sequence[Dimension],
-           element_maps: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None) -> Subscripts:
-        """The subscripts of `dimensions`, with the mappings element by element `element_maps`."""
+           element_maps: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+           mapping_lines: Mapping[str, str] | None = None) -> Subscripts:
+        """The subscripts of `dimensions`, with the mappings element by element `element_maps`
+        (defined at `mapping_lines`)."""
         elements = {d.canonical: tuple(d.elements) for d in dimensions}
         ranges_of: dict[str, list[str]] = {}
         for d in dimensions:
             for e in d.elements:
                 ranges_of.setdefault(canonical(e), []).append(d.name)
         return cls(tuple(dimensions), elements, mapped_dimensions(dimensions),
-                   {k: tuple(v) for k, v in ranges_of.items()}, dict(element_maps or {}))
+                   {k: tuple(v) for k, v in ranges_of.items()}, dict(element_maps or {}), dict(mapping_lines or {}))
 
     def with_dimension(self, dimension: Dimension) -> Subscripts:
         """These subscripts and one more range."""
-        return Subscripts.of(self.dimensions + (dimension,), self.element_maps)
+        return Subscripts.of(self.dimensions + (dimension,), self.element_maps, self.mapping_lines)
+
+    def _at(self, key: str) -> str:
+        line = self.mapping_lines.get(key, "")
+        return f" (defined at{line})" if line else ""
 
     def element_source(self, source: str, element: str) -> str | None:
         """The element of range `source` that Vensim reads for `element` of a range `source` maps
@@ -90,10 +98,11 @@ class Subscripts:
             names = [canonical(e) for e in self.elements[dest]]
             if target in names:
                 found = reads[names.index(target)]
+                shown = next((d.name for d in self.dimensions if d.canonical == dest), dest)
                 if not found:
                     raise UnsupportedError(
-                        f"Subscript range `{source}` maps onto `{element}` through none or several of its "
-                        f"elements (`-> ({dest}: ...)`), so Vensim's reading of `{source}` there is not defined; "
+                        f"Subscript range `{source}`{self._at(key)} maps onto `{element}` through none or several "
+                        f"of its elements (`-> ({shown}: ...)`), so Vensim's reading of `{source}` there is not defined; "
                         "map exactly one element onto each element of the range."
                     )
                 return found
@@ -268,6 +277,11 @@ def _element_mappings(name: str, source: SourceFile) -> dict[str, list[str]]:
     return out
 
 
+def mapping_lines(ranges: Sequence[Any], source: SourceFile) -> dict[str, str]:
+    """Where each range with a mapping is defined (canonical name -> " line N"), for messages."""
+    return {canonical(r.name): source.at(r.name) for r in ranges if r.mapping} if source.vensim else {}
+
+
 def element_mappings(ranges: Sequence[Any], source: SourceFile,
                      dimensions: Sequence[Dimension]) -> dict[str, dict[str, tuple[str, ...]]]:
     """Vensim's mappings element by element of the ranges of PySD's abstract section, for
@@ -287,11 +301,13 @@ def element_mappings(ranges: Sequence[Any], source: SourceFile,
         if not rng.mapping:
             continue
         own = elements[canonical(rng.name)]
+        line = source.at(rng.name)
+        where = f" (defined at{line})" if line else ""
         for dest, entries in _element_mappings(rng.name, source).items():
             dest_elements = elements.get(canonical(dest))
             if dest_elements is None or len(entries) != len(own):
                 raise UnsupportedError(
-                    f"Subscript range `{rng.name}` maps onto `{dest}` with {len(entries)} entries for its "
+                    f"Subscript range `{rng.name}`{where} maps onto `{dest}` with {len(entries)} entries for its "
                     f"{len(own)} elements, or onto a range the file does not define; give one element or "
                     f"subrange of `{dest}` for each element of `{rng.name}`."
                 )
@@ -302,7 +318,7 @@ def element_mappings(ranges: Sequence[Any], source: SourceFile,
                 for target in covered:
                     if canonical(target) not in names:
                         raise UnsupportedError(
-                            f"Subscript range `{rng.name}` maps `{element}` onto `{entry}`, which is not an element "
+                            f"Subscript range `{rng.name}`{where} maps `{element}` onto `{entry}`, which is not an element "
                             f"or subrange of `{dest}`; name elements of `{dest}`."
                         )
                     reads[names.index(canonical(target))].append(element)
