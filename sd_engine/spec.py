@@ -42,9 +42,10 @@ LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forwar
 StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
 #: Names the equations use for time and the time step; no variable may take them. The builder
-#: also reserves ``t`` (its equations' name for time); a model file may name a variable ``t``
-#: (Vensim and XMILE write time ``Time``), which its equations then read as that variable.
-RESERVED_NAMES = frozenset(TIME_NAMES) - {"t"}
+#: also reserves ``t`` and ``dt`` (its equations' names for time and the time step); a Vensim file
+#: may name a variable ``t`` or ``DT`` (Vensim writes ``Time`` and ``TIME STEP``), which its
+#: equations then read as that variable.
+RESERVED_NAMES = frozenset(TIME_NAMES) - {"t", "dt"}
 
 
 #: How names compare, for messages about two names that are one.

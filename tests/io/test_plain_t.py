@@ -54,3 +54,35 @@ def test_the_builder_still_reads_t_as_time() -> None:
     m = sd.Model("b")
     with pytest.raises(SpecError, match=r"`t` is a reserved name"):
         m.aux("t", "1")
+
+
+DT_MODEL = """{UTF-8}
+DT = TIME STEP ~~|
+stock = INTEG(inflow, 0) ~~|
+inflow = amount / DT ~~|
+amount = PULSE(0, 0.5) * 3 ~~|
+smoothed = SMOOTH(stock, 1) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 2 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = 0.5 ~~|
+"""
+
+
+@pytest.mark.parametrize("backend", ["numpy", "interpreter"])
+def test_a_vensim_variable_named_dt_is_that_variable(tmp_path: Path, backend: str) -> None:
+    # Industrial Dynamics models write `DT = TIME STEP`: a plain name in Vensim (IDch15d).
+    path = tmp_path / "dt.mdl"
+    path.write_text(DT_MODEL)
+    ds = sd.load(path).with_backend(backend).run()  # type: ignore[arg-type]
+    np.testing.assert_array_equal(ds["DT"].values, 0.5)
+    # The pulse (3 over one step from 0 to 0.5) divided by DT: 6 a time unit for half a unit.
+    np.testing.assert_array_equal(ds["inflow"].values, [6.0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(ds["stock"].values, [0.0, 3.0, 3.0, 3.0, 3.0])
+    # SMOOTH (time 1, step 0.5) reads the engine's time step, not the variable: 0, 0, 1.5, 2.25, 2.625.
+    np.testing.assert_allclose(ds["smoothed"].values, [0.0, 0.0, 1.5, 2.25, 2.625], rtol=1e-15)
+
+
+def test_the_builder_still_refuses_dt() -> None:
+    with pytest.raises(SpecError, match=r"`DT` is a reserved name"):
+        sd.Model("b").aux("DT", "1")

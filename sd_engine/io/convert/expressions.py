@@ -185,7 +185,8 @@ class ExpressionConverter(ABC):
                 return Ref(bound.name, subs)
             return bound
         if name in ("time", "time_step") and not subs:
-            return Ref("dt" if name == "time_step" else "time")
+            # TIME STEP as `time_step`, not `dt`: a Vensim model may name a variable DT.
+            return Ref("time_step" if name == "time_step" else "time")
         if name == "pi" and not subs and name not in elements:  # XMILE PI, written without ()
             return Num(math.pi)
         if name == "nan" and not subs and name not in elements and not self.ctx.source.vensim:
@@ -774,13 +775,13 @@ def _vector(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
 def _xmile_pulse(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
     # XMILE PULSE(magnitude, first): magnitude / DT for one step.
     start, magnitude = args
-    return Binary("*", Binary("/", magnitude, Ref("dt")), Call("pulse", (start, Num(0.0))))
+    return Binary("*", Binary("/", magnitude, Ref("time_step")), Call("pulse", (start, Num(0.0))))
 
 
 def _xmile_pulse_train(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
     # XMILE PULSE(magnitude, first, interval).
     start, interval, magnitude = args
-    return Binary("*", Binary("/", magnitude, Ref("dt")), Call("_xmile_pulse_train", (start, interval)))
+    return Binary("*", Binary("/", magnitude, Ref("time_step")), Call("_xmile_pulse_train", (start, interval)))
 
 
 def _invert_matrix(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
