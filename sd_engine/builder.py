@@ -14,7 +14,7 @@ import numpy as np
 
 from .compile import CompiledModel, compile_model
 from .errors import SpecError
-from .expr import Call, canonical, parse_equation
+from .expr import TIME_NAMES, Call, canonical, parse_equation
 from .spec import Dimension, LookupMode, LookupTable, ModelSpec, TimeSettings, Variable
 
 if TYPE_CHECKING:
@@ -245,6 +245,9 @@ class Model:
             raise SpecError(f"Dimension `{name}` is not declared; call `dimension(...)` first.") from None
 
     def _add(self, var: Variable) -> Variable:
+        if var.canonical in TIME_NAMES:
+            # `t` is time in the builder's equations, so no variable may take it here.
+            raise SpecError(f"`{var.name}` is a reserved name (time and the time step); choose another name.")
         if var.canonical in self._variables:
             first = self._variables[var.canonical].name
             both = "" if first == var.name else \

@@ -349,7 +349,7 @@ class _Lowering:
         """
         count: Expr = Num(1)
         for k in range(2, n + 1):
-            fits = Call("if_then_else", (Binary("<=", Binary("*", Num(k), Ref("dt")), time), Num(1), Num(0)))
+            fits = Call("if_then_else", (Binary("<=", Binary("*", Num(k), Ref("time_step")), time), Num(1), Num(0)))
             count = Binary("+", count, fits)
         return self.internal(owner, self.name(owner, f"{what} order"), "stock", count, update="discrete")
 
@@ -465,11 +465,11 @@ class _Lowering:
         ncum = Ref(Variable(sum_name, "stock", init).canonical)
         discounting = self.internal(owner, f"{factor_name} change", "flow",
                                     Binary("/", Unary("-", Binary("*", df, rate)),
-                                           Binary("+", Num(1), Binary("*", rate, Ref("dt")))))
+                                           Binary("+", Num(1), Binary("*", rate, Ref("time_step")))))
         self.internal(owner, factor_name, "stock", Num(1), inflows=(discounting.name,))
         accrual = self.internal(owner, f"{sum_name} inflow", "flow", Binary("*", stream, df))
         self.internal(owner, sum_name, "stock", init, inflows=(accrual.name,))
-        return Binary("*", Binary("+", ncum, Binary("*", Binary("*", stream, Ref("dt")), df)), factor)
+        return Binary("*", Binary("+", ncum, Binary("*", Binary("*", stream, Ref("time_step")), df)), factor)
 
     # -- discrete states ---------------------------------------------------------------
     def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:

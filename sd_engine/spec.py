@@ -41,8 +41,11 @@ LookupMode = Literal["interpolate", "extrapolate", "hold_backward", "look_forwar
 #: pipeline (DELAY FIXED), or a fresh uniform random draw each step ("random").
 StateUpdate = Literal["continuous", "discrete", "pipeline", "random"]
 
-#: Names the equations use for time and the time step; no variable may take them.
-RESERVED_NAMES = frozenset(TIME_NAMES)
+#: Names the equations use for time and the time step; no variable may take them. The builder
+#: also reserves ``t`` and ``dt`` (its equations' names for time and the time step); a Vensim file
+#: may name a variable ``t`` or ``DT`` (Vensim writes ``Time`` and ``TIME STEP``), which its
+#: equations then read as that variable.
+RESERVED_NAMES = frozenset(TIME_NAMES) - {"t", "dt"}
 
 
 #: How names compare, for messages about two names that are one.

@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 SPREADSHEET_SUFFIXES = (".xls", ".xlsx", ".xlsm")
+#: Vensim's :NA:, the value of data it does not have (as equations read ``:NA:``).
+VENSIM_NA = -1e38
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]+)$")
 
 
@@ -545,10 +547,10 @@ class ExternalReader:
             for combo in elements:
                 key = tuple(canonical(s) for s in combo)
                 if key not in found:
-                    label = f"{variable}[{', '.join(combo)}]" if combo else variable
-                    raise ExternalDataError(
-                        f"Data file `{path.name}` has `{variable}` but no series for `{label}`; add it to the file."
-                    )
+                    # Vensim: an element of a data variable with no data is :NA: (-1e38), which
+                    # equations test with `x = :NA:` (SDEverywhere's sumif).
+                    out.append(Series((float(times[0]),), (VENSIM_NA,), f"`{path.name}` (no series: :NA:)"))
+                    continue
                 out.append(Series(tuple(times.tolist()), tuple(found[key].tolist()), f"`{path.name}`"))
             return out
         names = ", ".join(f"`{p.name}`" for p in self.data_files)

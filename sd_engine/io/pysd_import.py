@@ -42,6 +42,8 @@ from .vensim_normalise import normalise, sections_grammar
 from .xml_safety import MissingModelFileError, ModelFileError, check_xmile
 from .xmile_graphicals import element_graphicals, with_element_equations
 from .xmile_modules import prepare_xmile, xmile_file
+from .xmile_vensim_calls import (data_placeholders, put_vensim_calls, read_as_data, take_vensim_calls,
+                                 vensim_expression_calls)
 
 __all__ = ["read_model", "read_vensim", "read_xmile", "VENSIM_SUFFIXES", "XMILE_SUFFIXES", "TIME_STEP_SERIES"]
 
@@ -100,7 +102,7 @@ def read_model(path: str | Path, *, data_files: Sequence[str | Path] | None = No
         abstract, file_text = read_vensim(path, raw)
         method = "euler"
     else:
-        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw)
+        abstract, file_text, method, graphicals, save_interval = read_xmile(path, raw, data_files=bool(data_files))
     external = ExternalReader(path.parent, files, data_files, data_root=data_root, model=path.name)
     try:
         spec = convert(path, abstract, method, external, graphicals, file_text)
@@ -145,10 +147,11 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
 
 
-def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float | None]:
+def read_xmile(path: Path, raw: bytes, *, data_files: bool = False) -> tuple[Any, str, str, Graphicals, float | None]:
     """PySD's abstract model of the XMILE file `path` whose bytes are `raw`, with its text, its
     integration method, the graphical functions given per array element and Stella's save
-    interval (None when the file gives none).
+    interval (None when the file gives none). With `data_files` (data files are given), xmutil's
+    placeholders of Vensim data variables are data variables read from them.
 
     The file is checked with defusedxml first; Stella's arrays with a graphical function per
     element, modules, macros and the legacy isee layout are rewritten as one current model
@@ -168,10 +171,27 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
         text = raw if filled is None else ET.tostring(filled, encoding="utf-8")
     # PySD's parser keeps each element's equation but drops its own <gf>: read those here.
     graphicals = element_graphicals(tree, path.name)
+    placeholders = data_placeholders(tree)
+    if placeholders and not data_files and _written_by_xmutil(tree):
+        first = sorted(placeholders.values())[0]
+        where = re.search(rf'name="{re.escape(first)}"', file_text)
+        line = f" (line {file_text.count(chr(10), 0, where.start()) + 1})" if where else ""
+        raise UnsupportedError(
+            f"`{path.name}` was written by xmutil from a Vensim model whose data variables it leaves as a "
+            f"placeholder (`{first}`{line}: TIME through a flat graphical function); pass the model's data files "
+            "as `data_files=[...]` to read them, or load the Vensim .mdl."
+        )
+    if data_files:
+        graphicals = {k: v for k, v in graphicals.items() if k not in placeholders}
     try:
-        parsed = xmile_file(path, _xmile_spellings(_lookup_builtin_as_call(text)))
+        # Vensim's file-reading calls that xmutil leaves in comments are read as Vensim reads them.
+        text, calls = take_vensim_calls(vensim_expression_calls(text), path.name)
+        spelled = _xmile_spellings(_initial_equations(_lookup_builtin_as_call(text)), _variable_dimensions(tree))
+        parsed = xmile_file(path, spelled)
         parsed.parse()
         abstract = parsed.get_abstract_model()
+        put_vensim_calls(abstract, calls)
+        read_as_data(abstract, placeholders if data_files else ())
     except _PARSE_ERRORS as exc:
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
     found = {canonical(e.name) for s in abstract.sections for e in s.elements}
@@ -188,23 +208,92 @@ def read_xmile(path: Path, raw: bytes) -> tuple[Any, str, str, Graphicals, float
 
 
 _WHOLE_ARRAY = re.compile(rb"\[\s*\*(?:\s*,\s*\*)*\s*\]")
+#: A reference with a wildcard among named positions: ``m[DimD, *]``, ``z[*:SubA]``.
+_PARTIAL_WILDCARD = re.compile(rb'((?:"[^"<]+"|[\w.$]+)\s*)\[([^\[\]<]*\*[^\[\]<]*)\]')
 _EQUATION = re.compile(rb"(<(eqn|inflow|outflow)\b[^>]*>)([^<]*)(</\2>)")
 _NAME = re.compile(rb'(\sname\s*=\s*")([^"]*)(")')
+#: xmutil writes Vensim's vector functions with their spaces, which PySD's XMILE grammar stops at.
+_VECTOR_CALL = re.compile(rb"\bVECTOR (?:ELM MAP|SELECT|SORT ORDER|RANK|REORDER|LOOKUP)(?=\s*\()")
+_MOD = re.compile(rb"(?<=[\s)])MOD(?=[\s(])")
+_SIZE = re.compile(rb"\bSIZE\s*\(", flags=re.IGNORECASE)
 
 
-def _xmile_spellings(text: bytes) -> bytes:
+def _written_by_xmutil(root: ET.Element) -> bool:
+    """Whether the XMILE header names xmutil, Ventana's translator of Vensim models, as vendor
+    or product."""
+    return any(node.tag.rsplit("}", 1)[-1] in ("vendor", "product") and "xmutil" in (node.text or "").lower()
+               for node in root.iter())
+
+
+def _variable_dimensions(root: ET.Element) -> dict[str, tuple[str, ...]]:
+    """Per XMILE variable (canonical name), the names of its dimensions in order."""
+    found: dict[str, tuple[str, ...]] = {}
+    for node in root.iter():
+        name = node.get("name")
+        if name is None or node.tag.rsplit("}", 1)[-1] not in ("aux", "stock", "flow", "gf"):
+            continue
+        dims = [d.get("name", "") for child in node if child.tag.rsplit("}", 1)[-1] == "dimensions"
+                for d in child if d.tag.rsplit("}", 1)[-1] == "dim"]
+        if dims:
+            found[canonical(name.replace("\\n", " "))] = tuple(dims)
+    return found
+
+
+def _partial_wildcards(body: bytes, dimensions: Mapping[str, tuple[str, ...]]) -> bytes:
+    """`body` with each ``*`` of a partly named reference written as Vensim's reduced range.
+
+    ``SUM(m[DimD, *])`` sums over the variable's second dimension for each element of DimD:
+    Vensim writes it ``SUM(m[DimD, DimE!])``, which PySD's XMILE grammar also reads. ``*:SubA``
+    reduces over the subrange only (``SubA!``). A reference to a name whose dimensions the file
+    does not give is left as written, so PySD's parser reports it with its line.
+    """
+    def reference(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).strip().strip(b'"').decode("utf-8", errors="replace")
+        positions = [p.strip() for p in match.group(2).split(b",")]
+        dims = dimensions.get(canonical(name.replace("_", " ")))
+        if dims is None or len(dims) != len(positions):
+            # Stella's whole array `a[*]` of a name without dimensions here: the array as a whole.
+            return match.group(1).rstrip() if all(p == b"*" for p in positions) else match.group(0)
+        written = []
+        for position, dim in zip(positions, dims):
+            if position == b"*":
+                written.append(dim.encode("utf-8") + b"!")
+            elif position.startswith(b"*:"):
+                written.append(position[2:].strip() + b"!")
+            else:
+                written.append(position)
+        return match.group(1) + b"[" + b", ".join(written) + b"]"
+
+    return _PARTIAL_WILDCARD.sub(reference, body)
+
+
+def _xmile_spellings(text: bytes, dimensions: Mapping[str, tuple[str, ...]] | None = None) -> bytes:
     """An XMILE document in the spellings PySD's XMILE grammar reads, each on its own line.
 
-    * ``a[*]``, ``f[*, *]``: the whole array (Stella's wildcard for every element) as ``a``, so
-      ``SUM(a[*])`` is the sum over the whole array (SDEverywhere's ``sum.xmile``);
+    * ``a[*]``, ``m[DimD, *]``, ``z[*:SubA]``: Stella's wildcards as Vensim's reduced ranges
+      ``a[DimA!]``, ``m[DimD, DimE!]``, ``z[SubA!]``, from the variable's `dimensions` (name ->
+      dimension names), so ``SUM(a[*])`` sums the whole array (SDEverywhere's ``sum.xmile``) and
+      ``VECTOR SELECT(sel[*], x[*], ...)`` selects over it; ``a[*]`` of a name whose dimensions the
+      file does not give is the whole array, ``a``;
+    * xmutil's ``VECTOR ELM MAP(``, ``VECTOR SELECT(`` ... with underscores, as PySD reads them;
+    * the infix ``MOD`` in the lower case PySD's grammar reads, and ``SIZE(DimA)`` as Vensim's
+      ``ELMCOUNT(DimA)``;
     * ``\\n`` in a name (XMILE's escape for a line break, ``Stock with \\n Newline Character``):
       a space in the name and an underscore where equations name it, as Stella's output
       writes the name (SDXorg test-models ``tests/special_characters_xmile``);
     * a stock's ``<inflow>``/``<outflow>`` naming a flow with punctuation (``Flow_w/_division``):
       quoted, since PySD reads them as expressions.
     """
+    # SIZE(range) is XMILE's ELMCOUNT, unless the model has a graphical function of that name.
+    size_defined = re.search(rb'\sname\s*=\s*"size"', text, flags=re.IGNORECASE) is not None
+
     def equation(match: re.Match[bytes]) -> bytes:
-        body = _WHOLE_ARRAY.sub(b"", match.group(3)).replace(b"\\n", b"_")
+        body = _partial_wildcards(match.group(3), dimensions or {})
+        body = _WHOLE_ARRAY.sub(b"", body).replace(b"\\n", b"_")
+        body = _VECTOR_CALL.sub(lambda m: m.group(0).replace(b" ", b"_"), body)
+        body = _MOD.sub(b"mod", body)
+        if not size_defined:
+            body = _SIZE.sub(b"ELMCOUNT(", body)
         name = body.strip()
         if match.group(2) != b"eqn" and name and not name.startswith(b'"') and re.search(rb"[^\w.]", name):
             # A flow's name, not an expression: quoted, as equations write such names.
@@ -216,6 +305,24 @@ def _xmile_spellings(text: bytes) -> bytes:
 
 
 _LOOKUP_BUILTIN = re.compile(rb"\bLOOKUP\s*\(\s*([^,()<>]+?)\s*,", flags=re.IGNORECASE)
+
+
+#: An auxiliary's or flow's equation with its initial equation after it, in the same variable.
+_INIT_EQN = re.compile(rb"(<eqn>)([^<]*)(</eqn>)((?:(?!</(?:aux|flow|stock)>)[^\0])*?)<init_eqn>([^<]*)</init_eqn>")
+
+
+def _initial_equations(text: bytes) -> bytes:
+    """An XMILE document with each auxiliary's ``<init_eqn>`` (its value at the initial time,
+    which PySD's parser drops) written into its equation as Vensim's ACTIVE INITIAL, which it
+    means (SDEverywhere's active_initial.xmile); the emptied element keeps its lines."""
+    def variable(match: re.Match[bytes]) -> bytes:
+        tag_open, equation, tag_close, between, initial = match.groups()
+        if not equation.strip() or not initial.strip():
+            return match.group(0)
+        return (tag_open + b"ACTIVE_INITIAL(" + equation + b", " + initial + b")" + tag_close + between
+                + b"<init_eqn>" + b"\n" * initial.count(b"\n") + b"</init_eqn>")
+
+    return _INIT_EQN.sub(variable, text)
 
 
 def _lookup_builtin_as_call(text: bytes) -> bytes:
@@ -242,7 +349,7 @@ def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:
     detail = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in (text[0] if text else type(exc).__name__))
     detail = detail[:300]
     place = ""
-    found = re.search(r"at '([^']{1,40})", detail)
+    found = re.search(r"(?:at|begins with) '([^']{1,40})", detail)
     if found:
         # Point at the line of the file and the variable whose equation holds the failing text.
         fragment = " ".join(found.group(1).split())[:20]
@@ -251,7 +358,7 @@ def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:
             if fragment and fragment in " ".join(line.split()):
                 owner = ""
                 for previous in reversed(lines[:number]):
-                    named = re.search(r'name="([^"]+)"', previous)
+                    named = re.search(r'<(?:aux|stock|flow|gf|module)\b[^>]*\sname="([^"]+)"', previous)
                     if named:
                         owner = named.group(1)
                         break

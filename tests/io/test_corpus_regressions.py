@@ -111,13 +111,16 @@ def test_stateful_builtins_in_a_block_of_an_array_take_the_blocks_dimensions(tmp
         np.testing.assert_array_equal(slow[name].values, ds[name].values)
 
 
-def test_a_mapping_with_an_element_list_is_refused_by_name(tmp_path: Path) -> None:
-    # Valid Vensim (b1 -> the subrange SubA, b2 -> a3); PySD's parser folds SubA and a3 into B.
+def test_a_mapping_with_an_element_list_keeps_the_range_elements(tmp_path: Path) -> None:
+    # Valid Vensim (b1 -> the subrange SubA, b2 -> a3); PySD's parser folds SubA and a3 into B,
+    # which keeps its own two elements here (SDEverywhere's mapping.mdl: a = 10, 10, 20).
     path = tmp_path / "maplist.mdl"
     path.write_text("A: a1, a2, a3 ~~|\nSubA: a1, a2 ~~|\nB: b1, b2 -> (A: SubA, a3) ~~|\n"
                     "v[B] = 1, 2 ~~|\nw[A] = v[B] * 10 ~~|\n" + CONTROL)
-    with pytest.raises(UnsupportedError, match=r"Subscript range `B` maps to `A` element by element"):
-        sd.load(path)
+    with pytest.warns(UserWarning, match="Subscript mapping"):
+        ds = sd.load(path).run()
+    assert ds["v"].sizes["B"] == 2
+    np.testing.assert_array_equal(ds["w"].isel(time=0).values, [10.0, 10.0, 20.0])
 
 
 def test_the_xmile_lookup_builtin_reads_the_named_table(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from ..model_file import ModelFileError, read_model_bytes
 from ..vensim_normalise import macro_call_outputs
 from .data import EXTERNAL, read_external
 from .elements import CONTROL, Element, GraphicalElement, SourceFile, describe
-from .subscripts import Subscripts, element_dimensions, read_dimensions
+from .subscripts import Subscripts, element_dimensions, element_mappings, mapping_lines, read_dimensions
 
 __all__ = ["ModelContext", "read_context", "read_element", "vensim_method"]
 
@@ -107,7 +107,9 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     # Vensim macros are expanded at each call: one copy of their variables per call.
     macros = {canonical(s.name): s for s in sections if s.type == "macro"}
     section = [s for s in sections if s.type == "main"][0]
-    subscripts = Subscripts.of(read_dimensions(section.subscripts, source, external))
+    dimensions = read_dimensions(section.subscripts, source, external)
+    subscripts = Subscripts.of(dimensions, element_mappings(section.subscripts, source, dimensions),
+                               mapping_lines(section.subscripts, source))
     elements: list[Element] = []
     for element in section.elements:
         el = read_element(element, source, subscripts, external)

@@ -25,6 +25,7 @@ import numpy as np
 from ...errors import SpecError, UnsupportedError
 from ...expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, chain, walk
 from ...spec import LookupTable, TimeSettings, Variable
+from ..external import VENSIM_NA
 from .context import ModelContext
 from .data import ExternalTables
 from .elements import Element, GraphicalElement, describe, negate, points_table
@@ -71,6 +72,10 @@ class ExpressionConverter(ABC):
         if isinstance(node, bool):
             return Num(float(node))
         if isinstance(node, (int, float, np.integer, np.floating)):
+            if math.isnan(node) and self.ctx.source.vensim:
+                # PySD reads Vensim's :NA: as NaN; Vensim's :NA: is a number that equals itself,
+                # so `x = :NA:` tests for data a data variable does not have (SDEverywhere's sumif).
+                return Num(VENSIM_NA)
             return Num(float(node))
         if isinstance(node, np.ndarray):
             raise UnsupportedError(f"`{self.current}` uses an array of numbers inside an equation.")
@@ -89,7 +94,7 @@ class ExpressionConverter(ABC):
         if low in ("-inf", "-np.inf"):
             return Num(-math.inf)
         if low in ("nan", "np.nan", ":na:", "na"):
-            return Num(-1e38)  # Vensim's :NA: is the number -1e38
+            return Num(VENSIM_NA)  # Vensim's :NA: is the number -1e38
         try:
             return Num(float(text))
         except ValueError:
@@ -181,9 +186,12 @@ class ExpressionConverter(ABC):
                 return Ref(bound.name, subs)
             return bound
         if name in ("time", "time_step") and not subs:
-            return Ref("dt" if name == "time_step" else "time")
+            # TIME STEP as `time_step`, not `dt`: a Vensim model may name a variable DT.
+            return Ref("time_step" if name == "time_step" else "time")
         if name == "pi" and not subs and name not in elements:  # XMILE PI, written without ()
             return Num(math.pi)
+        if name == "nan" and not subs and name not in elements and not self.ctx.source.vensim:
+            return Num(math.nan)  # XMILE NAN: not a number (Stella writes it for a missing element)
         if name == "self" and not subs and name not in elements:
             # XMILE SELF: the variable whose equation this is (as in PREVIOUS(SELF, 0)).
             return Ref(canonical(self.current))
@@ -199,6 +207,9 @@ class ExpressionConverter(ABC):
                 family = max(holders, key=lambda d: len(d.elements))
                 return Num(float([canonical(e) for e in family.elements].index(name) + 1))
         target = elements.get(name)
+        if subs and target is not None and not self.ctx.source.vensim and len(subs) == len(target.dims) \
+                and any(canonical(s) in elements and canonical(s) not in ranges.elements for s in subs):
+            return self.indexed_by_value(target, subs)
         if not subs and target is not None and target.dims and self.context:
             # An arrayed variable read without subscripts follows the equation's dimensions,
             # through a mapping where it is over another range.
@@ -227,6 +238,8 @@ class ExpressionConverter(ABC):
             if dim not in self.ctx.subscripts.elements:
                 raise SpecError(f"ELMCOUNT in `{self.current}` needs a subscript range, as in `ELMCOUNT(region)`.")
             return Num(float(len(self.ctx.subscripts.elements[dim])))
+        if key == "get_data_between_times":
+            return self.get_data_between_times(raw)
         if key == "active_initial":
             raise UnsupportedError(
                 f"ACTIVE INITIAL in `{self.current}` must be the whole equation; sdflow does not support it "
@@ -301,9 +314,190 @@ class ExpressionConverter(ABC):
                             "`!`, as in `VECTOR SELECT(sel[dim!], x[dim!], 0, 0, 0)`.")
         return Call("vector_select", tuple(args) + tuple(Str(d) for d in over))
 
-    def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr) -> Expr:
+    def vector_elm_map(self, args: list[Expr]) -> Expr:
+        """VECTOR ELM MAP(vec[start], offset): the element `offset` places after `start` in the
+        whole array of `vec`, counted row by row over all its subscripts, from 0 (Vensim's help).
+
+        Written with VECTOR SELECT over the array's own ranges (marked ``!``, apart from the
+        equation's ranges): the one element whose place equals the start's place plus `offset`.
+        An offset outside the array gives NaN, which fails the run, where Vensim reports an
+        error and returns :NA:.
+        """
+        if len(args) != 2:
+            raise SpecError(f"VECTOR ELM MAP in `{self.current}` takes two arguments (vector, offset), "
+                            f"not {len(args)}.")
+        vec, offset = args
+        target = self.ctx.elements.get(vec.name) if isinstance(vec, Ref) else None
+        if not isinstance(vec, Ref) or target is None or not target.dims or len(vec.subscripts) != len(target.dims):
+            raise UnsupportedError(
+                f"VECTOR ELM MAP in `{self.current}` needs a subscripted variable of the model, with one "
+                "subscript for each of its dimensions, as its first argument: `VECTOR ELM MAP(x[a1], offset)`."
+            )
+        elements = self.ctx.subscripts.elements
+        sizes = [len(elements[canonical(d)]) for d in target.dims]
+        start: Expr = Num(0.0)
+        place: Expr = Num(0.0)
+        for i, (dim, sub) in enumerate(zip(target.dims, vec.subscripts)):
+            stride = float(math.prod(sizes[i + 1:]))
+            place = Binary("+", place, Binary("*", Num(stride), Ref(self._index_of(dim, dim), (f"{dim}!",))))
+            members = [canonical(e) for e in elements[canonical(dim)]]
+            if canonical(sub) in members:
+                start = Binary("+", start, Num(stride * members.index(canonical(sub))))
+            elif canonical(sub) in elements:
+                start = Binary("+", start, Binary("*", Num(stride), Ref(self._index_of(sub, dim), (sub,))))
+            else:
+                raise UnsupportedError(
+                    f"VECTOR ELM MAP in `{self.current}` starts `{target.name}` at `{sub}`, which is not an element "
+                    f"or subrange of its dimension `{dim}`."
+                )
+        selection = Binary("==", place, Binary("+", start, offset))
+        whole = Ref(vec.name, tuple(f"{d}!" for d in target.dims))
+        return Call("vector_select", (selection, whole, Num(math.nan), Num(6.0), Num(0.0))
+                    + tuple(Str(canonical(d) + "!") for d in target.dims))
+
+    def vector_lookup(self, args: list[Expr]) -> Expr:
+        """VECTOR LOOKUP(vec[..., first], x, xmin, xmax, mode): the last range of `vec` as the y
+        values of a lookup over x values equally spaced from `xmin` to `xmax` (Vensim's help).
+
+        Modes 0 (interpolate, holding the end values), 2 (backward), 3 (extrapolate) and 4
+        (forward) are computed; the other modes (area, invert, slope) give NaN, which shows in
+        the results rather than a number Vensim would not give.
+        """
+        if len(args) != 5:
+            raise SpecError(f"VECTOR LOOKUP in `{self.current}` takes five arguments (vector, x, xmin, xmax, mode), "
+                            f"not {len(args)}.")
+        vec, x, xmin, xmax, mode = args
+        target = self.ctx.elements.get(vec.name) if isinstance(vec, Ref) else None
+        last = self.ctx.subscripts.elements.get(canonical(target.dims[-1])) if target is not None and target.dims \
+            else None
+        if not isinstance(vec, Ref) or not vec.subscripts or last is None \
+                or canonical(vec.subscripts[-1]) != canonical(last[0]):
+            raise UnsupportedError(
+                f"VECTOR LOOKUP in `{self.current}` needs a subscripted variable of the model called at the first "
+                "element of its last range, as in `VECTOR LOOKUP(y[first], x, xmin, xmax, 0)`."
+            )
+        n = len(last)
+        if n < 2:
+            raise UnsupportedError(f"VECTOR LOOKUP in `{self.current}` reads a range of one element; a lookup "
+                                   "needs two points.")
+
+        def floor(e: Expr) -> Expr:
+            whole = Call("integer", (e,))
+            return Binary("-", whole, Call("if_then_else", (Binary("<", e, whole), Num(1.0), Num(0.0))))
+
+        def clip(e: Expr, high: int) -> Expr:
+            return Call("min", (Call("max", (e, Num(0.0))), Num(float(high))))
+
+        def at(k: Expr) -> Expr:
+            return self.vector_elm_map([vec, k])
+
+        def line(p: Expr) -> Expr:
+            k = clip(floor(p), n - 2)
+            return Binary("+", at(k), Binary("*", Binary("-", p, k),
+                                             Binary("-", at(Binary("+", k, Num(1.0))), at(k))))
+
+        place = Binary("/", Binary("-", x, xmin), Binary("/", Binary("-", xmax, xmin), Num(float(n - 1))))
+        readings = [(0.0, line(clip(place, n - 1))), (2.0, at(clip(floor(place), n - 1))), (3.0, line(place)),
+                    (4.0, at(clip(Unary("-", floor(Unary("-", place))), n - 1)))]
+        result: Expr = Num(math.nan)
+        for code, value in reversed(readings):
+            result = Call("if_then_else", (Binary("==", mode, Num(code)), value, result))
+        return result
+
+    def indexed_by_value(self, target: Element, subs: tuple[str, ...]) -> Expr:
+        """XMILE ``a[i]`` where `i` is a variable: the element of `a` at position `i` (from 1)
+        along that dimension (Stella's subscript by value; SDEverywhere's arrays.stmx), written as
+        VECTOR ELM MAP from the dimension's first element; a position outside gives NaN."""
+        elements = self.ctx.elements
+        sizes = [len(self.ctx.subscripts.elements[canonical(d)]) for d in target.dims]
+        start: list[str] = []
+        offset: Expr = Num(0.0)
+        for i, (sub, dim) in enumerate(zip(subs, target.dims)):
+            index = elements.get(canonical(sub))
+            if index is None or canonical(sub) in self.ctx.subscripts.elements:
+                start.append(sub)
+                continue
+            start.append(self.ctx.subscripts.elements[canonical(dim)][0])
+            value = Ref(index.key, tuple(index.dims))
+            offset = Binary("+", offset, Binary("*", Num(float(math.prod(sizes[i + 1:]))),
+                                                Binary("-", value, Num(1.0))))
+        return self.vector_elm_map([Ref(target.key, tuple(start)), offset])
+
+    def _index_of(self, sub: str, dim: str) -> str:
+        """An internal constant over range `sub`: the place (from 0) of each of its elements in
+        range `dim`."""
+        name = f"_index of {sub} in {dim}"
+        key = canonical(name)
+        if key not in self.views:
+            members = [canonical(e) for e in self.ctx.subscripts.elements[canonical(dim)]]
+            own = self.ctx.subscripts.elements[canonical(sub)]
+            if any(canonical(e) not in members for e in own):
+                raise UnsupportedError(
+                    f"VECTOR ELM MAP in `{self.current}` starts at range `{sub}`, whose elements are not all in "
+                    f"`{dim}`; start at an element or a subrange of `{dim}`."
+                )
+            self.views[key] = Variable(name, "constant", values=tuple(float(members.index(canonical(e))) for e in own),
+                                       dims=(sub,), internal=True, owner=sub,
+                                       doc=f"The place of each element of `{sub}` in `{dim}`, from 0.",
+                                       source=f"VECTOR ELM MAP in {self.ctx.path.name}")
+        return key
+
+    def get_data_between_times(self, raw: list[Any]) -> Expr:
+        """Vensim GET DATA BETWEEN TIMES(data[...], time, mode): the data variable's points read at
+        `time`, interpolated (mode 0), forward (1) or backward (-1); :NA: outside the data.
+
+        Vensim's output for SDEverywhere's getdata model reads forward and backward at the whole
+        time unit at or below `time`: forward, the first data point at or after it; backward,
+        the last data point before it (so at a data time, the one before). Interpolation reads
+        `time` itself. This follows that output.
+        """
+        if len(raw) != 3:
+            raise SpecError(f"GET DATA BETWEEN TIMES in `{self.current}` takes three arguments (data variable, "
+                            f"time, mode), not {len(raw)}.")
+        reference = getattr(raw[0], "reference", None)
+        key = canonical(str(reference)) if reference is not None else ""
+        target = self.ctx.elements.get(key)
+        if target is None or not target.pieces or not all(isinstance(a, ExternalTables) for _, a in target.pieces):
+            raise UnsupportedError(
+                f"GET DATA BETWEEN TIMES in `{self.current}` reads something other than a data variable; its "
+                "first argument must name a data variable, as in `GET DATA BETWEEN TIMES(sales data, Time, 0)`."
+            )
+        subs = tuple(raw[0].subscripts.subscripts) if getattr(raw[0], "subscripts", None) is not None else ()
+        when, mode = self.expr(raw[1]), self.expr(raw[2])
+
+        def read(chosen: tuple[str, ...], swap: dict[str, str]) -> Expr:
+            table = next((t for elements, t in (pair for _, a in target.pieces for pair in a.tables)
+                          if tuple(canonical(e) for e in elements) == chosen), None)
+            if table is None:
+                raise UnsupportedError(f"`{self.current}` reads data `{target.name}` at [{', '.join(chosen)}], "
+                                       "which has no data.")
+            label = f"{target.name}[{', '.join(chosen)}]" if chosen else target.name
+            tables = {}
+            for reading in ("interpolate", "look_forward", "hold_backward"):
+                name = f"_{label} between times {reading}"
+                self.views.setdefault(canonical(name), Variable(
+                    name, "lookup", lookup=dataclasses.replace(table, mode=reading), internal=True,
+                    owner=target.name, source=f"GET DATA BETWEEN TIMES in {self.ctx.path.name}"))
+                tables[reading] = canonical(name)
+            at, how = substitute(when, swap), substitute(mode, swap)
+            truncated = Call("integer", (at,))
+            whole = Binary("-", truncated, Call("if_then_else", (Binary("<", at, truncated), Num(1.0), Num(0.0))))
+            # The last point strictly before `whole`: hold backward just below it.
+            before = Binary("-", whole, Num(1e-9))
+            value = Call("if_then_else", (
+                Binary(">", how, Num(0.5)), Call(tables["look_forward"], (whole,)),
+                Call("if_then_else", (Binary("<", how, Num(-0.5)), Call(tables["hold_backward"], (before,)),
+                                      Call(tables["interpolate"], (at,))))))
+            outside = Binary("or", Binary("<", at, Num(table.xs[0])), Binary(">", at, Num(table.xs[-1])))
+            return Call("if_then_else", (outside, Num(VENSIM_NA), value))
+
+        return self.arrayed_lookup_call(key, subs, Num(0.0), read=read)
+
+    def arrayed_lookup_call(self, key: str, subs: tuple[str, ...], arg: Expr,
+                            read: Callable[[tuple[str, ...], dict[str, str]], Expr] | None = None) -> Expr:
         """``table[dims](x)`` for a subscripted lookup: an internal auxiliary over the equation's
-        block, each element reading its own table at its own input."""
+        block, each element reading its own table at its own input. `read` writes an element's
+        reading instead (given the element and the block's subscripts as elements)."""
         lookup = self.ctx.elements[key]
         elements = self.ctx.subscripts.elements
         if len(subs) != len(lookup.dims):
@@ -324,12 +518,15 @@ class ExpressionConverter(ABC):
                             and canonical(element) in {canonical(e) for e in elements[key_sub]}:
                         swap[key_sub] = element
             chosen = tuple(canonical(swap.get(canonical(sub), sub)) for sub in subs)
+            block = tuple(element for label, element in zip(labels, combo) if label in ranges)
+            if read is not None:
+                args += [Call("_at", tuple(Str(e) for e in block)), read(chosen, swap)]
+                continue
             table = self.ctx.element_tables.get((key, chosen))
             if table is None:
                 raise UnsupportedError(
                     f"`{self.current}` reads lookup `{lookup.name}` at [{', '.join(chosen)}], which has no table."
                 )
-            block = tuple(element for label, element in zip(labels, combo) if label in ranges)
             args += [Call("_at", tuple(Str(e) for e in block)), Call(table, (substitute(arg, swap),))]
         if not ranges:
             assert isinstance(args[1], Expr)
@@ -553,7 +750,21 @@ def _same(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
 
 def _two_arguments(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr | None:
     # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table by name, read in that mode.
-    return Call(key, tuple(args)) if len(args) == 2 else None
+    if len(args) != 2:
+        return None
+    table = args[0]
+    target = conv.ctx.elements.get(table.name) if isinstance(table, Ref) and not table.subscripts else None
+    if target is not None and not target.dims and target.pieces \
+            and type(target.pieces[0][1]).__name__ == "InlineLookupsStructure":
+        # XMILE: a variable with a graphical function named as the table (SDEverywhere's
+        # lookup.xmile, `LOOKUP_BACKWARD(g, 0)`) reads its table, an internal lookup.
+        name = f"_{target.name} table"
+        if canonical(name) not in conv.views:
+            conv.views[canonical(name)] = Variable(
+                name, "lookup", lookup=points_table(target.pieces[0][1].lookups, target.name), internal=True,
+                owner=target.name, source=f"graphical function of `{target.name}` in {conv.ctx.path.name}")
+        table = Ref(canonical(name))
+    return Call(key, (table, args[1]))
 
 
 def _vector(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
@@ -565,13 +776,13 @@ def _vector(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
 def _xmile_pulse(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
     # XMILE PULSE(magnitude, first): magnitude / DT for one step.
     start, magnitude = args
-    return Binary("*", Binary("/", magnitude, Ref("dt")), Call("pulse", (start, Num(0.0))))
+    return Binary("*", Binary("/", magnitude, Ref("time_step")), Call("pulse", (start, Num(0.0))))
 
 
 def _xmile_pulse_train(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
     # XMILE PULSE(magnitude, first, interval).
     start, interval, magnitude = args
-    return Binary("*", Binary("/", magnitude, Ref("dt")), Call("_xmile_pulse_train", (start, interval)))
+    return Binary("*", Binary("/", magnitude, Ref("time_step")), Call("_xmile_pulse_train", (start, interval)))
 
 
 def _invert_matrix(conv: ExpressionConverter, key: str, args: list[Expr]) -> Expr:
@@ -618,5 +829,7 @@ CALLS: dict[str, Builder] = {
     "xpulse": _xmile_pulse,
     "xpulse_train": _xmile_pulse_train,
     "vector_select": lambda conv, key, args: conv.vector_select(args),
+    "vector_elm_map": lambda conv, key, args: conv.vector_elm_map(args),
+    "vector_lookup": lambda conv, key, args: conv.vector_lookup(args),
     "get_time_value": lambda conv, key, args: conv.get_time_value(args),
 }

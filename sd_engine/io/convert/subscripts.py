@@ -13,6 +13,7 @@ some elements only needs (:func:`element_dimensions`) added as new values. Vensi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -29,7 +30,7 @@ from ..external import ExternalReader
 from ..model_file import ModelFileError
 from .elements import Element, SourceFile
 
-__all__ = ["Subscripts", "read_dimensions", "element_dimensions", "substitute", "bang_dims"]
+__all__ = ["Subscripts", "read_dimensions", "element_mappings", "mapping_lines", "element_dimensions", "substitute", "bang_dims"]
 
 
 @dataclass(frozen=True)
@@ -46,27 +47,66 @@ class Subscripts:
         The ranges each range is mapped onto or from (either way), by canonical name.
     ranges_of : mapping
         The ranges (display names) holding each element, by canonical element name.
+    element_maps : mapping
+        Vensim's mappings element by element (``B: b1, b2 -> (A: SubA, a3)``), which the spec's
+        positional ``maps_to`` cannot hold: by canonical source range, then canonical
+        destination range, the source element each destination element reads (``""`` where
+        the mapping gives none or several).
     """
 
     dimensions: tuple[Dimension, ...]
     elements: Mapping[str, tuple[str, ...]]
     mapped: Mapping[str, frozenset[str]]
     ranges_of: Mapping[str, tuple[str, ...]]
+    element_maps: Mapping[str, Mapping[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
+    #: Where each range mapped element by element is defined (" line N"), for messages.
+    mapping_lines: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def of(cls, dimensions: Sequence[Dimension]) -> Subscripts:
-        """The subscripts of `dimensions`."""
+    def of(cls, dimensions: Sequence[Dimension],
+           element_maps: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+           mapping_lines: Mapping[str, str] | None = None) -> Subscripts:
+        """The subscripts of `dimensions`, with the mappings element by element `element_maps`
+        (defined at `mapping_lines`)."""
         elements = {d.canonical: tuple(d.elements) for d in dimensions}
         ranges_of: dict[str, list[str]] = {}
         for d in dimensions:
             for e in d.elements:
                 ranges_of.setdefault(canonical(e), []).append(d.name)
         return cls(tuple(dimensions), elements, mapped_dimensions(dimensions),
-                   {k: tuple(v) for k, v in ranges_of.items()})
+                   {k: tuple(v) for k, v in ranges_of.items()}, dict(element_maps or {}), dict(mapping_lines or {}))
 
     def with_dimension(self, dimension: Dimension) -> Subscripts:
         """These subscripts and one more range."""
-        return Subscripts.of(self.dimensions + (dimension,))
+        return Subscripts.of(self.dimensions + (dimension,), self.element_maps, self.mapping_lines)
+
+    def _at(self, key: str) -> str:
+        line = self.mapping_lines.get(key, "")
+        return f" (defined at{line})" if line else ""
+
+    def element_source(self, source: str, element: str) -> str | None:
+        """The element of range `source` that Vensim reads for `element` of a range `source` maps
+        onto element by element; None when `source` maps onto no range holding `element`.
+
+        Raises
+        ------
+        UnsupportedError
+            When the mapping gives `element` no source element, or several.
+        """
+        key, target = canonical(source), canonical(element)
+        for dest, reads in self.element_maps.get(key, {}).items():
+            names = [canonical(e) for e in self.elements[dest]]
+            if target in names:
+                found = reads[names.index(target)]
+                shown = next((d.name for d in self.dimensions if d.canonical == dest), dest)
+                if not found:
+                    raise UnsupportedError(
+                        f"Subscript range `{source}`{self._at(key)} maps onto `{element}` through none or several "
+                        f"of its elements (`-> ({shown}: ...)`), so Vensim's reading of `{source}` there is not defined; "
+                        "map exactly one element onto each element of the range."
+                    )
+                return found
+        return None
 
     def expand(self, sub: str, owner: str) -> tuple[str, ...]:
         """The elements a subscript of `owner`'s equation stands for: a range's elements, or the
@@ -155,13 +195,20 @@ class Subscripts:
                 for label, lkey in zip(labels, keys):
                     if lkey in self.elements:
                         fits = {canonical(e) for e in self.elements[lkey]} <= members \
-                            or lkey in self.mapped.get(key, ())
+                            or lkey in self.mapped.get(key, ()) or lkey in self.element_maps.get(key, {})
                     else:
                         fits = lkey in members
+                        source = None if fits else self.element_source(key, label)
+                        if source is not None:
+                            # One element of a range `key` maps onto element by element: the
+                            # element of `key` the mapping names for it.
+                            swap[key] = source
+                            break
                     if fits:
                         swap[key] = label
                         break
-        remapped = {k: v for k, v in swap.items() if canonical(v) in self.mapped.get(k, ())}
+        remapped = {k: v for k, v in swap.items()
+                    if canonical(v) in self.mapped.get(k, ()) or canonical(v) in self.element_maps.get(k, {})}
         return swap, remapped
 
 
@@ -194,19 +241,90 @@ def read_dimensions(ranges: Sequence[Any], source: SourceFile, external: Externa
             result.extend(elements_of(canonical(s)) if canonical(s) in found and canonical(s) != key else [s])
         return tuple(result)
 
+    element_mapped: dict[str, set[str]] = {}
+    for key, rng in list(found.items()):
+        listed = _element_mappings(rng.name, source) if rng.mapping and source.vensim else {}
+        if listed and isinstance(rng.subscripts, list):
+            # `B: b1, b2 -> (A: SubA, a3)` comes out of PySD's parser as B = b1, b2, SubA, a3: the
+            # entries of the mappings follow B's own elements. Those mappings are not positional,
+            # so they stay out of `maps_to` (:func:`element_mappings` reads them).
+            count = len(rng.subscripts) - sum(len(entries) for entries in listed.values())
+            found[key] = dataclasses.replace(rng, subscripts=list(rng.subscripts[:count]))
+            element_mapped[key] = {canonical(d) for d in listed}
     for key, rng in found.items():
         maps = tuple(m if isinstance(m, str) else m[0] for m in (rng.mapping or []))
-        if maps and source.vensim:
-            # `B: b1, b2 -> (A: SubA, a3)` comes out of PySD's parser as B = b1, b2, SubA, a3.
-            spelled = r"[\s_]+".join(re.escape(w) for w in rng.name.split())
-            if re.search(rf"(^|\|)\s*{spelled}\s*:[^~|]*->\s*\(", source.text, flags=re.IGNORECASE | re.MULTILINE):
-                raise UnsupportedError(
-                    f"Subscript range `{rng.name}` maps to `{maps[0]}` element by element "
-                    f"(`-> ({maps[0]}: ...)`), which PySD's parser misreads as elements of `{rng.name}`; "
-                    "map it to a whole range of the same length instead."
-                )
+        maps = tuple(m for m in maps if canonical(m) not in element_mapped.get(key, set()))
         out.append(Dimension(rng.name, elements_of(key), maps_to=maps))
     return tuple(out)
+
+
+#: One entry of a mapping list: ``(A: SubA, a3)`` or a range name.
+_MAPPING_ENTRY = re.compile(r"\(\s*([^:()]+?)\s*:\s*([^()]*?)\s*\)|([^,()]+)")
+
+
+def _element_mappings(name: str, source: SourceFile) -> dict[str, list[str]]:
+    """The mappings element by element in the definition of range `name`, as written:
+    destination range -> its entry for each element of `name`, in order."""
+    spelled = r"[\s_]+".join(re.escape(w) for w in name.split())
+    found = re.search(rf"(?:^|\|)\s*{spelled}\s*:[^~|]*?->([^~|]*)", source.text, flags=re.IGNORECASE | re.MULTILINE)
+    if found is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    written = re.sub(r"\\[ \t]*\r?\n\s*", " ", found.group(1))  # Vensim's line continuations
+    for entry in _MAPPING_ENTRY.finditer(written):
+        if entry.group(1):
+            out[entry.group(1).strip()] = [e.strip() for e in entry.group(2).split(",") if e.strip()]
+    return out
+
+
+def mapping_lines(ranges: Sequence[Any], source: SourceFile) -> dict[str, str]:
+    """Where each range with a mapping is defined (canonical name -> " line N"), for messages."""
+    return {canonical(r.name): source.at(r.name) for r in ranges if r.mapping} if source.vensim else {}
+
+
+def element_mappings(ranges: Sequence[Any], source: SourceFile,
+                     dimensions: Sequence[Dimension]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Vensim's mappings element by element of the ranges of PySD's abstract section, for
+    :attr:`Subscripts.element_maps`: each entry is an element or a subrange of the destination.
+
+    Raises
+    ------
+    UnsupportedError
+        When a mapping lists a different number of entries than its range has elements, or an
+        entry that is not an element or subrange of the destination range.
+    """
+    if not source.vensim:
+        return {}
+    elements = {d.canonical: d.elements for d in dimensions}
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for rng in ranges:
+        if not rng.mapping:
+            continue
+        own = elements[canonical(rng.name)]
+        line = source.at(rng.name)
+        where = f" (defined at{line})" if line else ""
+        for dest, entries in _element_mappings(rng.name, source).items():
+            dest_elements = elements.get(canonical(dest))
+            if dest_elements is None or len(entries) != len(own):
+                raise UnsupportedError(
+                    f"Subscript range `{rng.name}`{where} maps onto `{dest}` with {len(entries)} entries for its "
+                    f"{len(own)} elements, or onto a range the file does not define; give one element or "
+                    f"subrange of `{dest}` for each element of `{rng.name}`."
+                )
+            names = [canonical(e) for e in dest_elements]
+            reads: list[list[str]] = [[] for _ in names]
+            for element, entry in zip(own, entries):
+                covered = elements.get(canonical(entry), (entry,))
+                for target in covered:
+                    if canonical(target) not in names:
+                        raise UnsupportedError(
+                            f"Subscript range `{rng.name}`{where} maps `{element}` onto `{entry}`, which is not an element "
+                            f"or subrange of `{dest}`; name elements of `{dest}`."
+                        )
+                    reads[names.index(canonical(target))].append(element)
+            out.setdefault(canonical(rng.name), {})[canonical(dest)] = tuple(
+                r[0] if len(r) == 1 else "" for r in reads)
+    return out
 
 
 def element_dimensions(el: Element, subscripts: Subscripts) -> tuple[tuple[str, ...], Subscripts]:

@@ -146,7 +146,8 @@ def _remap(conv: ExpressionConverter, expr: Expr, swap: dict[str, str], remapped
         if target is not None and len(target.dims) == len(expr.subscripts):
             for i, sub in enumerate(expr.subscripts):
                 key = canonical(sub)
-                if key in remapped and canonical(target.dims[i]) != key:
+                element_mapped = canonical(remapped.get(key, "")) in conv.ctx.subscripts.element_maps.get(key, {})
+                if key in remapped and (canonical(target.dims[i]) != key or element_mapped):
                     return Ref(_mapped_view(conv, target, i, sub, remapped[key]), subs)
         return Ref(expr.name, subs)
     if isinstance(expr, Unary):
@@ -160,12 +161,16 @@ def _remap(conv: ExpressionConverter, expr: Expr, swap: dict[str, str], remapped
 
 def _mapped_view(conv: ExpressionConverter, target: Element, position: int, source: str, dest: str) -> str:
     """An internal auxiliary: `target` with the elements of subrange `source` at `position`
-    laid out, one by one, along range `dest` (Vensim's ``source: ... -> dest``)."""
+    laid out, one by one, along range `dest` (Vensim's ``source: ... -> dest``), or as a mapping
+    element by element lists them (``source: ... -> (dest: ...)``)."""
     name = f"_{target.name} from {source} as {dest}"
     key = canonical(name)
     if key not in conv.views:
-        elements = conv.ctx.subscripts.elements
+        subscripts = conv.ctx.subscripts
+        elements = subscripts.elements
         sources, dests = elements[canonical(source)], elements[canonical(dest)]
+        if canonical(dest) in subscripts.element_maps.get(canonical(source), {}):
+            sources = tuple(subscripts.element_source(source, d) or "" for d in dests)
         if len(sources) != len(dests):
             raise UnsupportedError(
                 f"`{conv.current}` maps `{source}` onto `{dest}`, which have different numbers of elements."
