@@ -137,13 +137,6 @@ def read_vensim(path: Path, raw: bytes) -> tuple[Any, str]:
         parsed.parse()
         return parsed.get_abstract_model(), file_text
     except _PARSE_ERRORS as exc:
-        extra = _macro_with_extra_outputs(file_text)
-        if extra:
-            # PySD's grammar stops at the `:` of such a call; the file itself is valid Vensim.
-            raise UnsupportedError(
-                f"`{path.name}` defines macro `{extra}` with extra outputs (after `:`), which sdflow does "
-                "not run; give the macro one output and write the others as ordinary variables."
-            ) from exc
         raise ModelFileError(_parse_failure(path, file_text, exc)) from exc
 
 
@@ -333,12 +326,6 @@ def _lookup_builtin_as_call(text: bytes) -> bytes:
     error still points at the right line of the user's file.
     """
     return re.sub(rb"<eqn>[^<]*</eqn>", lambda m: _LOOKUP_BUILTIN.sub(rb"\1(", m.group(0)), text)
-
-
-def _macro_with_extra_outputs(text: str) -> str:
-    """The name of the first Vensim macro whose header declares extra outputs, or ``""``."""
-    found = re.search(r"^\s*:MACRO:\s*([^(\n]+)\(([^)]*:[^)]*)\)", text, flags=re.MULTILINE | re.IGNORECASE)
-    return found.group(1).strip() if found else ""
 
 
 def _parse_failure(path: Path, file_text: str, exc: Exception) -> str:

@@ -64,13 +64,13 @@ def test_delay_material_with_a_changing_delay_time_is_refused(tmp_path: Path) ->
 # -- a variable named DT (Industrial Dynamics, IDch15d: `DT = TIME STEP`) -----------------------------
 def test_a_vensim_variable_named_dt_is_a_plain_variable(tmp_path: Path) -> None:
     # In Vensim only TIME STEP is the step: here DT is half of it, so x grows by 1 / 0.5 = 2 per
-    # unit of time (reading the engine's dt would give 1). The variable keeps its value as `DT_`.
+    # unit of time (reading the engine's dt would give 1). The results name it as the file does.
     path = write(tmp_path, "dt.mdl", "DT = 0.5 ~~|\nx = INTEG(1 / DT, 0) ~~|\ny = DT * 4 ~~|\n")
     model = sd.load(path)
     ds = model.run()
     np.testing.assert_array_equal(ds["x"].values, [0, 2, 4])
     np.testing.assert_array_equal(ds["y"].values, [2, 2, 2])
-    assert float(ds["DT_"]) == 0.5 and "Named `DT` in the file" in model.spec["DT_"].doc
+    assert float(ds["DT"]) == 0.5
 
 
 

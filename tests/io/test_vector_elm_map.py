@@ -74,7 +74,6 @@ m0 = VECTOR LOOKUP(y[i1], x, 1, 4, mode) ~~|
 m2 = VECTOR LOOKUP(y[i1], x, 1, 4, 2) ~~|
 m3 = VECTOR LOOKUP(y[i1], x, 1, 4, 3) ~~|
 m4 = VECTOR LOOKUP(y[i1], x, 1, 4, 4) ~~|
-area = VECTOR LOOKUP(y[i1], x, 1, 4, 1) ~~|
 rows[k] = VECTOR LOOKUP(z[k, i1], x, 1, 4, 0) ~~|
 INITIAL TIME = 0 ~~|
 FINAL TIME = 5 ~~|
@@ -92,14 +91,14 @@ def test_vector_lookup_reads_the_last_range_as_a_lookup(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["m2"].values, [0, 0, 0, 0, 10, 10, 40, 40, 90, 90, 90])  # backward
     np.testing.assert_array_equal(ds["m3"].values, [-10, -5, 0, 5, 10, 25, 40, 65, 90, 115, 140])  # extrapolate
     np.testing.assert_array_equal(ds["m4"].values, [0, 0, 0, 10, 10, 40, 40, 90, 90, 90, 90])  # forward
-    assert np.isnan(ds["area"].values).all()  # LOOKUP AREA is not computed: NaN, not a number
     # Each row of a two-dimensional array along its last range: k2 is 1, 1, 2, 2.
     np.testing.assert_array_equal(ds["rows"].sel(k="k2").values, [1, 1, 1, 1, 1, 1.5, 2, 2, 2, 2, 2])
     np.testing.assert_array_equal(ds["rows"].sel(k="k1").values, ds["m0"].values)
 
 
-def test_vector_lookup_needs_the_first_element(tmp_path: Path) -> None:
+def test_vector_lookup_from_a_later_element_reads_the_rest_of_the_range(tmp_path: Path) -> None:
+    # From y[i2]: y = 10, 40, 90 on a grid from 1 to 4 (points 1, 2.5, 4); backward holds each value
+    # from its point until the next.
     path = tmp_path / "vl.mdl"
     path.write_text(VECTOR_LOOKUP.replace("VECTOR LOOKUP(y[i1], x, 1, 4, 2)", "VECTOR LOOKUP(y[i2], x, 1, 4, 2)"))
-    with pytest.raises(UnsupportedError, match=r"VECTOR LOOKUP in `m2` needs a subscripted variable .* first element"):
-        sd.load(path)
+    np.testing.assert_array_equal(sd.load(path).run()["m2"].values, [10, 10, 10, 10, 10, 40, 40, 40, 90, 90, 90])

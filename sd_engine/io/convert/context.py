@@ -93,7 +93,6 @@ def read_context(path: Path, abstract: Any, method: str, external: ExternalReade
     _check_names(sections, source)
     _refuse_unsimulatable(sections, source)
     if source.vensim:
-        sections = [_plain_names(s) if s.type == "main" else s for s in sections]
         # `?tag` file names resolved in the model's XLS Files settings, before any file is read.
         external.indirect.update(settings_indirections(source.text))
     others = [s for s in sections if s.type not in ("main", "macro")]
@@ -260,45 +259,6 @@ def _refuse_unsimulatable(sections: Sequence[Any], source: SourceFile) -> None:
                         raise UnsupportedError(
                             f"`{source.path.name}`{where}: `{element.name}` calls {written}, {why}."
                         )
-
-
-#: Vensim names that sdflow's equations keep for the engine (``DT`` is the time step in XMILE and
-#: in sdflow; in Vensim only TIME STEP is), with the name such a variable of a .mdl file takes.
-PLAIN_NAMES = {"dt": "DT_"}
-
-
-def _plain_names(section: Any) -> Any:
-    """`section` (PySD's main section of a Vensim file) with a variable named like one of
-    :data:`PLAIN_NAMES` renamed, and every reference to it: Industrial Dynamics' ``DT = TIME STEP``
-    (IDch15d) is a plain variable that equations read. Without such a variable, nothing changes."""
-    renamed = {canonical(e.name): PLAIN_NAMES[canonical(e.name)] for e in section.elements
-               if canonical(e.name) in PLAIN_NAMES}
-    if not renamed:
-        return section
-    targets = {key: canonical(new) for key, new in renamed.items()}
-
-    def rename(node: Any) -> Any:
-        if type(node).__name__ == "ReferenceStructure" and isinstance(node.reference, str) \
-                and canonical(node.reference) in targets:
-            return replace(node, reference=targets[canonical(node.reference)])
-        if is_dataclass(node) and not isinstance(node, type):
-            changes = {f.name: rename(getattr(node, f.name)) for f in fields(node)}
-            return replace(node, **{k: v for k, v in changes.items() if v is not getattr(node, k)}) \
-                if any(v is not getattr(node, k) for k, v in changes.items()) else node
-        if isinstance(node, (list, tuple)) and not hasattr(node, "_fields"):
-            items = [rename(item) for item in node]
-            return type(node)(items) if any(a is not b for a, b in zip(items, node)) else node
-        return node
-
-    elements = []
-    for element in section.elements:
-        element = rename(element)
-        if canonical(element.name) in renamed:
-            note = f"Named `{element.name}` in the file (sdflow keeps that name for the time step)."
-            element = replace(element, name=renamed[canonical(element.name)],
-                              documentation=f"{note} {element.documentation or ''}".strip())
-        elements.append(element)
-    return replace(section, elements=elements)
 
 
 # -- what an untrusted file must get right -----------------------------------------------------

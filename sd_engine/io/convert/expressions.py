@@ -355,55 +355,6 @@ class ExpressionConverter(ABC):
         return Call("vector_select", (selection, whole, Num(math.nan), Num(6.0), Num(0.0))
                     + tuple(Str(canonical(d) + "!") for d in target.dims))
 
-    def vector_lookup(self, args: list[Expr]) -> Expr:
-        """VECTOR LOOKUP(vec[..., first], x, xmin, xmax, mode): the last range of `vec` as the y
-        values of a lookup over x values equally spaced from `xmin` to `xmax` (Vensim's help).
-
-        Modes 0 (interpolate, holding the end values), 2 (backward), 3 (extrapolate) and 4
-        (forward) are computed; the other modes (area, invert, slope) give NaN, which shows in
-        the results rather than a number Vensim would not give.
-        """
-        if len(args) != 5:
-            raise SpecError(f"VECTOR LOOKUP in `{self.current}` takes five arguments (vector, x, xmin, xmax, mode), "
-                            f"not {len(args)}.")
-        vec, x, xmin, xmax, mode = args
-        target = self.ctx.elements.get(vec.name) if isinstance(vec, Ref) else None
-        last = self.ctx.subscripts.elements.get(canonical(target.dims[-1])) if target is not None and target.dims \
-            else None
-        if not isinstance(vec, Ref) or not vec.subscripts or last is None \
-                or canonical(vec.subscripts[-1]) != canonical(last[0]):
-            raise UnsupportedError(
-                f"VECTOR LOOKUP in `{self.current}` needs a subscripted variable of the model called at the first "
-                "element of its last range, as in `VECTOR LOOKUP(y[first], x, xmin, xmax, 0)`."
-            )
-        n = len(last)
-        if n < 2:
-            raise UnsupportedError(f"VECTOR LOOKUP in `{self.current}` reads a range of one element; a lookup "
-                                   "needs two points.")
-
-        def floor(e: Expr) -> Expr:
-            whole = Call("integer", (e,))
-            return Binary("-", whole, Call("if_then_else", (Binary("<", e, whole), Num(1.0), Num(0.0))))
-
-        def clip(e: Expr, high: int) -> Expr:
-            return Call("min", (Call("max", (e, Num(0.0))), Num(float(high))))
-
-        def at(k: Expr) -> Expr:
-            return self.vector_elm_map([vec, k])
-
-        def line(p: Expr) -> Expr:
-            k = clip(floor(p), n - 2)
-            return Binary("+", at(k), Binary("*", Binary("-", p, k),
-                                             Binary("-", at(Binary("+", k, Num(1.0))), at(k))))
-
-        place = Binary("/", Binary("-", x, xmin), Binary("/", Binary("-", xmax, xmin), Num(float(n - 1))))
-        readings = [(0.0, line(clip(place, n - 1))), (2.0, at(clip(floor(place), n - 1))), (3.0, line(place)),
-                    (4.0, at(clip(Unary("-", floor(Unary("-", place))), n - 1)))]
-        result: Expr = Num(math.nan)
-        for code, value in reversed(readings):
-            result = Call("if_then_else", (Binary("==", mode, Num(code)), value, result))
-        return result
-
     def indexed_by_value(self, target: Element, subs: tuple[str, ...]) -> Expr:
         """XMILE ``a[i]`` where `i` is a variable: the element of `a` at position `i` (from 1)
         along that dimension (Stella's subscript by value; SDEverywhere's arrays.stmx), written as
@@ -830,6 +781,5 @@ CALLS: dict[str, Builder] = {
     "xpulse_train": _xmile_pulse_train,
     "vector_select": lambda conv, key, args: conv.vector_select(args),
     "vector_elm_map": lambda conv, key, args: conv.vector_elm_map(args),
-    "vector_lookup": lambda conv, key, args: conv.vector_lookup(args),
     "get_time_value": lambda conv, key, args: conv.get_time_value(args),
 }
