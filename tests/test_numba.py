@@ -37,7 +37,7 @@ pytest.importorskip("numba")
 METHODS = ("euler", "rk2", "rk4")
 # What the back end does not cover yet: subscripts and array functions; RANDOM NORMAL and
 # RANDOM POISSON (scipy's special functions). Each is refused by name and runs on numpy.
-REFUSED_ZOO = {"arrays", "non_negative_arrays", "blocks", "random_draws"}
+REFUSED_ZOO = {"blocks", "random_draws"}
 
 
 def _equal(model: sd.CompiledModel, rtol: float = 1e-12, **options: object) -> None:
