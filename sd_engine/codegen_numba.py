@@ -105,6 +105,20 @@ class NumbaGenerator(ScalarGenerator):
             return self.emit(expr, var)[0]
         return super().scalar(expr, var)
 
+    # Branch-free conditions: numba's compile time grows quickly with the branches of one
+    # function (an unrolled model's conditional per element), and both sides of IF THEN ELSE
+    # are computed anyway by numpy's np.where, which cannot raise here (error_model="numpy").
+    def logical(self, op: str, left: str, right: str) -> str:
+        # A truth value times 1.0 is 1.0 or 0.0 (numba has no float(bool)).
+        if op == "not":
+            return f"(({left} == 0.0) * 1.0)"  # NaN is true, so `not NaN` is 0.0, as np.logical_not
+        if op in ("and", "or"):
+            return f"((({left} != 0.0) {'&' if op == 'and' else '|'} ({right} != 0.0)) * 1.0)"
+        return f"(({left} {op} {right}) * 1.0)"
+
+    def choice(self, condition: str, a: str, b: str) -> str:
+        return f"sf.choose({condition}, {a}, {b})"
+
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
         return f"sf.lookup({x}, {name}_x, {name}_y, 0, {len(table.xs)})"
 

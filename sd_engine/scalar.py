@@ -209,17 +209,15 @@ class ScalarGenerator(CodeGenerator):
                 return self.scalar(folded, var)
         if isinstance(expr, Unary):
             operand = self.scalar(expr.operand, var)
-            return f"(0.0 if {operand} else 1.0)" if expr.op == "not" else f"(-{operand})"
+            return self.logical("not", operand, "") if expr.op == "not" else f"(-{operand})"
         if isinstance(expr, Binary) and expr.op in CHAIN_OPERATORS:
             # One flat chain, as the array code writes it: Python evaluates it left to right.
             first, rest = chain_operands(expr)
             return "(" + self.scalar(first, var) + "".join(f" {op} {self.scalar(e, var)}" for op, e in rest) + ")"
         if isinstance(expr, Binary):
             left, right = self.scalar(expr.left, var), self.scalar(expr.right, var)
-            if expr.op in ("and", "or"):
-                return f"(1.0 if ({left} {expr.op} {right}) else 0.0)"
-            if expr.op in ("==", "!=", "<", "<=", ">", ">="):
-                return f"(1.0 if {left} {expr.op} {right} else 0.0)"
+            if expr.op in ("and", "or", "==", "!=", "<", "<=", ">", ">="):
+                return self.logical(expr.op, left, right)
             if expr.op == "**":
                 return f"sf.power({left}, {right})"
             return f"({left} {expr.op} {right})"
@@ -251,8 +249,21 @@ class ScalarGenerator(CodeGenerator):
             raise NotScalar  # the array compiler reports the error
         args = [self.scalar(a, var) for a in call.args]
         if func == "if_then_else":
-            return f"({args[1]} if {args[0]} else {args[2]})"
+            return self.choice(args[0], args[1], args[2])
         return self.builtin_call(func, args, var)
+
+    def logical(self, op: str, left: str, right: str) -> str:
+        """The code of a comparison, ``and``/``or`` (on the codes `left`, `right`) or ``not``
+        (of `left`) as 1.0 or 0.0; NaN counts as true, as in numpy."""
+        if op == "not":
+            return f"(0.0 if {left} else 1.0)"
+        if op in ("and", "or"):
+            return f"(1.0 if ({left} {op} {right}) else 0.0)"
+        return f"(1.0 if {left} {op} {right} else 0.0)"
+
+    def choice(self, condition: str, a: str, b: str) -> str:
+        """The code of IF THEN ELSE: `a` where `condition` is not 0, else `b`."""
+        return f"({a} if {condition} else {b})"
 
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
         """The code of a table written inline (WITH LOOKUP) read at `x`; its points are bound as `name` + ``_x``, ``_y``."""

@@ -1,0 +1,142 @@
+"""Unrolled models (one scalar variable per element) against the numpy array code.
+
+The reference is the numpy back end's generated array code, itself checked against the
+interpreter, analytic solutions and canonical outputs. Single runs of the unrolled scalar path
+equal it bit for bit (rtol 0): the same IEEE operations on the same elements in the same order,
+sums in numpy's pairwise order (checked here against ``np.sum`` itself). The compiled back end
+equals it within 1e-12 relative (the C library's exp/log may differ from numpy's in the last bit,
+see tests/test_numba.py), and its ensembles equal its single runs bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sd_engine as sd
+from sd_engine import integrate, scalar
+from sd_engine.builder import Model
+from sd_engine.codegen_numba import refusal
+from sd_engine.expr import Binary, Expr, Num
+from sd_engine.scalar import scalar_path
+from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
+from sd_engine.unroll import NotUnrolled, numpy_sum, unroll
+from zoo import RUN_OPTIONS, ZOO
+
+
+def _value(expr: Expr) -> float:
+    if isinstance(expr, Num):
+        return expr.value
+    assert isinstance(expr, Binary) and expr.op == "+"
+    return _value(expr.left) + _value(expr.right)
+
+
+def test_sums_add_in_numpys_order() -> None:
+    # Sizes across numpy's three regimes: a loop (< 8), eight partial sums (<= 128), halves.
+    rng = np.random.default_rng(11)
+    for n in list(range(1, 140)) + [200, 257, 300]:
+        a = rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)  # magnitudes that expose the order
+        assert _value(numpy_sum([Num(float(x)) for x in a])) == np.sum(a[None, :], axis=1)[0], n
+        if n % 10 == 0:  # a reduction over two axes: numpy runs over both in C order
+            assert _value(numpy_sum([Num(float(x)) for x in a])) == np.sum(a.reshape(1, 10, -1), axis=(1, 2))[0]
+
+
+def subranges() -> Model:
+    """Block equations, subranges, long sums (numpy's pairwise regimes), per-element draws."""
+    m = Model("subranges", final_time=4, dt=0.5)
+    m.dimension("region", ["north", "east", "south", "west"])
+    m.dimension("coast", ["east", "west"])
+    m.dimension("item", [f"i{k}" for k in range(20)])
+    m.dimension("cell", [f"c{k}" for k in range(150)])
+    m.constant("base", [1.0, 2.0, 3.0, 4.0], dims=["region"])
+    m.constant("weights", [1.0 / (k + 1) for k in range(20)], dims=["item"])
+    m.constant("grid", [np.sin(k) * 10.0 ** (k % 7 - 3) for k in range(150)], dims=["cell"])
+    m.stock("level", initial="_pieces(_at('north'), 10, _at('coast'), base['coast'] * 5, _at('south'), 1)",
+            inflows=["change"], dims=["region"])
+    m.flow("change", "_pieces(_at('region'), -level * 0.1 + time)", dims=["region"])
+    m.aux("coastal", "_pieces(_at('north'), level['north'], _at('coast'), level['coast'] * 2, "
+          "_at('south'), 0)", dims=["region"])
+    m.aux("coastal total", "sum(coastal['coast'], 'coast')")
+    m.stock("stockpile", initial="weights * 3", inflows=["supply"], outflows=["use"], dims=["item"],
+            non_negative=True)
+    m.flow("supply", "weights * coastal_total / 10", dims=["item"])
+    m.flow("use", "stockpile * 0.3 + sum(grid) / 1000", dims=["item"])
+    m.aux("item total", "sum(stockpile) + mean(stockpile) * vmax(weights) - prod(weights * 2)")
+    m.aux("grid total", "sum(grid * (1 + time)) + vmin(grid)")
+    m.aux("noise", "random_normal(0, 10, base, 1) + random_poisson(0, 20, base * 2, 0, 1)", dims=["region"])
+    m.stock("noisy", initial=0, inflows=["noise in"], dims=["region"])
+    m.flow("noise in", "noise * level / 100", dims=["region"])
+    return m
+
+
+ARRAYED = {"arrays": ZOO["arrays"], "non_negative_arrays": ZOO["non_negative_arrays"],
+           "random_draws": ZOO["random_draws"], "subranges": subranges}
+
+
+def test_the_flat_layout_keeps_every_original_column() -> None:
+    program = ZOO["arrays"]().compile().program
+    flat = unroll(program).layout
+    for original, slots in ((program.layout.stocks, flat.stocks), (program.layout.series, flat.series),
+                            (program.layout.constants, flat.constants), (program.layout.states, flat.states)):
+        assert [s.start for s in slots] == list(range(sum(s.size for s in original)))
+        assert all(s.shape == () for s in slots)
+    people = next(s for s in program.layout.series if s.key == "people")
+    assert [s.name for s in flat.series[people.start:people.start + 2]] == ["people[north, young]",
+                                                                          "people[north, old]"]
+
+
+@pytest.mark.parametrize("name", list(ARRAYED))
+def test_single_runs_of_unrolled_models_equal_the_array_code(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The long sums of "subranges" unroll into more element equations than the scalar path takes
+    # by default (numpy's arrays are faster there); allowed here to check their order.
+    monkeypatch.setattr(scalar, "SCALAR_ELEMENTS_PER_EQUATION", 100)
+    model = ARRAYED[name]().compile()
+    assert scalar_path(model) is not None
+    options = RUN_OPTIONS.get(name, {})
+    for method in ("euler", "rk4"):
+        unrolled = model.run(backend="numpy", method=method, seed=4, **options)  # type: ignore[arg-type]
+        with monkeypatch.context() as patch:
+            patch.setattr(integrate, "scalar_path", lambda program: None)  # the array code alone
+            arrays = model.run(backend="numpy", method=method, seed=4, **options)  # type: ignore[arg-type]
+        assert_results_close(unrolled, arrays, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("equation", "dims", "construct"), [
+    ("vector_sort_order(v, 1)", ["k"], "vector_sort_order"),
+    ("invert_matrix(m2, 2)", ["k", "k2"], "invert_matrix"),
+])
+def test_what_does_not_unroll_is_refused_by_name_and_runs_on_numpy(equation: str, dims: list[str],
+                                                                    construct: str) -> None:
+    m = Model("vectors", final_time=2)
+    m.dimension("k", ["a", "b"])
+    m.dimension("k2", ["x", "y"])
+    m.constant("v", [3.0, 1.0], dims=["k"])
+    m.constant("m2", [[4.0, 7.0], [2.0, 6.0]], dims=["k", "k2"])
+    m.aux("result", equation, dims=dims)
+    model = m.compile()
+    with pytest.raises(NotUnrolled, match=f"`{construct}` \\(in `result`\\)"):
+        unroll(model.program)
+    assert f"`{construct}` (in `result`)" in str(refusal(model))
+    assert scalar_path(model) is None
+    assert_results_close(model.run(backend="numpy"), model.run(backend="interpreter"), rtol=1e-12, atol=1e-12)
+
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(scope="module")
+def compiled() -> sd.CompiledModel:
+    return subranges().compile()
+
+
+def test_the_compiled_back_end_runs_unrolled_models_with_the_numpy_results(compiled: sd.CompiledModel) -> None:
+    assert refusal(compiled) is None
+    for method in ("euler", "rk2", "rk4"):
+        expected = compiled.run(backend="numpy", method=method, seed=9)
+        actual = compiled.run(backend="numba", method=method, seed=9)
+        assert_results_close(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_ensembles_of_an_unrolled_model_equal_its_single_runs(compiled: sd.CompiledModel) -> None:
+    params = {"base": np.outer(np.linspace(0.5, 3.0, 6), [1.0, 2.0, 3.0, 4.0])}  # an arrayed constant, per run
+    assert_ensemble_matches_single_runs(compiled, params, seed=2, backend="numba")
