@@ -21,7 +21,7 @@ from sd_engine.expr import Binary, Expr, Num
 from sd_engine.scalar import scalar_path
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
 from sd_engine.unroll import NotUnrolled, numpy_sum, unroll
-from zoo import RUN_OPTIONS, ZOO
+from zoo import ZOO
 
 
 def _value(expr: Expr) -> float:
@@ -69,8 +69,6 @@ def subranges() -> Model:
     return m
 
 
-ARRAYED = {"arrays": ZOO["arrays"], "non_negative_arrays": ZOO["non_negative_arrays"],
-           "random_draws": ZOO["random_draws"], "subranges": subranges}
 
 
 def test_the_flat_layout_keeps_every_original_column() -> None:
@@ -85,20 +83,24 @@ def test_the_flat_layout_keeps_every_original_column() -> None:
                                                                           "people[north, old]"]
 
 
-@pytest.mark.parametrize("name", list(ARRAYED))
-def test_single_runs_of_unrolled_models_equal_the_array_code(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The long sums of "subranges" unroll into more element equations than the scalar path takes
-    # by default (numpy's arrays are faster there); allowed here to check their order.
+def test_a_single_run_of_an_unrolled_model_equals_the_array_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The zoo's arrayed models are checked so in tests/test_scalar.py. The long sums here unroll
+    # into more element equations than the scalar path takes by default (numpy's arrays are
+    # faster there); allowed here to check their order of additions.
     monkeypatch.setattr(scalar, "SCALAR_ELEMENTS_PER_EQUATION", 100)
-    model = ARRAYED[name]().compile()
+    model = subranges().compile()
     assert scalar_path(model) is not None
-    options = RUN_OPTIONS.get(name, {})
     for method in ("euler", "rk4"):
-        unrolled = model.run(backend="numpy", method=method, seed=4, **options)  # type: ignore[arg-type]
+        unrolled = model.run(backend="numpy", method=method, seed=4)
         with monkeypatch.context() as patch:
             patch.setattr(integrate, "scalar_path", lambda program: None)  # the array code alone
-            arrays = model.run(backend="numpy", method=method, seed=4, **options)  # type: ignore[arg-type]
+            arrays = model.run(backend="numpy", method=method, seed=4)
         assert_results_close(unrolled, arrays, rtol=0, atol=0)
+
+
+def test_big_arrays_keep_the_array_code_for_single_runs() -> None:
+    # 150 cells: seven times the element equations of the arrayed ones, where numpy pays.
+    assert scalar_path(subranges().compile()) is None
 
 
 @pytest.mark.parametrize(("equation", "dims", "construct"), [
