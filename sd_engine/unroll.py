@@ -18,10 +18,11 @@ lives in column ``s + k``, so the flat buffers are the numpy back end's buffers 
 are built with the original layout, unchanged. Inputs change in one way: the constants
 (``c``) are flattened, one column per element, in the order of the original slots.
 
-Sums follow numpy's order of additions for a reduction along a contiguous axis (pairwise
-summation, eight partial sums at a time, checked against ``np.sum`` in the tests), so a
-single run gives the numpy back end's numbers bit for bit wherever numpy reduces that way;
-elsewhere (an ensemble reducing along a strided axis) they differ by rounding only.
+Sums follow numpy's order of additions: pairwise (eight partial sums at a time, checked
+against ``np.sum`` in the tests) along the last axes of the argument, one element after the
+other along other axes. So a single run gives the numpy back end's numbers bit for bit
+wherever the argument is laid out in the order of its dimensions (an argument numpy
+transposes in memory may be summed in another order: a difference of rounding only).
 
 What cannot be unrolled is refused by name (:class:`NotUnrolled`, naming the construct and
 the variable): the vector and allocation functions, INVERT MATRIX, arrayed lookups, and
@@ -293,7 +294,9 @@ class _Unroller:
             return Call("max", tuple(terms))
         if func == "prod":
             return _fold("*", terms)
-        total = numpy_sum(terms)
+        # numpy sums pairwise along the innermost axes (here the last ones of the argument, as the
+        # array code lays them out) and element after element along any other axis.
+        total = numpy_sum(terms) if tuple(dims[len(dims) - len(over):]) == tuple(over) else _fold("+", terms)
         return Binary("/", total, Num(len(terms))) if func == "mean" else total
 
 

@@ -63,6 +63,9 @@ def subranges() -> Model:
     m.flow("use", "stockpile * 0.3 + sum(grid) / 1000", dims=["item"])
     m.aux("item total", "sum(stockpile) + mean(stockpile) * vmax(weights) - prod(weights * 2)")
     m.aux("grid total", "sum(grid * (1 + time)) + vmin(grid)")
+    m.aux("spread", "stockpile * base * (1 + 1e6 * weights * weights * weights) + time / 3", dims=["item", "region"])
+    m.aux("spread by region", "sum(spread, 'item')", dims=["region"])  # along the first axis: in order
+    m.aux("spread by item", "sum(spread, 'region') + sum(spread)", dims=["item"])
     m.aux("noise", "random_normal(0, 10, base, 1) + random_poisson(0, 20, base * 2, 0, 1)", dims=["region"])
     m.stock("noisy", initial=0, inflows=["noise in"], dims=["region"])
     m.flow("noise in", "noise * level / 100", dims=["region"])
