@@ -64,6 +64,7 @@ def subranges() -> Model:
     m.aux("item total", "sum(stockpile) + mean(stockpile) * vmax(weights) - prod(weights * 2)")
     m.aux("grid total", "sum(grid * (1 + time)) + vmin(grid)")
     m.aux("spread", "stockpile * base * (1 + 1e6 * weights * weights * weights) + time / 3", dims=["item", "region"])
+    m.aux("powers", "(stockpile + 1) ** (weights * 9)", dims=["item"])  # numpy's pow, not the C library's
     m.aux("spread by region", "sum(spread, 'item')", dims=["region"])  # along the first axis: in order
     m.aux("spread by item", "sum(spread, 'region') + sum(spread)", dims=["item"])
     m.aux("noise", "random_normal(0, 10, base, 1) + random_poisson(0, 20, base * 2, 0, 1)", dims=["region"])
