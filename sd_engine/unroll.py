@@ -50,9 +50,10 @@ from .spec import ModelSpec, Variable
 
 __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS"]
 
-#: The most variables an unrolled model may have: numba compiles about 20-40 unrolled elements a
-#: second (1,207 measured at 28 s), and numpy's arrays serve big arrays well anyway.
-MAX_ELEMENTS = 2000
+#: The most variables an unrolled model may have: numba's compile time grows faster than the
+#: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
+#: big arrays well anyway.
+MAX_ELEMENTS = 1000
 # Builtins that do not work element by element.
 _NOT_ELEMENTWISE = {"invert_matrix"}
 # numpy's pairwise summation: below this many terms a plain loop, up to _BLOCK eight
@@ -154,7 +155,8 @@ class _Unroller:
             self.elements(var)
         total = sum(len(k) for k in self.keys.values())
         if total > MAX_ELEMENTS:
-            raise NotUnrolled(f"a model of {total} elements (more than {MAX_ELEMENTS} to unroll)")
+            raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {MAX_ELEMENTS:,}: "
+                              "its compile would take long)")
         variables: list[Variable] = []
         for var in self.lowered.variables:
             try:

@@ -15,6 +15,7 @@ import pytest
 
 import sd_engine as sd
 from sd_engine import integrate, scalar
+from sd_engine import unroll as unroll_module
 from sd_engine.builder import Model
 from sd_engine.codegen_numba import refusal
 from sd_engine.expr import Binary, Expr, Num
@@ -125,6 +126,13 @@ def test_what_does_not_unroll_is_refused_by_name_and_runs_on_numpy(equation: str
     assert f"`{construct}` (in `result`)" in str(refusal(model))
     assert scalar_path(model) is None
     assert_results_close(model.run(backend="numpy"), model.run(backend="interpreter"), rtol=1e-12, atol=1e-12)
+
+
+def test_a_model_of_too_many_elements_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ZOO["arrays"]().compile()
+    monkeypatch.setattr(unroll_module, "MAX_ELEMENTS", 100)
+    with pytest.raises(NotUnrolled, match=r"model `arrays` of 2\d\d elements \(more than 100"):
+        unroll(model.program)
 
 
 pytest.importorskip("numba")
