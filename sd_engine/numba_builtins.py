@@ -29,6 +29,7 @@ __all__ = [
     "minimum",
     "maximum",
     "choose",
+    "square",
     "xidz",
     "zidz",
     "integer",
@@ -104,6 +105,11 @@ def minimum(a: float, b: float) -> float:
 @_jit
 def maximum(a: float, b: float) -> float:
     return b if (b > a or b != b) else a
+
+
+@_jit
+def square(a: float) -> float:
+    return a * a  # numpy's `x ** 2` (np.square)
 
 
 @_jit

@@ -66,11 +66,15 @@ def maximum(*args: float) -> float:
 
 
 def power(a: float, b: float) -> float:
-    # numpy's own power: on a machine with AVX-512 its vectorised pow differs from the C
-    # library's (math.pow) in the last bit for about one value in twenty. Out of its domain
-    # (negative base, 0 ** -1) it gives NaN or inf, as the array code (Python's ** would
-    # return a complex number or raise).
-    return float(np.power(a, b))
+    # The array code's power of arrays: on a machine with AVX-512 numpy's vectorised pow differs
+    # from the C library's (math.pow, and numpy's on scalars) in the last bit for about one
+    # value in twenty. Out of its domain (negative base, 0 ** -1) it gives NaN or inf, as the
+    # array code (Python's ** would return a complex number or raise).
+    return float(np.power(np.array([a]), np.array([b]))[0])
+
+
+def square(a: float) -> float:
+    return a * a  # numpy's `x ** 2` (np.square)
 
 
 def xidz(a: float, b: float, x: float) -> float:
@@ -118,7 +122,8 @@ def lookup(x: float, xs: list[float], ys: list[float]) -> float:
 _NATIVE = {"min": "minimum", "max": "maximum", "abs": "abs", "xidz": "xidz", "zidz": "zidz",
            "step": "step", "pulse": "pulse", "pulse_train": "pulse_train", "ramp": "ramp"}
 _SCALAR = types.SimpleNamespace(minimum=minimum, maximum=maximum, abs=abs, xidz=xidz, zidz=zidz, step=step,
-                                pulse=pulse, pulse_train=pulse_train, ramp=ramp, lookup=lookup, power=power)
+                                pulse=pulse, pulse_train=pulse_train, ramp=ramp, lookup=lookup, power=power,
+                                square=square)
 
 
 class ScalarGenerator(CodeGenerator):
@@ -221,6 +226,9 @@ class ScalarGenerator(CodeGenerator):
             if expr.op in ("and", "or", "==", "!=", "<", "<=", ">", ">="):
                 return self.logical(expr.op, left, right)
             if expr.op == "**":
+                exponent = fold(expr.right)
+                if isinstance(exponent, Num) and exponent.value in (2.0, 0.5, -1.0):
+                    return self.literal_power(left, exponent.value)
                 return f"sf.power({left}, {right})"
             return f"({left} {expr.op} {right})"
         if isinstance(expr, Call):
@@ -267,6 +275,13 @@ class ScalarGenerator(CodeGenerator):
         """The code of IF THEN ELSE: `a` where `condition` is not 0, else `b`."""
         return f"({a} if {condition} else {b})"
 
+    def literal_power(self, base: str, exponent: float) -> str:
+        """The code of `base` ** 2, 0.5 or -1 written as a number: numpy computes an array to
+        those powers as its square, square root and reciprocal (exactly rounded), not by pow."""
+        if exponent == 2.0:
+            return f"sf.square({base})"
+        return f"math.sqrt({base})" if exponent == 0.5 else f"(1.0 / {base})"
+
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
         """The code of a table written inline (WITH LOOKUP) read at `x`; its points are bound as `name` + ``_x``, ``_y``."""
         return f"sf.lookup({x}, {name}_x, {name}_y)"
@@ -295,7 +310,8 @@ class ScalarPath:
     def __init__(self, program: Program, source: str, tables: dict[Table, str]) -> None:
         self.source = source
         self.n_constants = len(program.layout.constants)
-        namespace: dict[str, Any] = {"sf": _SCALAR, "fn": FUNCTION_NAMESPACE, "np": np, "__name__": "sdflow_scalar"}
+        namespace: dict[str, Any] = {"sf": _SCALAR, "fn": FUNCTION_NAMESPACE, "np": np, "math": math,
+                                     "__name__": "sdflow_scalar"}
         for table, name in tables.items():
             namespace[f"{name}_x"] = list(table.xs)
             namespace[f"{name}_y"] = list(table.ys)

@@ -7,10 +7,11 @@ element of an arrayed variable becomes a variable of its own (``births[north]``)
 reference an element reference, and the array functions scalar expressions -- SUM, PROD,
 VMIN, VMAX and MEAN become chains of their elements, subranges, mappings and broadcasts
 become the elements they select, block equations (``_pieces``) the equation of each
-element's block, and stateful builtins (lowered to internal arrayed stocks) one stock per
-element. The dimension rules are the numpy code generator's own: the dimensions of every
-part of an equation come from :meth:`sd_engine.codegen.CodeGenerator.emit`, and each
-reference is resolved as :meth:`~sd_engine.codegen.CodeGenerator.emit_ref` resolves it.
+element's block, stateful builtins (lowered to internal arrayed stocks) one stock per
+element, and VECTOR SELECT its computation over the elements it selects from. The dimension
+rules are the numpy code generator's own: the dimensions of every part of an equation come
+from :meth:`sd_engine.codegen.CodeGenerator.emit`, and each reference is resolved as
+:meth:`~sd_engine.codegen.CodeGenerator.emit_ref` resolves it.
 
 The unrolled model comes with a flat :class:`~sd_engine.program.Layout` that keeps the
 original's columns: element ``k`` (C order) of a variable whose slot starts at column ``s``
@@ -19,15 +20,16 @@ are built with the original layout, unchanged. Inputs change in one way: the con
 (``c``) are flattened, one column per element, in the order of the original slots.
 
 Sums follow numpy's order of additions: pairwise (eight partial sums at a time, checked
-against ``np.sum`` in the tests) along the last axes of the argument, one element after the
-other along other axes. So a single run gives the numpy back end's numbers bit for bit
+against ``np.sum`` in the tests) along the innermost run of reduced axes, the runs added one
+after the other. So a single run gives the numpy back end's numbers bit for bit
 wherever the argument is laid out in the order of its dimensions (an argument numpy
 transposes in memory may be summed in another order: a difference of rounding only).
 
 What cannot be unrolled is refused by name (:class:`NotUnrolled`, naming the construct and
-the variable): the vector and allocation functions, INVERT MATRIX, arrayed lookups, and
-models that unroll to more than :data:`MAX_ELEMENTS` variables (their kernels would take
-too long to compile; numpy's arrays serve them well).
+the variable): VECTOR SORT ORDER, RANK and REORDER, the allocation functions, INVERT MATRIX,
+arrayed lookups, and models that unroll to more than :data:`MAX_ELEMENTS` variables or
+:data:`MAX_OPERATIONS` operations (their kernels would take too long to compile; numpy's
+arrays serve them well).
 """
 
 from __future__ import annotations
@@ -42,18 +44,21 @@ import numpy as np
 
 from .codegen import CodeGenerator
 from .errors import SDError
-from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical
+from .expr import TIME_NAMES, Binary, Call, Expr, Num, Ref, Str, Table, Unary, canonical, walk
 from .functions import ALIASES, ARRAY_FUNCTIONS, BUILTINS, LOOKUP_FUNCTIONS, PIECE_AT, PIECES, REDUCTIONS, piece_blocks
 from .order import is_parameter
 from .program import Layout, Program, Slot
 from .spec import ModelSpec, Variable
 
-__all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS"]
+__all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS", "MAX_OPERATIONS"]
 
 #: The most variables an unrolled model may have: numba's compile time grows faster than the
 #: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
 #: big arrays well anyway.
 MAX_ELEMENTS = 1000
+#: The most operations (nodes of the equations' trees) an unrolled model may have: a model of
+#: 3,363 compiles in about 8 s, one of 6,620 in 28 s.
+MAX_OPERATIONS = 8000
 # Builtins that do not work element by element.
 _NOT_ELEMENTWISE = {"invert_matrix"}
 # numpy's pairwise summation: below this many terms a plain loop, up to _BLOCK eight
@@ -158,11 +163,17 @@ class _Unroller:
             raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {MAX_ELEMENTS:,}: "
                               "its compile would take long)")
         variables: list[Variable] = []
+        size = 0
         for var in self.lowered.variables:
             try:
-                variables += self.variable(var)
+                elements = self.variable(var)
             except SDError as exc:  # an element's equation nests too deeply (a product of many terms)
                 raise NotUnrolled(f"the elements of `{var.name}` ({exc})") from None
+            size += sum(sum(1 for _ in walk(v.equation)) for v in elements if v.equation is not None)
+            if size > MAX_OPERATIONS:
+                raise NotUnrolled(f"model `{self.lowered.name}`, whose equations unroll to more than "
+                                  f"{MAX_OPERATIONS:,} operations (at `{var.name}`; its compile would take long)")
+            variables += elements
         try:
             spec = ModelSpec(self.lowered.name, tuple(variables), self.lowered.time, (), self.lowered.doc,
                              self.lowered.source, self.lowered.data_files, self.lowered.attrs)
@@ -246,6 +257,8 @@ class _Unroller:
             return Call(expr.func, (args[0], self.elem(args[1], var, env)))
         if func in self.vars and self.vars[func].kind == "lookup":
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
+        if func == "vector_select" and len(args) > 5:
+            return self.vector_select(expr, var, env)
         if func in BUILTINS and func not in _NOT_ELEMENTWISE:
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
         what = func if func in ARRAY_FUNCTIONS or func in _NOT_ELEMENTWISE or func in (PIECES, PIECE_AT) \
@@ -296,10 +309,62 @@ class _Unroller:
             return Call("max", tuple(terms))
         if func == "prod":
             return _fold("*", terms)
-        # numpy sums pairwise along the innermost axes (here the last ones of the argument, as the
-        # array code lays them out) and element after element along any other axis.
-        total = numpy_sum(terms) if tuple(dims[len(dims) - len(over):]) == tuple(over) else _fold("+", terms)
+        total = self.ordered_sum(terms, dims, over)
         return Binary("/", total, Num(len(terms))) if func == "mean" else total
+
+
+    def ordered_sum(self, terms: Sequence[Expr], dims: Sequence[str], over: Sequence[str]) -> Expr:
+        """The sum of `terms` (in C order over the axes `over` of an array with axes `dims`) in
+        numpy's order: pairwise along the innermost run of reduced axes (the last axes of the
+        array, as the array code lays it out), those runs added one after the other."""
+        inner = 1
+        for d in reversed(dims):
+            if d not in over:
+                break
+            inner *= len(self.gen.dims[d])
+        return _fold("+", [numpy_sum(terms[i:i + inner]) for i in range(0, len(terms), inner)])
+
+    def vector_select(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
+        """VECTOR SELECT at one element: :func:`sd_engine.functions.vector_select` written out
+        over the selected elements, operation for operation."""
+        args = call.args
+        sel_dims, expr_dims = self.labels(args[0], var) or (), self.labels(args[1], var) or ()
+        union = tuple(dict.fromkeys(sel_dims + expr_dims))
+        over = [d for d in union if d in {canonical(a.value) for a in args[5:] if isinstance(a, Str)}]
+        places = [{**env, **dict(zip(over, pos))}
+                  for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
+        sel = [self.elem(args[0], var, e) for e in places]
+        value = [self.elem(args[1], var, e) for e in places]
+        missing, action, error = (self.elem(a, var, env) for a in args[2:5])
+        chosen = [Binary("!=", x, Num(0.0)) for x in sel]
+        weighted = [Binary("*", x, v) for x, v in zip(sel, value)]
+        powered = [Binary("**", v, x) for x, v in zip(sel, value)]
+
+        def where(terms: Sequence[Expr], other: float) -> list[Expr]:
+            return [Call("if_then_else", (c, t, Num(other))) for c, t in zip(chosen, terms)]
+
+        count = _fold("+", chosen)  # whole numbers: exact in any order
+        # np.where makes a new array, its axes in the order of `union`.
+        sums = [self.ordered_sum(where(a, 0.0), union, over) for a in (weighted, value)]
+        results = [sums[0], _fold("*", where(weighted, 1.0)), Call("min", tuple(where(weighted, math.inf))),
+                   Call("max", tuple(where(weighted, -math.inf))), Binary("/", sums[0], count),
+                   _fold("*", where(powered, 1.0)), sums[1], _fold("*", where(value, 1.0)),
+                   Call("min", tuple(where(value, math.inf))), Call("max", tuple(where(value, -math.inf))),
+                   Binary("/", sums[1], count)]
+        out: Expr = Num(math.nan)  # np.select's default: an action that is none of 0-10
+        if isinstance(action, Num):  # the usual case: one action, the others' results unused
+            out = results[int(action.value)] if action.value in range(len(results)) else out
+        else:
+            for k in reversed(range(len(results))):
+                out = Call("if_then_else", (Binary("==", action, Num(k)), results[k], out))
+        out = Call("if_then_else", (Binary("==", count, Num(0.0)), missing, out))
+        if isinstance(error, Num) and error.value not in (1.0, 2.0, 3.0):
+            return out
+        one_or_three = Binary("or", Binary("==", error, Num(1.0)), Binary("==", error, Num(3.0)))
+        two_or_three = Binary("or", Binary("==", error, Num(2.0)), Binary("==", error, Num(3.0)))
+        failed = Binary("or", Binary("and", one_or_three, Binary("==", count, Num(0.0))),
+                        Binary("and", two_or_three, Binary(">", count, Num(1.0))))
+        return Call("if_then_else", (failed, Num(math.nan), out))
 
 
 def _fold(op: str, terms: Sequence[Expr]) -> Expr:

@@ -61,13 +61,14 @@ def subranges() -> Model:
     m.stock("stockpile", initial="weights * 3", inflows=["supply"], outflows=["use"], dims=["item"],
             non_negative=True)
     m.flow("supply", "weights * coastal_total / 10", dims=["item"])
-    m.flow("use", "stockpile * 0.3 + sum(grid) / 1000", dims=["item"])
+    m.flow("use", "stockpile * 0.3 + grid_total / 1000", dims=["item"])
     m.aux("item total", "sum(stockpile) + mean(stockpile) * vmax(weights) - prod(weights * 2)")
-    m.aux("grid total", "sum(grid * (1 + time)) + vmin(grid)")
+    m.aux("grid total", "sum(grid * (1 + time)) + vmin(grid)")  # > 128 terms: pairwise halves
     m.aux("spread", "stockpile * base * (1 + 1e6 * weights * weights * weights) + time / 3", dims=["item", "region"])
     m.aux("powers", "(stockpile + 1) ** (weights * 9)", dims=["item"])  # numpy's pow, not the C library's
     m.aux("spread by region", "sum(spread, 'item')", dims=["region"])  # along the first axis: in order
-    m.aux("spread by item", "sum(spread, 'region') + sum(spread)", dims=["item"])
+    m.aux("spread by item", "sum(spread, 'region')", dims=["item"])
+    m.aux("spread total", "sum(spread)")
     m.aux("noise", "random_normal(0, 10, base, 1) + random_poisson(0, 20, base * 2, 0, 1)", dims=["region"])
     m.stock("noisy", initial=0, inflows=["noise in"], dims=["region"])
     m.flow("noise in", "noise * level / 100", dims=["region"])
@@ -154,3 +155,34 @@ def test_the_compiled_back_end_runs_unrolled_models_with_the_numpy_results(compi
 def test_compiled_ensembles_of_an_unrolled_model_equal_its_single_runs(compiled: sd.CompiledModel) -> None:
     params = {"base": np.outer(np.linspace(0.5, 3.0, 6), [1.0, 2.0, 3.0, 4.0])}  # an arrayed constant, per run
     assert_ensemble_matches_single_runs(compiled, params, seed=2, backend="numba")
+
+
+def selections() -> Model:
+    """VECTOR SELECT over a `dim!` axis, its action a parameter (every action is computed)."""
+    m = Model("selections", final_time=3, dt=0.5)
+    m.dimension("k", ["a", "b", "c"])
+    m.dimension("j", ["x", "y"])
+    m.constant("action", 0)
+    m.constant("sel", [[1, 0], [2, 0], [0, 0]], dims=["k", "j"])
+    m.stock("level", initial="sel['k', 'x'] + 1.5", inflows=["growth"], dims=["k"])
+    m.flow("growth", "level * 0.1", dims=["k"])
+    m.aux("picked", "vector_select(sel['k!', 'j'], level['k!'], -1, action, 0, 'k!')", dims=["j"])
+    m.aux("checked", "vector_select(sel['k!', 'j'], level['k!'] * 2, -1, 6, 3, 'k!')", dims=["j"])
+    return m
+
+
+@pytest.mark.filterwarnings("ignore::sd_engine.guards.NonFiniteWarning")  # error 3 and action 11 give NaN
+def test_vector_select_unrolls_to_the_array_codes_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = selections().compile()
+    assert scalar_path(model) is not None
+    for action in range(12):  # the eleven actions and one that is none (NaN)
+        unrolled = model.run({"action": action}, backend="numpy")
+        with monkeypatch.context() as patch:
+            patch.setattr(integrate, "scalar_path", lambda program: None)
+            arrays = model.run({"action": action}, backend="numpy")
+        assert_results_close(unrolled, arrays, rtol=0, atol=0)
+        assert unrolled["checked"].isnull().all()  # error 3: element y selects nothing, x two
+    assert refusal(model) is None
+    for action in (0, 5, 10):
+        expected = model.run({"action": action}, backend="numpy")
+        assert_results_close(model.run({"action": action}, backend="numba"), expected, rtol=1e-12, atol=1e-12)
