@@ -18,8 +18,10 @@ Results equal the numpy back end's to rounding: bit for bit where the operations
 IEEE's own (+ - * /, comparisons, lookups), within an ulp or two where a transcendental
 function of the C library differs from numpy's vectorised one.
 
-What the kernel does not cover it refuses by name (:class:`NotCompiled`): subscripts and
-array functions, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
+A model with subscripts is unrolled first (:mod:`sd_engine.unroll`): one scalar variable per
+element, in the columns of the original layout, so its constants come flattened, one column
+per element. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
+array functions that do not unroll, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
 added to the language later is refused until it is written there), and programs not
 evaluated by generated code (the reference interpreter). The caller then runs the numpy
 back end.
@@ -58,6 +60,7 @@ from .functions import BUILTINS, PIECES
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
+from .unroll import NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
            "is_cached", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
@@ -101,6 +104,20 @@ class NumbaGenerator(ScalarGenerator):
         if isinstance(expr, Num) and not math.isfinite(expr.value):
             return self.emit(expr, var)[0]
         return super().scalar(expr, var)
+
+    # Branch-free conditions: numba's compile time grows quickly with the branches of one
+    # function (an unrolled model's conditional per element), and both sides of IF THEN ELSE
+    # are computed anyway by numpy's np.where, which cannot raise here (error_model="numpy").
+    def logical(self, op: str, left: str, right: str) -> str:
+        # A truth value times 1.0 is 1.0 or 0.0 (numba has no float(bool)).
+        if op == "not":
+            return f"(({left} == 0.0) * 1.0)"  # NaN is true, so `not NaN` is 0.0, as np.logical_not
+        if op in ("and", "or"):
+            return f"((({left} != 0.0) {'&' if op == 'and' else '|'} ({right} != 0.0)) * 1.0)"
+        return f"(({left} {op} {right}) * 1.0)"
+
+    def choice(self, condition: str, a: str, b: str) -> str:
+        return f"sf.choose({condition}, {a}, {b})"
 
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
         return f"sf.lookup({x}, {name}_x, {name}_y, 0, {len(table.xs)})"
@@ -329,10 +346,14 @@ def _generate(program: Program) -> str:
     except ImportError:
         raise _Refused("numba is not installed (`pip install numba`)") from None
     try:
-        return NumbaGenerator(program.lowered).generate(program.layout)
+        # A model with subscripts as one scalar variable per element, in the same columns.
+        unrolled = unroll(program)
+    except NotUnrolled as exc:
+        raise _Refused(f"the compiled back end does not unroll {exc}") from None
+    try:
+        return NumbaGenerator(unrolled.spec).generate(unrolled.layout)
     except NotScalar:
-        raise _Refused("the model has subscripts or array functions, which the compiled back end does not "
-                       "cover yet") from None
+        raise _Refused("the model uses a construct the compiled back end does not cover") from None
     except NotCompiled as exc:
         raise _Refused(f"the compiled back end does not cover {exc}") from None
 

@@ -646,7 +646,7 @@ def _run_fixed(program: Program, state: _State, solver: AbstractSolver, step_tim
         evaluate(t, yy, z, c, h, out, scratch_zn, None)
         return out
 
-    # One run of a model without subscripts: equations over Python floats (sd_engine.scalar),
+    # One run: equations over Python floats (sd_engine.scalar, subscripts unrolled per element),
     # falling back to the array code for any step that needs numpy's inf/NaN semantics.
     scalar = scalar_path(program) if n == 1 else None
     if scalar is not None:

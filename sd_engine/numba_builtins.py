@@ -17,14 +17,19 @@ also carries a hash of this file, see :mod:`sd_engine.codegen_numba`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, prange, types
+from numba.extending import get_cython_function_address
 
 __all__ = [
     "COVERED",
     "minimum",
     "maximum",
+    "choose",
+    "square",
     "xidz",
     "zidz",
     "integer",
@@ -42,6 +47,8 @@ __all__ = [
     "lookup_forward",
     "power",
     "truncated_exponential",
+    "truncated_normal",
+    "truncated_poisson",
     "mix",
     "draw",
     "EVALUATE",
@@ -84,6 +91,8 @@ COVERED: dict[str, str] = {
     "ramp": "sf.ramp({})",
     "_xmile_pulse_train": "sf.xmile_pulse_train({})",
     "_truncated_exponential": "sf.truncated_exponential({})",
+    "_truncated_normal": "sf.truncated_normal({})",
+    "_truncated_poisson": "sf.truncated_poisson({})",
 }
 
 
@@ -96,6 +105,17 @@ def minimum(a: float, b: float) -> float:
 @_jit
 def maximum(a: float, b: float) -> float:
     return b if (b > a or b != b) else a
+
+
+@_jit
+def square(a: float) -> float:
+    return a * a  # numpy's `x ** 2` (np.square)
+
+
+@_jit
+def choose(condition: float, a: float, b: float) -> float:
+    # IF THEN ELSE on computed values (np.where): a call, so the model's code has no branch.
+    return a if condition != 0.0 else b
 
 
 @_jit
@@ -246,6 +266,70 @@ def truncated_exponential(u: float, low: float, high: float, shift: float, stret
     hi = -math.expm1(-maximum((high - shift) / stretch, 0.0))
     z = -math.log1p(-(lo + u * (hi - lo)))
     return minimum(maximum(shift + stretch * z, low), high)  # np.clip
+
+
+def _special(name: str, cython_name: str, signature: Any) -> Any:
+    """scipy.special's own C function `cython_name` (the one its ufunc calls, so the draws are
+    numpy's bit for bit), called by symbol: code calling it is cached on disk like any other,
+    the symbol bound again to scipy's function when this module is imported."""
+    llvm.add_symbol(name, get_cython_function_address("scipy.special.cython_special", cython_name))
+    return types.ExternalFunction(name, signature)
+
+
+# The last argument of each is Cython's `skip_dispatch` flag, passed as 0.
+_ndtr = _special("sdflow_ndtr", "__pyx_fuse_1ndtr", types.float64(types.float64, types.intc))
+_ndtri = _special("sdflow_ndtri", "ndtri", types.float64(types.float64, types.intc))
+_pdtr = _special("sdflow_pdtr", "pdtr", types.float64(types.float64, types.float64, types.intc))
+_pdtrik = _special("sdflow_pdtrik", "__pyx_fuse_0pdtrik", types.float64(types.float64, types.float64, types.intc))
+
+
+@_jit
+def truncated_normal(u: float, low: float, high: float, mean: float, sd: float) -> float:
+    # functions.truncated_normal: invert the normal CDF between the standardised bounds.
+    lo = _ndtr((low - mean) / sd, 0)
+    hi = _ndtr((high - mean) / sd, 0)
+    z = _ndtri(lo + u * (hi - lo), 0)
+    return minimum(maximum(mean + sd * z, low), high)  # np.clip
+
+
+@_jit
+def _poisson_cdf(k: float, mu: float) -> float:
+    # scipy.stats.poisson.cdf for one point: NaN for a NaN point or a mean that is not >= 0, 0
+    # below the support, 1 at +inf, else pdtr(floor(k), mu) clipped to [0, 1].
+    if not mu >= 0 or k != k:
+        return math.nan
+    if k == math.inf:
+        return 1.0
+    if k < 0:
+        return 0.0
+    return minimum(maximum(_pdtr(np.floor(k), mu, 0), 0.0), 1.0)
+
+
+@_jit
+def _poisson_ppf(q: float, mu: float) -> float:
+    # scipy.stats.poisson.ppf for one point (rv_discrete.ppf around poisson_gen._ppf).
+    if not mu >= 0:
+        return math.nan
+    if q == 0:
+        return -1.0
+    if q == 1:
+        return math.inf
+    if not (q > 0 and q < 1):
+        return math.nan
+    vals = np.ceil(_pdtrik(q, mu, 0))
+    vals1 = maximum(vals - 1.0, 0.0)
+    return vals1 if _pdtr(vals1, mu, 0) >= q else vals
+
+
+@_jit
+def truncated_poisson(u: float, low: float, high: float, mean: float, shift: float, stretch: float) -> float:
+    # functions.truncated_poisson: invert the Poisson CDF between the bounds' counts.
+    k_lo = np.ceil((low - shift) / stretch) - 1.0
+    k_hi = np.floor((high - shift) / stretch)
+    p_lo = _poisson_cdf(k_lo, mean) if k_lo >= 0 else 0.0
+    p_hi = _poisson_cdf(k_hi, mean)
+    k = _poisson_ppf(p_lo + u * (p_hi - p_lo), mean)
+    return minimum(maximum(shift + stretch * k, low), high)  # np.clip
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

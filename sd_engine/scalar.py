@@ -1,16 +1,17 @@
-"""A scalar fast path for single runs of models without subscripts.
+"""A scalar fast path for single runs.
 
 numpy pays about a microsecond per operation whatever the array size, so a single run of a
 large model (hundreds of equations, thousands of steps) spends its time in that overhead.
-For one run without subscripts, the compiler's code generator is reused to write the same
-equations over plain Python floats: ``evaluate_scalar`` has the signature of the generated
-``evaluate`` and fills the same buffers.
+For one run, the compiler's code generator is reused to write the same equations over plain
+Python floats: ``evaluate_scalar`` has the signature of the generated ``evaluate`` and fills
+the same buffers. A model with subscripts is first unrolled into one variable per element
+(:mod:`sd_engine.unroll`), when it has few enough elements for floats to pay.
 
 The two paths agree bit for bit: + - * / and comparisons are IEEE operations either way,
 the few builtins written here (min, max, abs, conditionals, STEP, PULSE, PULSE TRAIN, RAMP,
 XIDZ, ZIDZ and linear lookups) follow numpy's arithmetic exactly, and every other builtin calls the same
 numpy implementation. Where Python floats would raise instead of giving numpy's inf or NaN
-(division by zero, ``math.pow`` out of its domain, overflow), ``evaluate_scalar`` returns
+(division by zero, a square root of a negative number, overflow), ``evaluate_scalar`` returns
 False and the integrator evaluates that step with the array code, so the result is the
 array path's result.
 """
@@ -30,14 +31,21 @@ from .expr import Binary, Call, Expr, Num, Ref, Str, Table, Unary, to_text
 from .functions import ALIASES, BUILTINS, LOOKUP_FUNCTIONS, LOOKUP_MODES, PIECES, fold
 from .program import FUNCTION_NAMESPACE, GeneratedEvaluator, Layout, Program, ProgramLike, as_program, load_functions
 from .spec import Variable
+from .unroll import NotUnrolled, unroll
 
-__all__ = ["ScalarGenerator", "ScalarPath", "NotScalar", "scalar_path"]
+__all__ = ["ScalarGenerator", "ScalarPath", "NotScalar", "scalar_path", "SCALAR_ELEMENTS_PER_EQUATION"]
 
 _NAN = float("nan")
 
 
 class NotScalar(Exception):
     """The model uses something the scalar path does not cover (subscripts, array functions)."""
+
+
+#: The unrolled scalar path serves a model with subscripts when it has at most this many element
+#: equations per arrayed equation of the numpy code: numpy pays about 1.5 us per equation whatever
+#: its size, Python floats about 0.2 us per element.
+SCALAR_ELEMENTS_PER_EQUATION = 6
 
 
 # -- scalar builtins, with numpy's semantics --------------------------------------------------
@@ -58,9 +66,15 @@ def maximum(*args: float) -> float:
 
 
 def power(a: float, b: float) -> float:
-    # math.pow raises where numpy returns NaN or inf (negative base, 0 ** -1): the step is
-    # then recomputed by the array code. Python's ** would return a complex number instead.
-    return math.pow(a, b)
+    # The array code's power of arrays: on a machine with AVX-512 numpy's vectorised pow differs
+    # from the C library's (math.pow, and numpy's on scalars) in the last bit for about one
+    # value in twenty. Out of its domain (negative base, 0 ** -1) it gives NaN or inf, as the
+    # array code (Python's ** would return a complex number or raise).
+    return float(np.power(np.array([a]), np.array([b]))[0])
+
+
+def square(a: float) -> float:
+    return a * a  # numpy's `x ** 2` (np.square)
 
 
 def xidz(a: float, b: float, x: float) -> float:
@@ -108,7 +122,8 @@ def lookup(x: float, xs: list[float], ys: list[float]) -> float:
 _NATIVE = {"min": "minimum", "max": "maximum", "abs": "abs", "xidz": "xidz", "zidz": "zidz",
            "step": "step", "pulse": "pulse", "pulse_train": "pulse_train", "ramp": "ramp"}
 _SCALAR = types.SimpleNamespace(minimum=minimum, maximum=maximum, abs=abs, xidz=xidz, zidz=zidz, step=step,
-                                pulse=pulse, pulse_train=pulse_train, ramp=ramp, lookup=lookup, power=power)
+                                pulse=pulse, pulse_train=pulse_train, ramp=ramp, lookup=lookup, power=power,
+                                square=square)
 
 
 class ScalarGenerator(CodeGenerator):
@@ -201,18 +216,19 @@ class ScalarGenerator(CodeGenerator):
                 return self.scalar(folded, var)
         if isinstance(expr, Unary):
             operand = self.scalar(expr.operand, var)
-            return f"(0.0 if {operand} else 1.0)" if expr.op == "not" else f"(-{operand})"
+            return self.logical("not", operand, "") if expr.op == "not" else f"(-{operand})"
         if isinstance(expr, Binary) and expr.op in CHAIN_OPERATORS:
             # One flat chain, as the array code writes it: Python evaluates it left to right.
             first, rest = chain_operands(expr)
             return "(" + self.scalar(first, var) + "".join(f" {op} {self.scalar(e, var)}" for op, e in rest) + ")"
         if isinstance(expr, Binary):
             left, right = self.scalar(expr.left, var), self.scalar(expr.right, var)
-            if expr.op in ("and", "or"):
-                return f"(1.0 if ({left} {expr.op} {right}) else 0.0)"
-            if expr.op in ("==", "!=", "<", "<=", ">", ">="):
-                return f"(1.0 if {left} {expr.op} {right} else 0.0)"
+            if expr.op in ("and", "or", "==", "!=", "<", "<=", ">", ">="):
+                return self.logical(expr.op, left, right)
             if expr.op == "**":
+                exponent = fold(expr.right)
+                if isinstance(exponent, Num) and exponent.value in (2.0, 0.5, -1.0):
+                    return self.literal_power(left, exponent.value)
                 return f"sf.power({left}, {right})"
             return f"({left} {expr.op} {right})"
         if isinstance(expr, Call):
@@ -243,8 +259,28 @@ class ScalarGenerator(CodeGenerator):
             raise NotScalar  # the array compiler reports the error
         args = [self.scalar(a, var) for a in call.args]
         if func == "if_then_else":
-            return f"({args[1]} if {args[0]} else {args[2]})"
+            return self.choice(args[0], args[1], args[2])
         return self.builtin_call(func, args, var)
+
+    def logical(self, op: str, left: str, right: str) -> str:
+        """The code of a comparison, ``and``/``or`` (on the codes `left`, `right`) or ``not``
+        (of `left`) as 1.0 or 0.0; NaN counts as true, as in numpy."""
+        if op == "not":
+            return f"(0.0 if {left} else 1.0)"
+        if op in ("and", "or"):
+            return f"(1.0 if ({left} {op} {right}) else 0.0)"
+        return f"(1.0 if {left} {op} {right} else 0.0)"
+
+    def choice(self, condition: str, a: str, b: str) -> str:
+        """The code of IF THEN ELSE: `a` where `condition` is not 0, else `b`."""
+        return f"({a} if {condition} else {b})"
+
+    def literal_power(self, base: str, exponent: float) -> str:
+        """The code of `base` ** 2, 0.5 or -1 written as a number: numpy computes an array to
+        those powers as its square, square root and reciprocal (exactly rounded), not by pow."""
+        if exponent == 2.0:
+            return f"sf.square({base})"
+        return f"math.sqrt({base})" if exponent == 0.5 else f"(1.0 / {base})"
 
     def inline_lookup(self, x: str, name: str, table: Table) -> str:
         """The code of a table written inline (WITH LOOKUP) read at `x`; its points are bound as `name` + ``_x``, ``_y``."""
@@ -274,7 +310,8 @@ class ScalarPath:
     def __init__(self, program: Program, source: str, tables: dict[Table, str]) -> None:
         self.source = source
         self.n_constants = len(program.layout.constants)
-        namespace: dict[str, Any] = {"sf": _SCALAR, "fn": FUNCTION_NAMESPACE, "np": np, "__name__": "sdflow_scalar"}
+        namespace: dict[str, Any] = {"sf": _SCALAR, "fn": FUNCTION_NAMESPACE, "np": np, "math": math,
+                                     "__name__": "sdflow_scalar"}
         for table, name in tables.items():
             namespace[f"{name}_x"] = list(table.xs)
             namespace[f"{name}_y"] = list(table.ys)
@@ -282,8 +319,9 @@ class ScalarPath:
         self.evaluate = load_functions(source, filename, namespace)["evaluate_scalar"]
 
     def inputs(self, c: list[Any]) -> list[Any]:
-        """Constants as floats; lookup tables as lists (for bisect) and arrays (for numpy)."""
-        out: list[Any] = [float(a.reshape(-1)[0]) for a in c[: self.n_constants]]
+        """Constants as floats, one per element (C order, as the unrolled layout reads them);
+        lookup tables as lists (for bisect) and arrays (for numpy)."""
+        out: list[Any] = [float(v) for a in c[: self.n_constants] for v in np.asarray(a).reshape(-1)]
         for xs, ys in c[self.n_constants:]:
             out.append((np.asarray(xs).tolist(), np.asarray(ys).tolist(), xs, ys))
         return out
@@ -294,18 +332,20 @@ _CACHE: weakref.WeakKeyDictionary[Program, ScalarPath | None] = weakref.WeakKeyD
 
 
 def scalar_path(model: ProgramLike) -> ScalarPath | None:
-    """The scalar path of `model` (built once per program), or None when the program has
-    subscripts or is not evaluated by the generated code (the reference interpreter is
-    kept independent of the code generator)."""
+    """The scalar path of `model` (built once per program), or None when the program's
+    subscripts do not unroll (or into too many elements to pay), or it is not evaluated by the
+    generated code (the reference interpreter is kept independent of the code generator)."""
     program = as_program(model)
     if program in _CACHE:
         return _CACHE[program]
     path = None
     if isinstance(program.evaluator, GeneratedEvaluator):
-        generator = ScalarGenerator(program.lowered)
         try:
-            path = ScalarPath(program, generator.generate(program.layout), dict(generator.tables))
-        except NotScalar:
+            unrolled = unroll(program)
+            if len(unrolled.spec.variables) <= SCALAR_ELEMENTS_PER_EQUATION * len(program.lowered.variables):
+                generator = ScalarGenerator(unrolled.spec)
+                path = ScalarPath(program, generator.generate(unrolled.layout), dict(generator.tables))
+        except (NotScalar, NotUnrolled):
             path = None
     _CACHE[program] = path
     return path
