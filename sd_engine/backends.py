@@ -110,13 +110,14 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
 def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
                  z0: np.ndarray, c: list[np.ndarray | tuple[np.ndarray, np.ndarray]], record: np.ndarray,
                  keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray, pipes: np.ndarray,
-                 rand: np.ndarray, fail_step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 rand: np.ndarray, fail_step: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Run `program`'s compiled kernel from the initial states `y0`, `z0` (one row per run),
     writing the saved series into `record` ``(runs, saved times, series)``.
 
     `fail_step` holds -1 for each run, or the step at which it already failed; the kernel
     sets the step at which a run's first stock becomes non-finite. Returns that stock's
-    column and value per run.
+    column and value per run. `matrix`, when given, holds the constants of `c` as one
+    ``(runs, constants)`` array already.
     """
     try:
         kernel = numba_kernel(program)
@@ -124,8 +125,12 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         raise SpecError(f"Model `{program.spec.name}` cannot run on numba: {exc}.") from None
     n = y0.shape[0]
     n_constants = len(program.layout.constants)
-    constants = np.stack([np.asarray(a, dtype=float).reshape(n) for a in c[:n_constants]], axis=1) \
-        if n_constants else np.zeros((n, 0))
+    if matrix is not None:
+        constants = matrix
+    elif n_constants:
+        constants = np.stack([np.asarray(a, dtype=float).reshape(n) for a in c[:n_constants]], axis=1)
+    else:
+        constants = np.zeros((n, 0))
     lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
     parallel = n > 1
     # The model's own ensemble driver (equations inlined in the loop) costs a compile of its own,

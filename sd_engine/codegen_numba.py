@@ -46,7 +46,7 @@ import threading
 import time
 import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +247,11 @@ class NumbaKernel:
     path: Path
     module: types.ModuleType
     tables: int  # lookups of the layout
+    # `evaluate` as the shared drivers take it (its address looked up once), and the flat
+    # lookup tables of the last call with the tables they came from (a model's own tables
+    # are the same arrays call after call).
+    pointer: Any = None
+    flat: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def run(self, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
             z0: np.ndarray, constants: np.ndarray, lookups: list[tuple[np.ndarray, np.ndarray]],
@@ -260,10 +265,7 @@ class NumbaKernel:
         `parallel` spreads blocks of runs across cores; `inline` takes the model's own
         ensemble driver (compiled on its first use, then cached), which inlines the equations
         into the step loop, instead of the shared one that calls them through a pointer."""
-        sizes = [len(xs) for xs, _ in lookups]
-        lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
-        ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
+        lx, ly, lo = self._flat_tables(lookups)
         from .numba_builtins import run_parallel, run_serial
 
         # numba's default thread pool (workqueue) cannot run two parallel kernels at once: a call
@@ -271,13 +273,29 @@ class NumbaKernel:
         parallel = parallel and _PARALLEL.acquire(blocking=False)
         try:
             inline = parallel and inline
-            first: tuple[Any, ...] = () if inline else (self.module.evaluate,)
+            first: tuple[Any, ...] = () if inline else (self.pointer or self.module.evaluate,)
             driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
             self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
                        disc, pipes, rand, fail_step, fail_col, fail_value)
         finally:
             if parallel:
                 _PARALLEL.release()
+
+    def _flat_tables(self, lookups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every table in one pair of arrays and where each starts: ``(xs, ys, offsets)``."""
+        last = self.flat.get("last")  # one tuple: threads see the tables with their arrays
+        if last is not None and len(last[0]) == len(lookups) and all(
+                a is xs and b is ys for (a, b), (xs, ys) in zip(last[0], lookups)):
+            return last[1]  # type: ignore[no-any-return]
+        sizes = [len(xs) for xs, _ in lookups]
+        lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
+        ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
+        # Kept only for tables that cannot change in place (read-only: a model's own), so an
+        # identical object means identical numbers.
+        if all(not np.asarray(xs).flags.writeable and not np.asarray(ys).flags.writeable for xs, ys in lookups):
+            self.flat["last"] = (list(lookups), (lx, ly, lo))
+        return lx, ly, lo
 
     @staticmethod
     def _call(driver: Any, first: tuple[Any, ...], times: np.ndarray, rows: np.ndarray, h: float, method: str,
@@ -410,7 +428,13 @@ def numba_kernel(model: ProgramLike) -> NumbaKernel:
         stats = module.evaluate.stats
         log.info("numba kernel of model %r %s in %.2f s (%s)", program.spec.name,
                  "loaded from the cache" if stats.cache_hits else "compiled", time.perf_counter() - started, path)
-        kernel = NumbaKernel(source, path, module, len(program.layout.lookups))
+        try:
+            from .numba_builtins import EvaluatePointer
+
+            pointer: Any = EvaluatePointer(module.evaluate)
+        except Exception:  # noqa: BLE001 -- numba's internals moved: the jitted function itself works, slower
+            pointer = None
+        kernel = NumbaKernel(source, path, module, len(program.layout.lookups), pointer)
         _KERNELS[program] = kernel
         return kernel
 

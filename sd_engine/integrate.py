@@ -27,8 +27,10 @@ during the run *fails* it, as before), and :func:`simulate` warns with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
+import weakref
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -190,11 +192,7 @@ def simulate_results(
     if not controls:
         n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
         check_memory(program, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
-    step_times = _tidy_times(t0, h, n_steps)
-    saved = _saved_steps(step_times, t0, save, h)
-    times = step_times[saved]
-    rows = np.full(len(step_times), -1)
-    rows[saved] = np.arange(len(saved))
+    step_times, times, rows = (a.copy() for a in _time_axes(t0, h, n_steps, save))
     layout = program.layout
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
@@ -244,6 +242,23 @@ def simulate_results(
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _time_axes(t0: float, h: float, n_steps: int, save: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The step times, the saved times and each step's saved row (-1: not saved) of a run.
+
+    Kept per time settings (read-only; callers take copies): tidying the times costs more
+    than a small model's compiled run, and repeated runs (calibration, sliders) share them.
+    """
+    step_times = _tidy_times(t0, h, n_steps)
+    saved = _saved_steps(step_times, t0, save, h)
+    rows = np.full(len(step_times), -1, dtype=np.int64)
+    rows[saved] = np.arange(len(saved))
+    out = (step_times, step_times[saved], rows)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:
@@ -342,16 +357,41 @@ class Inputs:
     def values(self) -> dict[str, np.ndarray]:
         """Every constant's values for every run, ``(runs, *shape)``, by canonical name."""
         values: dict[str, np.ndarray] = {}
-        for slot in self.program.layout.constants:
-            var = self.program.lowered[slot.key]
+        defaults = _constant_defaults(self.program)
+        # The scalar constants are the rows of one block, filled from the model's values in one
+        # pass (a large model has hundreds; an array each cost more than a compiled run).
+        block = self.scalars
+        i = 0
+        for slot, base in zip(self.program.layout.constants, defaults.arrays):
+            if not slot.shape:
+                values[slot.key] = block[i]
+                i += 1
+                continue
             if slot.key in self.overrides:
                 base = self.overrides[slot.key]
-            elif var.values is not None:
-                base = np.asarray(var.values, dtype=float).reshape(slot.shape)
-            else:
-                base = np.asarray(var.equation.value, dtype=float)  # type: ignore[union-attr]
             values[slot.key] = np.ascontiguousarray(np.broadcast_to(base, (self.n_runs,) + slot.shape), dtype=float)
         return values
+
+    @cached_property
+    def scalars(self) -> np.ndarray:
+        """The scalar constants' values ``(constants, runs)``, in layout order."""
+        defaults = _constant_defaults(self.program)
+        block = np.empty((len(defaults.scalars), self.n_runs))
+        block[:] = defaults.scalars[:, None]
+        for key, value in self.overrides.items():
+            row = defaults.rows.get(key)
+            if row is not None:
+                block[row] = value
+        return block
+
+    @cached_property
+    def matrix(self) -> np.ndarray | None:
+        """Every constant's value ``(runs, constants)`` in layout order, when all are scalars
+        (the compiled kernel's input), else None."""
+        defaults = _constant_defaults(self.program)
+        if len(defaults.scalars) != len(defaults.arrays):
+            return None
+        return np.ascontiguousarray(self.scalars.T)
 
     @cached_property
     def c(self) -> list[Any]:
@@ -359,6 +399,51 @@ class Inputs:
         values = self.values
         layout = self.program.layout
         return [values[s.key] for s in layout.constants] + [self.tables[k] for k in layout.lookups]
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    """A program's own input values, computed once: each constant's values (read-only), the
+    scalar constants' values in layout order and their rows among them, each lookup's table."""
+
+    arrays: tuple[np.ndarray, ...]
+    scalars: np.ndarray
+    rows: dict[str, int]
+    tables: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+_DEFAULTS: weakref.WeakKeyDictionary[Program, _Defaults] = weakref.WeakKeyDictionary()
+
+
+def _constant_defaults(program: Program) -> _Defaults:
+    found = _DEFAULTS.get(program)
+    if found is not None:
+        return found
+    arrays: list[np.ndarray] = []
+    rows: dict[str, int] = {}
+    for slot in program.layout.constants:
+        var = program.lowered[slot.key]
+        if var.values is not None:
+            base = np.asarray(var.values, dtype=float).reshape(slot.shape)
+        else:
+            base = np.asarray(var.equation.value, dtype=float)  # type: ignore[union-attr]
+        base.flags.writeable = False
+        arrays.append(base)
+        if not slot.shape:
+            rows[slot.key] = len(rows)
+    tables = {}
+    for key in program.layout.lookups:
+        table = program.lowered[key].lookup
+        assert table is not None
+        xs, ys = np.array(table.xs, dtype=float), np.array(table.ys, dtype=float)
+        # Shared by every call that keeps the model's own table: read-only, so no caller can
+        # change the model's table through a result.
+        xs.flags.writeable = ys.flags.writeable = False
+        tables[key] = (xs, ys)
+    scalars = np.array([float(a) for a, slot in zip(arrays, program.layout.constants) if not slot.shape])
+    found = _Defaults(tuple(arrays), scalars, rows, tables)
+    _DEFAULTS[program] = found
+    return found
 
 
 def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
@@ -439,11 +524,10 @@ def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
                 f"Parameter `{lowered[key].name}` has shape {value.shape}; expected a scalar, "
                 f"{shape or 'a number'} for all runs, or (runs,{' ' if shape else ''}{', '.join(map(str, shape))})."
             )
+    own = _constant_defaults(program).tables
     for key in layout.lookups:
         if key not in tables:
-            table = lowered[key].lookup
-            assert table is not None
-            tables[key] = (np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float))
+            tables[key] = own[key]
     overridden = tuple(overrides) + tuple(k for k in tables if k in given)
     return Inputs(program, n_runs, ensemble, overrides, tables, overridden, tuple(per_run))
 
@@ -520,6 +604,7 @@ class _State:
         layout = program.layout
         n = inputs.n_runs
         self.c = inputs.c
+        self.inputs = inputs
         self.t0, self.h = t0, h
         # Column-major, so the generated code's per-stock views `y[:, j]` are contiguous.
         self.y = np.zeros((n, layout.n_stocks), order="F")
@@ -611,7 +696,7 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         record=record, keys=state.keys if len(state.random) else np.zeros((n, 0), dtype=np.uint64),
         plen=state.length if pipes else np.ones((n, 0), dtype=np.int64),
         pbuf=state.buffer if pipes else np.zeros((n, 0, 1)), disc=state.discrete, pipes=state.pipes,
-        rand=state.random, fail_step=fail_step)
+        rand=state.random, fail_step=fail_step, matrix=state.inputs.matrix)
     if bar is not None:
         bar.update(len(step_times) - 1)
         bar.close()

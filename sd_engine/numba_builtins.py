@@ -17,6 +17,7 @@ also carries a hash of this file, see :mod:`sd_engine.codegen_numba`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange, types
@@ -45,6 +46,7 @@ __all__ = [
     "mix",
     "draw",
     "EVALUATE",
+    "EvaluatePointer",
     "BLOCK",
     "run_block",
     "run_serial",
@@ -278,6 +280,26 @@ _V, _VI, _M = types.float64[::1], types.int64[::1], types.float64[:, ::1]
 #: series into row `r` of `R`. Rows, not views: a view per call costs more than the equations
 #: of a small model.
 EVALUATE = types.void(_F, _F, _M, _I, _M, _I, _M, _I, _V, _V, _VI, _M, _I, _M, _I, _M, _I)
+
+
+class EvaluatePointer(types.WrapperAddressProtocol):  # type: ignore[misc,name-defined]
+    """A model's compiled ``evaluate`` as the drivers take it: its machine address, looked up
+    once. Passing the jitted function itself makes numba look the address up on every call
+    (tens of microseconds, more than a small model's whole run)."""
+
+    def __init__(self, evaluate: Any) -> None:
+        from numba.experimental.function_type import _get_wrapper_address
+
+        self.evaluate = evaluate  # keeps the compiled code (and so the address) alive
+        self.address = int(_get_wrapper_address(evaluate, EVALUATE))
+
+    def __wrapper_address__(self) -> int:
+        return self.address
+
+    def signature(self) -> Any:
+        return EVALUATE
+
+
 _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, _V, _V, _VI, _M, _I,
                      types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V)
 #: Runs a block steps together: their equations interleave, so the processor overlaps one run's
