@@ -14,11 +14,20 @@ Back ends, by the name ``run(backend=...)`` takes:
     The slow reference interpreter (:mod:`sd_engine.interpret`), the test oracle.
 ``"auto"`` (the default)
     numba when it covers the call and pays, else numpy, silently. The rule
-    (:func:`choose_backend`): numba when its kernel for the model is already compiled (in
-    this process or in the disk cache), or when the estimated time of the call on numpy
-    exceeds the estimated compile time (:func:`numpy_seconds` > :func:`compile_seconds`):
-    ensembles and long runs; a short one-off run stays on numpy, whose cost is a few
-    milliseconds where a first compile costs a second or more.
+    (:func:`choose_backend`) depends on the model and the call alone, never on what ran
+    before, so a call gives the same numbers in any process:
+
+    - numba when the estimated time of the call on numpy exceeds the estimated compile time
+      (:func:`numpy_seconds` > :func:`compile_seconds`): ensembles and long runs; a short
+      one-off run stays on numpy, whose cost is a few milliseconds where a first compile
+      costs a second or more;
+    - for a shorter call, numba when its kernel is already compiled (in this process or in
+      the disk cache) *and* the model is exact (:func:`~sd_engine.codegen_numba.is_exact`:
+      no exp, log, trigonometric function or ``**``), whose compiled results equal numpy's
+      bit for bit, so the cache changes the speed and never the numbers. A model with such
+      functions runs a short call on numpy even when its kernel is cached: the C library's
+      exp and numpy's differ in the last bit. Ask for ``backend="numba"`` to use the
+      kernel anyway (interactive single runs of a large model).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from typing import Literal
 
 import numpy as np
 
-from .codegen_numba import NotCompiled, has_ensemble_driver, is_cached, numba_kernel, refusal
+from .codegen_numba import NotCompiled, has_ensemble_driver, is_cached, is_exact, numba_kernel, refusal
 from .errors import SpecError, did_you_mean
 from .program import Program, ProgramLike, as_program
 
@@ -93,9 +102,12 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
     # variables that change during the run), which the kernel does not do.
     reason = None if fixed_step else (why or f"the method `{method}` is adaptive (scipy's), not a fixed step")
     reason = reason or refusal(program)
-    if reason is None and backend == "auto" and not is_cached(program) \
-            and numpy_seconds(program, n_runs, n_steps, method) <= compile_seconds(program):
-        return "numpy"  # a short one-off call: compiling would cost more than it saves
+    if reason is None and backend == "auto" and numpy_seconds(program, n_runs, n_steps, method) \
+            <= compile_seconds(program) and not (is_exact(program) and is_cached(program)):
+        # A short call: compiling would cost more than it saves. A kernel compiled already is
+        # taken only where it gives numpy's numbers bit for bit, so what an earlier call or
+        # process left in the cache never changes a result.
+        return "numpy"
     if reason is None:
         try:
             numba_kernel(program)  # compiled (or loaded from the disk cache) here, once per program

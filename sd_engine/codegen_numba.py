@@ -53,14 +53,14 @@ from typing import Any
 import numpy as np
 
 from .codegen import check_nesting, comment
-from .expr import Call, Expr, Num, Table, to_text
-from .functions import BUILTINS, PIECES
+from .expr import Binary, Call, Expr, Num, Table, to_text, walk
+from .functions import ALIASES, BUILTINS, PIECES
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
-           "is_cached", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
+           "is_cached", "is_exact", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
 
 log = logging.getLogger("sd_engine.numba")
 
@@ -358,6 +358,29 @@ def _generate(program: Program) -> str:
 def _module_path(source: str) -> Path:
     key = hashlib.sha256(f"{source}\n{_builtins_hash()}\n{sys.version}".encode()).hexdigest()[:32]
     return cache_dir() / f"m_{key}.py"
+
+
+_EXACT: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
+
+
+def is_exact(model: ProgramLike) -> bool:
+    """Whether `model`'s compiled runs give numpy's results bit for bit: its equations use no
+    function whose compiled value may differ from numpy's in the last bit
+    (:data:`sd_engine.numba_builtins.INEXACT`, and ``**``). Then which back end runs a call
+    cannot change its numbers."""
+    program = as_program(model)
+    found = _EXACT.get(program)
+    if found is None:
+        from .numba_builtins import INEXACT
+
+        found = not any(
+            (isinstance(node, Call) and ALIASES.get(node.func, node.func) in INEXACT)
+            or (isinstance(node, Binary) and node.op == "**")
+            for var in program.lowered.variables
+            for equation in (var.equation, var.init_equation) if equation is not None
+            for node in walk(equation))
+        _EXACT[program] = found
+    return found
 
 
 def is_cached(model: ProgramLike) -> bool:

@@ -24,6 +24,7 @@ from numba import njit, prange, types
 
 __all__ = [
     "COVERED",
+    "INEXACT",
     "minimum",
     "maximum",
     "xidz",
@@ -87,6 +88,13 @@ COVERED: dict[str, str] = {
     "_xmile_pulse_train": "sf.xmile_pulse_train({})",
     "_truncated_exponential": "sf.truncated_exponential({})",
 }
+
+#: The builtins of :data:`COVERED` whose compiled value may differ from numpy's in the last bit:
+#: numba calls the C library's function, numpy its own vectorised one (SVML on AVX-512). The
+#: rest are IEEE operations (+ - * /, sqrt, comparisons, truncation, fmod) that give the same
+#: double either way. ``**`` is such a function too (the C library's ``pow``).
+INEXACT = frozenset({"exp", "ln", "log10", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                     "tanh", "gamma_ln", "_truncated_exponential"})
 
 
 @_jit

@@ -25,7 +25,7 @@ import sd_engine as sd
 from sd_engine import functions
 from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds, precompile
 from sd_engine.builder import Model
-from sd_engine.codegen_numba import has_ensemble_driver, is_cached, numba_kernel, refusal
+from sd_engine.codegen_numba import has_ensemble_driver, is_cached, is_exact, numba_kernel, refusal
 from sd_engine.guards import NonFiniteWarning
 from sd_engine.io.conformance import data_files_beside, find_cases
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
@@ -165,6 +165,27 @@ def test_a_compiled_kernel_counts_as_cached_and_auto_then_uses_it() -> None:
     numba_kernel(model)
     assert is_cached(model)
     assert choose_backend(model.program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=10) == "numba"
+
+
+def test_auto_gives_the_same_numbers_whatever_the_cache_holds() -> None:
+    """A model with exp: compiled, its results may differ from numpy's in the last bit, so a
+    short call stays on numpy before and after its kernel is compiled (the rule reads the model
+    and the call, not the cache); a model of IEEE operations alone may take the cached kernel,
+    whose numbers are numpy's bit for bit."""
+    m = Model("cooling with exp", final_time=20)
+    m.constant("rate", 0.1)
+    m.stock("heat", initial=100, outflows=["loss"])
+    m.flow("loss", "heat * (1 - exp(-rate))")
+    model = m.compile()
+    assert not is_exact(model) and is_exact(models.build("teacup").compile())
+    before = model.run()
+    numba_kernel(model)
+    assert is_cached(model)
+    assert choose_backend(model.program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=20) == "numpy"
+    after = model.run()
+    np.testing.assert_array_equal(after["heat"].values, before["heat"].values)
+    m.aux("squared", "heat ** 2")
+    assert not is_exact(m.compile())
 
 
 def test_interpreter_backend_runs_the_reference() -> None:
