@@ -341,8 +341,7 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
             for u in range(B):
                 w = 4 * u
                 if s == 0:
-                    for j in range(m):
-                        yt[u, j] = y[u, j]
+                    pass  # the first stage reads the stocks themselves
                 elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
                     for j in range(m):
                         yt[u, j] = y[u, j] + h * K[w, j]
@@ -353,20 +352,27 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                     for j in range(m):
                         yt[u, j] = y[u, j] + h * K[w + 2, j]
                 row = (a + u) * T + r if (s == 0 and r >= 0) else -1
-                evaluate(tt, h, yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1), R, row)
+                evaluate(tt, h, y if s == 0 else yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1),
+                         R, row)
         if k == n_steps:
             break
         for u in range(B):
             w = 4 * u
+            # `bad` sums y * 0: zero while every stock is finite, NaN once one is not (inf * 0 is
+            # NaN), so the search for the failing stock runs only then, not every step.
+            bad = 0.0
             if method == 0:
                 for j in range(m):
                     y[u, j] += h * K[w, j]
+                    bad += y[u, j] * 0.0
             elif method == 1:
                 for j in range(m):
                     y[u, j] = y[u, j] + half * (K[w, j] + K[w + 1, j])
+                    bad += y[u, j] * 0.0
             else:
                 for j in range(m):
                     y[u, j] = y[u, j] + sixth * (K[w, j] + 2 * K[w + 1, j] + 2 * K[w + 2, j] + K[w + 3, j])
+                    bad += y[u, j] * 0.0
             # Discrete states after the stocks: samples, pipelines, then fresh draws (_State.advance_discrete).
             for q in range(len(disc)):
                 z[u, disc[q]] = ZN[2 * u, disc[q]]
@@ -376,7 +382,7 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                 z[u, pipes[q]] = pbuf[a + u, q, pointer[u, q]]
             for q in range(len(rand)):
                 z[u, rand[q]] = draw(keys[a + u, q], k + 1)
-            if fail_step[a + u] < 0:
+            if bad != 0.0 and fail_step[a + u] < 0:
                 for j in range(m):
                     if not math.isfinite(y[u, j]):
                         fail_step[a + u] = k + 1

@@ -111,7 +111,8 @@ def test_ensembles_of_sir_equal_single_runs_and_numpy() -> None:
     assert_results_close(ens, model.run(params, backend="numpy", final_time=20, dt=0.125), rtol=1e-12, atol=1e-12)
 
 
-def test_a_failing_run_is_marked_where_numpy_marks_it() -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_a_failing_run_is_marked_where_numpy_marks_it(method: str) -> None:
     m = Model("blow up", final_time=3, dt=0.25)
     m.constant("k", 1.0)
     m.stock("x", initial=1, inflows=["growth"])
@@ -120,8 +121,8 @@ def test_a_failing_run_is_marked_where_numpy_marks_it() -> None:
     params = {"k": np.array([0.5, 1.0, 2.0])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = model.run(params, backend="numpy")
-        actual = model.run(params, backend="numba")
+        expected = model.run(params, backend="numpy", method=method)
+        actual = model.run(params, backend="numba", method=method)
     assert list(actual["run_status"].values) == list(expected["run_status"].values)
     assert "failed" in str(actual["run_status"].values[1])
     for name in ("x", "growth"):  # infinities and NaN where numpy has them
