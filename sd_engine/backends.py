@@ -122,13 +122,15 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
 def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
                  z0: np.ndarray, c: list[np.ndarray | tuple[np.ndarray, np.ndarray]], record: np.ndarray,
                  keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray, pipes: np.ndarray,
-                 rand: np.ndarray, fail_step: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 rand: np.ndarray, fail_step: np.ndarray,
+                 matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run `program`'s compiled kernel from the initial states `y0`, `z0` (one row per run),
     writing the saved series into `record` ``(runs, saved times, series)``.
 
     `fail_step` holds -1 for each run, or the step at which it already failed; the kernel
     sets the step at which a run's first stock becomes non-finite. Returns that stock's
-    column and value per run. `matrix`, when given, holds the constants of `c` as one
+    column and value per run, and each run's largest saved ``|value|`` (NaN where one is NaN:
+    what :func:`sd_engine.guards.flag_values` would compute from `record`). `matrix`, when given, holds the constants of `c` as one
     ``(runs, constants)`` array already.
     """
     try:
@@ -151,6 +153,7 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
                            > ensemble_compile_seconds(program))
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
+    big = np.zeros(n)
     import numba
 
     # Threads pay only for a call of some size: waking them costs more than a small ensemble's
@@ -163,10 +166,10 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
                    record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
                    fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
-                   inline=inline)
+                   inline=inline, big=big)
     finally:
         numba.set_num_threads(threads)
-    return fail_col, fail_value
+    return fail_col, fail_value, big
 
 
 def precompile(model: ProgramLike, *, ensemble: bool = True) -> float:

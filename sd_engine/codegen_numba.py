@@ -185,12 +185,12 @@ _ENSEMBLE = """
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
-                 fail_step, fail_col, fail_value):
+                 fail_step, fail_col, fail_value, big):
     n = Y.shape[0]
     for block in prange((n + sf.BLOCK - 1) // sf.BLOCK):
         a = block * sf.BLOCK
         run_block(a, min(n, a + sf.BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
-                  disc, pipes, rand, fail_step, fail_col, fail_value)
+                  disc, pipes, rand, fail_step, fail_col, fail_value, big)
 """
 
 
@@ -257,10 +257,11 @@ class NumbaKernel:
             z0: np.ndarray, constants: np.ndarray, lookups: list[tuple[np.ndarray, np.ndarray]],
             record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
             pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
-            fail_value: np.ndarray, parallel: bool, inline: bool = False) -> None:
+            fail_value: np.ndarray, parallel: bool, inline: bool = False, big: np.ndarray | None = None) -> None:
         """Run every row of `y0` from its initial state, writing the saved series into
         `record` ``(runs, saved times, series)`` and the first non-finite stock of each run into
-        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked).
+        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked), and
+        each run's largest saved ``|value|`` (NaN if one is NaN) into `big` (zeros on entry).
 
         `parallel` spreads blocks of runs across cores; `inline` takes the model's own
         ensemble driver (compiled on its first use, then cached), which inlines the equations
@@ -276,7 +277,8 @@ class NumbaKernel:
             first: tuple[Any, ...] = () if inline else (self.pointer or self.module.evaluate,)
             driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
             self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
-                       disc, pipes, rand, fail_step, fail_col, fail_value)
+                       disc, pipes, rand, fail_step, fail_col, fail_value,
+                       np.zeros(len(y0)) if big is None else big)
         finally:
             if parallel:
                 _PARALLEL.release()
@@ -302,7 +304,7 @@ class NumbaKernel:
               y0: np.ndarray, z0: np.ndarray, constants: np.ndarray, lx: np.ndarray, ly: np.ndarray, lo: np.ndarray,
               record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
               pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
-              fail_value: np.ndarray) -> None:
+              fail_value: np.ndarray, big: np.ndarray) -> None:
         n, n_saved, n_series = record.shape
         driver(*first, np.ascontiguousarray(times, dtype=np.float64), np.ascontiguousarray(rows, dtype=np.int64), float(h),
                METHOD_CODES[method], np.ascontiguousarray(y0, dtype=np.float64),
@@ -310,7 +312,7 @@ class NumbaKernel:
                lx, ly, lo, record.reshape(n * n_saved, n_series), n_saved, np.ascontiguousarray(keys, dtype=np.uint64),
                np.ascontiguousarray(plen, dtype=np.int64), np.ascontiguousarray(pbuf, dtype=np.float64),
                np.ascontiguousarray(disc, dtype=np.int64), np.ascontiguousarray(pipes, dtype=np.int64),
-               np.ascontiguousarray(rand, dtype=np.int64), fail_step, fail_col, fail_value)
+               np.ascontiguousarray(rand, dtype=np.int64), fail_step, fail_col, fail_value, big)
 
 
 # Built once per program (or its refusal), dropped with it.

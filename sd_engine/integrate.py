@@ -206,15 +206,16 @@ def simulate_results(
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
         state = _State(program, inputs, seeds, t0, h, n_steps)
+        largest = None
         if method in ADAPTIVE_METHODS:
             status = _run_adaptive(program, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
         elif controls:
             status, times, record = _run_controlled(program, state, SOLVERS[method](), t0, t1, h, save, controls)
         elif chosen == "numba":
-            status = _run_compiled(program, state, method, step_times, rows, record, progress)
+            status, largest = _run_compiled(program, state, method, step_times, rows, record, progress)
         else:
             status = _run_fixed(program, state, SOLVERS[method](), step_times, rows, record, progress)
-        statuses = flag_values(program, record, times, status)
+        statuses = flag_values(program, record, times, status, largest=largest)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
@@ -680,9 +681,10 @@ def _n_runs(program: Program, params: Mapping[str, Any]) -> int:
 
 
 def _run_compiled(program: Program, state: _State, method: str, step_times: np.ndarray, rows: np.ndarray,
-                  record: np.ndarray, progress: bool = False) -> list[RunStatus]:
+                  record: np.ndarray, progress: bool = False) -> tuple[list[RunStatus], np.ndarray]:
     """The fixed-step loop of :func:`_run_fixed` in the compiled kernel (:mod:`sd_engine.backends`);
-    a progress bar fills when the kernel returns (it does not call back into Python per step)."""
+    a progress bar fills when the kernel returns (it does not call back into Python per step).
+    Returns the statuses and each run's largest saved magnitude (for :func:`flag_values`)."""
     bar = _progress(len(step_times) - 1, progress)
     n = state.y.shape[0]
     status = [RunStatus()] * n
@@ -691,7 +693,7 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         _first_failure(program, state.y, float(step_times[0]), status, alive)
     fail_step = np.where(alive, -1, 0).astype(np.int64)
     pipes = len(state.pipes)
-    fail_col, fail_value = run_compiled(
+    fail_col, fail_value, largest = run_compiled(
         program, times=step_times, rows=rows, h=state.h, method=method, y0=state.y, z0=state.z, c=state.c,
         record=record, keys=state.keys if len(state.random) else np.zeros((n, 0), dtype=np.uint64),
         plen=state.length if pipes else np.ones((n, 0), dtype=np.int64),
@@ -705,7 +707,7 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         owner = program.lowered[slot.key].owner or slot.name
         status[run] = RunStatus(failed=True, time=float(step_times[fail_step[run]]), variable=owner,
                                 value=str(np.float64(fail_value[run])))
-    return status
+    return status, largest
 
 
 def _run_fixed(program: Program, state: _State, solver: AbstractSolver, step_times: np.ndarray,

@@ -309,7 +309,7 @@ class EvaluatePointer(types.WrapperAddressProtocol):  # type: ignore[misc,name-d
 
 
 _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, _V, _V, _VI, _M, _I,
-                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V)
+                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V, _V)
 #: Runs a block steps together: their equations interleave, so the processor overlaps one run's
 #: chain of dependent operations with the others' (a single run waits on each result in turn).
 BLOCK = 16
@@ -317,12 +317,15 @@ BLOCK = 16
 
 @_jit
 def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-              disc, pipes, rand, fail_step, fail_col, fail_value):
+              disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Runs ``a:b`` step by step: the step loop of ``sd_engine.integrate._run_fixed`` and the
     solvers' ``step``, operation for operation (``y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)``).
-    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``."""
+    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``. `big`
+    gets each run's largest saved ``|value|``, NaN once one is NaN (as ``guards.flag_values``
+    would find it), read from each row just written while it is in cache."""
     B = b - a
     m = Y.shape[1]
+    S = R.shape[1]
     y = Y[a:b].copy()
     z = Z[a:b].copy()
     stages = 1 if method == 0 else 2 if method == 1 else 4
@@ -354,6 +357,16 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                 row = (a + u) * T + r if (s == 0 and r >= 0) else -1
                 evaluate(tt, h, y if s == 0 else yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1),
                          R, row)
+                if row >= 0:
+                    g = big[a + u]
+                    if g == g:
+                        for j in range(S):
+                            x = abs(R[row, j])
+                            if not x <= g:  # larger, or NaN (which stays)
+                                g = x
+                                if g != g:
+                                    break
+                        big[a + u] = g
         if k == n_steps:
             break
         for u in range(B):
@@ -393,21 +406,21 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
 
 @njit(_DRIVER, cache=True, error_model="numpy", nogil=True)
 def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-               disc, pipes, rand, fail_step, fail_col, fail_value):
+               disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
     n = Y.shape[0]
     for a in range(0, n, BLOCK):
         run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
-                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)
 
 
 @njit(_DRIVER, cache=True, error_model="numpy", nogil=True, parallel=True)
 def run_parallel(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-                 disc, pipes, rand, fail_step, fail_col, fail_value):
+                 disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Every run of a call in blocks across cores, calling `evaluate` through a pointer (no
     compile per model; the model's own ensemble driver, which inlines it, is faster)."""
     n = Y.shape[0]
     for block in prange((n + BLOCK - 1) // BLOCK):
         a = block * BLOCK
         run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
-                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)

@@ -129,6 +129,43 @@ def test_a_failing_run_is_marked_where_numpy_marks_it(method: str) -> None:
         np.testing.assert_allclose(actual[name].values, expected[name].values, rtol=1e-12)
 
 
+def test_the_kernel_finds_the_largest_saved_magnitude_as_flag_values_does() -> None:
+    """Each run's largest saved |value|, found by the kernel as it writes: NaN once a value is
+    NaN, so the runs flagged are numpy's (a NaN auxiliary, one beyond the overflow limit)."""
+    from sd_engine.backends import run_compiled
+    from sd_engine.guards import OVERFLOW, _largest_magnitudes
+    from sd_engine.integrate import _State, _time_axes, bind_inputs
+
+    m = Model("flags", final_time=4, dt=0.5)
+    m.constant("k", 1.0)
+    m.stock("x", initial=1, inflows=["growth"])
+    m.flow("growth", "x * k")
+    m.aux("root", "sqrt(2 - time * k)")  # NaN from time 2 / k on
+    m.aux("huge", "x * 1e300 * k")
+    model = m.compile()
+    params = {"k": np.array([0.1, 0.5, 1.0, 1e-280])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = model.run(params, backend="numpy")
+        actual = model.run(params, backend="numba")
+    assert list(actual["run_status"].values) == list(expected["run_status"].values)
+    assert sum("flagged" in str(v) for v in actual["run_status"].values) == 3
+    # The magnitudes themselves, against the pass over the record that flag_values makes.
+    program = model.program
+    inputs = bind_inputs(program, params)
+    step_times, _, rows = (a.copy() for a in _time_axes(0.0, 0.5, 8, 0.5))
+    state = _State(program, inputs, np.arange(4), 0.0, 0.5, 8)
+    record = np.empty((4, 9, program.layout.n_series))
+    with np.errstate(all="ignore"):
+        _, _, largest = run_compiled(program, times=step_times, rows=rows, h=0.5, method="euler", y0=state.y,
+                                     z0=state.z, c=state.c, record=record, keys=np.zeros((4, 0), dtype=np.uint64),
+                                     plen=np.ones((4, 0), dtype=np.int64), pbuf=np.zeros((4, 0, 1)),
+                                     disc=state.discrete, pipes=state.pipes, rand=state.random,
+                                     fail_step=np.full(4, -1))
+    np.testing.assert_array_equal(largest, _largest_magnitudes(record))
+    assert np.isnan(largest[2]) and largest[0] > OVERFLOW >= largest[3]
+
+
 def test_a_builtin_the_back_end_does_not_know_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     # A builtin added to the language later stays on numpy until numba_builtins covers it.
     monkeypatch.setitem(functions.BUILTINS, "softsign", functions.Builtin(lambda x: x / (1 + np.abs(x)), (1,)))
