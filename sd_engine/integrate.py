@@ -27,10 +27,8 @@ during the run *fails* it, as before), and :func:`simulate` warns with
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
-import weakref
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +65,7 @@ from .interpret import Interpreter, interpreted
 from .program import Program, ProgramLike, as_program
 from .progress import QUIET_VARIABLE
 from .results import Results, RunStatus
+from .run_setup import program_defaults, time_axes, tidy_times
 from .scalar import scalar_path
 from .solvers import ADAPTIVE_METHODS, METHODS, RK2, RK4, SOLVERS, AbstractSolver, Euler
 from .spec import LookupTable
@@ -192,7 +191,7 @@ def simulate_results(
     if not controls:
         n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
         check_memory(program, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
-    step_times, times, rows = (a.copy() for a in _time_axes(t0, h, n_steps, save))
+    step_times, times, rows = (a.copy() for a in time_axes(t0, h, n_steps, save))
     layout = program.layout
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
@@ -243,60 +242,6 @@ def simulate_results(
         seeds=seeds if len(state.random) else None,
         overrides=inputs.overridden,
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _time_axes(t0: float, h: float, n_steps: int, save: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The step times, the saved times and each step's saved row (-1: not saved) of a run.
-
-    Kept per time settings (read-only; callers take copies): tidying the times costs more
-    than a small model's compiled run, and repeated runs (calibration, sliders) share them.
-    """
-    step_times = _tidy_times(t0, h, n_steps)
-    saved = _saved_steps(step_times, t0, save, h)
-    rows = np.full(len(step_times), -1, dtype=np.int64)
-    rows[saved] = np.arange(len(saved))
-    out = (step_times, step_times[saved], rows)
-    for a in out:
-        a.flags.writeable = False
-    return out
-
-
-def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:
-    """The steps saved with save interval `save`: the first step at or after each multiple of
-    `save` from `t0` (every k-th step when `save` is k steps; otherwise the saved times are
-    computed times, never values moved to times the run did not compute)."""
-    every = save / h
-    if every == round(every) and every >= 1:  # every k-th step (saveper a whole number of steps)
-        return np.arange(0, len(step_times), int(every))
-    tol = 1e-9 * max(1.0, abs(save / h))
-    targets = np.arange(0.0, (step_times[-1] - t0) / save + tol + 1.0) * (save / h)
-    steps = np.unique(np.ceil(targets - tol).astype(np.intp))
-    return steps[steps < len(step_times)]
-
-
-def _tidy_times(t0: float, h: float, n_steps: int) -> np.ndarray:
-    """The step times ``t0 + k * h``, snapped to the decimals they stand for.
-
-    In floating point ``3 * 0.1`` is ``0.30000000000000004`` and ``-5 + 49 * 0.1`` is
-    ``-0.0999999999999996``: the computed time is off by about one ulp of the largest term
-    (``|t0|`` or ``k * h``). A time within 2 such ulps of a decimal with 12 significant
-    digits at that scale becomes the decimal, so saved times are the times as written
-    (``ds.sel(time=0.3)`` works) and ``time`` in equations matches them. Other times
-    (``k / 3``) are almost never that close to such a decimal and stay as computed; either
-    way a time moves by at most 2 ulps of its scale.
-    """
-    k = np.arange(n_steps + 1, dtype=float)
-    t = t0 + k * h
-    scale = abs(t0) + k * abs(h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        magnitude = np.floor(np.log10(scale))
-    digits = np.where(np.isfinite(magnitude), 11 - magnitude, 0.0)
-    exact = (digits >= 0) & (digits <= 22)  # 10**digits is then an exact double
-    factor = 10.0 ** np.where(exact, digits, 0.0)
-    snapped = np.round(t * factor) / factor
-    close = exact & (np.abs(snapped - t) <= 2 * np.spacing(scale))
-    return np.where(close, snapped, t)
 
 
 def _describe_run(inputs: Inputs, i: int) -> str:
@@ -358,7 +303,7 @@ class Inputs:
     def values(self) -> dict[str, np.ndarray]:
         """Every constant's values for every run, ``(runs, *shape)``, by canonical name."""
         values: dict[str, np.ndarray] = {}
-        defaults = _constant_defaults(self.program)
+        defaults = program_defaults(self.program)
         # The scalar constants are the rows of one block, filled from the model's values in one
         # pass (a large model has hundreds; an array each cost more than a compiled run).
         block = self.scalars
@@ -376,7 +321,7 @@ class Inputs:
     @cached_property
     def scalars(self) -> np.ndarray:
         """The scalar constants' values ``(constants, runs)``, in layout order."""
-        defaults = _constant_defaults(self.program)
+        defaults = program_defaults(self.program)
         block = np.empty((len(defaults.scalars), self.n_runs))
         block[:] = defaults.scalars[:, None]
         for key, value in self.overrides.items():
@@ -389,7 +334,7 @@ class Inputs:
     def matrix(self) -> np.ndarray | None:
         """Every constant's value ``(runs, constants)`` in layout order, when all are scalars
         (the compiled kernel's input), else None."""
-        defaults = _constant_defaults(self.program)
+        defaults = program_defaults(self.program)
         if len(defaults.scalars) != len(defaults.arrays):
             return None
         return np.ascontiguousarray(self.scalars.T)
@@ -400,51 +345,6 @@ class Inputs:
         values = self.values
         layout = self.program.layout
         return [values[s.key] for s in layout.constants] + [self.tables[k] for k in layout.lookups]
-
-
-@dataclass(frozen=True)
-class _Defaults:
-    """A program's own input values, computed once: each constant's values (read-only), the
-    scalar constants' values in layout order and their rows among them, each lookup's table."""
-
-    arrays: tuple[np.ndarray, ...]
-    scalars: np.ndarray
-    rows: dict[str, int]
-    tables: dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-_DEFAULTS: weakref.WeakKeyDictionary[Program, _Defaults] = weakref.WeakKeyDictionary()
-
-
-def _constant_defaults(program: Program) -> _Defaults:
-    found = _DEFAULTS.get(program)
-    if found is not None:
-        return found
-    arrays: list[np.ndarray] = []
-    rows: dict[str, int] = {}
-    for slot in program.layout.constants:
-        var = program.lowered[slot.key]
-        if var.values is not None:
-            base = np.asarray(var.values, dtype=float).reshape(slot.shape)
-        else:
-            base = np.asarray(var.equation.value, dtype=float)  # type: ignore[union-attr]
-        base.flags.writeable = False
-        arrays.append(base)
-        if not slot.shape:
-            rows[slot.key] = len(rows)
-    tables = {}
-    for key in program.layout.lookups:
-        table = program.lowered[key].lookup
-        assert table is not None
-        xs, ys = np.array(table.xs, dtype=float), np.array(table.ys, dtype=float)
-        # Shared by every call that keeps the model's own table: read-only, so no caller can
-        # change the model's table through a result.
-        xs.flags.writeable = ys.flags.writeable = False
-        tables[key] = (xs, ys)
-    scalars = np.array([float(a) for a, slot in zip(arrays, program.layout.constants) if not slot.shape])
-    found = _Defaults(tuple(arrays), scalars, rows, tables)
-    _DEFAULTS[program] = found
-    return found
 
 
 def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
@@ -525,7 +425,7 @@ def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
                 f"Parameter `{lowered[key].name}` has shape {value.shape}; expected a scalar, "
                 f"{shape or 'a number'} for all runs, or (runs,{' ' if shape else ''}{', '.join(map(str, shape))})."
             )
-    own = _constant_defaults(program).tables
+    own = program_defaults(program).tables
     for key in layout.lookups:
         if key not in tables:
             tables[key] = own[key]
@@ -845,7 +745,7 @@ def _run_controlled(program: Program, state: _State, solver: AbstractSolver, t0:
             state.advance_discrete(zn, k)
         if not math.isfinite(np.add.reduce(y, axis=None)) and alive.any():
             _first_failure(program, y, float(t + step), status, alive)
-        t = np.float64(_tidy_times(float(t), float(step), 1)[1])
+        t = np.float64(tidy_times(float(t), float(step), 1)[1])
     else:
         raise SimulationError(
             f"The run did not reach its FINAL TIME in {MAX_CONTROLLED_STEPS} steps (time {float(t):g}); check the "

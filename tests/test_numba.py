@@ -134,7 +134,8 @@ def test_the_kernel_finds_the_largest_saved_magnitude_as_flag_values_does() -> N
     NaN, so the runs flagged are numpy's (a NaN auxiliary, one beyond the overflow limit)."""
     from sd_engine.backends import run_compiled
     from sd_engine.guards import OVERFLOW, _largest_magnitudes
-    from sd_engine.integrate import _State, _time_axes, bind_inputs
+    from sd_engine.integrate import _State, bind_inputs
+    from sd_engine.run_setup import time_axes
 
     m = Model("flags", final_time=4, dt=0.5)
     m.constant("k", 1.0)
@@ -153,7 +154,7 @@ def test_the_kernel_finds_the_largest_saved_magnitude_as_flag_values_does() -> N
     # The magnitudes themselves, against the pass over the record that flag_values makes.
     program = model.program
     inputs = bind_inputs(program, params)
-    step_times, _, rows = (a.copy() for a in _time_axes(0.0, 0.5, 8, 0.5))
+    step_times, _, rows = (a.copy() for a in time_axes(0.0, 0.5, 8, 0.5))
     state = _State(program, inputs, np.arange(4), 0.0, 0.5, 8)
     record = np.empty((4, 9, program.layout.n_series))
     with np.errstate(all="ignore"):
