@@ -154,21 +154,15 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
     big = np.zeros(n)
-    import numba
-
     # Threads pay only for a call of some size: waking them costs more than a small ensemble's
     # work, and far more on a machine whose cores are busy (measured: 1,000 teacup runs took
-    # 3 ms on one thread, 12 ms on two of a loaded 2-core machine).
-    threads = numba.get_num_threads()
-    if parallel and numpy_seconds(program, n, len(times) - 1, method) < PARALLEL_SECONDS:
-        numba.set_num_threads(1)
-    try:
-        kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
-                   record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
-                   fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
-                   inline=inline, big=big)
-    finally:
-        numba.set_num_threads(threads)
+    # 3 ms on one thread, 12 ms on two of a loaded 2-core machine). A smaller call runs its
+    # blocks one after another, without the thread pool.
+    threads = parallel and numpy_seconds(program, n, len(times) - 1, method) >= PARALLEL_SECONDS
+    kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
+               record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
+               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=threads,
+               inline=inline, big=big)
     return fail_col, fail_value, big
 
 
@@ -195,13 +189,14 @@ def precompile(model: ProgramLike, *, ensemble: bool = True) -> float:
         n_pipes = sum(s.size for s in pipes)
         # Two runs of one step on dummy inputs: the driver is compiled for the argument types
         # every call passes (NumbaKernel.run converts them alike); the numbers are thrown away.
-        with np.errstate(all="ignore"):
-            kernel.run(times=np.array([0.0, 1.0]), rows=np.array([0, 1]), h=1.0, method="euler",
-                       y0=np.ones((n, m)), z0=np.ones((n, nz)), constants=np.ones((n, len(layout.constants))),
-                       lookups=[(np.array([0.0, 1.0]), np.array([0.0, 1.0]))] * len(layout.lookups),
-                       record=np.empty((n, 2, layout.n_series)), keys=np.zeros((n, 0), dtype=np.uint64),
-                       plen=np.ones((n, n_pipes), dtype=np.int64), pbuf=np.zeros((n, n_pipes, 1)),
-                       disc=np.zeros(0, dtype=np.int64), pipes=np.arange(0), rand=np.arange(0),
-                       fail_step=np.full(n, -1), fail_col=np.zeros(n, dtype=np.int64), fail_value=np.zeros(n),
-                       parallel=True, inline=True)
+        for threads in (True, False):  # both of its drivers: across cores, and one block after another
+            with np.errstate(all="ignore"):
+                kernel.run(times=np.array([0.0, 1.0]), rows=np.array([0, 1]), h=1.0, method="euler",
+                           y0=np.ones((n, m)), z0=np.ones((n, nz)), constants=np.ones((n, len(layout.constants))),
+                           lookups=[(np.array([0.0, 1.0]), np.array([0.0, 1.0]))] * len(layout.lookups),
+                           record=np.empty((n, 2, layout.n_series)), keys=np.zeros((n, 0), dtype=np.uint64),
+                           plen=np.ones((n, n_pipes), dtype=np.int64), pbuf=np.zeros((n, n_pipes, 1)),
+                           disc=np.zeros(0, dtype=np.int64), pipes=np.arange(0), rand=np.arange(0),
+                           fail_step=np.full(n, -1), fail_col=np.zeros(n, dtype=np.int64), fail_value=np.zeros(n),
+                           parallel=threads, inline=True)
     return time.perf_counter() - started

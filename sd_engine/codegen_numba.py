@@ -177,11 +177,21 @@ class NumbaGenerator(ScalarGenerator):
 _DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
 # Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
 # model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
-# shared drivers call them through a pointer; runs spread across cores. Compiled on the first
+# shared drivers call them through a pointer; runs spread across cores (`run_parallel`) or, for a
+# call too small to wake threads, one block after another (`run_blocks`). Compiled on the first
 # ensemble of the model, and cached.
 _ENSEMBLE = """
 
 {run_block}
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def run_blocks(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
+               fail_step, fail_col, fail_value, big):
+    n = Y.shape[0]
+    for a in range(0, n, sf.BLOCK):
+        run_block(a, min(n, a + sf.BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
+                  disc, pipes, rand, fail_step, fail_col, fail_value, big)
+
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
@@ -264,8 +274,8 @@ class NumbaKernel:
         each run's largest saved ``|value|`` (NaN if one is NaN) into `big` (zeros on entry).
 
         `parallel` spreads blocks of runs across cores; `inline` takes the model's own
-        ensemble driver (compiled on its first use, then cached), which inlines the equations
-        into the step loop, instead of the shared one that calls them through a pointer."""
+        ensemble drivers (compiled on their first use, then cached), which inline the equations
+        into the step loop, instead of the shared ones that call them through a pointer."""
         lx, ly, lo = self._flat_tables(lookups)
         from .numba_builtins import run_parallel, run_serial
 
@@ -273,9 +283,9 @@ class NumbaKernel:
         # from a second thread while one runs (Dask's threaded workers) takes the serial driver.
         parallel = parallel and _PARALLEL.acquire(blocking=False)
         try:
-            inline = parallel and inline
             first: tuple[Any, ...] = () if inline else (self.pointer or self.module.evaluate,)
-            driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
+            driver: Any = (self.module.run_parallel if parallel else self.module.run_blocks) if inline else \
+                run_parallel if parallel else run_serial
             self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
                        disc, pipes, rand, fail_step, fail_col, fail_value,
                        np.zeros(len(y0)) if big is None else big)
@@ -403,13 +413,15 @@ def has_ensemble_driver(model: ProgramLike) -> bool:
     """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
     program = as_program(model)
     kernel = _KERNELS.get(program)
-    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures:
+    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures \
+            and kernel.module.run_blocks.signatures:
         return True
     if refusal(program) is not None:
         return False
     path = _module_path(_SOURCES[program])
     cached = path.parent / "__pycache__"
-    return cached.is_dir() and any(cached.glob(f"{path.stem}.run_parallel-*.nbi"))
+    return cached.is_dir() and all(any(cached.glob(f"{path.stem}.{driver}-*.nbi"))
+                                   for driver in ("run_parallel", "run_blocks"))
 
 
 def numba_kernel(model: ProgramLike) -> NumbaKernel:

@@ -248,17 +248,25 @@ def test_a_second_process_loads_the_kernel_from_the_disk_cache(caplog: pytest.Lo
     assert float(done.stdout.strip().splitlines()[-1]) == expected
 
 
-def test_the_models_own_ensemble_driver_equals_the_shared_one() -> None:
-    # The shared parallel driver calls `evaluate` through a pointer; the model's own, compiled by
-    # precompile, inlines it. Same operations: the same numbers to the last bit.
+def test_the_models_own_ensemble_drivers_equal_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shared driver calls `evaluate` through a pointer; the model's own two, compiled by
+    # precompile, inline it (one runs its blocks in turn, the other across cores). Same
+    # operations: the same numbers to the last bit.
+    from sd_engine import backends
+
     model = _random_model().compile()
     spreads = {"spread": np.linspace(0.5, 3.0, 20)}
     shared = model.run(spreads, seed=3, backend="numba", method="rk2")
     assert not has_ensemble_driver(model)
     precompile(model)
     assert has_ensemble_driver(model)
-    own = model.run(spreads, seed=3, backend="numba", method="rk2")
+    kernel = numba_kernel(model)
+    assert kernel.module.run_blocks.signatures and kernel.module.run_parallel.signatures
+    own = model.run(spreads, seed=3, backend="numba", method="rk2")  # small: its blocks in turn
     assert_results_close(own, shared, rtol=0, atol=0)
+    monkeypatch.setattr(backends, "PARALLEL_SECONDS", 0.0)  # any call spreads across cores
+    across = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert_results_close(across, shared, rtol=0, atol=0)
 
 
 CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []
