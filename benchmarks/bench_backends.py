@@ -196,26 +196,37 @@ def main() -> None:
                             True))
     rows.append(bench_model("SIR", sd.load(SHARED / "SIR" / "SIR.mdl"), SHARED / "SIR" / "SIR.mdl", 10, True))
     wsf = sd.load("whole_system_flow")
-    # As the policy lab runs it: saved every 73 days (all 5,476 days of 339 series x 1,000 runs would be 15 GB).
-    rows.append(bench_model("whole-system flow (15 years)", wsf, None, 5, False, {"saveper": 73}))
+    from sd_engine.lab import get_profile
+    from sd_engine.lab.cli import report_saveper
+    from sd_engine.sensitivity import sample
+
+    profile = get_profile("whole_system_flow")
+    # As the policy lab saves it: once a month (all 5,476 days of 339 series x 1,000 runs would be 15 GB).
+    lab_saveper = report_saveper(profile)
+    rows.append(bench_model("whole-system flow (15 years)", wsf, None, 5, False, {"saveper": lab_saveper}))
     if world3 is not None and world3.exists():
         rows.append(bench_model("World3-03", sd.load(world3), world3, 10, False))
-    # The policy lab's size: 10,000 runs of the whole-system model, three levers varied.
-    levers = [p for p in wsf.parameters.values() if not p.internal and not p.dims][:3]
-    rng = np.random.default_rng(0)
-    lab = {p.name: (p.values[0] if p.values is not None else p.equation.value) * rng.uniform(0.8, 1.2, LAB_RUNS)
-           for p in levers}
+    # The policy lab's size: 10,000 runs of the whole-system model, a Latin hypercube over the lab
+    # profile's own uncertain parameters (as benchmarks/bench_lab.py and `sdflow lab` draw them).
+    lab = sample(profile.uncertainty, LAB_RUNS, method="lhs", seed=0).params
+    # The series the lab keeps: its metrics' and fan charts' variables.
+    kept = list(dict.fromkeys([m.variable for m in profile.metrics] + list(profile.fan_variables)))
     from sd_engine.ensemble import run_ensemble
 
-    lab_times = interleaved({
-        "numpy": lambda: run_ensemble(wsf, lab, chunk_size=2500, saveper=73, backend="numpy"),
-        "numba": lambda: run_ensemble(wsf, lab, chunk_size=2500, saveper=73, backend="numba"),
-    }, 1)
-    write(rows, lab_times, [p.name for p in levers], world3, load_before, time.perf_counter() - started)
+    outcome: dict[str, Any] = {}
+
+    def lab_run(backend: str) -> None:
+        ds = run_ensemble(wsf, lab, chunk_size=2500, saveper=lab_saveper, backend=backend, variables=kept)
+        outcome[backend] = int((ds["run_status"] == "ok").sum())
+
+    lab_times = interleaved({"numpy": lambda: lab_run("numpy"), "numba": lambda: lab_run("numba")}, 1)
+    lab_times["ok"] = min(outcome.values())
+    write(rows, lab_times, list(profile.uncertainty), world3, load_before, time.perf_counter() - started,
+          lab_saveper)
 
 
 def write(rows: list[dict[str, Any]], lab: dict[str, float], levers: list[str], world3: Path | None,
-          load_before: float, wall: float) -> None:
+          load_before: float, wall: float, lab_saveper: float) -> None:
     import numba
     import simlin
 
@@ -241,12 +252,14 @@ def write(rows: list[dict[str, Any]], lab: dict[str, float], levers: list[str], 
         lines.append(f"| {r['model']} | {r['parameter']} | {fmt(e['numpy'])} | {fmt(e['numba'])} | "
                      f"{fmt(e.get('simlin'))} | {fmt(e.get('pysd'))} | {ratio(e.get('simlin'), e['numba'])} | "
                      f"{ratio(e['numpy'], e['numba'])} |")
-    lines += ["", "The whole-system model's ensembles save every 73 days, as the policy lab does (Simlin's loop keeps "
-              "every day).", "",
+    lines += ["", f"The whole-system model's ensembles save every {lab_saveper:.1f} days (a month), as the policy "
+              "lab does (Simlin's loop keeps every day).", "",
               f"## The policy lab's size: {LAB_RUNS:,} runs of the whole-system model (15 years)", "",
-              "`run_ensemble` in this process, chunks of 2,500 runs, saved every 73 days (as "
-              "`benchmarks/bench_lab.py`).", "",
-              f"Levers varied (±20 %, uniform): {', '.join(levers)}.", "",
+              f"`run_ensemble` in this process, chunks of 2,500 runs, saved every {lab_saveper:.1f} days and keeping "
+              "the lab profile's metric and fan-chart variables (as `sdflow lab`).", "",
+              f"Parameters varied: the lab profile's {len(levers)} uncertain parameters over their ranges, a Latin "
+              f"hypercube (as `benchmarks/bench_lab.py`): {', '.join(levers)}. Runs that ended ok: "
+              f"{int(lab['ok']):,} of {LAB_RUNS:,}.", "",
               f"| numpy | numba | numpy / numba |", "|---|---|---|",
               f"| {fmt(lab['numpy'])} | {fmt(lab['numba'])} | {ratio(lab['numpy'], lab['numba'])} |", "",
               "## Compile (numba, a cold cache)", "",

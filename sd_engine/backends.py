@@ -14,11 +14,20 @@ Back ends, by the name ``run(backend=...)`` takes:
     The slow reference interpreter (:mod:`sd_engine.interpret`), the test oracle.
 ``"auto"`` (the default)
     numba when it covers the call and pays, else numpy, silently. The rule
-    (:func:`choose_backend`): numba when its kernel for the model is already compiled (in
-    this process or in the disk cache), or when the estimated time of the call on numpy
-    exceeds the estimated compile time (:func:`numpy_seconds` > :func:`compile_seconds`):
-    ensembles and long runs; a short one-off run stays on numpy, whose cost is a few
-    milliseconds where a first compile costs a second or more.
+    (:func:`choose_backend`) depends on the model and the call alone, never on what ran
+    before, so a call gives the same numbers in any process:
+
+    - numba when the estimated time of the call on numpy exceeds the estimated compile time
+      (:func:`numpy_seconds` > :func:`compile_seconds`): ensembles and long runs; a short
+      one-off run stays on numpy, whose cost is a few milliseconds where a first compile
+      costs a second or more;
+    - for a shorter call, numba when its kernel is already compiled (in this process or in
+      the disk cache) *and* the model is exact (:func:`~sd_engine.codegen_numba.is_exact`:
+      no exp, log, trigonometric function or ``**``), whose compiled results equal numpy's
+      bit for bit, so the cache changes the speed and never the numbers. A model with such
+      functions runs a short call on numpy even when its kernel is cached: the C library's
+      exp and numpy's differ in the last bit. Ask for ``backend="numba"`` to use the
+      kernel anyway (interactive single runs of a large model).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from typing import Literal
 
 import numpy as np
 
-from .codegen_numba import NotCompiled, has_ensemble_driver, is_cached, numba_kernel, refusal
+from .codegen_numba import NotCompiled, has_ensemble_driver, is_cached, is_exact, numba_kernel, refusal
 from .errors import SpecError, did_you_mean
 from .expr import canonical
 from .program import Program, ProgramLike, as_program
@@ -99,9 +108,12 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
     # variables that change during the run), which the kernel does not do.
     reason = None if fixed_step else (why or f"the method `{method}` is adaptive (scipy's), not a fixed step")
     reason = reason or refusal(program)
-    if reason is None and backend == "auto" and not is_cached(program) \
-            and numpy_seconds(program, n_runs, n_steps, method) <= compile_seconds(program):
-        return "numpy"  # a short one-off call: compiling would cost more than it saves
+    if reason is None and backend == "auto" and numpy_seconds(program, n_runs, n_steps, method) \
+            <= compile_seconds(program) and not (is_exact(program) and is_cached(program)):
+        # A short call: compiling would cost more than it saves. A kernel compiled already is
+        # taken only where it gives numpy's numbers bit for bit, so what an earlier call or
+        # process left in the cache never changes a result.
+        return "numpy"
     if reason is None:
         try:
             numba_kernel(program)  # compiled (or loaded from the disk cache) here, once per program
@@ -116,13 +128,16 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
 def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
                  z0: np.ndarray, c: list[np.ndarray | tuple[np.ndarray, np.ndarray]], record: np.ndarray,
                  keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray, pipes: np.ndarray,
-                 rand: np.ndarray, fail_step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 rand: np.ndarray, fail_step: np.ndarray,
+                 matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run `program`'s compiled kernel from the initial states `y0`, `z0` (one row per run),
     writing the saved series into `record` ``(runs, saved times, series)``.
 
     `fail_step` holds -1 for each run, or the step at which it already failed; the kernel
     sets the step at which a run's first stock becomes non-finite. Returns that stock's
-    column and value per run.
+    column and value per run, and each run's largest saved ``|value|`` (NaN where one is NaN:
+    what :func:`sd_engine.guards.flag_values` would compute from `record`). `matrix`, when
+    given, holds the constants of `c` as one ``(runs, constants)`` array already.
     """
     try:
         kernel = numba_kernel(program)
@@ -130,9 +145,12 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         raise SpecError(f"Model `{program.spec.name}` cannot run on numba: {exc}.") from None
     n = y0.shape[0]
     n_constants = len(program.layout.constants)
-    # One column per element: the kernel reads the unrolled model's constants (sd_engine.unroll).
-    flat = flatten_constants(c, n_constants, n)
-    constants = np.stack(flat, axis=1) if flat else np.zeros((n, 0))
+    if matrix is not None:  # every constant a scalar: the block the inputs built once
+        constants = matrix
+    else:
+        # One column per element: the kernel reads the unrolled model's constants (sd_engine.unroll).
+        flat = flatten_constants(c, n_constants, n)
+        constants = np.stack(flat, axis=1) if flat else np.zeros((n, 0))
     lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
     parallel = n > 1
     # The model's own ensemble driver (equations inlined in the loop) costs a compile of its own,
@@ -141,22 +159,17 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
                            > ensemble_compile_seconds(program))
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
-    import numba
-
+    big = np.zeros(n)
     # Threads pay only for a call of some size: waking them costs more than a small ensemble's
     # work, and far more on a machine whose cores are busy (measured: 1,000 teacup runs took
-    # 3 ms on one thread, 12 ms on two of a loaded 2-core machine).
-    threads = numba.get_num_threads()
-    if parallel and numpy_seconds(program, n, len(times) - 1, method) < PARALLEL_SECONDS:
-        numba.set_num_threads(1)
-    try:
-        kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
-                   record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
-                   fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=parallel,
-                   inline=inline)
-    finally:
-        numba.set_num_threads(threads)
-    return fail_col, fail_value
+    # 3 ms on one thread, 12 ms on two of a loaded 2-core machine). A smaller call runs its
+    # blocks one after another, without the thread pool.
+    threads = parallel and numpy_seconds(program, n, len(times) - 1, method) >= PARALLEL_SECONDS
+    kernel.run(times=times, rows=rows, h=h, method=method, y0=y0, z0=z0, constants=constants, lookups=lookups,
+               record=record, keys=keys, plen=plen, pbuf=pbuf, disc=disc, pipes=pipes, rand=rand,
+               fail_step=fail_step, fail_col=fail_col, fail_value=fail_value, parallel=threads,
+               inline=inline, big=big)
+    return fail_col, fail_value, big
 
 
 def precompile(model: ProgramLike, *, ensemble: bool = True) -> float:
@@ -180,15 +193,17 @@ def precompile(model: ProgramLike, *, ensemble: bool = True) -> float:
         n, m, nz = 2, layout.n_stocks, layout.n_states
         pipes = [s for s in layout.states if s.update == "pipeline"]
         n_pipes = sum(s.size for s in pipes)
+        n_constants = sum(s.size for s in layout.constants)  # one column per element (unrolled)
         # Two runs of one step on dummy inputs: the driver is compiled for the argument types
         # every call passes (NumbaKernel.run converts them alike); the numbers are thrown away.
-        with np.errstate(all="ignore"):
-            kernel.run(times=np.array([0.0, 1.0]), rows=np.array([0, 1]), h=1.0, method="euler",
-                       y0=np.ones((n, m)), z0=np.ones((n, nz)), constants=np.ones((n, sum(s.size for s in layout.constants))),
-                       lookups=[(np.array([0.0, 1.0]), np.array([0.0, 1.0]))] * len(layout.lookups),
-                       record=np.empty((n, 2, layout.n_series)), keys=np.zeros((n, 0), dtype=np.uint64),
-                       plen=np.ones((n, n_pipes), dtype=np.int64), pbuf=np.zeros((n, n_pipes, 1)),
-                       disc=np.zeros(0, dtype=np.int64), pipes=np.arange(0), rand=np.arange(0),
-                       fail_step=np.full(n, -1), fail_col=np.zeros(n, dtype=np.int64), fail_value=np.zeros(n),
-                       parallel=True, inline=True)
+        for threads in (True, False):  # both of its drivers: across cores, and one block after another
+            with np.errstate(all="ignore"):
+                kernel.run(times=np.array([0.0, 1.0]), rows=np.array([0, 1]), h=1.0, method="euler",
+                           y0=np.ones((n, m)), z0=np.ones((n, nz)), constants=np.ones((n, n_constants)),
+                           lookups=[(np.array([0.0, 1.0]), np.array([0.0, 1.0]))] * len(layout.lookups),
+                           record=np.empty((n, 2, layout.n_series)), keys=np.zeros((n, 0), dtype=np.uint64),
+                           plen=np.ones((n, n_pipes), dtype=np.int64), pbuf=np.zeros((n, n_pipes, 1)),
+                           disc=np.zeros(0, dtype=np.int64), pipes=np.arange(0), rand=np.arange(0),
+                           fail_step=np.full(n, -1), fail_col=np.zeros(n, dtype=np.int64), fail_value=np.zeros(n),
+                           parallel=threads, inline=True)
     return time.perf_counter() - started

@@ -48,22 +48,22 @@ import threading
 import time
 import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .codegen import check_nesting, comment
-from .expr import Call, Expr, Num, Table, to_text
-from .functions import BUILTINS, PIECES
+from .expr import Binary, Call, Expr, Num, Table, to_text, walk
+from .functions import ALIASES, BUILTINS, PIECES
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
 from .unroll import NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
-           "is_cached", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
+           "is_cached", "is_exact", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
 
 log = logging.getLogger("sd_engine.numba")
 
@@ -194,20 +194,30 @@ class NumbaGenerator(ScalarGenerator):
 _DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
 # Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
 # model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
-# shared drivers call them through a pointer; runs spread across cores. Compiled on the first
+# shared drivers call them through a pointer; runs spread across cores (`run_parallel`) or, for a
+# call too small to wake threads, one block after another (`run_blocks`). Compiled on the first
 # ensemble of the model, and cached.
 _ENSEMBLE = """
 
 {run_block}
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def run_blocks(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
+               fail_step, fail_col, fail_value, big):
+    n = Y.shape[0]
+    for a in range(0, n, sf.BLOCK):
+        run_block(a, min(n, a + sf.BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
+                  disc, pipes, rand, fail_step, fail_col, fail_value, big)
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
-                 fail_step, fail_col, fail_value):
+                 fail_step, fail_col, fail_value, big):
     n = Y.shape[0]
     for block in prange((n + sf.BLOCK - 1) // sf.BLOCK):
         a = block * sf.BLOCK
         run_block(a, min(n, a + sf.BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
-                  disc, pipes, rand, fail_step, fail_col, fail_value)
+                  disc, pipes, rand, fail_step, fail_col, fail_value, big)
 """
 
 
@@ -264,44 +274,64 @@ class NumbaKernel:
     path: Path
     module: types.ModuleType
     tables: int  # lookups of the layout
+    # `evaluate` as the shared drivers take it (its address looked up once), and the flat
+    # lookup tables of the last call with the tables they came from (a model's own tables
+    # are the same arrays call after call).
+    pointer: Any = None
+    flat: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def run(self, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
             z0: np.ndarray, constants: np.ndarray, lookups: list[tuple[np.ndarray, np.ndarray]],
             record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
             pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
-            fail_value: np.ndarray, parallel: bool, inline: bool = False) -> None:
+            fail_value: np.ndarray, parallel: bool, inline: bool = False, big: np.ndarray | None = None) -> None:
         """Run every row of `y0` from its initial state, writing the saved series into
         `record` ``(runs, saved times, series)`` and the first non-finite stock of each run into
-        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked).
+        the ``fail_*`` arrays (a run whose ``fail_step`` is not -1 on entry is not checked), and
+        each run's largest saved ``|value|`` (NaN if one is NaN) into `big` (zeros on entry).
 
         `parallel` spreads blocks of runs across cores; `inline` takes the model's own
-        ensemble driver (compiled on its first use, then cached), which inlines the equations
-        into the step loop, instead of the shared one that calls them through a pointer."""
-        sizes = [len(xs) for xs, _ in lookups]
-        lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
-        ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
+        ensemble drivers (compiled on their first use, then cached), which inline the equations
+        into the step loop, instead of the shared ones that call them through a pointer."""
+        lx, ly, lo = self._flat_tables(lookups)
         from .numba_builtins import run_parallel, run_serial
 
         # numba's default thread pool (workqueue) cannot run two parallel kernels at once: a call
         # from a second thread while one runs (Dask's threaded workers) takes the serial driver.
         parallel = parallel and _PARALLEL.acquire(blocking=False)
         try:
-            inline = parallel and inline
-            first: tuple[Any, ...] = () if inline else (self.module.evaluate,)
-            driver: Any = self.module.run_parallel if inline else run_parallel if parallel else run_serial
+            first: tuple[Any, ...] = () if inline else (self.pointer or self.module.evaluate,)
+            driver: Any = (self.module.run_parallel if parallel else self.module.run_blocks) if inline else \
+                run_parallel if parallel else run_serial
             self._call(driver, first, times, rows, h, method, y0, z0, constants, lx, ly, lo, record, keys, plen, pbuf,
-                       disc, pipes, rand, fail_step, fail_col, fail_value)
+                       disc, pipes, rand, fail_step, fail_col, fail_value,
+                       np.zeros(len(y0)) if big is None else big)
         finally:
             if parallel:
                 _PARALLEL.release()
+
+    def _flat_tables(self, lookups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every table in one pair of arrays and where each starts: ``(xs, ys, offsets)``."""
+        last = self.flat.get("last")  # one tuple: threads see the tables with their arrays
+        if last is not None and len(last[0]) == len(lookups) and all(
+                a is xs and b is ys for (a, b), (xs, ys) in zip(last[0], lookups)):
+            return last[1]  # type: ignore[no-any-return]
+        sizes = [len(xs) for xs, _ in lookups]
+        lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        lx = np.ascontiguousarray(np.concatenate([np.asarray(xs, dtype=float) for xs, _ in lookups] or [np.zeros(0)]))
+        ly = np.ascontiguousarray(np.concatenate([np.asarray(ys, dtype=float) for _, ys in lookups] or [np.zeros(0)]))
+        # Kept only for tables that cannot change in place (read-only: a model's own), so an
+        # identical object means identical numbers.
+        if all(not np.asarray(xs).flags.writeable and not np.asarray(ys).flags.writeable for xs, ys in lookups):
+            self.flat["last"] = (list(lookups), (lx, ly, lo))
+        return lx, ly, lo
 
     @staticmethod
     def _call(driver: Any, first: tuple[Any, ...], times: np.ndarray, rows: np.ndarray, h: float, method: str,
               y0: np.ndarray, z0: np.ndarray, constants: np.ndarray, lx: np.ndarray, ly: np.ndarray, lo: np.ndarray,
               record: np.ndarray, keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray,
               pipes: np.ndarray, rand: np.ndarray, fail_step: np.ndarray, fail_col: np.ndarray,
-              fail_value: np.ndarray) -> None:
+              fail_value: np.ndarray, big: np.ndarray) -> None:
         n, n_saved, n_series = record.shape
         driver(*first, np.ascontiguousarray(times, dtype=np.float64), np.ascontiguousarray(rows, dtype=np.int64), float(h),
                METHOD_CODES[method], np.ascontiguousarray(y0, dtype=np.float64),
@@ -309,7 +339,7 @@ class NumbaKernel:
                lx, ly, lo, record.reshape(n * n_saved, n_series), n_saved, np.ascontiguousarray(keys, dtype=np.uint64),
                np.ascontiguousarray(plen, dtype=np.int64), np.ascontiguousarray(pbuf, dtype=np.float64),
                np.ascontiguousarray(disc, dtype=np.int64), np.ascontiguousarray(pipes, dtype=np.int64),
-               np.ascontiguousarray(rand, dtype=np.int64), fail_step, fail_col, fail_value)
+               np.ascontiguousarray(rand, dtype=np.int64), fail_step, fail_col, fail_value, big)
 
 
 # Built once per program (or its refusal), dropped with it.
@@ -363,6 +393,29 @@ def _module_path(source: str) -> Path:
     return cache_dir() / f"m_{key}.py"
 
 
+_EXACT: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
+
+
+def is_exact(model: ProgramLike) -> bool:
+    """Whether `model`'s compiled runs give numpy's results bit for bit: its equations use no
+    function whose compiled value may differ from numpy's in the last bit
+    (:data:`sd_engine.numba_builtins.INEXACT`, and ``**``). Then which back end runs a call
+    cannot change its numbers."""
+    program = as_program(model)
+    found = _EXACT.get(program)
+    if found is None:
+        from .numba_builtins import INEXACT
+
+        found = not any(
+            (isinstance(node, Call) and ALIASES.get(node.func, node.func) in INEXACT)
+            or (isinstance(node, Binary) and node.op == "**")
+            for var in program.lowered.variables
+            for equation in (var.equation, var.init_equation) if equation is not None
+            for node in walk(equation))
+        _EXACT[program] = found
+    return found
+
+
 def is_cached(model: ProgramLike) -> bool:
     """Whether `model`'s kernel is built in this process or compiled on disk (so running it
     costs no compile)."""
@@ -381,13 +434,15 @@ def has_ensemble_driver(model: ProgramLike) -> bool:
     """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
     program = as_program(model)
     kernel = _KERNELS.get(program)
-    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures:
+    if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures \
+            and kernel.module.run_blocks.signatures:
         return True
     if refusal(program) is not None:
         return False
     path = _module_path(_SOURCES[program])
     cached = path.parent / "__pycache__"
-    return cached.is_dir() and any(cached.glob(f"{path.stem}.run_parallel-*.nbi"))
+    return cached.is_dir() and all(any(cached.glob(f"{path.stem}.{driver}-*.nbi"))
+                                   for driver in ("run_parallel", "run_blocks"))
 
 
 def numba_kernel(model: ProgramLike) -> NumbaKernel:
@@ -431,7 +486,13 @@ def numba_kernel(model: ProgramLike) -> NumbaKernel:
         stats = module.evaluate.stats
         log.info("numba kernel of model %r %s in %.2f s (%s)", program.spec.name,
                  "loaded from the cache" if stats.cache_hits else "compiled", time.perf_counter() - started, path)
-        kernel = NumbaKernel(source, path, module, len(program.layout.lookups))
+        try:
+            from .numba_builtins import EvaluatePointer
+
+            pointer: Any = EvaluatePointer(module.evaluate)
+        except Exception:  # noqa: BLE001 -- numba's internals moved: the jitted function itself works, slower
+            pointer = None
+        kernel = NumbaKernel(source, path, module, len(program.layout.lookups), pointer)
         _KERNELS[program] = kernel
         return kernel
 

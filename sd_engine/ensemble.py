@@ -178,8 +178,9 @@ def run_ensemble(
 
             done = _compute(model, chunks, per_run, shared, seed, run_kwargs, keep, client, progress, stored, save)
     parts = [done[c.index] for c in chunks]
-    ds = xr.concat(parts, dim="run", data_vars="minimal", coords="minimal", compat="override",
-                   combine_attrs="override")
+    # One chunk is the ensemble already: concatenating it would copy every value for nothing.
+    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="run", data_vars="minimal", coords="minimal",
+                                                    compat="override", combine_attrs="override")
     ds = ds.assign_coords(run=np.arange(n_runs))
     # Each chunk recorded only its own runs' values; record the whole ensemble's instead.
     values = json.loads(parts[0].attrs.get("parameters", "{}"))

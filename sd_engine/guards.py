@@ -105,7 +105,7 @@ def check_memory(model: Program, n_steps: int, n_saved: int, n_runs: int, adapti
 
 
 def flag_values(model: Program, record: np.ndarray, times: np.ndarray,
-                 status: Sequence[RunStatus]) -> tuple[RunStatus, ...]:
+                 status: Sequence[RunStatus], largest: np.ndarray | None = None) -> tuple[RunStatus, ...]:
     """Flag each finished run whose saved values hold NaN, an infinity or a magnitude beyond
     :data:`OVERFLOW`, naming the first variable and time.
 
@@ -117,7 +117,9 @@ def flag_values(model: Program, record: np.ndarray, times: np.ndarray,
     n = record.shape[0]
     if not n or not record.size:
         return tuple(out)
-    suspect = ~(_largest_magnitudes(record) <= OVERFLOW)  # NaN compares false: suspect
+    if largest is None:  # else given by the integrator that wrote `record` (the compiled kernel)
+        largest = _largest_magnitudes(record)
+    suspect = ~(largest <= OVERFLOW)  # NaN compares false: suspect
     if not suspect.any():
         return tuple(out)
     may_be_nan = _nan_by_design(model)

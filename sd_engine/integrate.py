@@ -65,6 +65,7 @@ from .interpret import Interpreter, interpreted
 from .program import Program, ProgramLike, as_program
 from .progress import QUIET_VARIABLE
 from .results import Results, RunStatus
+from .run_setup import program_defaults, time_axes, tidy_times
 from .scalar import scalar_path
 from .solvers import ADAPTIVE_METHODS, METHODS, RK2, RK4, SOLVERS, AbstractSolver, Euler
 from .spec import LookupTable
@@ -190,11 +191,7 @@ def simulate_results(
     if not controls:
         n_saved = min(n_steps + 1, int(math.floor(n_steps * h / save + 1e-9)) + 1)
         check_memory(program, n_steps, n_saved, n, method in ADAPTIVE_METHODS)
-    step_times = _tidy_times(t0, h, n_steps)
-    saved = _saved_steps(step_times, t0, save, h)
-    times = step_times[saved]
-    rows = np.full(len(step_times), -1)
-    rows[saved] = np.arange(len(saved))
+    step_times, times, rows = (a.copy() for a in time_axes(t0, h, n_steps, save))
     layout = program.layout
     # Stored series by series, then time, then run: each `out[:, j] = x` of the generated code
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
@@ -208,15 +205,16 @@ def simulate_results(
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):
         state = _State(program, inputs, seeds, t0, h, n_steps)
+        largest = None
         if method in ADAPTIVE_METHODS:
             status = _run_adaptive(program, state, times, record, ADAPTIVE_METHODS[method], rtol, atol, h)
         elif controls:
             status, times, record = _run_controlled(program, state, SOLVERS[method](), t0, t1, h, save, controls)
         elif chosen == "numba":
-            status = _run_compiled(program, state, method, step_times, rows, record, progress)
+            status, largest = _run_compiled(program, state, method, step_times, rows, record, progress)
         else:
             status = _run_fixed(program, state, SOLVERS[method](), step_times, rows, record, progress)
-        statuses = flag_values(program, record, times, status)
+        statuses = flag_values(program, record, times, status, largest=largest)
     if errors == "raise":
         for i, st in enumerate(statuses):
             if st.failed:
@@ -245,43 +243,6 @@ def simulate_results(
         overrides=inputs.overridden,
         backend=chosen,
     )
-
-
-def _saved_steps(step_times: np.ndarray, t0: float, save: float, h: float) -> np.ndarray:
-    """The steps saved with save interval `save`: the first step at or after each multiple of
-    `save` from `t0` (every k-th step when `save` is k steps; otherwise the saved times are
-    computed times, never values moved to times the run did not compute)."""
-    every = save / h
-    if every == round(every) and every >= 1:  # every k-th step (saveper a whole number of steps)
-        return np.arange(0, len(step_times), int(every))
-    tol = 1e-9 * max(1.0, abs(save / h))
-    targets = np.arange(0.0, (step_times[-1] - t0) / save + tol + 1.0) * (save / h)
-    steps = np.unique(np.ceil(targets - tol).astype(np.intp))
-    return steps[steps < len(step_times)]
-
-
-def _tidy_times(t0: float, h: float, n_steps: int) -> np.ndarray:
-    """The step times ``t0 + k * h``, snapped to the decimals they stand for.
-
-    In floating point ``3 * 0.1`` is ``0.30000000000000004`` and ``-5 + 49 * 0.1`` is
-    ``-0.0999999999999996``: the computed time is off by about one ulp of the largest term
-    (``|t0|`` or ``k * h``). A time within 2 such ulps of a decimal with 12 significant
-    digits at that scale becomes the decimal, so saved times are the times as written
-    (``ds.sel(time=0.3)`` works) and ``time`` in equations matches them. Other times
-    (``k / 3``) are almost never that close to such a decimal and stay as computed; either
-    way a time moves by at most 2 ulps of its scale.
-    """
-    k = np.arange(n_steps + 1, dtype=float)
-    t = t0 + k * h
-    scale = abs(t0) + k * abs(h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        magnitude = np.floor(np.log10(scale))
-    digits = np.where(np.isfinite(magnitude), 11 - magnitude, 0.0)
-    exact = (digits >= 0) & (digits <= 22)  # 10**digits is then an exact double
-    factor = 10.0 ** np.where(exact, digits, 0.0)
-    snapped = np.round(t * factor) / factor
-    close = exact & (np.abs(snapped - t) <= 2 * np.spacing(scale))
-    return np.where(close, snapped, t)
 
 
 def _describe_run(inputs: Inputs, i: int) -> str:
@@ -343,16 +304,41 @@ class Inputs:
     def values(self) -> dict[str, np.ndarray]:
         """Every constant's values for every run, ``(runs, *shape)``, by canonical name."""
         values: dict[str, np.ndarray] = {}
-        for slot in self.program.layout.constants:
-            var = self.program.lowered[slot.key]
+        defaults = program_defaults(self.program)
+        # The scalar constants are the rows of one block, filled from the model's values in one
+        # pass (a large model has hundreds; an array each cost more than a compiled run).
+        block = self.scalars
+        i = 0
+        for slot, base in zip(self.program.layout.constants, defaults.arrays):
+            if not slot.shape:
+                values[slot.key] = block[i]
+                i += 1
+                continue
             if slot.key in self.overrides:
                 base = self.overrides[slot.key]
-            elif var.values is not None:
-                base = np.asarray(var.values, dtype=float).reshape(slot.shape)
-            else:
-                base = np.asarray(var.equation.value, dtype=float)  # type: ignore[union-attr]
             values[slot.key] = np.ascontiguousarray(np.broadcast_to(base, (self.n_runs,) + slot.shape), dtype=float)
         return values
+
+    @cached_property
+    def scalars(self) -> np.ndarray:
+        """The scalar constants' values ``(constants, runs)``, in layout order."""
+        defaults = program_defaults(self.program)
+        block = np.empty((len(defaults.scalars), self.n_runs))
+        block[:] = defaults.scalars[:, None]
+        for key, value in self.overrides.items():
+            row = defaults.rows.get(key)
+            if row is not None:
+                block[row] = value
+        return block
+
+    @cached_property
+    def matrix(self) -> np.ndarray | None:
+        """Every constant's value ``(runs, constants)`` in layout order, when all are scalars
+        (the compiled kernel's input), else None."""
+        defaults = program_defaults(self.program)
+        if len(defaults.scalars) != len(defaults.arrays):
+            return None
+        return np.ascontiguousarray(self.scalars.T)
 
     @cached_property
     def c(self) -> list[Any]:
@@ -440,11 +426,10 @@ def bind_inputs(model: ProgramLike, params: Mapping[str, Any]) -> Inputs:
                 f"Parameter `{lowered[key].name}` has shape {value.shape}; expected a scalar, "
                 f"{shape or 'a number'} for all runs, or (runs,{' ' if shape else ''}{', '.join(map(str, shape))})."
             )
+    own = program_defaults(program).tables
     for key in layout.lookups:
         if key not in tables:
-            table = lowered[key].lookup
-            assert table is not None
-            tables[key] = (np.asarray(table.xs, dtype=float), np.asarray(table.ys, dtype=float))
+            tables[key] = own[key]
     overridden = tuple(overrides) + tuple(k for k in tables if k in given)
     return Inputs(program, n_runs, ensemble, overrides, tables, overridden, tuple(per_run))
 
@@ -521,6 +506,7 @@ class _State:
         layout = program.layout
         n = inputs.n_runs
         self.c = inputs.c
+        self.inputs = inputs
         self.t0, self.h = t0, h
         # Column-major, so the generated code's per-stock views `y[:, j]` are contiguous.
         self.y = np.zeros((n, layout.n_stocks), order="F")
@@ -596,9 +582,10 @@ def _n_runs(program: Program, params: Mapping[str, Any]) -> int:
 
 
 def _run_compiled(program: Program, state: _State, method: str, step_times: np.ndarray, rows: np.ndarray,
-                  record: np.ndarray, progress: bool = False) -> list[RunStatus]:
+                  record: np.ndarray, progress: bool = False) -> tuple[list[RunStatus], np.ndarray]:
     """The fixed-step loop of :func:`_run_fixed` in the compiled kernel (:mod:`sd_engine.backends`);
-    a progress bar fills when the kernel returns (it does not call back into Python per step)."""
+    a progress bar fills when the kernel returns (it does not call back into Python per step).
+    Returns the statuses and each run's largest saved magnitude (for :func:`flag_values`)."""
     bar = _progress(len(step_times) - 1, progress)
     n = state.y.shape[0]
     status = [RunStatus()] * n
@@ -607,12 +594,12 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         _first_failure(program, state.y, float(step_times[0]), status, alive)
     fail_step = np.where(alive, -1, 0).astype(np.int64)
     pipes = len(state.pipes)
-    fail_col, fail_value = run_compiled(
+    fail_col, fail_value, largest = run_compiled(
         program, times=step_times, rows=rows, h=state.h, method=method, y0=state.y, z0=state.z, c=state.c,
         record=record, keys=state.keys if len(state.random) else np.zeros((n, 0), dtype=np.uint64),
         plen=state.length if pipes else np.ones((n, 0), dtype=np.int64),
         pbuf=state.buffer if pipes else np.zeros((n, 0, 1)), disc=state.discrete, pipes=state.pipes,
-        rand=state.random, fail_step=fail_step)
+        rand=state.random, fail_step=fail_step, matrix=state.inputs.matrix)
     if bar is not None:
         bar.update(len(step_times) - 1)
         bar.close()
@@ -621,7 +608,7 @@ def _run_compiled(program: Program, state: _State, method: str, step_times: np.n
         owner = program.lowered[slot.key].owner or slot.name
         status[run] = RunStatus(failed=True, time=float(step_times[fail_step[run]]), variable=owner,
                                 value=str(np.float64(fail_value[run])))
-    return status
+    return status, largest
 
 
 def _run_fixed(program: Program, state: _State, solver: AbstractSolver, step_times: np.ndarray,
@@ -759,7 +746,7 @@ def _run_controlled(program: Program, state: _State, solver: AbstractSolver, t0:
             state.advance_discrete(zn, k)
         if not math.isfinite(np.add.reduce(y, axis=None)) and alive.any():
             _first_failure(program, y, float(t + step), status, alive)
-        t = np.float64(_tidy_times(float(t), float(step), 1)[1])
+        t = np.float64(tidy_times(float(t), float(step), 1)[1])
     else:
         raise SimulationError(
             f"The run did not reach its FINAL TIME in {MAX_CONTROLLED_STEPS} steps (time {float(t):g}); check the "

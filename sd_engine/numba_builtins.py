@@ -26,6 +26,7 @@ from numba.extending import get_cython_function_address
 
 __all__ = [
     "COVERED",
+    "INEXACT",
     "minimum",
     "maximum",
     "choose",
@@ -52,6 +53,7 @@ __all__ = [
     "mix",
     "draw",
     "EVALUATE",
+    "EvaluatePointer",
     "BLOCK",
     "run_block",
     "run_serial",
@@ -94,6 +96,13 @@ COVERED: dict[str, str] = {
     "_truncated_normal": "sf.truncated_normal({})",
     "_truncated_poisson": "sf.truncated_poisson({})",
 }
+
+#: The builtins of :data:`COVERED` whose compiled value may differ from numpy's in the last bit:
+#: numba calls the C library's function, numpy its own vectorised one (SVML on AVX-512). The
+#: rest are IEEE operations (+ - * /, sqrt, comparisons, truncation, fmod) that give the same
+#: double either way. ``**`` is such a function too (the C library's ``pow``).
+INEXACT = frozenset({"exp", "ln", "log10", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                     "tanh", "gamma_ln", "_truncated_exponential"})
 
 
 @_jit
@@ -362,8 +371,28 @@ _V, _VI, _M = types.float64[::1], types.int64[::1], types.float64[:, ::1]
 #: series into row `r` of `R`. Rows, not views: a view per call costs more than the equations
 #: of a small model.
 EVALUATE = types.void(_F, _F, _M, _I, _M, _I, _M, _I, _V, _V, _VI, _M, _I, _M, _I, _M, _I)
+
+
+class EvaluatePointer(types.WrapperAddressProtocol):  # type: ignore[misc,name-defined]
+    """A model's compiled ``evaluate`` as the drivers take it: its machine address, looked up
+    once. Passing the jitted function itself makes numba look the address up on every call
+    (tens of microseconds, more than a small model's whole run)."""
+
+    def __init__(self, evaluate: Any) -> None:
+        from numba.experimental.function_type import _get_wrapper_address
+
+        self.evaluate = evaluate  # keeps the compiled code (and so the address) alive
+        self.address = int(_get_wrapper_address(evaluate, EVALUATE))
+
+    def __wrapper_address__(self) -> int:
+        return self.address
+
+    def signature(self) -> Any:
+        return EVALUATE
+
+
 _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, _V, _V, _VI, _M, _I,
-                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V)
+                     types.uint64[:, ::1], types.int64[:, ::1], types.float64[:, :, ::1], _VI, _VI, _VI, _VI, _VI, _V, _V)
 #: Runs a block steps together: their equations interleave, so the processor overlaps one run's
 #: chain of dependent operations with the others' (a single run waits on each result in turn).
 BLOCK = 16
@@ -371,12 +400,15 @@ BLOCK = 16
 
 @_jit
 def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-              disc, pipes, rand, fail_step, fail_col, fail_value):
+              disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Runs ``a:b`` step by step: the step loop of ``sd_engine.integrate._run_fixed`` and the
     solvers' ``step``, operation for operation (``y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)``).
-    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``."""
+    `R` is the record ``(runs * T, series)``: run i's saved time r is row ``i * T + r``. `big`
+    gets each run's largest saved ``|value|``, NaN once one is NaN (as ``guards.flag_values``
+    would find it), read from each row just written while it is in cache."""
     B = b - a
     m = Y.shape[1]
+    S = R.shape[1]
     y = Y[a:b].copy()
     z = Z[a:b].copy()
     stages = 1 if method == 0 else 2 if method == 1 else 4
@@ -395,8 +427,7 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
             for u in range(B):
                 w = 4 * u
                 if s == 0:
-                    for j in range(m):
-                        yt[u, j] = y[u, j]
+                    pass  # the first stage reads the stocks themselves
                 elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
                     for j in range(m):
                         yt[u, j] = y[u, j] + h * K[w, j]
@@ -407,20 +438,37 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                     for j in range(m):
                         yt[u, j] = y[u, j] + h * K[w + 2, j]
                 row = (a + u) * T + r if (s == 0 and r >= 0) else -1
-                evaluate(tt, h, yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1), R, row)
+                evaluate(tt, h, y if s == 0 else yt, u, z, u, C, a + u, lx, ly, lo, K, w + s, ZN, 2 * u + min(s, 1),
+                         R, row)
+                if row >= 0:
+                    g = big[a + u]
+                    if g == g:
+                        for j in range(S):
+                            x = abs(R[row, j])
+                            if not x <= g:  # larger, or NaN (which stays)
+                                g = x
+                                if g != g:
+                                    break
+                        big[a + u] = g
         if k == n_steps:
             break
         for u in range(B):
             w = 4 * u
+            # `bad` sums y * 0: zero while every stock is finite, NaN once one is not (inf * 0 is
+            # NaN), so the search for the failing stock runs only then, not every step.
+            bad = 0.0
             if method == 0:
                 for j in range(m):
                     y[u, j] += h * K[w, j]
+                    bad += y[u, j] * 0.0
             elif method == 1:
                 for j in range(m):
                     y[u, j] = y[u, j] + half * (K[w, j] + K[w + 1, j])
+                    bad += y[u, j] * 0.0
             else:
                 for j in range(m):
                     y[u, j] = y[u, j] + sixth * (K[w, j] + 2 * K[w + 1, j] + 2 * K[w + 2, j] + K[w + 3, j])
+                    bad += y[u, j] * 0.0
             # Discrete states after the stocks: samples, pipelines, then fresh draws (_State.advance_discrete).
             for q in range(len(disc)):
                 z[u, disc[q]] = ZN[2 * u, disc[q]]
@@ -430,7 +478,7 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                 z[u, pipes[q]] = pbuf[a + u, q, pointer[u, q]]
             for q in range(len(rand)):
                 z[u, rand[q]] = draw(keys[a + u, q], k + 1)
-            if fail_step[a + u] < 0:
+            if bad != 0.0 and fail_step[a + u] < 0:
                 for j in range(m):
                     if not math.isfinite(y[u, j]):
                         fail_step[a + u] = k + 1
@@ -441,21 +489,21 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
 
 @njit(_DRIVER, cache=True, error_model="numpy", nogil=True)
 def run_serial(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-               disc, pipes, rand, fail_step, fail_col, fail_value):
+               disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Every run of a call in blocks, one block after another (a single run: no thread pool)."""
     n = Y.shape[0]
     for a in range(0, n, BLOCK):
         run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
-                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)
 
 
 @njit(_DRIVER, cache=True, error_model="numpy", nogil=True, parallel=True)
 def run_parallel(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
-                 disc, pipes, rand, fail_step, fail_col, fail_value):
+                 disc, pipes, rand, fail_step, fail_col, fail_value, big):
     """Every run of a call in blocks across cores, calling `evaluate` through a pointer (no
     compile per model; the model's own ensemble driver, which inlines it, is faster)."""
     n = Y.shape[0]
     for block in prange((n + BLOCK - 1) // BLOCK):
         a = block * BLOCK
         run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
-                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value)
+                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)

@@ -169,12 +169,22 @@ class Results:
             dims = lead + tuple(dim_names[d] for d in slot.dims)
             data_vars[var.name] = xr.Variable(dims, squeeze(self.constants[slot.key]), dict(attributes[slot.key]),
                                               fastpath=True)
+        built = _built_indexes(program)
+        indexed: dict[str, tuple[xr.IndexVariable, Any]] = {}
         for key, (xs, ys) in self.lookups.items():
             var = lowered[key]
             if var.internal:
                 continue  # a table per element of a data variable or arrayed lookup: the model's own are kept
-            data_vars[var.name] = xr.Variable((f"{var.name} input",), ys, dict(attributes[key]))
-            coords[f"{var.name} input"] = xs
+            axis = f"{var.name} input"
+            data_vars[var.name] = xr.Variable((axis,), np.array(ys, dtype=float), dict(attributes[key]),
+                                              fastpath=True)
+            coords[axis] = xs
+            index = built.get(axis)
+            if index is not None and index[0] is xs:  # the model's own table (read-only): its index is built
+                indexed[axis] = index[1]
+        for name, (values, index) in built.items():
+            if name in coords and not name.endswith(" input") and np.array_equal(values, coords[name][1]):
+                indexed[name] = index
         step_name = dict(spec.attrs).get("time_step_variable")
         step_series = dict(spec.attrs).get("time_step_series")
         if step_name and step_name not in data_vars:
@@ -214,7 +224,9 @@ class Results:
             attrs["status"] = self.status[0].label
             if self.seeds is not None:
                 attrs["seed"] = int(self.seeds[0])
-        return build_dataset(data_vars, coords, attrs)
+        dataset = build_dataset(data_vars, coords, attrs, indexed)
+        _remember_indexes(program, indexed, dataset, coords)
+        return dataset
 
     def _overridden(self) -> dict[str, Any]:
         """Parameter values set for this call, by display name (lookups as ``[xs, ys]``)."""
@@ -230,7 +242,8 @@ class Results:
         return out
 
 
-def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], attrs: dict[str, Any]) -> xr.Dataset:
+def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], attrs: dict[str, Any],
+                  indexed: Mapping[str, tuple[xr.IndexVariable, Any]] | None = None) -> xr.Dataset:
     """The dataset of `data_vars` with `coords` (``name: values`` or ``(dims, values[, attrs])``).
 
     ``xr.Dataset(data_vars, coords)`` aligns and merges every variable, which for a model of
@@ -238,7 +251,9 @@ def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], att
     than the compiled run itself. The variables here are already consistent (built from one
     layout), so the dataset is put together directly: an index for each dimension coordinate,
     and ``Dataset._construct_direct``. Where that private constructor is missing or changed
-    (another xarray), the public one builds the same dataset.
+    (another xarray), the public one builds the same dataset. `indexed` gives dimension
+    coordinates built already, as ``name: (variable, index)``: the index is shared (pandas
+    indexes are immutable), the variable copied shallowly (its attributes are the caller's).
     """
     construct = getattr(xr.Dataset, "_construct_direct", None)
     if construct is not None:
@@ -251,7 +266,11 @@ def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], att
                 dims, values, cattrs = (value + ({},))[:3] if isinstance(value, tuple) else ((name,), value, {})
                 if isinstance(dims, str):
                     dims = (dims,)
-                if tuple(dims) == (name,):  # a dimension coordinate: indexed, as xarray would
+                if indexed and name in indexed:
+                    variable, index = indexed[name]
+                    variables[name] = variable.copy(deep=False)
+                    indexes[name] = index
+                elif tuple(dims) == (name,):  # a dimension coordinate: indexed, as xarray would
                     variable = xr.IndexVariable(dims, values, cattrs)
                     variables[name] = variable
                     indexes[name] = PandasIndex(variable.to_index(), name)
@@ -262,6 +281,35 @@ def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], att
         except (TypeError, ValueError, AttributeError, ImportError):
             pass
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+# Dimension coordinates of a program's datasets (the time axis, each lookup's input axis) with
+# their pandas indexes, as last built: building an index costs ~50 us, and a model has dozens.
+# Lookup axes are kept for the model's own (read-only) tables, the time axis for its last value.
+_INDEXES: weakref.WeakKeyDictionary[Program, dict[str, tuple[Any, tuple[Any, Any]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _built_indexes(program: Program) -> dict[str, tuple[Any, tuple[Any, Any]]]:
+    return _INDEXES.get(program, {})
+
+
+def _remember_indexes(program: Program, indexed: Mapping[str, Any], dataset: xr.Dataset,
+                      coords: dict[str, Any]) -> None:
+    new: dict[str, tuple[Any, tuple[Any, Any]]] = {}
+    for name, value in coords.items():
+        if name in indexed or name not in dataset.xindexes:
+            continue
+        if name == "time":
+            values = np.array(value[1])
+        elif name.endswith(" input") and isinstance(value, np.ndarray) and not value.flags.writeable:
+            values = value
+        else:
+            continue
+        # A copy of the variable: its attributes are the dataset's, which the user may change.
+        new[name] = (values, (dataset.variables[name].copy(deep=False), dataset.xindexes[name]))
+    if new:
+        _INDEXES[program] = {**_INDEXES.get(program, {}), **new}  # replaced whole: threads read it
 
 
 # The attributes of a program's variables (and its model hash), built once per program: writing

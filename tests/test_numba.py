@@ -25,7 +25,7 @@ import sd_engine as sd
 from sd_engine import functions
 from sd_engine.backends import BackendWarning, choose_backend, compile_seconds, numpy_seconds, precompile
 from sd_engine.builder import Model
-from sd_engine.codegen_numba import has_ensemble_driver, is_cached, numba_kernel, refusal
+from sd_engine.codegen_numba import has_ensemble_driver, is_cached, is_exact, numba_kernel, refusal
 from sd_engine.guards import NonFiniteWarning
 from sd_engine.io.conformance import data_files_beside, find_cases
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
@@ -105,7 +105,8 @@ def test_ensembles_of_sir_equal_single_runs_and_numpy() -> None:
     assert_results_close(ens, model.run(params, backend="numpy", final_time=20, dt=0.125), rtol=1e-12, atol=1e-12)
 
 
-def test_a_failing_run_is_marked_where_numpy_marks_it() -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_a_failing_run_is_marked_where_numpy_marks_it(method: str) -> None:
     m = Model("blow up", final_time=3, dt=0.25)
     m.constant("k", 1.0)
     m.stock("x", initial=1, inflows=["growth"])
@@ -114,12 +115,50 @@ def test_a_failing_run_is_marked_where_numpy_marks_it() -> None:
     params = {"k": np.array([0.5, 1.0, 2.0])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = model.run(params, backend="numpy")
-        actual = model.run(params, backend="numba")
+        expected = model.run(params, backend="numpy", method=method)
+        actual = model.run(params, backend="numba", method=method)
     assert list(actual["run_status"].values) == list(expected["run_status"].values)
     assert "failed" in str(actual["run_status"].values[1])
     for name in ("x", "growth"):  # infinities and NaN where numpy has them
         np.testing.assert_allclose(actual[name].values, expected[name].values, rtol=1e-12)
+
+
+def test_the_kernel_finds_the_largest_saved_magnitude_as_flag_values_does() -> None:
+    """Each run's largest saved |value|, found by the kernel as it writes: NaN once a value is
+    NaN, so the runs flagged are numpy's (a NaN auxiliary, one beyond the overflow limit)."""
+    from sd_engine.backends import run_compiled
+    from sd_engine.guards import OVERFLOW, _largest_magnitudes
+    from sd_engine.integrate import _State, bind_inputs
+    from sd_engine.run_setup import time_axes
+
+    m = Model("flags", final_time=4, dt=0.5)
+    m.constant("k", 1.0)
+    m.stock("x", initial=1, inflows=["growth"])
+    m.flow("growth", "x * k")
+    m.aux("root", "sqrt(2 - time * k)")  # NaN from time 2 / k on
+    m.aux("huge", "x * 1e300 * k")
+    model = m.compile()
+    params = {"k": np.array([0.1, 0.5, 1.0, 1e-280])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = model.run(params, backend="numpy")
+        actual = model.run(params, backend="numba")
+    assert list(actual["run_status"].values) == list(expected["run_status"].values)
+    assert sum("flagged" in str(v) for v in actual["run_status"].values) == 3
+    # The magnitudes themselves, against the pass over the record that flag_values makes.
+    program = model.program
+    inputs = bind_inputs(program, params)
+    step_times, _, rows = (a.copy() for a in time_axes(0.0, 0.5, 8, 0.5))
+    state = _State(program, inputs, np.arange(4), 0.0, 0.5, 8)
+    record = np.empty((4, 9, program.layout.n_series))
+    with np.errstate(all="ignore"):
+        _, _, largest = run_compiled(program, times=step_times, rows=rows, h=0.5, method="euler", y0=state.y,
+                                     z0=state.z, c=state.c, record=record, keys=np.zeros((4, 0), dtype=np.uint64),
+                                     plen=np.ones((4, 0), dtype=np.int64), pbuf=np.zeros((4, 0, 1)),
+                                     disc=state.discrete, pipes=state.pipes, rand=state.random,
+                                     fail_step=np.full(4, -1))
+    np.testing.assert_array_equal(largest, _largest_magnitudes(record))
+    assert np.isnan(largest[2]) and largest[0] > OVERFLOW >= largest[3]
 
 
 def test_a_builtin_the_back_end_does_not_know_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,6 +200,27 @@ def test_a_compiled_kernel_counts_as_cached_and_auto_then_uses_it() -> None:
     assert choose_backend(model.program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=10) == "numba"
 
 
+def test_auto_gives_the_same_numbers_whatever_the_cache_holds() -> None:
+    """A model with exp: compiled, its results may differ from numpy's in the last bit, so a
+    short call stays on numpy before and after its kernel is compiled (the rule reads the model
+    and the call, not the cache); a model of IEEE operations alone may take the cached kernel,
+    whose numbers are numpy's bit for bit."""
+    m = Model("cooling with exp", final_time=20)
+    m.constant("rate", 0.1)
+    m.stock("heat", initial=100, outflows=["loss"])
+    m.flow("loss", "heat * (1 - exp(-rate))")
+    model = m.compile()
+    assert not is_exact(model) and is_exact(models.build("teacup").compile())
+    before = model.run()
+    numba_kernel(model)
+    assert is_cached(model)
+    assert choose_backend(model.program, "auto", method="euler", fixed_step=True, n_runs=1, n_steps=20) == "numpy"
+    after = model.run()
+    np.testing.assert_array_equal(after["heat"].values, before["heat"].values)
+    m.aux("squared", "heat ** 2")
+    assert not is_exact(m.compile())
+
+
 def test_interpreter_backend_runs_the_reference() -> None:
     model = models.build("teacup").compile()
     ds = model.run(backend="interpreter", final_time=5)
@@ -182,17 +242,25 @@ def test_a_second_process_loads_the_kernel_from_the_disk_cache(caplog: pytest.Lo
     assert float(done.stdout.strip().splitlines()[-1]) == expected
 
 
-def test_the_models_own_ensemble_driver_equals_the_shared_one() -> None:
-    # The shared parallel driver calls `evaluate` through a pointer; the model's own, compiled by
-    # precompile, inlines it. Same operations: the same numbers to the last bit.
+def test_the_models_own_ensemble_drivers_equal_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shared driver calls `evaluate` through a pointer; the model's own two, compiled by
+    # precompile, inline it (one runs its blocks in turn, the other across cores). Same
+    # operations: the same numbers to the last bit.
+    from sd_engine import backends
+
     model = _random_model().compile()
     spreads = {"spread": np.linspace(0.5, 3.0, 20)}
     shared = model.run(spreads, seed=3, backend="numba", method="rk2")
     assert not has_ensemble_driver(model)
     precompile(model)
     assert has_ensemble_driver(model)
-    own = model.run(spreads, seed=3, backend="numba", method="rk2")
+    kernel = numba_kernel(model)
+    assert kernel.module.run_blocks.signatures and kernel.module.run_parallel.signatures
+    own = model.run(spreads, seed=3, backend="numba", method="rk2")  # small: its blocks in turn
     assert_results_close(own, shared, rtol=0, atol=0)
+    monkeypatch.setattr(backends, "PARALLEL_SECONDS", 0.0)  # any call spreads across cores
+    across = model.run(spreads, seed=3, backend="numba", method="rk2")
+    assert_results_close(across, shared, rtol=0, atol=0)
 
 
 CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []

@@ -260,3 +260,30 @@ def test_run_statuses_compare_by_value_with_nan_times_equal() -> None:
     assert RunStatus(failed=True, time=2.0, variable="x", value="inf") == RunStatus(True, 2.0, "x", "inf")
     assert RunStatus() != RunStatus(flagged=True) and RunStatus(True, 2.0) != RunStatus(True, 3.0)
     assert len({RunStatus(), RunStatus()}) == 1
+
+
+# -- the fast dataset build -------------------------------------------------------------------------
+def test_datasets_built_from_cached_indexes_equal_xarrays_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time axis and the lookups' input axes are built once per model and shared: each
+    dataset equals the one xarray's public constructor builds, and what a user changes in one
+    dataset (attributes, lookup values) does not reach the next."""
+    model = health_board().compile()
+    first = model.run()
+    first["time"].attrs["units"] = "changed"
+    first["capacity effect"].values[0] = -1.0  # the result's copy, not the model's table
+    first["capacity effect"].attrs["doc"] = "changed"
+    runs = [model.run(), model.run(params={"capacity effect": [(0, 1.0), (50, 0.7)]}),
+            model.run(params={"Treatment Time": [2.0, 3.0]}, final_time=3)]
+    import sd_engine.results as results
+
+    monkeypatch.setattr(results, "build_dataset", lambda data_vars, coords, attrs, indexed=None: xr.Dataset(
+        data_vars, coords=coords, attrs=attrs))  # xarray's public constructor, no cached index
+    expected = [model.run(), model.run(params={"capacity effect": [(0, 1.0), (50, 0.7)]}),
+                model.run(params={"Treatment Time": [2.0, 3.0]}, final_time=3)]
+    for got, want in zip(runs, expected):
+        got.attrs.pop("created"), want.attrs.pop("created")
+        xr.testing.assert_identical(got, want)
+    assert runs[0]["time"].attrs["units"] == "Week"
+    assert runs[0]["capacity effect"].values.tolist() == [1.0, 0.8, 0.5]
+    assert runs[1]["capacity effect input"].values.tolist() == [0.0, 50.0]
+    assert runs[2]["time"].values.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
