@@ -399,7 +399,7 @@ _EXACT: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
 def is_exact(model: ProgramLike) -> bool:
     """Whether `model`'s compiled runs give numpy's results bit for bit: its equations use no
     function whose compiled value may differ from numpy's in the last bit
-    (:data:`sd_engine.numba_builtins.INEXACT`, and ``**``). Then which back end runs a call
+    (``sd_engine.numba_builtins.INEXACT``, and ``**``). Then which back end runs a call
     cannot change its numbers."""
     program = as_program(model)
     found = _EXACT.get(program)

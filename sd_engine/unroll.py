@@ -11,7 +11,7 @@ element's block, stateful builtins (lowered to internal arrayed stocks) one stoc
 element, and VECTOR SELECT its computation over the elements it selects from. The dimension
 rules are the numpy code generator's own: the dimensions of every part of an equation come
 from :meth:`sd_engine.codegen.CodeGenerator.emit`, and each reference is resolved as
-:meth:`~sd_engine.codegen.CodeGenerator.emit_ref` resolves it.
+``CodeGenerator.emit_ref`` (:mod:`sd_engine.codegen`) resolves it.
 
 The unrolled model comes with a flat :class:`~sd_engine.program.Layout` that keeps the
 original's columns: element ``k`` (C order) of a variable whose slot starts at column ``s``
