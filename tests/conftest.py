@@ -29,3 +29,19 @@ def numba_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("SDFLOW_CACHE_DIR", None)
     else:
         os.environ["SDFLOW_CACHE_DIR"] = before
+
+
+@pytest.fixture
+def chosen_backends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The back ends that runs choose from here on (``"numba"``, ``"numpy"``, ...), in order."""
+    import sd_engine.integrate as integrate
+
+    chosen: list[str] = []
+    real = integrate.choose_backend
+
+    def spy(*args: object, **kwargs: object) -> str:
+        chosen.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return chosen[-1]
+
+    monkeypatch.setattr(integrate, "choose_backend", spy)
+    return chosen

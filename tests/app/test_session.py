@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -206,25 +205,15 @@ def test_a_profile_file_naming_a_model_file_next_to_it(tmp_path: Path, test_mode
                                   reference["Teacup Temperature"].sel(time=ds["time"].values).values)
 
 
-def test_precompiled_workbench_runs_compiled_and_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precompiled_workbench_runs_compiled_and_agrees_with_numpy(chosen_backends: list[str]) -> None:
     # The app compiles its model once so that slider moves run on numba; the plotted numbers must
     # be the API's (numpy) to the last few bits, and every run of the workbench must go compiled.
-    import sd_engine.integrate as integrate
-
     wb = Workbench.open("teacup", n_runs=8)
     assert wb.precompile()
-    chosen: list[str] = []
-    real = integrate.choose_backend
-
-    def spy(*args: Any, **kwargs: Any) -> str:
-        chosen.append(real(*args, **kwargs))
-        return chosen[-1]
-
-    monkeypatch.setattr(integrate, "choose_backend", spy)
+    chosen_backends.clear()
     values = {"Characteristic Time": 7.5}
     single, ens = wb.single(values), wb.ensemble(values)
-    assert chosen == ["numba", "numba"]
-    monkeypatch.undo()
+    assert chosen_backends == ["numba", "numba"]
     expected = wb.model.run(params=values, backend="numpy", final_time=wb.final_time, saveper=wb.saveper)
     np.testing.assert_allclose(single["Teacup Temperature"], expected["Teacup Temperature"], rtol=1e-12)
     params = {**values, **wb.draws(values)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 from builders import bass, logistic, yeast
@@ -216,24 +214,14 @@ def test_dominant_set_needs_half_the_change():
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_scores_repeat_the_run_on_the_back_end_recorded_in_the_results(backend: str,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                       chosen_backends: list[str]) -> None:
     # Results record their back end; the run that loop scores repeat uses it, so a compiled run's
     # scores come from a compiled repeat (and equal the numpy ones: the same operations).
-    import sd_engine.integrate as integrate
-
     model = sd.load("sir")
     ds = model.run(backend=backend)
     assert ds.attrs["backend"] == backend
-    chosen: list[str] = []
-    real = integrate.choose_backend
-
-    def spy(*args: Any, **kwargs: Any) -> str:
-        chosen.append(real(*args, **kwargs))
-        return chosen[-1]
-
-    monkeypatch.setattr(integrate, "choose_backend", spy)
+    chosen_backends.clear()
     dom = model.loop_dominance(ds)
-    assert chosen and set(chosen) == {backend}
-    monkeypatch.undo()
+    assert chosen_backends and set(chosen_backends) == {backend}
     reference = model.loop_dominance(model.run(backend="numpy"))
     np.testing.assert_allclose(dom.values, reference.values, rtol=1e-10, atol=1e-12)
