@@ -181,9 +181,9 @@ class Workbench:
 
     def precompile(self) -> bool:
         """Compile the model's numba kernels now, or load them from the disk cache, so that every
-        slider move runs compiled (a 100-run fan of the whole-system model in about 0.1 s where
-        numpy takes about a second). The first compile on a machine takes seconds; later ones
-        load in well under one. Returns False, and runs stay on numpy, when the compiled back end
+        slider move runs compiled (a 100-run fan of the whole-system model in about 0.4 s where
+        numpy takes about 3 s). The first compile on a machine takes seconds; later opens load
+        the kernels from the disk cache. Returns False, and runs stay on numpy, when the compiled back end
         does not cover the model.
         """
         from ..backends import precompile
