@@ -54,9 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import check_nesting, comment
-from .expr import Binary, Call, Expr, Num, Table, to_text, walk
-from .functions import ALIASES, BUILTINS, PIECES
+from .codegen import comment
+from .expr import Binary, Call, Expr, Num, Table, walk
+from .functions import ALIASES, BUILTINS
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
@@ -156,17 +156,7 @@ class NumbaGenerator(ScalarGenerator):
             body.append(f"{ident[slot.key]} = z[iz, {slot.start}]" + comment(slot.name))
         for i, slot in enumerate(layout.constants):
             body.append(f"{ident[slot.key]} = c[ic, {i}]" + comment(slot.name))
-        for var in self.rate_order():
-            assert var.equation is not None
-            if isinstance(var.equation, Call) and var.equation.func == PIECES:
-                raise NotScalar
-            code = self.emit(var.equation, var)[0]
-            if var.kind == "flow" and var.non_negative:
-                code = f"sf.maximum({code}, 0.0)"
-            body.append(f"{ident[var.canonical]} = {check_nesting(code, var)}"
-                        + comment(f"{var.name} = {to_text(var.equation)}"))
-            if var.kind == "flow":
-                body += [line.strip() for line in self.limit_outflow(var)]
+        body += self.rate_lines()
         for slot in layout.stocks:
             body.append(f"K[s, {slot.start}] = {self.net_flow(self.vars[slot.key])}" + comment(f"net flow of {slot.name}"))
         for slot in layout.states:

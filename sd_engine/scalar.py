@@ -149,17 +149,7 @@ class ScalarGenerator(CodeGenerator):
         # No subscripts here: every slot is one column, read from the lists yv and zv.
         body = self.read_inputs(layout, True, read=lambda slot, buffer: f"{buffer}v[{slot.start}]",
                                 constants="cs", indent="")
-        for var in self.rate_order():
-            assert var.equation is not None
-            if isinstance(var.equation, Call) and var.equation.func == PIECES:
-                raise NotScalar
-            code = self.emit(var.equation, var)[0]
-            if var.kind == "flow" and var.non_negative:
-                code = f"sf.maximum({code}, 0.0)"
-            body.append(f"{ident[var.canonical]} = {check_nesting(code, var)}"
-                        + comment(f"{var.name} = {to_text(var.equation)}"))
-            if var.kind == "flow":
-                body += self.limit_outflow(var)
+        body += self.rate_lines()
         rates = [self.net_flow(self.vars[s.key]) for s in layout.stocks]
         body.append(f"rates = ({', '.join(rates)}{',' if len(rates) == 1 else ''})")
         lines += ["        " + b for b in body]
@@ -182,6 +172,23 @@ class ScalarGenerator(CodeGenerator):
     def net_flow(self, stock: Variable) -> str:
         terms = [f"+ {self.ident[f]}" for f in stock.inflows] + [f"- {self.ident[f]}" for f in stock.outflows]
         return net_flow_text(terms, stock, self.ident[stock.canonical], "sf")
+
+    def rate_lines(self) -> list[str]:
+        """The lines computing each auxiliary and flow in order, non-negative flows capped (the
+        step body that the scalar path and the compiled back end share)."""
+        body = []
+        for var in self.rate_order():
+            assert var.equation is not None
+            if isinstance(var.equation, Call) and var.equation.func == PIECES:
+                raise NotScalar
+            code = self.emit(var.equation, var)[0]
+            if var.kind == "flow" and var.non_negative:
+                code = f"sf.maximum({code}, 0.0)"
+            body.append(f"{self.ident[var.canonical]} = {check_nesting(code, var)}"
+                        + comment(f"{var.name} = {to_text(var.equation)}"))
+            if var.kind == "flow":
+                body += self.limit_outflow(var)
+        return body
 
     def limit_outflow(self, flow: Variable) -> list[str]:
         lines = []
