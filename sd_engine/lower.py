@@ -143,6 +143,7 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
         return expr
 
     pieces: dict[tuple[str, tuple[str, ...]], str] = {}
+    initial_pieces: dict[tuple[str, tuple[str, ...]], str] = {}  # a stock's element -> its initial value
     added: list[Variable] = []
     rebuilt: dict[str, Variable] = {}
     for var in spec.variables:
@@ -151,7 +152,12 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
             continue
         # A stock is split only when it holds one value from the start (INITIAL's state).
         held = var.kind == "stock" and var.update == "discrete" and not var.inflows and not var.outflows
-        if var.kind not in ("aux", "flow") and not held:
+        # Any other stock on a cycle starts element by element, as Vensim orders initial values:
+        # each element's initial value is held by an internal stock of its own, the stock starts
+        # from those, and an equation that reads one element of the stock at the start reads
+        # that element's own (SDEverywhere's init_recurrence: cs[t2] starts from ecs[t1] + 1).
+        starts = var.kind == "stock" and not held and var.update in ("continuous", "discrete")
+        if var.kind not in ("aux", "flow") and not held and not starts:
             continue
         if isinstance(eq, Call) and eq.func == "_pieces":
             args = list(eq.args)
@@ -166,22 +172,32 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
             labels = [a.value for a in at.args if isinstance(a, Str)]
             ranges = [label for label in labels if canonical(label) in dim_names]
             combos = list(itertools.product(*(range(len(dims[canonical(r)].elements)) for r in ranges)))
-            split: list[tuple[list[str], Expr]] = []
+            split: list[tuple[list[str], Expr, Expr | None]] = []
             for combo in combos:
                 chosen = {canonical(r): k for r, k in zip(ranges, combo)}
                 expr = at_element(body, chosen)
-                if expr is None:
+                # ACTIVE INITIAL's initial equation goes with each element, read at that element.
+                init = None if var.init_equation is None or held else at_element(var.init_equation, chosen)
+                if expr is None or (var.init_equation is not None and not held and init is None):
                     break
                 names = [dims[canonical(label)].elements[chosen[canonical(label)]]
                          if canonical(label) in chosen else label for label in labels]
-                split.append((names, expr))
+                split.append((names, expr, init))
             if len(split) != len(combos):
                 new_args += [at, body]  # a block whose subscripts cannot be read element by element
                 continue
-            for names, expr in split:
+            for names, expr, init in split:
                 elements = tuple(canonical(n) for n in names)
+                if starts:
+                    start = Variable(f"_initial {var.name}[{', '.join(names)}]", "stock", expr, internal=True,
+                                     update="discrete", owner=var.owner or var.name,
+                                     source=f"initial value of an element of `{var.name}`, to order it on its own")
+                    added.append(start)
+                    initial_pieces[(var.canonical, elements)] = start.canonical
+                    new_args += [Call("_at", tuple(Str(n) for n in names)), Ref(start.canonical)]
+                    continue
                 piece = Variable(f"_{var.name}[{', '.join(names)}]", "stock" if held else "aux", expr,
-                                 internal=True, update="discrete" if held else "continuous",
+                                 init_equation=init, internal=True, update="discrete" if held else "continuous",
                                  source=f"element of `{var.name}`, on its own to order it element by element",
                                  owner=var.owner or var.name)
                 added.append(piece)
@@ -189,19 +205,19 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
                 new_args += [Call("_at", tuple(Str(n) for n in names)), Ref(piece.canonical)]
         if new_args != args:
             rebuilt[var.canonical] = dataclasses.replace(var, equation=Call("_pieces", tuple(new_args)))
-    if not pieces:
+    if not pieces and not initial_pieces:
         return spec
 
-    def redirect(expr: Expr) -> Expr:
+    def redirect(expr: Expr, to: dict[tuple[str, tuple[str, ...]], str] = pieces) -> Expr:
         if isinstance(expr, Ref):
             key = (expr.name, tuple(canonical(s) for s in expr.subscripts))
-            return Ref(pieces[key]) if key in pieces else expr
+            return Ref(to[key]) if key in to else expr
         if isinstance(expr, Unary):
-            return Unary(expr.op, redirect(expr.operand))
+            return Unary(expr.op, redirect(expr.operand, to))
         if isinstance(expr, Binary):
-            return Binary(expr.op, redirect(expr.left), redirect(expr.right))
+            return Binary(expr.op, redirect(expr.left, to), redirect(expr.right, to))
         if isinstance(expr, Call):
-            return Call(expr.func, tuple(redirect(a) for a in expr.args))
+            return Call(expr.func, tuple(redirect(a, to) for a in expr.args))
         return expr
 
     new_vars = []
@@ -209,6 +225,18 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
         var = rebuilt.get(var.canonical, var)
         changes: dict[str, Any] = {f: redirect(getattr(var, f)) for f in ("equation", "init_equation")
                                    if getattr(var, f) is not None}
+        if initial_pieces and var.update != "random":
+            # At the start, an element of a stock split above is read from its own initial value:
+            # a stock's equation is its initial value; anything else starts from an initial
+            # equation that reads it (equal to its equation at the start, so nothing else changes).
+            field = "equation" if var.kind == "stock" else "init_equation"
+            base = changes.get(field, getattr(var, field))
+            if base is None:
+                base = changes.get("equation", var.equation)
+            if base is not None:
+                begun = redirect(base, initial_pieces)
+                if begun != base:
+                    changes[field] = begun
         new_vars.append(dataclasses.replace(var, **changes))
     return dataclasses.replace(spec, variables=tuple(new_vars))
 

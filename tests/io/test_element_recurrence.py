@@ -77,3 +77,51 @@ def test_a_true_loop_between_elements_is_reported_naming_them(tmp_path: Path) ->
     message = str(info.value)
     for element in ("`_ecc[t1]`", "`_ecc[t2]`", "`_ecc[t3]`"):
         assert element in message
+
+
+def test_stock_initial_values_are_ordered_element_by_element(tmp_path: Path) -> None:
+    # SDEverywhere's init_recurrence: cs and ecs start from each other's initial values, one
+    # element back. Its Vensim output (init_recurrence.dat): cs = 1, 3, 5 and ecs = 2, 4, 6,
+    # which is the hand calculation cs[t1] = 1, ecs[k] = cs[k] + 1, cs[k] = ecs[k-1] + 1.
+    path = tmp_path / "init_recurrence.mdl"
+    path.write_text("Target: (t1-t3) ~~|\ntNext: (t2-t3) -> tPrev ~~|\ntPrev: (t1-t2) -> tNext ~~|\n"
+                    "g[Target] = 0 ~~|\ncs[t1] = INTEG(g[t1], 1) ~~|\ncs[tNext] = INTEG(g[tNext], ecs[tPrev] + 1) ~~|\n"
+                    "ecs[t1] = INTEG(g[t1], cs[t1] + 1) ~~|\necs[tNext] = INTEG(g[tNext], cs[tNext] + 1) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    model = sd.load(path)
+    ds = model.run()
+    np.testing.assert_array_equal(ds["cs"].values, [[1.0, 3.0, 5.0]] * 2)
+    np.testing.assert_array_equal(ds["ecs"].values, [[2.0, 4.0, 6.0]] * 2)
+    same_as_interpreter(model, ["cs", "ecs"])
+    assert not any(str(v).startswith("_") for v in ds.data_vars)
+
+
+def test_a_stock_that_grows_keeps_its_flows_when_its_start_is_split(tmp_path: Path) -> None:
+    # s[k] starts at s[k-1]'s start + 1 and grows by k per step: the split is of the start only.
+    model = load(tmp_path, "rate[t] = 1, 2, 3, 4, 5 ~~|\ns[t1] = INTEG(rate[t1], 0) ~~|\n"
+                           "s[tNext] = INTEG(rate[tNext], s[tPrev] + 1) ~~|\n")
+    ds = model.run()
+    time = ds["time"].values[:, None]
+    np.testing.assert_array_equal(ds["s"].values, np.arange(5.0) + time * np.arange(1.0, 6.0))
+    same_as_interpreter(model, ["s"])
+
+
+def test_a_loop_between_stock_elements_at_the_start_is_reported_naming_them(tmp_path: Path) -> None:
+    model_path = tmp_path / "loop.mdl"
+    model_path.write_text("t: (t1-t3) ~~|\ntPrev: (t1-t2) -> tNext ~~|\ntNext: (t2-t3) -> tPrev ~~|\n"
+                          "s[t1] = INTEG(0, s[t3] + 1) ~~|\ns[tNext] = INTEG(0, s[tPrev] + 1) ~~|\n" + CONTROL)
+    with pytest.raises(AlgebraicLoopError) as info:
+        sd.load(model_path).run()
+    for element in ("`_initial s[t1]`", "`_initial s[t2]`", "`_initial s[t3]`"):
+        assert element in str(info.value)
+
+
+def test_active_initial_keeps_its_initial_value_on_each_element(tmp_path: Path) -> None:
+    # `a` and `x` read each other as wholes, so `a` is split element by element; each element
+    # keeps ACTIVE INITIAL's start (10), which the stock starts from, and runs on x * 2 after.
+    model = load(tmp_path, "x[t1] = 1 ~~|\nx[tNext] = a[tPrev] + 1 ~~|\na[t] = ACTIVE INITIAL(x[t] * 2, 10) ~~|\n"
+                           "s[t] = INTEG(0, a[t]) ~~|\n")
+    ds = model.run()
+    np.testing.assert_array_equal(ds["s"].values, np.full((3, 5), 10.0))
+    np.testing.assert_array_equal(ds["a"].values[-1], [2.0, 6.0, 14.0, 30.0, 62.0])  # x = 1, 3, 7, 15, 31
+    same_as_interpreter(model, ["s", "a"])

@@ -253,3 +253,19 @@ def test_runge_kutta_with_a_pulse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"`rk4_pulse.mdl` asks for RK4 integration \(its settings\), and `y` "
                                                r"calls PULSE"):
         sd.load(path)
+
+
+# -- a subscripted lookup called over a `!` range (C-LEARN: SUM(RS CO2 FF[COP!](Time/One year))) --
+def test_a_subscripted_lookup_called_over_a_bang_range_is_summed(tmp_path: Path) -> None:
+    # Each element's table is a line through the origin with slope 1, 2, 3; at Time = t the sum is
+    # t + 2t + 3t = 6t; the block form reads each region's table and the sum takes the largest.
+    path = write(tmp_path, "bang_lookup.mdl",
+                 "R: r1, r2, r3 ~~|\nB: b1, b2 ~~|\ntab[r1]((0, 0), (10, 10)) ~~|\ntab[r2]((0, 0), (10, 20)) ~~|\n"
+                 "tab[r3]((0, 0), (10, 30)) ~~|\ntotal = SUM(tab[R!](Time)) ~~|\n"
+                 "largest[B] = VMAX(tab[R!](Time + 1)) ~~|\nstart[R] = ACTIVE INITIAL(Time, tab[R](4)) ~~|\n"
+                 "s[R] = INTEG(0, start[R]) ~~|\n")
+    ds = sd.load(path).run()
+    np.testing.assert_allclose(ds["total"].values, 6 * ds["time"].values)
+    np.testing.assert_allclose(ds["largest"].values, np.outer(3 * (ds["time"].values + 1), [1, 1]))
+    # ACTIVE INITIAL's start reads each region's own table at 4: 4, 8, 12.
+    np.testing.assert_allclose(ds["s"].values[0], [4, 8, 12])

@@ -456,11 +456,16 @@ class ExpressionConverter(ABC):
                 f"Lookup `{lookup.name}` has {len(lookup.dims)} subscript(s) but `{self.current}` calls it with "
                 f"{len(subs)}."
             )
-        labels = self.block
+        # A range marked `!` (`SUM(table[dim!](x))`) is one more dimension of the readings, kept
+        # marked so the enclosing reduction sums over it, as it does for a variable's `x[dim!]`.
+        bangs = [sub[:-1] for sub in subs if sub.endswith("!")
+                 and canonical(sub[:-1]) in elements and canonical(sub[:-1]) not in map(canonical, self.block)]
+        labels = tuple(self.block) + tuple(bangs)
         ranges = [label for label in labels if canonical(label) in elements]
         args: list[Expr] = []
         for combo in itertools.product(*(self.ctx.subscripts.expand(label, self.current) for label in labels)):
             swap = {canonical(label): element for label, element in zip(labels, combo)}
+            swap.update({canonical(label) + "!": element for label, element in zip(labels, combo)})
             for label, element in zip(labels, combo):
                 # A range of the call named through a range the block is over.
                 for sub in subs:
@@ -487,7 +492,7 @@ class ExpressionConverter(ABC):
         self.views[canonical(name)] = Variable(name, "aux", Call("_pieces", tuple(args)), dims=tuple(ranges),
                                                internal=True, source=f"lookup `{lookup.name}` in {self.ctx.path.name}",
                                                owner=lookup.name)
-        return Ref(canonical(name), tuple(ranges))
+        return Ref(canonical(name), tuple(label + "!" if label in bangs else label for label in ranges))
 
     def reduction(self, func: str, args: list[Expr]) -> Expr:
         if len(args) != 1:

@@ -69,8 +69,10 @@ def to_variables(conv: ExpressionConverter, el: Element) -> list[Variable]:
             and asts[0].function.reference == "active_initial":
         conv.current = el.name
         args = asts[0].arguments
+        conv.block = el.pieces[0][0]  # a subscripted lookup call inside reads over the block
         equation = piecewise(conv, el, [(el.pieces[0][0], conv.expr(args[0]))])
         init = piecewise(conv, el, [(el.pieces[0][0], conv.expr(args[1]))])
+        conv.block = ()
         return [Variable(el.name, "aux", equation, init_equation=init, **common)]
     # Constants: numbers and arrays of numbers for every block.
     values = subscripts.constant_values(el)
