@@ -208,9 +208,36 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
     if not pieces and not initial_pieces:
         return spec
 
+    views: dict[str, Variable] = {}
+
+    def slice_of_pieces(ref: Ref) -> Expr:
+        """`x[e, r!]` of a split `x` (C-LEARN's ``VECTOR SELECT(on[COP, set targets!], ...)``):
+        an internal array over the `!` ranges that reads the elements' own variables, so the
+        reader depends on those elements only."""
+        ranges = [canonical(s[:-1]) for s in ref.subscripts if s.endswith("!")]
+        if not ranges or any(r not in dims for r in ranges):
+            return ref
+        args: list[Expr] = []
+        for combo in itertools.product(*(dims[r].elements for r in ranges)):
+            chosen = iter(combo)
+            elements = tuple(canonical(next(chosen)) if s.endswith("!") else canonical(s) for s in ref.subscripts)
+            piece = pieces.get((ref.name, elements))
+            if piece is None:
+                return ref
+            args += [Call("_at", tuple(Str(e) for e in combo)), Ref(piece)]
+        owner = by_key[ref.name]
+        name = f"_{owner.name}[{', '.join(ref.subscripts)}]"
+        views.setdefault(canonical(name), Variable(
+            name, "aux", Call("_pieces", tuple(args)), dims=tuple(dims[r].name for r in ranges), internal=True,
+            source=f"elements of `{owner.name}` read over a `!` range, to order them one by one",
+            owner=owner.owner or owner.name))
+        return Ref(canonical(name), tuple(f"{dims[r].name}!" for r in ranges))
+
     def redirect(expr: Expr, to: dict[tuple[str, tuple[str, ...]], str] = pieces) -> Expr:
         if isinstance(expr, Ref):
             key = (expr.name, tuple(canonical(s) for s in expr.subscripts))
+            if key not in to and to is pieces and expr.name in rebuilt:
+                return slice_of_pieces(expr)
             return Ref(to[key]) if key in to else expr
         if isinstance(expr, Unary):
             return Unary(expr.op, redirect(expr.operand, to))
@@ -238,7 +265,7 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
                 if begun != base:
                     changes[field] = begun
         new_vars.append(dataclasses.replace(var, **changes))
-    return dataclasses.replace(spec, variables=tuple(new_vars))
+    return dataclasses.replace(spec, variables=tuple(new_vars) + tuple(views.values()))
 
 
 class _Lowering:

@@ -125,3 +125,20 @@ def test_active_initial_keeps_its_initial_value_on_each_element(tmp_path: Path) 
     np.testing.assert_array_equal(ds["s"].values, np.full((3, 5), 10.0))
     np.testing.assert_array_equal(ds["a"].values[-1], [2.0, 6.0, 14.0, 30.0, 62.0])  # x = 1, 3, 7, 15, 31
     same_as_interpreter(model, ["s", "a"])
+
+
+def test_a_sum_over_a_subrange_reads_only_those_elements(tmp_path: Path) -> None:
+    # total reads y over `first!` (t1, t2) and x[t3] reads total: a loop of whole arrays, none
+    # element by element. Hand calculation: x = 1, 2, 6 and y = 2x = 2, 4, 12, total = 2 + 4.
+    # C-LEARN: Last Set Target Year = INITIAL(VECTOR SELECT(on[COP, set targets!], ...)).
+    path = tmp_path / "slice.mdl"
+    path.write_text("t: (t1-t3) ~~|\nfirst: (t1-t2) ~~|\nx[t1] = 1 ~~|\nx[t2] = 2 ~~|\nx[t3] = total ~~|\n"
+                    "y[t] = x[t] * 2 ~~|\ntotal = SUM(y[first!]) ~~|\nheld = INITIAL(VMAX(y[first!])) ~~|\n"
+                    "s[t] = INTEG(0, x[t] + held) ~~|\n" + CONTROL)
+    model = sd.load(path)
+    ds = model.run()
+    np.testing.assert_array_equal(ds["x"].values[-1], [1.0, 2.0, 6.0])
+    np.testing.assert_array_equal(ds["y"].values[-1], [2.0, 4.0, 12.0])
+    np.testing.assert_array_equal(ds["total"].values, [6.0] * 3)
+    np.testing.assert_array_equal(ds["s"].values[0], [5.0, 6.0, 10.0])
+    same_as_interpreter(model, ["x", "y", "total", "s"])
