@@ -268,6 +268,19 @@ def split_element_cycles(spec: ModelSpec) -> ModelSpec:
     return dataclasses.replace(spec, variables=tuple(new_vars) + tuple(views.values()))
 
 
+def _renamed(expr: Expr, old: str, new: str) -> Expr:
+    """`expr` with every reference to `old` reading `new` instead, subscripts kept."""
+    if isinstance(expr, Ref):
+        return Ref(new, expr.subscripts) if expr.name == old else expr
+    if isinstance(expr, Unary):
+        return Unary(expr.op, _renamed(expr.operand, old, new))
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _renamed(expr.left, old, new), _renamed(expr.right, old, new))
+    if isinstance(expr, Call):
+        return Call(expr.func, tuple(_renamed(a, old, new) for a in expr.args))
+    return expr
+
+
 class _Lowering:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -528,16 +541,17 @@ class _Lowering:
 
     # -- discrete states ---------------------------------------------------------------
     def lower_sample_if_true(self, owner: Variable, condition: Expr, x: Expr, init: Expr) -> Expr:
-        if owner.canonical in references(condition) | references(x):
-            # `Peak = SAMPLE IF TRUE(x > Peak, x, x)` (Sterman's beer game): Vensim computes it,
-            # reading Peak as a level, but its reference does not say which value that is.
-            raise UnsupportedError(
-                f"SAMPLE IF TRUE in `{owner.name}` reads `{owner.name}` itself in its condition or input; "
-                "sdflow does not run a SAMPLE IF TRUE that samples its own value (Vensim does not document "
-                "which value it reads). Compare with a stock that holds the previous value instead."
-            )
         base = self.name(owner, "sample_if_true")
         state = Ref(Variable(base, "stock", init).canonical)
+        if owner.canonical in references(init):
+            raise UnsupportedError(
+                f"SAMPLE IF TRUE in `{owner.name}` reads `{owner.name}` in its initial value, which has no "
+                "previous value to read; start it from other variables."
+            )
+        # Vensim's reference: "When the same variable appears on the right it is the previous value
+        # of the variable that is used" (`Peak = SAMPLE IF TRUE(x > Peak, x, x)`, Sterman's beer
+        # game): that is the held state, the value at the end of the last step.
+        condition, x = (_renamed(e, owner.canonical, state.name) for e in (condition, x))
         value = self.internal(owner, f"{base} value", "aux", Call("if_then_else", (condition, x, state)))
         self.internal(owner, base, "stock", init, inflows=(value.name,), update="discrete")
         return value

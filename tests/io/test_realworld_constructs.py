@@ -97,9 +97,25 @@ def test_a_seed_that_changes_during_the_run_is_still_refused(tmp_path: Path) -> 
         sd.load(path)
 
 
-def test_sample_if_true_that_reads_itself_is_refused_by_name(tmp_path: Path) -> None:
-    path = write(tmp_path, "peak.mdl", "x = Time ~~|\npeak = SAMPLE IF TRUE(x > peak, x, x) ~~|\n")
-    with pytest.raises(UnsupportedError, match=r"SAMPLE IF TRUE in `peak` reads `peak` itself"):
+def test_sample_if_true_that_reads_itself_reads_its_previous_value(tmp_path: Path) -> None:
+    # Vensim's reference: "When the same variable appears on the right it is the previous value of
+    # the variable that is used" (its example: max workforce; Sterman's beer game: peak inventory).
+    # x = 5 - (t - 2)^2 = 1, 4, 5, 4, 1, -4; the running maximum from 1 and the running minimum
+    # from 100 (at t = 0 the condition already holds, 1 < 100), worked out by hand.
+    path = tmp_path / "peak.mdl"
+    path.write_text("x = 5 - (Time - 2) * (Time - 2) ~~|\npeak = SAMPLE IF TRUE(x > peak, x, x) ~~|\n"
+                    "lowest = SAMPLE IF TRUE(x < lowest, x, 100) ~~|\n"
+                    "PEAKS[R] = SAMPLE IF TRUE(x * k[R] > PEAKS[R], x * k[R], 0) ~~|\nR: r1, r2 ~~|\nk[R] = 1, -1 ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 5 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    ds = sd.load(path).run()
+    np.testing.assert_array_equal(ds["peak"].values, [1, 4, 5, 5, 5, 5])
+    np.testing.assert_array_equal(ds["lowest"].values, [1, 1, 1, 1, 1, -4])
+    np.testing.assert_array_equal(ds["PEAKS"].values, [[1, 0], [4, 0], [5, 0], [5, 0], [5, 0], [5, 4]])
+
+
+def test_sample_if_true_that_starts_from_itself_is_refused_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "peak.mdl", "x = Time ~~|\npeak = SAMPLE IF TRUE(x > 1, x, peak) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"SAMPLE IF TRUE in `peak` reads `peak` in its initial value"):
         sd.load(path)
 
 
