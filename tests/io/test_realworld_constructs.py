@@ -236,11 +236,33 @@ def test_a_causal_loop_placeholder_is_refused_naming_variable_and_line(tmp_path:
         sd.load(path)
 
 
-def test_sinteg_is_refused_by_name(tmp_path: Path) -> None:
-    # Wonderland3's bounded stock: SINTEG is not in Vensim's reference, so there is nothing to match.
-    path = write(tmp_path, "sinteg.mdl", "r = 0.1 ~~|\nk = SINTEG(r, 0.5, 0, 1, :NA:, :NA:, :NA:) ~~|\n")
-    with pytest.raises(UnsupportedError, match=r"`sinteg.mdl` line 2: `k` calls SINTEG, a Vensim function its "
-                                               r"reference does not document"):
+def test_sinteg_with_euler_clips_the_level_each_step(tmp_path: Path) -> None:
+    # Vensim's reference: SINTEG "will never go below min or above max" and is non-conservative.
+    # r = 0.3 - 0.1 t from 0.5 with TIME STEP 1, worked by hand: 0.5, 0.8, then 1.0 (0.8 + 0.2),
+    # held at 1 while r >= 0, then down from 1 (not from the unclipped 1.1): 0.9, 0.7, 0.4, 0, 0.
+    path = tmp_path / "sinteg.mdl"
+    path.write_text("r = 0.3 - 0.1 * Time ~~|\nk = SINTEG(r, 0.5, 0, 1, :NA:, :NA:, :NA:) ~~|\n"
+                    "low = SINTEG(-1, 5, :NA:, 2, :NA:, :NA:, :NA:) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 10 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n")
+    model = sd.load(path)
+    ds = model.run()
+    np.testing.assert_allclose(ds["k"].values, [0.5, 0.8, 1, 1, 1, 0.9, 0.7, 0.4, 0, 0, 0], atol=1e-15)
+    # No lower bound: the start 5 is clipped to the maximum 2, then falls by 1 a step.
+    np.testing.assert_array_equal(ds["low"].values, 2.0 - np.arange(11))
+    np.testing.assert_array_equal(model.with_backend("interpreter").run()["k"].values, ds["k"].values)
+
+
+def test_sinteg_with_runge_kutta_is_refused(tmp_path: Path) -> None:
+    # Wonderland3 asks for RK4; the reference does not say how the bounds act inside its stages.
+    path = tmp_path / "sinteg_rk4.mdl"
+    path.write_text("r = 0.1 ~~|\nk = SINTEG(r, 0.5, 0, 1, :NA:, :NA:, :NA:) ~~|\n" + CONTROL + settings(1))
+    with pytest.raises(UnsupportedError, match=r"`sinteg_rk4.mdl` line 2: `k` calls SINTEG in a model run with rk4"):
+        sd.load(path)
+
+
+def test_sinteg_with_a_quantum_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "sinteg_quant.mdl", "r = 0.1 ~~|\nk = SINTEG(r, 0.5, 0, 1, 0.25, :NA:, :NA:) ~~|\n")
+    with pytest.raises(UnsupportedError, match=r"line 2: SINTEG in `k` gives `quant`, `spec` or `thresh`"):
         sd.load(path)
 
 

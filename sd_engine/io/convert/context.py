@@ -226,8 +226,6 @@ def vensim_method(text: str, default: str = "euler") -> str:
 UNSIMULATABLE = {
     "a_function_of": ("A FUNCTION OF", "a placeholder Vensim writes for a variable of a causal-loop diagram whose "
                       "equation has not been written; the diagram is not a simulation model. Write the equation"),
-    "sinteg": ("SINTEG", "a Vensim function its reference does not document, so sdflow cannot reproduce it. Write "
-               "the stock with INTEG and bound it explicitly"),
 }
 
 
@@ -245,7 +243,7 @@ def _pysd_nodes(node: Any) -> Any:
 
 def _refuse_unsimulatable(sections: Sequence[Any], source: SourceFile) -> None:
     """Refuse, naming the variable, its line and the call, a model whose equations call one of
-    :data:`UNSIMULATABLE` (FREE6's causal-loop diagrams, Wonderland's SINTEG)."""
+    :data:`UNSIMULATABLE` (FREE6's causal-loop diagrams)."""
     for section in sections:
         for element in section.elements:
             for component in element.components:

@@ -65,6 +65,8 @@ def to_variables(conv: ExpressionConverter, el: Element) -> list[Variable]:
                 "(for example `INTEG(0, 0)`)."
             )
         return _stock(conv, el, common)
+    if any(type(a).__name__ == "CallStructure" and a.function.reference == "sinteg" for a in asts):
+        return _sinteg(conv, el, common)
     if len(asts) == 1 and type(asts[0]).__name__ == "CallStructure" \
             and asts[0].function.reference == "active_initial":
         conv.current = el.name
@@ -219,6 +221,58 @@ def _stock(conv: ExpressionConverter, el: Element, common: dict[str, Any]) -> li
     stock = Variable(el.name, "stock", init, inflows=tuple(inflows), outflows=tuple(outflows),
                      non_negative=non_negative, **common)
     return [stock, *extra]
+
+
+def _sinteg(conv: ExpressionConverter, el: Element, common: dict[str, Any]) -> list[Variable]:
+    """SINTEG(rate, initial, min, max, quant, spec, thresh): Vensim's reference defines it as the
+    integral of `rate` that "will never go below min or above max" (a bound given as :NA: is
+    none). With Euler, each step's value is ``clip(level + TIME STEP * rate, min, max)``, the
+    start clipped too: a stock updated once a step, so the level itself is held at the bound
+    (the reference calls SINTEG non-conservative). How the bounds act inside a Runge-Kutta step,
+    and which multiple of `quant` a value rounds to, the reference does not say: refused."""
+    conv.current = el.name
+    where = conv.ctx.source.at(el.name, search=False)
+    if conv.ctx.method != "euler":
+        raise UnsupportedError(
+            f"`{conv.ctx.path.name}`{where}: `{el.name}` calls SINTEG in a model run with {conv.ctx.method}; "
+            "Vensim's reference does not say how its bounds act inside a Runge-Kutta step, so sdflow runs "
+            "SINTEG with Euler only. Set the model's integration method to Euler, or write the stock with INTEG."
+        )
+    if len(el.pieces) != 1:
+        raise UnsupportedError(f"`{conv.ctx.path.name}`{where}: `{el.name}` is defined by SINTEG block by block; "
+                               "sdflow needs one SINTEG equation for the whole variable.")
+    ast = el.pieces[0][1]
+    args = list(ast.arguments)
+    if len(args) != 7:
+        raise SpecError(f"`{conv.ctx.path.name}`{where}: SINTEG in `{el.name}` takes seven arguments (rate, "
+                        f"initial, min, max, quant, spec, thresh), not {len(args)}.")
+    bounds = []
+    for what, arg in zip(("min", "max", "quant", "spec", "thresh"), args[2:]):
+        if not isinstance(arg, (int, float)):
+            raise UnsupportedError(f"`{conv.ctx.path.name}`{where}: SINTEG's `{what}` in `{el.name}` must be a "
+                                   "number or :NA:, as Vensim's reference requires.")
+        bounds.append(None if math.isnan(arg) else float(arg))
+    if any(b is not None for b in bounds[2:]):
+        raise UnsupportedError(
+            f"`{conv.ctx.path.name}`{where}: SINTEG in `{el.name}` gives `quant`, `spec` or `thresh`; Vensim's "
+            "reference does not say how a value rounds to a multiple of quant or in which order these apply, "
+            "so sdflow runs SINTEG with min and max only. Give those three as :NA:."
+        )
+
+    def clip(expr: Expr) -> Expr:
+        if bounds[0] is not None:
+            expr = Call("max", (expr, Num(bounds[0])))
+        if bounds[1] is not None:
+            expr = Call("min", (expr, Num(bounds[1])))
+        return expr
+
+    rate, initial = conv.expr(args[0]), conv.expr(args[1])
+    name = f"{el.name} bounded step"
+    step = Variable(name, "aux", clip(Binary("+", Ref(canonical(el.name)), Binary("*", Ref("time_step"), rate))),
+                    dims=el.dims, internal=True, owner=el.name,
+                    source=f"the level of SINTEG `{el.name}` after this step, in {conv.ctx.path.name}")
+    stock = Variable(el.name, "stock", clip(initial), inflows=(canonical(name),), update="discrete", **common)
+    return [stock, step]
 
 
 def _can_be_flow(conv: ExpressionConverter, ref: Ref, stock: Element) -> bool:
