@@ -285,12 +285,27 @@ def test_a_vensim_file_asking_for_rk4_runs_rk4(tmp_path: Path) -> None:
     assert sd.load(path).spec.time.method == "euler"
 
 
-def test_runge_kutta_with_a_pulse_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "rk4_pulse.mdl"
-    path.write_text("y = INTEG(PULSE(1, 1), 0) ~~|\n" + CONTROL + settings(5))
-    with pytest.raises(UnsupportedError, match=r"`rk4_pulse.mdl` asks for RK4 integration \(its settings\), and `y` "
-                                               r"calls PULSE"):
-        sd.load(path)
+def test_runge_kutta_holds_test_inputs_over_each_step(tmp_path: Path) -> None:
+    # Vensim's reference (Runge-Kutta integration): it "holds all exogenous and test inputs (STEP,
+    # PULSE and RAMP) constant over the integration interval", so each RK4 step integrates the
+    # inputs' values at its start: by hand, with TIME STEP 1 and starts 0, 1, 2, 3,
+    # PULSE(1, 1) = 0, 1, 0, 0; RAMP(1, 0, 10) = 0, 1, 2, 3; STEP(2, 1) = 0, 2, 2, 2;
+    # PULSE TRAIN(0, 1, 2, 10) = 1, 0, 1, 0; the stocks are their running sums. (Read at each
+    # stage's time, the PULSE would give y(1) = 1/6 and the RAMP z(2) = 2.)
+    path = tmp_path / "rk4_inputs.mdl"
+    path.write_text("y = INTEG(PULSE(1, 1), 0) ~~|\nz = INTEG(RAMP(1, 0, 10), 0) ~~|\nw = INTEG(STEP(2, 1), 0) ~~|\n"
+                    "q = INTEG(PULSE TRAIN(0, 1, 2, 10), 0) ~~|\nx = PULSE(1, 1) ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n" + settings(5))
+    model = sd.load(path)
+    assert model.spec.time.method == "rk4"
+    ds = model.run()
+    np.testing.assert_array_equal(ds["y"].values, [0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(ds["z"].values, [0, 0, 1, 3, 6])
+    np.testing.assert_array_equal(ds["w"].values, [0, 0, 2, 4, 6])
+    np.testing.assert_array_equal(ds["q"].values, [0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(ds["x"].values, [0, 1, 0, 0, 0])
+    assert not any(str(v).startswith("_") for v in ds.data_vars)
+    np.testing.assert_array_equal(model.with_backend("interpreter").run()["y"].values, ds["y"].values)
 
 
 # -- a subscripted lookup called over a `!` range (C-LEARN: SUM(RS CO2 FF[COP!](Time/One year))) --

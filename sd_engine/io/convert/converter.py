@@ -9,12 +9,13 @@ control variables that equations may read.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ...errors import UnsupportedError
-from ...expr import Call, Expr, Num, canonical, walk
+from ...expr import Binary, Call, Expr, Num, Ref, Unary, canonical, walk
 from ...spec import LookupTable, ModelSpec, Variable
 from ..external import ExternalReader
 from ..model_file import ModelFileError
@@ -64,26 +65,70 @@ def convert(path: Path, abstract: Any, method: str, external: ExternalReader,
         ) from None
 
 
-#: Builtins whose value jumps within a time step, as Vensim's names.
-STEP_FUNCTIONS = {"pulse": "PULSE", "pulse_train": "PULSE TRAIN", "step": "STEP"}
+#: The test inputs Vensim holds over a Runge-Kutta step, as Vensim's names.
+TEST_INPUTS = {"pulse": "PULSE", "pulse_train": "PULSE TRAIN", "step": "STEP", "ramp": "RAMP"}
+STEP_START = "_time at the start of the step"
 
 
-def _check_runge_kutta(ctx: ModelContext, variables: list[Variable], method: str) -> None:
-    """Refuse a Vensim file that asks for Runge-Kutta integration (its settings) and calls a
-    builtin that jumps within a step: sdflow evaluates it at each stage's time, where Vensim's
-    reference does not say what it does (a PULSE of one TIME STEP then moves a third of its
-    volume under RK4); Euler, which the file does not ask for, would be another answer."""
+def _hold_test_inputs(variables: list[Variable]) -> list[Variable]:
+    """`variables` with STEP, PULSE, PULSE TRAIN and RAMP read at the start of each step, for a
+    Vensim file that asks for Runge-Kutta integration. Vensim's reference (Runge-Kutta
+    integration): "it holds all exogenous and test inputs (STEP, PULSE and RAMP) constant over
+    the integration interval". Each call is written out (as ``sd_engine.functions`` computes
+    it) at a discrete state that holds the step's start time through the Runge-Kutta stages."""
+    held = Ref(canonical(STEP_START))
+    dt, half = Ref("time_step"), Binary("/", Ref("time_step"), Num(2.0))
+    tt = Binary("+", held, half)
+
+    def when(cond: Expr, then: Expr, other: Expr) -> Expr:
+        return Call("if_then_else", (cond, then, other))
+
+    def width_of(width: Expr) -> Expr:
+        return when(Binary("==", width, Num(0.0)), dt, width)  # a width of 0 lasts one step
+
+    def written(call: Call) -> Expr:
+        a = call.args
+        if call.func == "step":
+            return when(Binary(">", tt, a[1]), a[0], Num(0.0))
+        if call.func == "pulse":
+            on = Binary("and", Binary(">", tt, a[0]), Binary("<", tt, Binary("+", a[0], width_of(a[1]))))
+            return when(on, Num(1.0), Num(0.0))
+        if call.func == "pulse_train":
+            positive = Binary(">", a[2], Num(0.0))
+            since = Binary("-", tt, a[0])
+            phase = when(positive, Call("modulo", (since, when(positive, a[2], Num(1.0)))), since)
+            on = Binary("and", Binary("and", Binary(">", tt, a[0]), Binary("<=", held, Binary("+", a[3], half))),
+                        Binary("<", phase, width_of(a[1])))
+            return when(on, Num(1.0), Num(0.0))
+        # RAMP(slope, start, end)
+        return when(Binary("<", held, a[1]), Num(0.0),
+                    Binary("*", a[0], Binary("-", Call("min", (held, a[2])), a[1])))
+
+    def rewrite(expr: Expr) -> Expr:
+        if isinstance(expr, Unary):
+            return Unary(expr.op, rewrite(expr.operand))
+        if isinstance(expr, Binary):
+            return Binary(expr.op, rewrite(expr.left), rewrite(expr.right))
+        if isinstance(expr, Call):
+            call = Call(expr.func, tuple(rewrite(a) for a in expr.args))
+            return written(call) if call.func in TEST_INPUTS else call
+        return expr
+
+    out, found = [], False
     for var in variables:
-        for expr in (var.equation, var.init_equation):
-            for node in walk(expr) if expr is not None else ():
-                if isinstance(node, Call) and node.func in STEP_FUNCTIONS:
-                    owner = var.owner or var.name
-                    raise UnsupportedError(
-                        f"`{ctx.path.name}` asks for {method.upper()} integration (its settings), and `{owner}` calls "
-                        f"{STEP_FUNCTIONS[node.func]}, whose value between time steps Vensim does not document; "
-                        "sdflow does not run that combination. Set the model's integration type to Euler in "
-                        "Vensim, or replace the call with a continuous input."
-                    )
+        changes: dict[str, Any] = {}
+        for field in ("equation", "init_equation"):
+            expr = getattr(var, field)
+            if expr is not None and any(isinstance(n, Call) and n.func in TEST_INPUTS for n in walk(expr)):
+                changes[field] = rewrite(expr)
+        found = found or bool(changes)
+        out.append(dataclasses.replace(var, **changes) if changes else var)
+    if found:
+        nxt = Variable(f"{STEP_START} next", "aux", Binary("+", Ref("time"), dt), internal=True,
+                       source="the start of the next step, for the test inputs Vensim holds over a Runge-Kutta step")
+        out += [nxt, Variable(STEP_START, "stock", Ref("time"), inflows=(nxt.canonical,), update="discrete",
+                              internal=True, source="the time at which the current Runge-Kutta step started")]
+    return out
 
 
 def _convert(converter: Converter) -> ModelSpec:
@@ -129,7 +174,7 @@ def _convert(converter: Converter) -> ModelSpec:
     variables = mark_flows(split_shared_outflows(variables))
     check_undefined_reads(variables)
     if ctx.source.vensim and time.method != "euler":
-        _check_runge_kutta(ctx, variables, time.method)
+        variables = _hold_test_inputs(variables)
     # Vensim and Stella save TIME STEP with the other control variables; it names the engine's
     # dt, so the results add it as a series (sd_engine.results) under the file's own name.
     attrs: tuple[tuple[str, str], ...] = ()
