@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
     except ImportError:
         return "skipped: the playwright package is not installed"
     from sd_engine.app.session import Workbench
+    from sd_engine.app.ui import TRACE_ENV
 
     wb = Workbench.open(model)
     variable = wb.outputs()[0]
@@ -99,9 +101,14 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # The server writes when it received each move and when each stage started, ended and was
+    # pushed (wall clock, as the browser's stamps below): where the time between goes.
+    trace = Path(tempfile.mkdtemp()) / "trace.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "sd_engine.cli", "app", model, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, TRACE_ENV: str(trace)})
     out: dict[str, list[float]] = {}
+    moves_seen: list[dict[str, float]] = []
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -124,10 +131,16 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                                    timeout=180_000)
             out["page load (new session)"] = [time.perf_counter() - t]
             # The page notes when each source changes, in the browser's own clock.
-            page.evaluate("""(v) => { window._changed = {};
+            # The page notes when each source changes and, a frame later, when it has been painted,
+            # on the wall clock (performance.timeOrigin + now()) that the server's trace uses.
+            page.evaluate("""(v) => { window._changed = {}; window._painted = {};
+                const now = () => (performance.timeOrigin + performance.now()) / 1000;
                 for (const key of ['single:' + v, 'fan:' + v]) {
                   const s = Bokeh.documents[0].get_model_by_name(key);
-                  s.connect(s.properties.data.change, () => { window._changed[key] = performance.now(); });
+                  const seen = () => { window._changed[key] = now();
+                    requestAnimationFrame(() => setTimeout(() => { window._painted[key] = now(); }, 0)); };
+                  s.connect(s.properties.data.change, seen);
+                  s.connect(s.streaming, seen); s.connect(s.patching, seen);
                 } }""", variable)
             handle = page.locator(f".sd-slider-{slug} .noUi-handle").first
             handle.scroll_into_view_if_needed()
@@ -136,23 +149,46 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                 assert box is not None
                 x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
                 dx = 25 if k % 2 == 0 else -25
-                page.evaluate("() => { window._changed = {}; }")
+                page.evaluate("() => { window._changed = {}; window._painted = {}; }")
                 page.mouse.move(x, y)
                 page.mouse.down()
                 page.mouse.move(x + dx, y, steps=3)
-                released = page.evaluate("() => performance.now()")
+                released = page.evaluate("() => (performance.timeOrigin + performance.now()) / 1000")
                 page.mouse.up()
-                page.wait_for_function(f"() => window._changed['fan:{variable}'] !== undefined", timeout=180_000)
+                page.wait_for_function(f"() => window._painted['fan:{variable}'] !== undefined", timeout=180_000)
                 changed = page.evaluate("() => window._changed")
-                out.setdefault("release → single run drawn", []).append(
-                    (changed[f"single:{variable}"] - released) / 1000)
-                out.setdefault("release → fan drawn", []).append((changed[f"fan:{variable}"] - released) / 1000)
-                time.sleep(1.5)  # let the loop scores of this move finish before the next
+                painted = page.evaluate("() => window._painted")
+                out.setdefault("release → single run drawn", []).append(changed[f"single:{variable}"] - released)
+                out.setdefault("release → fan drawn", []).append(changed[f"fan:{variable}"] - released)
+                out.setdefault("release → fan painted (a frame later)", []).append(
+                    painted[f"fan:{variable}"] - released)
+                moves_seen.append({"released": released, "single in page": changed[f"single:{variable}"],
+                                   "fan in page": changed[f"fan:{variable}"]})
+                time.sleep(2.0)  # let the loop scores of this move finish before the next
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    out.update(_server_stages(trace, moves_seen))
     return out
+
+
+def _server_stages(trace: Path, moves: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Each server stamp of a move, and the page's, as seconds after the release of the slider."""
+    if not trace.exists():
+        return {}
+    traced = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows: dict[str, list[float]] = {}
+    for move in moves:
+        # The server's record of this move: the first one received after the release.
+        mine = next((t for t in traced if t["events"][0][1] >= move["released"] - 0.05), None)
+        if mine is None:
+            continue
+        stamps = [(label, at) for label, at in mine["events"]]
+        stamps += [("single run in the page", move["single in page"]), ("fan in the page", move["fan in page"])]
+        for label, at in sorted(stamps, key=lambda x: x[1]):
+            rows.setdefault(f"release → {label}", []).append(at - move["released"])
+    return rows
 
 
 def _table(rows: dict[str, list[float]]) -> list[str]:
@@ -168,6 +204,7 @@ def main() -> int:
     parser.add_argument("--slider", default="bed change")
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--browser-only", action="store_true", help="skip the in-process measurement")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     import sd_engine
@@ -177,7 +214,8 @@ def main() -> int:
              f"load average {os.getloadavg()[0]:.1f} at the start "
              "(other jobs share this machine: wall-clock times are pessimistic).", "",
              "## In process (Explorer update stages)", ""]
-    lines += _table(in_process(args.model, args.slider, args.moves))
+    if not args.browser_only:
+        lines += _table(in_process(args.model, args.slider, args.moves))
     if not args.no_browser:
         lines += ["", "## In the browser (headless Chromium, mouse drag, until the page holds the new data)", ""]
         result = in_browser(args.model, args.slider, args.moves)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["Explorer", "explore", "serve"]
 
 _DEFAULTS = "(model defaults)"
+#: When set to a file path, each slider move appends one JSON line to it: the wall-clock times
+#: (epoch seconds, comparable with the browser's) at which the server received the move and each
+#: stage started, ended and was pushed to the page. ``benchmarks/bench_app.py`` reads it.
+TRACE_ENV = "SDFLOW_APP_TRACE"
 _BLUE, _GREY = "#0072B2", "#7f7f7f"
 _CSS = """
 .sd-note {font-size: 0.85em; color: #555;}
@@ -78,6 +83,7 @@ class Explorer(pn.viewable.Viewer):
         self._generation = 0
         self._holding = False
         self.timings: dict[str, float] = {}
+        self._trace: list[tuple[str, float]] = []
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
         self.sliders: dict[str, pn.widgets.FloatSlider] = {}
@@ -240,8 +246,19 @@ class Explorer(pn.viewable.Viewer):
         self._draw_loops()
 
     # -- updates ----------------------------------------------------------------------------------
+    def _stamp(self, label: str) -> None:
+        self._trace.append((label, time.time()))
+
+    def _write_trace(self, generation: int) -> None:
+        path = os.environ.get(TRACE_ENV)
+        if path:
+            line = json.dumps({"generation": generation, "events": self._trace})
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
     def _schedule(self) -> None:
         self._generation += 1
+        self._trace = [("received", time.time())]
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -272,10 +289,13 @@ class Explorer(pn.viewable.Viewer):
         stages = (("single run", lambda: self.wb.single(values, scenario)),
                   (f"{self.wb.n_runs}-run ensemble", lambda: self.wb.ensemble(values, scenario)),
                   ("loop scores", lambda: self.wb.dominance(self.last["single"], scenario)))
+        self._stamp("task started")
         self.status.object = "Running…"
         for label, work in stages:
             t0 = time.perf_counter()
+            self._stamp(f"{label} start")
             result = await asyncio.to_thread(work)
+            self._stamp(f"{label} end")
             if generation != self._generation:
                 return  # a newer move has started: its results will be drawn instead
             self.timings[label] = time.perf_counter() - t0
@@ -284,6 +304,8 @@ class Explorer(pn.viewable.Viewer):
             with pn.io.unlocked() if doc is not None else _nothing():
                 {"single": self._draw_single, "ensemble": self._draw_ensemble, "dominance": self._draw_loops}[key]()
                 self._draw_status()
+            self._stamp(f"{label} pushed")
+        self._write_trace(generation)
 
     def _store(self, **items: Any) -> None:
         self.last.update(items)
