@@ -16,8 +16,10 @@ values as JSON in the single run's ``tags``: the browser test reads them back fr
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
+import logging
 import os
 import re
 import time
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Explorer", "explore", "serve"]
 
 _DEFAULTS = "(model defaults)"
+_LOG = logging.getLogger(__name__)
 #: When set to a file path, each slider move appends one JSON line to it: the wall-clock times
 #: (epoch seconds, comparable with the browser's) at which the server received the move and each
 #: stage started, ended and was pushed to the page. ``benchmarks/bench_app.py`` reads it.
@@ -83,7 +86,8 @@ class Explorer(pn.viewable.Viewer):
         self._generation = 0
         self._holding = False
         self.timings: dict[str, float] = {}
-        self._trace: list[tuple[str, float]] = []
+        self._traces: dict[int, list[tuple[str, float]]] = {}
+        self._ensemble_lock = asyncio.Lock()
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
         self.sliders: dict[str, pn.widgets.FloatSlider] = {}
@@ -181,8 +185,9 @@ class Explorer(pn.viewable.Viewer):
             fig = figure(title=f"{d.label}{unit}", height=260, sizing_mode="stretch_width", x_axis_label=xlabel,
                          tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}")
             for key in ("base-fan", "fan", "base-single", "single"):
+                columns = ("x", "t", "y", "lo", "hi", "q1", "q3") if key.endswith("fan") else ("x", "t", "y")
                 src = self._sources.get(f"{key}:{name}") or ColumnDataSource(
-                    name=f"{key}:{name}", data={"x": [], "t": [], "y": [], "lo": [], "hi": [], "q1": [], "q3": []})
+                    name=f"{key}:{name}", data={c: [] for c in columns})
                 self._sources[f"{key}:{name}"] = src
             fig.varea("x", "lo", "hi", source=self._sources[f"base-fan:{name}"], fill_color=_GREY, fill_alpha=0.18,
                       legend_label="baseline 5–95%")
@@ -246,19 +251,20 @@ class Explorer(pn.viewable.Viewer):
         self._draw_loops()
 
     # -- updates ----------------------------------------------------------------------------------
-    def _stamp(self, label: str) -> None:
-        self._trace.append((label, time.time()))
+    def _stamp(self, generation: int, label: str) -> None:
+        self._traces.setdefault(generation, []).append((label, time.time()))
 
     def _write_trace(self, generation: int) -> None:
+        events = self._traces.pop(generation, [])
         path = os.environ.get(TRACE_ENV)
         if path:
-            line = json.dumps({"generation": generation, "events": self._trace})
+            line = json.dumps({"generation": generation, "events": events})
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
 
     def _schedule(self) -> None:
         self._generation += 1
-        self._trace = [("received", time.time())]
+        self._stamp(self._generation, "received")
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -284,28 +290,93 @@ class Explorer(pn.viewable.Viewer):
         self._draw_all()
 
     async def _update_async(self, generation: int) -> None:
+        """One slider move in stages, each pushed to the page as one batch as soon as it is ready:
+        the single run, then the fans and the scorecard, then the loop scores.
+
+        The ensemble is the long pole (about 0.4 s of the whole-system model's 0.45 s of work), so
+        it starts at once, beside the single run (one thread, which the ensemble's kernel does not
+        need: one run takes the serial driver). Work, including the fans' quantiles and the
+        scorecard, runs in worker threads; the event loop only hands finished numbers to the plots.
+        """
         values, scenario = self.values(), self._scenario()
-        doc = pn.state.curdoc
-        stages = (("single run", lambda: self.wb.single(values, scenario)),
-                  (f"{self.wb.n_runs}-run ensemble", lambda: self.wb.ensemble(values, scenario)),
-                  ("loop scores", lambda: self.wb.dominance(self.last["single"], scenario)))
-        self._stamp("task started")
-        self.status.object = "Running…"
-        for label, work in stages:
-            t0 = time.perf_counter()
-            self._stamp(f"{label} start")
-            result = await asyncio.to_thread(work)
-            self._stamp(f"{label} end")
+        self._stamp(generation, "task started")
+        single_done: concurrent.futures.Future[xr.Dataset] = concurrent.futures.Future()
+        ensemble = asyncio.ensure_future(self._ensemble_stage(generation, values, scenario, single_done))
+        try:
+            single, lines = await self._in_thread(generation, "single run", self._single_work, values, scenario,
+                                                  single_done)
             if generation != self._generation:
                 return  # a newer move has started: its results will be drawn instead
+            self._store(single=single, values=values, scenario=scenario, error=None)
+            self._push(generation, "single run", lambda: self._apply_single(lines))
+            staged = await ensemble
+            if staged is None or generation != self._generation:
+                return
+            ens, fans, card = staged
+            self._store(ensemble=ens)
+            self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans, card))
+            # Loop scores come after the fan, never beside the ensemble's threads.
+            rls = await self._in_thread(generation, "loop scores", self.wb.dominance, single, scenario)
+            if generation != self._generation:
+                return
+            self._store(dominance=rls)
+            self._push(generation, "loop scores", self._draw_loops)
+        except Exception as exc:  # shown on the page, and logged with its traceback
+            _LOG.exception("The app's update failed")
+            if generation == self._generation:
+                self._store(error=f"{type(exc).__name__}: {exc}")
+                self._push(generation, "failure", lambda: None)
+        finally:
+            if not ensemble.done():
+                ensemble.add_done_callback(_retrieve)
+            self._write_trace(generation)
+
+    async def _in_thread(self, generation: int, label: str, work: Any, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        self._stamp(generation, f"{label} start")
+        result = await asyncio.to_thread(work, *args)
+        self._stamp(generation, f"{label} end")
+        if generation == self._generation:
             self.timings[label] = time.perf_counter() - t0
-            key = {"single run": "single", "loop scores": "dominance"}.get(label, "ensemble")
-            self._store(**{key: result}, **({"values": values, "scenario": scenario} if key == "single" else {}))
-            with pn.io.unlocked() if doc is not None else _nothing():
-                {"single": self._draw_single, "ensemble": self._draw_ensemble, "dominance": self._draw_loops}[key]()
-                self._draw_status()
-            self._stamp(f"{label} pushed")
-        self._write_trace(generation)
+        return result
+
+    async def _ensemble_stage(self, generation: int, values: dict[str, float], scenario: str | None,
+                              single: concurrent.futures.Future[xr.Dataset]) -> Any:
+        # One ensemble at a time from this page: numba's thread pool runs one parallel kernel at a
+        # time (a second caller takes the serial driver, half the speed on two cores), and a move
+        # superseded while it waited here is skipped.
+        async with self._ensemble_lock:
+            if generation != self._generation:
+                return None
+            return await self._in_thread(generation, f"{self.wb.n_runs}-run ensemble", self._ensemble_work, values,
+                                         scenario, single)
+
+    def _single_work(self, values: dict[str, float], scenario: str | None,
+                     done: concurrent.futures.Future[xr.Dataset]) -> tuple[xr.Dataset, dict[str, Any]]:
+        """In a worker thread: the single run and the plots' new columns."""
+        try:
+            single = self.wb.single(values, scenario)
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result(single)
+        return single, self._single_lines(single, values, scenario)
+
+    def _ensemble_work(self, values: dict[str, float], scenario: str | None,
+                       single: concurrent.futures.Future[xr.Dataset]) -> tuple[xr.Dataset, dict[str, Any], str]:
+        """In a worker thread: the ensemble, the fans' quantiles and the scorecard's HTML."""
+        ens = self.wb.ensemble(values, scenario)
+        fans = {name: self._fan(ens, name) for name in self.variables.value}
+        card = self._scorecard_html(self.wb.scorecard(ens, single.result()))
+        return ens, fans, card
+
+    def _push(self, generation: int, label: str, apply: Any) -> None:
+        """Apply a stage's numbers to the page's models and send them as one message."""
+        doc = pn.state.curdoc
+        with pn.io.unlocked() if doc is not None else _nothing():
+            apply()
+            self._draw_status()
+        self._stamp(generation, f"{label} pushed")
 
     def _store(self, **items: Any) -> None:
         self.last.update(items)
@@ -322,29 +393,65 @@ class Explorer(pn.viewable.Viewer):
             self.update()
 
     def _draw_all(self) -> None:
+        self._draw_base()
         self._draw_single()
         self._draw_ensemble()
         self._draw_loops()
         self._draw_status()
 
     def _series(self, ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Through `variables`: a result holds hundreds of variables, and `ds[name]` builds a
+        # DataArray by looking through all of them (0.4 ms each, most of a fan's cost).
         d = self.wb.display(name)
-        t = np.asarray(ds["time"].values, dtype=float)
+        t = np.asarray(ds.variables["time"].values, dtype=float)
         x, _ = self.wb.time_axis(t)
-        return t, x, np.asarray(ds[name].values, dtype=float) * d.scale
+        return t, x, np.asarray(ds.variables[name].values, dtype=float) * d.scale
+
+    def _single_lines(self, single: xr.Dataset, values: dict[str, Any], scenario: str | None) -> dict[str, Any]:
+        """Each plotted variable's single-run columns and the tags the browser test reads back."""
+        lines = {}
+        for name in self.variables.value:
+            t, x, y = self._series(single, name)
+            tags = [json.dumps({"params": values, "scenario": scenario, "scale": self.wb.display(name).scale,
+                                "status": single.attrs.get("status")})]
+            lines[name] = ({"x": x, "t": t, "y": y}, tags)
+        return lines
+
+    def _set(self, key: str, data: dict[str, np.ndarray]) -> None:
+        """New columns for one plot source; the time columns only when they changed (the page gets
+        the columns that change, not the whole table)."""
+        src = self._sources.get(key)
+        if src is None:  # the variable was taken off the plots meanwhile
+            return
+        old = src.data
+        if len(old.get("t", ())) == len(data["t"]) and np.array_equal(old["t"], data["t"]):
+            src.data.update({k: v for k, v in data.items() if k not in ("x", "t")})
+        else:
+            src.data = data
+
+    def _apply_single(self, lines: dict[str, Any]) -> None:
+        for name, (data, tags) in lines.items():
+            self._set(f"single:{name}", data)
+            if f"single:{name}" in self._sources:
+                self._sources[f"single:{name}"].tags = tags
+
+    def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]], card: str) -> None:
+        for name, data in fans.items():
+            self._set(f"fan:{name}", data)
+        self.scorecard.object = card
+
+    def _draw_base(self) -> None:
+        """The baseline's line and fan: drawn when the plots are built, not at every move."""
+        base = self.wb.baseline()
+        for name in self.variables.value:
+            t, x, y = self._series(base["single"], name)
+            self._set(f"base-single:{name}", {"x": x, "t": t, "y": y})
+            self._set(f"base-fan:{name}", self._fan(base["ensemble"], name))
 
     def _draw_single(self) -> None:
-        base = self.wb.baseline()["single"]
         single = self.last.get("single")
-        for name in self.variables.value:
-            t, x, y = self._series(base, name)
-            self._sources[f"base-single:{name}"].data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
-            if single is not None:
-                t, x, y = self._series(single, name)
-                src = self._sources[f"single:{name}"]
-                src.tags = [json.dumps({"params": self.last.get("values", {}), "scenario": self.last.get("scenario"),
-                                        "scale": self.wb.display(name).scale, "status": single.attrs.get("status")})]
-                src.data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
+        if single is not None:
+            self._apply_single(self._single_lines(single, self.last.get("values", {}), self.last.get("scenario")))
 
     def _fan(self, ds: xr.Dataset, name: str) -> dict[str, np.ndarray]:
         t, x, y = self._series(ds, name)
@@ -353,14 +460,10 @@ class Explorer(pn.viewable.Viewer):
         return {"x": x, "t": t, "y": q[2], "lo": q[0], "q1": q[1], "q3": q[3], "hi": q[4]}
 
     def _draw_ensemble(self) -> None:
-        base = self.wb.baseline()["ensemble"]
         ens = self.last.get("ensemble")
-        for name in self.variables.value:
-            self._sources[f"base-fan:{name}"].data = self._fan(base, name)
-            if ens is not None:
-                self._sources[f"fan:{name}"].data = self._fan(ens, name)
         if ens is not None:
-            self.scorecard.object = self._scorecard_html(self.wb.scorecard(ens, self.last.get("single")))
+            self._apply_fans({name: self._fan(ens, name) for name in self.variables.value},
+                             self._scorecard_html(self.wb.scorecard(ens, self.last.get("single"))))
 
     def _scorecard_html(self, table: Any) -> str:
         from ..lab.templating import render
@@ -398,6 +501,8 @@ class Explorer(pn.viewable.Viewer):
         status = str(single.attrs.get("status", "ok")) if single is not None else ""
         times = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
         warn = "" if status in ("", "ok") else f"**The single run {status}.** "
+        if self.last.get("error"):
+            warn = f"**The update failed** ({self.last['error']}); the plots show the last runs that worked. " + warn
         ens = self.last.get("ensemble")
         if ens is not None and "run_status" in ens.coords:
             bad = int((ens["run_status"] != "ok").sum())
@@ -432,6 +537,12 @@ class Explorer(pn.viewable.Viewer):
         scenario = self._current_scenario()
         self.download.filename = f"{_slug(scenario.name).replace('-', '_') or 'scenario'}.toml"
         return io.BytesIO(dumps(scenario, "toml").encode("utf-8"))
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Collect the outcome of a stage nobody waits for any more (no "never retrieved" warning)."""
+    if not future.cancelled() and future.exception() is not None:
+        _LOG.debug("A superseded stage failed: %s", future.exception())
 
 
 class _nothing:
