@@ -88,6 +88,7 @@ class Explorer(pn.viewable.Viewer):
         self.timings: dict[str, float] = {}
         self._traces: dict[int, list[tuple[str, float]]] = {}
         self._ensemble_lock = asyncio.Lock()
+        self._loop_key: Any = None
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
         self.sliders: dict[str, pn.widgets.FloatSlider] = {}
@@ -315,12 +316,15 @@ class Explorer(pn.viewable.Viewer):
             ens, fans, card = staged
             self._store(ensemble=ens)
             self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans, card))
-            # Loop scores come after the fan, never beside the ensemble's threads.
-            rls = await self._in_thread(generation, "loop scores", self.wb.dominance, single, scenario)
+            # Loop scores come after the fan, never beside the ensemble's threads; not at all
+            # when a newer move has come meanwhile.
+            if generation != self._generation:
+                return
+            rls, view = await self._in_thread(generation, "loop scores", self._loops_work, single, scenario)
             if generation != self._generation:
                 return
             self._store(dominance=rls)
-            self._push(generation, "loop scores", self._draw_loops)
+            self._push(generation, "loop scores", lambda: self._apply_loops(view))
         except Exception as exc:  # shown on the page, and logged with its traceback
             _LOG.exception("The app's update failed")
             if generation == self._generation:
@@ -369,6 +373,11 @@ class Explorer(pn.viewable.Viewer):
         fans = {name: self._fan(ens, name) for name in self.variables.value}
         card = self._scorecard_html(self.wb.scorecard(ens, single.result()))
         return ens, fans, card
+
+    def _loops_work(self, single: xr.Dataset, scenario: str | None) -> tuple[xr.DataArray | None, Any]:
+        """In a worker thread: the loop scores of the single run, the loop table and the loop view."""
+        rls = self.wb.dominance(single, scenario)
+        return rls, self._loop_view(rls)
 
     def _push(self, generation: int, label: str, apply: Any) -> None:
         """Apply a stage's numbers to the page's models and send them as one message."""
@@ -473,21 +482,38 @@ class Explorer(pn.viewable.Viewer):
                       baseline=self.wb.baseline_name or "model defaults")
 
     def _draw_loops(self) -> None:
-        rls = self.last.get("dominance")
-        loops, note = self.wb.loops()
+        self._apply_loops(self._loop_view(self.last.get("dominance")))
+
+    def _loop_view(self, rls: xr.DataArray | None) -> tuple[Any, ...] | None:
+        """The loop table's HTML, the loop view's figure and what they show (a worker thread may
+        build them: the figure is a new Bokeh model, not yet on the page)."""
         if rls is None:
-            self.loop_table.object = "<p class=sd-note>No loop scores for this run (the model has no feedback " \
-                                     "loop, or the run failed).</p>"
-            self.loop_pane.object = None
-            return
+            return None
         competing = _competing(rls)
         chosen = self.wb.top_loops(rls.sel(loop=competing) if competing else rls, float(self.loop_time.value),
                                    int(self.loop_count.value or 5))
         from ..lab.templating import render
 
-        self.loop_table.object = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
-        self.loop_pane.object = loop_figure(self.wb.graph(), chosen, self.wb.sectors(),
-                                            title=f"Dominant loops at {self._loop_time_label()}")
+        title = f"Dominant loops at {self._loop_time_label()}"
+        # The view shows each loop's score to two decimals: the same loops and numbers need no new figure.
+        key = (title, tuple((loop.id, f"{score:+.2f}") for loop, score in chosen))
+        table = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
+        figure = None if key == self._loop_key else loop_figure(self.wb.graph(), chosen, self.wb.sectors(), title=title)
+        return table, figure, key
+
+    def _apply_loops(self, view: tuple[Any, ...] | None) -> None:
+        _, note = self.wb.loops()
+        if view is None:
+            self.loop_table.object = "<p class=sd-note>No loop scores for this run (the model has no feedback " \
+                                     "loop, or the run failed).</p>"
+            self.loop_pane.object = None
+            self._loop_key = None
+            return
+        table, figure, key = view
+        self.loop_table.object = table
+        if figure is not None:
+            self.loop_pane.object = figure
+            self._loop_key = key
         self.loop_note.object = note
 
     def _loop_time_label(self) -> str:
