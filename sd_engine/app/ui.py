@@ -16,7 +16,6 @@ values as JSON in the single run's ``tags``: the browser test reads them back fr
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import json
 import logging
@@ -89,6 +88,7 @@ class Explorer(pn.viewable.Viewer):
         self._traces: dict[int, list[tuple[str, float]]] = {}
         self._ensemble_lock = asyncio.Lock()
         self._loop_key: Any = None
+        self._times_shown = ""
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
         self.sliders: dict[str, pn.widgets.FloatSlider] = {}
@@ -301,11 +301,9 @@ class Explorer(pn.viewable.Viewer):
         """
         values, scenario = self.values(), self._scenario()
         self._stamp(generation, "task started")
-        single_done: concurrent.futures.Future[xr.Dataset] = concurrent.futures.Future()
-        ensemble = asyncio.ensure_future(self._ensemble_stage(generation, values, scenario, single_done))
+        ensemble = asyncio.ensure_future(self._ensemble_stage(generation, values, scenario))
         try:
-            single, lines = await self._in_thread(generation, "single run", self._single_work, values, scenario,
-                                                  single_done)
+            single, lines = await self._in_thread(generation, "single run", self._single_work, values, scenario)
             if generation != self._generation:
                 return  # a newer move has started: its results will be drawn instead
             self._store(single=single, values=values, scenario=scenario, error=None)
@@ -313,9 +311,14 @@ class Explorer(pn.viewable.Viewer):
             staged = await ensemble
             if staged is None or generation != self._generation:
                 return
-            ens, fans, card = staged
+            ens, fans = staged
             self._store(ensemble=ens)
-            self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans, card))
+            self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans))
+            # The scorecard (a few tens of milliseconds of metrics) right after the fans, not before them.
+            card = await self._in_thread(generation, "scorecard", self._scorecard_work, ens, single)
+            if generation != self._generation:
+                return
+            self._push(generation, "scorecard", lambda: setattr(self.scorecard, "object", card))
             # Loop scores come after the fan, never beside the ensemble's threads; not at all
             # when a newer move has come meanwhile.
             if generation != self._generation:
@@ -324,12 +327,12 @@ class Explorer(pn.viewable.Viewer):
             if generation != self._generation:
                 return
             self._store(dominance=rls)
-            self._push(generation, "loop scores", lambda: self._apply_loops(view))
+            self._push(generation, "loop scores", lambda: self._apply_loops(view), times=True)
         except Exception as exc:  # shown on the page, and logged with its traceback
             _LOG.exception("The app's update failed")
             if generation == self._generation:
                 self._store(error=f"{type(exc).__name__}: {exc}")
-                self._push(generation, "failure", lambda: None)
+                self._push(generation, "failure", lambda: None, times=True)
         finally:
             if not ensemble.done():
                 ensemble.add_done_callback(_retrieve)
@@ -344,47 +347,45 @@ class Explorer(pn.viewable.Viewer):
             self.timings[label] = time.perf_counter() - t0
         return result
 
-    async def _ensemble_stage(self, generation: int, values: dict[str, float], scenario: str | None,
-                              single: concurrent.futures.Future[xr.Dataset]) -> Any:
+    async def _ensemble_stage(self, generation: int, values: dict[str, float], scenario: str | None) -> Any:
         # One ensemble at a time from this page: numba's thread pool runs one parallel kernel at a
         # time (a second caller takes the serial driver, half the speed on two cores), and a move
         # superseded while it waited here is skipped.
         async with self._ensemble_lock:
             if generation != self._generation:
                 return None
-            return await self._in_thread(generation, f"{self.wb.n_runs}-run ensemble", self._ensemble_work, values,
-                                         scenario, single)
+            return await self._in_thread(generation, f"{self.wb.n_runs}-run ensemble", self._ensemble_work,
+                                         generation, values, scenario)
 
-    def _single_work(self, values: dict[str, float], scenario: str | None,
-                     done: concurrent.futures.Future[xr.Dataset]) -> tuple[xr.Dataset, dict[str, Any]]:
+    def _single_work(self, values: dict[str, float], scenario: str | None) -> tuple[xr.Dataset, dict[str, Any]]:
         """In a worker thread: the single run and the plots' new columns."""
-        try:
-            single = self.wb.single(values, scenario)
-        except BaseException as exc:
-            done.set_exception(exc)
-            raise
-        done.set_result(single)
+        single = self.wb.single(values, scenario)
         return single, self._single_lines(single, values, scenario)
 
-    def _ensemble_work(self, values: dict[str, float], scenario: str | None,
-                       single: concurrent.futures.Future[xr.Dataset]) -> tuple[xr.Dataset, dict[str, Any], str]:
-        """In a worker thread: the ensemble, the fans' quantiles and the scorecard's HTML."""
+    def _ensemble_work(self, generation: int, values: dict[str, float],
+                       scenario: str | None) -> tuple[xr.Dataset, dict[str, Any]]:
+        """In a worker thread: the ensemble and the fans' quantiles."""
         ens = self.wb.ensemble(values, scenario)
-        fans = {name: self._fan(ens, name) for name in self.variables.value}
-        card = self._scorecard_html(self.wb.scorecard(ens, single.result()))
-        return ens, fans, card
+        self._stamp(generation, "ensemble runs done")
+        return ens, {name: self._fan(ens, name) for name in self.variables.value}
+
+    def _scorecard_work(self, ens: xr.Dataset, single: xr.Dataset) -> str:
+        """In a worker thread: the scorecard's HTML."""
+        return self._scorecard_html(self.wb.scorecard(ens, single))
 
     def _loops_work(self, single: xr.Dataset, scenario: str | None) -> tuple[xr.DataArray | None, Any]:
         """In a worker thread: the loop scores of the single run, the loop table and the loop view."""
         rls = self.wb.dominance(single, scenario)
         return rls, self._loop_view(rls)
 
-    def _push(self, generation: int, label: str, apply: Any) -> None:
-        """Apply a stage's numbers to the page's models and send them as one message."""
+    def _push(self, generation: int, label: str, apply: Any, times: bool = False) -> None:
+        """Apply a stage's numbers to the page's models and send them as one message (the status
+        line with the stage timings only at the end: every change of it costs the browser a
+        relayout while the ensemble runs)."""
         doc = pn.state.curdoc
         with pn.io.unlocked() if doc is not None else _nothing():
             apply()
-            self._draw_status()
+            self._draw_status(times)
         self._stamp(generation, f"{label} pushed")
 
     def _store(self, **items: Any) -> None:
@@ -444,10 +445,9 @@ class Explorer(pn.viewable.Viewer):
             if f"single:{name}" in self._sources:
                 self._sources[f"single:{name}"].tags = tags
 
-    def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]], card: str) -> None:
+    def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]]) -> None:
         for name, data in fans.items():
             self._set(f"fan:{name}", data)
-        self.scorecard.object = card
 
     def _draw_base(self) -> None:
         """The baseline's line and fan: drawn when the plots are built, not at every move."""
@@ -471,8 +471,8 @@ class Explorer(pn.viewable.Viewer):
     def _draw_ensemble(self) -> None:
         ens = self.last.get("ensemble")
         if ens is not None:
-            self._apply_fans({name: self._fan(ens, name) for name in self.variables.value},
-                             self._scorecard_html(self.wb.scorecard(ens, self.last.get("single"))))
+            self._apply_fans({name: self._fan(ens, name) for name in self.variables.value})
+            self.scorecard.object = self._scorecard_html(self.wb.scorecard(ens, self.last.get("single")))
 
     def _scorecard_html(self, table: Any) -> str:
         from ..lab.templating import render
@@ -522,10 +522,14 @@ class Explorer(pn.viewable.Viewer):
         label = next((k for k, v in self.loop_time.options.items() if v == value), f"{value:g}")
         return f"{unit} {label}" if unit == "year" else f"{label} {unit}"
 
-    def _draw_status(self) -> None:
+    def _draw_status(self, times_now: bool = True) -> None:
+        """The status line: warnings about this move's runs, and the stage timings of the last
+        finished move (new timings only when `times_now`)."""
         single = self.last.get("single")
         status = str(single.attrs.get("status", "ok")) if single is not None else ""
-        times = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
+        if times_now:
+            self._times_shown = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
+        times = self._times_shown
         warn = "" if status in ("", "ok") else f"**The single run {status}.** "
         if self.last.get("error"):
             warn = f"**The update failed** ({self.last['error']}); the plots show the last runs that worked. " + warn
@@ -534,7 +538,9 @@ class Explorer(pn.viewable.Viewer):
             bad = int((ens["run_status"] != "ok").sum())
             if bad:
                 warn += f"**{bad} of {ens.sizes['run']} ensemble runs failed** and are left out of the bands. "
-        self.status.object = warn + (f"Last update — {times}" if times else "")
+        text = warn + (f"Last update — {times}" if times else "")
+        if text != self.status.object:  # an unchanged line is not sent again
+            self.status.object = text
 
     # -- saving ---------------------------------------------------------------------------------------
     def _current_scenario(self) -> Any:

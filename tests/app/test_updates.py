@@ -59,7 +59,9 @@ def test_a_newer_move_supersedes_an_older_one(teacup: Workbench, tmp_path: Path,
     assert not any(label.endswith("pushed") for label in moves[first_gen])
     events = moves[max(moves)]
     assert events.index(f"{ens_label} start") < events.index("single run end")
-    assert events.index("single run pushed") < events.index(f"{ens_label} pushed") < events.index("loop scores start")
+    assert events.index("single run pushed") < events.index(f"{ens_label} pushed") < events.index("scorecard pushed") \
+        < events.index("loop scores start")
+    assert "Teacup Temperature" in ex.scorecard.object and "Last update" in ex.status.object
 
 
 def test_a_failed_update_is_shown_and_the_last_plots_stay(teacup: Workbench,
@@ -92,7 +94,7 @@ def test_a_move_sends_only_the_columns_that_change(teacup: Workbench) -> None:
     single = teacup.single(ex.values())
     ex._apply_single(ex._single_lines(single, ex.values(), None))
     ens = teacup.ensemble(ex.values())
-    ex._apply_fans({"Teacup Temperature": ex._fan(ens, "Teacup Temperature")}, "<p>card</p>")
+    ex._apply_fans({"Teacup Temperature": ex._fan(ens, "Teacup Temperature")})
     changed = {(e.model.name, tuple(sorted(e.cols or ()))) for e in events  # type: ignore[attr-defined]
                if isinstance(e, ColumnDataChangedEvent)}
     # The times (x, t) are the same for every run of the app: they are not sent again.
