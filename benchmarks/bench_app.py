@@ -2,8 +2,9 @@
 
 Two measurements, medians over several slider moves:
 
-1. **In process** (`Explorer.update` stages): the single run, the 100-run ensemble (one
-   ``model.run`` call), the loop scores, the scorecard and the redraw of every plot's data.
+1. **In process**: the server's update of a released slider (``Explorer._update_async``, its
+   worker threads and stages, without a page): when each stage started, ended and was handed to
+   the plots after the move was received; then the parts alone, one after another.
 2. **In the browser** (when Chromium and Playwright are there): ``sdflow app`` on a local port,
    the slider dragged with the mouse in headless Chromium, and the time until the page holds the
    new single run, then the new fan (the ensemble's bands). This is what a person waits for.
@@ -20,6 +21,7 @@ Every run goes through ``CompiledModel.run``: a faster back end shows up here wi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -50,35 +52,30 @@ def in_process(model: str, slider: str, moves: int) -> dict[str, list[float]]:
     values = np.linspace(c.low, c.high, moves + 2)[1:-1]
     out: dict[str, list[float]] = {"open model, baseline and loops (once)": [opened]}
     for v in values:
+        # The server's own update of a released slider (its worker threads, its stages, its
+        # trace), without the page: each stage's start and end after the move was received.
         ex.sliders[c.name].value = float(v)
+        ex._generation += 1
+        ex._stamp(ex._generation, "received")
+        asyncio.run(ex._update_async(ex._generation))
+        start = ex.last_trace[0][1]
+        for label, at in ex.last_trace[1:]:
+            out.setdefault(f"received → {label}", []).append(at - start)
+        # The parts on their own, one after another.
         vals, scenario = ex.values(), ex._scenario()
-        stages = {}
         t = time.perf_counter()
         single = wb.single(vals, scenario)
-        stages["single run"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ex._store(single=single, values=vals, scenario=scenario)
-        ex._draw_single()
-        stages["redraw the single run (data to plots)"] = time.perf_counter() - t
+        out.setdefault("alone: single run", []).append(time.perf_counter() - t)
         t = time.perf_counter()
         ens = wb.ensemble(vals, scenario)
-        stages[f"ensemble of {wb.n_runs} runs (one call)"] = time.perf_counter() - t
+        out.setdefault(f"alone: ensemble of {wb.n_runs} runs (one call)", []).append(time.perf_counter() - t)
         t = time.perf_counter()
-        ex._store(ensemble=ens)
-        ex._draw_ensemble()
-        stages["fans and scorecard (quantiles, metrics, table)"] = time.perf_counter() - t
+        for name in ex.variables.value:
+            ex._fan(ens, name)
+        out.setdefault("alone: fans (quantiles of the plotted variables)", []).append(time.perf_counter() - t)
         t = time.perf_counter()
-        ex._store(dominance=wb.dominance(single, scenario))
-        stages["loop scores (Loops that Matter)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ex._draw_loops()
-        stages["loop table and view"] = time.perf_counter() - t
-        stages["single run on screen (run + redraw)"] = stages["single run"] + stages[
-            "redraw the single run (data to plots)"]
-        stages["single run and fan on screen"] = stages["single run on screen (run + redraw)"] + stages[
-            f"ensemble of {wb.n_runs} runs (one call)"] + stages["fans and scorecard (quantiles, metrics, table)"]
-        for k, v_ in stages.items():
-            out.setdefault(k, []).append(v_)
+        ex._scorecard_work(ens, single)
+        out.setdefault("alone: scorecard (metrics, table)", []).append(time.perf_counter() - t)
     return out
 
 
@@ -213,7 +210,7 @@ def main() -> int:
              f"sdflow {sd_engine.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores, "
              f"load average {os.getloadavg()[0]:.1f} at the start "
              "(other jobs share this machine: wall-clock times are pessimistic).", "",
-             "## In process (Explorer update stages)", ""]
+             "## In process (the server's update of a released slider, without a page)", ""]
     if not args.browser_only:
         lines += _table(in_process(args.model, args.slider, args.moves))
     if not args.no_browser:

@@ -86,6 +86,8 @@ class Explorer(pn.viewable.Viewer):
         self._holding = False
         self.timings: dict[str, float] = {}
         self._traces: dict[int, list[tuple[str, float]]] = {}
+        #: The last finished move's stamps: ``(label, time.time())`` from "received" to "loop scores pushed".
+        self.last_trace: list[tuple[str, float]] = []
         self._ensemble_lock = asyncio.Lock()
         self._loop_key: Any = None
         self._times_shown = ""
@@ -257,6 +259,7 @@ class Explorer(pn.viewable.Viewer):
 
     def _write_trace(self, generation: int) -> None:
         events = self._traces.pop(generation, [])
+        self.last_trace = events
         path = os.environ.get(TRACE_ENV)
         if path:
             line = json.dumps({"generation": generation, "events": events})
