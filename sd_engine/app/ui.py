@@ -4,9 +4,12 @@
 :func:`serve` serves it on a local port (127.0.0.1 only) for ``sdflow app``.
 
 When a slider is released (or a value typed), the app redraws in stages so the first answer
-comes fast: the single run (its line in every plot), then the 100-run ensemble (the fans and the
-scorecard), then the loop scores. Each stage runs in a worker thread and is dropped if a newer
-move has started, so a quick succession of moves never queues stale work.
+comes fast: the single run (its line in every plot), then the 100-run ensemble (the fans, then
+the scorecard), then the loop scores. The ensemble, the long pole, starts at once beside the
+single run. The work runs in worker threads; each stage reaches the page as one message with
+only the columns that change, and is dropped if a newer move has started, so a quick succession
+of moves never queues stale work (an ensemble waiting behind a running one is skipped, and loop
+scores are not started for a superseded move). A failed update is shown on the status line.
 
 Every plotted series is a Bokeh ``ColumnDataSource`` named ``single:<variable>``,
 ``fan:<variable>``, ``base-single:<variable>`` or ``base-fan:<variable>``, with the run's slider
