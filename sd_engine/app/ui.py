@@ -32,11 +32,12 @@ import numpy as np
 import panel as pn
 import xarray as xr
 from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.renderers.graph_renderer import GraphRenderer
 from bokeh.plotting import figure
 
 from ..errors import SpecError
 from .controls import Control
-from .loopview import loop_figure
+from .loopview import link_labels, loop_figure
 from .session import LOCAL_SPREAD, Workbench
 
 if TYPE_CHECKING:
@@ -501,11 +502,12 @@ class Explorer(pn.viewable.Viewer):
         from ..lab.templating import render
 
         title = f"Dominant loops at {self._loop_time_label()}"
-        # The view shows each loop's score to two decimals: the same loops and numbers need no new figure.
-        key = (title, tuple((loop.id, f"{score:+.2f}") for loop, score in chosen))
+        # The same loops at the same time need no new figure (a whole new Bokeh model for the page
+        # to build): their new scores go to its links' hover text in place.
+        key = (title, tuple(loop.id for loop, _ in chosen))
         table = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
         figure = None if key == self._loop_key else loop_figure(self.wb.graph(), chosen, self.wb.sectors(), title=title)
-        return table, figure, key
+        return table, figure, key, chosen
 
     def _apply_loops(self, view: tuple[Any, ...] | None) -> None:
         _, note = self.wb.loops()
@@ -515,11 +517,18 @@ class Explorer(pn.viewable.Viewer):
             self.loop_pane.object = None
             self._loop_key = None
             return
-        table, figure, key = view
+        table, figure, key, chosen = view
         self.loop_table.object = table
+        if figure is None and key != self._loop_key:  # the view changed since this one was prepared
+            figure = loop_figure(self.wb.graph(), chosen, self.wb.sectors(), title=key[0])
         if figure is not None:
             self.loop_pane.object = figure
             self._loop_key = key
+        else:
+            links = self.loop_pane.object.select_one({"type": GraphRenderer}).edge_renderer.data_source
+            labels = link_labels(chosen)
+            if list(links.data["loops"]) != labels:
+                links.data.update(loops=labels)
         self.loop_note.object = note
 
     def _loop_time_label(self) -> str:

@@ -102,3 +102,27 @@ def test_a_move_sends_only_the_columns_that_change(teacup: Workbench) -> None:
                        ("fan:Teacup Temperature", ("hi", "lo", "q1", "q3", "y"))}
     np.testing.assert_array_equal(ex._sources["single:Teacup Temperature"].data["y"],
                                   single["Teacup Temperature"].values)
+
+
+def test_new_scores_of_the_same_loops_update_the_loop_view_in_place() -> None:
+    from bokeh.models import GraphRenderer
+
+    from sd_engine.app.loopview import link_labels
+
+    wb = Workbench.open("sir", n_runs=4)
+    ex = Explorer(wb)
+    figure = ex.loop_pane.object
+    links = figure.select_one({"type": GraphRenderer}).edge_renderer.data_source
+    before = list(links.data["loops"])
+    ex.sliders["Contact Infectivity"].value = ex.sliders["Contact Infectivity"].value * 1.3
+    ex._generation += 1
+    asyncio.run(ex._update_async(ex._generation))
+    top = wb.top_loops(ex.last["dominance"], float(ex.loop_time.value), int(ex.loop_count.value))
+    # SIR's three loops, in the same order at day 100 after the move: the figure stays, and the
+    # hover text of its links carries the new scores.
+    assert [lp.id for lp, _ in top] == ["B1", "R1", "B2"]
+    assert ex.loop_pane.object is figure
+    assert list(links.data["loops"]) == link_labels(top) != before
+    # Another time is another figure.
+    ex.loop_time.value = list(ex.loop_time.options.values())[len(ex.loop_time.options) // 2]
+    assert ex.loop_pane.object is not figure
