@@ -161,7 +161,13 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                     painted[f"fan:{variable}"] - released)
                 moves_seen.append({"released": released, "single in page": changed[f"single:{variable}"],
                                    "fan in page": changed[f"fan:{variable}"]})
-                time.sleep(2.0)  # let the loop scores of this move finish before the next
+                # The next move once this one has finished on the server (loop scores drawn: its
+                # trace line is written), so that moves do not overlap.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and (not trace.exists() or len(
+                        trace.read_text(encoding="utf-8").splitlines()) <= k):
+                    page.wait_for_timeout(100)
+                page.wait_for_timeout(500)
             browser.close()
     finally:
         proc.terminate()
