@@ -26,7 +26,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import panel as pn
@@ -72,6 +72,17 @@ def _fmt(x: float) -> str:
     return format_number(x)
 
 
+class _Slider(pn.widgets.FloatSlider):
+    """A slider whose release reaches the server at once.
+
+    Panel holds a change from the browser for 50 ms (``_debounce``), to merge bursts, unless the
+    property is one of the widget's ``_priority_changes`` (Panel's own Tabulator lists its edits
+    there). A release is one event, and the move waits for it.
+    """
+
+    _priority_changes: ClassVar[list[str]] = ["value_throttled"]
+
+
 class Explorer(pn.viewable.Viewer):
     """A model explorer: the sliders of a :class:`Workbench` and what its runs show.
 
@@ -102,7 +113,7 @@ class Explorer(pn.viewable.Viewer):
             label = f"{c.name} ({c.units})" if c.units else c.name
             # Plain sliders: an editable one costs three times as much to render, and a whole-system
             # model has forty of them.
-            slider = pn.widgets.FloatSlider(
+            slider = _Slider(
                 label=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
                 css_classes=["sd-slider", f"sd-slider-{_slug(c.name)}"], format="0[.]00000")
             slider.param.watch(self._moved, "value_throttled")

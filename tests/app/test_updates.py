@@ -126,3 +126,16 @@ def test_new_scores_of_the_same_loops_update_the_loop_view_in_place() -> None:
     # Another time is another figure.
     ex.loop_time.value = list(ex.loop_time.options.values())[len(ex.loop_time.options) // 2]
     assert ex.loop_pane.object is not figure
+
+
+def test_a_slider_release_skips_panels_debounce() -> None:
+    # Panel reads `_priority_changes` when a change comes from the browser (a hook of its own
+    # widgets): a Panel that stopped reading it would put back 50 ms on every move.
+    import inspect
+
+    from panel.reactive import Syncable
+
+    from sd_engine.app.ui import _Slider
+
+    assert "_priority_changes" in inspect.getsource(Syncable._server_change)
+    assert _Slider._priority_changes == ["value_throttled"]
