@@ -2,8 +2,9 @@
 
 Two measurements, medians over several slider moves:
 
-1. **In process** (`Explorer.update` stages): the single run, the 100-run ensemble (one
-   ``model.run`` call), the loop scores, the scorecard and the redraw of every plot's data.
+1. **In process**: the server's update of a released slider (``Explorer._update_async``, its
+   worker threads and stages, without a page): when each stage started, ended and was handed to
+   the plots after the move was received; then the parts alone, one after another.
 2. **In the browser** (when Chromium and Playwright are there): ``sdflow app`` on a local port,
    the slider dragged with the mouse in headless Chromium, and the time until the page holds the
    new single run, then the new fan (the ensemble's bands). This is what a person waits for.
@@ -20,6 +21,7 @@ Every run goes through ``CompiledModel.run``: a faster back end shows up here wi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -27,6 +29,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -49,35 +52,30 @@ def in_process(model: str, slider: str, moves: int) -> dict[str, list[float]]:
     values = np.linspace(c.low, c.high, moves + 2)[1:-1]
     out: dict[str, list[float]] = {"open model, baseline and loops (once)": [opened]}
     for v in values:
+        # The server's own update of a released slider (its worker threads, its stages, its
+        # trace), without the page: each stage's start and end after the move was received.
         ex.sliders[c.name].value = float(v)
+        ex._generation += 1
+        ex._stamp(ex._generation, "received")
+        asyncio.run(ex._update_async(ex._generation))
+        start = ex.last_trace[0][1]
+        for label, at in ex.last_trace[1:]:
+            out.setdefault(f"received → {label}", []).append(at - start)
+        # The parts on their own, one after another.
         vals, scenario = ex.values(), ex._scenario()
-        stages = {}
         t = time.perf_counter()
         single = wb.single(vals, scenario)
-        stages["single run"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ex._store(single=single, values=vals, scenario=scenario)
-        ex._draw_single()
-        stages["redraw the single run (data to plots)"] = time.perf_counter() - t
+        out.setdefault("alone: single run", []).append(time.perf_counter() - t)
         t = time.perf_counter()
         ens = wb.ensemble(vals, scenario)
-        stages[f"ensemble of {wb.n_runs} runs (one call)"] = time.perf_counter() - t
+        out.setdefault(f"alone: ensemble of {wb.n_runs} runs (one call)", []).append(time.perf_counter() - t)
         t = time.perf_counter()
-        ex._store(ensemble=ens)
-        ex._draw_ensemble()
-        stages["fans and scorecard (quantiles, metrics, table)"] = time.perf_counter() - t
+        for name in ex.variables.value:
+            ex._fan(ens, name)
+        out.setdefault("alone: fans (quantiles of the plotted variables)", []).append(time.perf_counter() - t)
         t = time.perf_counter()
-        ex._store(dominance=wb.dominance(single, scenario))
-        stages["loop scores (Loops that Matter)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ex._draw_loops()
-        stages["loop table and view"] = time.perf_counter() - t
-        stages["single run on screen (run + redraw)"] = stages["single run"] + stages[
-            "redraw the single run (data to plots)"]
-        stages["single run and fan on screen"] = stages["single run on screen (run + redraw)"] + stages[
-            f"ensemble of {wb.n_runs} runs (one call)"] + stages["fans and scorecard (quantiles, metrics, table)"]
-        for k, v_ in stages.items():
-            out.setdefault(k, []).append(v_)
+        ex._scorecard_work(ens, single)
+        out.setdefault("alone: scorecard (metrics, table)", []).append(time.perf_counter() - t)
     return out
 
 
@@ -90,6 +88,7 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
     except ImportError:
         return "skipped: the playwright package is not installed"
     from sd_engine.app.session import Workbench
+    from sd_engine.app.ui import TRACE_ENV
 
     wb = Workbench.open(model)
     variable = wb.outputs()[0]
@@ -99,9 +98,14 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # The server writes when it received each move and when each stage started, ended and was
+    # pushed (wall clock, as the browser's stamps below): where the time between goes.
+    trace = Path(tempfile.mkdtemp()) / "trace.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "sd_engine.cli", "app", model, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, TRACE_ENV: str(trace)})
     out: dict[str, list[float]] = {}
+    moves_seen: list[dict[str, float]] = []
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -124,10 +128,16 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                                    timeout=180_000)
             out["page load (new session)"] = [time.perf_counter() - t]
             # The page notes when each source changes, in the browser's own clock.
-            page.evaluate("""(v) => { window._changed = {};
+            # The page notes when each source changes and, a frame later, when it has been painted,
+            # on the wall clock (performance.timeOrigin + now()) that the server's trace uses.
+            page.evaluate("""(v) => { window._changed = {}; window._painted = {};
+                const now = () => (performance.timeOrigin + performance.now()) / 1000;
                 for (const key of ['single:' + v, 'fan:' + v]) {
                   const s = Bokeh.documents[0].get_model_by_name(key);
-                  s.connect(s.properties.data.change, () => { window._changed[key] = performance.now(); });
+                  const seen = () => { window._changed[key] = now();
+                    requestAnimationFrame(() => setTimeout(() => { window._painted[key] = now(); }, 0)); };
+                  s.connect(s.properties.data.change, seen);
+                  s.connect(s.streaming, seen); s.connect(s.patching, seen);
                 } }""", variable)
             handle = page.locator(f".sd-slider-{slug} .noUi-handle").first
             handle.scroll_into_view_if_needed()
@@ -136,23 +146,52 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                 assert box is not None
                 x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
                 dx = 25 if k % 2 == 0 else -25
-                page.evaluate("() => { window._changed = {}; }")
+                page.evaluate("() => { window._changed = {}; window._painted = {}; }")
                 page.mouse.move(x, y)
                 page.mouse.down()
                 page.mouse.move(x + dx, y, steps=3)
-                released = page.evaluate("() => performance.now()")
+                released = page.evaluate("() => (performance.timeOrigin + performance.now()) / 1000")
                 page.mouse.up()
-                page.wait_for_function(f"() => window._changed['fan:{variable}'] !== undefined", timeout=180_000)
+                page.wait_for_function(f"() => window._painted['fan:{variable}'] !== undefined", timeout=180_000)
                 changed = page.evaluate("() => window._changed")
-                out.setdefault("release → single run drawn", []).append(
-                    (changed[f"single:{variable}"] - released) / 1000)
-                out.setdefault("release → fan drawn", []).append((changed[f"fan:{variable}"] - released) / 1000)
-                time.sleep(1.5)  # let the loop scores of this move finish before the next
+                painted = page.evaluate("() => window._painted")
+                out.setdefault("release → single run drawn", []).append(changed[f"single:{variable}"] - released)
+                out.setdefault("release → fan drawn", []).append(changed[f"fan:{variable}"] - released)
+                out.setdefault("release → fan painted (a frame later)", []).append(
+                    painted[f"fan:{variable}"] - released)
+                moves_seen.append({"released": released, "single in page": changed[f"single:{variable}"],
+                                   "fan in page": changed[f"fan:{variable}"]})
+                # The next move once this one has finished on the server (loop scores drawn: its
+                # trace line is written), so that moves do not overlap.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and (not trace.exists() or len(
+                        trace.read_text(encoding="utf-8").splitlines()) <= k):
+                    page.wait_for_timeout(100)
+                page.wait_for_timeout(500)
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    out.update(_server_stages(trace, moves_seen))
     return out
+
+
+def _server_stages(trace: Path, moves: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Each server stamp of a move, and the page's, as seconds after the release of the slider."""
+    if not trace.exists():
+        return {}
+    traced = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows: dict[str, list[float]] = {}
+    for move in moves:
+        # The server's record of this move: the first one received after the release.
+        mine = next((t for t in traced if t["events"][0][1] >= move["released"] - 0.05), None)
+        if mine is None:
+            continue
+        stamps = [(label, at) for label, at in mine["events"]]
+        stamps += [("single run in the page", move["single in page"]), ("fan in the page", move["fan in page"])]
+        for label, at in sorted(stamps, key=lambda x: x[1]):
+            rows.setdefault(f"release → {label}", []).append(at - move["released"])
+    return rows
 
 
 def _table(rows: dict[str, list[float]]) -> list[str]:
@@ -168,6 +207,7 @@ def main() -> int:
     parser.add_argument("--slider", default="bed change")
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--browser-only", action="store_true", help="skip the in-process measurement")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     import sd_engine
@@ -176,8 +216,9 @@ def main() -> int:
              f"sdflow {sd_engine.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores, "
              f"load average {os.getloadavg()[0]:.1f} at the start "
              "(other jobs share this machine: wall-clock times are pessimistic).", "",
-             "## In process (Explorer update stages)", ""]
-    lines += _table(in_process(args.model, args.slider, args.moves))
+             "## In process (the server's update of a released slider, without a page)", ""]
+    if not args.browser_only:
+        lines += _table(in_process(args.model, args.slider, args.moves))
     if not args.no_browser:
         lines += ["", "## In the browser (headless Chromium, mouse drag, until the page holds the new data)", ""]
         result = in_browser(args.model, args.slider, args.moves)

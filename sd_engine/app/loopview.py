@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:
     from bokeh.plotting import figure as Figure
 
-__all__ = ["sector_map", "sector_layout", "loop_figure", "LOOP_COLOURS"]
+__all__ = ["sector_map", "sector_layout", "loop_figure", "link_labels", "LOOP_COLOURS"]
 
 #: One colour per highlighted loop (Okabe & Ito, colour-blind safe).
 LOOP_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#000000")
@@ -98,14 +98,13 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     from bokeh.plotting import figure
 
     nodes: list[str] = []
-    edges: dict[tuple[str, str], list[str]] = {}
+    edges = _links(loops)
     colour: dict[tuple[str, str], str] = {}
-    for k, (loop, score) in enumerate(loops):
+    for k, (loop, _) in enumerate(loops):
         for v in loop.variables:
             if v not in nodes:
                 nodes.append(v)
         for edge in loop.edges:
-            edges.setdefault(edge, []).append(f"{loop.id} ({score:+.2f})")
             colour.setdefault(edge, LOOP_COLOURS[k % len(LOOP_COLOURS)])
     pos = sector_layout(nodes, sectors)
     fig = figure(title=title, width=width, height=height, tools="pan,wheel_zoom,box_zoom,reset,save",
@@ -151,7 +150,7 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
         "colour": [colour[e] for e in edges],
         "dash": ["dashed" if p == "-" else "solid" for p in polarity],
         "polarity": polarity,
-        "loops": [", ".join(v) for v in edges.values()],
+        "loops": link_labels(loops),
     }
     graph_renderer.edge_renderer.glyph = MultiLine(line_color="colour", line_width=2.2, line_alpha=0.85,
                                                    line_dash="solid")
@@ -182,6 +181,22 @@ def loop_figure(graph: nx.DiGraph, loops: Sequence[tuple[Any, float]], sectors: 
     fig.add_tools(HoverTool(renderers=[graph_renderer.edge_renderer], line_policy="interp",
                             tooltips=[("link", "@start → @end"), ("polarity", "@polarity"), ("in loops", "@loops")]))
     return fig
+
+
+def _links(loops: Sequence[tuple[Any, float]]) -> dict[tuple[str, str], list[str]]:
+    """Each link of the loops, in drawing order, with the loops through it and their scores."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for loop, score in loops:
+        for edge in loop.edges:
+            edges.setdefault(edge, []).append(f"{loop.id} ({score:+.2f})")
+    return edges
+
+
+def link_labels(loops: Sequence[tuple[Any, float]]) -> list[str]:
+    """The ``loops`` column of :func:`loop_figure`'s links (hover text: the loops through each link
+    and their scores), in the figure's order: new scores for the same loops update a drawn figure
+    in place."""
+    return [", ".join(v) for v in _links(loops).values()]
 
 
 def _curve(p0: tuple[float, float], p1: tuple[float, float], bend: float = 0.18, n: int = 16

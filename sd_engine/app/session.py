@@ -428,9 +428,17 @@ class Workbench:
         rows = []
         ok = _ok(ensemble) & _ok(base["ensemble"])
         if self.profile is not None:
-            for m in self.profile.metrics:
+            # The metrics' variables first: a result holds hundreds, and each lookup in the
+            # whole dataset looks through all of them. The baseline's metrics are computed once.
+            needed = list(dict.fromkeys(m.variable for m in self.profile.metrics))
+            ensemble = ensemble[needed]
+            single = single[needed] if single is not None else None
+            with self._lock:
+                if "base metrics" not in self._cache:
+                    self._cache["base metrics"] = [m.compute(base["ensemble"][needed]).values.reshape(-1)
+                                                   for m in self.profile.metrics]
+            for m, ref in zip(self.profile.metrics, self._cache["base metrics"]):
                 now = m.compute(ensemble).values.reshape(-1)
-                ref = m.compute(base["ensemble"]).values.reshape(-1)
                 one = float(m.compute(single).values.reshape(-1)[0]) if single is not None else math.nan
                 sign = 1.0 if m.better == "higher" else -1.0
                 rows.append(_row(m.label, m.units, m.description or m.statistic, m.better, now, ref, ok, sign, one))

@@ -4,9 +4,12 @@
 :func:`serve` serves it on a local port (127.0.0.1 only) for ``sdflow app``.
 
 When a slider is released (or a value typed), the app redraws in stages so the first answer
-comes fast: the single run (its line in every plot), then the 100-run ensemble (the fans and the
-scorecard), then the loop scores. Each stage runs in a worker thread and is dropped if a newer
-move has started, so a quick succession of moves never queues stale work.
+comes fast: the single run (its line in every plot), then the 100-run ensemble (the fans, then
+the scorecard), then the loop scores. The ensemble, the long pole, starts at once beside the
+single run. The work runs in worker threads; each stage reaches the page as one message with
+only the columns that change, and is dropped if a newer move has started, so a quick succession
+of moves never queues stale work (an ensemble waiting behind a running one is skipped, and loop
+scores are not started for a superseded move). A failed update is shown on the status line.
 
 Every plotted series is a Bokeh ``ColumnDataSource`` named ``single:<variable>``,
 ``fan:<variable>``, ``base-single:<variable>`` or ``base-fan:<variable>``, with the run's slider
@@ -18,20 +21,23 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
+import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import panel as pn
 import xarray as xr
 from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.renderers.graph_renderer import GraphRenderer
 from bokeh.plotting import figure
 
 from ..errors import SpecError
 from .controls import Control
-from .loopview import loop_figure
+from .loopview import link_labels, loop_figure
 from .session import LOCAL_SPREAD, Workbench
 
 if TYPE_CHECKING:
@@ -40,6 +46,11 @@ if TYPE_CHECKING:
 __all__ = ["Explorer", "explore", "serve"]
 
 _DEFAULTS = "(model defaults)"
+_LOG = logging.getLogger(__name__)
+#: When set to a file path, each slider move appends one JSON line to it: the wall-clock times
+#: (epoch seconds, comparable with the browser's) at which the server received the move and each
+#: stage started, ended and was pushed to the page. ``benchmarks/bench_app.py`` reads it.
+TRACE_ENV = "SDFLOW_APP_TRACE"
 _BLUE, _GREY = "#0072B2", "#7f7f7f"
 _CSS = """
 .sd-note {font-size: 0.85em; color: #555;}
@@ -61,6 +72,17 @@ def _fmt(x: float) -> str:
     return format_number(x)
 
 
+class _Slider(pn.widgets.FloatSlider):
+    """A slider whose release reaches the server at once.
+
+    Panel holds a change from the browser for 50 ms (``_debounce``), to merge bursts, unless the
+    property is one of the widget's ``_priority_changes`` (Panel's own Tabulator lists its edits
+    there). A release is one event, and the move waits for it.
+    """
+
+    _priority_changes: ClassVar[list[str]] = ["value_throttled"]
+
+
 class Explorer(pn.viewable.Viewer):
     """A model explorer: the sliders of a :class:`Workbench` and what its runs show.
 
@@ -78,6 +100,12 @@ class Explorer(pn.viewable.Viewer):
         self._generation = 0
         self._holding = False
         self.timings: dict[str, float] = {}
+        self._traces: dict[int, list[tuple[str, float]]] = {}
+        #: The last finished move's stamps: ``(label, time.time())`` from "received" to "loop scores pushed".
+        self.last_trace: list[tuple[str, float]] = []
+        self._ensemble_lock = asyncio.Lock()
+        self._loop_key: Any = None
+        self._times_shown = ""
         self.last: dict[str, Any] = {}
         pn.config.raw_css = [*pn.config.raw_css, _CSS] if _CSS not in pn.config.raw_css else pn.config.raw_css
         self.sliders: dict[str, pn.widgets.FloatSlider] = {}
@@ -85,7 +113,7 @@ class Explorer(pn.viewable.Viewer):
             label = f"{c.name} ({c.units})" if c.units else c.name
             # Plain sliders: an editable one costs three times as much to render, and a whole-system
             # model has forty of them.
-            slider = pn.widgets.FloatSlider(
+            slider = _Slider(
                 label=label, start=c.low, end=c.high, step=c.step, value=c.default, sizing_mode="stretch_width",
                 css_classes=["sd-slider", f"sd-slider-{_slug(c.name)}"], format="0[.]00000")
             slider.param.watch(self._moved, "value_throttled")
@@ -175,8 +203,9 @@ class Explorer(pn.viewable.Viewer):
             fig = figure(title=f"{d.label}{unit}", height=260, sizing_mode="stretch_width", x_axis_label=xlabel,
                          tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}")
             for key in ("base-fan", "fan", "base-single", "single"):
+                columns = ("x", "t", "y", "lo", "hi", "q1", "q3") if key.endswith("fan") else ("x", "t", "y")
                 src = self._sources.get(f"{key}:{name}") or ColumnDataSource(
-                    name=f"{key}:{name}", data={"x": [], "t": [], "y": [], "lo": [], "hi": [], "q1": [], "q3": []})
+                    name=f"{key}:{name}", data={c: [] for c in columns})
                 self._sources[f"{key}:{name}"] = src
             fig.varea("x", "lo", "hi", source=self._sources[f"base-fan:{name}"], fill_color=_GREY, fill_alpha=0.18,
                       legend_label="baseline 5–95%")
@@ -240,8 +269,21 @@ class Explorer(pn.viewable.Viewer):
         self._draw_loops()
 
     # -- updates ----------------------------------------------------------------------------------
+    def _stamp(self, generation: int, label: str) -> None:
+        self._traces.setdefault(generation, []).append((label, time.time()))
+
+    def _write_trace(self, generation: int) -> None:
+        events = self._traces.pop(generation, [])
+        self.last_trace = events
+        path = os.environ.get(TRACE_ENV)
+        if path:
+            line = json.dumps({"generation": generation, "events": events})
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
     def _schedule(self) -> None:
         self._generation += 1
+        self._stamp(self._generation, "received")
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -267,23 +309,102 @@ class Explorer(pn.viewable.Viewer):
         self._draw_all()
 
     async def _update_async(self, generation: int) -> None:
+        """One slider move in stages, each pushed to the page as one batch as soon as it is ready:
+        the single run, then the fans and the scorecard, then the loop scores.
+
+        The ensemble is the long pole (about 0.4 s of the whole-system model's 0.45 s of work), so
+        it starts at once, beside the single run (one thread, which the ensemble's kernel does not
+        need: one run takes the serial driver). Work, including the fans' quantiles and the
+        scorecard, runs in worker threads; the event loop only hands finished numbers to the plots.
+        """
         values, scenario = self.values(), self._scenario()
-        doc = pn.state.curdoc
-        stages = (("single run", lambda: self.wb.single(values, scenario)),
-                  (f"{self.wb.n_runs}-run ensemble", lambda: self.wb.ensemble(values, scenario)),
-                  ("loop scores", lambda: self.wb.dominance(self.last["single"], scenario)))
-        self.status.object = "Running…"
-        for label, work in stages:
-            t0 = time.perf_counter()
-            result = await asyncio.to_thread(work)
+        self._stamp(generation, "task started")
+        ensemble = asyncio.ensure_future(self._ensemble_stage(generation, values, scenario))
+        try:
+            single, lines = await self._in_thread(generation, "single run", self._single_work, values, scenario)
             if generation != self._generation:
                 return  # a newer move has started: its results will be drawn instead
+            self._store(single=single, values=values, scenario=scenario, error=None)
+            self._push(generation, "single run", lambda: self._apply_single(lines))
+            staged = await ensemble
+            if staged is None or generation != self._generation:
+                return
+            ens, fans = staged
+            self._store(ensemble=ens)
+            self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans))
+            # The scorecard (a few tens of milliseconds of metrics) right after the fans, not before them.
+            card = await self._in_thread(generation, "scorecard", self._scorecard_work, ens, single)
+            if generation != self._generation:
+                return
+            self._push(generation, "scorecard", lambda: setattr(self.scorecard, "object", card))
+            # Loop scores come after the fan, never beside the ensemble's threads; not at all
+            # when a newer move has come meanwhile.
+            if generation != self._generation:
+                return
+            rls, view = await self._in_thread(generation, "loop scores", self._loops_work, single, scenario)
+            if generation != self._generation:
+                return
+            self._store(dominance=rls)
+            self._push(generation, "loop scores", lambda: self._apply_loops(view), times=True)
+        except Exception as exc:  # shown on the page, and logged with its traceback
+            _LOG.exception("The app's update failed")
+            if generation == self._generation:
+                self._store(error=f"{type(exc).__name__}: {exc}")
+                self._push(generation, "failure", lambda: None, times=True)
+        finally:
+            if not ensemble.done():
+                ensemble.add_done_callback(_retrieve)
+            self._write_trace(generation)
+
+    async def _in_thread(self, generation: int, label: str, work: Any, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        self._stamp(generation, f"{label} start")
+        result = await asyncio.to_thread(work, *args)
+        self._stamp(generation, f"{label} end")
+        if generation == self._generation:
             self.timings[label] = time.perf_counter() - t0
-            key = {"single run": "single", "loop scores": "dominance"}.get(label, "ensemble")
-            self._store(**{key: result}, **({"values": values, "scenario": scenario} if key == "single" else {}))
-            with pn.io.unlocked() if doc is not None else _nothing():
-                {"single": self._draw_single, "ensemble": self._draw_ensemble, "dominance": self._draw_loops}[key]()
-                self._draw_status()
+        return result
+
+    async def _ensemble_stage(self, generation: int, values: dict[str, float], scenario: str | None) -> Any:
+        # One ensemble at a time from this page: numba's thread pool runs one parallel kernel at a
+        # time (a second caller takes the serial driver, half the speed on two cores), and a move
+        # superseded while it waited here is skipped.
+        async with self._ensemble_lock:
+            if generation != self._generation:
+                return None
+            return await self._in_thread(generation, f"{self.wb.n_runs}-run ensemble", self._ensemble_work,
+                                         generation, values, scenario)
+
+    def _single_work(self, values: dict[str, float], scenario: str | None) -> tuple[xr.Dataset, dict[str, Any]]:
+        """In a worker thread: the single run and the plots' new columns."""
+        single = self.wb.single(values, scenario)
+        return single, self._single_lines(single, values, scenario)
+
+    def _ensemble_work(self, generation: int, values: dict[str, float],
+                       scenario: str | None) -> tuple[xr.Dataset, dict[str, Any]]:
+        """In a worker thread: the ensemble and the fans' quantiles."""
+        ens = self.wb.ensemble(values, scenario)
+        self._stamp(generation, "ensemble runs done")
+        return ens, {name: self._fan(ens, name) for name in self.variables.value}
+
+    def _scorecard_work(self, ens: xr.Dataset, single: xr.Dataset) -> str:
+        """In a worker thread: the scorecard's HTML."""
+        return self._scorecard_html(self.wb.scorecard(ens, single))
+
+    def _loops_work(self, single: xr.Dataset, scenario: str | None) -> tuple[xr.DataArray | None, Any]:
+        """In a worker thread: the loop scores of the single run, the loop table and the loop view."""
+        rls = self.wb.dominance(single, scenario)
+        return rls, self._loop_view(rls)
+
+    def _push(self, generation: int, label: str, apply: Any, times: bool = False) -> None:
+        """Apply a stage's numbers to the page's models and send them as one message (the status
+        line with the stage timings only at the end: every change of it costs the browser a
+        relayout while the ensemble runs)."""
+        doc = pn.state.curdoc
+        with pn.io.unlocked() if doc is not None else _nothing():
+            apply()
+            self._draw_status(times)
+        self._stamp(generation, f"{label} pushed")
 
     def _store(self, **items: Any) -> None:
         self.last.update(items)
@@ -300,29 +421,64 @@ class Explorer(pn.viewable.Viewer):
             self.update()
 
     def _draw_all(self) -> None:
+        self._draw_base()
         self._draw_single()
         self._draw_ensemble()
         self._draw_loops()
         self._draw_status()
 
     def _series(self, ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Through `variables`: a result holds hundreds of variables, and `ds[name]` builds a
+        # DataArray by looking through all of them (0.4 ms each, most of a fan's cost).
         d = self.wb.display(name)
-        t = np.asarray(ds["time"].values, dtype=float)
+        t = np.asarray(ds.variables["time"].values, dtype=float)
         x, _ = self.wb.time_axis(t)
-        return t, x, np.asarray(ds[name].values, dtype=float) * d.scale
+        return t, x, np.asarray(ds.variables[name].values, dtype=float) * d.scale
+
+    def _single_lines(self, single: xr.Dataset, values: dict[str, Any], scenario: str | None) -> dict[str, Any]:
+        """Each plotted variable's single-run columns and the tags the browser test reads back."""
+        lines = {}
+        for name in self.variables.value:
+            t, x, y = self._series(single, name)
+            tags = [json.dumps({"params": values, "scenario": scenario, "scale": self.wb.display(name).scale,
+                                "status": single.attrs.get("status")})]
+            lines[name] = ({"x": x, "t": t, "y": y}, tags)
+        return lines
+
+    def _set(self, key: str, data: dict[str, np.ndarray]) -> None:
+        """New columns for one plot source; the time columns only when they changed (the page gets
+        the columns that change, not the whole table)."""
+        src = self._sources.get(key)
+        if src is None:  # the variable was taken off the plots meanwhile
+            return
+        old = src.data
+        if len(old.get("t", ())) == len(data["t"]) and np.array_equal(old["t"], data["t"]):
+            src.data.update({k: v for k, v in data.items() if k not in ("x", "t")})
+        else:
+            src.data = data
+
+    def _apply_single(self, lines: dict[str, Any]) -> None:
+        for name, (data, tags) in lines.items():
+            self._set(f"single:{name}", data)
+            if f"single:{name}" in self._sources:
+                self._sources[f"single:{name}"].tags = tags
+
+    def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]]) -> None:
+        for name, data in fans.items():
+            self._set(f"fan:{name}", data)
+
+    def _draw_base(self) -> None:
+        """The baseline's line and fan: drawn when the plots are built, not at every move."""
+        base = self.wb.baseline()
+        for name in self.variables.value:
+            t, x, y = self._series(base["single"], name)
+            self._set(f"base-single:{name}", {"x": x, "t": t, "y": y})
+            self._set(f"base-fan:{name}", self._fan(base["ensemble"], name))
 
     def _draw_single(self) -> None:
-        base = self.wb.baseline()["single"]
         single = self.last.get("single")
-        for name in self.variables.value:
-            t, x, y = self._series(base, name)
-            self._sources[f"base-single:{name}"].data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
-            if single is not None:
-                t, x, y = self._series(single, name)
-                src = self._sources[f"single:{name}"]
-                src.tags = [json.dumps({"params": self.last.get("values", {}), "scenario": self.last.get("scenario"),
-                                        "scale": self.wb.display(name).scale, "status": single.attrs.get("status")})]
-                src.data = {"x": x, "t": t, "y": y, "lo": y, "hi": y, "q1": y, "q3": y}
+        if single is not None:
+            self._apply_single(self._single_lines(single, self.last.get("values", {}), self.last.get("scenario")))
 
     def _fan(self, ds: xr.Dataset, name: str) -> dict[str, np.ndarray]:
         t, x, y = self._series(ds, name)
@@ -331,13 +487,9 @@ class Explorer(pn.viewable.Viewer):
         return {"x": x, "t": t, "y": q[2], "lo": q[0], "q1": q[1], "q3": q[3], "hi": q[4]}
 
     def _draw_ensemble(self) -> None:
-        base = self.wb.baseline()["ensemble"]
         ens = self.last.get("ensemble")
-        for name in self.variables.value:
-            self._sources[f"base-fan:{name}"].data = self._fan(base, name)
-            if ens is not None:
-                self._sources[f"fan:{name}"].data = self._fan(ens, name)
         if ens is not None:
+            self._apply_fans({name: self._fan(ens, name) for name in self.variables.value})
             self.scorecard.object = self._scorecard_html(self.wb.scorecard(ens, self.last.get("single")))
 
     def _scorecard_html(self, table: Any) -> str:
@@ -348,21 +500,46 @@ class Explorer(pn.viewable.Viewer):
                       baseline=self.wb.baseline_name or "model defaults")
 
     def _draw_loops(self) -> None:
-        rls = self.last.get("dominance")
-        loops, note = self.wb.loops()
+        self._apply_loops(self._loop_view(self.last.get("dominance")))
+
+    def _loop_view(self, rls: xr.DataArray | None) -> tuple[Any, ...] | None:
+        """The loop table's HTML, the loop view's figure and what they show (a worker thread may
+        build them: the figure is a new Bokeh model, not yet on the page)."""
         if rls is None:
-            self.loop_table.object = "<p class=sd-note>No loop scores for this run (the model has no feedback " \
-                                     "loop, or the run failed).</p>"
-            self.loop_pane.object = None
-            return
+            return None
         competing = _competing(rls)
         chosen = self.wb.top_loops(rls.sel(loop=competing) if competing else rls, float(self.loop_time.value),
                                    int(self.loop_count.value or 5))
         from ..lab.templating import render
 
-        self.loop_table.object = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
-        self.loop_pane.object = loop_figure(self.wb.graph(), chosen, self.wb.sectors(),
-                                            title=f"Dominant loops at {self._loop_time_label()}")
+        title = f"Dominant loops at {self._loop_time_label()}"
+        # The same loops at the same time need no new figure (a whole new Bokeh model for the page
+        # to build): their new scores go to its links' hover text in place.
+        key = (title, tuple(loop.id for loop, _ in chosen))
+        table = render("sd_engine.app", "loops.html.j2", loops=chosen, colours=_loop_colours())
+        figure = None if key == self._loop_key else loop_figure(self.wb.graph(), chosen, self.wb.sectors(), title=title)
+        return table, figure, key, chosen
+
+    def _apply_loops(self, view: tuple[Any, ...] | None) -> None:
+        _, note = self.wb.loops()
+        if view is None:
+            self.loop_table.object = "<p class=sd-note>No loop scores for this run (the model has no feedback " \
+                                     "loop, or the run failed).</p>"
+            self.loop_pane.object = None
+            self._loop_key = None
+            return
+        table, figure, key, chosen = view
+        self.loop_table.object = table
+        if figure is None and key != self._loop_key:  # the view changed since this one was prepared
+            figure = loop_figure(self.wb.graph(), chosen, self.wb.sectors(), title=key[0])
+        if figure is not None:
+            self.loop_pane.object = figure
+            self._loop_key = key
+        else:
+            links = self.loop_pane.object.select_one({"type": GraphRenderer}).edge_renderer.data_source
+            labels = link_labels(chosen)
+            if list(links.data["loops"]) != labels:
+                links.data.update(loops=labels)
         self.loop_note.object = note
 
     def _loop_time_label(self) -> str:
@@ -371,17 +548,25 @@ class Explorer(pn.viewable.Viewer):
         label = next((k for k, v in self.loop_time.options.items() if v == value), f"{value:g}")
         return f"{unit} {label}" if unit == "year" else f"{label} {unit}"
 
-    def _draw_status(self) -> None:
+    def _draw_status(self, times_now: bool = True) -> None:
+        """The status line: warnings about this move's runs, and the stage timings of the last
+        finished move (new timings only when `times_now`)."""
         single = self.last.get("single")
         status = str(single.attrs.get("status", "ok")) if single is not None else ""
-        times = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
+        if times_now:
+            self._times_shown = " · ".join(f"{k}: {v:.2f} s" for k, v in self.timings.items())
+        times = self._times_shown
         warn = "" if status in ("", "ok") else f"**The single run {status}.** "
+        if self.last.get("error"):
+            warn = f"**The update failed** ({self.last['error']}); the plots show the last runs that worked. " + warn
         ens = self.last.get("ensemble")
         if ens is not None and "run_status" in ens.coords:
             bad = int((ens["run_status"] != "ok").sum())
             if bad:
                 warn += f"**{bad} of {ens.sizes['run']} ensemble runs failed** and are left out of the bands. "
-        self.status.object = warn + (f"Last update — {times}" if times else "")
+        text = warn + (f"Last update — {times}" if times else "")
+        if text != self.status.object:  # an unchanged line is not sent again
+            self.status.object = text
 
     # -- saving ---------------------------------------------------------------------------------------
     def _current_scenario(self) -> Any:
@@ -410,6 +595,12 @@ class Explorer(pn.viewable.Viewer):
         scenario = self._current_scenario()
         self.download.filename = f"{_slug(scenario.name).replace('-', '_') or 'scenario'}.toml"
         return io.BytesIO(dumps(scenario, "toml").encode("utf-8"))
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Collect the outcome of a stage nobody waits for any more (no "never retrieved" warning)."""
+    if not future.cancelled() and future.exception() is not None:
+        _LOG.debug("A superseded stage failed: %s", future.exception())
 
 
 class _nothing:
