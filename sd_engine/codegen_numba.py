@@ -156,12 +156,18 @@ class NumbaGenerator(ScalarGenerator):
             return lines
         # Each whole-array call just before the first line reading it (after its arguments:
         # every element's equation reads all of them, so the order puts them first).
+        # A call whose argument is another's element (VECTOR RANK inside ALLOCATE BY PRIORITY) comes after that one.
         pending = dict(self.array_lines)
-        out = []
-        for line in lines:
+        out: list[str] = []
+
+        def place(line: str) -> None:
             for name in [n for n in pending if f"{n}[" in line]:
-                out.append(pending.pop(name))
+                if name in pending:
+                    place(pending.pop(name))
             out.append(line)
+
+        for line in lines:
+            place(line)
         assert not pending, "a whole-array call that no equation reads"
         return out
 

@@ -63,6 +63,7 @@ __all__ = [
     "rank_rows",
     "reorder_rows",
     "invert_matrices",
+    "row_sum",
     "allocate_rows",
     "allocate_available_rows",
     "allocate_by_priority_rows",
@@ -621,28 +622,57 @@ def invert_matrices(x: np.ndarray, n: int) -> np.ndarray:
 
 
 @_jit
-def _sum(a: np.ndarray, start: int, n: int) -> float:
-    """np.sum of ``a[start:start + n]`` in numpy's order (pairwise: as sd_engine.unroll.numpy_sum)."""
+def _block_sum(a: np.ndarray, start: int, n: int) -> float:
+    # numpy's pairwise_sum for up to 128 terms: a plain loop below 8, else eight partial sums.
     if n < 8:
         total = -0.0
         for i in range(n):
             total += a[start + i]
         return total
+    r = a[start:start + 8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += a[start + i]
+        i += 1
+    return total
+
+
+@_jit
+def row_sum(a: np.ndarray, start: int, n: int) -> float:
+    """np.sum of ``a[start:start + n]`` in numpy's order (pairwise, as sd_engine.unroll.numpy_sum):
+    beyond 128 terms the sum of two halves (the first a multiple of 8 long), walked here with
+    a stack (numba's disk cache does not take recursive functions)."""
     if n <= 128:
-        r = a[start:start + 8].copy()
-        i = 8
-        while i < n - n % 8:
-            for j in range(8):
-                r[j] += a[start + i + j]
-            i += 8
-        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < n:
-            total += a[start + i]
-            i += 1
-        return total
-    half = n // 2
-    half -= half % 8
-    return _sum(a, start, half) + _sum(a, start + half, n - half)
+        return _block_sum(a, start, n)
+    starts, sizes = np.empty(128, np.int64), np.empty(128, np.int64)
+    split = np.zeros(128, np.bool_)
+    values = np.empty(128)
+    top, held = 1, 0
+    starts[0], sizes[0] = start, n
+    while top > 0:
+        s, m = starts[top - 1], sizes[top - 1]
+        if m <= 128:
+            values[held] = _block_sum(a, s, m)
+            held += 1
+            top -= 1
+        elif not split[top - 1]:
+            split[top - 1] = True
+            half = m // 2
+            half -= half % 8
+            # The second half below the first, so the first is summed first.
+            starts[top], sizes[top], split[top] = s + half, m - half, False
+            starts[top + 1], sizes[top + 1], split[top + 1] = s, half, False
+            top += 2
+        else:
+            values[held - 2] = values[held - 2] + values[held - 1]
+            held -= 1
+            top -= 1
+    return values[0]
 
 
 @_jit
@@ -696,7 +726,7 @@ def _total(x: np.ndarray, request: np.ndarray, ptype: np.ndarray, priority: np.n
     for i in range(n):
         k = g * n + i
         scratch[i] = request[k] * _profile_share(x[g], ptype[k], priority[k], width[k])
-    return _sum(scratch, 0, n)
+    return row_sum(scratch, 0, n)
 
 
 @_jit
@@ -759,9 +789,9 @@ def allocate_rows(request: np.ndarray, ptype_in: np.ndarray, priority: np.ndarra
         a, b = g * n, (g + 1) * n
         for k in range(a, b):
             out[k] = request[k] * _profile_share(lo[g], ptype[k], priority[k], width[k])
-        given = _sum(out, a, n)
+        given = row_sum(out, a, n)
         scale = supply[g] / given if given > 0 else 0.0
-        asked = _sum(request, a, n)
+        asked = row_sum(request, a, n)
         enough = supply[g] >= asked
         bad_row = supply[g] < 0 or refused[g]
         for k in range(a, b):
