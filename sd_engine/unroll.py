@@ -65,7 +65,12 @@ __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMEN
 
 #: The most variables an unrolled model may have: numba's compile time grows faster than the
 #: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
-#: big arrays well anyway.
+#: big arrays well anyway. Splitting ``evaluate`` does not help enough: the 1,207-element
+#: conformance model (test_subscripted_delays) took 43 s CPU as one function and 42 s as nine
+#: functions of 200 lines called directly (numba links them into one module and LLVM optimises
+#: them as one); called through function pointers 28 s, of which the parts alone 26 s (2-9 s
+#: each: typing and lowering cost 20-35 ms per element equation), and a pointer's address
+#: cannot be kept in numba's disk cache.
 MAX_ELEMENTS = 1000
 #: The most operations (nodes of the equations' trees) an unrolled model may have: a model of
 #: 3,363 compiles in about 8 s, one of 6,620 in 28 s.
