@@ -118,7 +118,8 @@ def test_allocate_edges_equal_numpys() -> None:
                                           supply, 3).reshape(request.shape)
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(actual[0, :2], [40.0, 60.0], rtol=1e-15)  # Vensim's rationing
-    assert np.isnan(actual[1, 1]) and not np.isnan(actual[1, 0]) and np.isnan(actual[2]).all()  # zero width, negative request
+    # A zero width: NaN for that requester; a negative request: NaN for the row.
+    assert np.isnan(actual[1, 1]) and not np.isnan(actual[1, 0]) and np.isnan(actual[2]).all()
 
 
 def test_allocate_profiles_numpy_refuses_give_nan_rows() -> None:
