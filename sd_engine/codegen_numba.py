@@ -55,12 +55,12 @@ from typing import Any
 import numpy as np
 
 from .codegen import comment
-from .expr import Binary, Call, Expr, Num, Table, walk
+from .expr import Binary, Call, Expr, Num, Str, Table, walk
 from .functions import ALIASES, BUILTINS
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
-from .unroll import NotUnrolled, unroll
+from .unroll import ARRAY_ELEMENT, VECTOR, NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
            "is_cached", "is_exact", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
@@ -92,7 +92,84 @@ class NumbaGenerator(ScalarGenerator):
     operations in the same order); the calls of builtins and lookups are this back end's
     (``sd_engine.numba_builtins``), and whatever it does not cover raises
     :class:`NotCompiled` naming the construct.
+
+    A whole-array function (VECTOR SORT ORDER, RANK, REORDER, ALLOCATE AVAILABLE, ALLOCATE BY
+    PRIORITY, INVERT MATRIX; unrolled as :data:`sd_engine.unroll.ARRAY_ELEMENT`) is computed
+    once per step, on its arguments gathered into arrays, by its helper in
+    ``sd_engine.numba_builtins`` (:data:`~sd_engine.numba_builtins.ARRAY_HELPERS`); the
+    result goes into a local array (``_array0`` ...) written just before the first equation
+    that reads it, and each element's equation reads its own entry.
     """
+
+    def __init__(self, lowered: Any) -> None:
+        super().__init__(lowered)
+        # Whole-array calls: their vectors (by identity, kept) -> the local holding the result;
+        # each local's line; and the functions computing them, one per helper and shape.
+        self.array_calls: dict[tuple[object, ...], tuple[tuple[Expr, ...], str]] = {}
+        self.array_lines: dict[str, str] = {}
+        self.array_functions: dict[tuple[object, ...], tuple[str, list[str]]] = {}
+
+    def scalar_call(self, call: Call, var: Variable) -> str:
+        if call.func == ARRAY_ELEMENT:
+            return self.array_element(call, var)
+        return super().scalar_call(call, var)
+
+    def array_element(self, call: Call, var: Variable) -> str:
+        """The code of one element of a whole-array call: an entry of the local its function fills."""
+        func, index, row = call.args[:3]
+        assert isinstance(func, Str) and isinstance(index, Num) and isinstance(row, Num)
+        vectors = call.args[3:]
+        key = (func.value, *map(id, vectors))
+        hit = self.array_calls.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], vectors)):
+            codes = [[self.scalar(e, var) for e in v.args] for v in vectors if isinstance(v, Call) and v.func == VECTOR]
+            assert len(codes) == len(vectors)
+            name = f"_array{len(self.array_lines)}"
+            function = self.array_function(func.value, [len(c) for c in codes], int(row.value))
+            self.array_lines[name] = (f"{name} = {function}({', '.join(c for v in codes for c in v)})"
+                                      + comment(f"{func.value} (for {var.name} and the other elements)"))
+            hit = (vectors, name)
+            self.array_calls[key] = hit
+        return f"{hit[1]}[{int(index.value)}]"
+
+    def array_function(self, func: str, sizes: list[int], row: int) -> str:
+        """The name of a function of the module taking a whole-array call's arguments as floats
+        and returning its result as a tuple: arrays made and freed inside a function of its own
+        (numba's reference counting of arrays in one large function costs much compile time:
+        35 s instead of 13 s for the conformance model of VECTOR SORT ORDER)."""
+        from .numba_builtins import ARRAY_HELPERS
+
+        key = (func, tuple(sizes), row)
+        if key not in self.array_functions:
+            name = f"_whole{len(self.array_functions)}"
+            params = [[f"a{j}_{i}" for i in range(size)] for j, size in enumerate(sizes)]
+            arrays = [f"np.array(({', '.join(p)},), dtype=np.float64)" for p in params]
+            source = ["", "", _DECORATOR_ARRAY, f"def {name}({', '.join(a for p in params for a in p)}):",
+                      f"    out = sf.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {row})",
+                      f"    return ({', '.join(f'out[{i}]' for i in range(sizes[0]))},)"]
+            self.array_functions[key] = (name, source)
+        return self.array_functions[key][0]
+
+    def rate_lines(self) -> list[str]:
+        lines = super().rate_lines()
+        if not self.array_lines:
+            return lines
+        # Each whole-array call just before the first line reading it (after its arguments:
+        # every element's equation reads all of them, so the order puts them first).
+        # A call whose argument is another's element (VECTOR RANK inside ALLOCATE BY PRIORITY) comes after that one.
+        pending = dict(self.array_lines)
+        out: list[str] = []
+
+        def place(line: str) -> None:
+            for name in [n for n in pending if f"{n}[" in line]:
+                if name in pending:
+                    place(pending.pop(name))
+            out.append(line)
+
+        for line in lines:
+            place(line)
+        assert not pending, "a whole-array call that no equation reads"
+        return out
 
     def emit(self, expr: Expr, var: Variable) -> tuple[str, None]:
         if isinstance(expr, Num) and not math.isfinite(expr.value):
@@ -172,6 +249,8 @@ class NumbaGenerator(ScalarGenerator):
         for table, name in self.tables.items():
             lines.append(f"{name}_x = {_array(table.xs)}")
             lines.append(f"{name}_y = {_array(table.ys)}")
+        for _, function in self.array_functions.values():
+            lines += function
         lines += ["", "", _DECORATOR, "def evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r):"]
         lines += ["    " + b for b in body]
         return "\n".join(lines) + "\n" + _ensemble_source()
@@ -182,6 +261,8 @@ class NumbaGenerator(ScalarGenerator):
 # One compiled function per model, of the signature the shared drivers call
 # (sd_engine.numba_builtins.EVALUATE): the drivers are compiled once per machine, not per model.
 _DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
+# The functions of whole-array calls (typed by their first call, from `evaluate`).
+_DECORATOR_ARRAY = '@njit(cache=True, error_model="numpy", nogil=True)'
 # Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
 # model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
 # shared drivers call them through a pointer; runs spread across cores (`run_parallel`) or, for a

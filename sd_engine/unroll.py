@@ -8,7 +8,10 @@ reference an element reference, and the array functions scalar expressions -- SU
 VMIN, VMAX and MEAN become chains of their elements, subranges, mappings and broadcasts
 become the elements they select, block equations (``_pieces``) the equation of each
 element's block, stateful builtins (lowered to internal arrayed stocks) one stock per
-element, and VECTOR SELECT its computation over the elements it selects from. The dimension
+element, and VECTOR SELECT its computation over the elements it selects from. The functions
+that compute a whole array at once (VECTOR SORT ORDER, RANK and REORDER, the allocation
+functions, INVERT MATRIX) become one element of a call over all the elements of the array the
+numpy code passes (:data:`ARRAY_ELEMENT`, below), which a back end computes once per step. The dimension
 rules are the numpy code generator's own: the dimensions of every part of an equation come
 from :meth:`sd_engine.codegen.CodeGenerator.emit`, and each reference is resolved as
 ``CodeGenerator.emit_ref`` (:mod:`sd_engine.codegen`) resolves it.
@@ -25,9 +28,16 @@ after the other. So a single run gives the numpy back end's numbers bit for bit
 wherever the argument is laid out in the order of its dimensions (an argument numpy
 transposes in memory may be summed in another order: a difference of rounding only).
 
+An array function at one element is ``Call(ARRAY_ELEMENT, (Str(function), Num(index),
+Num(row), vector, ...))``: element ``index`` (C order) of the function's result over the
+numpy call's whole array, whose last axis (INVERT MATRIX: last two) has ``row`` elements;
+each ``vector`` is ``Call(VECTOR, elements)``, an argument's elements in the C order of that
+array (a per-row argument, such as a direction or a supply, one element per row). The
+elements of one array share their vectors (the same objects), so a back end computes the
+call once. The scalar path does not take these (it refuses them as a call it does not know).
+
 What cannot be unrolled is refused by name (:class:`NotUnrolled`, naming the construct and
-the variable): VECTOR SORT ORDER, RANK and REORDER, the allocation functions, INVERT MATRIX,
-arrayed lookups, and models that unroll to more than :data:`MAX_ELEMENTS` variables or
+the variable): arrayed lookups, and models that unroll to more than :data:`MAX_ELEMENTS` variables or
 :data:`MAX_OPERATIONS` operations (their kernels would take too long to compile; numpy's
 arrays serve them well).
 """
@@ -50,17 +60,31 @@ from .order import is_parameter
 from .program import Layout, Program, Slot
 from .spec import ModelSpec, Variable
 
-__all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS", "MAX_OPERATIONS"]
+__all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS", "MAX_OPERATIONS", "ARRAY_ELEMENT",
+           "VECTOR", "WHOLE_ARRAY"]
 
 #: The most variables an unrolled model may have: numba's compile time grows faster than the
 #: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
-#: big arrays well anyway.
+#: big arrays well anyway. Splitting ``evaluate`` does not help enough: the 1,207-element
+#: conformance model (test_subscripted_delays) took 43 s CPU as one function and 42 s as nine
+#: functions of 200 lines called directly (numba links them into one module and LLVM optimises
+#: them as one); called through function pointers 28 s, of which the parts alone 26 s (2-9 s
+#: each: typing and lowering cost 20-35 ms per element equation), and a pointer's address
+#: cannot be kept in numba's disk cache.
 MAX_ELEMENTS = 1000
 #: The most operations (nodes of the equations' trees) an unrolled model may have: a model of
-#: 3,363 compiles in about 8 s, one of 6,620 in 28 s.
+#: 3,363 compiles in about 8 s, one of 6,620 in 28 s. The VECTOR SELECT conformance model
+#: unrolls to 23,071 (its 64 selects with an action given by an equation write out all eleven
+#: results per element); computing each select as one whole-array call (tried) halves that to
+#: 12,259 and compiled in 57 s, so it stays on numpy.
 MAX_OPERATIONS = 8000
-# Builtins that do not work element by element.
-_NOT_ELEMENTWISE = {"invert_matrix"}
+#: The function of an element of a whole-array call, and of the vector of an argument's elements.
+ARRAY_ELEMENT = "_array_element"
+VECTOR = "_vector"
+#: The functions computed over a whole array (the rows along its last axis; INVERT MATRIX: the
+#: matrices over its last two).
+WHOLE_ARRAY = frozenset({"vector_sort_order", "vector_rank", "vector_reorder", "allocate_available",
+                         "allocate_by_priority", "invert_matrix"})
 # numpy's pairwise summation: below this many terms a plain loop, up to _BLOCK eight
 # partial sums, beyond that two halves (numpy/_core/src/umath/loops_utils.h.src).
 _UNROLL = 8
@@ -125,6 +149,9 @@ class _Unroller:
         self.keys: dict[str, list[str]] = {}
         self.names: dict[str, list[str]] = {}
         self._labels: dict[int, tuple[Expr, tuple[str, ...] | None]] = {}
+        # The vectors of a whole-array call, by the call and the positions of the labels the
+        # call's array does not have (every element of one array shares them).
+        self._vectors: dict[tuple[int, tuple[tuple[str, int], ...]], tuple[Call, tuple[Expr, ...]]] = {}
 
     # -- elements ----------------------------------------------------------------------------
     def shape(self, key: str) -> tuple[int, ...]:
@@ -164,12 +191,13 @@ class _Unroller:
                               "its compile would take long)")
         variables: list[Variable] = []
         size = 0
+        counted: set[int] = set()  # the vectors of whole-array calls, each counted once
         for var in self.lowered.variables:
             try:
                 elements = self.variable(var)
             except SDError as exc:  # an element's equation nests too deeply (a product of many terms)
                 raise NotUnrolled(f"the elements of `{var.name}` ({exc})") from None
-            size += sum(sum(1 for _ in walk(v.equation)) for v in elements if v.equation is not None)
+            size += sum(_operations(v.equation, counted) for v in elements if v.equation is not None)
             if size > MAX_OPERATIONS:
                 raise NotUnrolled(f"model `{self.lowered.name}`, whose equations unroll to more than "
                                   f"{MAX_OPERATIONS:,} operations (at `{var.name}`; its compile would take long)")
@@ -259,9 +287,11 @@ class _Unroller:
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
         if func == "vector_select" and len(args) > 5:
             return self.vector_select(expr, var, env)
-        if func in BUILTINS and func not in _NOT_ELEMENTWISE:
+        if func in WHOLE_ARRAY:
+            return self.array_element(func, expr, var, env)
+        if func in BUILTINS:
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
-        what = func if func in ARRAY_FUNCTIONS or func in _NOT_ELEMENTWISE or func in (PIECES, PIECE_AT) \
+        what = func if func in ARRAY_FUNCTIONS or func in (PIECES, PIECE_AT) \
             else expr.func
         raise NotUnrolled(f"`{what}` (in `{var.name}`)")
 
@@ -324,6 +354,51 @@ class _Unroller:
             inner *= len(self.gen.dims[d])
         return _fold("+", [numpy_sum(terms[i:i + inner]) for i in range(0, len(terms), inner)])
 
+    def array_element(self, func: str, call: Call, var: Variable, env: dict[str, int]) -> Expr:
+        """An array function at one element: that element of the function over the array the
+        numpy code computes it on (dimensions and argument alignment as
+        :meth:`sd_engine.codegen.CodeGenerator.emit_array_function`; INVERT MATRIX as a builtin,
+        over the union of its arguments' dimensions)."""
+        dims = self.labels(call, var) or ()
+        sizes = tuple(len(self.gen.dims[d]) for d in dims)
+        if not dims or (func == "invert_matrix" and (len(dims) < 2 or sizes[-1] != sizes[-2])):
+            raise NotUnrolled(f"`{func}` over dimensions {list(dims)} (in `{var.name}`)")
+        try:
+            index = int(np.ravel_multi_index(tuple(env[d] for d in dims), sizes))
+            outside = tuple(sorted((k, v) for k, v in env.items() if k not in dims))
+            hit = self._vectors.get((id(call), outside))
+            if hit is None or hit[0] is not call:
+                hit = (call, self.vectors(func, call, var, env, dims))
+                self._vectors[(id(call), outside)] = hit
+        except (KeyError, ValueError, IndexError):
+            raise NotUnrolled(f"`{func}` over dimensions {list(dims)} (in `{var.name}`)") from None
+        return Call(ARRAY_ELEMENT, (Str(func), Num(float(index)), Num(float(sizes[-1])), *hit[1]))
+
+    def vectors(self, func: str, call: Call, var: Variable, env: dict[str, int],
+                dims: tuple[str, ...]) -> tuple[Expr, ...]:
+        """The arguments of a whole-array call as vectors of elements (see :data:`ARRAY_ELEMENT`)."""
+        args = call.args
+        ranges = [range(len(self.gen.dims[d])) for d in dims]
+        places = [{**env, **dict(zip(dims, pos))} for pos in itertools.product(*ranges)]
+        rows = places[::len(ranges[-1])]  # the first element of each row
+
+        def vector(arg: Expr, at: list[dict[str, int]]) -> Call:
+            return Call(VECTOR, tuple(self.elem(arg, var, e) for e in at))
+
+        if func in ("vector_sort_order", "vector_rank"):
+            return vector(args[0], places), vector(args[1], rows)
+        if func == "vector_reorder":
+            return vector(args[0], places), vector(args[1], places)
+        if func == "allocate_available":
+            # (request, ptype, ppriority, pwidth, supply): the first three of the profile axis.
+            profile = canonical(args[3].value) if isinstance(args[3], Str) else ""
+            profiles = [vector(args[1], [{**e, profile: q} for e in places]) for q in range(3)]
+            return vector(args[0], places), *profiles, vector(args[2], rows)
+        if func == "allocate_by_priority":
+            # (request, priority, width, supply); the size argument is not used.
+            return vector(args[0], places), vector(args[1], places), vector(args[3], rows), vector(args[4], rows)
+        return (vector(args[0], places),)  # invert_matrix: its size argument is not used
+
     def vector_select(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
         """VECTOR SELECT at one element: :func:`sd_engine.functions.vector_select` written out
         over the selected elements, operation for operation."""
@@ -365,6 +440,23 @@ class _Unroller:
         failed = Binary("or", Binary("and", one_or_three, Binary("==", count, Num(0.0))),
                         Binary("and", two_or_three, Binary(">", count, Num(1.0))))
         return Call("if_then_else", (failed, Num(math.nan), out))
+
+
+def _operations(expr: Expr, counted: set[int]) -> int:
+    """The nodes of `expr`, the vectors of a whole-array call counted once (its elements share them)."""
+    if isinstance(expr, Call) and expr.func == ARRAY_ELEMENT:
+        vectors = [a for a in expr.args[3:] if id(a) not in counted]
+        counted.update(id(a) for a in vectors)
+        return 4 + sum(sum(1 for _ in walk(a)) for a in vectors)
+    return 1 + sum(_operations(c, counted) for c in _children(expr))
+
+
+def _children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    if isinstance(expr, Binary):
+        return expr.left, expr.right
+    return expr.args if isinstance(expr, Call) else ()
 
 
 def _fold(op: str, terms: Sequence[Expr]) -> Expr:

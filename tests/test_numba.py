@@ -35,9 +35,8 @@ from zoo import RUN_OPTIONS, ZOO
 pytest.importorskip("numba")
 
 METHODS = ("euler", "rk2", "rk4")
-# What the back end does not cover yet: the array functions that do not unroll element by
-# element (INVERT MATRIX in "blocks"). Each is refused by name and runs on numpy.
-REFUSED_ZOO = {"blocks"}
+# What the back end does not cover yet (each refused by name, run on numpy): none of the zoo.
+REFUSED_ZOO: set[str] = set()
 
 
 def _equal(model: sd.CompiledModel, rtol: float = 1e-12, **options: object) -> None:

@@ -30,7 +30,7 @@ SCALAR_ZOO = [name for name, build in ZOO.items() if scalar_path(build().compile
 def test_the_zoo_has_scalar_and_arrayed_models() -> None:
     assert len(SCALAR_ZOO) >= 8
     assert scalar_path(ZOO["arrays"]().compile()) is not None  # unrolled, one float per element
-    assert scalar_path(ZOO["blocks"]().compile()) is None  # INVERT MATRIX does not unroll: the array code
+    assert scalar_path(ZOO["blocks"]().compile()) is None  # INVERT MATRIX is a whole-array call: the array code
 
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])

@@ -18,7 +18,7 @@ from sd_engine import integrate, scalar
 from sd_engine import unroll as unroll_module
 from sd_engine.builder import Model
 from sd_engine.codegen_numba import refusal
-from sd_engine.expr import Binary, Expr, Num
+from sd_engine.expr import Binary, Call, Expr, Num, Str
 from sd_engine.scalar import scalar_path
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
 from sd_engine.unroll import NotUnrolled, numpy_sum, unroll
@@ -113,8 +113,8 @@ def test_big_arrays_keep_the_array_code_for_single_runs() -> None:
     ("vector_sort_order(v, 1)", ["k"], "vector_sort_order"),
     ("invert_matrix(m2, 2)", ["k", "k2"], "invert_matrix"),
 ])
-def test_what_does_not_unroll_is_refused_by_name_and_runs_on_numpy(equation: str, dims: list[str],
-                                                                    construct: str) -> None:
+def test_whole_array_functions_unroll_to_one_shared_call_the_scalar_path_does_not_take(
+        equation: str, dims: list[str], construct: str) -> None:
     m = Model("vectors", final_time=2)
     m.dimension("k", ["a", "b"])
     m.dimension("k2", ["x", "y"])
@@ -122,9 +122,14 @@ def test_what_does_not_unroll_is_refused_by_name_and_runs_on_numpy(equation: str
     m.constant("m2", [[4.0, 7.0], [2.0, 6.0]], dims=["k", "k2"])
     m.aux("result", equation, dims=dims)
     model = m.compile()
-    with pytest.raises(NotUnrolled, match=f"`{construct}` \\(in `result`\\)"):
-        unroll(model.program)
-    assert f"`{construct}` (in `result`)" in str(refusal(model))
+    elements = [v.equation for v in unroll(model.program).spec.variables if v.name.startswith("result[")]
+    assert len(elements) == (2 if construct == "vector_sort_order" else 4)
+    calls = [e for e in elements if isinstance(e, Call) and e.func == unroll_module.ARRAY_ELEMENT]
+    assert len(calls) == len(elements)
+    assert [c.args[1] for c in calls] == [Num(float(k)) for k in range(len(calls))]  # its own entry each
+    assert all(c.args[0] == Str(construct) for c in calls)
+    assert all(a is b for c in calls for a, b in zip(c.args[3:], calls[0].args[3:]))  # the same vectors
+    assert refusal(model) is None
     assert scalar_path(model) is None
     assert_results_close(model.run(backend="numpy"), model.run(backend="interpreter"), rtol=1e-12, atol=1e-12)
 
