@@ -41,7 +41,7 @@ import xarray as xr
 from scipy import integrate as scipy_integrate
 from scipy.integrate import OdeSolution
 
-from .backends import Backend, choose_backend, run_compiled
+from .backends import Backend, choose_backend, run_compiled, series_first
 from .codegen import compile_program
 from .errors import (
     NonFiniteStateError,
@@ -197,7 +197,9 @@ def simulate_results(
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
     # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
     shape = (layout.n_series, len(times), n)
-    if chosen == "numba":  # the compiled kernel writes run by run: each run's block contiguous
+    if chosen == "numba" and not series_first(program, n, n_steps, method):
+        # The compiled kernel writes run by run (each run's block contiguous), unless its lanes
+        # driver runs the call, which writes as numpy does.
         record = np.empty((n, len(times), layout.n_series))
     else:
         record = (np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)).transpose(2, 1, 0)

@@ -55,7 +55,9 @@ __all__ = [
     "EVALUATE",
     "EvaluatePointer",
     "BLOCK",
+    "LANES",
     "run_block",
+    "run_lanes",
     "run_serial",
     "run_parallel",
 ]
@@ -484,6 +486,116 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
                         fail_step[a + u] = k + 1
                         fail_col[a + u] = j
                         fail_value[a + u] = y[u, j]
+                        break
+
+
+#: Runs of one block of the lanes driver: each equation a loop over them, in contiguous lanes.
+LANES = 512
+
+
+@_jit
+def run_lanes(lanes, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
+              disc, pipes, rand, fail_step, fail_col, fail_value, big):
+    """:func:`run_block` with the runs in lanes: the state of run ``a + u`` is column `u` of
+    ``(variables, runs)`` arrays, and `lanes` (a model's ``evaluate_lanes``) computes each
+    equation for every run of the block in one loop, which the compiler turns into vector
+    instructions. The operations of each run are those of :func:`run_block`, in the same
+    order, so the numbers are the same. `R` is the record ``(series, T, runs)``; `T` is
+    unused (the record knows its shape), kept so both drivers take the same arguments."""
+    B = b - a
+    m = Y.shape[1]
+    nz = Z.shape[1]
+    S = R.shape[0]
+    y = np.empty((m, B))
+    z = np.empty((nz, B))
+    c = np.empty((C.shape[1], B))
+    for u in range(B):
+        for j in range(m):
+            y[j, u] = Y[a + u, j]
+        for j in range(nz):
+            z[j, u] = Z[a + u, j]
+        for j in range(C.shape[1]):
+            c[j, u] = C[a + u, j]
+    stages = 1 if method == 0 else 2 if method == 1 else 4
+    yt = np.empty((m, B))
+    K = np.empty((4, m, B))  # the stages' net flows
+    ZN = np.empty((2, nz, B))  # next discrete states: of the step, and scratch for later stages
+    out = np.empty((S, B))  # the series of the step, copied to the record when it is saved
+    bad = np.empty(B)
+    g = big[a:b].copy()  # the runs' largest saved |value|
+    pointer = np.zeros((B, len(pipes)), np.int64)
+    half = h / 2
+    sixth = h / 6
+    n_steps = len(times) - 1
+    for k in range(n_steps + 1):
+        t = times[k]
+        r = rows[k]
+        for s in range(stages if k < n_steps else 1):
+            tt = t if s == 0 else t + half if (method == 2 and s < 3) else t + h
+            if s == 0:
+                pass  # the first stage reads the stocks themselves
+            elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
+                for j in range(m):
+                    for u in range(B):
+                        yt[j, u] = y[j, u] + h * K[0, j, u]
+            elif s < 3:  # RK4: k2, k3 at t + h/2
+                for j in range(m):
+                    for u in range(B):
+                        yt[j, u] = y[j, u] + half * K[s - 1, j, u]
+            else:
+                for j in range(m):
+                    for u in range(B):
+                        yt[j, u] = y[j, u] + h * K[2, j, u]
+            lanes(tt, h, y if s == 0 else yt, z, c, lx, ly, lo, K[s], ZN[min(s, 1)], out, B)
+            if s == 0 and r >= 0:
+                # Row by row through 1-d views indexed from 0, so each loop is a plain vector loop.
+                for j in range(S):
+                    src = out[j]
+                    dst = R[j, r, a:b]
+                    for u in range(B):
+                        dst[u] = src[u]
+                    for u in range(B):
+                        g[u] = maximum(g[u], abs(src[u]))  # NaN stays (run_block's `big`)
+        if k == n_steps:
+            big[a:b] = g
+            break
+        # `bad` sums y * 0 per run: zero while its stocks are finite (see run_block).
+        for u in range(B):
+            bad[u] = 0.0
+        if method == 0:
+            for j in range(m):
+                for u in range(B):
+                    y[j, u] += h * K[0, j, u]
+                    bad[u] += y[j, u] * 0.0
+        elif method == 1:
+            for j in range(m):
+                for u in range(B):
+                    y[j, u] = y[j, u] + half * (K[0, j, u] + K[1, j, u])
+                    bad[u] += y[j, u] * 0.0
+        else:
+            for j in range(m):
+                for u in range(B):
+                    y[j, u] = y[j, u] + sixth * (K[0, j, u] + 2 * K[1, j, u] + 2 * K[2, j, u] + K[3, j, u])
+                    bad[u] += y[j, u] * 0.0
+        # Discrete states after the stocks: samples, pipelines, then fresh draws.
+        for q in range(len(disc)):
+            for u in range(B):
+                z[disc[q], u] = ZN[0, disc[q], u]
+        for q in range(len(pipes)):
+            for u in range(B):
+                pbuf[a + u, q, pointer[u, q]] = ZN[0, pipes[q], u]
+                pointer[u, q] = (pointer[u, q] + 1) % plen[a + u, q]
+                z[pipes[q], u] = pbuf[a + u, q, pointer[u, q]]
+        for q in range(len(rand)):
+            for u in range(B):
+                z[rand[q], u] = draw(keys[a + u, q], k + 1)
+        for u in range(B):
+            if bad[u] != 0.0 and fail_step[a + u] < 0:
+                for j in range(m):
+                    if not math.isfinite(y[j, u]):
+                        fail_step[a + u] = k + 1
+                        fail_col[a + u] = j
+                        fail_value[a + u] = y[j, u]
                         break
 
 
