@@ -443,6 +443,8 @@ def _module_path(source: str) -> Path:
 
 
 _EXACT: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
+# The programs whose own ensemble drivers are compiled in this process.
+_DRIVEN: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
 
 
 def is_exact(model: ProgramLike) -> bool:
@@ -482,9 +484,12 @@ def is_cached(model: ProgramLike) -> bool:
 def has_ensemble_driver(model: ProgramLike) -> bool:
     """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
     program = as_program(model)
+    if program in _DRIVEN:
+        return True
     kernel = _KERNELS.get(program)
     if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures \
             and kernel.module.run_blocks.signatures:
+        _DRIVEN[program] = True  # compiled stays compiled: asking numba costs ~0.1 ms a call
         return True
     if refusal(program) is not None:
         return False

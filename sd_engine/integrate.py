@@ -113,7 +113,9 @@ def simulate(model: ProgramLike, params: Mapping[str, Any] | None = None, **kwar
     program, params = with_time_series(as_program(model), params or {})
     results = simulate_results(program, params=params, **kwargs)
     # Two levels up: past CompiledModel.run to the caller's line.
-    warn_if_not_ok([st.label for st in results.status], stacklevel=3)
+    labels = results.labels
+    if labels.count("ok") < len(labels):
+        warn_if_not_ok(labels, stacklevel=3)
     return results.to_dataset()
 
 
