@@ -273,7 +273,7 @@ def test_the_lanes_driver_equals_the_shared_one_through_failures_and_blocks(
     # infinite at a step that differs per run), flags (a NaN auxiliary) and largest values,
     # over more runs than one block holds (the last block partial) and every method.
     from sd_engine import backends
-    from sd_engine.numba_builtins import LANES
+    from sd_engine.numba_builtins import LANES, STREAM_BYTES
 
     m = Model("lanes", final_time=3, dt=0.25)
     m.constant("k", 1.0)
@@ -297,6 +297,11 @@ def test_the_lanes_driver_equals_the_shared_one_through_failures_and_blocks(
             assert statuses == list(shared[method]["run_status"].values)
             assert statuses == list(model.run(params, backend="numpy", method=method)["run_status"].values)
             assert any(s.startswith("failed") for s in statuses) and any(s.startswith("flagged") for s in statuses)
+        # A record past STREAM_BYTES is written with streaming stores: the same numbers as numpy's.
+        many = {"k": np.linspace(0.3, 1.3, 1100)}
+        big = model.run(many, backend="numba", dt=1 / 256)
+        assert big["x"].size * 5 * 8 >= STREAM_BYTES
+        xr.testing.assert_equal(big, model.run(many, backend="numpy", dt=1 / 256))
 
 
 CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []
