@@ -570,34 +570,26 @@ def run_lanes(lanes, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, ke
         r = rows[k]
         for s in range(stages if k < n_steps else 1):
             tt = t if s == 0 else t + half if (method == 2 and s < 3) else t + h
-            if s == 0:
-                pass  # the first stage reads the stocks themselves
-            elif method == 1:  # RK2 (Heun): k2 = f(t + h, y + h * k1)
+            if s > 0:  # the first stage reads the stocks themselves
+                # RK2 (Heun): k2 = f(t + h, y + h * k1); RK4: k2, k3 at y + h/2 * k1, k2, k4 at y + h * k3.
+                step = h if (method == 1 or s == 3) else half
                 for j in range(m):
+                    ks = K[s - 1, j]
                     for u in range(B):
-                        yt[j, u] = y[j, u] + h * K[0, j, u]
-            elif s < 3:  # RK4: k2, k3 at t + h/2
-                for j in range(m):
-                    for u in range(B):
-                        yt[j, u] = y[j, u] + half * K[s - 1, j, u]
-            else:
-                for j in range(m):
-                    for u in range(B):
-                        yt[j, u] = y[j, u] + h * K[2, j, u]
+                        yt[j, u] = y[j, u] + step * ks[u]
             lanes(tt, h, y if s == 0 else yt, z, c, lx, ly, lo, K[s], ZN[min(s, 1)], out, B)
             if s == 0 and r >= 0:
                 # Row by row through 1-d views indexed from 0, so each loop is a plain vector loop.
                 for j in range(S):
                     src = out[j]
                     dst = R[j, r, a:b]
+                    for u in range(B):
+                        g[u] = maximum(g[u], abs(src[u]))  # NaN stays (run_block's `big`)
                     if streamed:
                         for u in range(B):
                             stream(dst, u, src[u])
                     else:
-                        for u in range(B):
-                            dst[u] = src[u]
-                    for u in range(B):
-                        g[u] = maximum(g[u], abs(src[u]))  # NaN stays (run_block's `big`)
+                        dst[:] = src
         if k == n_steps:
             big[a:b] = g
             if streamed:
