@@ -7,7 +7,11 @@ drives a whole run -- Euler, RK2 or RK4 steps, discrete states, DELAY FIXED pipe
 the counter-based random draws of :mod:`sd_engine.integrate` -- without returning to Python.
 ``run_serial`` loops over the runs of a call; ``run_parallel`` spreads them across cores
 with ``prange`` (each run writes only its own rows, so runs are independent and an ensemble
-equals its single runs).
+equals its single runs). A model's own ensemble drivers (compiled on demand) inline its
+equations into that loop; for a model without lookups of up to :data:`LANES_MAX_EQUATIONS`
+equations they run blocks of runs in lanes (``evaluate_lanes``: each equation a vector loop
+over the runs of a block, :func:`sd_engine.numba_builtins.run_lanes`) and write the record
+series first, as the numpy back end does.
 
 What is computed is exactly what the numpy back end computes: the same lowered model, the
 same order of equations and of operations inside each (``a + b - c`` as ``(a + b) - c``),
@@ -63,7 +67,8 @@ from .spec import Variable
 from .unroll import NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
-           "is_cached", "is_exact", "has_ensemble_driver", "CACHE_ENV", "METHOD_CODES"]
+           "is_cached", "is_exact", "has_ensemble_driver", "use_lanes", "CACHE_ENV", "METHOD_CODES",
+           "LANES_MAX_EQUATIONS"]
 
 log = logging.getLogger("sd_engine.numba")
 
