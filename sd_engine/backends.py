@@ -47,7 +47,7 @@ from .unroll import flatten_constants
 
 __all__ = ["Backend", "BACKENDS", "BackendWarning", "choose_backend", "compile_seconds", "ensemble_compile_seconds",
            "numpy_seconds", "precompile", "PARALLEL_SECONDS",
-           "run_compiled"]
+           "run_compiled", "series_first"]
 
 Backend = Literal["auto", "numba", "numpy", "interpreter"]
 #: The back ends ``run(backend=...)`` takes (``"sdflow"`` is accepted as ``"auto"``).
@@ -125,6 +125,20 @@ def choose_backend(program: Program, backend: str, *, method: str, fixed_step: b
     return "numpy"
 
 
+def _inline(program: Program, n_runs: int, n_steps: int, method: str) -> bool:
+    # The model's own ensemble driver (equations inlined in the loop) costs a compile of its own,
+    # paid when the call is large enough to repay it, or already paid (cached).
+    return n_runs > 1 and (has_ensemble_driver(program) or numpy_seconds(program, n_runs, n_steps, method)
+                           > ensemble_compile_seconds(program))
+
+
+def series_first(program: Program, n_runs: int, n_steps: int, method: str) -> bool:
+    """Whether :func:`run_compiled` writes this call's record series first, ``(series, times,
+    runs)`` (the model's lanes driver, :func:`sd_engine.numba_builtins.run_lanes`), rather
+    than run by run; the caller allocates it so (another layout costs a copy)."""
+    return _inline(program, n_runs, n_steps, method) and numba_kernel(program).lanes
+
+
 def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: float, method: str, y0: np.ndarray,
                  z0: np.ndarray, c: list[np.ndarray | tuple[np.ndarray, np.ndarray]], record: np.ndarray,
                  keys: np.ndarray, plen: np.ndarray, pbuf: np.ndarray, disc: np.ndarray, pipes: np.ndarray,
@@ -153,10 +167,7 @@ def run_compiled(program: Program, *, times: np.ndarray, rows: np.ndarray, h: fl
         constants = np.stack(flat, axis=1) if flat else np.zeros((n, 0))
     lookups = [pair for pair in c[n_constants:] if isinstance(pair, tuple)]
     parallel = n > 1
-    # The model's own ensemble driver (equations inlined in the loop) costs a compile of its own,
-    # paid when the call is large enough to repay it, or already paid (cached).
-    inline = parallel and (has_ensemble_driver(program) or numpy_seconds(program, n, len(times) - 1, method)
-                           > ensemble_compile_seconds(program))
+    inline = _inline(program, n, len(times) - 1, method)
     fail_col = np.zeros(n, dtype=np.int64)
     fail_value = np.zeros(n)
     big = np.zeros(n)

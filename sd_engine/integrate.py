@@ -41,7 +41,7 @@ import xarray as xr
 from scipy import integrate as scipy_integrate
 from scipy.integrate import OdeSolution
 
-from .backends import Backend, choose_backend, run_compiled
+from .backends import Backend, choose_backend, run_compiled, series_first
 from .codegen import compile_program
 from .errors import (
     NonFiniteStateError,
@@ -113,7 +113,9 @@ def simulate(model: ProgramLike, params: Mapping[str, Any] | None = None, **kwar
     program, params = with_time_series(as_program(model), params or {})
     results = simulate_results(program, params=params, **kwargs)
     # Two levels up: past CompiledModel.run to the caller's line.
-    warn_if_not_ok([st.label for st in results.status], stacklevel=3)
+    labels = results.labels
+    if labels.count("ok") < len(labels):
+        warn_if_not_ok(labels, stacklevel=3)
     return results.to_dataset()
 
 
@@ -197,7 +199,9 @@ def simulate_results(
     # writes one contiguous row. The Results see (runs, times, series) through a view. Fixed
     # steps write every saved row of every run, so only the adaptive path needs a NaN fill.
     shape = (layout.n_series, len(times), n)
-    if chosen == "numba":  # the compiled kernel writes run by run: each run's block contiguous
+    if chosen == "numba" and not series_first(program, n, n_steps, method):
+        # The compiled kernel writes run by run (each run's block contiguous), unless its lanes
+        # driver runs the call, which writes as numpy does.
         record = np.empty((n, len(times), layout.n_series))
     else:
         record = (np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)).transpose(2, 1, 0)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import models
 import sd_engine as sd
@@ -255,11 +256,51 @@ def test_the_models_own_ensemble_drivers_equal_the_shared_one(monkeypatch: pytes
     assert has_ensemble_driver(model)
     kernel = numba_kernel(model)
     assert kernel.module.run_blocks.signatures and kernel.module.run_parallel.signatures
+    assert kernel.lanes  # random draws, a pipeline and a sample in lanes
     own = model.run(spreads, seed=3, backend="numba", method="rk2")  # small: its blocks in turn
     assert_results_close(own, shared, rtol=0, atol=0)
     monkeypatch.setattr(backends, "PARALLEL_SECONDS", 0.0)  # any call spreads across cores
     across = model.run(spreads, seed=3, backend="numba", method="rk2")
     assert_results_close(across, shared, rtol=0, atol=0)
+
+
+def test_the_lanes_driver_equals_the_shared_one_through_failures_and_blocks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A model without lookups runs its ensembles in lanes (numba_builtins.run_lanes): each
+    # equation a vector loop over a block of runs. Same operations per run as the shared
+    # driver: the same numbers to the last bit, the same failures (a stock that becomes
+    # infinite at a step that differs per run), flags (a NaN auxiliary) and largest values,
+    # over more runs than one block holds (the last block partial) and every method.
+    from sd_engine import backends
+    from sd_engine.numba_builtins import LANES, STREAM_BYTES
+
+    m = Model("lanes", final_time=3, dt=0.25)
+    m.constant("k", 1.0)
+    m.stock("x", initial=1, inflows=["growth"], outflows=["drain"])
+    m.stock("w", initial=2, inflows=["drain"])
+    m.flow("growth", "x * k / (2 - time * k)")  # infinite where time * k reaches 2: fails at a run's own step
+    m.flow("drain", "if_then_else(x > 3, x * 0.5, 0.1 * w)")
+    m.aux("root", "sqrt(1.5 - time * k)")  # NaN from time 1.5 / k: flagged
+    model = m.compile()
+    params = {"k": np.linspace(0.3, 1.3, LANES + 37)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteWarning)
+        shared = {method: model.run(params, backend="numba", method=method) for method in METHODS}
+        precompile(model)
+        assert numba_kernel(model).lanes
+        monkeypatch.setattr(backends, "PARALLEL_SECONDS", 0.0)  # the blocks across cores too
+        for method in METHODS:
+            own = model.run(params, backend="numba", method=method)
+            xr.testing.assert_equal(own, shared[method])  # bit for bit, infinities and NaN included
+            statuses = list(own["run_status"].values)
+            assert statuses == list(shared[method]["run_status"].values)
+            assert statuses == list(model.run(params, backend="numpy", method=method)["run_status"].values)
+            assert any(s.startswith("failed") for s in statuses) and any(s.startswith("flagged") for s in statuses)
+        # A record past STREAM_BYTES is written with streaming stores: the same numbers as numpy's.
+        many = {"k": np.linspace(0.3, 1.3, 1100)}
+        big = model.run(many, backend="numba", dt=1 / 256)
+        assert big["x"].size * 5 * 8 >= STREAM_BYTES
+        xr.testing.assert_equal(big, model.run(many, backend="numpy", dt=1 / 256))
 
 
 CORPUS = find_cases(TEST_MODELS) if TEST_MODELS.exists() else []

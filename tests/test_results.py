@@ -132,6 +132,27 @@ def test_provenance_attributes() -> None:
     assert ds.attrs["created"].endswith("+00:00")
 
 
+def test_parameters_kept_from_an_earlier_call_give_the_same_json_and_dataset() -> None:
+    # The JSON of a large parameter array is kept for the next call with the same values
+    # (and the run index for the next call of as many runs): what the call writes must not
+    # depend on it. Reference: json.dumps of the parameters, and a dataset built anew.
+    model = health_board().compile()
+    params = {"Treatment Time": np.linspace(2.0, 4.0, 100), "capacity effect": [(0, 1.0), (50, 0.0)]}
+    first = model.run(params=params, seed=1)
+    again = model.run(params={"Treatment Time": np.linspace(2.0, 4.0, 100)}, seed=1)
+    changed = model.run(params={"Treatment Time": np.linspace(2.0, 4.0, 100)[::-1].copy()}, seed=1)
+    expected = {"Treatment Time": np.linspace(2.0, 4.0, 100).tolist()}
+    assert json.loads(first.attrs["parameters"]) == {**expected, "capacity effect": [[0.0, 50.0], [1.0, 0.0]]}
+    assert again.attrs["parameters"] == json.dumps(expected)
+    assert changed.attrs["parameters"] == json.dumps({"Treatment Time": expected["Treatment Time"][::-1]})
+    results = sd.integrate.simulate_results(model.program, params={"Treatment Time": np.linspace(2.0, 4.0, 100)},
+                                            seed=1)
+    assert results.to_dataset().attrs["parameters"] == json.dumps(results._overridden())
+    fresh = xr.Dataset({k: v.variable for k, v in again.data_vars.items()}, coords=again.coords, attrs=again.attrs)
+    xr.testing.assert_identical(again, fresh)
+    assert again.indexes["run"].equals(pd.RangeIndex(100))
+
+
 def test_provenance_parameters_of_an_ensemble_use_display_names() -> None:
     ds = health_board().compile().run(params={"treatment_time": [2.0, 3.0], "referral rate": [10.0, 5.0]})
     assert json.loads(ds.attrs["parameters"]) == {"Treatment Time": [2.0, 3.0], "Referral Rate": [10.0, 5.0]}
