@@ -2,7 +2,8 @@
 
 The scalar path (:mod:`sd_engine.scalar`) writes a model's equations over Python floats;
 :class:`NumbaGenerator` reuses that generator to write them for numba: ``evaluate`` computes
-every flow and auxiliary of one run at one time from that run's stocks, and ``run_one``
+every flow and auxiliary of one run at one time from that run's stocks (those that only the
+record reads, at saved times only: :func:`split_reported`), and ``run_one``
 drives a whole run -- Euler, RK2 or RK4 steps, discrete states, DELAY FIXED pipelines and
 the counter-based random draws of :mod:`sd_engine.integrate` -- without returning to Python.
 ``run_serial`` loops over the runs of a call; ``run_parallel`` spreads them across cores
@@ -40,6 +41,7 @@ user's cache directory (:func:`cache_dir`).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -68,7 +70,7 @@ from .unroll import ARRAY_ELEMENT, VECTOR, NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
            "is_cached", "is_exact", "has_ensemble_driver", "use_lanes", "CACHE_ENV", "METHOD_CODES",
-           "LANES_MAX_EQUATIONS"]
+           "LANES_MAX_EQUATIONS", "split_reported"]
 
 log = logging.getLogger("sd_engine.numba")
 
@@ -239,14 +241,18 @@ class NumbaGenerator(ScalarGenerator):
         for i, slot in enumerate(layout.constants):
             body.append(f"{ident[slot.key]} = c[ic, {i}]" + comment(slot.name))
         rates = self.rate_lines()
-        body += rates
-        for slot in layout.stocks:
-            body.append(f"K[s, {slot.start}] = {self.net_flow(self.vars[slot.key])}" + comment(f"net flow of {slot.name}"))
+        state = [f"K[s, {slot.start}] = {self.net_flow(self.vars[slot.key])}" + comment(f"net flow of {slot.name}")
+                 for slot in layout.stocks]
         for slot in layout.states:
             var = self.vars[slot.key]
             source = var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else slot.key
-            body.append(f"ZN[q, {slot.start}] = {ident[source]}" + comment(f"next {slot.name}"))
+            state.append(f"ZN[q, {slot.start}] = {ident[source]}" + comment(f"next {slot.name}"))
+        needed, reported = split_reported(rates, state)
+        body += needed + state
         body.append("if r >= 0:")
+        # What only the record reads is computed at saved times only (a monthly record of a daily
+        # model skips it on 29 steps of 30); the same lines in the same order, so the same values.
+        body += ["    " + line for line in reported]
         body += [f"    R[r, {slot.start}] = {ident[slot.key]}" + comment(slot.name) for slot in layout.series]
         body.append("    pass")
         lanes = use_lanes(layout, len(rates))
@@ -497,6 +503,24 @@ def refusal(model: ProgramLike) -> str | None:
         _KERNELS[program] = str(exc)
         return str(exc)
     return None
+
+
+def split_reported(rates: list[str], state: list[str]) -> tuple[list[str], list[str]]:
+    """Split a step's rate lines (generated ``name = expression`` lines, in order) into those
+    the `state` lines (the net flows and next discrete states) read, directly or through other
+    lines, and those that only the record reads; each part keeps its order. The generated
+    lines hold only generated names, so Python's own parser reads what each line assigns and reads."""
+    wanted = {node.id for line in state for node in ast.walk(ast.parse(line.strip()))
+              if isinstance(node, ast.Name)}
+    keep = [True] * len(rates)
+    for i in range(len(rates) - 1, -1, -1):  # backwards: a line is needed once a later needed line reads it
+        names = [node for node in ast.walk(ast.parse(rates[i].strip())) if isinstance(node, ast.Name)]
+        assigned = {node.id for node in names if isinstance(node.ctx, ast.Store)}
+        if assigned and not assigned & wanted:
+            keep[i] = False
+            continue
+        wanted |= {node.id for node in names if isinstance(node.ctx, ast.Load)}
+    return [x for x, k in zip(rates, keep) if k], [x for x, k in zip(rates, keep) if not k]
 
 
 class _Refused(Exception):

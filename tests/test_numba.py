@@ -77,6 +77,31 @@ def test_library_models_run_compiled_with_the_numpy_results(name: str) -> None:
     _equal(model, rtol=1e-12 if steps <= 1000 else 1e-10)
 
 
+def test_what_only_the_record_reads_is_computed_at_saved_times_only_with_the_same_values() -> None:
+    m = Model("reported", final_time=10, dt=0.25)
+    m.constant("k", 0.3)
+    m.lookup("shape", [(0, 0.0), (5, 1.0), (10, 0.5)])
+    m.stock("level", initial=4, inflows=["inflow"], outflows=["outflow"])
+    m.flow("inflow", "shape(time) + k")
+    m.flow("outflow", "level * k")
+    m.aux("cost", "exp(outflow / 10) * 3")  # read by nothing but the record
+    m.aux("cost per level", "cost / level")
+    model = m.compile()
+    source = numba_kernel(model).source
+    body = source[source.index("def evaluate"):source.index("def ", source.index("def evaluate") + 1)]
+    saved = body[body.index("if r >= 0:"):]
+    assert "math.exp" in saved and "math.exp" not in body[:body.index("if r >= 0:")], body
+    for method in METHODS:
+        # Saving every step computes every line every step: the monthly-like record is its sample, bit for bit.
+        every = model.run(backend="numba", method=method, saveper=0.25)
+        sparse = model.run(backend="numba", method=method, saveper=1.0)
+        assert_results_close(sparse, every.sel(time=sparse["time"]), rtol=0, atol=0)
+        _equal(model, method=method, saveper=1.0)  # and numpy's numbers (exp: to rounding)
+    params = {"k": np.linspace(0.1, 0.5, 9)}
+    ens = assert_ensemble_matches_single_runs(model, params, backend="numba", saveper=1.0)
+    assert_results_close(ens, model.run(params, backend="numpy", saveper=1.0), rtol=1e-12, atol=1e-12)
+
+
 def _random_model() -> Model:
     m = Model("random walk", final_time=12, dt=0.25)
     m.constant("spread", 2.0)
