@@ -134,7 +134,7 @@ def _inline(program: Program, n_runs: int, n_steps: int, method: str) -> bool:
 
 def series_first(program: Program, n_runs: int, n_steps: int, method: str) -> bool:
     """Whether :func:`run_compiled` writes this call's record series first, ``(series, times,
-    runs)`` (the model's lanes driver, :func:`sd_engine.numba_builtins.run_lanes`), rather
+    runs)`` (the model's lanes driver, ``sd_engine.numba_builtins.run_lanes``), rather
     than run by run; the caller allocates it so (another layout costs a copy)."""
     return _inline(program, n_runs, n_steps, method) and numba_kernel(program).lanes
 

@@ -1,6 +1,6 @@
 """The whole-array functions on the compiled back end against their numpy implementations.
 
-Each helper of ``sd_engine.numba_builtins`` (rows of one run, gathered by the unroller) is
+Each helper of ``sd_engine.numba_arrays`` (rows of one run, gathered by the unroller) is
 compared with the function of ``sd_engine.functions`` that the numpy back end calls, on the
 same array: random rows, ties, NaN, zero and negative supplies, singular matrices. Sorting,
 reordering and the sums are the same operations, so they are compared exactly; the
@@ -23,7 +23,7 @@ from sd_engine.codegen_numba import is_exact, numba_kernel, refusal
 from sd_engine.errors import UnsupportedError
 from sd_engine.testing import assert_ensemble_matches_single_runs, assert_results_close
 
-numba_builtins = pytest.importorskip("sd_engine.numba_builtins")
+numba_arrays = pytest.importorskip("sd_engine.numba_arrays")
 
 RNG = np.random.default_rng(17)
 
@@ -43,13 +43,13 @@ def test_sort_order_rank_and_reorder_equal_numpys(n: int, ties: bool) -> None:
     direction = np.array([1.0, 0.0, -1.0, np.nan, 2.0, 1.0, 0.0])
     for func, helper in (("vector_sort_order", "sort_order_rows"), ("vector_rank", "rank_rows")):
         expected = getattr(functions, func)(vector, direction[:, None])
-        actual = getattr(numba_builtins, helper)(vector.ravel(), direction, n)
+        actual = getattr(numba_arrays, helper)(vector.ravel(), direction, n)
         np.testing.assert_array_equal(actual, expected.ravel(), err_msg=func)
     # Orders: valid positions, and ones that are not (negative, too large, fractional, NaN).
     order = RNG.integers(-1, n + 1, size=(7, n)).astype(float)
     order[0, 0], order[1, -1] = 0.5, np.nan
     expected = functions.vector_reorder(vector, order)
-    actual = numba_builtins.reorder_rows(vector.ravel(), order.ravel(), n)
+    actual = numba_arrays.reorder_rows(vector.ravel(), order.ravel(), n)
     np.testing.assert_array_equal(actual, expected.ravel())
 
 
@@ -58,7 +58,7 @@ def test_row_sums_add_in_numpys_order(n: int) -> None:
     # Values spanning many magnitudes, so another order of additions gives another double.
     a = RNG.normal(size=(3, n)) * 10.0 ** RNG.integers(-8, 9, size=(3, n))
     expected = np.sum(a, axis=-1)
-    actual = [numba_builtins.row_sum(a.ravel(), g * n, n) for g in range(3)]
+    actual = [numba_arrays.row_sum(a.ravel(), g * n, n) for g in range(3)]
     np.testing.assert_array_equal(actual, expected)
 
 
@@ -70,12 +70,12 @@ def test_invert_matrix_equals_numpys_and_gives_nan_where_it_does() -> None:
     x = np.concatenate([good, np.stack(edge)])
     with np.errstate(all="ignore"):
         expected = functions.invert_matrix(x, 3)
-    actual = numba_builtins.invert_matrices(x.ravel(), 3).reshape(x.shape)
+    actual = numba_arrays.invert_matrices(x.ravel(), 3).reshape(x.shape)
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=0, equal_nan=True)
     assert np.isnan(actual[4:8]).all() and np.isfinite(actual[:4]).all()
     for n in (1, 2, 4):
         m = RNG.normal(size=(3, n, n)) + 2 * np.eye(n)
-        np.testing.assert_allclose(numba_builtins.invert_matrices(m.ravel(), n).reshape(m.shape),
+        np.testing.assert_allclose(numba_arrays.invert_matrices(m.ravel(), n).reshape(m.shape),
                                    functions.invert_matrix(m, n), rtol=1e-12, atol=0)
 
 
@@ -93,7 +93,7 @@ def test_allocate_available_equals_numpys(n: int) -> None:
     request, ptype, priority, width, supply = _profiles(16, n)
     with np.errstate(all="ignore"):
         expected = functions.allocate_available(request, np.stack([ptype, priority, width], axis=-1), supply)
-    actual = numba_builtins.allocate_available_rows(request.ravel(), ptype.ravel(), priority.ravel(),
+    actual = numba_arrays.allocate_available_rows(request.ravel(), ptype.ravel(), priority.ravel(),
                                                     width.ravel(), supply, n).reshape(request.shape)
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
     assert np.isfinite(actual[4:]).all() and (actual[0] == 0).all() and np.isnan(actual[1]).all()
@@ -114,7 +114,7 @@ def test_allocate_edges_equal_numpys() -> None:
     supply = np.array([100.0, 2.0, 3.0, 5.0, 6.0, 4.0])
     with np.errstate(all="ignore"):
         expected = functions.allocate_profiles(request, ptype, priority, width, supply)
-    actual = numba_builtins.allocate_rows(request.ravel(), ptype.ravel(), priority.ravel(), width.ravel(),
+    actual = numba_arrays.allocate_rows(request.ravel(), ptype.ravel(), priority.ravel(), width.ravel(),
                                           supply, 3).reshape(request.shape)
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(actual[0, :2], [40.0, 60.0], rtol=1e-15)  # Vensim's rationing
@@ -129,7 +129,7 @@ def test_allocate_profiles_numpy_refuses_give_nan_rows() -> None:
     for ptype in (np.array([[7.0, 7.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 1.0]])):
         with pytest.raises(UnsupportedError):
             functions.allocate_profiles(request, ptype, priority, width, np.array([1.0, 1.0]))
-        actual = numba_builtins.allocate_rows(request.ravel(), ptype.ravel(), priority.ravel(), width.ravel(),
+        actual = numba_arrays.allocate_rows(request.ravel(), ptype.ravel(), priority.ravel(), width.ravel(),
                                               np.array([1.0, 1.0]), 2).reshape(2, 2)
         assert np.isnan(actual[0]).all()
         np.testing.assert_allclose(actual[1], functions.allocate_profiles(request[1:], ptype[1:], priority[1:],
@@ -141,7 +141,7 @@ def test_allocate_by_priority_equals_numpys() -> None:
     width = RNG.uniform(0.5, 3, size=12)
     with np.errstate(all="ignore"):
         expected = functions.allocate_by_priority(request, priority, width, supply)
-    actual = numba_builtins.allocate_by_priority_rows(request.ravel(), priority.ravel(), width, supply,
+    actual = numba_arrays.allocate_by_priority_rows(request.ravel(), priority.ravel(), width, supply,
                                                       5).reshape(request.shape)
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
 
