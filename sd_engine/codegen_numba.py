@@ -151,7 +151,7 @@ class NumbaGenerator(ScalarGenerator):
             name = f"_whole{len(self.array_functions)}"
             params = [[f"a{j}_{i}" for i in range(size)] for j, size in enumerate(sizes)]
             arrays = [f"np.array(({', '.join(p)},), dtype=np.float64)" for p in params]
-            source = ["", "", _DECORATOR_ARRAY, f"def {name}({', '.join(a for p in params for a in p)}):",
+            source = ["", "", _DECORATOR_TYPED_BY_USE, f"def {name}({', '.join(a for p in params for a in p)}):",
                       f"    out = sa.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {row})",
                       f"    return ({', '.join(f'out[{i}]' for i in range(sizes[0]))},)"]
             self.array_functions[key] = (name, source)
@@ -243,10 +243,8 @@ class NumbaGenerator(ScalarGenerator):
         rates = self.rate_lines()
         state = [f"K[s, {slot.start}] = {self.net_flow(self.vars[slot.key])}" + comment(f"net flow of {slot.name}")
                  for slot in layout.stocks]
-        for slot in layout.states:
-            var = self.vars[slot.key]
-            source = var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else slot.key
-            state.append(f"ZN[q, {slot.start}] = {ident[source]}" + comment(f"next {slot.name}"))
+        state += [f"ZN[q, {slot.start}] = {self.next_state(slot.key)}" + comment(f"next {slot.name}")
+                  for slot in layout.states]
         needed, reported = split_reported(rates, state)
         body += needed + state
         body.append("if r >= 0:")
@@ -268,10 +266,16 @@ class NumbaGenerator(ScalarGenerator):
         lines += ["", "", _DECORATOR, "def evaluate(t, dt, y, iy, z, iz, c, ic, lx, ly, lo, K, s, ZN, q, R, r):"]
         lines += ["    " + b for b in body]
         if lanes:
-            lines += ["", "", _LANES_DECORATOR, "def evaluate_lanes(t, dt, y, z, c, lx, ly, lo, K, ZN, out, B):",
-                      "    for u in range(B):"]
+            lines += ["", "", _DECORATOR_TYPED_BY_USE,
+                      "def evaluate_lanes(t, dt, y, z, c, lx, ly, lo, K, ZN, out, B):", "    for u in range(B):"]
             lines += ["        " + b for b in self.lanes_body(layout, rates)]
         return "\n".join(lines) + "\n" + _ensemble_source(lanes)
+
+    def next_state(self, key: str) -> str:
+        """The local holding a discrete state's value for the next step: a sample's or a
+        pipeline's input, or the state itself (held)."""
+        var = self.vars[key]
+        return self.ident[var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else key]
 
     def lanes_body(self, layout: Layout, rates: list[str]) -> list[str]:
         """The loop body of ``evaluate_lanes``: `evaluate`'s lines for run `u` of a block whose
@@ -282,10 +286,7 @@ class NumbaGenerator(ScalarGenerator):
         body += [f"{ident[slot.key]} = c[{i}, u]" + comment(slot.name) for i, slot in enumerate(layout.constants)]
         body += rates
         body += [f"K[{slot.start}, u] = {self.net_flow(self.vars[slot.key])}" for slot in layout.stocks]
-        for slot in layout.states:
-            var = self.vars[slot.key]
-            source = var.inflows[0] if var.update in ("discrete", "pipeline") and var.inflows else slot.key
-            body.append(f"ZN[{slot.start}, u] = {ident[source]}")
+        body += [f"ZN[{slot.start}, u] = {self.next_state(slot.key)}" for slot in layout.states]
         body += [f"out[{slot.start}, u] = {ident[slot.key]}" for slot in layout.series]
         return body
 
@@ -295,10 +296,9 @@ class NumbaGenerator(ScalarGenerator):
 # One compiled function per model, of the signature the shared drivers call
 # (sd_engine.numba_builtins.EVALUATE): the drivers are compiled once per machine, not per model.
 _DECORATOR = '@njit(sf.EVALUATE, cache=True, error_model="numpy", nogil=True)'
-# The functions of whole-array calls (typed by their first call, from `evaluate`).
-_DECORATOR_ARRAY = '@njit(cache=True, error_model="numpy", nogil=True)'
-# The equations over a block of runs in lanes, compiled with the ensemble driver that calls it.
-_LANES_DECORATOR = '@njit(cache=True, error_model="numpy", nogil=True)'
+# The module's other functions (whole-array calls, the equations over a block of runs in lanes,
+# the ensemble step loop), typed by their first call.
+_DECORATOR_TYPED_BY_USE = '@njit(cache=True, error_model="numpy", nogil=True)'
 # Ensembles: the shared step loop (numba_builtins.run_block, its source taken as it is) calling this
 # model's `evaluate` directly, so the compiler inlines the equations into the loop, where the
 # shared drivers call them through a pointer; runs spread across cores (`run_parallel`) or, for a
@@ -356,7 +356,7 @@ def _ensemble_source(lanes: bool = False) -> str:
         source = source.replace("lanes(tt,", "evaluate_lanes(tt,", 1)
     # LANES tells the caller the record's layout; BLOCK is the runs of one call of run_block.
     head = "LANES = True\nBLOCK = sf.LANES\n\n\n" if lanes else "LANES = False\nBLOCK = sf.BLOCK\n\n\n"
-    return _ENSEMBLE.format(run_block=head + '@njit(cache=True, error_model="numpy", nogil=True)\n' + source)
+    return _ENSEMBLE.format(run_block=head + _DECORATOR_TYPED_BY_USE + "\n" + source)
 
 
 def _array(values: Any) -> str:
