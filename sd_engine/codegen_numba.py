@@ -100,8 +100,8 @@ class NumbaGenerator(ScalarGenerator):
     (``sd_engine.numba_builtins``), and whatever it does not cover raises
     :class:`NotCompiled` naming the construct.
 
-    A whole-array function (VECTOR SORT ORDER, RANK, REORDER, ALLOCATE AVAILABLE, ALLOCATE BY
-    PRIORITY, INVERT MATRIX; unrolled as :data:`sd_engine.unroll.ARRAY_ELEMENT`) is computed
+    A whole-array function (VECTOR SELECT, SORT ORDER, RANK, REORDER, ALLOCATE AVAILABLE, ALLOCATE
+    BY PRIORITY, INVERT MATRIX; unrolled as :data:`sd_engine.unroll.ARRAY_ELEMENT`) is computed
     once per step, on its arguments gathered into arrays, by its helper in
     ``sd_engine.numba_arrays`` (``ARRAY_HELPERS``); the
     result goes into a local array (``_array0`` ...) written just before the first equation
@@ -125,35 +125,51 @@ class NumbaGenerator(ScalarGenerator):
         """The code of one element of a whole-array call: an entry of the local its function fills."""
         func, index, row = call.args[:3]
         assert isinstance(func, Str) and isinstance(index, Num) and isinstance(row, Num)
-        vectors = call.args[3:]
+        vectors = tuple(a for a in call.args[3:] if isinstance(a, Call))
+        options = tuple(int(a.value) for a in call.args[3:] if isinstance(a, Num))  # after the vectors
         key = (func.value, *map(id, vectors))
         hit = self.array_calls.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], vectors)):
-            codes = [[self.scalar(e, var) for e in v.args] for v in vectors if isinstance(v, Call) and v.func == VECTOR]
+            codes = [[self.scalar(e, var) for e in v.args] for v in vectors if v.func == VECTOR]
             assert len(codes) == len(vectors)
+            # Each distinct element once (a selection repeated along another axis: 20 of 400).
+            unique = [list(dict.fromkeys(c)) for c in codes]
             name = f"_array{len(self.array_lines)}"
-            function = self.array_function(func.value, [len(c) for c in codes], int(row.value))
-            self.array_lines[name] = (f"{name} = {function}({', '.join(c for v in codes for c in v)})"
+            function = self.array_function(func.value, [[u.index(x) for x in c] for u, c in zip(unique, codes)],
+                                           int(row.value), options)
+            self.array_lines[name] = (f"{name} = {function}({', '.join(x for u in unique for x in u)})"
                                       + comment(f"{func.value} (for {var.name} and the other elements)"))
             hit = (vectors, name)
             self.array_calls[key] = hit
         return f"{hit[1]}[{int(index.value)}]"
 
-    def array_function(self, func: str, sizes: list[int], row: int) -> str:
-        """The name of a function of the module taking a whole-array call's arguments as floats
-        and returning its result as a tuple: arrays made and freed inside a function of its own
-        (numba's reference counting of arrays in one large function costs much compile time:
-        35 s instead of 13 s for the conformance model of VECTOR SORT ORDER)."""
-        from .numba_arrays import ARRAY_HELPERS
+    def array_function(self, func: str, gathers: list[list[int]], row: int, options: tuple[int, ...] = ()) -> str:
+        """The name of a function of the module taking a whole-array call's distinct argument
+        elements as floats and returning its result as a tuple; `gathers` places each
+        argument's distinct elements in its vector (a constant index array where one repeats).
+        Arrays are made and freed inside a function of its own (numba's reference counting of
+        arrays in one large function costs much compile time: 35 s instead of 13 s for the
+        conformance model of VECTOR SORT ORDER), and the fewer its parameters the faster it
+        compiles (the VECTOR SELECT conformance model: 41 s of CPU with every element passed)."""
+        from .numba_arrays import ARRAY_HELPERS, ARRAY_RESULT
 
-        key = (func, tuple(sizes), row)
+        key = (func, tuple(map(tuple, gathers)), row, options)
         if key not in self.array_functions:
-            name = f"_whole{len(self.array_functions)}"
-            params = [[f"a{j}_{i}" for i in range(size)] for j, size in enumerate(sizes)]
-            arrays = [f"np.array(({', '.join(p)},), dtype=np.float64)" for p in params]
-            source = ["", "", _DECORATOR_TYPED_BY_USE, f"def {name}({', '.join(a for p in params for a in p)}):",
-                      f"    out = sa.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {row})",
-                      f"    return ({', '.join(f'out[{i}]' for i in range(sizes[0]))},)"]
+            number = len(self.array_functions)
+            name = f"_whole{number}"
+            source = ["", ""]
+            params, arrays = [], []
+            for j, gather in enumerate(gathers):
+                names = [f"a{j}_{i}" for i in range(max(gather) + 1)]
+                params += names
+                arrays.append(f"np.array(({', '.join(names)},), dtype=np.float64)")
+                if gather != list(range(len(gather))):
+                    source.append(f"_gather{number}_{j} = np.array({gather}, dtype=np.int64)")
+                    arrays[-1] += f"[_gather{number}_{j}]"
+            results = len(gathers[ARRAY_RESULT.get(func, 0)])
+            source += [_DECORATOR_TYPED_BY_USE, f"def {name}({', '.join(params)}):",
+                       f"    out = sa.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {', '.join(map(str, (row, *options)))})",
+                       f"    return ({', '.join(f'out[{i}]' for i in range(results))},)"]
             self.array_functions[key] = (name, source)
         return self.array_functions[key][0]
 
@@ -540,7 +556,7 @@ def _generate(program: Program) -> str:
         raise _Refused("numba is not installed (`pip install numba`)") from None
     try:
         # A model with subscripts as one scalar variable per element, in the same columns.
-        unrolled = unroll(program)
+        unrolled = unroll(program, whole_select=True)
     except NotUnrolled as exc:
         raise _Refused(f"the compiled back end does not unroll {exc}") from None
     try:

@@ -8,7 +8,8 @@ reference an element reference, and the array functions scalar expressions -- SU
 VMIN, VMAX and MEAN become chains of their elements, subranges, mappings and broadcasts
 become the elements they select, block equations (``_pieces``) the equation of each
 element's block, stateful builtins (lowered to internal arrayed stocks) one stock per
-element, and VECTOR SELECT its computation over the elements it selects from. The functions
+element, and VECTOR SELECT its computation over the elements it selects from (for the
+compiled back end, ``whole_select``: a whole-array call, below). The functions
 that compute a whole array at once (VECTOR SORT ORDER, RANK and REORDER, the allocation
 functions, INVERT MATRIX) become one element of a call over all the elements of the array the
 numpy code passes (:data:`ARRAY_ELEMENT`, below), which a back end computes once per step. The dimension
@@ -32,7 +33,8 @@ An array function at one element is ``Call(ARRAY_ELEMENT, (Str(function), Num(in
 Num(row), vector, ...))``: element ``index`` (C order) of the function's result over the
 numpy call's whole array, whose last axis (INVERT MATRIX: last two) has ``row`` elements;
 each ``vector`` is ``Call(VECTOR, elements)``, an argument's elements in the C order of that
-array (a per-row argument, such as a direction or a supply, one element per row). The
+array (a per-row argument, such as a direction or a supply, one element per row); a
+trailing ``Num`` is a whole-number option of the function (VECTOR SELECT's run length). The
 elements of one array share their vectors (the same objects), so a back end computes the
 call once. The scalar path does not take these (it refuses them as a call it does not know).
 
@@ -73,10 +75,10 @@ __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMEN
 #: cannot be kept in numba's disk cache.
 MAX_ELEMENTS = 1000
 #: The most operations (nodes of the equations' trees) an unrolled model may have: a model of
-#: 3,363 compiles in about 8 s, one of 6,620 in 28 s. The VECTOR SELECT conformance model
-#: unrolls to 23,071 (its 64 selects with an action given by an equation write out all eleven
-#: results per element); computing each select as one whole-array call (tried) halves that to
-#: 12,259 and compiled in 57 s, so it stays on numpy.
+#: 3,363 compiles in about 8 s, one of 6,620 in 28 s. A whole-array call's vectors count each
+#: distinct element once, as the compiled back end passes them: the VECTOR SELECT conformance
+#: model (64 selects, some over four axes of which the selection repeats along two) counts
+#: 4,480 and compiles in 12 s of CPU (written out per element, 347,471: not in 400 s).
 MAX_OPERATIONS = 8000
 #: The function of an element of a whole-array call, and of the vector of an argument's elements.
 ARRAY_ELEMENT = "_array_element"
@@ -123,8 +125,12 @@ def flatten_constants(c: Sequence[object], n_constants: int, n: int) -> list[np.
     return out
 
 
-def unroll(program: Program) -> Unrolled:
+def unroll(program: Program, *, whole_select: bool = False) -> Unrolled:
     """The program's lowered model unrolled element by element, with its flat layout.
+
+    With `whole_select`, VECTOR SELECT is a whole-array call (:data:`ARRAY_ELEMENT`: one
+    result per row of the elements it selects from, computed once for all), as the compiled
+    back end takes it; without, the scalar expression of each element (the scalar path).
 
     Raises
     ------
@@ -135,12 +141,13 @@ def unroll(program: Program) -> Unrolled:
     lowered, layout = program.lowered, program.layout
     if not lowered.dimensions and not any(v.dims for v in lowered.variables):
         return Unrolled(lowered, layout)
-    return _Unroller(lowered).run(layout)
+    return _Unroller(lowered, whole_select).run(layout)
 
 
 class _Unroller:
-    def __init__(self, lowered: ModelSpec) -> None:
+    def __init__(self, lowered: ModelSpec, whole_select: bool = False) -> None:
         self.lowered = lowered
+        self.whole_select = whole_select
         # The numpy generator resolves the dimensions of every expression (its `dims` grows
         # with the labels equations use, as it does when it writes the numpy code).
         self.gen = CodeGenerator(lowered)
@@ -286,7 +293,7 @@ class _Unroller:
         if func in self.vars and self.vars[func].kind == "lookup":
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
         if func == "vector_select" and len(args) > 5:
-            return self.vector_select(expr, var, env)
+            return self.select_element(expr, var, env) if self.whole_select else self.vector_select(expr, var, env)
         if func in WHOLE_ARRAY:
             return self.array_element(func, expr, var, env)
         if func in BUILTINS:
@@ -399,6 +406,43 @@ class _Unroller:
             return vector(args[0], places), vector(args[1], places), vector(args[3], rows), vector(args[4], rows)
         return (vector(args[0], places),)  # invert_matrix: its size argument is not used
 
+    def select_element(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
+        """VECTOR SELECT at one element as a whole-array call (see :data:`ARRAY_ELEMENT`): its
+        result has one element per row (the kept dimensions, :meth:`CodeGenerator.emit_array_function`),
+        `row` elements are selected over in each; the vectors are the selection and the
+        values at every (row, selected) place in C order, then the missing value, action and
+        error action of each row; a last ``Num`` is the length of the runs numpy sums pairwise
+        (as :meth:`ordered_sum`)."""
+        args = call.args
+        kept = self.labels(call, var) or ()
+        union = tuple(dict.fromkeys((self.labels(args[0], var) or ()) + (self.labels(args[1], var) or ())))
+        named = {canonical(a.value) for a in args[5:] if isinstance(a, Str)}
+        over = [d for d in union if d in named]
+        sizes = tuple(len(self.gen.dims[d]) for d in kept)
+        width = math.prod(len(self.gen.dims[d]) for d in over)
+        try:
+            index = int(np.ravel_multi_index(tuple(env[d] for d in kept), sizes)) if kept else 0
+            outside = tuple(sorted((k, v) for k, v in env.items() if k not in kept))
+            hit = self._vectors.get((id(call), outside))
+            if hit is None or hit[0] is not call:
+                rows = [{**env, **dict(zip(kept, pos))} for pos in itertools.product(*(range(n) for n in sizes))]
+                places = [{**r, **dict(zip(over, pos))} for r in rows
+                          for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
+                vectors = (Call(VECTOR, tuple(self.elem(args[0], var, e) for e in places)),
+                           Call(VECTOR, tuple(self.elem(args[1], var, e) for e in places)),
+                           *(Call(VECTOR, tuple(self.elem(a, var, r) for r in rows)) for a in args[2:5]))
+                hit = (call, vectors)
+                self._vectors[(id(call), outside)] = hit
+        except (KeyError, ValueError, IndexError):
+            raise NotUnrolled(f"`vector_select` over dimensions {list(union)} (in `{var.name}`)") from None
+        inner = 1
+        for d in reversed(union):
+            if d not in over:
+                break
+            inner *= len(self.gen.dims[d])
+        return Call(ARRAY_ELEMENT, (Str("vector_select"), Num(float(index)), Num(float(width)), *hit[1],
+                                    Num(float(inner))))
+
     def vector_select(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
         """VECTOR SELECT at one element: :func:`sd_engine.functions.vector_select` written out
         over the selected elements, operation for operation."""
@@ -443,11 +487,13 @@ class _Unroller:
 
 
 def _operations(expr: Expr, counted: set[int]) -> int:
-    """The nodes of `expr`, the vectors of a whole-array call counted once (its elements share them)."""
+    """The nodes of `expr`, the vectors of a whole-array call counted once (its elements share
+    them), each distinct element of a vector once (the compiled back end passes it once)."""
     if isinstance(expr, Call) and expr.func == ARRAY_ELEMENT:
         vectors = [a for a in expr.args[3:] if id(a) not in counted]
         counted.update(id(a) for a in vectors)
-        return 4 + sum(sum(1 for _ in walk(a)) for a in vectors)
+        return 4 + sum(sum(1 for _ in walk(e)) for a in vectors
+                       for e in (dict.fromkeys(a.args) if isinstance(a, Call) else (a,)))
     return 1 + sum(_operations(c, counted) for c in _children(expr))
 
 
