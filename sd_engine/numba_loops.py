@@ -19,12 +19,13 @@ one) become loops around them.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LOCALS", "LOOP_INDEX", "LOOP_LOCALS", "MAX_DEPTH", "MAX_PERIOD", "MIN_RUN", "array_locals", "loop_body",
-           "loop_lines"]
+__all__ = ["LOCALS", "LOOP_GAIN", "LOOP_INDEX", "LOOP_LOCALS", "MAX_DEPTH", "MAX_PERIOD", "MIN_RUN", "array_locals", "loop_body",
+           "loop_lines", "syntax_nodes"]
 
 #: The array holding the locals, and the loop's index (names the generated code does not use:
 #: its locals are ``v0``, ``v1`` ..., its helpers ``sf``, ``sa``, ``_array0``, ``_table0`` ...).
@@ -37,9 +38,11 @@ MIN_RUN = 3
 MAX_PERIOD = 4
 MAX_DEPTH = 3
 #: An unrolled model of more locals than this is written with loops: its line-per-element
-#: ``evaluate`` would compile for many seconds (531 elements: 4 s, 1,207: 28-43 s), while
-#: the locals in an array cost a small model some speed for no gain in compile time.
-LOOP_LOCALS = 600
+#: ``evaluate`` compiles for seconds (531 elements: 3.3 s of CPU, with loops 1.0 s; 1,207:
+#: 18-43 s, with loops 3.3 s), while a small model's locals are best left to the registers.
+LOOP_LOCALS = 500
+#: Loops are written where they shorten the body to at most this fraction of its syntax nodes.
+LOOP_GAIN = 0.75
 
 _LOCAL = re.compile(r"\bv(\d+)\b")
 # A position that may change along a run: an index of the locals or of the step's arrays.
@@ -177,3 +180,9 @@ def loop_body(body: Sequence[str], n_locals: int) -> list[str]:
         block.append(line[len(level):])
     flush()
     return out
+
+
+def syntax_nodes(lines: Sequence[str]) -> int:
+    """The nodes of the syntax tree of `lines` (a function body): the measure of a body's
+    compile time that loops shorten."""
+    return sum(1 for _ in ast.walk(ast.parse("\n".join(lines))))

@@ -125,12 +125,15 @@ def flatten_constants(c: Sequence[object], n_constants: int, n: int) -> list[np.
     return out
 
 
-def unroll(program: Program, *, whole_select: bool = False) -> Unrolled:
+def unroll(program: Program, *, whole_select: bool = False, max_elements: float | None = None,
+           max_operations: float | None = None) -> Unrolled:
     """The program's lowered model unrolled element by element, with its flat layout.
 
     With `whole_select`, VECTOR SELECT is a whole-array call (:data:`ARRAY_ELEMENT`: one
     result per row of the elements it selects from, computed once for all), as the compiled
     back end takes it; without, the scalar expression of each element (the scalar path).
+    `max_elements` and `max_operations` (None: :data:`MAX_ELEMENTS`, :data:`MAX_OPERATIONS`;
+    ``math.inf``: no limit) bound the size of the unrolled model.
 
     Raises
     ------
@@ -141,7 +144,9 @@ def unroll(program: Program, *, whole_select: bool = False) -> Unrolled:
     lowered, layout = program.lowered, program.layout
     if not lowered.dimensions and not any(v.dims for v in lowered.variables):
         return Unrolled(lowered, layout)
-    return _Unroller(lowered, whole_select).run(layout)
+    limits = (MAX_ELEMENTS if max_elements is None else max_elements,
+              MAX_OPERATIONS if max_operations is None else max_operations)
+    return _Unroller(lowered, whole_select).run(layout, *limits)
 
 
 class _Unroller:
@@ -187,14 +192,14 @@ class _Unroller:
         return hit[1]
 
     # -- the model ---------------------------------------------------------------------------
-    def run(self, layout: Layout) -> Unrolled:
+    def run(self, layout: Layout, max_elements: float, max_operations: float) -> Unrolled:
         for var in self.lowered.variables:
             if var.kind == "lookup" and var.dims:
                 raise NotUnrolled(f"the arrayed lookup `{var.name}`")
             self.elements(var)
         total = sum(len(k) for k in self.keys.values())
-        if total > MAX_ELEMENTS:
-            raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {MAX_ELEMENTS:,}: "
+        if total > max_elements:
+            raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {max_elements:,}: "
                               "its compile would take long)")
         variables: list[Variable] = []
         size = 0
@@ -205,9 +210,9 @@ class _Unroller:
             except SDError as exc:  # an element's equation nests too deeply (a product of many terms)
                 raise NotUnrolled(f"the elements of `{var.name}` ({exc})") from None
             size += sum(_operations(v.equation, counted) for v in elements if v.equation is not None)
-            if size > MAX_OPERATIONS:
+            if size > max_operations:
                 raise NotUnrolled(f"model `{self.lowered.name}`, whose equations unroll to more than "
-                                  f"{MAX_OPERATIONS:,} operations (at `{var.name}`; its compile would take long)")
+                                  f"{max_operations:,} operations (at `{var.name}`; its compile would take long)")
             variables += elements
         try:
             spec = ModelSpec(self.lowered.name, tuple(variables), self.lowered.time, (), self.lowered.doc,
