@@ -25,7 +25,10 @@ function of the C library differs from numpy's vectorised one.
 
 A model with subscripts is unrolled first (:mod:`sd_engine.unroll`): one scalar variable per
 element, in the columns of the original layout, so its constants come flattened, one column
-per element. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
+per element. A large one (more than ``numba_loops.LOOP_LOCALS`` elements) has its locals in
+one array and each run of like element lines written as a loop (:mod:`sd_engine.numba_loops`:
+the same lines in the same order), which compiles in a fraction of the time; a step of more
+than :data:`MAX_NODES` syntax nodes even so is refused by name. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
 array functions that do not unroll, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
 added to the language later is refused until it is written there), and programs not
 evaluated by generated code (the reference interpreter). The caller then runs the numpy

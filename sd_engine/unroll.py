@@ -40,8 +40,9 @@ call once. The scalar path does not take these (it refuses them as a call it doe
 
 What cannot be unrolled is refused by name (:class:`NotUnrolled`, naming the construct and
 the variable): arrayed lookups, and models that unroll to more than :data:`MAX_ELEMENTS` variables or
-:data:`MAX_OPERATIONS` operations (their kernels would take too long to compile; numpy's
-arrays serve them well).
+:data:`MAX_OPERATIONS` operations (the scalar path's limits, which a caller may change: the
+compiled back end writes runs of like elements as loops and limits what it writes instead,
+:mod:`sd_engine.codegen_numba`).
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ from .spec import ModelSpec, Variable
 __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS", "MAX_OPERATIONS", "ARRAY_ELEMENT",
            "VECTOR", "WHOLE_ARRAY"]
 
-#: The most variables an unrolled model may have: numba's compile time grows faster than the
-#: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
-#: big arrays well anyway. Splitting ``evaluate`` does not help enough: the 1,207-element
+#: The most variables an unrolled model may have (by default; the compiled back end, which
+#: writes runs of like elements as loops, passes its own): numba's compile time of a line per
+#: element grows faster than the size of the function (531 elements measured at 4 s, 1,207 at
+#: 28 s; with loops 1.0 s and 3.3 s). Splitting ``evaluate`` does not help enough: the 1,207-element
 #: conformance model (test_subscripted_delays) took 43 s CPU as one function and 42 s as nine
 #: functions of 200 lines called directly (numba links them into one module and LLVM optimises
 #: them as one); called through function pointers 28 s, of which the parts alone 26 s (2-9 s
