@@ -66,7 +66,7 @@ import numpy as np
 from .codegen import comment
 from .expr import Binary, Call, Expr, Num, Str, Table, walk
 from .functions import ALIASES, BUILTINS
-from .numba_loops import LOOP_GAIN, LOOP_LOCALS, loop_body, syntax_nodes
+from .numba_loops import LOOP_GAIN, LOOP_LOCALS, code_length, loop_body, syntax_nodes
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
@@ -82,9 +82,10 @@ log = logging.getLogger("sd_engine.numba")
 CACHE_ENV = "SDFLOW_CACHE_DIR"
 #: The most elements of an unrolled model the back end compiles, and the most syntax nodes
 #: of its step (``evaluate``'s body, its runs of like elements written as loops:
-#: :mod:`sd_engine.numba_loops`). Compile times measured (CPU, a 2-core machine): 12,632 nodes
-#: 8 s (VECTOR ORDER conformance model), 35,951 (1,207 elements, one line each) 18-43 s,
-#: the same written with loops 3,449 nodes, 3.3 s.
+#: :mod:`sd_engine.numba_loops`). Compile times measured (CPU, a 2-core machine): 14,649 nodes
+#: 12 s (VECTOR SELECT conformance model), 12,632 8 s (VECTOR ORDER's, with loops), 35,951
+#: (1,207 elements, one line each) 18-43 s, the same written with loops 3,449 nodes 3.3 s;
+#: 9,036 elements of three like equations: 148 lines, 0.5 s.
 MAX_ELEMENTS = 10_000
 MAX_NODES = 20_000
 #: The fixed-step methods the kernel runs, by the code ``run_one`` takes.
@@ -126,6 +127,19 @@ class NumbaGenerator(ScalarGenerator):
         self.array_calls: dict[tuple[object, ...], tuple[tuple[Expr, ...], str]] = {}
         self.array_lines: dict[str, str] = {}
         self.array_functions: dict[tuple[object, ...], tuple[str, list[str]]] = {}
+        self._drained: dict[str, list[Variable]] | None = None  # flow -> the non-negative stocks it drains
+
+    def draining(self, flow: Variable) -> list[tuple[Variable, tuple[str, ...], tuple[str, ...]]]:
+        # The base class looks through every variable for each flow: quadratic in an unrolled
+        # model's elements (9,000: 4 s); here the stocks each flow drains are found once.
+        if self._drained is None:
+            self._drained = {}
+            for stock in self.vars.values():
+                if stock.kind == "stock" and stock.non_negative:
+                    for f in dict.fromkeys(stock.outflows):
+                        self._drained.setdefault(f, []).append(stock)
+        return [(stock, stock.inflows, stock.outflows[:stock.outflows.index(flow.canonical)])
+                for stock in self._drained.get(flow.canonical, [])]
 
     def scalar_call(self, call: Call, var: Variable) -> str:
         if call.func == ARRAY_ELEMENT:
@@ -280,15 +294,12 @@ class NumbaGenerator(ScalarGenerator):
         body += ["    " + line for line in reported]
         body += [f"    R[r, {slot.start}] = {ident[slot.key]}" + comment(slot.name) for slot in layout.series]
         body.append("    pass")
-        size = syntax_nodes(body)
         if len(self.vars) > LOOP_LOCALS:  # a large unrolled model: runs of like lines as loops
             looped = loop_body(body, len(self.vars))
-            # Where few lines repeat (each element a whole-array call's own entry) the locals
-            # in an array only lengthen it: VECTOR SELECT's conformance model, 14,649 nodes
-            # compiled in 12.3 s, with loops 16,197 in 14.6 s.
-            shorter = syntax_nodes(looped)
-            if shorter <= LOOP_GAIN * size:
-                body, size = looped, shorter
+            # Where few lines repeat, the locals in an array only lengthen it (LOOP_GAIN).
+            if code_length(looped) <= LOOP_GAIN * code_length(body):
+                body = looped
+        size = syntax_nodes(body)
         if size > MAX_NODES:
             raise NotCompiled(f"model `{self.lowered.name}`, whose step is {size:,} syntax nodes once unrolled "
                               f"(more than {MAX_NODES:,}: its compile would take long)")

@@ -110,3 +110,17 @@ def test_a_step_too_long_to_compile_is_refused_by_name(monkeypatch: pytest.Monke
     monkeypatch.setattr(codegen_numba, "MAX_NODES", 500)
     reason = refusal(arrays_of_delays().compile())
     assert reason is not None and "model `arrays of delays`, whose step is" in reason and "more than 500" in reason
+
+
+def test_the_stocks_a_flow_drains_are_the_code_generators() -> None:
+    # NumbaGenerator indexes them once (the base class searches every variable per flow).
+    from sd_engine.codegen import CodeGenerator
+    from sd_engine.codegen_numba import NumbaGenerator
+    from zoo import ZOO
+
+    lowered = ZOO["non_negative"]().compile().program.lowered
+    base, numba = CodeGenerator(lowered), NumbaGenerator(lowered)
+    flows = [v for v in lowered.variables if v.kind == "flow"]
+    assert any(base.draining(f) for f in flows)
+    for flow in flows:
+        assert numba.draining(flow) == base.draining(flow), flow.name
