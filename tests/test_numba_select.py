@@ -22,6 +22,7 @@ from sd_engine import functions
 from sd_engine.builder import Model
 from sd_engine.codegen_numba import numba_kernel, refusal
 from sd_engine.testing import assert_results_close
+from sd_engine.expr import Call
 from sd_engine.unroll import ARRAY_ELEMENT, unroll
 
 numba_arrays = pytest.importorskip("sd_engine.numba_arrays")
@@ -110,7 +111,7 @@ def test_a_model_of_vector_selects_runs_compiled_with_the_numpy_results() -> Non
     # Each select is one whole-array call, its rows computed once per step.
     unrolled = unroll(model.program, whole_select=True)
     calls = {v.name: v.equation for v in unrolled.spec.variables if v.name.startswith(("picked", "both"))}
-    assert all(isinstance(e, type(calls["both"])) and getattr(e, "func", "") == ARRAY_ELEMENT for e in calls.values())
+    assert len(calls) == 3 and all(isinstance(e, Call) and e.func == ARRAY_ELEMENT for e in calls.values())
     expected = model.run(backend="numpy")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
