@@ -25,7 +25,10 @@ function of the C library differs from numpy's vectorised one.
 
 A model with subscripts is unrolled first (:mod:`sd_engine.unroll`): one scalar variable per
 element, in the columns of the original layout, so its constants come flattened, one column
-per element. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
+per element. A large one (more than ``numba_loops.LOOP_LOCALS`` elements) has its locals in
+one array and each run of like element lines written as a loop (:mod:`sd_engine.numba_loops`:
+the same lines in the same order), which compiles in a fraction of the time; a step of more
+than :data:`MAX_NODES` syntax nodes even so is refused by name. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
 array functions that do not unroll, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
 added to the language later is refused until it is written there), and programs not
 evaluated by generated code (the reference interpreter). The caller then runs the numpy
@@ -63,6 +66,7 @@ import numpy as np
 from .codegen import comment
 from .expr import Binary, Call, Expr, Num, Str, Table, walk
 from .functions import ALIASES, BUILTINS
+from .numba_loops import LOOP_GAIN, LOOP_LOCALS, code_length, loop_body, syntax_nodes
 from .program import GeneratedEvaluator, Layout, Program, ProgramLike, as_program
 from .scalar import NotScalar, ScalarGenerator
 from .spec import Variable
@@ -70,12 +74,20 @@ from .unroll import ARRAY_ELEMENT, VECTOR, NotUnrolled, unroll
 
 __all__ = ["NotCompiled", "NumbaGenerator", "NumbaKernel", "numba_kernel", "refusal", "cache_dir",
            "is_cached", "is_exact", "has_ensemble_driver", "use_lanes", "CACHE_ENV", "METHOD_CODES",
-           "LANES_MAX_EQUATIONS", "split_reported"]
+           "LANES_MAX_EQUATIONS", "split_reported", "MAX_ELEMENTS", "MAX_NODES"]
 
 log = logging.getLogger("sd_engine.numba")
 
 #: The environment variable naming the folder of compiled kernels (tests point it at a tmp dir).
 CACHE_ENV = "SDFLOW_CACHE_DIR"
+#: The most elements of an unrolled model the back end compiles, and the most syntax nodes
+#: of its step (``evaluate``'s body, its runs of like elements written as loops:
+#: :mod:`sd_engine.numba_loops`). Compile times measured (CPU, a 2-core machine): 14,649 nodes
+#: 12 s (VECTOR SELECT conformance model), 12,632 8 s (VECTOR ORDER's, with loops), 35,951
+#: (1,207 elements, one line each) 18-43 s, the same written with loops 3,449 nodes 3.3 s;
+#: 9,036 elements of three like equations: 148 lines, 0.5 s.
+MAX_ELEMENTS = 10_000
+MAX_NODES = 20_000
 #: The fixed-step methods the kernel runs, by the code ``run_one`` takes.
 METHOD_CODES = {"euler": 0, "rk2": 1, "rk4": 2}
 
@@ -100,8 +112,8 @@ class NumbaGenerator(ScalarGenerator):
     (``sd_engine.numba_builtins``), and whatever it does not cover raises
     :class:`NotCompiled` naming the construct.
 
-    A whole-array function (VECTOR SORT ORDER, RANK, REORDER, ALLOCATE AVAILABLE, ALLOCATE BY
-    PRIORITY, INVERT MATRIX; unrolled as :data:`sd_engine.unroll.ARRAY_ELEMENT`) is computed
+    A whole-array function (VECTOR SELECT, SORT ORDER, RANK, REORDER, ALLOCATE AVAILABLE, ALLOCATE
+    BY PRIORITY, INVERT MATRIX; unrolled as :data:`sd_engine.unroll.ARRAY_ELEMENT`) is computed
     once per step, on its arguments gathered into arrays, by its helper in
     ``sd_engine.numba_arrays`` (``ARRAY_HELPERS``); the
     result goes into a local array (``_array0`` ...) written just before the first equation
@@ -115,6 +127,19 @@ class NumbaGenerator(ScalarGenerator):
         self.array_calls: dict[tuple[object, ...], tuple[tuple[Expr, ...], str]] = {}
         self.array_lines: dict[str, str] = {}
         self.array_functions: dict[tuple[object, ...], tuple[str, list[str]]] = {}
+        self._drained: dict[str, list[Variable]] | None = None  # flow -> the non-negative stocks it drains
+
+    def draining(self, flow: Variable) -> list[tuple[Variable, tuple[str, ...], tuple[str, ...]]]:
+        # The base class looks through every variable for each flow: quadratic in an unrolled
+        # model's elements (9,000: 4 s); here the stocks each flow drains are found once.
+        if self._drained is None:
+            self._drained = {}
+            for stock in self.vars.values():
+                if stock.kind == "stock" and stock.non_negative:
+                    for f in dict.fromkeys(stock.outflows):
+                        self._drained.setdefault(f, []).append(stock)
+        return [(stock, stock.inflows, stock.outflows[:stock.outflows.index(flow.canonical)])
+                for stock in self._drained.get(flow.canonical, [])]
 
     def scalar_call(self, call: Call, var: Variable) -> str:
         if call.func == ARRAY_ELEMENT:
@@ -125,35 +150,51 @@ class NumbaGenerator(ScalarGenerator):
         """The code of one element of a whole-array call: an entry of the local its function fills."""
         func, index, row = call.args[:3]
         assert isinstance(func, Str) and isinstance(index, Num) and isinstance(row, Num)
-        vectors = call.args[3:]
+        vectors = tuple(a for a in call.args[3:] if isinstance(a, Call))
+        options = tuple(int(a.value) for a in call.args[3:] if isinstance(a, Num))  # after the vectors
         key = (func.value, *map(id, vectors))
         hit = self.array_calls.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], vectors)):
-            codes = [[self.scalar(e, var) for e in v.args] for v in vectors if isinstance(v, Call) and v.func == VECTOR]
+            codes = [[self.scalar(e, var) for e in v.args] for v in vectors if v.func == VECTOR]
             assert len(codes) == len(vectors)
+            # Each distinct element once (a selection repeated along another axis: 20 of 400).
+            unique = [list(dict.fromkeys(c)) for c in codes]
             name = f"_array{len(self.array_lines)}"
-            function = self.array_function(func.value, [len(c) for c in codes], int(row.value))
-            self.array_lines[name] = (f"{name} = {function}({', '.join(c for v in codes for c in v)})"
+            function = self.array_function(func.value, [[u.index(x) for x in c] for u, c in zip(unique, codes)],
+                                           int(row.value), options)
+            self.array_lines[name] = (f"{name} = {function}({', '.join(x for u in unique for x in u)})"
                                       + comment(f"{func.value} (for {var.name} and the other elements)"))
             hit = (vectors, name)
             self.array_calls[key] = hit
         return f"{hit[1]}[{int(index.value)}]"
 
-    def array_function(self, func: str, sizes: list[int], row: int) -> str:
-        """The name of a function of the module taking a whole-array call's arguments as floats
-        and returning its result as a tuple: arrays made and freed inside a function of its own
-        (numba's reference counting of arrays in one large function costs much compile time:
-        35 s instead of 13 s for the conformance model of VECTOR SORT ORDER)."""
-        from .numba_arrays import ARRAY_HELPERS
+    def array_function(self, func: str, gathers: list[list[int]], row: int, options: tuple[int, ...] = ()) -> str:
+        """The name of a function of the module taking a whole-array call's distinct argument
+        elements as floats and returning its result as a tuple; `gathers` places each
+        argument's distinct elements in its vector (a constant index array where one repeats).
+        Arrays are made and freed inside a function of its own (numba's reference counting of
+        arrays in one large function costs much compile time: 35 s instead of 13 s for the
+        conformance model of VECTOR SORT ORDER), and the fewer its parameters the faster it
+        compiles (the VECTOR SELECT conformance model: 41 s of CPU with every element passed)."""
+        from .numba_arrays import ARRAY_HELPERS, ARRAY_RESULT
 
-        key = (func, tuple(sizes), row)
+        key = (func, tuple(map(tuple, gathers)), row, options)
         if key not in self.array_functions:
-            name = f"_whole{len(self.array_functions)}"
-            params = [[f"a{j}_{i}" for i in range(size)] for j, size in enumerate(sizes)]
-            arrays = [f"np.array(({', '.join(p)},), dtype=np.float64)" for p in params]
-            source = ["", "", _DECORATOR_TYPED_BY_USE, f"def {name}({', '.join(a for p in params for a in p)}):",
-                      f"    out = sa.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {row})",
-                      f"    return ({', '.join(f'out[{i}]' for i in range(sizes[0]))},)"]
+            number = len(self.array_functions)
+            name = f"_whole{number}"
+            source = ["", ""]
+            params, arrays = [], []
+            for j, gather in enumerate(gathers):
+                names = [f"a{j}_{i}" for i in range(max(gather) + 1)]
+                params += names
+                arrays.append(f"np.array(({', '.join(names)},), dtype=np.float64)")
+                if gather != list(range(len(gather))):
+                    source.append(f"_gather{number}_{j} = np.array({gather}, dtype=np.int64)")
+                    arrays[-1] += f"[_gather{number}_{j}]"
+            results = len(gathers[ARRAY_RESULT.get(func, 0)])
+            source += [_DECORATOR_TYPED_BY_USE, f"def {name}({', '.join(params)}):",
+                       f"    out = sa.{ARRAY_HELPERS[func]}({', '.join(arrays)}, {', '.join(map(str, (row, *options)))})",
+                       f"    return ({', '.join(f'out[{i}]' for i in range(results))},)"]
             self.array_functions[key] = (name, source)
         return self.array_functions[key][0]
 
@@ -253,6 +294,15 @@ class NumbaGenerator(ScalarGenerator):
         body += ["    " + line for line in reported]
         body += [f"    R[r, {slot.start}] = {ident[slot.key]}" + comment(slot.name) for slot in layout.series]
         body.append("    pass")
+        if len(self.vars) > LOOP_LOCALS:  # a large unrolled model: runs of like lines as loops
+            looped = loop_body(body, len(self.vars))
+            # Where few lines repeat, the locals in an array only lengthen it (LOOP_GAIN).
+            if code_length(looped) <= LOOP_GAIN * code_length(body):
+                body = looped
+        size = syntax_nodes(body)
+        if size > MAX_NODES:
+            raise NotCompiled(f"model `{self.lowered.name}`, whose step is {size:,} syntax nodes once unrolled "
+                              f"(more than {MAX_NODES:,}: its compile would take long)")
         lanes = use_lanes(layout, len(rates))
         lines = [f"# Generated by sdflow from model {self.lowered.name!r}: the compiled (numba) back end.",
                  "import math", "", "import numpy as np", "from numba import njit, prange", "",
@@ -540,7 +590,9 @@ def _generate(program: Program) -> str:
         raise _Refused("numba is not installed (`pip install numba`)") from None
     try:
         # A model with subscripts as one scalar variable per element, in the same columns.
-        unrolled = unroll(program)
+        # Sized by what the generator writes (MAX_NODES), not by the elements' operations:
+        # loops write the elements of a large model in a fraction of their lines.
+        unrolled = unroll(program, whole_select=True, max_elements=MAX_ELEMENTS, max_operations=math.inf)
     except NotUnrolled as exc:
         raise _Refused(f"the compiled back end does not unroll {exc}") from None
     try:

@@ -1,5 +1,5 @@
-"""The compiled back end's whole-array functions: VECTOR SORT ORDER, RANK, REORDER, ALLOCATE
-AVAILABLE, ALLOCATE BY PRIORITY and INVERT MATRIX over one run's rows.
+"""The compiled back end's whole-array functions: VECTOR SELECT, SORT ORDER, RANK, REORDER,
+ALLOCATE AVAILABLE, ALLOCATE BY PRIORITY and INVERT MATRIX over one run's rows.
 
 The unroller (:mod:`sd_engine.unroll`, ``ARRAY_ELEMENT``) gathers a call's arguments into flat
 vectors in C order -- rows of `n` along the last axis, a per-row argument one value per row --
@@ -16,10 +16,12 @@ import math
 import numpy as np
 from numba import njit
 
-from .numba_builtins import maximum, minimum
+from .numba_builtins import maximum, minimum, power
 
 __all__ = [
     "ARRAY_HELPERS",
+    "ARRAY_RESULT",
+    "select_rows",
     "sort_order_rows",
     "rank_rows",
     "reorder_rows",
@@ -42,7 +44,11 @@ ARRAY_HELPERS: dict[str, str] = {
     "allocate_available": "allocate_available_rows",
     "allocate_by_priority": "allocate_by_priority_rows",
     "invert_matrix": "invert_matrices",
+    "vector_select": "select_rows",
 }
+#: The argument whose length the result has, where it is not the first (VECTOR SELECT: one
+#: result per row, as its per-row arguments).
+ARRAY_RESULT: dict[str, int] = {"vector_select": 2}
 
 
 @_jit
@@ -180,6 +186,70 @@ def row_sum(a: np.ndarray, start: int, n: int) -> float:
             held -= 1
             top -= 1
     return values[0]
+
+
+@_jit
+def _runs_sum(a: np.ndarray, start: int, n: int, inner: int) -> float:
+    # numpy's sum over reduced axes of which the last ones make runs of `inner` contiguous
+    # terms: each run pairwise, the runs added one after the other (sd_engine.unroll.ordered_sum).
+    total = row_sum(a, start, inner)
+    for s in range(start + inner, start + n, inner):
+        total = total + row_sum(a, s, inner)
+    return total
+
+
+@_jit
+def select_rows(selection: np.ndarray, value: np.ndarray, missing: np.ndarray, action: np.ndarray,
+                error: np.ndarray, n: int, inner: int) -> np.ndarray:
+    """functions.vector_select on each row of `n` selected-over elements (one `missing`,
+    `action` and `error` per row; numpy sums in runs of `inner`): actions 0-4 on
+    ``selection * value`` (sum, product, min, max, mean), 5 the product of ``value **
+    selection``, 6-10 on `value`; NaN for any other action; `missing` where nothing is
+    selected; NaN where the error action's condition holds. Only the row's own action is
+    computed (numpy computes all eleven and selects one: the same number)."""
+    rows = len(missing)
+    out = np.empty(rows)
+    terms = np.empty(n)
+    for g in range(rows):
+        a = g * n
+        count = 0.0
+        for i in range(n):
+            count += 1.0 if selection[a + i] != 0 else 0.0  # whole numbers: exact in any order
+        k = action[g]
+        result = np.nan  # np.select's default: an action that is none of 0-10
+        if k == math.trunc(k) and 0 <= k <= 10:
+            kind = int(k)
+            for i in range(n):
+                x, v = selection[a + i], value[a + i]
+                terms[i] = x * v if kind < 5 else power(v, x) if kind == 5 else v
+            # 0 sum, 1 product, 2 min, 3 max, 4 mean (of selection * value, value ** selection, value).
+            step = kind if kind < 5 else 1 if kind == 5 else kind - 6
+            if step == 0 or step == 4:  # sum, mean
+                for i in range(n):
+                    if selection[a + i] == 0:
+                        terms[i] = 0.0
+                result = _runs_sum(terms, 0, n, inner)
+                if step == 4:
+                    result = result / count
+            elif step == 1:  # product, in C order
+                result = terms[0] if selection[a] != 0 else 1.0
+                for i in range(1, n):
+                    result = result * (terms[i] if selection[a + i] != 0 else 1.0)
+            elif step == 2:
+                result = np.inf if selection[a] == 0 else terms[0]
+                for i in range(1, n):
+                    result = minimum(result, terms[i] if selection[a + i] != 0 else np.inf)
+            else:
+                result = -np.inf if selection[a] == 0 else terms[0]
+                for i in range(1, n):
+                    result = maximum(result, terms[i] if selection[a + i] != 0 else -np.inf)
+        if count == 0:
+            result = missing[g]
+        e = error[g]
+        if ((e == 1 or e == 3) and count == 0) or ((e == 2 or e == 3) and count > 1):
+            result = np.nan
+        out[g] = result
+    return out
 
 
 @_jit

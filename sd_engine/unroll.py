@@ -8,7 +8,8 @@ reference an element reference, and the array functions scalar expressions -- SU
 VMIN, VMAX and MEAN become chains of their elements, subranges, mappings and broadcasts
 become the elements they select, block equations (``_pieces``) the equation of each
 element's block, stateful builtins (lowered to internal arrayed stocks) one stock per
-element, and VECTOR SELECT its computation over the elements it selects from. The functions
+element, and VECTOR SELECT its computation over the elements it selects from (for the
+compiled back end, ``whole_select``: a whole-array call, below). The functions
 that compute a whole array at once (VECTOR SORT ORDER, RANK and REORDER, the allocation
 functions, INVERT MATRIX) become one element of a call over all the elements of the array the
 numpy code passes (:data:`ARRAY_ELEMENT`, below), which a back end computes once per step. The dimension
@@ -32,14 +33,16 @@ An array function at one element is ``Call(ARRAY_ELEMENT, (Str(function), Num(in
 Num(row), vector, ...))``: element ``index`` (C order) of the function's result over the
 numpy call's whole array, whose last axis (INVERT MATRIX: last two) has ``row`` elements;
 each ``vector`` is ``Call(VECTOR, elements)``, an argument's elements in the C order of that
-array (a per-row argument, such as a direction or a supply, one element per row). The
+array (a per-row argument, such as a direction or a supply, one element per row); a
+trailing ``Num`` is a whole-number option of the function (VECTOR SELECT's run length). The
 elements of one array share their vectors (the same objects), so a back end computes the
 call once. The scalar path does not take these (it refuses them as a call it does not know).
 
 What cannot be unrolled is refused by name (:class:`NotUnrolled`, naming the construct and
 the variable): arrayed lookups, and models that unroll to more than :data:`MAX_ELEMENTS` variables or
-:data:`MAX_OPERATIONS` operations (their kernels would take too long to compile; numpy's
-arrays serve them well).
+:data:`MAX_OPERATIONS` operations (the scalar path's limits, which a caller may change: the
+compiled back end writes runs of like elements as loops and limits what it writes instead,
+:mod:`sd_engine.codegen_numba`).
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ from .spec import ModelSpec, Variable
 __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMENTS", "MAX_OPERATIONS", "ARRAY_ELEMENT",
            "VECTOR", "WHOLE_ARRAY"]
 
-#: The most variables an unrolled model may have: numba's compile time grows faster than the
-#: size of the function (531 elements measured at 4 s, 1,207 at 28 s), and numpy's arrays serve
-#: big arrays well anyway. Splitting ``evaluate`` does not help enough: the 1,207-element
+#: The most variables an unrolled model may have (by default; the compiled back end, which
+#: writes runs of like elements as loops, passes its own): numba's compile time of a line per
+#: element grows faster than the size of the function (531 elements measured at 4 s, 1,207 at
+#: 28 s; with loops 1.0 s and 3.3 s). Splitting ``evaluate`` does not help enough: the 1,207-element
 #: conformance model (test_subscripted_delays) took 43 s CPU as one function and 42 s as nine
 #: functions of 200 lines called directly (numba links them into one module and LLVM optimises
 #: them as one); called through function pointers 28 s, of which the parts alone 26 s (2-9 s
@@ -73,10 +77,10 @@ __all__ = ["NotUnrolled", "Unrolled", "unroll", "flatten_constants", "MAX_ELEMEN
 #: cannot be kept in numba's disk cache.
 MAX_ELEMENTS = 1000
 #: The most operations (nodes of the equations' trees) an unrolled model may have: a model of
-#: 3,363 compiles in about 8 s, one of 6,620 in 28 s. The VECTOR SELECT conformance model
-#: unrolls to 23,071 (its 64 selects with an action given by an equation write out all eleven
-#: results per element); computing each select as one whole-array call (tried) halves that to
-#: 12,259 and compiled in 57 s, so it stays on numpy.
+#: 3,363 compiles in about 8 s, one of 6,620 in 28 s. A whole-array call's vectors count each
+#: distinct element once, as the compiled back end passes them: the VECTOR SELECT conformance
+#: model (64 selects, some over four axes of which the selection repeats along two) counts
+#: 4,480 and compiles in 12 s of CPU (written out per element, 347,471: not in 400 s).
 MAX_OPERATIONS = 8000
 #: The function of an element of a whole-array call, and of the vector of an argument's elements.
 ARRAY_ELEMENT = "_array_element"
@@ -123,8 +127,15 @@ def flatten_constants(c: Sequence[object], n_constants: int, n: int) -> list[np.
     return out
 
 
-def unroll(program: Program) -> Unrolled:
+def unroll(program: Program, *, whole_select: bool = False, max_elements: float | None = None,
+           max_operations: float | None = None) -> Unrolled:
     """The program's lowered model unrolled element by element, with its flat layout.
+
+    With `whole_select`, VECTOR SELECT is a whole-array call (:data:`ARRAY_ELEMENT`: one
+    result per row of the elements it selects from, computed once for all), as the compiled
+    back end takes it; without, the scalar expression of each element (the scalar path).
+    `max_elements` and `max_operations` (None: :data:`MAX_ELEMENTS`, :data:`MAX_OPERATIONS`;
+    ``math.inf``: no limit) bound the size of the unrolled model.
 
     Raises
     ------
@@ -135,12 +146,15 @@ def unroll(program: Program) -> Unrolled:
     lowered, layout = program.lowered, program.layout
     if not lowered.dimensions and not any(v.dims for v in lowered.variables):
         return Unrolled(lowered, layout)
-    return _Unroller(lowered).run(layout)
+    limits = (MAX_ELEMENTS if max_elements is None else max_elements,
+              MAX_OPERATIONS if max_operations is None else max_operations)
+    return _Unroller(lowered, whole_select).run(layout, *limits)
 
 
 class _Unroller:
-    def __init__(self, lowered: ModelSpec) -> None:
+    def __init__(self, lowered: ModelSpec, whole_select: bool = False) -> None:
         self.lowered = lowered
+        self.whole_select = whole_select
         # The numpy generator resolves the dimensions of every expression (its `dims` grows
         # with the labels equations use, as it does when it writes the numpy code).
         self.gen = CodeGenerator(lowered)
@@ -180,14 +194,14 @@ class _Unroller:
         return hit[1]
 
     # -- the model ---------------------------------------------------------------------------
-    def run(self, layout: Layout) -> Unrolled:
+    def run(self, layout: Layout, max_elements: float, max_operations: float) -> Unrolled:
         for var in self.lowered.variables:
             if var.kind == "lookup" and var.dims:
                 raise NotUnrolled(f"the arrayed lookup `{var.name}`")
             self.elements(var)
         total = sum(len(k) for k in self.keys.values())
-        if total > MAX_ELEMENTS:
-            raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {MAX_ELEMENTS:,}: "
+        if total > max_elements:
+            raise NotUnrolled(f"model `{self.lowered.name}` of {total:,} elements (more than {max_elements:,}: "
                               "its compile would take long)")
         variables: list[Variable] = []
         size = 0
@@ -198,9 +212,9 @@ class _Unroller:
             except SDError as exc:  # an element's equation nests too deeply (a product of many terms)
                 raise NotUnrolled(f"the elements of `{var.name}` ({exc})") from None
             size += sum(_operations(v.equation, counted) for v in elements if v.equation is not None)
-            if size > MAX_OPERATIONS:
+            if size > max_operations:
                 raise NotUnrolled(f"model `{self.lowered.name}`, whose equations unroll to more than "
-                                  f"{MAX_OPERATIONS:,} operations (at `{var.name}`; its compile would take long)")
+                                  f"{max_operations:,} operations (at `{var.name}`; its compile would take long)")
             variables += elements
         try:
             spec = ModelSpec(self.lowered.name, tuple(variables), self.lowered.time, (), self.lowered.doc,
@@ -286,7 +300,7 @@ class _Unroller:
         if func in self.vars and self.vars[func].kind == "lookup":
             return Call(expr.func, tuple(self.elem(a, var, env) for a in args))
         if func == "vector_select" and len(args) > 5:
-            return self.vector_select(expr, var, env)
+            return self.select_element(expr, var, env) if self.whole_select else self.vector_select(expr, var, env)
         if func in WHOLE_ARRAY:
             return self.array_element(func, expr, var, env)
         if func in BUILTINS:
@@ -399,6 +413,43 @@ class _Unroller:
             return vector(args[0], places), vector(args[1], places), vector(args[3], rows), vector(args[4], rows)
         return (vector(args[0], places),)  # invert_matrix: its size argument is not used
 
+    def select_element(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
+        """VECTOR SELECT at one element as a whole-array call (see :data:`ARRAY_ELEMENT`): its
+        result has one element per row (the kept dimensions, :meth:`CodeGenerator.emit_array_function`),
+        `row` elements are selected over in each; the vectors are the selection and the
+        values at every (row, selected) place in C order, then the missing value, action and
+        error action of each row; a last ``Num`` is the length of the runs numpy sums pairwise
+        (as :meth:`ordered_sum`)."""
+        args = call.args
+        kept = self.labels(call, var) or ()
+        union = tuple(dict.fromkeys((self.labels(args[0], var) or ()) + (self.labels(args[1], var) or ())))
+        named = {canonical(a.value) for a in args[5:] if isinstance(a, Str)}
+        over = [d for d in union if d in named]
+        sizes = tuple(len(self.gen.dims[d]) for d in kept)
+        width = math.prod(len(self.gen.dims[d]) for d in over)
+        try:
+            index = int(np.ravel_multi_index(tuple(env[d] for d in kept), sizes)) if kept else 0
+            outside = tuple(sorted((k, v) for k, v in env.items() if k not in kept))
+            hit = self._vectors.get((id(call), outside))
+            if hit is None or hit[0] is not call:
+                rows = [{**env, **dict(zip(kept, pos))} for pos in itertools.product(*(range(n) for n in sizes))]
+                places = [{**r, **dict(zip(over, pos))} for r in rows
+                          for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
+                vectors = (Call(VECTOR, tuple(self.elem(args[0], var, e) for e in places)),
+                           Call(VECTOR, tuple(self.elem(args[1], var, e) for e in places)),
+                           *(Call(VECTOR, tuple(self.elem(a, var, r) for r in rows)) for a in args[2:5]))
+                hit = (call, vectors)
+                self._vectors[(id(call), outside)] = hit
+        except (KeyError, ValueError, IndexError):
+            raise NotUnrolled(f"`vector_select` over dimensions {list(union)} (in `{var.name}`)") from None
+        inner = 1
+        for d in reversed(union):
+            if d not in over:
+                break
+            inner *= len(self.gen.dims[d])
+        return Call(ARRAY_ELEMENT, (Str("vector_select"), Num(float(index)), Num(float(width)), *hit[1],
+                                    Num(float(inner))))
+
     def vector_select(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
         """VECTOR SELECT at one element: :func:`sd_engine.functions.vector_select` written out
         over the selected elements, operation for operation."""
@@ -443,11 +494,13 @@ class _Unroller:
 
 
 def _operations(expr: Expr, counted: set[int]) -> int:
-    """The nodes of `expr`, the vectors of a whole-array call counted once (its elements share them)."""
+    """The nodes of `expr`, the vectors of a whole-array call counted once (its elements share
+    them), each distinct element of a vector once (the compiled back end passes it once)."""
     if isinstance(expr, Call) and expr.func == ARRAY_ELEMENT:
         vectors = [a for a in expr.args[3:] if id(a) not in counted]
         counted.update(id(a) for a in vectors)
-        return 4 + sum(sum(1 for _ in walk(a)) for a in vectors)
+        return 4 + sum(sum(1 for _ in walk(e)) for a in vectors
+                       for e in (dict.fromkeys(a.args) if isinstance(a, Call) else (a,)))
     return 1 + sum(_operations(c, counted) for c in _children(expr))
 
 
