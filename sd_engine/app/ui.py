@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import panel as pn
 import xarray as xr
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Range1d
 from bokeh.models.renderers.graph_renderer import GraphRenderer
 from bokeh.plotting import figure
 
@@ -59,6 +59,24 @@ table.sd-score {border-collapse: collapse; font-size: 0.85em;}
 table.sd-score th, table.sd-score td {border: 1px solid #ccc; padding: 3px 6px; text-align: right;}
 table.sd-score th.name, table.sd-score td.name {text-align: left;}
 table.sd-score td.good {background: #e3f3e8;} table.sd-score td.bad {background: #fbe4e0;}
+"""
+#: Run in the page once its document is ready. BokehJS rewrites the text of a ``<style>`` element
+#: for every renderer at every paint (``update_position``) even when the text is the same, and
+#: each rewrite makes the next read of a computed style (``getComputedStyle``, which every visual
+#: does while painting) recompute the styles of the whole page: with eight plots and forty sliders
+#: that was half of the browser's time to paint a new fan (Chromium's CPU profile). An unchanged
+#: text is not written again; a changed one is, as before.
+_SAME_STYLE_JS = """
+try {
+  const proto = Bokeh.require("core/dom").InlineStyleSheet.prototype;
+  if (!proto._sdflow_same_text) {
+    const write = proto._update;
+    proto._update = function (css) { if (this.el.textContent !== css) { write.call(this, css); } };
+    proto._sdflow_same_text = true;
+  }
+} catch (err) {  // another BokehJS: the page works as before, only slower
+  console.warn("sdflow: style writes not skipped", err);
+}
 """
 
 
@@ -148,6 +166,7 @@ class Explorer(pn.viewable.Viewer):
         self.loop_pane = pn.pane.Bokeh(sizing_mode="fixed")
         self.loop_note = pn.pane.Markdown("", css_classes=["sd-note"])
         self._sources: dict[str, ColumnDataSource] = {}
+        self._ranges: dict[str, tuple[Range1d, Range1d]] = {}
         self._build_plots()
         self._apply_scenario(self.picker.value, update=False)
         self._draw_initial()
@@ -200,29 +219,39 @@ class Explorer(pn.viewable.Viewer):
             d = self.wb.display(name)
             unit = f" ({d.units})" if d.units else ""
             _, xlabel = self.wb.time_axis(np.zeros(1))
+            x_range, y_range = Range1d(name=f"x-range:{name}"), Range1d(name=f"y-range:{name}")
+            self._ranges[name] = (x_range, y_range)
+            # Ranges set here, with the data they frame, not auto-ranged in the page: an auto range is
+            # recomputed at every paint and each change is sent back to the server.
             fig = figure(title=f"{d.label}{unit}", height=260, sizing_mode="stretch_width", x_axis_label=xlabel,
-                         tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}")
+                         tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}",
+                         x_range=x_range, y_range=y_range, min_border_left=72)
             for key in ("base-fan", "fan", "base-single", "single"):
                 columns = ("x", "t", "y", "lo", "hi", "q1", "q3") if key.endswith("fan") else ("x", "t", "y")
                 src = self._sources.get(f"{key}:{name}") or ColumnDataSource(
                     name=f"{key}:{name}", data={c: [] for c in columns})
                 self._sources[f"{key}:{name}"] = src
+            # One legend, under the first plot, where it hides no data. The other plots have none
+            # (not a hidden one: a legend re-renders its items at every data change).
+            first = not figures
+
+            def label(text: str) -> dict[str, Any]:
+                return {"legend_label": text} if first else {}
+
             fig.varea("x", "lo", "hi", source=self._sources[f"base-fan:{name}"], fill_color=_GREY, fill_alpha=0.18,
-                      legend_label="baseline 5–95%")
+                      **label("baseline 5–95%"))
             fig.varea("x", "lo", "hi", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.18,
-                      legend_label="now 5–95%")
+                      **label("now 5–95%"))
             fig.varea("x", "q1", "q3", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.25,
-                      legend_label="now 25–75%")
+                      **label("now 25–75%"))
             fig.line("x", "y", source=self._sources[f"base-single:{name}"], color=_GREY, line_dash="dashed",
-                     line_width=1.5, legend_label="baseline run")
+                     line_width=1.5, **label("baseline run"))
             line = fig.line("x", "y", source=self._sources[f"single:{name}"], color=_BLUE, line_width=2,
-                            legend_label="this run")
+                            **label("this run"))
             fig.add_tools(HoverTool(renderers=[line], tooltips=[(xlabel, "@x{0.00}"), (d.label, "@y{0.000}")],
                                     mode="vline"))
-            legend = fig.legend[0]
-            if figures:  # one legend, under the first plot, where it hides no data
-                legend.visible = False
-            else:
+            if first:
+                legend = fig.legend[0]
                 fig.height = 300
                 fig.add_layout(legend, "below")
                 legend.orientation = "horizontal"
@@ -462,10 +491,35 @@ class Explorer(pn.viewable.Viewer):
             self._set(f"single:{name}", data)
             if f"single:{name}" in self._sources:
                 self._sources[f"single:{name}"].tags = tags
+            self._frame(name)
 
     def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]]) -> None:
         for name, data in fans.items():
             self._set(f"fan:{name}", data)
+            self._frame(name)
+
+    def _frame(self, name: str) -> None:
+        """Set a plot's ranges to hold all it shows (in the same message as the data; a range that
+        does not change is not sent): the run's span in time, and the values padded by 5% on each
+        side as Bokeh's auto range pads them. A move resets a zoom, as the auto range did."""
+        if name not in self._ranges:
+            return
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        for key, cols in (("base-fan", ("lo", "hi")), ("fan", ("lo", "hi")), ("base-single", ("y",)),
+                          ("single", ("y",))):
+            data = self._sources[f"{key}:{name}"].data
+            xs.append(np.asarray(data["x"], dtype=float))
+            ys.extend(np.asarray(data[c], dtype=float) for c in cols)
+        x_range, y_range = self._ranges[name]
+        for rng, values, padding in ((x_range, xs, 0.0), (y_range, ys, 0.05)):
+            v = np.concatenate(values)
+            v = v[np.isfinite(v)]
+            if not v.size:
+                continue
+            lo, hi = float(v.min()), float(v.max())
+            pad = padding * (hi - lo) if hi > lo else 0.05 * abs(hi) or 1.0
+            rng.update(start=lo - pad, end=hi + pad, reset_start=lo - pad, reset_end=hi + pad)
 
     def _draw_base(self) -> None:
         """The baseline's line and fan: drawn when the plots are built, not at every move."""
@@ -474,6 +528,7 @@ class Explorer(pn.viewable.Viewer):
             t, x, y = self._series(base["single"], name)
             self._set(f"base-single:{name}", {"x": x, "t": t, "y": y})
             self._set(f"base-fan:{name}", self._fan(base["ensemble"], name))
+            self._frame(name)
 
     def _draw_single(self) -> None:
         single = self.last.get("single")
@@ -669,7 +724,10 @@ def serve(source: str | Path, *, port: int = 5006, profile: str | Path | None = 
         ready(wb)
 
     def app() -> pn.viewable.Viewable:
-        return Explorer(wb, scenario_dir=scenario_dir).__panel__()
+        view = Explorer(wb, scenario_dir=scenario_dir).__panel__()
+        if pn.state.curdoc is not None:
+            pn.state.curdoc.js_on_event("document_ready", CustomJS(code=_SAME_STYLE_JS))
+        return view
 
     pn.extension()
     return pn.serve({"/": app}, port=port, address="127.0.0.1", websocket_origin=[f"127.0.0.1:{port}",
