@@ -60,13 +60,17 @@ table.sd-score th, table.sd-score td {border: 1px solid #ccc; padding: 3px 6px; 
 table.sd-score th.name, table.sd-score td.name {text-align: left;}
 table.sd-score td.good {background: #e3f3e8;} table.sd-score td.bad {background: #fbe4e0;}
 """
-#: Run in the page once its document is ready. BokehJS rewrites the text of a ``<style>`` element
-#: for every renderer at every paint (``update_position``) even when the text is the same, and
-#: each rewrite makes the next read of a computed style (``getComputedStyle``, which every visual
-#: does while painting) recompute the styles of the whole page: with eight plots and forty sliders
-#: that was half of the browser's time to paint a new fan (Chromium's CPU profile). An unchanged
-#: text is not written again; a changed one is, as before.
-_SAME_STYLE_JS = """
+#: Run in the page once its document is ready; two of BokehJS's habits cost the page a style
+#: recalculation of everything in it, measured in Chromium's profile of a slider move:
+#:
+#: - it rewrites the text of a ``<style>`` element for every renderer at every paint
+#:   (``update_position``) even when the text is the same, and each rewrite makes the next read of
+#:   a computed style (every visual reads some while painting) recompute the page's styles: that
+#:   was half of the browser's time to paint a new fan. An unchanged text is not written again.
+#: - a slider sets ``user-select`` on the page's body when a drag starts and ends (30-45 ms each
+#:   with forty sliders on the page, while the single run and the ensemble start). Text selection
+#:   is refused during the drag by cancelling ``selectstart`` instead, which restyles nothing.
+_LESS_RESTYLING_JS = """
 try {
   const proto = Bokeh.require("core/dom").InlineStyleSheet.prototype;
   if (!proto._sdflow_same_text) {
@@ -74,8 +78,17 @@ try {
     proto._update = function (css) { if (this.el.textContent !== css) { write.call(this, css); } };
     proto._sdflow_same_text = true;
   }
+  const slider = Bokeh.Widgets.Slider.prototype.default_view.prototype;
+  if (!slider._sdflow_select) {
+    const refuse = (event) => event.preventDefault();
+    slider._toggle_user_select = function (enable) {
+      if (enable) { document.removeEventListener("selectstart", refuse); }
+      else { document.addEventListener("selectstart", refuse); }
+    };
+    slider._sdflow_select = true;
+  }
 } catch (err) {  // another BokehJS: the page works as before, only slower
-  console.warn("sdflow: style writes not skipped", err);
+  console.warn("sdflow: BokehJS's restyling not reduced", err);
 }
 """
 
@@ -726,7 +739,7 @@ def serve(source: str | Path, *, port: int = 5006, profile: str | Path | None = 
     def app() -> pn.viewable.Viewable:
         view = Explorer(wb, scenario_dir=scenario_dir).__panel__()
         if pn.state.curdoc is not None:
-            pn.state.curdoc.js_on_event("document_ready", CustomJS(code=_SAME_STYLE_JS))
+            pn.state.curdoc.js_on_event("document_ready", CustomJS(code=_LESS_RESTYLING_JS))
         return view
 
     pn.extension()
