@@ -10,6 +10,9 @@ single run. The work runs in worker threads; each stage reaches the page as one 
 only the columns that change, and is dropped if a newer move has started, so a quick succession
 of moves never queues stale work (an ensemble waiting behind a running one is skipped, and loop
 scores are not started for a superseded move). A failed update is shown on the status line.
+The plots' ranges are set with their data in the same message, so the page paints a stage
+without an auto-range pass, and a small script (``_LESS_RESTYLING_JS``) spares the page
+BokehJS's restyling of the whole page at every paint and slider drag.
 
 Every plotted series is a Bokeh ``ColumnDataSource`` named ``single:<variable>``,
 ``fan:<variable>``, ``base-single:<variable>`` or ``base-fan:<variable>``, with the run's slider
