@@ -183,6 +183,7 @@ class Explorer(pn.viewable.Viewer):
         self.loop_note = pn.pane.Markdown("", css_classes=["sd-note"])
         self._sources: dict[str, ColumnDataSource] = {}
         self._ranges: dict[str, tuple[Range1d, Range1d]] = {}
+        self._framed: dict[str, tuple[tuple[float, float], ...]] = {}  # by range id: where `_frame` put it
         self._build_plots()
         self._apply_scenario(self.picker.value, update=False)
         self._draw_initial()
@@ -517,7 +518,8 @@ class Explorer(pn.viewable.Viewer):
     def _frame(self, name: str) -> None:
         """Set a plot's ranges to hold all it shows (in the same message as the data; a range that
         does not change is not sent): the run's span in time, and the values padded by 5% on each
-        side as Bokeh's auto range pads them. A move resets a zoom, as the auto range did."""
+        side as Bokeh's auto range pads them. As with an auto range, a plot the user has zoomed or
+        panned stays where it is, and its reset tool goes to the new frame (then follows again)."""
         if name not in self._ranges:
             return
         xs: list[np.ndarray] = []
@@ -535,7 +537,15 @@ class Explorer(pn.viewable.Viewer):
                 continue
             lo, hi = float(v.min()), float(v.max())
             pad = padding * (hi - lo) if hi > lo else 0.05 * abs(hi) or 1.0
-            rng.update(start=lo - pad, end=hi + pad, reset_start=lo - pad, reset_end=hi + pad)
+            frame = (lo - pad, hi + pad)
+            # The page sends a zoom or a pan back to these models: a range that is neither where
+            # it was last put nor where its reset puts it has been moved by the user.
+            here = (rng.start, rng.end)
+            if here in self._framed.get(rng.id, (here,)) or here == (rng.reset_start, rng.reset_end):
+                rng.update(start=frame[0], end=frame[1], reset_start=frame[0], reset_end=frame[1])
+                self._framed[rng.id] = (frame,)
+            else:
+                rng.update(reset_start=frame[0], reset_end=frame[1])
 
     def _draw_base(self) -> None:
         """The baseline's line and fan: drawn when the plots are built, not at every move."""

@@ -126,6 +126,23 @@ def test_each_plot_is_framed_by_what_it_shows(teacup: Workbench) -> None:
         assert (y_range.reset_start, y_range.reset_end) == (y_range.start, y_range.end)
         t = single["time"].values
         assert (x_range.start, x_range.end) == (t[0], t[-1])
+    # A plot the user zoomed stays zoomed at the next move; its reset goes to the new frame, and
+    # from there the plot follows its data again.
+    x_range, y_range = ex._ranges["Teacup Temperature"]
+    y_range.update(start=40.0, end=50.0)  # as a zoom in the page sends it
+    ex.sliders["Characteristic Time"].value = 18.0
+    single = teacup.single(ex.values())
+    ex._apply_single(ex._single_lines(single, ex.values(), None))
+    assert (y_range.start, y_range.end) == (40.0, 50.0)
+    y_range.update(start=y_range.reset_start, end=y_range.reset_end)  # the reset tool
+    lines = ex._single_lines(single, ex.values(), None)
+    lines["Teacup Temperature"][0]["y"] = 3 * lines["Teacup Temperature"][0]["y"]  # a line beyond the frame
+    ex._apply_single(lines)
+    shown = np.concatenate([ex._sources[f"{k}:Teacup Temperature"].data[c] for k, c in (
+        ("single", "y"), ("base-single", "y"), ("fan", "lo"), ("fan", "hi"), ("base-fan", "lo"), ("base-fan", "hi"))])
+    lo, hi = shown.min(), shown.max()
+    np.testing.assert_allclose([y_range.start, y_range.end], [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)],
+                               rtol=1e-12)
     # One legend, on the first plot only.
     plots = [pane.object for pane in ex.plots.objects]
     assert [len(fig.legend) for fig in plots] == [1, 0]
