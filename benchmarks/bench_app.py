@@ -151,8 +151,12 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
                 page.mouse.down()
                 page.mouse.move(x + dx, y, steps=3)
                 released = page.evaluate("() => (performance.timeOrigin + performance.now()) / 1000")
+                cpu = _chromium_cpu()
                 page.mouse.up()
                 page.wait_for_function(f"() => window._painted['fan:{variable}'] !== undefined", timeout=180_000)
+                # What the browser's drawing takes from the cores the ensemble runs on.
+                out.setdefault("Chromium CPU time, release → fan painted (all its processes)", []).append(
+                    _chromium_cpu() - cpu)
                 changed = page.evaluate("() => window._changed")
                 painted = page.evaluate("() => window._painted")
                 out.setdefault("release → single run drawn", []).append(changed[f"single:{variable}"] - released)
@@ -174,6 +178,30 @@ def in_browser(model: str, slider: str, moves: int) -> dict[str, list[float]] | 
         proc.wait(timeout=20)
     out.update(_server_stages(trace, moves_seen))
     return out
+
+
+def _chromium_cpu() -> float:
+    """CPU seconds (user + system) used so far by the Chromium processes this script started
+    (read from /proc; 0 where there is no /proc)."""
+    if not Path("/proc").is_dir():
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                comm = (entry / "comm").read_text().strip()
+            except (OSError, IndexError):
+                continue  # the process ended meanwhile
+            procs[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, comm)
+    me, total = os.getpid(), 0.0
+    for pid, (parent, cpu, comm) in procs.items():
+        while parent in procs and parent not in (me, 0, 1):
+            parent = procs[parent][0]
+        if parent == me and "chrom" in comm:
+            total += cpu
+    return total
 
 
 def _server_stages(trace: Path, moves: list[dict[str, float]]) -> dict[str, list[float]]:

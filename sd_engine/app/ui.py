@@ -10,6 +10,9 @@ single run. The work runs in worker threads; each stage reaches the page as one 
 only the columns that change, and is dropped if a newer move has started, so a quick succession
 of moves never queues stale work (an ensemble waiting behind a running one is skipped, and loop
 scores are not started for a superseded move). A failed update is shown on the status line.
+The plots' ranges are set with their data in the same message, so the page paints a stage
+without an auto-range pass, and a small script (``_LESS_RESTYLING_JS``) spares the page
+BokehJS's restyling of the whole page at every paint and slider drag.
 
 Every plotted series is a Bokeh ``ColumnDataSource`` named ``single:<variable>``,
 ``fan:<variable>``, ``base-single:<variable>`` or ``base-fan:<variable>``, with the run's slider
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import panel as pn
 import xarray as xr
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Range1d
 from bokeh.models.renderers.graph_renderer import GraphRenderer
 from bokeh.plotting import figure
 
@@ -59,6 +62,37 @@ table.sd-score {border-collapse: collapse; font-size: 0.85em;}
 table.sd-score th, table.sd-score td {border: 1px solid #ccc; padding: 3px 6px; text-align: right;}
 table.sd-score th.name, table.sd-score td.name {text-align: left;}
 table.sd-score td.good {background: #e3f3e8;} table.sd-score td.bad {background: #fbe4e0;}
+"""
+#: Run in the page once its document is ready; two of BokehJS's habits cost the page a style
+#: recalculation of everything in it, measured in Chromium's profile of a slider move:
+#:
+#: - it rewrites the text of a ``<style>`` element for every renderer at every paint
+#:   (``update_position``) even when the text is the same, and each rewrite makes the next read of
+#:   a computed style (every visual reads some while painting) recompute the page's styles: that
+#:   was half of the browser's time to paint a new fan. An unchanged text is not written again.
+#: - a slider sets ``user-select`` on the page's body when a drag starts and ends (30-45 ms each
+#:   with forty sliders on the page, while the single run and the ensemble start). Text selection
+#:   is refused during the drag by cancelling ``selectstart`` instead, which restyles nothing.
+_LESS_RESTYLING_JS = """
+try {
+  const proto = Bokeh.require("core/dom").InlineStyleSheet.prototype;
+  if (!proto._sdflow_same_text) {
+    const write = proto._update;
+    proto._update = function (css) { if (this.el.textContent !== css) { write.call(this, css); } };
+    proto._sdflow_same_text = true;
+  }
+  const slider = Bokeh.Widgets.Slider.prototype.default_view.prototype;
+  if (!slider._sdflow_select) {
+    const refuse = (event) => event.preventDefault();
+    slider._toggle_user_select = function (enable) {
+      if (enable) { document.removeEventListener("selectstart", refuse); }
+      else { document.addEventListener("selectstart", refuse); }
+    };
+    slider._sdflow_select = true;
+  }
+} catch (err) {  // another BokehJS: the page works as before, only slower
+  console.warn("sdflow: BokehJS's restyling not reduced", err);
+}
 """
 
 
@@ -148,6 +182,8 @@ class Explorer(pn.viewable.Viewer):
         self.loop_pane = pn.pane.Bokeh(sizing_mode="fixed")
         self.loop_note = pn.pane.Markdown("", css_classes=["sd-note"])
         self._sources: dict[str, ColumnDataSource] = {}
+        self._ranges: dict[str, tuple[Range1d, Range1d]] = {}
+        self._framed: dict[str, tuple[tuple[float, float], ...]] = {}  # by range id: where `_frame` put it
         self._build_plots()
         self._apply_scenario(self.picker.value, update=False)
         self._draw_initial()
@@ -200,29 +236,39 @@ class Explorer(pn.viewable.Viewer):
             d = self.wb.display(name)
             unit = f" ({d.units})" if d.units else ""
             _, xlabel = self.wb.time_axis(np.zeros(1))
+            x_range, y_range = Range1d(name=f"x-range:{name}"), Range1d(name=f"y-range:{name}")
+            self._ranges[name] = (x_range, y_range)
+            # Ranges set here, with the data they frame, not auto-ranged in the page: an auto range is
+            # recomputed at every paint and each change is sent back to the server.
             fig = figure(title=f"{d.label}{unit}", height=260, sizing_mode="stretch_width", x_axis_label=xlabel,
-                         tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}")
+                         tools="pan,wheel_zoom,box_zoom,reset,save", name=f"plot:{name}",
+                         x_range=x_range, y_range=y_range, min_border_left=72)
             for key in ("base-fan", "fan", "base-single", "single"):
                 columns = ("x", "t", "y", "lo", "hi", "q1", "q3") if key.endswith("fan") else ("x", "t", "y")
                 src = self._sources.get(f"{key}:{name}") or ColumnDataSource(
                     name=f"{key}:{name}", data={c: [] for c in columns})
                 self._sources[f"{key}:{name}"] = src
+            # One legend, under the first plot, where it hides no data. The other plots have none
+            # (not a hidden one: a legend re-renders its items at every data change).
+            first = not figures
+
+            def label(text: str) -> dict[str, Any]:
+                return {"legend_label": text} if first else {}
+
             fig.varea("x", "lo", "hi", source=self._sources[f"base-fan:{name}"], fill_color=_GREY, fill_alpha=0.18,
-                      legend_label="baseline 5–95%")
+                      **label("baseline 5–95%"))
             fig.varea("x", "lo", "hi", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.18,
-                      legend_label="now 5–95%")
+                      **label("now 5–95%"))
             fig.varea("x", "q1", "q3", source=self._sources[f"fan:{name}"], fill_color=_BLUE, fill_alpha=0.25,
-                      legend_label="now 25–75%")
+                      **label("now 25–75%"))
             fig.line("x", "y", source=self._sources[f"base-single:{name}"], color=_GREY, line_dash="dashed",
-                     line_width=1.5, legend_label="baseline run")
+                     line_width=1.5, **label("baseline run"))
             line = fig.line("x", "y", source=self._sources[f"single:{name}"], color=_BLUE, line_width=2,
-                            legend_label="this run")
+                            **label("this run"))
             fig.add_tools(HoverTool(renderers=[line], tooltips=[(xlabel, "@x{0.00}"), (d.label, "@y{0.000}")],
                                     mode="vline"))
-            legend = fig.legend[0]
-            if figures:  # one legend, under the first plot, where it hides no data
-                legend.visible = False
-            else:
+            if first:
+                legend = fig.legend[0]
                 fig.height = 300
                 fig.add_layout(legend, "below")
                 legend.orientation = "horizontal"
@@ -462,10 +508,44 @@ class Explorer(pn.viewable.Viewer):
             self._set(f"single:{name}", data)
             if f"single:{name}" in self._sources:
                 self._sources[f"single:{name}"].tags = tags
+            self._frame(name)
 
     def _apply_fans(self, fans: dict[str, dict[str, np.ndarray]]) -> None:
         for name, data in fans.items():
             self._set(f"fan:{name}", data)
+            self._frame(name)
+
+    def _frame(self, name: str) -> None:
+        """Set a plot's ranges to hold all it shows (in the same message as the data; a range that
+        does not change is not sent): the run's span in time, and the values padded by 5% on each
+        side as Bokeh's auto range pads them. As with an auto range, a plot the user has zoomed or
+        panned stays where it is, and its reset tool goes to the new frame (then follows again)."""
+        if name not in self._ranges:
+            return
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        for key, cols in (("base-fan", ("lo", "hi")), ("fan", ("lo", "hi")), ("base-single", ("y",)),
+                          ("single", ("y",))):
+            data = self._sources[f"{key}:{name}"].data
+            xs.append(np.asarray(data["x"], dtype=float))
+            ys.extend(np.asarray(data[c], dtype=float) for c in cols)
+        x_range, y_range = self._ranges[name]
+        for rng, values, padding in ((x_range, xs, 0.0), (y_range, ys, 0.05)):
+            v = np.concatenate(values)
+            v = v[np.isfinite(v)]
+            if not v.size:
+                continue
+            lo, hi = float(v.min()), float(v.max())
+            pad = padding * (hi - lo) if hi > lo else 0.05 * abs(hi) or 1.0
+            frame = (lo - pad, hi + pad)
+            # The page sends a zoom or a pan back to these models: a range that is neither where
+            # it was last put nor where its reset puts it has been moved by the user.
+            here = (rng.start, rng.end)
+            if here in self._framed.get(rng.id, (here,)) or here == (rng.reset_start, rng.reset_end):
+                rng.update(start=frame[0], end=frame[1], reset_start=frame[0], reset_end=frame[1])
+                self._framed[rng.id] = (frame,)
+            else:
+                rng.update(reset_start=frame[0], reset_end=frame[1])
 
     def _draw_base(self) -> None:
         """The baseline's line and fan: drawn when the plots are built, not at every move."""
@@ -474,6 +554,7 @@ class Explorer(pn.viewable.Viewer):
             t, x, y = self._series(base["single"], name)
             self._set(f"base-single:{name}", {"x": x, "t": t, "y": y})
             self._set(f"base-fan:{name}", self._fan(base["ensemble"], name))
+            self._frame(name)
 
     def _draw_single(self) -> None:
         single = self.last.get("single")
@@ -669,7 +750,10 @@ def serve(source: str | Path, *, port: int = 5006, profile: str | Path | None = 
         ready(wb)
 
     def app() -> pn.viewable.Viewable:
-        return Explorer(wb, scenario_dir=scenario_dir).__panel__()
+        view = Explorer(wb, scenario_dir=scenario_dir).__panel__()
+        if pn.state.curdoc is not None:
+            pn.state.curdoc.js_on_event("document_ready", CustomJS(code=_LESS_RESTYLING_JS))
+        return view
 
     pn.extension()
     return pn.serve({"/": app}, port=port, address="127.0.0.1", websocket_origin=[f"127.0.0.1:{port}",

@@ -104,6 +104,51 @@ def test_a_move_sends_only_the_columns_that_change(teacup: Workbench) -> None:
                                   single["Teacup Temperature"].values)
 
 
+def test_each_plot_is_framed_by_what_it_shows(teacup: Workbench) -> None:
+    # The ranges are set on the server with the data (the page does not auto-range them): time
+    # over the run's span, values over every band and line padded by 5% of their spread.
+    ex = Explorer(teacup)
+    ex.variables.value = ["Teacup Temperature", "Heat Loss to Room"]
+    ex.sliders["Characteristic Time"].value = 6.0
+    single = teacup.single(ex.values())
+    ex._apply_single(ex._single_lines(single, ex.values(), None))
+    ens = teacup.ensemble(ex.values())
+    ex._apply_fans({name: ex._fan(ens, name) for name in ex.variables.value})
+    base = teacup.baseline()
+    for name in ex.variables.value:
+        shown = np.concatenate([single[name].values, base["single"][name].values,
+                                np.quantile(ens[name].values, [0.05, 0.95], axis=0).ravel(),
+                                np.quantile(base["ensemble"][name].values, [0.05, 0.95], axis=0).ravel()])
+        lo, hi = shown.min(), shown.max()
+        x_range, y_range = ex._ranges[name]
+        np.testing.assert_allclose([y_range.start, y_range.end], [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)],
+                                   rtol=1e-12)
+        assert (y_range.reset_start, y_range.reset_end) == (y_range.start, y_range.end)
+        t = single["time"].values
+        assert (x_range.start, x_range.end) == (t[0], t[-1])
+    # A plot the user zoomed stays zoomed at the next move; its reset goes to the new frame, and
+    # from there the plot follows its data again.
+    x_range, y_range = ex._ranges["Teacup Temperature"]
+    y_range.update(start=40.0, end=50.0)  # as a zoom in the page sends it
+    ex.sliders["Characteristic Time"].value = 18.0
+    single = teacup.single(ex.values())
+    ex._apply_single(ex._single_lines(single, ex.values(), None))
+    assert (y_range.start, y_range.end) == (40.0, 50.0)
+    y_range.update(start=y_range.reset_start, end=y_range.reset_end)  # the reset tool
+    lines = ex._single_lines(single, ex.values(), None)
+    lines["Teacup Temperature"][0]["y"] = 3 * lines["Teacup Temperature"][0]["y"]  # a line beyond the frame
+    ex._apply_single(lines)
+    shown = np.concatenate([ex._sources[f"{k}:Teacup Temperature"].data[c] for k, c in (
+        ("single", "y"), ("base-single", "y"), ("fan", "lo"), ("fan", "hi"), ("base-fan", "lo"), ("base-fan", "hi"))])
+    lo, hi = shown.min(), shown.max()
+    np.testing.assert_allclose([y_range.start, y_range.end], [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)],
+                               rtol=1e-12)
+    # One legend, on the first plot only.
+    plots = [pane.object for pane in ex.plots.objects]
+    assert [len(fig.legend) for fig in plots] == [1, 0]
+    assert len(plots[0].legend[0].items) == 5
+
+
 def test_new_scores_of_the_same_loops_update_the_loop_view_in_place() -> None:
     from bokeh.models import GraphRenderer
 
