@@ -4,6 +4,7 @@ never while anything holds them: results checked against Euler's closed form."""
 from __future__ import annotations
 
 import gc
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_a_spare_record_is_handed_out_only_when_nothing_holds_it() -> None:
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
-def test_calls_with_other_params_runs_and_outputs_get_their_own_numbers(backend: str) -> None:
+def test_calls_with_other_params_runs_and_outputs_get_their_own_numbers(backend: Literal["numba", "numpy"]) -> None:
     model = _decay().compile()
     a = np.linspace(0.005, 0.02, 1000)
     b = np.linspace(0.03, 0.001, 1000)
