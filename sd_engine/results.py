@@ -328,9 +328,9 @@ def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], att
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-#: Records from this size up to :data:`SPARE_MAX_BYTES` are kept for reuse (:func:`empty_record`);
-#: a smaller one the C library's allocator keeps mapped between calls by itself.
-SPARE_MIN_BYTES = 4 * 2**20
+#: Records from this size up to :data:`SPARE_MAX_BYTES` are kept for reuse (:func:`empty_record`):
+#: a smaller one the C library's allocator keeps at hand by itself.
+SPARE_MIN_BYTES = 2**20
 #: The largest record kept for reuse: the memory a process holds after its results are gone.
 SPARE_MAX_BYTES = 256 * 2**20
 # The last record handed out, at most one, with the lock that makes taking it atomic.
