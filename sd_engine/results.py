@@ -340,6 +340,17 @@ _SPARE_LOCK = threading.Lock()
 _COUNTS = hasattr(sys, "getrefcount") and getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
+def _free_count() -> int:
+    """What ``sys.getrefcount`` says of a spare held by the spare list and one local alone, as
+    :func:`empty_record` asks it (whether the call's own argument counts varies by version)."""
+    spares = [np.empty(0)]
+    spare = spares[0]
+    return sys.getrefcount(spare)
+
+
+_FREE = _free_count() if _COUNTS else -1
+
+
 def empty_record(shape: tuple[int, ...]) -> np.ndarray:
     """An uninitialised float array of `shape` for a call's record: the previous call's record
     of that shape when nothing refers to it any more (its results were dropped), else a new one.
@@ -354,9 +365,8 @@ def empty_record(shape: tuple[int, ...]) -> np.ndarray:
     if not _COUNTS or not SPARE_MIN_BYTES <= 8 * math.prod(shape) <= SPARE_MAX_BYTES:
         return np.empty(shape)
     with _SPARE_LOCK:
-        # References to a spare nobody else holds: the list's, `spare`'s and getrefcount's argument.
         spare = _SPARE[0] if _SPARE else None
-        if spare is not None and spare.shape == shape and sys.getrefcount(spare) == 3:
+        if spare is not None and spare.shape == shape and sys.getrefcount(spare) == _FREE:  # held by nobody else
             return spare  # stays the spare: once this caller drops it too, the next call takes it
         del spare
         _SPARE.clear()  # the old spare freed first (if nobody holds it), not kept beside the new one
