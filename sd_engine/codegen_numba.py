@@ -609,8 +609,8 @@ def has_ensemble_driver(model: ProgramLike) -> bool:
     if known is not None or refusal(program) is not None:
         return False
     # The disk is looked at once per program and process (a glob of the cache folder costs ~1 ms,
-    # more than a small ensemble); a driver compiled later in this process is seen above. One
-    # another process compiles meanwhile is not: that changes the speed, not the numbers.
+    # more than a small ensemble); a driver compiled later in this process is seen above, one
+    # that another process compiles meanwhile is not (that changes the speed, not the numbers).
     path = _module_path(_SOURCES[program])
     cached = path.parent / "__pycache__"
     found = cached.is_dir() and all(any(cached.glob(f"{path.stem}.{driver}-*.nbi"))
