@@ -609,7 +609,7 @@ def _module_path(source: str) -> Path:
 
 
 _EXACT: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
-# The programs whose own ensemble drivers are compiled in this process.
+# Whether a program's own ensemble drivers are compiled (in this process, or on disk when it looked).
 _DRIVEN: weakref.WeakKeyDictionary[Program, bool] = weakref.WeakKeyDictionary()
 
 
@@ -650,19 +650,25 @@ def is_cached(model: ProgramLike) -> bool:
 def has_ensemble_driver(model: ProgramLike) -> bool:
     """Whether `model`'s own ensemble driver is compiled, in this process or on disk."""
     program = as_program(model)
-    if program in _DRIVEN:
+    known = _DRIVEN.get(program)
+    if known:
         return True
     kernel = _KERNELS.get(program)
     if isinstance(kernel, NumbaKernel) and kernel.module.run_parallel.signatures \
             and kernel.module.run_blocks.signatures:
-        _DRIVEN[program] = True  # compiled stays compiled: asking numba costs ~0.1 ms a call
+        _DRIVEN[program] = True  # compiled stays compiled
         return True
-    if refusal(program) is not None:
+    if known is not None or refusal(program) is not None:
         return False
+    # The disk is looked at once per program and process (a glob of the cache folder costs ~1 ms,
+    # more than a small ensemble); a driver compiled later in this process is seen above, one
+    # that another process compiles meanwhile is not (that changes the speed, not the numbers).
     path = _module_path(_SOURCES[program])
     cached = path.parent / "__pycache__"
-    return cached.is_dir() and all(any(cached.glob(f"{path.stem}.{driver}-*.nbi"))
-                                   for driver in ("run_parallel", "run_blocks"))
+    found = cached.is_dir() and all(any(cached.glob(f"{path.stem}.{driver}-*.nbi"))
+                                    for driver in ("run_parallel", "run_blocks"))
+    _DRIVEN[program] = found
+    return found
 
 
 def numba_kernel(model: ProgramLike) -> NumbaKernel:

@@ -64,7 +64,7 @@ from .guards import (
 from .interpret import Interpreter, interpreted
 from .program import Program, ProgramLike, as_program
 from .progress import QUIET_VARIABLE
-from .results import Results, RunStatus
+from .results import Results, RunStatus, empty_record
 from .run_setup import program_defaults, time_axes, tidy_times
 from .scalar import scalar_path
 from .solvers import ADAPTIVE_METHODS, METHODS, RK2, RK4, SOLVERS, AbstractSolver, Euler
@@ -202,9 +202,9 @@ def simulate_results(
     if chosen == "numba" and not series_first(program, n, n_steps, method):
         # The compiled kernel writes run by run (each run's block contiguous), unless its lanes
         # driver runs the call, which writes as numpy does.
-        record = np.empty((n, len(times), layout.n_series))
+        record = empty_record((n, len(times), layout.n_series))
     else:
-        record = (np.full(shape, np.nan) if method in ADAPTIVE_METHODS else np.empty(shape)).transpose(2, 1, 0)
+        record = (np.full(shape, np.nan) if method in ADAPTIVE_METHODS else empty_record(shape)).transpose(2, 1, 0)
 
     # Non-finite values are expected (a failing run) and reported per run, not as warnings.
     with np.errstate(all="ignore"):

@@ -502,9 +502,11 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
 LANES = 512
 #: A record at least this large is written with non-temporal (streaming) stores: a plain store
 #: to a line not in cache first reads it, which costs as much again (SIR's 128 MB record: 4.6 ms
-#: streamed, 13.5 ms stored, in a warm buffer; teacup's 3.9 MB in a fresh buffer, the usual case:
-#: 0.49 ms streamed, 0.72 ms stored). Below a core's second-level cache the lines stay cached.
-STREAM_BYTES = 2**20
+#: streamed, 13.5 ms stored). A smaller record is mostly the previous call's, reused
+#: (``sd_engine.results.empty_record``) and still in the last-level cache (32 MB here), where
+#: plain stores cost less (teacup's 3.9 MB: 0.39 ms stored, 0.47 ms streamed; in a fresh
+#: buffer, when the caller keeps every result, 0.72 ms stored, 0.49 ms streamed).
+STREAM_BYTES = 8 * 2**20
 
 
 @intrinsic
