@@ -371,10 +371,10 @@ def run_blocks(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pb
 def run_parallel(times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf, disc, pipes, rand,
                  fail_step, fail_col, fail_value, big):
     n = Y.shape[0]
-    for block in prange((n + BLOCK - 1) // BLOCK):
-        a = block * BLOCK
-        run_block(a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,
-                  disc, pipes, rand, fail_step, fail_col, fail_value, big)
+    blocks = sf.parallel_blocks(n, BLOCK)
+    for block in prange(blocks):
+        run_block(block * n // blocks, (block + 1) * n // blocks, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
+                  keys, plen, pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)
 """
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import get_num_threads, njit, prange, types
 from numba.core import cgutils
 from numba.extending import get_cython_function_address, intrinsic
 
@@ -57,6 +57,7 @@ __all__ = [
     "EVALUATE",
     "EvaluatePointer",
     "BLOCK",
+    "parallel_blocks",
     "LANES",
     "run_block",
     "run_lanes",
@@ -407,6 +408,18 @@ _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, 
 BLOCK = 16
 
 
+@njit(cache=True, nogil=True)
+def parallel_blocks(n, size):  # type: ignore[no-untyped-def]
+    """The number of blocks of at most `size` runs that share `n` runs evenly between the
+    threads: a multiple of the thread count (no more than `n`), block ``i`` being runs
+    ``i * n // blocks`` to ``(i + 1) * n // blocks``. numba gives each thread an equal share of
+    the blocks, so blocks of `size` left one thread idle at the end: 100 runs in blocks of 16
+    are 4 blocks (64 runs) for one thread and 3 (36) for the other."""
+    threads = get_num_threads()
+    blocks = -(-n // size)
+    return min(n, -(-blocks // threads) * threads)
+
+
 @_jit
 def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen, pbuf,  # type: ignore[no-untyped-def]
               disc, pipes, rand, fail_step, fail_col, fail_value, big):
@@ -661,7 +674,7 @@ def run_parallel(evaluate, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, ke
     """Every run of a call in blocks across cores, calling `evaluate` through a pointer (no
     compile per model; the model's own ensemble driver, which inlines it, is faster)."""
     n = Y.shape[0]
-    for block in prange((n + BLOCK - 1) // BLOCK):
-        a = block * BLOCK
-        run_block(evaluate, a, min(n, a + BLOCK), times, rows, h, method, Y, Z, C, lx, ly, lo, R, T, keys, plen,
-                  pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)
+    blocks = parallel_blocks(n, BLOCK)
+    for block in prange(blocks):
+        run_block(evaluate, block * n // blocks, (block + 1) * n // blocks, times, rows, h, method, Y, Z, C, lx, ly,
+                  lo, R, T, keys, plen, pbuf, disc, pipes, rand, fail_step, fail_col, fail_value, big)

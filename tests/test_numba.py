@@ -376,3 +376,24 @@ def test_random_normal_and_poisson_turn_a_draw_into_numpys_numbers(name: str, ca
             expected = getattr(functions, name)(u, *map(np.float64, args))
             actual = np.array([getattr(numba_builtins, name)(x, *map(float, args)) for x in u])
         np.testing.assert_array_equal(actual, expected, err_msg=f"{name}{args}")
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 16, 17, 100, 1000, 1021])
+def test_parallel_blocks_share_the_runs_evenly_between_threads(n: int) -> None:
+    # The drivers' blocks cover every run once, hold at most BLOCK runs each, and give each
+    # thread (numba deals the blocks out in equal shares) the same number of runs within one
+    # block's worth.
+    import numba
+
+    from sd_engine.numba_builtins import BLOCK, parallel_blocks
+
+    threads = numba.get_num_threads()
+    blocks = parallel_blocks(n, BLOCK)
+    bounds = [(i * n // blocks, (i + 1) * n // blocks) for i in range(blocks)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a < b <= a + BLOCK and b == c for (a, b), (c, _) in zip(bounds, bounds[1:] + [(n, n)]))
+    if blocks >= threads:
+        assert blocks % threads == 0
+        share = blocks // threads
+        runs = [bounds[(t + 1) * share - 1][1] - bounds[t * share][0] for t in range(threads)]
+        assert max(runs) - min(runs) <= share
