@@ -55,6 +55,12 @@ _LOG = logging.getLogger(__name__)
 #: stage started, ended and was pushed to the page. ``benchmarks/bench_app.py`` reads it.
 TRACE_ENV = "SDFLOW_APP_TRACE"
 _BLUE, _GREY = "#0072B2", "#7f7f7f"
+#: How long the scorecard and the loop scores wait after the fans are sent: the browser paints
+#: them in its next frame, 50-90 ms after they arrive (headless Chromium, whole-system model),
+#: and work on the server meanwhile competes with it for the cores (2 cores: fan painted 0.47 s
+#: after release when the scorecard followed at once, 0.44 s with this wait; medians of 7 moves).
+PAINT_SECONDS = 0.1
+
 _CSS = """
 .sd-note {font-size: 0.85em; color: #555;}
 .sd-status {font-size: 0.85em; color: #333;}
@@ -378,7 +384,10 @@ class Explorer(pn.viewable.Viewer):
             ens, fans = staged
             self._store(ensemble=ens)
             self._push(generation, f"{self.wb.n_runs}-run ensemble", lambda: self._apply_fans(fans))
-            # The scorecard (a few tens of milliseconds of metrics) right after the fans, not before them.
+            # The scorecard (a few tens of milliseconds of metrics) after the fans, not before them,
+            # and not until the page has had a frame to paint them: its metrics and the loop scores
+            # after it would take a core from the browser while it paints.
+            await asyncio.sleep(PAINT_SECONDS)
             card = await self._in_thread(generation, "scorecard", self._scorecard_work, ens, single)
             if generation != self._generation:
                 return
