@@ -22,7 +22,7 @@ from typing import Any
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
-from numba import get_num_threads, njit, prange, types
+from numba import config, njit, prange, types
 from numba.core import cgutils
 from numba.extending import get_cython_function_address, intrinsic
 
@@ -58,6 +58,7 @@ __all__ = [
     "EvaluatePointer",
     "BLOCK",
     "parallel_blocks",
+    "THREADS",
     "LANES",
     "run_block",
     "run_lanes",
@@ -408,16 +409,22 @@ _DRIVER = types.void(types.FunctionType(EVALUATE), _V, _VI, _F, _I, _M, _M, _M, 
 BLOCK = 16
 
 
+#: The threads a parallel driver's runs are shared between: numba's thread pool, as configured
+#: when this module is compiled (``NUMBA_NUM_THREADS``, the cores by default). A constant, not
+#: ``numba.get_num_threads()``, which no function kept in the disk cache may call; with fewer
+#: threads set at run time the blocks are still right, only less evenly shared.
+THREADS: int = config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+
+
 @njit(cache=True, nogil=True)
 def parallel_blocks(n, size):  # type: ignore[no-untyped-def]
     """The number of blocks of at most `size` runs that share `n` runs evenly between the
-    threads: a multiple of the thread count (no more than `n`), block ``i`` being runs
+    threads: a multiple of :data:`THREADS` (no more than `n`), block ``i`` being runs
     ``i * n // blocks`` to ``(i + 1) * n // blocks``. numba gives each thread an equal share of
     the blocks, so blocks of `size` left one thread idle at the end: 100 runs in blocks of 16
     are 4 blocks (64 runs) for one thread and 3 (36) for the other."""
-    threads = get_num_threads()
     blocks = -(-n // size)
-    return min(n, -(-blocks // threads) * threads)
+    return min(n, -(-blocks // THREADS) * THREADS)
 
 
 @_jit

@@ -383,11 +383,9 @@ def test_parallel_blocks_share_the_runs_evenly_between_threads(n: int) -> None:
     # The drivers' blocks cover every run once, hold at most BLOCK runs each, and give each
     # thread (numba deals the blocks out in equal shares) the same number of runs within one
     # block's worth.
-    import numba
+    from sd_engine.numba_builtins import BLOCK, THREADS, parallel_blocks
 
-    from sd_engine.numba_builtins import BLOCK, parallel_blocks
-
-    threads = numba.get_num_threads()
+    threads = THREADS
     blocks = parallel_blocks(n, BLOCK)
     bounds = [(i * n // blocks, (i + 1) * n // blocks) for i in range(blocks)]
     assert bounds[0][0] == 0 and bounds[-1][1] == n
