@@ -522,11 +522,12 @@ def run_block(evaluate, a, b, times, rows, h, method, Y, Z, C, lx, ly, lo, R, T,
 LANES = 512
 #: A record at least this large is written with non-temporal (streaming) stores: a plain store
 #: to a line not in cache first reads it, which costs as much again (SIR's 128 MB record: 4.6 ms
-#: streamed, 13.5 ms stored). A smaller record is mostly the previous call's, reused
-#: (``sd_engine.results.empty_record``) and still in the last-level cache (32 MB here), where
-#: plain stores cost less (teacup's 3.9 MB: 0.39 ms stored, 0.47 ms streamed; in a fresh
-#: buffer, when the caller keeps every result, 0.72 ms stored, 0.49 ms streamed).
-STREAM_BYTES = 8 * 2**20
+#: streamed, 13.5 ms stored). A record of a few MB, reused (``sd_engine.results.empty_record``),
+#: is still in the last-level cache (32 MB here) only when nothing ran between two calls; after
+#: other work (the caller's analysis of the last results) it is not. Teacup's 1,000-run call,
+#: 3.9 MB, medians of 60: back to back 0.66 ms stored, 0.73 ms streamed; with 64 MB written
+#: between calls 1.36 ms stored, 1.09 ms streamed.
+STREAM_BYTES = 2**20
 
 
 @intrinsic
