@@ -64,7 +64,9 @@ class BackendWarning(UserWarning):
 def compile_seconds(program: Program) -> float:
     """A first compile's time, estimated: half a second plus 10 ms per equation (World3-03,
     314 series, measured at a few seconds on a 2-core machine), an arrayed equation counting
-    once per element (the kernel unrolls it: 1,207 elements measured at 28 s)."""
+    once per element (the kernel unrolls it). Past 500 elements the step is written with loops
+    (``sd_engine.numba_loops``) and compiles faster than this says (1,207 elements: 3.5 s, not
+    12.6 s), so such a model's short calls may stay on numpy where numba would have paid."""
     sizes = {d.canonical: len(d.elements) for d in program.lowered.dimensions}
     elements = sum(math.prod(sizes[canonical(d)] for d in v.dims) for v in program.lowered.variables)
     return 0.5 + 0.01 * elements
