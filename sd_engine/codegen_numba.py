@@ -26,13 +26,13 @@ function of the C library differs from numpy's vectorised one.
 A model with subscripts is unrolled first (:mod:`sd_engine.unroll`): one scalar variable per
 element, in the columns of the original layout, so its constants come flattened, one column
 per element. A large one (more than ``numba_loops.LOOP_LOCALS`` elements) has its locals in
-one array and each run of like element lines written as a loop (:mod:`sd_engine.numba_loops`:
+one array and each run of like element lines written as a loop (``sd_engine.numba_loops``:
 the same lines in the same order), which compiles in a fraction of the time; a step of more
-than :data:`MAX_NODES` syntax nodes even so is refused by name. What the kernel does not cover it refuses by name (:class:`NotCompiled`): the
-array functions that do not unroll, a builtin not in ``sd_engine.numba_builtins.COVERED`` (so a builtin
-added to the language later is refused until it is written there), and programs not
-evaluated by generated code (the reference interpreter). The caller then runs the numpy
-back end.
+than ``MAX_NODES`` syntax nodes even so is refused by name. What the kernel does not cover it
+refuses by name (:class:`NotCompiled`): the array functions that do not unroll, a builtin not
+in ``sd_engine.numba_builtins.COVERED`` (so a builtin added to the language later is refused
+until it is written there), and programs not evaluated by generated code (the reference
+interpreter). The caller then runs the numpy back end.
 
 Compiled code is cached on disk: the generated module is written to
 ``<cache>/numba-<numba version>-<machine>/m_<hash>.py`` (the hash covers the source, the
@@ -82,7 +82,7 @@ log = logging.getLogger("sd_engine.numba")
 CACHE_ENV = "SDFLOW_CACHE_DIR"
 #: The most elements of an unrolled model the back end compiles, and the most syntax nodes
 #: of its step (``evaluate``'s body, its runs of like elements written as loops:
-#: :mod:`sd_engine.numba_loops`). Compile times measured (CPU, a 2-core machine): 14,649 nodes
+#: ``sd_engine.numba_loops``). Compile times measured (CPU, a 2-core machine): 14,649 nodes
 #: 12 s (VECTOR SELECT conformance model), 12,632 8 s (VECTOR ORDER's, with loops), 35,951
 #: (1,207 elements, one line each) 18-43 s, the same written with loops 3,449 nodes 3.3 s;
 #: 9,036 elements of three like equations: 148 lines, 0.5 s.

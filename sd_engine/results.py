@@ -328,7 +328,7 @@ def build_dataset(data_vars: dict[str, xr.Variable], coords: dict[str, Any], att
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-#: Records from this size up to :data:`SPARE_MAX_BYTES` are kept for reuse (:func:`empty_record`):
+#: Records from this size up to ``SPARE_MAX_BYTES`` are kept for reuse (:func:`empty_record`):
 #: a smaller one the C library's allocator keeps at hand by itself.
 SPARE_MIN_BYTES = 2**20
 #: The largest record kept for reuse: the memory a process holds after its results are gone.
@@ -360,7 +360,7 @@ def empty_record(shape: tuple[int, ...]) -> np.ndarray:
     ~12 ms of a 25 ms compiled ensemble); an array used before is written at memory speed.
     Only a record nobody holds is reused (its reference count says the spare list alone has
     it: a dataset, a view or a buffer export of it counts), so no result changes under its
-    holder. One record of :data:`SPARE_MIN_BYTES` to :data:`SPARE_MAX_BYTES` is kept.
+    holder. One record of ``SPARE_MIN_BYTES`` to ``SPARE_MAX_BYTES`` is kept.
     """
     if not _COUNTS or not SPARE_MIN_BYTES <= 8 * math.prod(shape) <= SPARE_MAX_BYTES:
         return np.empty(shape)
