@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -361,12 +361,40 @@ class _Unroller:
         """The sum of `terms` (in C order over the axes `over` of an array with axes `dims`) in
         numpy's order: pairwise along the innermost run of reduced axes (the last axes of the
         array, as the array code lays it out), those runs added one after the other."""
+        inner = self.run_length(dims, over)
+        return _fold("+", [numpy_sum(terms[i:i + inner]) for i in range(0, len(terms), inner)])
+
+    def run_length(self, dims: Sequence[str], over: Sequence[str]) -> int:
+        """The elements of the innermost run of reduced axes: the last axes of `dims` that are
+        all in `over`, which numpy sums pairwise in one pass."""
         inner = 1
         for d in reversed(dims):
             if d not in over:
                 break
             inner *= len(self.gen.dims[d])
-        return _fold("+", [numpy_sum(terms[i:i + inner]) for i in range(0, len(terms), inner)])
+        return inner
+
+    def shared_vectors(self, call: Call, env: dict[str, int], dims: Sequence[str],
+                       make: Callable[[], tuple[Expr, ...]]) -> tuple[int, tuple[Expr, ...]]:
+        """This element's index (C order over `dims`, the call's result) in a whole-array call,
+        and the call's vectors: made by `make` once for all the elements that share them (the
+        same call and values of the other dimensions), so a back end computes the call once."""
+        sizes = tuple(len(self.gen.dims[d]) for d in dims)
+        index = int(np.ravel_multi_index(tuple(env[d] for d in dims), sizes)) if dims else 0
+        outside = tuple(sorted((k, v) for k, v in env.items() if k not in dims))
+        hit = self._vectors.get((id(call), outside))
+        if hit is None or hit[0] is not call:
+            hit = (call, make())
+            self._vectors[(id(call), outside)] = hit
+        return index, hit[1]
+
+    def select_axes(self, call: Call, var: Variable) -> tuple[tuple[str, ...], list[str]]:
+        """VECTOR SELECT's axes: the union of its selection's and values' dimensions (in the
+        order of numpy's broadcast), and those of them it selects over (named with `!`)."""
+        args = call.args
+        union = tuple(dict.fromkeys((self.labels(args[0], var) or ()) + (self.labels(args[1], var) or ())))
+        named = {canonical(a.value) for a in args[5:] if isinstance(a, Str)}
+        return union, [d for d in union if d in named]
 
     def array_element(self, func: str, call: Call, var: Variable, env: dict[str, int]) -> Expr:
         """An array function at one element: that element of the function over the array the
@@ -378,15 +406,10 @@ class _Unroller:
         if not dims or (func == "invert_matrix" and (len(dims) < 2 or sizes[-1] != sizes[-2])):
             raise NotUnrolled(f"`{func}` over dimensions {list(dims)} (in `{var.name}`)")
         try:
-            index = int(np.ravel_multi_index(tuple(env[d] for d in dims), sizes))
-            outside = tuple(sorted((k, v) for k, v in env.items() if k not in dims))
-            hit = self._vectors.get((id(call), outside))
-            if hit is None or hit[0] is not call:
-                hit = (call, self.vectors(func, call, var, env, dims))
-                self._vectors[(id(call), outside)] = hit
+            index, vectors = self.shared_vectors(call, env, dims, lambda: self.vectors(func, call, var, env, dims))
         except (KeyError, ValueError, IndexError):
             raise NotUnrolled(f"`{func}` over dimensions {list(dims)} (in `{var.name}`)") from None
-        return Call(ARRAY_ELEMENT, (Str(func), Num(float(index)), Num(float(sizes[-1])), *hit[1]))
+        return Call(ARRAY_ELEMENT, (Str(func), Num(float(index)), Num(float(sizes[-1])), *vectors))
 
     def vectors(self, func: str, call: Call, var: Variable, env: dict[str, int],
                 dims: tuple[str, ...]) -> tuple[Expr, ...]:
@@ -422,41 +445,30 @@ class _Unroller:
         (as :meth:`ordered_sum`)."""
         args = call.args
         kept = self.labels(call, var) or ()
-        union = tuple(dict.fromkeys((self.labels(args[0], var) or ()) + (self.labels(args[1], var) or ())))
-        named = {canonical(a.value) for a in args[5:] if isinstance(a, Str)}
-        over = [d for d in union if d in named]
-        sizes = tuple(len(self.gen.dims[d]) for d in kept)
+        union, over = self.select_axes(call, var)
         width = math.prod(len(self.gen.dims[d]) for d in over)
+
+        def make() -> tuple[Expr, ...]:
+            rows = [{**env, **dict(zip(kept, pos))}
+                    for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in kept))]
+            places = [{**r, **dict(zip(over, pos))} for r in rows
+                      for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
+            return (Call(VECTOR, tuple(self.elem(args[0], var, e) for e in places)),
+                    Call(VECTOR, tuple(self.elem(args[1], var, e) for e in places)),
+                    *(Call(VECTOR, tuple(self.elem(a, var, r) for r in rows)) for a in args[2:5]))
+
         try:
-            index = int(np.ravel_multi_index(tuple(env[d] for d in kept), sizes)) if kept else 0
-            outside = tuple(sorted((k, v) for k, v in env.items() if k not in kept))
-            hit = self._vectors.get((id(call), outside))
-            if hit is None or hit[0] is not call:
-                rows = [{**env, **dict(zip(kept, pos))} for pos in itertools.product(*(range(n) for n in sizes))]
-                places = [{**r, **dict(zip(over, pos))} for r in rows
-                          for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
-                vectors = (Call(VECTOR, tuple(self.elem(args[0], var, e) for e in places)),
-                           Call(VECTOR, tuple(self.elem(args[1], var, e) for e in places)),
-                           *(Call(VECTOR, tuple(self.elem(a, var, r) for r in rows)) for a in args[2:5]))
-                hit = (call, vectors)
-                self._vectors[(id(call), outside)] = hit
+            index, vectors = self.shared_vectors(call, env, kept, make)
         except (KeyError, ValueError, IndexError):
             raise NotUnrolled(f"`vector_select` over dimensions {list(union)} (in `{var.name}`)") from None
-        inner = 1
-        for d in reversed(union):
-            if d not in over:
-                break
-            inner *= len(self.gen.dims[d])
-        return Call(ARRAY_ELEMENT, (Str("vector_select"), Num(float(index)), Num(float(width)), *hit[1],
-                                    Num(float(inner))))
+        return Call(ARRAY_ELEMENT, (Str("vector_select"), Num(float(index)), Num(float(width)), *vectors,
+                                    Num(float(self.run_length(union, over)))))
 
     def vector_select(self, call: Call, var: Variable, env: dict[str, int]) -> Expr:
         """VECTOR SELECT at one element: :func:`sd_engine.functions.vector_select` written out
         over the selected elements, operation for operation."""
         args = call.args
-        sel_dims, expr_dims = self.labels(args[0], var) or (), self.labels(args[1], var) or ()
-        union = tuple(dict.fromkeys(sel_dims + expr_dims))
-        over = [d for d in union if d in {canonical(a.value) for a in args[5:] if isinstance(a, Str)}]
+        union, over = self.select_axes(call, var)
         places = [{**env, **dict(zip(over, pos))}
                   for pos in itertools.product(*(range(len(self.gen.dims[d])) for d in over))]
         sel = [self.elem(args[0], var, e) for e in places]
