@@ -21,6 +21,15 @@ def load(tmp_path: Path, text: str) -> sd.CompiledModel:
     return sd.load(path)
 
 
+def loop_message(tmp_path: Path, text: str) -> str:
+    """The AlgebraicLoopError's message for a model over three elements whose equations are `text`."""
+    path = tmp_path / "loop.mdl"
+    path.write_text("t: (t1-t3) ~~|\ntPrev: (t1-t2) -> tNext ~~|\ntNext: (t2-t3) -> tPrev ~~|\n" + text + CONTROL)
+    with pytest.raises(AlgebraicLoopError) as info:
+        sd.load(path).run()
+    return str(info.value)
+
+
 def same_as_interpreter(model: sd.CompiledModel, names: list[str]) -> None:
     fast, slow = model.run(), model.with_backend("interpreter").run()
     for name in names:
@@ -69,12 +78,7 @@ def test_a_second_subscript_is_carried_through_each_element(tmp_path: Path) -> N
 
 
 def test_a_true_loop_between_elements_is_reported_naming_them(tmp_path: Path) -> None:
-    model_path = tmp_path / "loop.mdl"
-    model_path.write_text("t: (t1-t3) ~~|\ntPrev: (t1-t2) -> tNext ~~|\ntNext: (t2-t3) -> tPrev ~~|\n"
-                          "ecc[t1] = ecc[t3] + 1 ~~|\necc[tNext] = ecc[tPrev] * 2 ~~|\n" + CONTROL)
-    with pytest.raises(AlgebraicLoopError) as info:
-        sd.load(model_path).run()
-    message = str(info.value)
+    message = loop_message(tmp_path, "ecc[t1] = ecc[t3] + 1 ~~|\necc[tNext] = ecc[tPrev] * 2 ~~|\n")
     for element in ("`_ecc[t1]`", "`_ecc[t2]`", "`_ecc[t3]`"):
         assert element in message
 
@@ -107,13 +111,9 @@ def test_a_stock_that_grows_keeps_its_flows_when_its_start_is_split(tmp_path: Pa
 
 
 def test_a_loop_between_stock_elements_at_the_start_is_reported_naming_them(tmp_path: Path) -> None:
-    model_path = tmp_path / "loop.mdl"
-    model_path.write_text("t: (t1-t3) ~~|\ntPrev: (t1-t2) -> tNext ~~|\ntNext: (t2-t3) -> tPrev ~~|\n"
-                          "s[t1] = INTEG(0, s[t3] + 1) ~~|\ns[tNext] = INTEG(0, s[tPrev] + 1) ~~|\n" + CONTROL)
-    with pytest.raises(AlgebraicLoopError) as info:
-        sd.load(model_path).run()
+    message = loop_message(tmp_path, "s[t1] = INTEG(0, s[t3] + 1) ~~|\ns[tNext] = INTEG(0, s[tPrev] + 1) ~~|\n")
     for element in ("`_initial s[t1]`", "`_initial s[t2]`", "`_initial s[t3]`"):
-        assert element in str(info.value)
+        assert element in message
 
 
 def test_active_initial_keeps_its_initial_value_on_each_element(tmp_path: Path) -> None:
